@@ -1,0 +1,129 @@
+"""The fulfillment network in columnar form: arrays the kernels read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.errors import Collector
+from models.node import KIND_CODES, Node, NodeKind
+from models.sku import Sku
+
+EARTH_RADIUS_KM = 6371.0088
+KM_PER_MILE = 1.609344
+
+
+def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Points on the unit sphere, so distances need one ``asin`` and no other trigonometry.
+
+    Parameters
+    ----------
+    lat, lon : ndarray
+        Degrees.
+
+    Returns
+    -------
+    ndarray of shape (n, 3)
+    """
+    la = np.radians(np.asarray(lat, dtype=np.float64))
+    lo = np.radians(np.asarray(lon, dtype=np.float64))
+    c = np.cos(la)
+    return np.ascontiguousarray(np.stack([c * np.cos(lo), c * np.sin(lo), np.sin(la)], axis=-1))
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """Nodes and SKUs, validated together, with their columnar arrays.
+
+    Build it with :meth:`build`; the arrays are read-only views that kernels
+    consume directly.
+    """
+
+    nodes: tuple[Node, ...]
+    skus: tuple[Sku, ...]
+    node_index: dict[str, int]
+    sku_index: dict[str, int]
+    xyz: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    kind: np.ndarray
+    priority_rank: np.ndarray
+    usable: np.ndarray
+    handling_per_shipment: np.ndarray
+    handling_per_unit: np.ndarray
+    fee_rate: np.ndarray
+    processing_days: np.ndarray
+    price: np.ndarray
+    weight_kg: np.ndarray
+
+    @classmethod
+    def build(cls, nodes: Iterable[Node], skus: Iterable[Sku]) -> Network:
+        """Validate nodes and SKUs as one batch and derive the arrays.
+
+        Raises
+        ------
+        ValidationError
+            Listing every duplicate id (and nothing else: each Node and Sku
+            validated itself on construction).
+        """
+        nodes = tuple(nodes)
+        skus = tuple(skus)
+        col = Collector()
+        node_index: dict[str, int] = {}
+        for i, n in enumerate(nodes):
+            if n.node_id in node_index:
+                col.add("nodes", i, "node_id", f"duplicate node_id {n.node_id!r}")
+            else:
+                node_index[n.node_id] = i
+        sku_index: dict[str, int] = {}
+        for i, s in enumerate(skus):
+            if s.sku in sku_index:
+                col.add("skus", i, "sku", f"duplicate sku {s.sku!r}")
+            else:
+                sku_index[s.sku] = i
+        col.raise_if_any()
+
+        def arr(values: list, dtype: type) -> np.ndarray:
+            a = np.asarray(values, dtype=dtype)
+            a.setflags(write=False)
+            return a
+
+        lat = arr([n.lat for n in nodes], np.float64)
+        lon = arr([n.lon for n in nodes], np.float64)
+        xyz = unit_vectors(lat, lon).reshape(len(nodes), 3)
+        xyz.setflags(write=False)
+        prio = np.asarray([n.priority for n in nodes], dtype=np.int64)
+        # Rank by (priority, position) so ties keep the order the nodes were given in,
+        # as source-priority algorithms do.
+        order = np.lexsort((np.arange(len(nodes)), prio))
+        rank = np.empty(len(nodes), dtype=np.int64)
+        rank[order] = np.arange(len(nodes))
+        rank.setflags(write=False)
+        return cls(
+            nodes=nodes,
+            skus=skus,
+            node_index=node_index,
+            sku_index=sku_index,
+            xyz=xyz,
+            lat=lat,
+            lon=lon,
+            kind=arr([KIND_CODES[NodeKind(n.kind)] for n in nodes], np.int8),
+            priority_rank=rank,
+            usable=arr([bool(n.enabled and n.ships) for n in nodes], np.bool_),
+            handling_per_shipment=arr([n.handling_per_shipment for n in nodes], np.float64),
+            handling_per_unit=arr([n.handling_per_unit for n in nodes], np.float64),
+            fee_rate=arr([n.fee_rate for n in nodes], np.float64),
+            processing_days=arr([n.processing_days for n in nodes], np.int64),
+            price=arr([s.price for s in skus], np.float64),
+            weight_kg=arr([s.weight_kg for s in skus], np.float64),
+        )
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def n_skus(self) -> int:
+        return len(self.skus)

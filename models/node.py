@@ -1,0 +1,99 @@
+"""Fulfillment nodes: warehouses, stores and marketplace vendors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+
+from models.errors import Collector
+
+
+class NodeKind(str, Enum):
+    """What kind of place a node is."""
+
+    WAREHOUSE = "warehouse"
+    STORE = "store"
+    VENDOR = "vendor"
+
+
+KIND_CODES: dict[NodeKind, int] = {NodeKind.WAREHOUSE: 0, NodeKind.STORE: 1, NodeKind.VENDOR: 2}
+
+
+def check_coordinates(col: Collector, table: str, row: int | str, lat: float, lon: float) -> None:
+    """Record a problem for each missing or out-of-range coordinate."""
+    if not isinstance(lat, int | float) or not math.isfinite(lat) or not -90.0 <= lat <= 90.0:
+        col.add(table, row, "lat", f"must be a finite number in [-90, 90], got {lat!r}")
+    if not isinstance(lon, int | float) or not math.isfinite(lon) or not -180.0 <= lon <= 180.0:
+        col.add(table, row, "lon", f"must be a finite number in [-180, 180], got {lon!r}")
+
+
+def _non_negative(col: Collector, row: str, name: str, value: float) -> None:
+    if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        col.add("nodes", row, name, f"must be a finite number >= 0, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A place that can ship (or hand over) stock.
+
+    Parameters
+    ----------
+    node_id : str
+        Unique identifier.
+    kind : NodeKind or str
+        ``warehouse``, ``store`` or ``vendor``.
+    lat, lon : float
+        Location in degrees.
+    priority : int
+        Lower is preferred; used by the ``priority`` strategy.
+    ships : bool
+        Whether the node can ship parcels.
+    pickup : bool
+        Whether customers can collect orders here.
+    handling_per_shipment, handling_per_unit : float
+        Node handling cost added to the policy's shipping cost.
+    processing_days : int
+        Days between release and hand-over to the carrier.
+    fee_rate : float
+        Marketplace fee as a fraction of item price (vendors).
+    enabled : bool
+        Disabled nodes are never allocated.
+    """
+
+    node_id: str
+    kind: NodeKind
+    lat: float
+    lon: float
+    priority: int = 0
+    ships: bool = True
+    pickup: bool = False
+    handling_per_shipment: float = 0.0
+    handling_per_unit: float = 0.0
+    processing_days: int = 0
+    fee_rate: float = 0.0
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        col = Collector()
+        self.validate_into(col)
+        col.raise_if_any()
+
+    def validate_into(self, col: Collector) -> None:
+        """Append every problem with this node to ``col``."""
+        row = self.node_id if isinstance(self.node_id, str) and self.node_id else "?"
+        if not isinstance(self.node_id, str) or not self.node_id.strip():
+            col.add("nodes", row, "node_id", "must be a non-empty string")
+        try:
+            object.__setattr__(self, "kind", NodeKind(self.kind))
+        except ValueError:
+            col.add("nodes", row, "kind", f"must be warehouse, store or vendor, got {self.kind!r}")
+        check_coordinates(col, "nodes", row, self.lat, self.lon)
+        if not isinstance(self.priority, int) or isinstance(self.priority, bool):
+            col.add("nodes", row, "priority", f"must be an integer, got {self.priority!r}")
+        if not isinstance(self.processing_days, int) or self.processing_days < 0:
+            col.add("nodes", row, "processing_days", f"must be an integer >= 0, got {self.processing_days!r}")
+        _non_negative(col, row, "handling_per_shipment", self.handling_per_shipment)
+        _non_negative(col, row, "handling_per_unit", self.handling_per_unit)
+        if not isinstance(self.fee_rate, int | float) or not 0.0 <= self.fee_rate < 1.0:
+            col.add("nodes", row, "fee_rate", f"must be a fraction in [0, 1), got {self.fee_rate!r}")

@@ -1,0 +1,87 @@
+"""Customer orders and their lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.errors import Collector
+from models.node import check_coordinates
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    """One line of an order.
+
+    Parameters
+    ----------
+    line_id : str
+        Unique within the order.
+    sku : str
+        The item ordered.
+    qty : int
+        Units ordered, a positive integer.
+    """
+
+    line_id: str
+    sku: str
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A customer order to be sourced.
+
+    Parameters
+    ----------
+    order_id : str
+        Unique identifier; routing the same id twice is idempotent.
+    lines : tuple of OrderLine
+        At least one line; line ids unique.
+    lat, lon : float
+        Destination.
+    allow_split : bool
+        ``False`` forces a single shipment.
+    max_shipments : int or None
+        Per-order shipment limit; ``None`` uses the policy's.
+    """
+
+    order_id: str
+    lines: tuple[OrderLine, ...]
+    lat: float
+    lon: float
+    allow_split: bool = True
+    max_shipments: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.lines, tuple):
+            object.__setattr__(self, "lines", tuple(self.lines))
+        col = Collector()
+        self.validate_into(col)
+        col.raise_if_any()
+
+    def validate_into(self, col: Collector) -> None:
+        """Append every problem with this order to ``col``."""
+        oid = self.order_id if isinstance(self.order_id, str) and self.order_id else "?"
+        if not isinstance(self.order_id, str) or not self.order_id.strip():
+            col.add("orders", oid, "order_id", "must be a non-empty string")
+        check_coordinates(col, "orders", oid, self.lat, self.lon)
+        if not self.lines:
+            col.add("orders", oid, "lines", "an order needs at least one line")
+        seen: set[str] = set()
+        for line in self.lines:
+            where = f"{oid}/{line.line_id}"
+            if not isinstance(line.line_id, str) or not line.line_id:
+                col.add("orders", where, "line_id", "must be a non-empty string")
+            elif line.line_id in seen:
+                col.add("orders", where, "line_id", "duplicate line_id within the order")
+            seen.add(line.line_id)
+            if not isinstance(line.sku, str) or not line.sku:
+                col.add("orders", where, "sku", "must be a non-empty string")
+            if isinstance(line.qty, bool) or not isinstance(line.qty, int) or line.qty <= 0:
+                col.add("orders", where, "qty", f"must be a positive integer, got {line.qty!r}")
+        if self.max_shipments is not None and (
+            isinstance(self.max_shipments, bool)
+            or not isinstance(self.max_shipments, int)
+            or self.max_shipments < 1
+        ):
+            col.add("orders", oid, "max_shipments", f"must be a positive integer, got {self.max_shipments!r}")

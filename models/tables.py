@@ -1,0 +1,277 @@
+"""Validation of whole tables at the boundary, reporting every bad row at once.
+
+Each ``*_from_frame`` function checks a pandas DataFrame column by column
+with vectorised tests, collects every problem, and raises one
+:class:`~models.errors.ValidationError` before building anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.errors import Collector
+from models.inventory import Inventory
+from models.network import Network
+from models.node import Node, NodeKind
+from models.sku import Sku
+
+NODE_DEFAULTS: dict[str, object] = {
+    "priority": 0,
+    "ships": True,
+    "pickup": False,
+    "handling_per_shipment": 0.0,
+    "handling_per_unit": 0.0,
+    "processing_days": 0,
+    "fee_rate": 0.0,
+    "enabled": True,
+}
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f", ""}
+
+
+def _require(df: pd.DataFrame, table: str, columns: tuple[str, ...], col: Collector) -> bool:
+    missing = [c for c in columns if c not in df.columns]
+    for c in missing:
+        col.add(table, None, c, "required column is missing")
+    return not missing
+
+
+def _labels(df: pd.DataFrame) -> np.ndarray:
+    return np.arange(len(df))
+
+
+def _numeric(df: pd.DataFrame, table: str, name: str, col: Collector, *, lo: float | None = None,
+             hi: float | None = None, integer: bool = False, positive: bool = False,
+             default: float | None = None) -> np.ndarray:
+    """Column as float64 with every non-numeric, NaN or out-of-range row reported."""
+    if name not in df.columns:
+        return np.full(len(df), np.nan if default is None else default, dtype=np.float64)
+    raw = df[name]
+    vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(vals)
+    if default is not None:
+        missing = raw.isna().to_numpy()
+        vals = np.where(missing, default, vals)
+        bad &= ~missing
+    for i in np.flatnonzero(bad):
+        col.add(table, int(i), name, f"must be a number, got {raw.iloc[i]!r}")
+    ok = ~bad
+    checks = []
+    if integer:
+        checks.append((ok & (vals != np.round(vals)), "must be an integer"))
+    if positive:
+        checks.append((ok & (vals <= 0), "must be > 0"))
+    if lo is not None:
+        checks.append((ok & (vals < lo), f"must be >= {lo:g}"))
+    if hi is not None:
+        checks.append((ok & (vals > hi), f"must be <= {hi:g}"))
+    for mask, msg in checks:
+        for i in np.flatnonzero(mask):
+            col.add(table, int(i), name, f"{msg}, got {raw.iloc[i]!r}")
+    return vals
+
+
+def _boolean(df: pd.DataFrame, table: str, name: str, default: bool, col: Collector) -> np.ndarray:
+    if name not in df.columns:
+        return np.full(len(df), default, dtype=np.bool_)
+    out = np.empty(len(df), dtype=np.bool_)
+    for i, v in enumerate(df[name].tolist()):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            out[i] = default
+        elif isinstance(v, bool | np.bool_):
+            out[i] = bool(v)
+        elif isinstance(v, int | np.integer) and v in (0, 1):
+            out[i] = bool(v)
+        elif isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
+            out[i] = v.strip().lower() in _TRUE
+        else:
+            col.add(table, i, name, f"must be true or false, got {v!r}")
+            out[i] = default
+    return out
+
+
+def _ids(df: pd.DataFrame, table: str, name: str, col: Collector, *, unique: bool) -> np.ndarray:
+    raw = df[name]
+    empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+    for i in np.flatnonzero(empty):
+        col.add(table, int(i), name, "must not be empty")
+    ids = raw.astype(str).to_numpy(dtype=object)
+    if unique:
+        dup = pd.Series(ids).duplicated(keep="first").to_numpy() & ~empty
+        for i in np.flatnonzero(dup):
+            col.add(table, int(i), name, f"duplicate {name} {ids[i]!r}")
+    return ids
+
+
+def nodes_from_frame(df: pd.DataFrame) -> tuple[Node, ...]:
+    """Nodes from a ``nodes`` table (every problem reported together)."""
+    col = Collector()
+    if not _require(df, "nodes", ("node_id", "kind", "lat", "lon"), col):
+        col.raise_if_any()
+    ids = _ids(df, "nodes", "node_id", col, unique=True)
+    kinds = df["kind"].astype(str).str.strip().str.lower().to_numpy(dtype=object)
+    valid_kinds = {k.value for k in NodeKind}
+    for i, k in enumerate(kinds):
+        if k not in valid_kinds:
+            col.add("nodes", i, "kind", f"must be warehouse, store or vendor, got {df['kind'].iloc[i]!r}")
+    lat = _numeric(df, "nodes", "lat", col, lo=-90, hi=90)
+    lon = _numeric(df, "nodes", "lon", col, lo=-180, hi=180)
+    prio = _numeric(df, "nodes", "priority", col, integer=True, default=0)
+    hs = _numeric(df, "nodes", "handling_per_shipment", col, lo=0, default=0.0)
+    hu = _numeric(df, "nodes", "handling_per_unit", col, lo=0, default=0.0)
+    pdays = _numeric(df, "nodes", "processing_days", col, lo=0, integer=True, default=0)
+    fee = _numeric(df, "nodes", "fee_rate", col, lo=0, hi=0.999999, default=0.0)
+    ships = _boolean(df, "nodes", "ships", True, col)
+    pickup = _boolean(df, "nodes", "pickup", False, col)
+    enabled = _boolean(df, "nodes", "enabled", True, col)
+    col.raise_if_any()
+    return tuple(
+        Node(
+            node_id=ids[i], kind=NodeKind(kinds[i]), lat=float(lat[i]), lon=float(lon[i]),
+            priority=int(prio[i]), ships=bool(ships[i]), pickup=bool(pickup[i]),
+            handling_per_shipment=float(hs[i]), handling_per_unit=float(hu[i]),
+            processing_days=int(pdays[i]), fee_rate=float(fee[i]), enabled=bool(enabled[i]),
+        )
+        for i in range(len(df))
+    )
+
+
+def skus_from_frame(df: pd.DataFrame) -> tuple[Sku, ...]:
+    """SKUs from a ``skus`` table."""
+    col = Collector()
+    if not _require(df, "skus", ("sku",), col):
+        col.raise_if_any()
+    ids = _ids(df, "skus", "sku", col, unique=True)
+    weight = _numeric(df, "skus", "weight_kg", col, lo=0, default=0.0)
+    price = _numeric(df, "skus", "price", col, lo=0, default=0.0)
+    col.raise_if_any()
+    return tuple(Sku(ids[i], float(weight[i]), float(price[i])) for i in range(len(df)))
+
+
+def _lookup(ids: np.ndarray, index: dict[str, int]) -> np.ndarray:
+    return np.fromiter((index.get(x, -1) for x in ids), dtype=np.int64, count=len(ids))
+
+
+def inventory_from_frame(network: Network, df: pd.DataFrame) -> Inventory:
+    """Inventory from an ``inventory`` table (``node_id, sku, on_hand[, safety_stock, reserved]``)."""
+    col = Collector()
+    if not _require(df, "inventory", ("node_id", "sku", "on_hand"), col):
+        col.raise_if_any()
+    node_ids = _ids(df, "inventory", "node_id", col, unique=False)
+    skus = _ids(df, "inventory", "sku", col, unique=False)
+    node = _lookup(node_ids, network.node_index)
+    sku = _lookup(skus, network.sku_index)
+    for i in np.flatnonzero(node < 0):
+        col.add("inventory", int(i), "node_id", f"unknown node {node_ids[i]!r}")
+    for i in np.flatnonzero(sku < 0):
+        col.add("inventory", int(i), "sku", f"unknown sku {skus[i]!r}")
+    on_hand = _numeric(df, "inventory", "on_hand", col, lo=0, integer=True)
+    safety = _numeric(df, "inventory", "safety_stock", col, lo=0, integer=True, default=0)
+    reserved = _numeric(df, "inventory", "reserved", col, lo=0, integer=True, default=0)
+    col.raise_if_any()
+    return Inventory.from_arrays(
+        network, node, sku, on_hand.astype(np.int64), safety.astype(np.int64), reserved.astype(np.int64)
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class OrderBatch:
+    """Many orders in columnar form, lines grouped by order.
+
+    Order ``o`` owns lines ``line_ptr[o]:line_ptr[o+1]``; ``sku`` holds
+    positions in the network's SKU list. ``max_shipments`` is -1 where the
+    order sets none.
+    """
+
+    order_id: np.ndarray
+    line_ptr: np.ndarray
+    line_id: np.ndarray
+    sku: np.ndarray
+    qty: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    allow_split: np.ndarray
+    max_shipments: np.ndarray
+
+    @property
+    def n_orders(self) -> int:
+        return len(self.order_id)
+
+    @property
+    def n_lines(self) -> int:
+        return len(self.line_id)
+
+
+def orders_from_frame(network: Network, df: pd.DataFrame) -> OrderBatch:
+    """Orders from a line-level ``orders`` table.
+
+    Lines of one order must be contiguous and agree on the destination and
+    order-level flags; line ids must be unique within their order.
+    """
+    col = Collector()
+    if not _require(df, "orders", ("order_id", "line_id", "sku", "qty", "lat", "lon"), col):
+        col.raise_if_any()
+    oid = _ids(df, "orders", "order_id", col, unique=False)
+    lid = _ids(df, "orders", "line_id", col, unique=False)
+    skus = _ids(df, "orders", "sku", col, unique=False)
+    sku = _lookup(skus, network.sku_index)
+    for i in np.flatnonzero(sku < 0):
+        col.add("orders", int(i), "sku", f"unknown sku {skus[i]!r}")
+    qty = _numeric(df, "orders", "qty", col, integer=True, positive=True)
+    lat = _numeric(df, "orders", "lat", col, lo=-90, hi=90)
+    lon = _numeric(df, "orders", "lon", col, lo=-180, hi=180)
+    allow = _boolean(df, "orders", "allow_split", True, col)
+    maxs = _numeric(df, "orders", "max_shipments", col, integer=True, positive=True, default=-1)
+    n = len(df)
+    starts = np.ones(n, dtype=bool)
+    if n:
+        starts[1:] = oid[1:] != oid[:-1]
+    first = np.flatnonzero(starts)
+    line_ptr = np.append(first, n).astype(np.int64)
+    order_ids = oid[first]
+    seen_orders = pd.Series(order_ids).duplicated().to_numpy()
+    for j in np.flatnonzero(seen_orders):
+        col.add("orders", int(first[j]), "order_id",
+                f"lines of order {order_ids[j]!r} must be contiguous (order appears twice)")
+    dup_line = pd.DataFrame({"o": oid, "l": lid}).duplicated().to_numpy()
+    for i in np.flatnonzero(dup_line):
+        col.add("orders", int(i), "line_id", f"duplicate line_id {lid[i]!r} in order {oid[i]!r}")
+    owner = np.repeat(np.arange(len(first)), np.diff(line_ptr))
+    for name, arr in (("lat", lat), ("lon", lon), ("allow_split", allow), ("max_shipments", maxs)):
+        head = arr[line_ptr[:-1]][owner] if n else arr
+        differs = (head != arr) & ~(np.isnan(head) & np.isnan(arr)) if arr.dtype.kind == "f" else head != arr
+        for i in np.flatnonzero(differs):
+            col.add("orders", int(i), name, f"differs from the first line of order {oid[i]!r}")
+    col.raise_if_any()
+    starts_idx = line_ptr[:-1]
+    return OrderBatch(
+        order_id=order_ids,
+        line_ptr=line_ptr,
+        line_id=lid,
+        sku=sku,
+        qty=qty.astype(np.int64),
+        lat=lat[starts_idx].copy(),
+        lon=lon[starts_idx].copy(),
+        allow_split=allow[starts_idx].copy(),
+        max_shipments=maxs[starts_idx].astype(np.int64),
+    )
+
+
+def network_from_frames(nodes: pd.DataFrame, skus: pd.DataFrame) -> Network:
+    """Validate both tables, reporting problems of both in one error."""
+    col = Collector()
+    parts: list = []
+    for fn, df in ((nodes_from_frame, nodes), (skus_from_frame, skus)):
+        try:
+            parts.append(fn(df))
+        except Exception as exc:  # noqa: BLE001 - only ValidationError carries problems
+            problems = getattr(exc, "problems", None)
+            if problems is None:
+                raise
+            col.extend(problems)
+    col.raise_if_any()
+    return Network.build(parts[0], parts[1])
