@@ -13,7 +13,7 @@ from numba import njit, prange
 EARTH_RADIUS_MI = 3958.7613
 MILE_KM = 1.609344
 
-STRATEGY_CODES = {"cost": 0, "priority": 1, "nearest": 2, "high_stock": 3}
+STRATEGY_CODES = {"cost": 0, "priority": 1, "nearest": 2, "high_stock": 3, "dual": 4}
 _EPS = 1e-9
 
 
@@ -377,8 +377,12 @@ def _route_core(dest, g_sku, g_qty, k, strategy,
                 xyz, h_ship, h_unit, fee, prio_rank, usable, price, weight,
                 sku_ptr, ent_node, on_hand, safety, reserved, mark,
                 per_shipment, per_unit, per_unit_mile, per_kg, split_penalty, split_candidates,
-                reserve):
+                entry_price, reserve):
     """Route one order and optionally reserve its stock.
+
+    Strategy 4 (``dual``) plans like ``cost`` with ``entry_price`` (a shadow
+    price per inventory entry) added to each unit's cost; the reported costs
+    stay the real ones.
 
     Returns
     -------
@@ -391,8 +395,13 @@ def _route_core(dest, g_sku, g_qty, k, strategy,
     C = cand.shape[0]
     G = g_sku.shape[0]
     alloc = np.zeros((C, G), np.int64)
+    if strategy == 4:
+        for c in range(C):
+            for g in range(G):
+                if ent[c, g] >= 0:
+                    unit[c, g] += entry_price[ent[c, g]]
     if C > 0:
-        if strategy == 0:
+        if strategy == 0 or strategy == 4:
             best = _plan_cost(g_qty, atp, unit, fixed, k, split_penalty, split_candidates, -1)
             m = 0
             while m < 3 and best[m] >= 0:
@@ -451,7 +460,8 @@ def _grow(a, size):
 def _route_batch(dest, line_ptr, g_sku, g_qty, k, strategy,
                  xyz, h_ship, h_unit, fee, prio_rank, usable, price, weight,
                  sku_ptr, ent_node, on_hand, safety, reserved, mark,
-                 per_shipment, per_unit, per_unit_mile, per_kg, split_penalty, split_candidates):
+                 per_shipment, per_unit, per_unit_mile, per_kg, split_penalty, split_candidates,
+                 entry_price):
     """Route orders in sequence, each depleting stock for the next.
 
     Order ``o`` owns groups ``line_ptr[o]:line_ptr[o+1]``.
@@ -483,7 +493,8 @@ def _route_batch(dest, line_ptr, g_sku, g_qty, k, strategy,
             dest[o], g_sku[lo:hi], g_qty[lo:hi], k[o], strategy,
             xyz, h_ship, h_unit, fee, prio_rank, usable, price, weight,
             sku_ptr, ent_node, on_hand, safety, reserved, mark,
-            per_shipment, per_unit, per_unit_mile, per_kg, split_penalty, split_candidates, True)
+            per_shipment, per_unit, per_unit_mile, per_kg, split_penalty, split_candidates,
+            entry_price, True)
         order_costs[o] = costs
         for c in range(cand.shape[0]):
             shipped = False

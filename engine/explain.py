@@ -46,7 +46,7 @@ def build_notes(network: Network, inventory: Inventory, policy: Policy, strategy
              for c in chosen]
     rejected = np.flatnonzero(~used)
     scored: list[tuple[float, CandidateNote]] = []
-    if strategy == "cost" and len(rejected):
+    if strategy in ("cost", "dual") and len(rejected):
         kk = min(k, 3)
         # rank rejected nodes by their own single-node cost first; only the top few are priced
         single = np.array([_set_cost(np.array([c]), g_qty, atp, unit, fixed, policy.split_penalty)[1]

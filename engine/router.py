@@ -107,6 +107,27 @@ class Router:
         self._lock = threading.RLock()
         self._open: dict[str, _Held] = {}
         self._committed: dict[str, Decision] = {}
+        self._dual = np.zeros(inventory.nnz, np.float64)
+
+    def set_dual_prices(self, prices: np.ndarray) -> None:
+        """Shadow price per inventory entry, added to unit costs by the ``dual`` strategy.
+
+        Parameters
+        ----------
+        prices : ndarray of float, shape (inventory.nnz,)
+            Aligned with the inventory's entries (see :class:`models.Inventory`);
+            finite and >= 0.
+        """
+        p = np.asarray(prices, dtype=np.float64)
+        col = Collector()
+        if p.shape != (self._inv.nnz,):
+            col.add("dual_prices", None, "shape", f"must be ({self._inv.nnz},), got {p.shape}")
+        else:
+            for i in np.flatnonzero(~np.isfinite(p) | (p < 0))[:100]:
+                col.add("dual_prices", int(i), "price", f"must be finite and >= 0, got {p[i]!r}")
+        col.raise_if_any()
+        with self._lock:
+            self._dual = p.copy()
 
     # ------------------------------------------------------------------ state
     def atp(self, node_id: str, sku: str) -> int:
@@ -215,7 +236,7 @@ class Router:
                 net.priority_rank, net.usable, net.price, net.weight_kg,
                 self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved, self._mark,
                 cm.per_shipment, cm.per_unit, cm.per_unit_mile, cm.per_kg, pol.split_penalty,
-                pol.split_candidates, True,
+                pol.split_candidates, self._dual, True,
             )
             decision = self._decision(order, name, k, g_sku, g_qty, line_group, cand, atp, alloc, miles,
                                       fixed, unit, costs, dest)
@@ -333,6 +354,7 @@ class Router:
                 net.priority_rank, net.usable, net.price, net.weight_kg,
                 self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved, self._mark,
                 cm.per_shipment, cm.per_unit, cm.per_unit_mile, cm.per_kg, pol.split_penalty, pol.split_candidates,
+                self._dual,
             )
             # split group allocations back onto lines
             line_rows = _lines_for_groups(group_of_line, batch.qty, out_g, out_q)

@@ -10,7 +10,7 @@ from typing import Any
 
 from models.errors import Collector
 
-STRATEGIES: tuple[str, ...] = ("cost", "priority", "nearest", "high_stock")
+STRATEGIES: tuple[str, ...] = ("cost", "priority", "nearest", "high_stock", "dual")
 
 
 @dataclass(frozen=True, slots=True)

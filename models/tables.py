@@ -53,13 +53,14 @@ def _numeric(df: pd.DataFrame, table: str, name: str, col: Collector, *, lo: flo
     raw = df[name]
     vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(vals)
+    missing = np.zeros(len(vals), dtype=bool)
     if default is not None:
         missing = raw.isna().to_numpy()
         vals = np.where(missing, default, vals)
         bad &= ~missing
     for i in np.flatnonzero(bad):
         col.add(table, int(i), name, f"must be a number, got {raw.iloc[i]!r}")
-    ok = ~bad
+    ok = ~bad & ~missing
     checks = []
     if integer:
         checks.append((ok & (vals != np.round(vals)), "must be an integer"))

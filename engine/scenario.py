@@ -1,0 +1,115 @@
+"""Scenario folders: CSV or Parquet tables plus an optional ``policy.toml``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from models.errors import Collector, Problem, ValidationError
+from models.inventory import Inventory
+from models.network import Network
+from models.policy import Policy, load_policy
+from models.tables import OrderBatch, inventory_from_frame, network_from_frames, orders_from_frame
+
+REQUIRED = ("nodes", "skus", "inventory", "orders")
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """A validated scenario: network, starting stock, orders and policy.
+
+    ``tables`` keeps every table read, including optional ones (``walkin``,
+    ``replenishment``, ``vendor_offers``) that later stages use.
+    """
+
+    network: Network
+    inventory: Inventory
+    orders: OrderBatch
+    policy: Policy
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def read_table(folder: Path, name: str) -> pd.DataFrame | None:
+    """``name.parquet`` if present, else ``name.csv``, else ``None``."""
+    pq = folder / f"{name}.parquet"
+    if pq.exists():
+        return pd.read_parquet(pq)
+    csv = folder / f"{name}.csv"
+    if csv.exists():
+        return pd.read_csv(csv, dtype={"node_id": str, "sku": str, "order_id": str, "line_id": str},
+                           keep_default_na=True)
+    return None
+
+
+def load_scenario(folder: str | Path, *, orders: bool = True) -> Scenario:
+    """Read and validate a scenario folder.
+
+    Raises
+    ------
+    ValidationError
+        Listing every missing table and every bad row of every table.
+    """
+    folder = Path(folder)
+    col = Collector()
+    if not folder.is_dir():
+        col.add("scenario", str(folder), "path", "not a folder")
+        col.raise_if_any()
+    tables: dict[str, pd.DataFrame] = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix in (".csv", ".parquet") and p.stem not in tables:
+            df = read_table(folder, p.stem)
+            if df is not None:
+                tables[p.stem] = df
+    needed = REQUIRED if orders else REQUIRED[:3]
+    for name in needed:
+        if name not in tables:
+            col.add("scenario", str(folder), name, f"missing table {name}.csv or {name}.parquet")
+    col.raise_if_any()
+    policy = load_policy(folder / "policy.toml")
+    network = network_from_frames(tables["nodes"], tables["skus"])
+    problems: list[Problem] = []
+    inventory = batch = None
+    try:
+        inventory = inventory_from_frame(network, tables["inventory"])
+    except ValidationError as exc:
+        problems.extend(exc.problems)
+    if orders:
+        try:
+            batch = orders_from_frame(network, tables["orders"])
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+    return Scenario(network, inventory, batch, policy, tables, folder)
+
+
+def write_tables(out: str | Path, tables: dict[str, pd.DataFrame], fmt: str = "csv") -> list[Path]:
+    """Write tables atomically: all files land, or none are changed.
+
+    Each table goes to a temporary file first; only when every one is
+    written are they renamed into place.
+    """
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"format must be csv or parquet, got {fmt!r}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, df in tables.items():
+            final = out / f"{name}.{fmt}"
+            tmp = out / f".{name}.{fmt}.tmp"
+            if fmt == "csv":
+                df.to_csv(tmp, index=False)
+            else:
+                df.to_parquet(tmp, index=False)
+            staged.append((tmp, final))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, final in staged:
+        tmp.replace(final)
+    return [final for _, final in staged]

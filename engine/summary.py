@@ -1,0 +1,54 @@
+"""Human-readable summaries of routing results."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from models.network import Network
+
+
+def routing_summary(orders: pd.DataFrame, allocations: pd.DataFrame, network: Network) -> dict[str, float]:
+    """Headline figures of a routed batch.
+
+    Returns
+    -------
+    dict
+        ``orders``, ``routed``, ``partial``, ``unroutable``, ``units``,
+        ``unfilled``, ``shipments_per_order``, ``total_cost``,
+        ``cost_per_order``, and ``share_<kind>`` for each node kind.
+    """
+    n = len(orders)
+    status = orders["status"].value_counts()
+    shipped = orders[orders["units"] > 0]
+    out: dict[str, float] = {
+        "orders": n,
+        "routed": int(status.get("routed", 0)),
+        "partial": int(status.get("partial", 0)),
+        "unroutable": int(status.get("unroutable", 0)),
+        "units": int(allocations["qty"].sum()),
+        "unfilled": int(orders["unfilled"].sum()),
+        "shipments_per_order": float(shipped["shipments"].mean()) if len(shipped) else 0.0,
+        "total_cost": float(orders["cost"].sum()),
+        "cost_per_order": float(shipped["cost"].mean()) if len(shipped) else 0.0,
+    }
+    kinds = pd.Series({nd.node_id: nd.kind.value for nd in network.nodes})
+    by_kind = allocations.groupby(allocations["node_id"].map(kinds))["qty"].sum()
+    total = max(1, out["units"])
+    for kind in ("warehouse", "store", "vendor"):
+        out[f"share_{kind}"] = float(by_kind.get(kind, 0)) / total
+    return out
+
+
+def format_summary(s: dict[str, float], title: str = "Routing summary") -> str:
+    lines = [
+        title,
+        f"  orders            {s['orders']:>12,}  (routed {s['routed']:,}, partial {s['partial']:,}, "
+        f"unroutable {s['unroutable']:,})",
+        f"  units allocated   {s['units']:>12,}  (unfilled {s['unfilled']:,})",
+        f"  shipments/order   {s['shipments_per_order']:>12.3f}",
+        f"  total cost        {s['total_cost']:>12,.2f}",
+        f"  cost per order    {s['cost_per_order']:>12.2f}",
+        "  units by node kind "
+        + ", ".join(f"{k} {100 * s[f'share_{k}']:.1f}%" for k in ("warehouse", "store", "vendor")),
+    ]
+    return "\n".join(lines)
