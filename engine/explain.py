@@ -57,7 +57,12 @@ def build_notes(network: Network, inventory: Inventory, policy: Policy, strategy
             members = best[best >= 0]
             f, cost = _set_cost(members, g_qty, atp, unit, fixed, policy.split_penalty)
             nid = network.nodes[cand[c]].node_id
-            if f < fill:
+            blocked = f < fill
+            if not blocked and fill < total and kk < 3:
+                # would one more parcel through this node have filled more?
+                wider = K._plan_cost(g_qty, atp, unit, fixed, kk + 1, policy.split_penalty, len(cand), int(c))
+                blocked = _set_cost(wider[wider >= 0], g_qty, atp, unit, fixed, policy.split_penalty)[0] > fill
+            if blocked:
                 scored.append((np.inf, CandidateNote(nid, "split limit", float(km[c]), int(atp[c].sum()))))
             else:
                 extra = max(0.0, cost - chosen_cost)

@@ -12,7 +12,7 @@ import pandas as pd
 from engine import _kernels as K
 from engine.explain import build_notes
 from models.decision import Allocation, CostBreakdown, Decision, Explanation, Shipment, Status
-from models.errors import Collector, ValidationError
+from models.errors import Collector
 from models.inventory import Inventory
 from models.network import Network, unit_vectors
 from models.order import Order

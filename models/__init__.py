@@ -1,6 +1,14 @@
 """Immutable, validated domain values and their columnar form."""
 
-from models.decision import Allocation, CandidateNote, CostBreakdown, Decision, Explanation, Shipment, Status
+from models.decision import (
+    Allocation,
+    CandidateNote,
+    CostBreakdown,
+    Decision,
+    Explanation,
+    Shipment,
+    Status,
+)
 from models.errors import Problem, ValidationError
 from models.inventory import Inventory, StockRecord
 from models.network import Network

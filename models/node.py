@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from models.errors import Collector
 
 
-class NodeKind(str, Enum):
+class NodeKind(StrEnum):
     """What kind of place a node is."""
 
     WAREHOUSE = "warehouse"

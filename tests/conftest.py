@@ -1,0 +1,66 @@
+"""Shared fixtures and builders for the test-suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+from models import Inventory, Network, Node, Order, OrderLine, Policy, Sku, StockRecord
+
+settings.register_profile("ci", max_examples=60, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=30, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "data" / "sample"
+SHARED = REPO.parent / "shared"
+
+
+def make_network(rng: np.random.Generator, n_nodes: int, n_skus: int, *, disabled: float = 0.0):
+    """Random nodes over the continental US and random SKUs."""
+    kinds = ["warehouse", "store", "vendor"]
+    nodes = [
+        Node(f"N{i}", kinds[int(rng.integers(3))], float(rng.uniform(26, 48)), float(rng.uniform(-123, -70)),
+             priority=int(rng.integers(3)), handling_per_shipment=float(rng.uniform(0, 3)),
+             handling_per_unit=float(rng.uniform(0, 1)), fee_rate=float(rng.choice([0.0, 0.12])),
+             enabled=bool(rng.random() >= disabled))
+        for i in range(n_nodes)
+    ]
+    skus = [Sku(f"S{j}", float(rng.uniform(0.1, 5)), float(rng.uniform(1, 200))) for j in range(n_skus)]
+    return Network.build(nodes, skus)
+
+
+def make_inventory(rng, net, density: float = 0.6, max_qty: int = 4, safety: bool = True):
+    records = []
+    for n in net.nodes:
+        for s in net.skus:
+            if rng.random() < density:
+                on_hand = int(rng.integers(0, max_qty + 1))
+                ss = int(rng.integers(0, 2)) if safety and on_hand else 0
+                records.append(StockRecord(n.node_id, s.sku, on_hand, min(ss, on_hand)))
+    return Inventory.from_records(net, records)
+
+
+def make_order(rng, net, oid: str, max_lines: int = 3, max_qty: int = 3, allow_split=True, max_shipments=None):
+    n_lines = int(rng.integers(1, min(max_lines, net.n_skus) + 1))
+    skus = rng.choice(net.n_skus, size=n_lines, replace=False)
+    lines = tuple(OrderLine(f"{oid}-{i}", net.skus[s].sku, int(rng.integers(1, max_qty + 1)))
+                  for i, s in enumerate(skus))
+    return Order(oid, lines, float(rng.uniform(26, 48)), float(rng.uniform(-123, -70)),
+                 allow_split=allow_split, max_shipments=max_shipments)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def policy():
+    return Policy()

@@ -1,0 +1,240 @@
+"""Scenario tests of the router: the behaviours the core issue names."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from engine.router import ReservationError, Router
+from models import (
+    Inventory,
+    Network,
+    Node,
+    Order,
+    OrderLine,
+    Policy,
+    Sku,
+    Status,
+    StockRecord,
+    ValidationError,
+)
+from tests.conftest import make_inventory, make_network, make_order
+
+
+def _net(nodes, skus=("SKU-1", "SKU-2", "SKU-3", "SKU-4")):
+    return Network.build(nodes, [Sku(s, 1.0, 10.0) for s in skus])
+
+
+def test_priority_fill_across_three_sources_like_magento():
+    # Magento MSI's priority algorithm test: SKU-1 x8 takes 5 from the first
+    # source and 3 from the second; SKU-4 x4 comes from the second.
+    net = _net([Node("eu-1", "warehouse", 48.8, 2.3, priority=1),
+                Node("eu-2", "warehouse", 50.1, 8.7, priority=2),
+                Node("eu-3", "warehouse", 52.5, 13.4, priority=3)])
+    inv = Inventory.from_records(net, [
+        StockRecord("eu-1", "SKU-1", 5), StockRecord("eu-2", "SKU-1", 3), StockRecord("eu-3", "SKU-1", 10),
+        StockRecord("eu-2", "SKU-4", 20), StockRecord("eu-3", "SKU-4", 20),
+    ])
+    d = Router(net, inv, Policy(strategy="priority")).route(
+        Order("o", (OrderLine("1", "SKU-1", 8), OrderLine("2", "SKU-4", 4)), 48.0, 2.0))
+    got = sorted((a.sku, a.node_id, a.qty) for a in d.allocations)
+    assert got == [("SKU-1", "eu-1", 5), ("SKU-1", "eu-2", 3), ("SKU-4", "eu-2", 4)]
+    assert d.status is Status.ROUTED
+
+
+def test_order_no_node_can_complete_is_partial_with_what_exists():
+    net = _net([Node("A", "warehouse", 40, -75), Node("B", "warehouse", 41, -80)])
+    inv = Inventory.from_records(net, [StockRecord("A", "SKU-1", 2), StockRecord("B", "SKU-2", 1)])
+    d = Router(net, inv).route(Order("o", (OrderLine("1", "SKU-1", 5), OrderLine("2", "SKU-2", 1),
+                                           OrderLine("3", "SKU-3", 1)), 40, -76))
+    assert d.status is Status.PARTIAL
+    assert sorted((a.node_id, a.qty) for a in d.allocations) == [("A", 2), ("B", 1)]
+    assert dict(d.unfilled) == {"1": 3, "3": 1}
+
+
+def test_unroutable_when_nothing_in_stock():
+    net = _net([Node("A", "warehouse", 40, -75)])
+    inv = Inventory.from_records(net, [StockRecord("A", "SKU-1", 0)])
+    d = Router(net, inv).route(Order("o", (OrderLine("1", "SKU-1", 1),), 40, -76))
+    assert d.status is Status.UNROUTABLE and d.allocations == () and d.cost.total == 0
+    assert [c.reason for c in d.explanation.candidates] == ["no stock"]
+
+
+def test_whole_order_consolidation_beats_per_line_nearest():
+    # Two near nodes each hold one of the SKUs; a farther node holds both.
+    # One parcel from the far node saves a shipment (8.76) for a few hundred miles.
+    near1 = Node("near1", "warehouse", 40.0, -75.0)
+    near2 = Node("near2", "warehouse", 40.1, -75.1)
+    far = Node("far", "warehouse", 41.9, -87.6)  # ~660 miles away
+    net = _net([near1, near2, far])
+    inv = Inventory.from_records(net, [StockRecord("near1", "SKU-1", 5), StockRecord("near2", "SKU-2", 5),
+                                       StockRecord("far", "SKU-1", 5), StockRecord("far", "SKU-2", 5)])
+    order = Order("o", (OrderLine("1", "SKU-1", 1), OrderLine("2", "SKU-2", 1)), 40.05, -75.05)
+    cost = Router(net, inv).route(order)
+    nearest = Router(net, inv, Policy(strategy="nearest")).route(order)
+    assert {s.node_id for s in cost.shipments} == {"far"}
+    assert {s.node_id for s in nearest.shipments} == {"near1", "near2"}
+    assert cost.cost.total < nearest.cost.total
+    notes = {c.node_id: c for c in cost.explanation.candidates}
+    assert notes["near1"].reason == "costlier" and notes["near1"].extra_cost > 0
+
+
+def test_split_limit_of_one():
+    net = _net([Node("A", "warehouse", 40, -75), Node("B", "warehouse", 41, -80)])
+    inv = Inventory.from_records(net, [StockRecord("A", "SKU-1", 5), StockRecord("B", "SKU-2", 5)])
+    order = Order("o", (OrderLine("1", "SKU-1", 1), OrderLine("2", "SKU-2", 1)), 40, -76, max_shipments=1)
+    d = Router(net, inv).route(order)
+    assert len(d.shipments) == 1 and d.status is Status.PARTIAL
+    unsplit = Order("p", order.lines, 40, -76, allow_split=False)
+    assert len(Router(net, inv).route(unsplit).shipments) == 1
+    assert len(Router(net, inv).route(Order("q", order.lines, 40, -76)).shipments) == 2
+    reasons = {c.node_id: c.reason for c in d.explanation.candidates}
+    assert "split limit" in reasons.values()
+
+
+def test_idempotent_reroute_returns_same_decision_and_reserves_nothing():
+    net = _net([Node("A", "warehouse", 40, -75)])
+    inv = Inventory.from_records(net, [StockRecord("A", "SKU-1", 10)])
+    r = Router(net, inv)
+    order = Order("o", (OrderLine("1", "SKU-1", 3),), 40, -76)
+    d1 = r.route(order)
+    d2 = r.route(order)
+    assert d1 is d2
+    assert r.atp("A", "SKU-1") == 7
+
+
+def test_release_restores_atp_and_commit_consumes():
+    net = _net([Node("A", "warehouse", 40, -75)])
+    inv = Inventory.from_records(net, [StockRecord("A", "SKU-1", 10, safety_stock=2)])
+    r = Router(net, inv)
+    r.route(Order("o", (OrderLine("1", "SKU-1", 3),), 40, -76))
+    assert r.atp("A", "SKU-1") == 5
+    r.release("o")
+    assert r.atp("A", "SKU-1") == 8
+    with pytest.raises(ReservationError):
+        r.release("o")
+    r.route(Order("o", (OrderLine("1", "SKU-1", 4),), 40, -76))
+    r.commit("o")
+    snap = r.snapshot()
+    assert snap.on_hand[0] == 6 and snap.reserved[0] == 0 and r.atp("A", "SKU-1") == 4
+    # a committed order is not routed again
+    assert r.route(Order("o", (OrderLine("1", "SKU-1", 4),), 40, -76)).units == 4
+    assert r.atp("A", "SKU-1") == 4
+
+
+def test_safety_stock_is_never_allocated():
+    net = _net([Node("A", "warehouse", 40, -75)])
+    inv = Inventory.from_records(net, [StockRecord("A", "SKU-1", 5, safety_stock=3)])
+    r = Router(net, inv)
+    d = r.route(Order("o", (OrderLine("1", "SKU-1", 5),), 40, -76))
+    assert d.units == 2 and d.status is Status.PARTIAL
+    d = r.route(Order("p", (OrderLine("1", "SKU-1", 1),), 40, -76))
+    assert d.status is Status.UNROUTABLE
+
+
+def test_disabled_node_is_reported_and_never_used():
+    net = _net([Node("A", "warehouse", 40, -75, enabled=False), Node("B", "store", 45, -93)])
+    inv = Inventory.from_records(net, [StockRecord("A", "SKU-1", 5), StockRecord("B", "SKU-1", 5)])
+    d = Router(net, inv).route(Order("o", (OrderLine("1", "SKU-1", 1),), 40, -75.1))
+    assert [a.node_id for a in d.allocations] == ["B"]
+    assert {c.node_id: c.reason for c in d.explanation.candidates} == {"B": "selected", "A": "disabled"}
+
+
+def test_concurrent_routing_from_eight_threads_oversells_nothing():
+    rng = np.random.default_rng(7)
+    net = make_network(rng, 6, 5)
+    inv = make_inventory(rng, net, density=0.8, max_qty=6)
+    router = Router(net, inv)
+    orders = [make_order(rng, net, f"O{i}", max_qty=3) for i in range(400)]
+    barrier = threading.Barrier(8)
+    results: list = []
+
+    def worker(chunk):
+        barrier.wait()
+        for o in chunk:
+            results.append(router.route(o))
+
+    threads = [threading.Thread(target=worker, args=(orders[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    taken: dict = {}
+    for d in results:
+        for a in d.allocations:
+            key = (a.node_id, a.sku)
+            taken[key] = taken.get(key, 0) + a.qty
+    for rec in inv.records():
+        assert taken.get((rec.node_id, rec.sku), 0) <= rec.atp
+    snap = router.snapshot()
+    assert (snap.reserved <= np.maximum(snap.on_hand - snap.safety_stock, 0)).all()
+    assert len(results) == 400
+
+
+def test_unknown_sku_raises_and_reserves_nothing():
+    net = _net([Node("A", "warehouse", 40, -75)])
+    inv = Inventory.from_records(net, [StockRecord("A", "SKU-1", 5)])
+    r = Router(net, inv)
+    with pytest.raises(ValidationError) as err:
+        r.route(Order("o", (OrderLine("1", "SKU-1", 1), OrderLine("2", "NOPE", 1), OrderLine("3", "NADA", 1)),
+                      40, -76))
+    assert len(err.value.problems) == 2
+    assert r.atp("A", "SKU-1") == 5 and r.open_orders == ()
+
+
+def test_route_many_matches_route_one_by_one(rng):
+    net = make_network(rng, 8, 6)
+    inv = make_inventory(rng, net, density=0.6, max_qty=5)
+    orders = [make_order(rng, net, f"O{i}", max_qty=3) for i in range(60)]
+    for strategy in ("cost", "priority", "nearest", "high_stock"):
+        seq = Router(net, inv, Policy(strategy=strategy))
+        singles = [seq.route(o) for o in orders]
+        batch = Router(net, inv, Policy(strategy=strategy)).route_many(orders)
+        assert batch.orders["status"].tolist() == [d.status.value for d in singles]
+        np.testing.assert_allclose(batch.orders["cost"], [d.cost.total for d in singles])
+        got = sorted(map(tuple, batch.allocations[["order_id", "line_id", "node_id", "qty"]].values.tolist()))
+        want = sorted((d.order_id, a.line_id, a.node_id, a.qty) for d in singles for a in d.allocations)
+        assert got == want
+
+
+def test_route_many_reservations_can_be_released(rng):
+    net = make_network(rng, 5, 4)
+    inv = make_inventory(rng, net, density=0.9, max_qty=5)
+    r = Router(net, inv)
+    orders = [make_order(rng, net, f"O{i}") for i in range(20)]
+    r.route_many(orders)
+    assert r.snapshot().reserved.sum() > 0
+    for o in orders:
+        d = r.release(o.order_id)
+        assert d.order_id == o.order_id
+    assert r.snapshot().reserved.sum() == 0
+    with pytest.raises(ValidationError):
+        r.route_many(orders + orders[:1])
+    assert r.snapshot().reserved.sum() == 0
+
+
+def test_lines_with_the_same_sku_share_stock():
+    net = _net([Node("A", "warehouse", 40, -75), Node("B", "warehouse", 35, -90)])
+    inv = Inventory.from_records(net, [StockRecord("A", "SKU-1", 3), StockRecord("B", "SKU-1", 10)])
+    order = Order("o", (OrderLine("1", "SKU-1", 2), OrderLine("2", "SKU-1", 2)), 40, -75.5)
+    d = Router(net, inv).route(order)
+    assert d.status is Status.ROUTED
+    assert sum(a.qty for a in d.allocations if a.line_id == "1") == 2
+    assert sum(a.qty for a in d.allocations if a.line_id == "2") == 2
+    assert Router(net, inv).route_many([order]).allocations["qty"].sum() == 4
+
+
+def test_dual_prices_steer_the_cost_strategy():
+    net = _net([Node("A", "warehouse", 40, -75), Node("B", "warehouse", 41, -77)])
+    inv = Inventory.from_records(net, [StockRecord("A", "SKU-1", 5), StockRecord("B", "SKU-1", 5)])
+    order = Order("o", (OrderLine("1", "SKU-1", 1),), 40, -75)
+    r = Router(net, inv, Policy(strategy="dual"))
+    r.set_dual_prices(np.array([50.0, 0.0]))  # entries sorted by node within the SKU: A then B
+    d = r.route(order)
+    assert d.shipments[0].node_id == "B"
+    plain = Router(net, inv).route(order)
+    assert plain.shipments[0].node_id == "A" and d.cost.total > plain.cost.total
+    with pytest.raises(ValidationError):
+        r.set_dual_prices(np.array([1.0]))

@@ -1,0 +1,54 @@
+"""The CLI on the bundled sample and on bad input."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+
+import cli
+from tests.conftest import SAMPLE
+
+
+def test_route_sample_writes_tables_and_summary(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["route", "--scenario", str(SAMPLE), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for word in ("orders", "units allocated", "shipments/order", "total cost", "cost per order", "warehouse"):
+        assert word in text
+    alloc = pd.read_csv(out / "allocations.csv")
+    orders = pd.read_csv(out / "orders.csv")
+    assert list(alloc.columns) == ["order_id", "line_id", "sku", "node_id", "qty"]
+    assert {"order_id", "status", "shipments", "cost", "distance_km"} <= set(orders.columns)
+    src = pd.read_csv(SAMPLE / "orders.csv")
+    assert orders["order_id"].nunique() == src["order_id"].nunique()
+    placed = alloc.groupby("line_id")["qty"].sum()
+    ordered = src.set_index("line_id")["qty"]
+    assert (placed <= ordered.loc[placed.index]).all()
+    # never more than the ATP of any (node, sku)
+    inv = pd.read_csv(SAMPLE / "inventory.csv").set_index(["node_id", "sku"])
+    used = alloc.groupby(["node_id", "sku"])["qty"].sum()
+    atp = (inv["on_hand"] - inv.get("safety_stock", 0)).loc[used.index]
+    assert (used <= atp).all()
+
+
+def test_route_parquet_and_strategy_flag(tmp_path):
+    out = tmp_path / "out"
+    assert cli.main(["route", "--scenario", str(SAMPLE), "--out", str(out), "--strategy", "priority",
+                     "--format", "parquet"]) == 0
+    assert len(pd.read_parquet(out / "orders.parquet")) > 0
+
+
+def test_bad_scenario_exits_nonzero_and_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad"
+    shutil.copytree(SAMPLE, bad)
+    orders = pd.read_csv(bad / "orders.csv")
+    orders.loc[3, "qty"] = -2
+    orders.loc[7, "sku"] = "NOT-A-SKU"
+    orders.loc[9, "lat"] = 123.0
+    orders.to_csv(bad / "orders.csv", index=False)
+    out = tmp_path / "out"
+    assert cli.main(["route", "--scenario", str(bad), "--out", str(out)]) != 0
+    err = capsys.readouterr().err
+    assert "orders[3].qty" in err and "orders[7].sku" in err and "orders[9].lat" in err
+    assert not out.exists()
