@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -223,7 +224,9 @@ class Router:
                     col.add("orders", f"{order.order_id}/{line.line_id}", "sku", f"unknown sku {line.sku!r}")
             col.raise_if_any()
         g_sku, g_qty, line_group = _group_lines(sku_idx, [line.qty for line in order.lines])
-        dest = unit_vectors(np.array([order.lat]), np.array([order.lon]))[0]
+        la, lo = math.radians(order.lat), math.radians(order.lon)
+        cl = math.cos(la)
+        dest = np.array((cl * math.cos(lo), cl * math.sin(lo), math.sin(la)))
         k = self._limit(order.allow_split, order.max_shipments)
         net, pol, cm = self.network, self.policy, self.policy.cost
         with self._lock:
@@ -238,37 +241,34 @@ class Router:
                 cm.per_shipment, cm.per_unit, cm.per_unit_mile, cm.per_kg, pol.split_penalty,
                 pol.split_candidates, self._dual, True,
             )
-            decision = self._decision(order, name, k, g_sku, g_qty, line_group, cand, atp, alloc, miles,
-                                      fixed, unit, costs, dest)
             rows, cols = np.nonzero(alloc)
+            decision = self._decision(order, name, k, g_sku, g_qty, line_group, cand, atp, alloc, miles,
+                                      fixed, unit, costs, dest, rows, cols)
             self._open[order.order_id] = _Held(decision, ent[rows, cols], alloc[rows, cols])
         return decision
 
     def _decision(self, order, name, k, g_sku, g_qty, line_group, cand, atp, alloc, miles, fixed, unit,
-                  costs, dest) -> Decision:
+                  costs, dest, rows, cols) -> Decision:
         net = self.network
         lines = order.lines
-        remaining = [int(q) for q in g_qty]
         allocations: list[Allocation] = []
         ship_lines: dict[int, list[tuple[str, int]]] = {}
         # units of a merged SKU group go to its lines in order, node by node
         left = [line.qty for line in lines]
-        for c, g in zip(*np.nonzero(alloc), strict=True):
-            units = int(alloc[c, g])
-            remaining[g] -= units
+        for c, g, units in zip(rows.tolist(), cols.tolist(), alloc[rows, cols].tolist(), strict=True):
             node_id = net.nodes[cand[c]].node_id
             for li, line in enumerate(lines):
                 if units == 0:
                     break
                 if line_group[li] != g or left[li] == 0:
                     continue
-                take = min(units, left[li])
+                take = units if units < left[li] else left[li]
                 left[li] -= take
                 units -= take
                 allocations.append(Allocation(line.line_id, line.sku, node_id, take))
-                ship_lines.setdefault(int(c), []).append((line.line_id, take))
+                ship_lines.setdefault(c, []).append((line.line_id, take))
         shipments = tuple(
-            Shipment(net.nodes[cand[c]].node_id, sum(q for _, q in items), float(miles[c] * K.MILE_KM),
+            Shipment(net.nodes[cand[c]].node_id, sum(q for _, q in items), float(miles[c]) * K.MILE_KM,
                      tuple(items))
             for c, items in ship_lines.items()
         )
