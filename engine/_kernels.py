@@ -54,12 +54,51 @@ def _proximity_scores(dest_xyz, node_xyz):
     return out
 
 
+# Columns of the packed per-node float matrix the kernels read.
+NF_X, NF_Y, NF_Z, NF_HSHIP, NF_HUNIT, NF_PRIO, NF_PDAYS, NF_CUTOFF = 0, 1, 2, 3, 4, 5, 6, 7
+NODE_COLS = 8
+# Positions in the per-call parameter vector.
+(P_PER_SHIPMENT, P_PER_UNIT, P_PER_MILE, P_PER_KG, P_SPLIT, P_SPLIT_CANDS, P_MAX_MILES, P_HOUR,
+ P_REQUIRE_CUTOFF, P_MAX_DAYS, P_LATE_MODE, P_LATE_PENALTY, P_DEPLETION) = range(13)
+N_PARAMS = 13
+
+
 @njit(cache=True)
-def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, usable, mark):
-    """Candidate nodes holding ATP for any group, their ATP and entry positions.
+def _transit_days(miles, bands):
+    km = miles * MILE_KM
+    for b in range(bands.shape[0]):
+        if km <= bands[b, 0]:
+            return bands[b, 1]
+    return bands[bands.shape[0] - 1, 1]
+
+
+@njit(cache=True)
+def _lead_days(n, miles, nodef, params, bands):
+    """Days from order to delivery through node ``n``: processing, a day's
+    wait when the order arrives after the node's cutoff, and transit."""
+    days = nodef[n, NF_PDAYS] + _transit_days(miles, bands)
+    if params[P_HOUR] >= nodef[n, NF_CUTOFF]:
+        days += 1.0
+    return days
+
+
+@njit(cache=True)
+def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark,
+            dest, nodef, params, bands):
+    """Eligible candidate nodes holding ATP for any group.
+
+    A node is eligible when the tier's ``mask`` admits it, it has order and
+    unit capacity left today, it lies within ``max_miles``, it is before its
+    cutoff when the method requires that, and (when lateness excludes) it
+    can meet the order's delivery deadline. ATP is capped by the node's
+    remaining unit capacity.
 
     ``mark`` is a per-node scratch array that must be all -1 on entry; it is
     restored before returning so the next call can reuse it.
+
+    Returns
+    -------
+    cand, atp, ent, miles, lead
     """
     G = g_sku.shape[0]
     ub = 0
@@ -67,17 +106,39 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, usable, mark):
         s = g_sku[g]
         ub += sku_ptr[s + 1] - sku_ptr[s]
     cand = np.empty(ub, np.int64)
+    miles = np.empty(ub)
+    lead = np.empty(ub)
+    touched = np.empty(ub, np.int64)
+    n_touched = 0
     C = 0
+    max_miles = params[P_MAX_MILES]
+    max_days = params[P_MAX_DAYS]
+    exclude_late = params[P_LATE_MODE] == 0.0
     for g in range(G):
         s = g_sku[g]
         for e in range(sku_ptr[s], sku_ptr[s + 1]):
             n = ent_node[e]
-            if not usable[n] or mark[n] >= 0:
+            if mark[n] != -1 or not mask[n]:
                 continue
             if on_hand[e] - safety[e] - reserved[e] <= 0:
                 continue
+            touched[n_touched] = n
+            n_touched += 1
+            mark[n] = -2
+            if cap_orders[n] <= 0 or cap_units[n] <= 0:
+                continue
+            if params[P_REQUIRE_CUTOFF] > 0 and params[P_HOUR] >= nodef[n, NF_CUTOFF]:
+                continue
+            d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+            if d > max_miles:
+                continue
+            ld = _lead_days(n, d, nodef, params, bands)
+            if max_days >= 0 and exclude_late and ld > max_days:
+                continue
             mark[n] = C
             cand[C] = n
+            miles[C] = d
+            lead[C] = ld
             C += 1
     atp = np.zeros((C, G), np.int64)
     ent = np.full((C, G), -1, np.int64)
@@ -89,43 +150,68 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, usable, mark):
                 continue
             a = on_hand[e] - safety[e] - reserved[e]
             if a > 0:
-                atp[c, g] = a
+                cu = cap_units[ent_node[e]]
+                atp[c, g] = a if a < cu else cu
                 ent[c, g] = e
-    for c in range(C):
-        mark[cand[c]] = -1
-    return cand[:C].copy(), atp, ent
+    for i in range(n_touched):
+        mark[touched[i]] = -1
+    return cand[:C].copy(), atp, ent, miles[:C].copy(), lead[:C].copy()
 
 
 @njit(cache=True)
-def _unit_costs(cand, g_sku, dest, xyz, h_ship, h_unit, fee, price, weight,
-                per_shipment, per_unit, per_unit_mile, per_kg):
-    """Fixed cost per shipment and cost per unit of each (candidate, group)."""
+def _unit_costs(cand, g_sku, ent, atp, miles, lead, nodef, skuf, entry_fee, entry_plan, entry_demand,
+                free, params, strategy):
+    """Planning costs: fixed cost per shipment and cost per unit of each (candidate, group).
+
+    Planning adds to the real cost the lateness penalty, the store depletion
+    penalty (rising as a store's stock nears its protected level, relative
+    to its walk-in demand) and, for the ``dual`` strategy, the shadow price
+    of each inventory entry. ``free`` nodes already ship part of the order,
+    so their parcel is paid for.
+    """
     C = cand.shape[0]
     G = g_sku.shape[0]
-    miles = _distance_miles(dest, xyz, cand)
     fixed = np.empty(C)
     unit = np.empty((C, G))
+    w = params[P_DEPLETION]
+    max_days = params[P_MAX_DAYS]
     for c in range(C):
         n = cand[c]
-        fixed[c] = per_shipment + h_ship[n]
-        base = per_unit + h_unit[n] + per_unit_mile * miles[c]
+        fixed[c] = 0.0 if free[n] else params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+        if max_days >= 0 and lead[c] > max_days:
+            fixed[c] += params[P_LATE_PENALTY] * (lead[c] - max_days)
+        base = params[P_PER_UNIT] + nodef[n, NF_HUNIT] + params[P_PER_MILE] * miles[c]
         for g in range(G):
             s = g_sku[g]
-            unit[c, g] = base + fee[n] * price[s] + per_kg * weight[s]
-    return miles, fixed, unit
+            u = base + params[P_PER_KG] * skuf[s, 1]
+            e = ent[c, g]
+            if e >= 0:
+                u += entry_fee[e]
+                dem = entry_demand[e]
+                if dem > 0.0 and w > 0.0:
+                    u += w * dem / (dem + atp[c, g])
+                if strategy == 4:
+                    u += entry_plan[e]
+            unit[c, g] = u
+    return fixed, unit
 
 
 @njit(cache=True)
-def _eval_set(S, m, qty, atp, unit, fixed, split_penalty, alloc_out, write):
+def _eval_set(S, m, qty, atp, unit, fixed, capu, split_penalty, alloc_out, write):
     """Fill and cost of serving the order from candidate set ``S[:m]``.
 
     Each group is filled from the cheapest members first; given the set this
     is optimal, because groups share no stock and costs are linear in units.
-    Only members that receive units pay their fixed cost.
+    Only members that receive units pay their fixed cost. ``capu`` is each
+    candidate's unit capacity left today, shared by all groups (when it
+    binds inside one order the group order decides who gets it).
     """
     G = qty.shape[0]
     used = np.zeros(3, np.bool_)
     order = np.empty(3, np.int64)
+    left = np.empty(3, np.int64)
+    for i in range(m):
+        left[i] = capu[S[i]]
     fill = 0
     cost = 0.0
     for g in range(G):
@@ -145,10 +231,13 @@ def _eval_set(S, m, qty, atp, unit, fixed, split_penalty, alloc_out, write):
                 break
             c = S[order[i]]
             a = atp[c, g]
+            if a > left[order[i]]:
+                a = left[order[i]]
             if a <= 0:
                 continue
             take = a if a < rem else rem
             rem -= take
+            left[order[i]] -= take
             fill += take
             cost += take * unit[c, g]
             used[order[i]] = True
@@ -170,7 +259,7 @@ def _better(fill, cost, best_fill, best_cost):
 
 
 @njit(cache=True)
-def _plan_cost(qty, atp, unit, fixed, k, split_penalty, split_candidates, force):
+def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, force):
     """Minimum-cost plan using at most ``min(k, 3)`` nodes, maximising fill first.
 
     Branch and bound over node sets. A lower bound on any multi-node plan
@@ -233,7 +322,7 @@ def _plan_cost(qty, atp, unit, fixed, k, split_penalty, split_candidates, force)
         if force >= 0 and c != force:
             continue
         S[0] = c
-        f, cst = _eval_set(S, 1, qty, atp, unit, fixed, split_penalty, dummy, False)
+        f, cst = _eval_set(S, 1, qty, atp, unit, fixed, capu, split_penalty, dummy, False)
         if _better(f, cst, best_fill, best_cost):
             best_fill = f
             best_cost = cst
@@ -260,7 +349,7 @@ def _plan_cost(qty, atp, unit, fixed, k, split_penalty, split_candidates, force)
                         continue
                     S[0] = i
                     S[1] = j
-                    f, cst = _eval_set(S, 2, qty, atp, unit, fixed, split_penalty, dummy, False)
+                    f, cst = _eval_set(S, 2, qty, atp, unit, fixed, capu, split_penalty, dummy, False)
                     if _better(f, cst, best_fill, best_cost):
                         best_fill = f
                         best_cost = cst
@@ -281,7 +370,7 @@ def _plan_cost(qty, atp, unit, fixed, k, split_penalty, split_candidates, force)
                         S[0] = h
                         S[1] = i
                         S[2] = j
-                        f, cst = _eval_set(S, 3, qty, atp, unit, fixed, split_penalty, dummy, False)
+                        f, cst = _eval_set(S, 3, qty, atp, unit, fixed, capu, split_penalty, dummy, False)
                         if _better(f, cst, best_fill, best_cost):
                             best_fill = f
                             best_cost = cst
@@ -292,7 +381,7 @@ def _plan_cost(qty, atp, unit, fixed, k, split_penalty, split_candidates, force)
 
 
 @njit(cache=True)
-def _extend_greedy(alloc, qty, atp, unit, k):
+def _extend_greedy(alloc, qty, atp, capu, k):
     """Add nodes beyond three while units remain and the limit allows.
 
     Used only when an order may ship in more than three parcels: the exact
@@ -319,6 +408,8 @@ def _extend_greedy(alloc, qty, atp, unit, k):
                 for c2 in range(C):
                     rem -= alloc[c2, g]
                 gain += atp[c, g] if atp[c, g] < rem else rem
+            if gain > capu[c]:
+                gain = capu[c]
             if gain > best_gain:
                 best_gain = gain
                 best_c = c
@@ -326,29 +417,39 @@ def _extend_greedy(alloc, qty, atp, unit, k):
             break
         used[best_c] = True
         nused += 1
+        room = capu[best_c]
         for g in range(G):
             rem = qty[g]
             for c2 in range(C):
                 rem -= alloc[c2, g]
-            if rem > 0 and atp[best_c, g] > 0:
-                alloc[best_c, g] = atp[best_c, g] if atp[best_c, g] < rem else rem
+            take = atp[best_c, g] if atp[best_c, g] < rem else rem
+            if take > room:
+                take = room
+            if take > 0:
+                alloc[best_c, g] = take
+                room -= take
 
 
 @njit(cache=True)
-def _greedy(order_per_group, qty, atp, k, alloc):
+def _greedy(order_per_group, qty, atp, capu, k, alloc):
     """Fill group by group from nodes in rank order, opening at most ``k`` nodes."""
     C, G = atp.shape
     used = np.zeros(C, np.bool_)
+    left = capu.copy()
     nused = 0
     if k == 1:
         # a single parcel: the first node in rank order that covers everything
         for r in range(C):
             c = order_per_group[0, r]
             ok = True
+            need = 0
             for g in range(G):
+                need += qty[g]
                 if atp[c, g] < qty[g]:
                     ok = False
                     break
+            if ok and need > left[c]:
+                ok = False
             if ok:
                 for g in range(G):
                     alloc[c, g] = qty[g]
@@ -360,6 +461,8 @@ def _greedy(order_per_group, qty, atp, k, alloc):
                 break
             c = order_per_group[g, r]
             a = atp[c, g]
+            if a > left[c]:
+                a = left[c]
             if a <= 0:
                 continue
             if not used[c]:
@@ -369,46 +472,54 @@ def _greedy(order_per_group, qty, atp, k, alloc):
                 nused += 1
             take = a if a < rem else rem
             alloc[c, g] = take
+            left[c] -= take
             rem -= take
 
 
 @njit(cache=True)
-def _route_core(dest, g_sku, g_qty, k, strategy,
-                xyz, h_ship, h_unit, fee, prio_rank, usable, price, weight,
-                sku_ptr, ent_node, on_hand, safety, reserved, mark,
-                per_shipment, per_unit, per_unit_mile, per_kg, split_penalty, split_candidates,
-                entry_price, reserve):
-    """Route one order and optionally reserve its stock.
+def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
+                sku_ptr, ent_node, on_hand, safety, reserved,
+                entry_fee, entry_dual, entry_risk, entry_demand,
+                cap_orders, cap_units, free, mark, params, bands, reserve):
+    """Route one order within one sourcing tier and optionally reserve its stock.
 
-    Strategy 4 (``dual``) plans like ``cost`` with ``entry_price`` (a shadow
-    price per inventory entry) added to each unit's cost; the reported costs
-    stay the real ones.
+    Strategy 4 (``dual``) plans like ``cost`` with ``entry_dual`` (a shadow
+    price per inventory entry) added to each unit's cost. ``entry_risk``
+    (e.g. vendor unreliability) is a planning-only cost for every strategy;
+    reported costs stay the real ones.
 
     Returns
     -------
-    cand, atp, ent, alloc, miles, fixed, unit, costs
-        ``costs`` holds shipping, handling, vendor fees and split penalty.
+    cand, atp, ent, alloc, miles, lead, fixed, unit, costs
+        ``costs`` holds shipping, handling, vendor fees and penalties
+        (lateness and store depletion); the split penalty is left to the
+        caller, which sees every tier's parcels.
     """
-    cand, atp, ent = _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, usable, mark)
-    miles, fixed, unit = _unit_costs(cand, g_sku, dest, xyz, h_ship, h_unit, fee, price, weight,
-                                     per_shipment, per_unit, per_unit_mile, per_kg)
+    cand, atp, ent, miles, lead = _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask,
+                                          cap_orders, cap_units, mark, dest, nodef, params, bands)
     C = cand.shape[0]
     G = g_sku.shape[0]
+    fixed, unit = _unit_costs(cand, g_sku, ent, atp, miles, lead, nodef, skuf, entry_fee, entry_dual,
+                              entry_demand, free, params, strategy)
+    for c in range(C):
+        for g in range(G):
+            e = ent[c, g]
+            if e >= 0:
+                unit[c, g] += entry_risk[e]
     alloc = np.zeros((C, G), np.int64)
-    if strategy == 4:
-        for c in range(C):
-            for g in range(G):
-                if ent[c, g] >= 0:
-                    unit[c, g] += entry_price[ent[c, g]]
+    capu = np.empty(C, np.int64)
+    for c in range(C):
+        capu[c] = cap_units[cand[c]]
+    split_penalty = params[P_SPLIT]
     if C > 0:
         if strategy == 0 or strategy == 4:
-            best = _plan_cost(g_qty, atp, unit, fixed, k, split_penalty, split_candidates, -1)
+            best = _plan_cost(g_qty, atp, unit, fixed, capu, k, split_penalty, np.int64(params[P_SPLIT_CANDS]), -1)
             m = 0
             while m < 3 and best[m] >= 0:
                 m += 1
-            _eval_set(best, m, g_qty, atp, unit, fixed, split_penalty, alloc, True)
+            _eval_set(best, m, g_qty, atp, unit, fixed, capu, split_penalty, alloc, True)
             if k > 3:
-                _extend_greedy(alloc, g_qty, atp, unit, k)
+                _extend_greedy(alloc, g_qty, atp, capu, k)
         else:
             ranks = np.empty((G, C), np.int64)
             if strategy == 3:
@@ -418,35 +529,44 @@ def _route_core(dest, g_sku, g_qty, k, strategy,
                 if strategy == 1:
                     keyv = np.empty(C)
                     for c in range(C):
-                        keyv[c] = prio_rank[cand[c]]
+                        keyv[c] = nodef[cand[c], NF_PRIO]
                 else:
                     keyv = miles
                 base = np.argsort(keyv, kind="mergesort")
                 for g in range(G):
                     ranks[g] = base
-            _greedy(ranks, g_qty, atp, k, alloc)
+            _greedy(ranks, g_qty, atp, capu, k, alloc)
     costs = np.zeros(4)
-    nship = 0
+    w = params[P_DEPLETION]
+    max_days = params[P_MAX_DAYS]
     for c in range(C):
         units = 0
+        n = cand[c]
         for g in range(G):
             a = alloc[c, g]
             if a > 0:
                 units += a
                 s = g_sku[g]
-                n = cand[c]
-                costs[0] += a * (per_unit + per_unit_mile * miles[c] + per_kg * weight[s])
-                costs[1] += a * h_unit[n]
-                costs[2] += a * fee[n] * price[s]
+                e = ent[c, g]
+                costs[0] += a * (params[P_PER_UNIT] + params[P_PER_MILE] * miles[c] + params[P_PER_KG] * skuf[s, 1])
+                costs[1] += a * nodef[n, NF_HUNIT]
+                costs[2] += a * entry_fee[e]
+                dem = entry_demand[e]
+                if dem > 0.0 and w > 0.0:
+                    costs[3] += a * w * dem / (dem + atp[c, g])
                 if reserve:
-                    reserved[ent[c, g]] += a
+                    reserved[e] += a
         if units > 0:
-            nship += 1
-            costs[0] += per_shipment
-            costs[1] += h_ship[cand[c]]
-    if nship > 1:
-        costs[3] = split_penalty * (nship - 1)
-    return cand, atp, ent, alloc, miles, fixed, unit, costs
+            if not free[n]:
+                costs[0] += params[P_PER_SHIPMENT]
+                costs[1] += nodef[n, NF_HSHIP]
+                if max_days >= 0 and lead[c] > max_days:
+                    costs[3] += params[P_LATE_PENALTY] * (lead[c] - max_days)
+                if reserve:
+                    cap_orders[n] -= 1
+            if reserve:
+                cap_units[n] -= units
+    return cand, atp, ent, alloc, miles, lead, fixed, unit, costs
 
 
 @njit(cache=True)
@@ -457,64 +577,101 @@ def _grow(a, size):
 
 
 @njit(cache=True)
-def _route_batch(dest, line_ptr, g_sku, g_qty, k, strategy,
-                 xyz, h_ship, h_unit, fee, prio_rank, usable, price, weight,
-                 sku_ptr, ent_node, on_hand, safety, reserved, mark,
-                 per_shipment, per_unit, per_unit_mile, per_kg, split_penalty, split_candidates,
-                 entry_price):
-    """Route orders in sequence, each depleting stock for the next.
+def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles, nodef, skuf,
+                 sku_ptr, ent_node, on_hand, safety, reserved,
+                 entry_fee, entry_dual, entry_risk, entry_demand,
+                 cap_orders, cap_units, free, mark, params, order_hour, order_max_days, bands):
+    """Route orders in sequence through the sourcing tiers, each depleting stock for the next.
 
-    Order ``o`` owns groups ``line_ptr[o]:line_ptr[o+1]``.
+    Order ``o`` owns groups ``g_ptr[o]:g_ptr[o+1]``; each tier sees only
+    what earlier tiers left unfilled and the shipments they left unused.
 
     Returns
     -------
-    out_group, out_node, out_qty, out_ent : ndarray of int64
-        One row per (group, node) allocation, in order of groups, with the
-        inventory entry it reserved.
-    order_costs : ndarray, shape (n_orders, 4)
+    out_group, out_node, out_qty, out_ent, out_tier : ndarray of int64
+        One row per (group, node) allocation with the inventory entry it
+        reserved and the tier that served it.
+    order_costs : ndarray, shape (n_orders, 5)
+        Shipping, handling, vendor fees, split penalty, penalties.
     order_ships : ndarray of int64, shape (n_orders,)
     order_km : ndarray, shape (n_orders,)
         Sum over shipments of node-to-customer distance.
+    order_days : ndarray, shape (n_orders,)
+        Promised days to delivery (the slowest shipment), -1 when nothing ships.
     """
-    n_orders = line_ptr.shape[0] - 1
+    n_orders = g_ptr.shape[0] - 1
+    n_tiers = tier_masks.shape[0]
     cap = g_sku.shape[0] + 16
     out_group = np.empty(cap, np.int64)
     out_node = np.empty(cap, np.int64)
     out_qty = np.empty(cap, np.int64)
     out_ent = np.empty(cap, np.int64)
-    order_costs = np.zeros((n_orders, 4))
+    out_tier = np.empty(cap, np.int64)
+    order_costs = np.zeros((n_orders, 5))
     order_ships = np.zeros(n_orders, np.int64)
     order_km = np.zeros(n_orders)
+    order_days = np.full(n_orders, -1.0)
+    p = params.copy()
     n_out = 0
     for o in range(n_orders):
-        lo = line_ptr[o]
-        hi = line_ptr[o + 1]
-        cand, atp, ent, alloc, miles, fixed, unit, costs = _route_core(
-            dest[o], g_sku[lo:hi], g_qty[lo:hi], k[o], strategy,
-            xyz, h_ship, h_unit, fee, prio_rank, usable, price, weight,
-            sku_ptr, ent_node, on_hand, safety, reserved, mark,
-            per_shipment, per_unit, per_unit_mile, per_kg, split_penalty, split_candidates,
-            entry_price, True)
-        order_costs[o] = costs
-        for c in range(cand.shape[0]):
-            shipped = False
+        lo = g_ptr[o]
+        hi = g_ptr[o + 1]
+        remaining = g_qty[lo:hi].copy()
+        p[P_HOUR] = order_hour[o]
+        p[P_MAX_DAYS] = order_max_days[o]
+        ships_left = k[o]
+        for t in range(n_tiers):
+            if ships_left <= 0:
+                break
+            todo = 0
             for g in range(hi - lo):
-                a = alloc[c, g]
-                if a > 0:
-                    shipped = True
-                    if n_out == out_group.shape[0]:
-                        cap = 2 * cap
-                        out_group = _grow(out_group, cap)
-                        out_node = _grow(out_node, cap)
-                        out_qty = _grow(out_qty, cap)
-                        out_ent = _grow(out_ent, cap)
-                    out_group[n_out] = lo + g
-                    out_node[n_out] = cand[c]
-                    out_qty[n_out] = a
-                    out_ent[n_out] = ent[c, g]
-                    n_out += 1
-            if shipped:
-                order_ships[o] += 1
-                order_km[o] += miles[c] * MILE_KM
-    return (out_group[:n_out], out_node[:n_out], out_qty[:n_out], out_ent[:n_out],
-            order_costs, order_ships, order_km)
+                if remaining[g] > 0:
+                    todo += 1
+            if todo == 0:
+                break
+            sel = np.empty(todo, np.int64)
+            j = 0
+            for g in range(hi - lo):
+                if remaining[g] > 0:
+                    sel[j] = g
+                    j += 1
+            p[P_MAX_MILES] = tier_miles[t]
+            cand, atp, ent, alloc, miles, lead, fixed, unit, costs = _route_core(
+                dest[o], g_sku[lo:hi][sel], remaining[sel], ships_left, strategy, tier_masks[t], nodef, skuf,
+                sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk, entry_demand,
+                cap_orders, cap_units, free, mark, p, bands, True)
+            order_costs[o, 0] += costs[0]
+            order_costs[o, 1] += costs[1]
+            order_costs[o, 2] += costs[2]
+            order_costs[o, 4] += costs[3]
+            for c in range(cand.shape[0]):
+                shipped = False
+                for jj in range(todo):
+                    a = alloc[c, jj]
+                    if a > 0:
+                        shipped = True
+                        g = sel[jj]
+                        remaining[g] -= a
+                        if n_out == out_group.shape[0]:
+                            cap = 2 * cap
+                            out_group = _grow(out_group, cap)
+                            out_node = _grow(out_node, cap)
+                            out_qty = _grow(out_qty, cap)
+                            out_ent = _grow(out_ent, cap)
+                            out_tier = _grow(out_tier, cap)
+                        out_group[n_out] = lo + g
+                        out_node[n_out] = cand[c]
+                        out_qty[n_out] = a
+                        out_ent[n_out] = ent[c, jj]
+                        out_tier[n_out] = t
+                        n_out += 1
+                if shipped:
+                    order_ships[o] += 1
+                    ships_left -= 1
+                    order_km[o] += miles[c] * MILE_KM
+                    if lead[c] > order_days[o]:
+                        order_days[o] = lead[c]
+        if order_ships[o] > 1:
+            order_costs[o, 3] = params[P_SPLIT] * (order_ships[o] - 1)
+    return (out_group[:n_out], out_node[:n_out], out_qty[:n_out], out_ent[:n_out], out_tier[:n_out],
+            order_costs, order_ships, order_km, order_days)

@@ -1,10 +1,12 @@
 """Why each candidate node was or was not used for a decision.
 
 Runs only when a caller reads ``decision.explanation.candidates``; routing
-itself never pays for it.
+itself never pays for it beyond keeping the kernel's arrays alive.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,82 +17,130 @@ from models.network import Network
 from models.policy import Policy
 
 
-def _set_cost(members: np.ndarray, qty, atp, unit, fixed, split_penalty) -> tuple[int, float]:
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """One kernel call's view of the order: enough to explain it later."""
+
+    tier: str
+    strategy: str
+    k: int
+    g_sku: np.ndarray
+    g_qty: np.ndarray
+    cand: np.ndarray
+    atp: np.ndarray
+    alloc: np.ndarray
+    miles: np.ndarray
+    fixed: np.ndarray
+    unit: np.ndarray
+    capu: np.ndarray
+    dest: np.ndarray
+    mask: np.ndarray
+    params: np.ndarray
+    bands: np.ndarray
+    cap_orders: np.ndarray | None
+
+
+def _set_cost(s: Snapshot, members: np.ndarray, split_penalty: float) -> tuple[int, float]:
     S = np.full(3, -1, np.int64)
     m = min(3, len(members))
     S[:m] = members[:m]
-    return K._eval_set(S, m, qty, atp, unit, fixed, split_penalty, np.zeros((1, 1), np.int64), False)
+    return K._eval_set(S, m, s.g_qty, s.atp, s.unit, s.fixed, s.capu, split_penalty,
+                       np.zeros((1, 1), np.int64), False)
 
 
-def build_notes(network: Network, inventory: Inventory, policy: Policy, strategy: str, k: int,
-                g_sku: np.ndarray, g_qty: np.ndarray, cand: np.ndarray, atp: np.ndarray,
-                alloc: np.ndarray, miles: np.ndarray, fixed: np.ndarray,
-                unit: np.ndarray, dest: np.ndarray) -> tuple[CandidateNote, ...]:
-    """Notes for the selected nodes, the best-ranked rejected candidates, and
-    the nodes that stock the order's SKUs but could not take part.
+def _best_with(s: Snapshot, c: int, k: int, split_penalty: float) -> tuple[int, float]:
+    best = K._plan_cost(s.g_qty, s.atp, s.unit, s.fixed, s.capu, k, split_penalty, len(s.cand), int(c))
+    return _set_cost(s, best[best >= 0], split_penalty)
 
-    For the ``cost`` strategy a rejected candidate is priced by the best plan
-    that uses it within the split limit: ``costlier`` by the difference, or
-    ``split limit`` when no such plan fills as many units. For rule-based
-    strategies a node with stock for an unfilled line that was skipped is a
+
+def _candidate_notes(network: Network, policy: Policy, s: Snapshot) -> list[CandidateNote]:
+    """Selected nodes first, then the best-ranked rejected candidates.
+
+    For the ``cost`` and ``dual`` strategies a rejected candidate is priced
+    by the best plan that uses it within the split limit: ``costlier`` by
+    the difference, or ``split limit`` when no such plan fills as many units
+    but one more parcel through it would fill more. For rule-based
+    strategies a skipped node with stock for an unfilled line is a
     ``split limit`` rejection; any other is ``outranked``.
     """
-    km = miles * K.MILE_KM
-    used = alloc.sum(axis=1) > 0
+    sp = policy.split_penalty
+    km = s.miles * K.MILE_KM
+    used = s.alloc.sum(axis=1) > 0
     chosen = np.flatnonzero(used)
-    fill = int(alloc.sum())
-    total = int(g_qty.sum())
-    chosen_cost = float((alloc * unit).sum() + fixed[chosen].sum()
-                        + policy.split_penalty * max(0, len(chosen) - 1))
-    notes = [CandidateNote(network.nodes[cand[c]].node_id, "selected", float(km[c]), int(atp[c].sum()))
+    fill = int(s.alloc.sum())
+    total = int(s.g_qty.sum())
+    chosen_cost = float((s.alloc * s.unit).sum() + s.fixed[chosen].sum() + sp * max(0, len(chosen) - 1))
+    notes = [CandidateNote(network.nodes[s.cand[c]].node_id, "selected", float(km[c]), int(s.atp[c].sum()))
              for c in chosen]
     rejected = np.flatnonzero(~used)
     scored: list[tuple[float, CandidateNote]] = []
-    if strategy in ("cost", "dual") and len(rejected):
-        kk = min(k, 3)
-        # rank rejected nodes by their own single-node cost first; only the top few are priced
-        single = np.array([_set_cost(np.array([c]), g_qty, atp, unit, fixed, policy.split_penalty)[1]
-                           for c in rejected])
-        top = rejected[np.argsort(single, kind="stable")[: policy.explain_top]]
-        for c in top:
-            best = K._plan_cost(g_qty, atp, unit, fixed, kk, policy.split_penalty, len(cand), int(c))
-            members = best[best >= 0]
-            f, cost = _set_cost(members, g_qty, atp, unit, fixed, policy.split_penalty)
-            nid = network.nodes[cand[c]].node_id
+    if s.strategy in ("cost", "dual") and len(rejected):
+        kk = min(s.k, 3)
+        single = np.array([_set_cost(s, np.array([c]), sp)[1] for c in rejected])
+        for c in rejected[np.argsort(single, kind="stable")[: policy.explain_top]]:
+            f, cost = _best_with(s, c, kk, sp)
+            nid = network.nodes[s.cand[c]].node_id
             blocked = f < fill
             if not blocked and fill < total and kk < 3:
-                # would one more parcel through this node have filled more?
-                wider = K._plan_cost(g_qty, atp, unit, fixed, kk + 1, policy.split_penalty, len(cand), int(c))
-                blocked = _set_cost(wider[wider >= 0], g_qty, atp, unit, fixed, policy.split_penalty)[0] > fill
+                blocked = _best_with(s, c, kk + 1, sp)[0] > fill
             if blocked:
-                scored.append((np.inf, CandidateNote(nid, "split limit", float(km[c]), int(atp[c].sum()))))
+                scored.append((np.inf, CandidateNote(nid, "split limit", float(km[c]), int(s.atp[c].sum()))))
             else:
                 extra = max(0.0, cost - chosen_cost)
-                scored.append((extra, CandidateNote(nid, "costlier", float(km[c]), int(atp[c].sum()), extra)))
+                scored.append((extra, CandidateNote(nid, "costlier", float(km[c]), int(s.atp[c].sum()), extra)))
     elif len(rejected):
-        unfilled_groups = g_qty - alloc.sum(axis=0) > 0
+        unfilled = s.g_qty - s.alloc.sum(axis=0) > 0
         for c in rejected[np.argsort(km[rejected], kind="stable")][: policy.explain_top]:
-            nid = network.nodes[cand[c]].node_id
-            reason = "split limit" if fill < total and (atp[c] > 0)[unfilled_groups].any() else "outranked"
-            scored.append((float(km[c]), CandidateNote(nid, reason, float(km[c]), int(atp[c].sum()))))
+            nid = network.nodes[s.cand[c]].node_id
+            reason = "split limit" if fill < total and (s.atp[c] > 0)[unfilled].any() else "outranked"
+            scored.append((float(km[c]), CandidateNote(nid, reason, float(km[c]), int(s.atp[c].sum()))))
     scored.sort(key=lambda t: t[0])
     notes.extend(n for _, n in scored)
+    return notes
 
-    # nodes that hold entries for these SKUs but were never candidates
-    in_cand = set(int(n) for n in cand)
-    others: dict[int, str] = {}
-    for s in g_sku:
-        for n in inventory.node[inventory.sku_ptr[s]:inventory.sku_ptr[s + 1]]:
-            n = int(n)
-            if n in in_cand or n in others:
-                continue
-            others[n] = "no stock" if network.usable[n] else "disabled"
-    if others:
-        idx = np.fromiter(others, np.int64)
-        dist = K._distance_miles(dest, network.xyz, idx) * K.MILE_KM
-        extra_notes = sorted(
-            (CandidateNote(network.nodes[n].node_id, others[n], float(d), 0) for n, d in zip(idx, dist, strict=True)),
-            key=lambda note: note.distance_km,
-        )
-        notes.extend(extra_notes[: policy.explain_top])
+
+def _why_not(network: Network, s: Snapshot, n: int, miles: float) -> str:
+    """Reason a node stocking the SKUs was never a candidate in this tier."""
+    if not network.usable[n]:
+        return "disabled"
+    p = s.params
+    if miles > p[K.P_MAX_MILES]:
+        return "too far"
+    if p[K.P_REQUIRE_CUTOFF] > 0 and p[K.P_HOUR] >= network.cutoff_hour[n]:
+        return "past cutoff"
+    nodef = network.packed_nodes()
+    if p[K.P_MAX_DAYS] >= 0 and p[K.P_LATE_MODE] == 0 and K._lead_days(n, miles, nodef, p, s.bands) > p[K.P_MAX_DAYS]:
+        return "misses delivery date"
+    if s.cap_orders is not None and s.cap_orders[n] <= 0:
+        return "at capacity"
+    return "no stock"
+
+
+def build_notes(network: Network, inventory: Inventory, policy: Policy,
+                snapshots: list[Snapshot]) -> tuple[CandidateNote, ...]:
+    """Notes for every tier's candidates, then for the nodes that stock the
+    order's SKUs but could not take part (disabled, too far, late, full or
+    out of stock), nearest first."""
+    notes: list[CandidateNote] = []
+    seen: set[str] = set()
+    for s in snapshots:
+        for note in _candidate_notes(network, policy, s):
+            if note.node_id not in seen:
+                seen.add(note.node_id)
+                notes.append(note)
+    others: list[CandidateNote] = []
+    for s in snapshots:
+        in_cand = {int(n) for n in s.cand}
+        idx = sorted({int(n) for g in s.g_sku for n in inventory.node[inventory.sku_ptr[g]:inventory.sku_ptr[g + 1]]
+                      if s.mask[n] or not network.usable[n]} - in_cand)
+        if not idx:
+            continue
+        miles = K._distance_miles(s.dest, network.xyz, np.array(idx, np.int64))
+        for n, d in zip(idx, miles, strict=True):
+            nid = network.nodes[n].node_id
+            if nid not in seen:
+                seen.add(nid)
+                others.append(CandidateNote(nid, _why_not(network, s, n, float(d)), float(d * K.MILE_KM), 0))
+    others.sort(key=lambda note: note.distance_km)
+    notes.extend(others[: policy.explain_top])
     return tuple(notes)

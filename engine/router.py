@@ -4,25 +4,52 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from engine import _kernels as K
-from engine.explain import build_notes
-from models.decision import Allocation, CostBreakdown, Decision, Explanation, Shipment, Status
+from engine.explain import Snapshot, build_notes
+from models.decision import (
+    Allocation,
+    CostBreakdown,
+    Decision,
+    Explanation,
+    Shipment,
+    Status,
+    TierNote,
+)
 from models.errors import Collector
 from models.inventory import Inventory
 from models.network import Network, unit_vectors
-from models.order import Order
+from models.node import KIND_CODES, NodeKind
+from models.order import Order, OrderLine
 from models.policy import STRATEGIES, Policy
 from models.tables import OrderBatch
 
+_NO_LIMIT = np.inf
+
 
 class ReservationError(KeyError):
-    """Raised when releasing or committing an order that holds no reservation."""
+    """Raised when releasing, committing or re-routing an order that holds no reservation."""
+
+
+@dataclass(slots=True)
+class _Piece:
+    """Units of one group allocated to one node by one kernel call."""
+
+    group: int
+    node: int
+    entry: int  # inventory entry reserved; -1 for live vendor stock held outside our books
+    qty: int
+    lead: float
+    km: float
+    tier: str
+    method: str
+    free: bool = False  # the node already shipped for this order (re-routing)
 
 
 @dataclass(slots=True)
@@ -33,6 +60,11 @@ class _Held:
     entries: np.ndarray
     qty: np.ndarray
     source: tuple | None = None
+    day: date | None = None
+    cap_nodes: np.ndarray | None = None
+    cap_units: np.ndarray | None = None
+    pieces: list | None = None
+    order: Order | None = None
 
     def get(self) -> Decision:
         if self.decision is None:
@@ -50,10 +82,11 @@ class BatchResult:
     Attributes
     ----------
     allocations : DataFrame
-        ``order_id, line_id, sku, node_id, qty``.
+        ``order_id, line_id, sku, node_id, qty, tier``.
     orders : DataFrame
         ``order_id, status, shipments, units, unfilled, cost, shipping,
-        handling, vendor_fees, split_penalty, distance_km``.
+        handling, vendor_fees, split_penalty, penalties, distance_km,
+        promised_days``.
     """
 
     allocations: pd.DataFrame
@@ -78,6 +111,12 @@ def _group_lines(sku_idx: list[int], qty: list[int]) -> tuple[np.ndarray, np.nda
     return np.array(g_sku, np.int64), np.array(g_qty, np.int64), line_group
 
 
+def _unit_vector(lat: float, lon: float) -> np.ndarray:
+    la, lo = math.radians(lat), math.radians(lon)
+    cl = math.cos(la)
+    return np.array((cl * math.cos(lo), cl * math.sin(lo), math.sin(la)))
+
+
 class Router:
     """Routes orders one at a time against live available-to-promise stock.
 
@@ -87,28 +126,165 @@ class Router:
     inventory : Inventory
         Starting stock; the router keeps its own mutable copy.
     policy : Policy, optional
+    walkin : DataFrame, optional
+        ``node_id, sku, walkin_daily_demand`` for stores: drives store
+        protection (``policy.stores.protect_days``) and the depletion penalty.
+    vendor_offers : engine.vendors.VendorOffers, optional
+        Per-SKU vendor price, fee rate, lead time and reliability.
+    gateway : engine.vendors.VendorGateway, optional
+        Live vendor availability; when given, vendor stock comes from it
+        instead of the inventory table.
+    substitutes : engine.substitutes.SubstituteIndex, optional
+        SKU attributes for substitute proposals (price closeness alone when omitted).
+    business_day : date, optional
+        The day capacities count against; see :meth:`set_business_day`.
 
     Notes
     -----
     ``route`` reserves what it allocates; ``release`` gives it back and
     ``commit`` consumes it (on-hand and reservation both drop). Every state
-    change happens under one lock, so concurrent callers never oversell.
+    change happens under one lock, so concurrent callers never oversell, and
+    a call that fails part-way rolls back what it reserved.
     """
 
-    def __init__(self, network: Network, inventory: Inventory, policy: Policy | None = None):
+    def __init__(self, network: Network, inventory: Inventory, policy: Policy | None = None, *,
+                 walkin: pd.DataFrame | None = None, vendor_offers=None, gateway=None, substitutes=None,
+                 business_day: date | None = None):
         if inventory.network is not network:
             raise ValueError("inventory was built for a different network")
         self.network = network
         self.policy = policy or Policy()
         self._inv = inventory
         self._on_hand = inventory.on_hand.copy()
-        self._safety = inventory.safety_stock.copy()
         self._reserved = inventory.reserved.copy()
         self._mark = np.full(network.n_nodes, -1, np.int64)
         self._lock = threading.RLock()
         self._open: dict[str, _Held] = {}
         self._committed: dict[str, Decision] = {}
         self._dual = np.zeros(inventory.nnz, np.float64)
+        self._nodef = network.packed_nodes()
+        self._skuf = np.ascontiguousarray(np.stack([network.price, network.weight_kg], axis=1))
+        self._no_free = np.zeros(network.n_nodes, np.bool_)
+        self._sku_of_entry = np.repeat(np.arange(network.n_skus), np.diff(inventory.sku_ptr))
+        self._init_stores(walkin)
+        self._init_vendors(vendor_offers, gateway)
+        self._substitutes = substitutes
+        self._init_tiers()
+        bands = self.policy.service.transit_bands
+        self._bands = np.array(bands, np.float64).reshape(len(bands), 2)
+        self.business_day = business_day or date.today()
+        self._cap_orders = network.capacity_orders.copy()
+        self._cap_units = network.capacity_units.copy()
+        self._limited = bool((network.capacity_orders < (1 << 59)).any() or
+                             (network.capacity_units < (1 << 59)).any())
+
+    # ------------------------------------------------------------- set-up
+    def _init_stores(self, walkin: pd.DataFrame | None) -> None:
+        """Protected units fold into safety stock; walk-in demand feeds the depletion penalty."""
+        net, inv, sp = self.network, self._inv, self.policy.stores
+        demand = np.zeros(inv.nnz, np.float64)
+        if walkin is not None and len(walkin):
+            col = Collector()
+            for name in ("node_id", "sku", "walkin_daily_demand"):
+                if name not in walkin.columns:
+                    col.add("walkin", None, name, "required column is missing")
+            col.raise_if_any()
+            d = pd.to_numeric(walkin["walkin_daily_demand"], errors="coerce").to_numpy(np.float64)
+            for i in np.flatnonzero(~np.isfinite(d) | (d < 0)):
+                col.add("walkin", int(i), "walkin_daily_demand", f"must be a number >= 0, got {walkin['walkin_daily_demand'].iloc[i]!r}")
+            nodes = walkin["node_id"].astype(str).to_numpy()
+            skus = walkin["sku"].astype(str).to_numpy()
+            for i, (n, s_) in enumerate(zip(nodes, skus, strict=True)):
+                if n not in net.node_index:
+                    col.add("walkin", i, "node_id", f"unknown node {n!r}")
+                if s_ not in net.sku_index:
+                    col.add("walkin", i, "sku", f"unknown sku {s_!r}")
+            col.raise_if_any()
+            for n, s_, v in zip(nodes, skus, d, strict=True):
+                j = inv.entry(n, s_)
+                if j >= 0:
+                    demand[j] = v
+        is_store = net.kind[inv.node] == KIND_CODES[NodeKind.STORE]
+        demand[~is_store] = 0.0
+        per_node = np.array([sp.protect_units if n.protect_units is None else n.protect_units
+                             for n in net.nodes], np.int64)
+        protect = np.where(is_store, per_node[inv.node] + np.ceil(sp.protect_days * demand).astype(np.int64), 0)
+        self._protect = protect
+        self._safety = inv.safety_stock + protect
+        self._entry_demand = demand
+
+    def _init_vendors(self, offers, gateway) -> None:
+        """Per-entry vendor fee and planning risk; vendor offers override node fee rates."""
+        net, inv, vp = self.network, self._inv, self.policy.vendors
+        fee = net.fee_rate[inv.node] * net.price[self._sku_of_entry]
+        risk = np.zeros(inv.nnz, np.float64)
+        if offers is not None and len(offers):
+            rows = offers.lookup_many(inv.node, self._sku_of_entry)
+            hit = rows >= 0
+            fee[hit] = offers.fee_rate[rows[hit]] * offers.price[rows[hit]]
+            risk[hit] = vp.unreliability_penalty * (1.0 - offers.reliability[rows[hit]])
+        self._entry_fee = fee
+        self._entry_risk = risk
+        self._offers = offers
+        self._gateway = gateway
+
+    def _init_tiers(self) -> None:
+        net = self.network
+        kinds = np.array([n.kind.value for n in net.nodes], dtype=object)
+        masks, miles = [], []
+        for t in self.policy.tiers:
+            m = net.usable & np.isin(kinds, t.kinds)
+            if t.regions:
+                m &= np.isin(net.region, t.regions)
+            if self._gateway is not None:
+                # live vendors are asked directly, never served from the inventory table
+                m &= kinds != "vendor"
+            masks.append(m)
+            miles.append(t.max_distance_km / K.MILE_KM)
+        self._tier_masks = np.ascontiguousarray(np.array(masks, np.bool_).reshape(len(masks), net.n_nodes))
+        self._tier_miles = np.array(miles, np.float64)
+        self._tier_has_vendors = [("vendor" in t.kinds) for t in self.policy.tiers]
+
+    # ------------------------------------------------------------------ state
+    def atp(self, node_id: str, sku: str) -> int:
+        """Current available-to-promise units of ``sku`` at ``node_id`` for online orders."""
+        j = self._inv.entry(node_id, sku)
+        if j < 0:
+            return 0
+        with self._lock:
+            return max(0, int(self._on_hand[j] - self._safety[j] - self._reserved[j]))
+
+    def snapshot(self) -> Inventory:
+        """The current stock, reservations included, as an immutable Inventory.
+
+        Its ``safety_stock`` is the table's, without store protection.
+        """
+        with self._lock:
+            on_hand, reserved = self._on_hand.copy(), self._reserved.copy()
+        inv = self._inv
+        return Inventory.from_arrays(self.network, inv.node, self._sku_of_entry, on_hand, inv.safety_stock, reserved)
+
+    def decision(self, order_id: str) -> Decision | None:
+        """The open or committed decision for ``order_id``, if any."""
+        held = self._open.get(order_id)
+        return held.get() if held is not None else self._committed.get(order_id)
+
+    @property
+    def open_orders(self) -> tuple[str, ...]:
+        return tuple(self._open)
+
+    def set_business_day(self, day: date) -> None:
+        """Start counting node capacity against ``day``; a new day resets it."""
+        with self._lock:
+            if day != self.business_day:
+                self.business_day = day
+                self._cap_orders[:] = self.network.capacity_orders
+                self._cap_units[:] = self.network.capacity_units
+
+    def capacity_left(self, node_id: str) -> tuple[int, int]:
+        """Orders and units ``node_id`` can still take today."""
+        n = self.network.node_index[node_id]
+        return int(self._cap_orders[n]), int(self._cap_units[n])
 
     def set_dual_prices(self, prices: np.ndarray) -> None:
         """Shadow price per inventory entry, added to unit costs by the ``dual`` strategy.
@@ -129,32 +305,6 @@ class Router:
         col.raise_if_any()
         with self._lock:
             self._dual = p.copy()
-
-    # ------------------------------------------------------------------ state
-    def atp(self, node_id: str, sku: str) -> int:
-        """Current available-to-promise units of ``sku`` at ``node_id``."""
-        j = self._inv.entry(node_id, sku)
-        if j < 0:
-            return 0
-        with self._lock:
-            return max(0, int(self._on_hand[j] - self._safety[j] - self._reserved[j]))
-
-    def snapshot(self) -> Inventory:
-        """The current stock, reservations included, as an immutable Inventory."""
-        with self._lock:
-            on_hand, reserved = self._on_hand.copy(), self._reserved.copy()
-        inv = self._inv
-        sku_of = np.repeat(np.arange(self.network.n_skus), np.diff(inv.sku_ptr))
-        return Inventory.from_arrays(self.network, inv.node, sku_of, on_hand, inv.safety_stock, reserved)
-
-    def decision(self, order_id: str) -> Decision | None:
-        """The open or committed decision for ``order_id``, if any."""
-        held = self._open.get(order_id)
-        return held.get() if held is not None else self._committed.get(order_id)
-
-    @property
-    def open_orders(self) -> tuple[str, ...]:
-        return tuple(self._open)
 
     def adjust_stock(self, node_id: str, sku: str, delta: int) -> int:
         """Change on-hand stock outside routing: receipts (``delta > 0``) or
@@ -200,105 +350,425 @@ class Router:
             return 1
         return int(max_shipments) if max_shipments is not None and max_shipments > 0 else self.policy.max_shipments
 
+    def _params(self, order: Order | None, hour: float, max_days: float) -> np.ndarray:
+        pol, cm = self.policy, self.policy.cost
+        p = np.empty(K.N_PARAMS)
+        p[K.P_PER_SHIPMENT] = cm.per_shipment
+        p[K.P_PER_UNIT] = cm.per_unit
+        p[K.P_PER_MILE] = cm.per_unit_mile
+        p[K.P_PER_KG] = cm.per_kg
+        p[K.P_SPLIT] = pol.split_penalty
+        p[K.P_SPLIT_CANDS] = pol.split_candidates
+        p[K.P_MAX_MILES] = _NO_LIMIT
+        p[K.P_HOUR] = hour
+        p[K.P_REQUIRE_CUTOFF] = 0.0
+        p[K.P_MAX_DAYS] = max_days
+        p[K.P_LATE_MODE] = 0.0 if pol.service.late == "exclude" else 1.0
+        p[K.P_LATE_PENALTY] = pol.service.late_penalty_per_day
+        p[K.P_DEPLETION] = pol.stores.depletion_weight
+        return p
+
+    def _validate(self, order: Order) -> list[int]:
+        index = self.network.sku_index
+        sku_idx = [index.get(line.sku, -1) for line in order.lines]
+        col = Collector()
+        for line, s in zip(order.lines, sku_idx, strict=True):
+            if s < 0:
+                col.add("orders", f"{order.order_id}/{line.line_id}", "sku", f"unknown sku {line.sku!r}")
+            if line.pickup_node is not None and line.pickup_node not in self.network.node_index:
+                col.add("orders", f"{order.order_id}/{line.line_id}", "pickup_node",
+                        f"unknown node {line.pickup_node!r}")
+        col.raise_if_any()
+        return sku_idx
+
     def route(self, order: Order, strategy: str | None = None) -> Decision:
         """Choose nodes for ``order`` and reserve the stock.
 
+        Lines pass through the policy's sourcing tiers in order (by default
+        own warehouses and stores, then vendors); what no tier can ship gets
+        substitute proposals and is backordered. Pickup lines are sourced at
+        their store, same-day lines only from nearby nodes before cutoff.
         Routing an ``order_id`` that already holds a decision returns that
         decision and reserves nothing more.
 
         Raises
         ------
         ValidationError
-            If a line names an unknown SKU; nothing is reserved.
+            If a line names an unknown SKU or pickup node; nothing is reserved.
         """
         name, code = self._strategy_code(strategy)
         existing = self.decision(order.order_id)
         if existing is not None:
             return existing
-        index = self.network.sku_index
-        sku_idx = [index.get(line.sku, -1) for line in order.lines]
-        if -1 in sku_idx:
-            col = Collector()
-            for line, s in zip(order.lines, sku_idx, strict=True):
-                if s < 0:
-                    col.add("orders", f"{order.order_id}/{line.line_id}", "sku", f"unknown sku {line.sku!r}")
-            col.raise_if_any()
-        g_sku, g_qty, line_group = _group_lines(sku_idx, [line.qty for line in order.lines])
-        la, lo = math.radians(order.lat), math.radians(order.lon)
-        cl = math.cos(la)
-        dest = np.array((cl * math.cos(lo), cl * math.sin(lo), math.sin(la)))
-        k = self._limit(order.allow_split, order.max_shipments)
-        net, pol, cm = self.network, self.policy, self.policy.cost
+        sku_idx = self._validate(order)
         with self._lock:
             existing = self.decision(order.order_id)
             if existing is not None:
                 return existing
-            cand, atp, ent, alloc, miles, fixed, unit, costs = K._route_core(
-                dest, g_sku, g_qty, k, code,
-                net.xyz, net.handling_per_shipment, net.handling_per_unit, net.fee_rate,
-                net.priority_rank, net.usable, net.price, net.weight_kg,
-                self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved, self._mark,
-                cm.per_shipment, cm.per_unit, cm.per_unit_mile, cm.per_kg, pol.split_penalty,
-                pol.split_candidates, self._dual, True,
-            )
-            rows, cols = np.nonzero(alloc)
-            decision = self._decision(order, name, k, g_sku, g_qty, line_group, cand, atp, alloc, miles,
-                                      fixed, unit, costs, dest, rows, cols)
-            self._open[order.order_id] = _Held(decision, ent[rows, cols], alloc[rows, cols])
-        return decision
+            held = self._route_locked(order, sku_idx, name, code, free=None, exclude=None)
+            self._open[order.order_id] = held
+        return held.decision
 
-    def _decision(self, order, name, k, g_sku, g_qty, line_group, cand, atp, alloc, miles, fixed, unit,
-                  costs, dest, rows, cols) -> Decision:
-        net = self.network
+    def _route_locked(self, order: Order, sku_idx: list[int], name: str, code: int, *,
+                      free: np.ndarray | None, exclude: int | None, k_override: int | None = None) -> _Held:
+        """Route every pass of the order and build its decision; roll back on failure."""
+        pieces: list[_Piece] = []
+        try:
+            return self._route_passes(order, sku_idx, name, code, pieces, free, exclude, k_override)
+        except BaseException:
+            for pc in pieces:
+                if pc.entry >= 0:
+                    self._reserved[pc.entry] -= pc.qty
+            raise
+
+    def _route_passes(self, order, sku_idx, name, code, pieces, free, exclude, k_override) -> _Held:
+        net, pol = self.network, self.policy
         lines = order.lines
-        allocations: list[Allocation] = []
-        ship_lines: dict[int, list[tuple[str, int]]] = {}
-        # units of a merged SKU group go to its lines in order, node by node
+        g_sku, g_qty, line_group = _group_lines(sku_idx, [line.qty for line in lines])
+        method_of_group: dict[int, tuple[str, str | None]] = {}
+        for line, g in zip(lines, line_group, strict=True):
+            method_of_group.setdefault(g, (line.method, line.pickup_node))
+        remaining = g_qty.copy()
+        dest = _unit_vector(order.lat, order.lon)
+        placed = order.placed_at
+        hour = placed.hour + placed.minute / 60.0 if placed is not None else 0.0
+        deadline = pol.service.deadline(order.service_level)
+        k_total = k_override if k_override is not None else self._limit(order.allow_split, order.max_shipments)
+        free_mask = self._no_free if free is None else free
+        snapshots: list[Snapshot] = []
+        tier_notes: list[TierNote] = []
+        messages: list[str] = []
+        vendor_failures: dict[str, str] = {}
+        ships_used = 0
+        cap_before = (self._cap_orders.copy(), self._cap_units.copy()) if self._limited else None
+
+        def run(groups, mask, params, k, tier_name, method, dest_vec, cost_params=None):
+            nonlocal ships_used
+            sel = np.array([g for g in groups if remaining[g] > 0], np.int64)
+            if len(sel) == 0 or k <= 0:
+                return 0
+            p = params if cost_params is None else cost_params
+            cand, atp, ent, alloc, miles, lead, fixed, unit, costs = K._route_core(
+                dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
+                self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
+                self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
+                self._cap_orders, self._cap_units, free_mask, self._mark, p, self._bands, True)
+            new_ships = 0
+            rows, cols = np.nonzero(alloc)
+            shipped_nodes = set()
+            for c, j in zip(rows.tolist(), cols.tolist(), strict=True):
+                q = int(alloc[c, j])
+                g = int(sel[j])
+                remaining[g] -= q
+                n = int(cand[c])
+                pieces.append(_Piece(g, n, int(ent[c, j]), q, float(lead[c]), float(miles[c]) * K.MILE_KM,
+                                     tier_name, method, bool(free_mask[n])))
+                if n not in shipped_nodes and not free_mask[n]:
+                    shipped_nodes.add(n)
+                    new_ships += 1
+            capu = self._cap_units[cand] + alloc.sum(axis=1)
+            snapshots.append(Snapshot(tier_name, name, k, g_sku[sel], remaining[sel] + alloc.sum(axis=0), cand,
+                                      atp, alloc, miles, fixed, unit, capu, dest_vec, mask, p, self._bands,
+                                      cap_before[0] if cap_before is not None else None))
+            return new_ships
+
+        # ---- shipped lines (ship and same_day) through the tiers
+        for method in ("ship", "same_day"):
+            groups = [g for g, (m, _) in method_of_group.items() if m == method]
+            if not groups:
+                continue
+            params = self._params(order, hour, deadline)
+            if method == "same_day":
+                # the radius and the cutoff are what make a node same-day; no transit band applies
+                params[K.P_REQUIRE_CUTOFF] = 1.0
+                params[K.P_MAX_DAYS] = -1.0
+            for t, tier in enumerate(pol.tiers):
+                if tier.channels and order.channel not in tier.channels:
+                    continue
+                if all(remaining[g] == 0 for g in groups):
+                    break
+                before = {g: int(remaining[g]) for g in groups}
+                k_left = k_total - ships_used
+                p = params.copy()
+                radius = pol.methods.same_day_radius_km / K.MILE_KM if method == "same_day" else _NO_LIMIT
+                p[K.P_MAX_MILES] = min(self._tier_miles[t], radius)
+                mask = self._tier_masks[t]
+                if exclude is not None:
+                    mask = mask.copy()
+                    mask[exclude] = False
+                if k_left <= 0:
+                    tier_notes.append(TierNote(tier.name, (), "split limit reached before this tier"))
+                    continue
+                ships_used += run(groups, mask, p, k_left, tier.name, method, dest)
+                if self._gateway is not None and self._tier_has_vendors[t]:
+                    ships_used += self._live_vendors(order, groups, g_sku, remaining, pieces, p, dest,
+                                                     k_total - ships_used, tier.name, method, vendor_failures,
+                                                     code)
+                served = _served(lines, line_group, groups, before, remaining)
+                left = sum(int(remaining[g]) for g in groups)
+                reason = ""
+                if left:
+                    reason = (f"{left} unit(s) left: split limit reached" if k_total - ships_used <= 0
+                              else f"{left} unit(s) left: no eligible node with enough stock")
+                tier_notes.append(TierNote(tier.name, served, reason))
+
+        # ---- pickup lines: sourced at their store, optionally topped up by a transfer
+        pickup_nodes = sorted({pn for (m, pn) in method_of_group.values() if m == "pickup"})
+        for pn in pickup_nodes:
+            groups = [g for g, (m, node) in method_of_group.items() if m == "pickup" and node == pn]
+            n = net.node_index[pn]
+            store = net.nodes[n]
+            node_dest = net.xyz[n].copy()
+            before = {g: int(remaining[g]) for g in groups}
+            params = self._params(order, hour, -1.0)
+            collect = params.copy()
+            # the customer collects: no parcel, only the store's handling
+            collect[K.P_PER_SHIPMENT] = 0.0
+            collect[K.P_PER_UNIT] = 0.0
+            collect[K.P_PER_MILE] = 0.0
+            if not (store.pickup and store.enabled):
+                messages.append(f"pickup at {pn} refused: node does not offer pickup")
+            else:
+                mask = np.zeros(net.n_nodes, np.bool_)
+                mask[n] = True
+                run(groups, mask, params, 1, "pickup", "pickup", node_dest, collect)
+            short = sum(int(remaining[g]) for g in groups)
+            if short and pol.methods.pickup_transfer and store.pickup and store.enabled:
+                mask = net.usable.copy()
+                mask[n] = False
+                if self._tier_masks.shape[0]:
+                    mask &= self._tier_masks.any(axis=0)
+                tp = params.copy()
+                tp[K.P_MAX_MILES] = pol.methods.transfer_radius_km / K.MILE_KM
+                run(groups, mask, tp, 1, "transfer", "transfer", node_dest)
+            short = sum(int(remaining[g]) for g in groups)
+            served = _served(lines, line_group, groups, before, remaining)
+            reason = ""
+            if short:
+                reason = (f"{short} unit(s) not routable: pickup store {pn} lacks stock"
+                          + ("" if pol.methods.pickup_transfer else " and transfers are off"))
+            tier_notes.append(TierNote(f"pickup@{pn}", served, reason))
+
+        return self._finish(order, name, k_total, g_sku, g_qty, line_group, remaining, pieces, snapshots,
+                            tier_notes, messages, vendor_failures, cap_before)
+
+    def _live_vendors(self, order, groups, g_sku, remaining, pieces, params, dest, k_left, tier_name, method,
+                      vendor_failures, code) -> int:
+        """Ask vendors with offers for the still-missing SKUs, then route over their answers."""
+        from engine.vendors import check_vendors
+
+        if k_left <= 0 or self._offers is None:
+            return 0
+        net = self.network
+        need = [g for g in groups if remaining[g] > 0]
+        if not need:
+            return 0
+        requests: dict[str, list[str]] = {}
+        for g in need:
+            for v in self._offers.vendors_for(int(g_sku[g])):
+                if net.usable[v]:
+                    requests.setdefault(net.nodes[v].node_id, []).append(net.skus[g_sku[g]].sku)
+        if not requests:
+            return 0
+        check = check_vendors(self._gateway, requests, self.policy.vendors.gateway_timeout_s)
+        vendor_failures.update(check.failures)
+        # a private CSR over the missing SKUs holding the vendors' live answers
+        vendors = sorted(net.node_index[v] for v in check.available)
+        if not vendors:
+            return 0
+        ptr = [0]
+        ent_node, on_hand, fee, risk = [], [], [], []
+        for g in need:
+            sku = net.skus[g_sku[g]].sku
+            for v in vendors:
+                units = check.units(net.nodes[v].node_id, sku)
+                row = self._offers.lookup(v, int(g_sku[g]))
+                if units > 0 and row >= 0:
+                    ent_node.append(v)
+                    on_hand.append(units)
+                    fee.append(self._offers.fee_rate[row] * self._offers.price[row])
+                    risk.append(self.policy.vendors.unreliability_penalty * (1 - self._offers.reliability[row]))
+            ptr.append(len(ent_node))
+        if not ent_node:
+            return 0
+        m = len(ent_node)
+        mask = np.zeros(net.n_nodes, np.bool_)
+        mask[vendors] = True
+        skuf = self._skuf[g_sku[need]]
+        reserved = np.zeros(m, np.int64)
+        cand, atp, ent, alloc, miles, lead, fixed, unit, costs = K._route_core(
+            dest, np.arange(len(need), dtype=np.int64), remaining[need].copy(), k_left, code, mask, self._nodef,
+            np.ascontiguousarray(skuf), np.array(ptr, np.int64), np.array(ent_node, np.int64),
+            np.array(on_hand, np.int64), np.zeros(m, np.int64), reserved, np.array(fee), np.zeros(m),
+            np.array(risk), np.zeros(m), self._cap_orders, self._cap_units, self._no_free, self._mark,
+            params, self._bands, False)
+        ships = 0
+        rows, cols = np.nonzero(alloc)
+        seen = set()
+        for c, j in zip(rows.tolist(), cols.tolist(), strict=True):
+            q = int(alloc[c, j])
+            g = need[j]
+            remaining[g] -= q
+            n = int(cand[c])
+            self._cap_units[n] -= q
+            if n not in seen:
+                seen.add(n)
+                ships += 1
+                self._cap_orders[n] -= 1
+            pieces.append(_Piece(g, n, -1, q, float(lead[c]), float(miles[c]) * K.MILE_KM, tier_name,
+                                 method))
+        return ships
+
+    def _finish(self, order, name, k, g_sku, g_qty, line_group, remaining, pieces, snapshots, tier_notes,
+                messages, vendor_failures, cap_before) -> _Held:
+        """Split pieces back onto lines, price the order and propose substitutes."""
+        net, pol = self.network, self.policy
+        lines = order.lines
         left = [line.qty for line in lines]
-        for c, g, units in zip(rows.tolist(), cols.tolist(), alloc[rows, cols].tolist(), strict=True):
-            node_id = net.nodes[cand[c]].node_id
+        allocations: list[Allocation] = []
+        ship_lines: dict[tuple[int, str], list] = {}
+        for pc in pieces:
+            units = pc.qty
+            node_id = net.nodes[pc.node].node_id
             for li, line in enumerate(lines):
                 if units == 0:
                     break
-                if line_group[li] != g or left[li] == 0:
+                if line_group[li] != pc.group or left[li] == 0:
                     continue
                 take = units if units < left[li] else left[li]
                 left[li] -= take
                 units -= take
                 allocations.append(Allocation(line.line_id, line.sku, node_id, take))
-                ship_lines.setdefault(c, []).append((line.line_id, take))
-        shipments = tuple(
-            Shipment(net.nodes[cand[c]].node_id, sum(q for _, q in items), float(miles[c]) * K.MILE_KM,
-                     tuple(items))
-            for c, items in ship_lines.items()
-        )
-        filled = int(alloc.sum())
+                key = (pc.node, pc.method)
+                if key not in ship_lines:
+                    ship_lines[key] = [pc, []]
+                ship_lines[key][1].append((line.line_id, take))
+        start = order.placed_at.date() if order.placed_at is not None else self.business_day
+        shipments = []
+        for (n, method), (pc, items) in ship_lines.items():
+            lead = max(p.lead for p in pieces if p.node == n and p.method == method)
+            if method in ("pickup", "same_day"):
+                lead = float(net.processing_days[n])
+            shipments.append(Shipment(net.nodes[n].node_id, sum(q for _, q in items),
+                                      0.0 if method == "pickup" else pc.km, tuple(items), lead,
+                                      start + timedelta(days=math.ceil(lead)), method, pc.tier))
+        costs = self._price(pieces, order)
+        filled = sum(pc.qty for pc in pieces)
         total = int(g_qty.sum())
         status = Status.ROUTED if filled == total else (Status.UNROUTABLE if filled == 0 else Status.PARTIAL)
         unfilled = tuple((line.line_id, left[i]) for i, line in enumerate(lines) if left[i] > 0)
-        pol = self.policy
+        substitutes = self._propose(order, lines, left) if unfilled else ()
+        inv = self._inv
 
         def build():
-            return build_notes(net, self._inv, pol, name, k, g_sku, g_qty, cand, atp, alloc, miles, fixed, unit, dest)
+            return build_notes(net, inv, pol, snapshots)
 
-        return Decision(
-            order_id=order.order_id,
-            status=status,
-            allocations=tuple(allocations),
-            shipments=shipments,
-            cost=CostBreakdown(float(costs[0]), float(costs[1]), float(costs[2]), float(costs[3])),
-            strategy=name,
-            explanation=Explanation(name, build),
-            unfilled=unfilled,
+        decision = Decision(
+            order_id=order.order_id, status=status, allocations=tuple(allocations), shipments=tuple(shipments),
+            cost=costs, strategy=name,
+            explanation=Explanation(name, build, tuple(tier_notes), tuple(vendor_failures.items()),
+                                    tuple(messages)),
+            unfilled=unfilled, substitutes=substitutes,
         )
+        entries = np.array([pc.entry for pc in pieces if pc.entry >= 0], np.int64)
+        qty = np.array([pc.qty for pc in pieces if pc.entry >= 0], np.int64)
+        held = _Held(decision, entries, qty, day=self.business_day, pieces=pieces, order=order)
+        if cap_before is not None:
+            used = np.flatnonzero((cap_before[0] != self._cap_orders) | (cap_before[1] != self._cap_units))
+            held.cap_nodes = used
+            held.cap_units = np.stack([cap_before[0][used] - self._cap_orders[used],
+                                       cap_before[1][used] - self._cap_units[used]])
+        return held
+
+    def _price(self, pieces: list[_Piece], order: Order) -> CostBreakdown:
+        """Real cost of the pieces: the same formula as the kernels, over every tier and pass."""
+        net, pol, cm = self.network, self.policy, self.policy.cost
+        shipping = handling = fees = penalties = 0.0
+        parcels: dict[tuple[int, str], float] = {}
+        deadline = pol.service.deadline(order.service_level)
+        w = pol.stores.depletion_weight
+        for pc in pieces:
+            s = None
+            if pc.method != "pickup":
+                miles = pc.km / K.MILE_KM
+                shipping += pc.qty * (cm.per_unit + cm.per_unit_mile * miles)
+            handling += pc.qty * net.handling_per_unit[pc.node]
+            if pc.entry >= 0:
+                s = self._sku_of_entry[pc.entry]
+                fees += pc.qty * self._entry_fee[pc.entry]
+                dem = self._entry_demand[pc.entry]
+                if dem > 0 and w > 0:
+                    # depletion priced at the ATP the kernel saw, before this order took its units
+                    atp_before = (self._on_hand[pc.entry] - self._safety[pc.entry]
+                                  - self._reserved[pc.entry] + pc.qty)
+                    penalties += pc.qty * w * dem / (dem + atp_before)
+            elif self._offers is not None:
+                row = self._offers.lookup(pc.node, self._sku_for_group(pc, order))
+                if row >= 0:
+                    fees += pc.qty * self._offers.fee_rate[row] * self._offers.price[row]
+            if s is not None and cm.per_kg and pc.method != "pickup":
+                shipping += pc.qty * cm.per_kg * net.weight_kg[s]
+            if not pc.free:
+                parcels.setdefault((pc.node, pc.method), pc.lead)
+        for (n, method), lead in parcels.items():
+            handling += net.handling_per_shipment[n]
+            if method != "pickup":
+                shipping += cm.per_shipment
+            if method in ("ship", "same_day") and deadline >= 0 and lead > deadline:
+                penalties += pol.service.late_penalty_per_day * (lead - deadline)
+        n_parcels = sum(1 for (_, m) in parcels if m != "pickup")
+        split = pol.split_penalty * max(0, n_parcels - 1)
+        return CostBreakdown(float(shipping), float(handling), float(fees), float(split), float(penalties))
+
+    def _sku_for_group(self, pc: _Piece, order: Order) -> int:
+        # only live-vendor pieces reach here; their group indexes the order's merged SKUs
+        seen: list[str] = []
+        for line in order.lines:
+            if line.sku not in seen:
+                seen.append(line.sku)
+        return self.network.sku_index[seen[pc.group]]
+
+    def _propose(self, order: Order, lines, left) -> tuple:
+        pol = self.policy
+        if not (pol.substitutes.enabled and order.allow_substitutes and pol.substitutes.max_proposals):
+            return ()
+        from engine.substitutes import SubstituteIndex, propose
+
+        if self._substitutes is None:
+            self._substitutes = SubstituteIndex.empty(self.network)
+        inv = self._inv
+        own = self._tier_masks.any(axis=0)
+
+        def has_stock(s: int) -> bool:
+            lo, hi = inv.sku_ptr[s], inv.sku_ptr[s + 1]
+            atp = self._on_hand[lo:hi] - self._safety[lo:hi] - self._reserved[lo:hi]
+            return bool(((atp > 0) & own[inv.node[lo:hi]]).any())
+
+        out = []
+        for i, line in enumerate(lines):
+            if left[i] <= 0:
+                continue
+            s = self.network.sku_index[line.sku]
+            props = propose(self._substitutes, s, has_stock, pol.substitutes.max_proposals)
+            if props:
+                out.append((line.line_id, tuple((self.network.skus[j].sku, float(sc)) for j, sc in props)))
+        return tuple(out)
+
+    # ---------------------------------------------------------- reservations
+    def _give_back(self, held: _Held) -> None:
+        if len(held.entries):
+            np.subtract.at(self._reserved, held.entries, held.qty)
+        if held.day == self.business_day and held.cap_nodes is not None and len(held.cap_nodes):
+            self._cap_orders[held.cap_nodes] += held.cap_units[0]
+            self._cap_units[held.cap_nodes] += held.cap_units[1]
 
     def release(self, order_id: str) -> Decision:
-        """Give back the stock ``order_id`` reserved; it may be routed again."""
+        """Give back the stock (and today's capacity) ``order_id`` reserved; it may be routed again."""
         with self._lock:
             held = self._open.pop(order_id, None)
             if held is None:
                 raise ReservationError(f"order {order_id!r} holds no reservation")
-            np.subtract.at(self._reserved, held.entries, held.qty)
+            self._give_back(held)
         return held.get()
 
     def commit(self, order_id: str) -> Decision:
@@ -312,14 +782,117 @@ class Router:
             self._committed[order_id] = held.get()
         return self._committed[order_id]
 
+    def reroute(self, order_id: str, rejected_node: str, lines: Iterable[str] | None = None,
+                shortfall: int | Mapping[str, int] | None = None) -> Decision:
+        """Re-source what ``rejected_node`` could not pick for an open order.
+
+        The node's reservation for the affected lines is released and its
+        stock corrected: ATP for those SKUs drops to zero, or on-hand drops
+        by ``shortfall`` units (an int for every SKU, or a mapping per SKU).
+        Only the affected units are routed again; the rest of the order stays
+        where it is, and nodes it already ships from cost no new parcel.
+
+        Raises
+        ------
+        ReservationError
+            If the order holds no open decision.
+        ValidationError
+            For an unknown node or line, or a node the order does not use;
+            nothing changes.
+        """
+        col = Collector()
+        with self._lock:
+            held = self._open.get(order_id)
+            if held is None:
+                raise ReservationError(f"order {order_id!r} holds no reservation")
+            if held.pieces is None:
+                col.add("reroute", order_id, "order_id", "orders routed in a batch cannot be re-routed; route() them")
+                col.raise_if_any()
+            n = self.network.node_index.get(rejected_node, -1)
+            if n < 0:
+                col.add("reroute", order_id, "rejected_node", f"unknown node {rejected_node!r}")
+            order = held.order
+            line_ids = {ln.line_id for ln in order.lines}
+            wanted = set(lines) if lines is not None else None
+            for lid in sorted(wanted - line_ids) if wanted else ():
+                col.add("reroute", order_id, "lines", f"unknown line {lid!r}")
+            col.raise_if_any()
+            sku_idx = [self.network.sku_index[ln.sku] for ln in order.lines]
+            _, _, line_group = _group_lines(sku_idx, [ln.qty for ln in order.lines])
+            groups = ({line_group[i] for i, ln in enumerate(order.lines) if ln.line_id in wanted}
+                      if wanted is not None else set(line_group))
+            hit = [pc for pc in held.pieces if pc.node == n and pc.group in groups]
+            if not hit:
+                col.add("reroute", order_id, "rejected_node", f"{rejected_node!r} ships none of those lines")
+                col.raise_if_any()
+            keep = [pc for pc in held.pieces if pc not in hit]
+            # release the rejected share and correct the node's stock
+            for pc in hit:
+                if pc.entry >= 0:
+                    self._reserved[pc.entry] -= pc.qty
+                    sku = self.network.skus[self._sku_of_entry[pc.entry]].sku
+                    miss = shortfall.get(sku) if isinstance(shortfall, Mapping) else shortfall
+                    if miss is None:
+                        floor = self._reserved[pc.entry] + self._safety[pc.entry]
+                        self._on_hand[pc.entry] = min(self._on_hand[pc.entry], floor)
+                    else:
+                        self._on_hand[pc.entry] = max(0, self._on_hand[pc.entry] - int(miss))
+            # the units to place again, as an order of just those lines
+            need: dict[int, int] = {}
+            for pc in hit:
+                need[pc.group] = need.get(pc.group, 0) + pc.qty
+            sub_lines = []
+            for g, q in need.items():
+                first = next(ln for i, ln in enumerate(order.lines) if line_group[i] == g)
+                sub_lines.append(OrderLine(first.line_id, first.sku, q, first.method, first.pickup_node))
+            sub = Order(order.order_id, tuple(sub_lines), order.lat, order.lon, order.allow_split,
+                        order.max_shipments, order.service_level, order.channel, order.placed_at, False)
+            kept_nodes = {pc.node for pc in keep if pc.method in ("ship", "same_day")}
+            free = np.zeros(self.network.n_nodes, np.bool_)
+            free[list(kept_nodes)] = True
+            k = self._limit(order.allow_split, order.max_shipments)
+            name = held.get().strategy
+            code = K.STRATEGY_CODES[name]
+            sub_idx = [self.network.sku_index[ln.sku] for ln in sub_lines]
+            part = self._route_locked(sub, sub_idx, name, code, free=free, exclude=n, k_override=k)
+            new_nodes = {pc.node for pc in part.pieces if pc.method in ("ship", "same_day")} - kept_nodes
+            if len(kept_nodes) + len(new_nodes) > k:
+                # the union broke the split limit: undo and place the units on new nodes only
+                self._give_back(part)
+                part = self._route_locked(sub, sub_idx, name, code, free=None, exclude=n,
+                                          k_override=max(1, k - len(kept_nodes)))
+            # map the sub-order's groups back onto the original order's groups
+            sub_to_orig = {j: g for j, g in enumerate(need)}
+            for pc in part.pieces:
+                pc.group = sub_to_orig[pc.group]
+                pc.free = False
+            pieces = keep + part.pieces
+            g_sku, g_qty, _ = _group_lines(sku_idx, [ln.qty for ln in order.lines])
+            remaining = g_qty.copy()
+            for pc in pieces:
+                remaining[pc.group] -= pc.qty
+            old_expl = held.get().explanation
+            notes = [*old_expl.tiers, *part.decision.explanation.tiers] if old_expl else []
+            merged = self._finish(order, name, k, g_sku, g_qty, line_group, remaining, pieces, [], notes,
+                                  [f"re-routed after {rejected_node} rejected {sum(pc.qty for pc in hit)} unit(s)"],
+                                  {}, None)
+            caps = [h for h in (held, part) if h.cap_nodes is not None]
+            if caps:
+                merged.cap_nodes = np.concatenate([h.cap_nodes for h in caps])
+                merged.cap_units = np.concatenate([h.cap_units for h in caps], axis=1)
+            self._open[order_id] = merged
+            return merged.decision
+
     # ------------------------------------------------------------------ batch
     def route_many(self, orders: OrderBatch | Iterable[Order], strategy: str | None = None) -> BatchResult:
         """Route orders in sequence, each depleting stock for the next.
 
-        The whole batch runs in one compiled loop; decisions are returned as
-        tables rather than objects. Every routed order holds a reservation
-        that :meth:`release` and :meth:`commit` accept. Orders that already
-        hold a decision are routed again by :meth:`route` only, not here.
+        The whole batch runs in one compiled loop through the sourcing tiers;
+        decisions are returned as tables rather than objects. Every routed
+        order holds a reservation that :meth:`release` and :meth:`commit`
+        accept. Batches with pickup or same-day lines, or with a live vendor
+        gateway, are routed order by order through :meth:`route` instead, with
+        the same result tables.
 
         Raises
         ------
@@ -331,83 +904,173 @@ class Router:
         col = Collector()
         for i in np.flatnonzero(pd.Series(batch.order_id).duplicated().to_numpy()):
             col.add("orders", str(batch.order_id[i]), "order_id", "duplicate order_id in batch")
-        net, pol, cm = self.network, self.policy, self.policy.cost
-        # lines of the same SKU in one order share stock: route them as one group
-        owner = np.repeat(np.arange(batch.n_orders), np.diff(batch.line_ptr))
-        key = pd.MultiIndex.from_arrays([owner, batch.sku])
-        group_of_line, uniq = pd.factorize(key)
-        g_owner = uniq.get_level_values(0).to_numpy()
-        g_sku = uniq.get_level_values(1).to_numpy().astype(np.int64)
-        g_qty = np.bincount(group_of_line, weights=batch.qty, minlength=len(uniq)).astype(np.int64)
-        g_ptr = np.searchsorted(g_owner, np.arange(batch.n_orders + 1)).astype(np.int64)
-        k = np.where(batch.allow_split, np.where(batch.max_shipments > 0, batch.max_shipments,
-                                                 pol.max_shipments), 1).astype(np.int64)
-        dest = unit_vectors(batch.lat, batch.lon)
         with self._lock:
             for oid in batch.order_id:
                 if oid in self._open or oid in self._committed:
                     col.add("orders", str(oid), "order_id", "already routed; use route() to fetch it")
             col.raise_if_any()
-            out_g, out_n, out_q, out_e, costs, ships, km = K._route_batch(
-                dest, g_ptr, g_sku, g_qty, k, code,
-                net.xyz, net.handling_per_shipment, net.handling_per_unit, net.fee_rate,
-                net.priority_rank, net.usable, net.price, net.weight_kg,
-                self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved, self._mark,
-                cm.per_shipment, cm.per_unit, cm.per_unit_mile, cm.per_kg, pol.split_penalty, pol.split_candidates,
-                self._dual,
-            )
-            # split group allocations back onto lines
-            line_rows = _lines_for_groups(group_of_line, batch.qty, out_g, out_q)
-            l_idx, a_node, a_qty = line_rows[0], out_n[line_rows[1]], line_rows[2]
-            a_order = owner[l_idx]
-            filled = np.bincount(a_order, weights=a_qty, minlength=batch.n_orders).astype(np.int64)
-            ordered = np.bincount(owner, weights=batch.qty, minlength=batch.n_orders).astype(np.int64)
-            status = np.where(filled == ordered, Status.ROUTED.value,
-                              np.where(filled == 0, Status.UNROUTABLE.value, Status.PARTIAL.value))
-            node_ids = np.array([n.node_id for n in net.nodes], dtype=object)
-            sku_ids = np.array([s.sku for s in net.skus], dtype=object)
-            alloc_df = pd.DataFrame({
-                "order_id": batch.order_id[a_order],
-                "line_id": batch.line_id[l_idx],
-                "sku": sku_ids[batch.sku[l_idx]],
-                "node_id": node_ids[a_node],
-                "qty": a_qty,
-            })
-            orders_df = pd.DataFrame({
-                "order_id": batch.order_id,
-                "status": status,
-                "shipments": ships,
-                "units": filled,
-                "unfilled": ordered - filled,
-                "cost": costs.sum(axis=1),
-                "shipping": costs[:, 0],
-                "handling": costs[:, 1],
-                "vendor_fees": costs[:, 2],
-                "split_penalty": costs[:, 3],
-                "distance_km": km,
-            })
-            result = BatchResult(alloc_df, orders_df)
-            self._hold_batch(batch, name, result, a_order, out_g, out_e, out_q, g_owner)
-        return result
+            special = batch.method is not None and bool((batch.method != "ship").any())
+            channels = batch.channel is not None and any(t.channels for t in self.policy.tiers)
+            if special or channels or self._gateway is not None:
+                return self._route_many_slow(batch, name)
+            return self._route_many_fast(batch, name, code)
 
-    def _hold_batch(self, batch, name, result, a_order, out_g, out_e, out_q, g_owner) -> None:
-        """Record each routed order's reservation so it can be released or committed.
-
-        Decision objects are built only when asked for, so a million-order
-        batch pays for a dictionary entry per order, not for its objects.
-        """
+    def _route_many_fast(self, batch: OrderBatch, name: str, code: int) -> BatchResult:
+        net, pol = self.network, self.policy
+        owner = np.repeat(np.arange(batch.n_orders), np.diff(batch.line_ptr))
+        # lines of the same SKU in one order share stock: route them as one group
+        key = owner * np.int64(net.n_skus + 1) + batch.sku
+        starts = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+        if len(key) and len(np.unique(key)) == int(starts.sum()):
+            group_of_line = np.cumsum(starts) - 1
+            g_owner, g_sku = owner[starts], batch.sku[starts].astype(np.int64)
+            g_qty = np.bincount(group_of_line, weights=batch.qty).astype(np.int64)
+        else:
+            group_of_line, uniq = pd.factorize(key)
+            g_owner = uniq // np.int64(net.n_skus + 1)
+            g_sku = (uniq % np.int64(net.n_skus + 1)).astype(np.int64)
+            g_qty = np.bincount(group_of_line, weights=batch.qty, minlength=len(uniq)).astype(np.int64)
+        g_ptr = np.searchsorted(g_owner, np.arange(batch.n_orders + 1)).astype(np.int64)
+        k = np.where(batch.allow_split, np.where(batch.max_shipments > 0, batch.max_shipments,
+                                                 pol.max_shipments), 1).astype(np.int64)
+        dest = unit_vectors(batch.lat, batch.lon).reshape(batch.n_orders, 3)
+        hour, max_days = self._batch_service(batch)
+        params = self._params(None, 0.0, -1.0)
+        out_g, out_n, out_q, out_e, out_t, costs, ships, km, days = K._route_batch(
+            dest, g_ptr, g_sku, g_qty, k, code, self._tier_masks, self._tier_miles, self._nodef, self._skuf,
+            self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
+            self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
+            self._cap_orders, self._cap_units, self._no_free, self._mark, params, hour, max_days, self._bands,
+        )
+        line_idx, row_idx, a_qty = _lines_for_groups(group_of_line, batch.qty, out_g, out_q)
+        a_node = out_n[row_idx]
+        a_order = owner[line_idx]
+        filled = np.bincount(a_order, weights=a_qty, minlength=batch.n_orders).astype(np.int64)
+        ordered = np.bincount(owner, weights=batch.qty, minlength=batch.n_orders).astype(np.int64)
+        node_ids = np.array([n.node_id for n in net.nodes], dtype=object)
+        sku_ids = np.array([s.sku for s in net.skus], dtype=object)
+        tier_names = np.array([t.name for t in pol.tiers], dtype=object)
+        alloc_df = pd.DataFrame({
+            "order_id": batch.order_id[a_order],
+            "line_id": batch.line_id[line_idx],
+            "sku": sku_ids[batch.sku[line_idx]],
+            "node_id": node_ids[a_node],
+            "qty": a_qty,
+            "tier": tier_names[out_t[row_idx]] if len(row_idx) else np.empty(0, object),
+        })
+        orders_df = _orders_frame(batch.order_id, filled, ordered, ships, costs, km, days)
+        result = BatchResult(alloc_df, orders_df)
+        # reservations, so that release and commit work for batch-routed orders
         bounds = np.searchsorted(g_owner[out_g], np.arange(batch.n_orders + 1))
         a_bounds = np.searchsorted(a_order, np.arange(batch.n_orders + 1))
         for o, oid in enumerate(batch.order_id):
             a, b = bounds[o], bounds[o + 1]
-            self._open[oid] = _Held(None, out_e[a:b], out_q[a:b], (result, name, o, a_bounds[o], a_bounds[o + 1]))
+            self._open[oid] = _Held(None, out_e[a:b], out_q[a:b], (result, name, o, a_bounds[o], a_bounds[o + 1]),
+                                    day=self.business_day)
+        return result
 
-    # -------------------------------------------------------------- dataframe
-    def route_frame(self, orders: pd.DataFrame, strategy: str | None = None) -> BatchResult:
-        """Route a line-level orders DataFrame (see the README for its columns)."""
-        from models.tables import orders_from_frame
+    def _batch_service(self, batch: OrderBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Order hour and delivery deadline per order."""
+        n = batch.n_orders
+        if batch.placed_at is not None:
+            ts = pd.DatetimeIndex(batch.placed_at)
+            hour = np.where(ts.isna(), 0.0, ts.hour + ts.minute / 60.0).astype(np.float64)
+        else:
+            hour = np.zeros(n)
+        svc = self.policy.service
+        if batch.service_level is not None:
+            table = {lvl: svc.deadline(lvl) for lvl in ("standard", "express", "next_day")}
+            max_days = np.array([table[x] for x in batch.service_level], np.float64)
+        else:
+            max_days = np.full(n, svc.standard_days, np.float64)
+        return hour, max_days
 
-        return self.route_many(orders_from_frame(self.network, orders), strategy)
+    def _route_many_slow(self, batch: OrderBatch, name: str) -> BatchResult:
+        orders = _orders_from_batch(self.network, batch)
+        decisions = []
+        for order in orders:
+            sku_idx = self._validate(order)
+            held = self._route_locked(order, sku_idx, name, K.STRATEGY_CODES[name], free=None, exclude=None)
+            self._open[order.order_id] = held
+            decisions.append(held.decision)
+        return decisions_to_tables(decisions)
+
+
+def decisions_to_tables(decisions: list[Decision]) -> BatchResult:
+    """The batch tables for decision objects, in the same columns as :meth:`Router.route_many`."""
+    alloc_rows = []
+    for d in decisions:
+        tier_of = {s.node_id: s.tier for s in d.shipments}
+        alloc_rows.extend((d.order_id, a.line_id, a.sku, a.node_id, a.qty, tier_of.get(a.node_id, ""))
+                          for a in d.allocations)
+    alloc_df = pd.DataFrame(alloc_rows, columns=["order_id", "line_id", "sku", "node_id", "qty", "tier"])
+    costs = np.array([[d.cost.shipping, d.cost.handling, d.cost.vendor_fees, d.cost.split_penalty,
+                       d.cost.penalties] for d in decisions], np.float64).reshape(len(decisions), 5)
+    filled = np.array([d.units for d in decisions], np.int64)
+    unfilled = np.array([sum(q for _, q in d.unfilled) for d in decisions], np.int64)
+    ships = np.array([sum(1 for s in d.shipments if s.method != "pickup") for d in decisions], np.int64)
+    km = np.array([d.distance_km for d in decisions], np.float64)
+    days = np.array([max((s.promised_days for s in d.shipments), default=-1.0) for d in decisions], np.float64)
+    return BatchResult(alloc_df, _orders_frame(np.array([d.order_id for d in decisions], dtype=object),
+                                               filled, filled + unfilled, ships, costs, km, days))
+
+
+def _orders_frame(order_id, filled, ordered, ships, costs, km, days) -> pd.DataFrame:
+    status = np.where(filled == ordered, Status.ROUTED.value,
+                      np.where(filled == 0, Status.UNROUTABLE.value, Status.PARTIAL.value))
+    return pd.DataFrame({
+        "order_id": order_id,
+        "status": status,
+        "shipments": ships,
+        "units": filled,
+        "unfilled": ordered - filled,
+        "cost": costs.sum(axis=1),
+        "shipping": costs[:, 0],
+        "handling": costs[:, 1],
+        "vendor_fees": costs[:, 2],
+        "split_penalty": costs[:, 3],
+        "penalties": costs[:, 4],
+        "distance_km": km,
+        "promised_days": days,
+    })
+
+
+def _served(lines, line_group, groups, before, remaining) -> tuple[tuple[str, int], ...]:
+    """Units a tier served, reported against the first line of each merged group."""
+    out = []
+    for g in groups:
+        got = before[g] - int(remaining[g])
+        if got:
+            lid = next(line.line_id for line, lg in zip(lines, line_group, strict=True) if lg == g)
+            out.append((lid, got))
+    return tuple(out)
+
+
+def _orders_from_batch(network: Network, batch: OrderBatch) -> list[Order]:
+    """Order objects for a columnar batch (the slow path needs them)."""
+    node_ids = [n.node_id for n in network.nodes]
+    out = []
+    for o in range(batch.n_orders):
+        lo, hi = batch.line_ptr[o], batch.line_ptr[o + 1]
+        lines = tuple(
+            OrderLine(str(batch.line_id[i]), network.skus[batch.sku[i]].sku, int(batch.qty[i]),
+                      str(batch.method[i]) if batch.method is not None else "ship",
+                      node_ids[batch.pickup_node[i]] if batch.pickup_node is not None and batch.pickup_node[i] >= 0
+                      else None)
+            for i in range(lo, hi)
+        )
+        placed = None
+        if batch.placed_at is not None and not np.isnat(batch.placed_at[o]):
+            placed = pd.Timestamp(batch.placed_at[o]).to_pydatetime()
+        out.append(Order(
+            str(batch.order_id[o]), lines, float(batch.lat[o]), float(batch.lon[o]), bool(batch.allow_split[o]),
+            int(batch.max_shipments[o]) if batch.max_shipments[o] > 0 else None,
+            str(batch.service_level[o]) if batch.service_level is not None else "standard",
+            str(batch.channel[o]) if batch.channel is not None else "web",
+            placed,
+            bool(batch.allow_substitutes[o]) if batch.allow_substitutes is not None else True,
+        ))
+    return out
 
 
 def _lines_for_groups(group_of_line: np.ndarray, line_qty: np.ndarray, out_g: np.ndarray,
@@ -464,7 +1127,8 @@ def _decision_from_rows(rec: dict, rows: pd.DataFrame, strategy: str) -> Decisio
         status=Status(rec["status"]),
         allocations=allocations,
         shipments=(),
-        cost=CostBreakdown(rec["shipping"], rec["handling"], rec["vendor_fees"], rec["split_penalty"]),
+        cost=CostBreakdown(rec["shipping"], rec["handling"], rec["vendor_fees"], rec["split_penalty"],
+                           rec.get("penalties", 0.0)),
         strategy=strategy,
     )
 
@@ -473,17 +1137,25 @@ def _batch_from_orders(network: Network, orders: Iterable[Order]) -> OrderBatch:
     orders = list(orders)
     col = Collector()
     line_ptr = np.zeros(len(orders) + 1, np.int64)
-    sku, qty, lid = [], [], []
+    sku, qty, lid, method, pickup = [], [], [], [], []
     for o, order in enumerate(orders):
         for line in order.lines:
             s = network.sku_index.get(line.sku, -1)
             if s < 0:
                 col.add("orders", f"{order.order_id}/{line.line_id}", "sku", f"unknown sku {line.sku!r}")
+            p = network.node_index.get(line.pickup_node, -1) if line.pickup_node else -1
+            if line.pickup_node and p < 0:
+                col.add("orders", f"{order.order_id}/{line.line_id}", "pickup_node",
+                        f"unknown node {line.pickup_node!r}")
             sku.append(s)
             qty.append(line.qty)
             lid.append(line.line_id)
+            method.append(line.method)
+            pickup.append(p)
         line_ptr[o + 1] = len(sku)
     col.raise_if_any()
+    placed = np.array([np.datetime64(o.placed_at, "s") if o.placed_at is not None else np.datetime64("NaT", "s")
+                       for o in orders], dtype="datetime64[s]")
     return OrderBatch(
         order_id=np.array([o.order_id for o in orders], dtype=object),
         line_ptr=line_ptr,
@@ -494,4 +1166,10 @@ def _batch_from_orders(network: Network, orders: Iterable[Order]) -> OrderBatch:
         lon=np.array([o.lon for o in orders], np.float64),
         allow_split=np.array([o.allow_split for o in orders], np.bool_),
         max_shipments=np.array([o.max_shipments or -1 for o in orders], np.int64),
+        method=np.array(method, dtype=object),
+        pickup_node=np.array(pickup, np.int64),
+        service_level=np.array([o.service_level for o in orders], dtype=object),
+        channel=np.array([o.channel for o in orders], dtype=object),
+        placed_at=placed,
+        allow_substitutes=np.array([o.allow_substitutes for o in orders], np.bool_),
     )

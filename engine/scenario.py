@@ -113,3 +113,36 @@ def write_tables(out: str | Path, tables: dict[str, pd.DataFrame], fmt: str = "c
     for tmp, final in staged:
         tmp.replace(final)
     return [final for _, final in staged]
+
+
+def build_router(scenario: Scenario, policy: Policy | None = None, **kwargs):
+    """A :class:`~engine.router.Router` with everything the scenario carries.
+
+    Walk-in demand (``walkin``), vendor offers (``vendor_offers``) and SKU
+    attributes for substitutes (``skus``) are wired in when present.
+    Keyword arguments go to the Router (e.g. ``gateway``, ``business_day``).
+
+    Raises
+    ------
+    ValidationError
+        Listing every bad row of the optional tables together.
+    """
+    from engine.router import Router
+    from engine.substitutes import SubstituteIndex
+    from engine.vendors import VendorOffers
+
+    problems: list[Problem] = []
+    offers = subs = None
+    try:
+        offers = (VendorOffers.from_frame(scenario.network, scenario.tables["vendor_offers"])
+                  if "vendor_offers" in scenario.tables else None)
+    except ValidationError as exc:
+        problems.extend(exc.problems)
+    try:
+        subs = SubstituteIndex.from_frame(scenario.network, scenario.tables["skus"])
+    except ValidationError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+    return Router(scenario.network, scenario.inventory, policy or scenario.policy,
+                  walkin=scenario.tables.get("walkin"), vendor_offers=offers, substitutes=subs, **kwargs)

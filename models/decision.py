@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 
@@ -27,12 +28,22 @@ class Allocation:
 
 @dataclass(frozen=True, slots=True)
 class Shipment:
-    """One parcel: everything a node sends for the order."""
+    """One parcel: everything a node sends for the order.
+
+    ``promised_days`` counts processing, a wait past the node's cutoff and
+    transit; ``promised_date`` is that many days after the order was placed.
+    ``method`` is ``ship``, ``same_day``, ``pickup`` or ``transfer`` (to a
+    pickup store); ``tier`` names the sourcing tier that chose the node.
+    """
 
     node_id: str
     units: int
     distance_km: float
     lines: tuple[tuple[str, int], ...]
+    promised_days: float = 0.0
+    promised_date: date | None = None
+    method: str = "ship"
+    tier: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +54,11 @@ class CostBreakdown:
     handling: float = 0.0
     vendor_fees: float = 0.0
     split_penalty: float = 0.0
+    penalties: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.shipping + self.handling + self.vendor_fees + self.split_penalty
+        return self.shipping + self.handling + self.vendor_fees + self.split_penalty + self.penalties
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,19 +82,39 @@ class CandidateNote:
         return f"{self.node_id}: {self.reason}"
 
 
+@dataclass(frozen=True, slots=True)
+class TierNote:
+    """What one sourcing tier did for the order.
+
+    ``served`` maps line ids to units this tier allocated; ``reason`` says
+    why it left units for later tiers (empty when it left none).
+    """
+
+    tier: str
+    served: tuple[tuple[str, int], ...]
+    reason: str = ""
+
+
 class Explanation:
     """Candidates considered for a decision and why each was or was not used.
 
-    Building the notes costs far more than routing, so it happens on first
-    access, from a snapshot taken at decision time.
+    Building the candidate notes costs far more than routing, so it happens
+    on first access, from a snapshot taken at decision time. ``tiers`` says
+    which tier served each line and why earlier tiers did not;
+    ``vendor_failures`` lists vendors whose live check timed out or failed.
     """
 
-    __slots__ = ("_build", "_notes", "strategy")
+    __slots__ = ("_build", "_notes", "strategy", "tiers", "vendor_failures", "messages")
 
-    def __init__(self, strategy: str, build: Callable[[], tuple[CandidateNote, ...]]):
+    def __init__(self, strategy: str, build: Callable[[], tuple[CandidateNote, ...]],
+                 tiers: tuple[TierNote, ...] = (), vendor_failures: tuple[tuple[str, str], ...] = (),
+                 messages: tuple[str, ...] = ()):
         self.strategy = strategy
         self._build: Callable[[], tuple[CandidateNote, ...]] | None = build
         self._notes: tuple[CandidateNote, ...] | None = None
+        self.tiers = tiers
+        self.vendor_failures = vendor_failures
+        self.messages = messages
 
     @property
     def candidates(self) -> tuple[CandidateNote, ...]:
@@ -93,8 +125,14 @@ class Explanation:
         return self._notes
 
     def __str__(self) -> str:
-        body = "\n".join(f"  {c}" for c in self.candidates)
-        return f"strategy {self.strategy}:\n{body}"
+        parts = [f"strategy {self.strategy}:"]
+        for t in self.tiers:
+            served = ", ".join(f"{lid}x{q}" for lid, q in t.served) or "nothing"
+            parts.append(f"  tier {t.tier}: served {served}" + (f"; {t.reason}" if t.reason else ""))
+        parts.extend(f"  vendor {v} skipped: {why}" for v, why in self.vendor_failures)
+        parts.extend(f"  {m}" for m in self.messages)
+        parts.extend(f"  {c}" for c in self.candidates)
+        return "\n".join(parts)
 
     def __repr__(self) -> str:
         return f"Explanation(strategy={self.strategy!r})"
@@ -117,8 +155,11 @@ class Decision:
     cost : CostBreakdown
     strategy : str
     explanation : Explanation
-    unfilled : dict of str to int
-        Units per line that could not be allocated.
+    unfilled : tuple of (line_id, units)
+        Units per line that could not be allocated: they are backordered.
+    substitutes : tuple of (line_id, tuple of (sku, score))
+        Proposed in-stock alternatives for unfilled lines, best first. They
+        are proposals only; nothing is allocated for them.
     """
 
     order_id: str
@@ -129,6 +170,12 @@ class Decision:
     strategy: str
     explanation: Explanation | None = None
     unfilled: tuple[tuple[str, int], ...] = ()
+    substitutes: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
+
+    @property
+    def backordered(self) -> tuple[tuple[str, int], ...]:
+        """Lines left for a backorder: what no tier could allocate."""
+        return self.unfilled
 
     @property
     def units(self) -> int:

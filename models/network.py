@@ -12,6 +12,7 @@ from models.node import KIND_CODES, Node, NodeKind
 from models.sku import Sku
 
 EARTH_RADIUS_KM = 6371.0088
+UNLIMITED = 1 << 60
 KM_PER_MILE = 1.609344
 
 
@@ -57,6 +58,11 @@ class Network:
     processing_days: np.ndarray
     price: np.ndarray
     weight_kg: np.ndarray
+    cutoff_hour: np.ndarray
+    capacity_orders: np.ndarray
+    capacity_units: np.ndarray
+    region: np.ndarray
+    pickup: np.ndarray
 
     @classmethod
     def build(cls, nodes: Iterable[Node], skus: Iterable[Sku]) -> Network:
@@ -118,7 +124,26 @@ class Network:
             processing_days=arr([n.processing_days for n in nodes], np.int64),
             price=arr([s.price for s in skus], np.float64),
             weight_kg=arr([s.weight_kg for s in skus], np.float64),
+            cutoff_hour=arr([n.cutoff_hour for n in nodes], np.float64),
+            # unlimited capacity as a count no day can reach keeps the kernels branch-free
+            capacity_orders=arr([UNLIMITED if n.capacity_orders is None else n.capacity_orders
+                                 for n in nodes], np.int64),
+            capacity_units=arr([UNLIMITED if n.capacity_units is None else n.capacity_units
+                                for n in nodes], np.int64),
+            region=arr([n.region for n in nodes], object),
+            pickup=arr([bool(n.pickup and n.enabled) for n in nodes], np.bool_),
         )
+
+    def packed_nodes(self) -> np.ndarray:
+        """The per-node float matrix the kernels read (see ``engine._kernels.NF_*``)."""
+        out = np.empty((self.n_nodes, 8), np.float64)
+        out[:, 0:3] = self.xyz
+        out[:, 3] = self.handling_per_shipment
+        out[:, 4] = self.handling_per_unit
+        out[:, 5] = self.priority_rank
+        out[:, 6] = self.processing_days
+        out[:, 7] = self.cutoff_hour
+        return out
 
     @property
     def n_nodes(self) -> int:

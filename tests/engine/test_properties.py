@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.router import Router
-from models import Policy, Status
+from models import Status
 from tests import naive
-from tests.conftest import make_inventory, make_network, make_order
+from tests.conftest import flat_policy, make_inventory, make_network, make_order
 from tests.engine.test_kernels import _atp_dict, _demand
 
 STRATS = st.sampled_from(["cost", "priority", "nearest", "high_stock"])
@@ -20,7 +20,7 @@ def test_never_allocates_more_than_atp(seed, strategy, n_orders):
     rng = np.random.default_rng(seed)
     net = make_network(rng, int(rng.integers(2, 9)), int(rng.integers(2, 7)), disabled=0.15)
     inv = make_inventory(rng, net, density=0.6, max_qty=5)
-    router = Router(net, inv, Policy(strategy=strategy))
+    router = Router(net, inv, flat_policy(strategy=strategy))
     for i in range(n_orders):
         order = make_order(rng, net, f"O{i}", max_qty=4, max_shipments=int(rng.integers(1, 4)))
         before = _atp_dict(router.snapshot())
@@ -43,7 +43,7 @@ def test_allocations_add_up_to_ordered_quantities(seed, strategy):
     rng = np.random.default_rng(seed)
     net = make_network(rng, int(rng.integers(1, 8)), int(rng.integers(3, 7)))
     inv = make_inventory(rng, net, density=0.7, max_qty=6)
-    router = Router(net, inv, Policy(strategy=strategy))
+    router = Router(net, inv, flat_policy(strategy=strategy))
     for i in range(10):
         order = make_order(rng, net, f"O{i}", max_qty=4)
         d = router.route(order)
@@ -63,7 +63,7 @@ def test_cost_strategy_is_optimal_against_brute_force(seed, k, split_penalty):
     rng = np.random.default_rng(seed)
     net = make_network(rng, int(rng.integers(1, 6)), 4)
     inv = make_inventory(rng, net, density=0.7, max_qty=3)
-    pol = Policy(split_penalty=split_penalty)
+    pol = flat_policy(split_penalty=split_penalty)
     order = make_order(rng, net, "O", max_lines=3, max_qty=3, max_shipments=k)
     fill, cost = naive.brute_force(net, pol, _atp_dict(inv), _demand(order, net), (order.lat, order.lon), k)
     d = Router(net, inv, pol).route(order)

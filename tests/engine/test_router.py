@@ -20,7 +20,7 @@ from models import (
     StockRecord,
     ValidationError,
 )
-from tests.conftest import make_inventory, make_network, make_order
+from tests.conftest import flat_policy, make_inventory, make_network, make_order
 
 
 def _net(nodes, skus=("SKU-1", "SKU-2", "SKU-3", "SKU-4")):
@@ -189,9 +189,9 @@ def test_route_many_matches_route_one_by_one(rng):
     inv = make_inventory(rng, net, density=0.6, max_qty=5)
     orders = [make_order(rng, net, f"O{i}", max_qty=3) for i in range(60)]
     for strategy in ("cost", "priority", "nearest", "high_stock"):
-        seq = Router(net, inv, Policy(strategy=strategy))
+        seq = Router(net, inv, flat_policy(strategy=strategy))
         singles = [seq.route(o) for o in orders]
-        batch = Router(net, inv, Policy(strategy=strategy)).route_many(orders)
+        batch = Router(net, inv, flat_policy(strategy=strategy)).route_many(orders)
         assert batch.orders["status"].tolist() == [d.status.value for d in singles]
         np.testing.assert_allclose(batch.orders["cost"], [d.cost.total for d in singles])
         got = sorted(map(tuple, batch.allocations[["order_id", "line_id", "node_id", "qty"]].values.tolist()))
