@@ -1,0 +1,379 @@
+"""Vendor offers, the HTTP vendor gateway and time-bounded availability checks."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.vendors import (
+    HttpVendorGateway,
+    VendorError,
+    VendorGateway,
+    VendorOffers,
+    VendorTimeout,
+    check_vendors,
+)
+from models import Network, Node, Sku, ValidationError
+from tests.engine.vendor_server import Behaviour, VendorServer, error, malformed, ok, slow
+
+TIMEOUT = 0.2
+# Generous: the bound being tested is "returns near the timeout, not after the
+# slowest vendor", and a loaded 2-core CI box must not make it flaky.
+SLACK = 0.5
+
+
+@pytest.fixture(scope="module")
+def net() -> Network:
+    nodes = [
+        Node("W1", "warehouse", 40.0, -75.0),
+        Node("V1", "vendor", 41.0, -74.0, fee_rate=0.1),
+        Node("S1", "store", 40.5, -74.5),
+        Node("V2", "vendor", 34.0, -118.0),
+        Node("V3", "vendor", 47.6, -122.3),
+    ]
+    return Network.build(nodes, [Sku(s, 1.0, 20.0) for s in ("A", "B", "C", "D")])
+
+
+def _offers_frame(**overrides) -> pd.DataFrame:
+    df = pd.DataFrame({
+        "node_id": ["V2", "V1", "V1", "V3"],
+        "sku": ["A", "A", "C", "C"],
+        "price": [9.5, 10.0, 3.0, 2.5],
+        "fee_rate": [0.15, 0.1, 0.0, 0.2],
+        "lead_days": [2, 1, 0, 4],
+    })
+    for k, v in overrides.items():
+        df[k] = v
+    return df
+
+
+# --------------------------------------------------------------------------- offers
+
+
+def test_from_frame_builds_sorted_columns_with_default_reliability(net):
+    offers = VendorOffers.from_frame(net, _offers_frame())
+    assert len(offers) == 4
+    v1, v2, v3 = (net.node_index[v] for v in ("V1", "V2", "V3"))
+    a, c = net.sku_index["A"], net.sku_index["C"]
+    # canonical order: by SKU, then node
+    assert offers.sku.tolist() == [a, a, c, c]
+    assert offers.node.tolist() == [v1, v2, v1, v3]
+    assert offers.reliability.tolist() == [1.0] * 4
+    assert offers.node.dtype == np.int64 and offers.lead_days.dtype == np.int64
+    assert not offers.price.flags.writeable
+    j = offers.lookup(v2, a)
+    assert (offers.price[j], offers.fee_rate[j], offers.lead_days[j]) == (9.5, 0.15, 2)
+    np.testing.assert_allclose(offers.landed_unit_cost()[j], 9.5 * 1.15)
+
+
+def test_reliability_column_with_blank_cells_defaults_to_one(net):
+    offers = VendorOffers.from_frame(net, _offers_frame(reliability=[0.9, None, "", 0.5]))
+    j = offers.lookup(net.node_index["V2"], net.sku_index["A"])
+    assert offers.reliability[j] == 0.9
+    assert sorted(offers.reliability.tolist()) == [0.5, 0.9, 1.0, 1.0]
+
+
+def test_lookup_and_vendors_for(net):
+    offers = VendorOffers.from_frame(net, _offers_frame())
+    v1, v3, w1 = net.node_index["V1"], net.node_index["V3"], net.node_index["W1"]
+    a, b, c = (net.sku_index[s] for s in "ABC")
+    assert offers.lookup(v1, b) == -1
+    assert offers.lookup(w1, a) == -1
+    assert offers.lookup(-1, a) == -1 and offers.lookup(v1, -1) == -1
+    assert offers.lookup(v1, 99) == -1
+    assert offers.vendors_for(a).tolist() == sorted([v1, net.node_index["V2"]])
+    assert offers.vendors_for(c).tolist() == [v1, v3]
+    assert offers.vendors_for(b).tolist() == []
+    assert offers.vendors_for(99).tolist() == []
+    got = offers.lookup_many([v1, v1, v3, w1, -1], [a, b, c, a, a])
+    assert got.tolist() == [offers.lookup(v1, a), -1, offers.lookup(v3, c), -1, -1]
+
+
+def test_empty_offers():
+    e = VendorOffers.empty()
+    assert len(e) == 0
+    assert e.lookup(0, 0) == -1
+    assert e.vendors_for(0).tolist() == []
+    assert e.lookup_many([0, 1], [0, 0]).tolist() == [-1, -1]
+
+
+def test_validation_lists_every_bad_row_in_one_error(net):
+    df = pd.DataFrame({
+        "node_id": ["V1", "W1", "nope", "V2", "V1", "", "V3", "V3", "V2"],
+        "sku":     ["A", "A", "A", "Z", "A", "B", "B", "C", "D"],
+        "price":   [1.0, 1.0, 1.0, 1.0, 2.0, -1.0, float("nan"), "abc", 1.0],
+        "fee_rate": [0.1, 0.1, 0.1, 0.1, 0.1, 1.0, -0.1, 0.5, 0.0],
+        "lead_days": [1, 1, 1, 1, 1, 1.5, -2, 1, None],
+        "reliability": [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.5, -0.2, float("inf")],
+    })
+    with pytest.raises(ValidationError) as info:
+        VendorOffers.from_frame(net, df)
+    found = {(p.row, p.field) for p in info.value.problems}
+    assert all(p.table == "vendor_offers" for p in info.value.problems)
+    assert found == {
+        (1, "node_id"),                       # W1 is a warehouse
+        (2, "node_id"),                       # unknown node
+        (3, "sku"),                           # unknown sku
+        (4, "node_id/sku"),                   # repeats row 0
+        (5, "node_id"), (5, "price"), (5, "fee_rate"), (5, "lead_days"), (5, "reliability"),
+        (6, "price"), (6, "fee_rate"), (6, "lead_days"), (6, "reliability"),
+        (7, "price"), (7, "reliability"),
+        (8, "lead_days"), (8, "reliability"),
+    }
+    reasons = {(p.row, p.field): p.reason for p in info.value.problems}
+    assert "not a vendor" in reasons[(1, "node_id")]
+    assert "first at row 0" in reasons[(4, "node_id/sku")]
+    assert "[0, 1)" in reasons[(5, "fee_rate")]
+    assert "(0, 1]" in reasons[(5, "reliability")]
+    assert str(info.value).startswith("17 invalid values")
+
+
+def test_validation_rejects_boolean_numbers(net):
+    with pytest.raises(ValidationError) as info:
+        VendorOffers.from_frame(net, _offers_frame(price=[True, 1.0, 1.0, 1.0]))
+    assert [(p.row, p.field) for p in info.value.problems] == [(0, "price")]
+
+
+def test_missing_columns_reported_together(net):
+    with pytest.raises(ValidationError) as info:
+        VendorOffers.from_frame(net, pd.DataFrame({"node_id": ["V1"], "sku": ["A"], "price": [1.0]}))
+    assert {(p.row, p.field) for p in info.value.problems} == {(None, "fee_rate"), (None, "lead_days")}
+
+
+def test_empty_frame_gives_empty_offers(net):
+    offers = VendorOffers.from_frame(net, _offers_frame().iloc[:0])
+    assert len(offers) == 0
+
+
+def test_direct_construction_rejects_duplicates_and_ragged_columns():
+    i, f = np.array([1, 1]), np.array([1.0, 1.0])
+    with pytest.raises(ValueError, match="duplicate"):
+        VendorOffers(i, np.array([0, 0]), f, f, i, f)
+    with pytest.raises(ValueError, match="equal lengths"):
+        VendorOffers(i, np.array([0]), f, f, i, f)
+
+
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 30)), max_size=60, unique=True),
+       st.lists(st.tuples(st.integers(-2, 45), st.integers(-2, 35)), max_size=30))
+def test_lookup_and_vendors_for_match_a_dict(pairs, probes):
+    n = len(pairs)
+    node = np.array([p[0] for p in pairs], np.int64)
+    sku = np.array([p[1] for p in pairs], np.int64)
+    price = np.arange(n, dtype=np.float64)  # row identity survives the sort
+    offers = VendorOffers(node, sku, price, np.zeros(n), np.zeros(n, np.int64), np.ones(n))
+    truth = {p: float(i) for i, p in enumerate(pairs)}
+    for nd, sk in probes + pairs[:10]:
+        j = offers.lookup(nd, sk)
+        assert (j >= 0) == ((nd, sk) in truth)
+        if j >= 0:
+            assert offers.price[j] == truth[(nd, sk)]
+        assert offers.vendors_for(sk).tolist() == sorted(x for x, s in pairs if s == sk)
+    if probes:
+        pn, ps = np.array(probes).T
+        assert offers.lookup_many(pn, ps).tolist() == [offers.lookup(a, b) for a, b in probes]
+
+
+# --------------------------------------------------------------------------- HTTP gateway
+
+
+@pytest.fixture(scope="module")
+def server():
+    behaviours = {
+        "V1": ok({"A": 3, "B": 0, "C": 7}),
+        "V2": slow(3.0, {"A": 1}),
+        "V3": error(500),
+        "V4": malformed(),
+        "V5": malformed(b'{"availability": {"A": -1, "B": 2.5, "C": true}}'),
+        "V6": malformed(b'{"stock": {"A": 1}}'),
+        "V7": malformed(b'{"availability": {"A": 1, "ZZ": 4}}'),
+        "V8": Behaviour(stock={"A 1&x": 2, "A": 5}),
+        "V9": error(503),
+    }
+    with VendorServer(behaviours) as srv:
+        yield srv
+
+
+def test_http_gateway_parses_real_responses(server):
+    gw = HttpVendorGateway(server.base_urls)
+    assert isinstance(gw, VendorGateway)
+    got = gw.availability("V1", ["A", "B", "C", "D", "A"], timeout=2.0)
+    # D was not in the answer: read as 0; A asked once even though repeated
+    assert got == {"A": 3, "B": 0, "C": 7, "D": 0}
+    assert ("V1", ["A", "B", "C", "D"]) in server.requests
+    assert gw.url("V1", ["A", "B"]).endswith("/V1/availability?skus=A,B")
+
+
+def test_http_gateway_escapes_sku_ids(server):
+    gw = HttpVendorGateway(server.base_urls)
+    assert gw.availability("V8", ["A 1&x", "A"], timeout=2.0) == {"A 1&x": 2, "A": 5}
+    assert gw.availability("V8", [], timeout=2.0) == {}
+
+
+@pytest.mark.parametrize(("vendor", "reason"), [
+    ("V3", "HTTP 500"),
+    ("V9", "HTTP 503"),
+    ("V4", "bad payload: not JSON"),
+    ("V5", "bad payload: 'A' must be >= 0"),
+    ("V6", 'bad payload: expected an object with key "availability"'),
+    ("V7", "bad payload: unrequested sku 'ZZ'"),
+])
+def test_http_gateway_rejects_failures_and_bad_shapes(server, vendor, reason):
+    gw = HttpVendorGateway(server.base_urls)
+    with pytest.raises(VendorError) as info:
+        gw.availability(vendor, ["A", "B", "C"], timeout=2.0)
+    assert str(info.value).startswith(reason)
+
+
+def test_http_gateway_bad_payload_names_each_problem(server):
+    with pytest.raises(VendorError) as info:
+        HttpVendorGateway(server.base_urls).availability("V5", ["A", "B", "C"], timeout=2.0)
+    msg = str(info.value)
+    assert "'B' must be an integer, got 2.5" in msg and "'C' must be an integer, got True" in msg
+
+
+def test_http_gateway_times_out(server):
+    gw = HttpVendorGateway(server.base_urls)
+    t0 = time.monotonic()
+    with pytest.raises(VendorError, match=r"^timeout after 0\.20 s$"):
+        gw.availability("V2", ["A"], timeout=TIMEOUT)
+    assert time.monotonic() - t0 < TIMEOUT + SLACK
+
+
+def test_http_gateway_unreachable_and_unknown_vendor():
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gw = HttpVendorGateway({"V1": f"http://127.0.0.1:{port}"})
+    with pytest.raises(VendorError, match="^unreachable"):
+        gw.availability("V1", ["A"], timeout=1.0)
+    with pytest.raises(VendorError, match="no endpoint"):
+        gw.availability("V2", ["A"], timeout=1.0)
+    with pytest.raises(VendorError, match="must not contain ','"):
+        gw.availability("V1", ["A,B"], timeout=1.0)
+    with pytest.raises(ValueError, match="absolute"):
+        HttpVendorGateway({"V1": "127.0.0.1:80"})
+
+
+def test_http_gateway_rejects_oversized_body(server):
+    gw = HttpVendorGateway(server.base_urls, max_bytes=8)
+    with pytest.raises(VendorError, match="larger than 8 bytes"):
+        gw.availability("V1", ["A"], timeout=2.0)
+
+
+# --------------------------------------------------------------------------- check_vendors
+
+
+def test_check_vendors_keeps_good_vendors_and_records_the_rest(server):
+    gw = HttpVendorGateway(server.base_urls)
+    requests = {v: ["A", "B"] for v in ("V1", "V2", "V3", "V4", "V5", "V7")}
+    requests["V0"] = []  # nothing to ask: no call, nothing available
+    t0 = time.monotonic()
+    check = check_vendors(gw, requests, timeout=TIMEOUT)
+    wall = time.monotonic() - t0
+    assert wall < TIMEOUT + SLACK  # not the slow vendor's 3 s
+    assert check.elapsed <= wall
+    assert check.available == {"V1": {"A": 3, "B": 0}, "V0": {}}
+    assert check.failures["V2"] == "timeout after 0.20 s"
+    assert check.failures["V3"] == "HTTP 500"
+    assert check.failures["V4"].startswith("bad payload")
+    assert check.failures["V5"].startswith("bad payload")
+    assert check.failures["V7"].startswith("bad payload: unrequested sku")
+    assert set(check.available) | set(check.failures) == set(requests)
+    assert not set(check.available) & set(check.failures)
+    assert check.units("V1", "A") == 3 and check.units("V2", "A") == 0 and check.units("V1", "Z") == 0
+
+
+class _StubbornGateway:
+    """In-process gateway that ignores its timeout (a blocking call without one).
+
+    ``release`` lets the test free the stuck threads at the end.
+    """
+
+    def __init__(self, answers: dict[str, object], stuck: set[str]):
+        self.answers, self.stuck = answers, stuck
+        self.release = threading.Event()
+        self.calls: list[tuple[str, float]] = []
+
+    def availability(self, vendor_id, skus, timeout):
+        self.calls.append((vendor_id, timeout))
+        if vendor_id in self.stuck:
+            self.release.wait(10)
+        answer = self.answers.get(vendor_id)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+def test_check_vendors_does_not_wait_for_a_gateway_that_ignores_its_timeout():
+    gw = _StubbornGateway({"good": {"A": 2}, "stuck": {"A": 9}}, stuck={"stuck"})
+    try:
+        t0 = time.monotonic()
+        check = check_vendors(gw, {"good": ["A"], "stuck": ["A"]}, timeout=TIMEOUT)
+        assert time.monotonic() - t0 < TIMEOUT + SLACK
+    finally:
+        gw.release.set()
+    assert check.available == {"good": {"A": 2}}
+    assert check.failures == {"stuck": "timeout after 0.20 s"}
+
+
+def test_check_vendors_with_fewer_workers_than_vendors_stays_bounded():
+    # One worker: the stuck vendor holds it, so the others never start in time.
+    gw = _StubbornGateway({v: {"A": 1} for v in ("a", "b", "c")}, stuck={"a"})
+    try:
+        t0 = time.monotonic()
+        check = check_vendors(gw, {"a": ["A"], "b": ["A"], "c": ["A"]}, timeout=TIMEOUT, max_workers=1)
+        assert time.monotonic() - t0 < TIMEOUT + SLACK
+    finally:
+        gw.release.set()
+    assert check.available == {}
+    assert set(check.failures) == {"a", "b", "c"}
+    assert all(r == "timeout after 0.20 s" for r in check.failures.values())
+
+
+def test_check_vendors_passes_remaining_time_and_serialises_with_one_worker():
+    gw = _StubbornGateway({v: {"A": i} for i, v in enumerate("abc")}, stuck=set())
+    check = check_vendors(gw, {v: ["A"] for v in "abc"}, timeout=1.0, max_workers=1)
+    assert check.available == {"a": {"A": 0}, "b": {"A": 1}, "c": {"A": 2}}
+    timeouts = [t for _, t in gw.calls]
+    assert all(0 < t <= 1.0 for t in timeouts) and timeouts == sorted(timeouts, reverse=True)
+
+
+def test_check_vendors_never_raises_for_vendor_failures():
+    gw = _StubbornGateway({
+        "boom": RuntimeError("socket on fire"),
+        "late": TimeoutError(),
+        "later": VendorTimeout("timeout after 0.03 s"),  # its share of the time, not ours
+        "vendor": VendorError("HTTP 502"),
+        "none": None,
+        "neg": {"A": -3},
+        "str": {"A": "3"},
+        "fine": {"A": np.int64(4)},
+    }, stuck=set())
+    check = check_vendors(gw, {v: ["A"] for v in gw.answers}, timeout=1.0)
+    assert check.available == {"fine": {"A": 4}}
+    assert type(check.available["fine"]["A"]) is int
+    assert check.failures["boom"] == "error: RuntimeError: socket on fire"
+    assert check.failures["late"] == check.failures["later"] == "timeout after 1.00 s"
+    assert check.failures["vendor"] == "HTTP 502"
+    assert check.failures["none"].startswith("bad payload")
+    assert check.failures["neg"] == "bad payload: 'A' must be >= 0, got -3"
+    assert check.failures["str"].startswith("bad payload: 'A' must be an integer")
+
+
+def test_check_vendors_argument_errors_and_empty_request():
+    gw = _StubbornGateway({}, stuck=set())
+    empty = check_vendors(gw, {}, timeout=0.1)
+    assert (empty.available, empty.failures) == ({}, {})
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="timeout"):
+            check_vendors(gw, {"a": ["A"]}, timeout=bad)
+    with pytest.raises(ValueError, match="max_workers"):
+        check_vendors(gw, {"a": ["A"]}, timeout=0.1, max_workers=0)
+    assert gw.calls == []
