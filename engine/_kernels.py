@@ -99,6 +99,8 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
     Returns
     -------
     cand, atp, ent, miles, lead
+        ``miles`` and ``lead`` are NaN where no filter needed them; see
+        :func:`_fill_distances`.
     """
     G = g_sku.shape[0]
     ub = 0
@@ -114,6 +116,9 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
     max_miles = params[P_MAX_MILES]
     max_days = params[P_MAX_DAYS]
     exclude_late = params[P_LATE_MODE] == 0.0
+    # distances are needed here only to filter; otherwise the planner computes
+    # them lazily, for the few nodes whose cheap lower bound can still win
+    need_dist = max_miles < np.inf or max_days >= 0
     for g in range(G):
         s = g_sku[g]
         for e in range(sku_ptr[s], sku_ptr[s + 1]):
@@ -129,12 +134,15 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
                 continue
             if params[P_REQUIRE_CUTOFF] > 0 and params[P_HOUR] >= nodef[n, NF_CUTOFF]:
                 continue
-            d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
-            if d > max_miles:
-                continue
-            ld = _lead_days(n, d, nodef, params, bands)
-            if max_days >= 0 and exclude_late and ld > max_days:
-                continue
+            d = np.nan
+            ld = np.nan
+            if need_dist:
+                d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+                if d > max_miles:
+                    continue
+                ld = _lead_days(n, d, nodef, params, bands)
+                if max_days >= 0 and exclude_late and ld > max_days:
+                    continue
             mark[n] = C
             cand[C] = n
             miles[C] = d
@@ -156,6 +164,93 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
     for i in range(n_touched):
         mark[touched[i]] = -1
     return cand[:C].copy(), atp, ent, miles[:C].copy(), lead[:C].copy()
+
+
+@njit(cache=True)
+def _fill_distances(cand, miles, lead, dest, nodef, params, bands):
+    """Compute the distances and lead days that :func:`_gather` left as NaN."""
+    for c in range(cand.shape[0]):
+        if np.isnan(miles[c]):
+            n = cand[c]
+            miles[c] = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+            lead[c] = _lead_days(n, miles[c], nodef, params, bands)
+
+
+@njit(cache=True)
+def _best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, nodef, skuf, entry_fee,
+                      entry_plan, entry_risk, entry_demand, free, params, bands, strategy):
+    """Cheapest node that ships the whole order alone, and a bound on any split.
+
+    The per-mile term is the only one that needs trigonometry, so each
+    covering node is first priced with the chord (never longer than the
+    arc) and its exact distance computed only when that lower bound can
+    still beat the incumbent.
+
+    Returns
+    -------
+    best : int
+        Candidate position, -1 when no node covers everything.
+    best_cost : float
+    split_lb : float
+        A lower bound on the cost of any plan with two or more parcels that
+        fills every unit.
+    """
+    C = cand.shape[0]
+    G = g_sku.shape[0]
+    w = params[P_DEPLETION]
+    per_mile = params[P_PER_MILE]
+    total_q = 0
+    for g in range(G):
+        total_q += g_qty[g]
+    umin = np.full(G, np.inf)
+    fmin = np.inf
+    best = -1
+    best_cost = np.inf
+    for c in range(C):
+        n = cand[c]
+        fixed = 0.0 if free[n] else params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+        if fixed < fmin:
+            fmin = fixed
+        base = params[P_PER_UNIT] + nodef[n, NF_HUNIT]
+        covers = capu[c] >= total_q
+        flat = fixed
+        for g in range(G):
+            a = atp[c, g]
+            if a < g_qty[g]:
+                covers = False
+            if a <= 0:
+                continue
+            e = ent[c, g]
+            u = base + params[P_PER_KG] * skuf[g_sku[g], 1] + entry_fee[e] + entry_risk[e]
+            dem = entry_demand[e]
+            if dem > 0.0 and w > 0.0:
+                u += w * dem / (dem + a)
+            if strategy == 4:
+                u += entry_plan[e]
+            if u < umin[g]:
+                umin[g] = u
+            flat += g_qty[g] * u
+        if not covers:
+            continue
+        if np.isnan(miles[c]):
+            dx = dest[0] - nodef[n, NF_X]
+            dy = dest[1] - nodef[n, NF_Y]
+            dz = dest[2] - nodef[n, NF_Z]
+            chord = EARTH_RADIUS_MI * np.sqrt(dx * dx + dy * dy + dz * dz)
+            if flat + per_mile * total_q * chord >= best_cost:
+                continue
+            miles[c] = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+            lead[c] = _lead_days(n, miles[c], nodef, params, bands)
+        cost = flat + per_mile * total_q * miles[c]
+        if params[P_MAX_DAYS] >= 0 and lead[c] > params[P_MAX_DAYS]:
+            cost += params[P_LATE_PENALTY] * (lead[c] - params[P_MAX_DAYS])
+        if cost < best_cost - _EPS:
+            best_cost = cost
+            best = c
+    split_lb = 2.0 * fmin + params[P_SPLIT]
+    for g in range(G):
+        split_lb += g_qty[g] * umin[g]
+    return best, best_cost, split_lb
 
 
 @njit(cache=True)
@@ -491,6 +586,8 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
     Returns
     -------
     cand, atp, ent, alloc, miles, lead, fixed, unit, costs
+        When a single node provably wins, ``fixed`` and ``unit`` come back
+        empty and ``miles``/``lead`` are NaN for nodes never priced exactly.
         ``costs`` holds shipping, handling, vendor fees and penalties
         (lateness and store depletion); the split penalty is left to the
         caller, which sees every tier's parcels.
@@ -499,19 +596,36 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                                           cap_orders, cap_units, mark, dest, nodef, params, bands)
     C = cand.shape[0]
     G = g_sku.shape[0]
-    fixed, unit = _unit_costs(cand, g_sku, ent, atp, miles, lead, nodef, skuf, entry_fee, entry_dual,
-                              entry_demand, free, params, strategy)
-    for c in range(C):
-        for g in range(G):
-            e = ent[c, g]
-            if e >= 0:
-                unit[c, g] += entry_risk[e]
     alloc = np.zeros((C, G), np.int64)
     capu = np.empty(C, np.int64)
     for c in range(C):
         capu[c] = cap_units[cand[c]]
     split_penalty = params[P_SPLIT]
-    if C > 0:
+    done = False
+    if C > 0 and (strategy == 0 or strategy == 4):
+        # fast path: a single covering node beats every split whenever its cost is
+        # below the cheapest conceivable two-parcel plan, the common case
+        best, best_cost, split_lb = _best_single_lazy(
+            cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, nodef, skuf, entry_fee, entry_dual,
+            entry_risk, entry_demand, free, params, bands, strategy)
+        if best >= 0 and (k == 1 or best_cost <= split_lb):
+            for g in range(G):
+                alloc[best, g] = g_qty[g]
+            done = True
+    if done:
+        # the explanation rebuilds these when asked (see engine.explain)
+        fixed = np.empty(0)
+        unit = np.empty((0, G))
+    else:
+        _fill_distances(cand, miles, lead, dest, nodef, params, bands)
+        fixed, unit = _unit_costs(cand, g_sku, ent, atp, miles, lead, nodef, skuf, entry_fee, entry_dual,
+                                  entry_demand, free, params, strategy)
+        for c in range(C):
+            for g in range(G):
+                e = ent[c, g]
+                if e >= 0:
+                    unit[c, g] += entry_risk[e]
+    if C > 0 and not done:
         if strategy == 0 or strategy == 4:
             best = _plan_cost(g_qty, atp, unit, fixed, capu, k, split_penalty, np.int64(params[P_SPLIT_CANDS]), -1)
             m = 0

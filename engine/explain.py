@@ -38,6 +38,15 @@ class Snapshot:
     params: np.ndarray
     bands: np.ndarray
     cap_orders: np.ndarray | None
+    complete: object = None  # callable filling miles, fixed and unit when the kernel skipped them
+
+    def full(self) -> Snapshot:
+        if self.complete is None or len(self.fixed) == len(self.cand):
+            return self
+        miles, fixed, unit = self.complete(self)
+        return Snapshot(self.tier, self.strategy, self.k, self.g_sku, self.g_qty, self.cand, self.atp, self.alloc,
+                        miles, fixed, unit, self.capu, self.dest, self.mask, self.params, self.bands,
+                        self.cap_orders)
 
 
 def _set_cost(s: Snapshot, members: np.ndarray, split_penalty: float) -> tuple[int, float]:
@@ -123,6 +132,7 @@ def build_notes(network: Network, inventory: Inventory, policy: Policy,
     out of stock), nearest first."""
     notes: list[CandidateNote] = []
     seen: set[str] = set()
+    snapshots = [s.full() for s in snapshots]
     for s in snapshots:
         for note in _candidate_notes(network, policy, s):
             if note.node_id not in seen:

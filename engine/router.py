@@ -469,7 +469,8 @@ class Router:
             capu = self._cap_units[cand] + alloc.sum(axis=1)
             snapshots.append(Snapshot(tier_name, name, k, g_sku[sel], remaining[sel] + alloc.sum(axis=0), cand,
                                       atp, alloc, miles, fixed, unit, capu, dest_vec, mask, p, self._bands,
-                                      cap_before[0] if cap_before is not None else None))
+                                      cap_before[0] if cap_before is not None else None,
+                                      self._completer(ent, lead, free_mask, code)))
             return new_ships
 
         # ---- shipped lines (ship and same_day) through the tiers
@@ -551,6 +552,19 @@ class Router:
 
         return self._finish(order, name, k_total, g_sku, g_qty, line_group, remaining, pieces, snapshots,
                             tier_notes, messages, vendor_failures, cap_before)
+
+    def _completer(self, ent, lead, free_mask, code):
+        """Rebuild the distances and planning costs a fast-path kernel call skipped."""
+        def complete(snap):
+            miles = snap.miles.copy()
+            lead_ = lead.copy()
+            K._fill_distances(snap.cand, miles, lead_, snap.dest, self._nodef, snap.params, snap.bands)
+            fixed, unit = K._unit_costs(snap.cand, snap.g_sku, ent, snap.atp, miles, lead_, self._nodef, self._skuf,
+                                        self._entry_fee, self._dual, self._entry_demand, free_mask, snap.params,
+                                        code)
+            unit += np.where(ent >= 0, self._entry_risk[np.maximum(ent, 0)], 0.0)
+            return miles, fixed, unit
+        return complete
 
     def _live_vendors(self, order, groups, g_sku, remaining, pieces, params, dest, k_left, tier_name, method,
                       vendor_failures, code) -> int:
