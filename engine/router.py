@@ -170,6 +170,7 @@ class Router:
         self._init_vendors(vendor_offers, gateway)
         self._substitutes = substitutes
         self._init_tiers()
+        self._base_params = self._make_base_params()
         bands = self.policy.service.transit_bands
         self._bands = np.array(bands, np.float64).reshape(len(bands), 2)
         self.business_day = business_day or date.today()
@@ -351,6 +352,13 @@ class Router:
         return int(max_shipments) if max_shipments is not None and max_shipments > 0 else self.policy.max_shipments
 
     def _params(self, order: Order | None, hour: float, max_days: float) -> np.ndarray:
+        p = self._base_params.copy()
+        p[K.P_HOUR] = hour
+        p[K.P_MAX_DAYS] = max_days
+        return p
+
+    def _make_base_params(self) -> np.ndarray:
+        """The per-call parameter vector, built once; calls copy it and set what varies."""
         pol, cm = self.policy, self.policy.cost
         p = np.empty(K.N_PARAMS)
         p[K.P_PER_SHIPMENT] = cm.per_shipment
@@ -360,9 +368,9 @@ class Router:
         p[K.P_SPLIT] = pol.split_penalty
         p[K.P_SPLIT_CANDS] = pol.split_candidates
         p[K.P_MAX_MILES] = _NO_LIMIT
-        p[K.P_HOUR] = hour
+        p[K.P_HOUR] = 0.0
         p[K.P_REQUIRE_CUTOFF] = 0.0
-        p[K.P_MAX_DAYS] = max_days
+        p[K.P_MAX_DAYS] = -1.0
         p[K.P_LATE_MODE] = 0.0 if pol.service.late == "exclude" else 1.0
         p[K.P_LATE_PENALTY] = pol.service.late_penalty_per_day
         p[K.P_DEPLETION] = pol.stores.depletion_weight
@@ -371,6 +379,8 @@ class Router:
     def _validate(self, order: Order) -> list[int]:
         index = self.network.sku_index
         sku_idx = [index.get(line.sku, -1) for line in order.lines]
+        if -1 not in sku_idx and all(line.pickup_node is None for line in order.lines):
+            return sku_idx
         col = Collector()
         for line, s in zip(order.lines, sku_idx, strict=True):
             if s < 0:

@@ -141,3 +141,45 @@ def test_cost_kernel_matches_brute_force(seed):
         d = Router(net, inv, pol).route(order)
         assert d.units == fill
         assert d.cost.total == pytest.approx(cost, rel=1e-9, abs=1e-7)
+
+
+def test_unit_costs_match_reference(rng):
+    net = make_network(rng, 15, 6)
+    inv = make_inventory(rng, net, density=0.8)
+    pol = flat_policy()
+    p = Router(net, inv, pol)._base_params.copy()
+    mark = np.full(net.n_nodes, -1, np.int64)
+    nodef = net.packed_nodes()
+    fee = net.fee_rate[inv.node] * net.price[np.repeat(np.arange(net.n_skus), np.diff(inv.sku_ptr))]
+    zeros = np.zeros(inv.nnz)
+    for _ in range(10):
+        skus = rng.choice(net.n_skus, size=3, replace=False).astype(np.int64)
+        lat, lon = rng.uniform(26, 48), rng.uniform(-123, -70)
+        dest = unit_vectors(np.array([lat]), np.array([lon]))[0]
+        cap = np.full(net.n_nodes, 10**9)
+        cand, atp, ent, miles, lead = K._gather(skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock,
+                                                inv.reserved, net.usable, cap, cap, mark, dest, nodef, p, BANDS)
+        K._fill_distances(cand, miles, lead, dest, nodef, p, BANDS)
+        skuf = np.stack([net.price, net.weight_kg], axis=1)
+        fixed, unit = K._unit_costs(cand, skus, ent, atp, miles, lead, nodef, skuf, fee, zeros, zeros,
+                                    np.zeros(net.n_nodes, np.bool_), p, 0)
+        for c, n in enumerate(cand):
+            assert fixed[c] == pytest.approx(pol.cost.per_shipment + net.handling_per_shipment[n])
+            for g, s in enumerate(skus):
+                if ent[c, g] >= 0:
+                    assert unit[c, g] == pytest.approx(naive.unit_cost(net, pol, n, s, (lat, lon)), rel=1e-9)
+
+
+def test_more_than_three_parcels_extends_greedily_within_limits(rng):
+    # every SKU sits at a different node: five lines need five parcels
+    from models import Inventory, Network, Node, OrderLine, Sku, StockRecord
+    from models import Order as O
+
+    nodes = [Node(f"N{i}", "warehouse", 30 + i, -90 - i) for i in range(6)]
+    net = Network.build(nodes, [Sku(f"S{i}", 1, 10) for i in range(6)])
+    inv = Inventory.from_records(net, [StockRecord(f"N{i}", f"S{i}", 2) for i in range(6)])
+    order = O("o", tuple(OrderLine(str(i), f"S{i}", 1) for i in range(5)), 35, -95, max_shipments=4)
+    d = Router(net, inv, flat_policy()).route(order)
+    assert len(d.shipments) == 4 and d.units == 4
+    d = Router(net, inv, flat_policy()).route(O("p", order.lines, 35, -95, max_shipments=6))
+    assert len(d.shipments) == 5 and d.units == 5
