@@ -186,22 +186,34 @@ def _best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, nod
     arc) and its exact distance computed only when that lower bound can
     still beat the incumbent.
 
+    "Everything" is what the tier can fill at all: ``need[g]`` is the
+    smaller of the ordered units and the tier's total ATP, so a node that
+    covers ``need`` is a maximum-fill plan even when stock is short.
+
     Returns
     -------
     best : int
-        Candidate position, -1 when no node covers everything.
+        Candidate position, -1 when no node covers ``need``.
     best_cost : float
     split_lb : float
         A lower bound on the cost of any plan with two or more parcels that
-        fills every unit.
+        fills ``need``.
+    need : ndarray of int64
     """
     C = cand.shape[0]
     G = g_sku.shape[0]
     w = params[P_DEPLETION]
     per_mile = params[P_PER_MILE]
+    # what the tier can fill at most: a node covering that is a maximum-fill plan
+    need = np.zeros(G, np.int64)
+    for g in range(G):
+        tot = 0
+        for c in range(C):
+            tot += atp[c, g]
+        need[g] = tot if tot < g_qty[g] else g_qty[g]
     total_q = 0
     for g in range(G):
-        total_q += g_qty[g]
+        total_q += need[g]
     umin = np.full(G, np.inf)
     fmin = np.inf
     best = -1
@@ -216,7 +228,7 @@ def _best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, nod
         flat = fixed
         for g in range(G):
             a = atp[c, g]
-            if a < g_qty[g]:
+            if a < need[g]:
                 covers = False
             if a <= 0:
                 continue
@@ -229,7 +241,7 @@ def _best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, nod
                 u += entry_plan[e]
             if u < umin[g]:
                 umin[g] = u
-            flat += g_qty[g] * u
+            flat += need[g] * u
         if not covers:
             continue
         if np.isnan(miles[c]):
@@ -249,8 +261,9 @@ def _best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, nod
             best = c
     split_lb = 2.0 * fmin + params[P_SPLIT]
     for g in range(G):
-        split_lb += g_qty[g] * umin[g]
-    return best, best_cost, split_lb
+        if need[g] > 0:
+            split_lb += need[g] * umin[g]
+    return best, best_cost, split_lb, need
 
 
 @njit(cache=True)
@@ -292,7 +305,7 @@ def _unit_costs(cand, g_sku, ent, atp, miles, lead, nodef, skuf, entry_fee, entr
 
 
 @njit(cache=True)
-def _eval_set(S, m, qty, atp, unit, fixed, capu, split_penalty, alloc_out, write):
+def _eval_set(S, m, qty, atp, unit, fixed, capu, split_penalty, alloc_out, write, work):
     """Fill and cost of serving the order from candidate set ``S[:m]``.
 
     Each group is filled from the cheapest members first; given the set this
@@ -302,9 +315,12 @@ def _eval_set(S, m, qty, atp, unit, fixed, capu, split_penalty, alloc_out, write
     binds inside one order the group order decides who gets it).
     """
     G = qty.shape[0]
-    used = np.zeros(3, np.bool_)
-    order = np.empty(3, np.int64)
-    left = np.empty(3, np.int64)
+    # scratch from the caller: this runs thousands of times per order, heap allocations would dominate
+    used = work[0:3]
+    order = work[3:6]
+    left = work[6:9]
+    for i in range(3):
+        used[i] = 0
     for i in range(m):
         left[i] = capu[S[i]]
     fill = 0
@@ -335,12 +351,12 @@ def _eval_set(S, m, qty, atp, unit, fixed, capu, split_penalty, alloc_out, write
             left[order[i]] -= take
             fill += take
             cost += take * unit[c, g]
-            used[order[i]] = True
+            used[order[i]] = 1
             if write:
                 alloc_out[c, g] = take
     nused = 0
     for i in range(m):
-        if used[i]:
+        if used[i] != 0:
             nused += 1
             cost += fixed[S[i]]
     if nused > 1:
@@ -377,6 +393,7 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
     best = np.full(3, -1, np.int64)
     S = np.empty(3, np.int64)
     dummy = np.zeros((1, 1), np.int64)
+    work = np.empty(9, np.int64)
     if C == 0:
         return best
     # globally fillable units and cheapest unit cost per group
@@ -417,7 +434,7 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
         if force >= 0 and c != force:
             continue
         S[0] = c
-        f, cst = _eval_set(S, 1, qty, atp, unit, fixed, capu, split_penalty, dummy, False)
+        f, cst = _eval_set(S, 1, qty, atp, unit, fixed, capu, split_penalty, dummy, False, work)
         if _better(f, cst, best_fill, best_cost):
             best_fill = f
             best_cost = cst
@@ -444,7 +461,7 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
                         continue
                     S[0] = i
                     S[1] = j
-                    f, cst = _eval_set(S, 2, qty, atp, unit, fixed, capu, split_penalty, dummy, False)
+                    f, cst = _eval_set(S, 2, qty, atp, unit, fixed, capu, split_penalty, dummy, False, work)
                     if _better(f, cst, best_fill, best_cost):
                         best_fill = f
                         best_cost = cst
@@ -465,7 +482,7 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
                         S[0] = h
                         S[1] = i
                         S[2] = j
-                        f, cst = _eval_set(S, 3, qty, atp, unit, fixed, capu, split_penalty, dummy, False)
+                        f, cst = _eval_set(S, 3, qty, atp, unit, fixed, capu, split_penalty, dummy, False, work)
                         if _better(f, cst, best_fill, best_cost):
                             best_fill = f
                             best_cost = cst
@@ -572,6 +589,210 @@ def _greedy(order_per_group, qty, atp, capu, k, alloc):
 
 
 @njit(cache=True)
+def _find_entry(sku_ptr, ent_node, s, n):
+    """Position of node ``n`` in SKU ``s``'s entry list (sorted by node), or -1."""
+    lo = sku_ptr[s]
+    hi = sku_ptr[s + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if ent_node[mid] < n:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < sku_ptr[s + 1] and ent_node[lo] == n:
+        return lo
+    return -1
+
+
+@njit(cache=True)
+def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
+                sku_ptr, ent_node, on_hand, safety, reserved,
+                entry_fee, entry_dual, entry_risk, entry_demand,
+                cap_orders, cap_units, mark, acc, params, bands, reserve):
+    """The common case without building candidate matrices: one node ships it all.
+
+    Works straight on the SKU index. One pass over each group's entries
+    gives the tier's fillable units and the cheapest distance-free unit
+    cost per group (the bound on any split); one more pass per group, with
+    per-node scratch marks, finds the nodes that hold every fillable unit
+    and their distance-free cost; they are priced with the chord bound first
+    and an exact distance only when they can still win. ``mark`` must be all
+    -1 on entry and is restored; ``acc`` is per-node float scratch. Only valid for the
+    ``cost`` and ``dual`` strategies with no distance-based filter.
+
+    Returns
+    -------
+    ok : bool
+        False when a split might be cheaper or no single node covers; the
+        caller then runs :func:`_route_core`, and nothing was changed.
+    node : int
+        The chosen node, -1 when nothing is fillable.
+    ent : ndarray of int64, shape (G,)
+        Entry each group's units come from (-1 where none).
+    need : ndarray of int64, shape (G,)
+    miles, lead : float
+    costs : ndarray, shape (4,)
+        Shipping, handling, vendor fees, penalties.
+    snap : ndarray of int64
+        ATP before this order of every entry of the order's SKUs, group by group.
+    """
+    G = g_sku.shape[0]
+    w = params[P_DEPLETION]
+    per_mile = params[P_PER_MILE]
+    hour = params[P_HOUR]
+    need_cutoff = params[P_REQUIRE_CUTOFF] > 0
+    need = np.zeros(G, np.int64)
+    umin = np.full(G, np.inf)
+    ent = np.full(G, -1, np.int64)
+    costs = np.zeros(4)
+    fmin = np.inf
+    n_snap = 0
+    for g in range(G):
+        n_snap += sku_ptr[g_sku[g] + 1] - sku_ptr[g_sku[g]]
+    # ATP of every entry of these SKUs before this order: what its explanation replays
+    snap = np.empty(n_snap, np.int64)
+    j = 0
+    for g in range(G):
+        s = g_sku[g]
+        for e in range(sku_ptr[s], sku_ptr[s + 1]):
+            snap[j] = on_hand[e] - safety[e] - reserved[e]
+            j += 1
+    for g in range(G):
+        s = g_sku[g]
+        tot = 0
+        for e in range(sku_ptr[s], sku_ptr[s + 1]):
+            n = ent_node[e]
+            if not mask[n] or cap_orders[n] <= 0 or cap_units[n] <= 0:
+                continue
+            if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
+                continue
+            a = on_hand[e] - safety[e] - reserved[e]
+            if a <= 0:
+                continue
+            if a > cap_units[n]:
+                a = cap_units[n]
+            tot += a
+            u = params[P_PER_UNIT] + nodef[n, NF_HUNIT] + entry_fee[e] + entry_risk[e]
+            dem = entry_demand[e]
+            if dem > 0.0 and w > 0.0:
+                u += w * dem / (dem + a)
+            if strategy == 4:
+                u += entry_dual[e]
+            if u < umin[g]:
+                umin[g] = u
+            f = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+            if f < fmin:
+                fmin = f
+        need[g] = tot if tot < g_qty[g] else g_qty[g]
+    total_q = 0
+    n_need = 0
+    for g in range(G):
+        total_q += need[g]
+        if need[g] > 0:
+            n_need += 1
+    if total_q == 0:
+        return True, -1, ent, need, np.nan, np.nan, costs, snap
+    # Intersect the groups' node lists with the scratch marks: after group i a
+    # node holds mark i+1 when it can cover every needed group so far, and acc
+    # accumulates its distance-free cost. Sequential passes, no searching.
+    step = 0
+    last = -1
+    for g in range(G):
+        if need[g] == 0:
+            continue
+        s = g_sku[g]
+        for e in range(sku_ptr[s], sku_ptr[s + 1]):
+            n = ent_node[e]
+            if step == 0:
+                if not mask[n] or cap_orders[n] <= 0 or cap_units[n] < total_q or mark[n] != -1:
+                    continue
+                if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
+                    continue
+            elif mark[n] != step:
+                continue
+            a = on_hand[e] - safety[e] - reserved[e]
+            if a < need[g]:
+                continue
+            u = params[P_PER_UNIT] + nodef[n, NF_HUNIT] + params[P_PER_KG] * skuf[s, 1]
+            u += entry_fee[e] + entry_risk[e]
+            dem = entry_demand[e]
+            if dem > 0.0 and w > 0.0:
+                u += w * dem / (dem + (a if a < cap_units[n] else cap_units[n]))
+            if strategy == 4:
+                u += entry_dual[e]
+            if step == 0:
+                acc[n] = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP] + need[g] * u
+            else:
+                acc[n] += need[g] * u
+            mark[n] = step + 1
+        step += 1
+        last = g
+    best = -1
+    best_cost = np.inf
+    best_miles = np.nan
+    s = g_sku[last]
+    for e in range(sku_ptr[s], sku_ptr[s + 1]):
+        n = ent_node[e]
+        if mark[n] != n_need:
+            continue
+        flat = acc[n]
+        dx = dest[0] - nodef[n, NF_X]
+        dy = dest[1] - nodef[n, NF_Y]
+        dz = dest[2] - nodef[n, NF_Z]
+        chord = EARTH_RADIUS_MI * np.sqrt(dx * dx + dy * dy + dz * dz)
+        if flat + per_mile * total_q * chord >= best_cost - _EPS:
+            continue
+        d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+        cost = flat + per_mile * total_q * d
+        if cost < best_cost - _EPS:
+            best_cost = cost
+            best = n
+            best_miles = d
+    for g in range(G):
+        if need[g] == 0:
+            continue
+        s = g_sku[g]
+        for e in range(sku_ptr[s], sku_ptr[s + 1]):
+            mark[ent_node[e]] = -1
+    best_ent = np.full(G, -1, np.int64)
+    if best >= 0:
+        for g in range(G):
+            if need[g] > 0:
+                best_ent[g] = _find_entry(sku_ptr, ent_node, g_sku[g], best)
+    if best < 0:
+        return False, -1, ent, need, np.nan, np.nan, costs, snap
+    split_lb = 2.0 * fmin + params[P_SPLIT]
+    for g in range(G):
+        if need[g] > 0:
+            split_lb += need[g] * (umin[g] + params[P_PER_KG] * skuf[g_sku[g], 1])
+    if k > 1 and best_cost > split_lb:
+        return False, -1, ent, need, np.nan, np.nan, costs, snap
+    lead = _lead_days(best, best_miles, nodef, params, bands)
+    costs[0] = params[P_PER_SHIPMENT]
+    costs[1] = nodef[best, NF_HSHIP]
+    for g in range(G):
+        e = best_ent[g]
+        if e < 0:
+            continue
+        q = need[g]
+        a = on_hand[e] - safety[e] - reserved[e]
+        if a > cap_units[best]:
+            a = cap_units[best]
+        costs[0] += q * (params[P_PER_UNIT] + per_mile * best_miles + params[P_PER_KG] * skuf[g_sku[g], 1])
+        costs[1] += q * nodef[best, NF_HUNIT]
+        costs[2] += q * entry_fee[e]
+        dem = entry_demand[e]
+        if dem > 0.0 and w > 0.0:
+            costs[3] += q * w * dem / (dem + a)
+        if reserve:
+            reserved[e] += q
+    if reserve:
+        cap_orders[best] -= 1
+        cap_units[best] -= total_q
+    return True, best, best_ent, need, best_miles, lead, costs, snap
+
+
+@njit(cache=True)
 def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                 sku_ptr, ent_node, on_hand, safety, reserved,
                 entry_fee, entry_dual, entry_risk, entry_demand,
@@ -605,12 +826,12 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
     if C > 0 and (strategy == 0 or strategy == 4):
         # fast path: a single covering node beats every split whenever its cost is
         # below the cheapest conceivable two-parcel plan, the common case
-        best, best_cost, split_lb = _best_single_lazy(
+        best, best_cost, split_lb, need = _best_single_lazy(
             cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, nodef, skuf, entry_fee, entry_dual,
             entry_risk, entry_demand, free, params, bands, strategy)
         if best >= 0 and (k == 1 or best_cost <= split_lb):
             for g in range(G):
-                alloc[best, g] = g_qty[g]
+                alloc[best, g] = need[g]
             done = True
     if done:
         # the explanation rebuilds these when asked (see engine.explain)
@@ -631,7 +852,7 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
             m = 0
             while m < 3 and best[m] >= 0:
                 m += 1
-            _eval_set(best, m, g_qty, atp, unit, fixed, capu, split_penalty, alloc, True)
+            _eval_set(best, m, g_qty, atp, unit, fixed, capu, split_penalty, alloc, True, np.empty(9, np.int64))
             if k > 3:
                 _extend_greedy(alloc, g_qty, atp, capu, k)
         else:
@@ -726,6 +947,7 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
     order_km = np.zeros(n_orders)
     order_days = np.full(n_orders, -1.0)
     p = params.copy()
+    acc = np.zeros(mark.shape[0])
     n_out = 0
     for o in range(n_orders):
         lo = g_ptr[o]
@@ -750,6 +972,42 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
                     sel[j] = g
                     j += 1
             p[P_MAX_MILES] = tier_miles[t]
+            if (strategy == 0 or strategy == 4) and p[P_MAX_MILES] == np.inf and p[P_MAX_DAYS] < 0:
+                ok, node, fent, need, fmiles, flead, fcosts, _ = _route_fast(
+                    dest[o], g_sku[lo:hi][sel], remaining[sel], ships_left, strategy, tier_masks[t], nodef, skuf,
+                    sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk,
+                    entry_demand, cap_orders, cap_units, mark, acc, p, bands, True)
+                if ok:
+                    order_costs[o, 0] += fcosts[0]
+                    order_costs[o, 1] += fcosts[1]
+                    order_costs[o, 2] += fcosts[2]
+                    order_costs[o, 4] += fcosts[3]
+                    if node >= 0:
+                        for jj in range(todo):
+                            a = need[jj]
+                            if a <= 0:
+                                continue
+                            g = sel[jj]
+                            remaining[g] -= a
+                            if n_out == out_group.shape[0]:
+                                cap = 2 * cap
+                                out_group = _grow(out_group, cap)
+                                out_node = _grow(out_node, cap)
+                                out_qty = _grow(out_qty, cap)
+                                out_ent = _grow(out_ent, cap)
+                                out_tier = _grow(out_tier, cap)
+                            out_group[n_out] = lo + g
+                            out_node[n_out] = node
+                            out_qty[n_out] = a
+                            out_ent[n_out] = fent[jj]
+                            out_tier[n_out] = t
+                            n_out += 1
+                        order_ships[o] += 1
+                        ships_left -= 1
+                        order_km[o] += fmiles * MILE_KM
+                        if flead > order_days[o]:
+                            order_days[o] = flead
+                    continue
             cand, atp, ent, alloc, miles, lead, fixed, unit, costs = _route_core(
                 dest[o], g_sku[lo:hi][sel], remaining[sel], ships_left, strategy, tier_masks[t], nodef, skuf,
                 sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk, entry_demand,

@@ -54,7 +54,7 @@ def _set_cost(s: Snapshot, members: np.ndarray, split_penalty: float) -> tuple[i
     m = min(3, len(members))
     S[:m] = members[:m]
     return K._eval_set(S, m, s.g_qty, s.atp, s.unit, s.fixed, s.capu, split_penalty,
-                       np.zeros((1, 1), np.int64), False)
+                       np.zeros((1, 1), np.int64), False, np.empty(9, np.int64))
 
 
 def _best_with(s: Snapshot, c: int, k: int, split_penalty: float) -> tuple[int, float]:

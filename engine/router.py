@@ -117,6 +117,54 @@ def _unit_vector(lat: float, lon: float) -> np.ndarray:
     return np.array((cl * math.cos(lo), cl * math.sin(lo), math.sin(la)))
 
 
+class _LazySnapshot:
+    """An explanation snapshot for a decision the fast path made.
+
+    The fast path builds no candidate matrices; this keeps the ATP the order
+    saw and rebuilds the full :class:`~engine.explain.Snapshot` (candidates,
+    distances, planning costs) only when someone reads the explanation.
+    """
+
+    __slots__ = ("router", "tier", "strategy", "k", "g_sku", "g_qty", "node", "need", "snap", "dest", "mask",
+                 "params", "cap_orders", "cap_units", "code")
+
+    def __init__(self, router, tier, strategy, k, g_sku, g_qty, node, need, snap, dest, mask, params,
+                 cap_orders, cap_units, code):
+        self.router, self.tier, self.strategy, self.k = router, tier, strategy, k
+        self.g_sku, self.g_qty, self.node, self.need, self.snap = g_sku, g_qty, node, need, snap
+        self.dest, self.mask, self.params, self.code = dest, mask, params, code
+        self.cap_orders, self.cap_units = cap_orders, cap_units
+
+    def full(self) -> Snapshot:
+        r = self.router
+        inv = r._inv
+        # a private index over just these SKUs, holding the ATP the order saw
+        ranges = [np.arange(inv.sku_ptr[s], inv.sku_ptr[s + 1]) for s in self.g_sku]
+        orig = np.concatenate(ranges) if ranges else np.empty(0, np.int64)
+        ptr = np.zeros(len(self.g_sku) + 1, np.int64)
+        ptr[1:] = np.cumsum([len(x) for x in ranges])
+        m = len(orig)
+        caps_o = self.cap_orders if self.cap_orders is not None else r.network.capacity_orders
+        caps_u = self.cap_units if self.cap_units is not None else r.network.capacity_units
+        mark = np.full(r.network.n_nodes, -1, np.int64)
+        local = np.arange(len(self.g_sku), dtype=np.int64)
+        cand, atp, ent, miles, lead = K._gather(local, ptr, inv.node[orig], self.snap, np.zeros(m, np.int64),
+                                                np.zeros(m, np.int64), self.mask, caps_o, caps_u, mark, self.dest,
+                                                r._nodef, self.params, r._bands)
+        K._fill_distances(cand, miles, lead, self.dest, r._nodef, self.params, r._bands)
+        skuf = np.ascontiguousarray(r._skuf[self.g_sku])
+        fixed, unit = K._unit_costs(cand, local, ent, atp, miles, lead, r._nodef, skuf, r._entry_fee[orig],
+                                    r._dual[orig], r._entry_demand[orig], r._no_free, self.params, self.code)
+        unit += np.where(ent >= 0, r._entry_risk[orig][np.maximum(ent, 0)], 0.0)
+        alloc = np.zeros_like(atp)
+        hit = np.flatnonzero(cand == self.node)
+        if len(hit):
+            alloc[hit[0]] = self.need
+        capu = np.asarray(caps_u)[cand]
+        return Snapshot(self.tier, self.strategy, self.k, self.g_sku, self.g_qty, cand, atp, alloc, miles, fixed,
+                        unit, capu, self.dest, self.mask, self.params, r._bands, self.cap_orders)
+
+
 class Router:
     """Routes orders one at a time against live available-to-promise stock.
 
@@ -158,6 +206,7 @@ class Router:
         self._on_hand = inventory.on_hand.copy()
         self._reserved = inventory.reserved.copy()
         self._mark = np.full(network.n_nodes, -1, np.int64)
+        self._acc = np.zeros(network.n_nodes, np.float64)
         self._lock = threading.RLock()
         self._open: dict[str, _Held] = {}
         self._committed: dict[str, Decision] = {}
@@ -245,6 +294,8 @@ class Router:
         self._tier_masks = np.ascontiguousarray(np.array(masks, np.bool_).reshape(len(masks), net.n_nodes))
         self._tier_miles = np.array(miles, np.float64)
         self._tier_has_vendors = [("vendor" in t.kinds) for t in self.policy.tiers]
+        self._tier_nonempty = [bool(m.any()) or (self._gateway is not None and "vendor" in t.kinds)
+                               for m, t in zip(masks, self.policy.tiers, strict=True)]
 
     # ------------------------------------------------------------------ state
     def atp(self, node_id: str, sku: str) -> int:
@@ -458,6 +509,26 @@ class Router:
             if len(sel) == 0 or k <= 0:
                 return 0
             p = params if cost_params is None else cost_params
+            if code in (0, 4) and free is None and p[K.P_MAX_MILES] == _NO_LIMIT and p[K.P_MAX_DAYS] < 0:
+                ok, node, fent, need, fmiles, flead, _, snap = K._route_fast(
+                    dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
+                    self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
+                    self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
+                    self._cap_orders, self._cap_units, self._mark, self._acc, p, self._bands, True)
+                if ok:
+                    want = remaining[sel].copy()
+                    for j, g in enumerate(sel.tolist()):
+                        q = int(need[j])
+                        if q > 0 and node >= 0:
+                            remaining[g] -= q
+                            pieces.append(_Piece(g, int(node), int(fent[j]), q, float(flead),
+                                                 float(fmiles) * K.MILE_KM, tier_name, method))
+                    snapshots.append(_LazySnapshot(self, tier_name, name, k, g_sku[sel], want, int(node), need,
+                                                   snap, dest_vec, mask, p,
+                                                   cap_before[0] if cap_before is not None else None,
+                                                   self._cap_units.copy() if cap_before is not None else None,
+                                                   code))
+                    return 1 if node >= 0 else 0
             cand, atp, ent, alloc, miles, lead, fixed, unit, costs = K._route_core(
                 dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
                 self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
@@ -488,6 +559,7 @@ class Router:
             groups = [g for g, (m, _) in method_of_group.items() if m == method]
             if not groups:
                 continue
+            groups = np.array(groups, np.int64)
             params = self._params(order, hour, deadline)
             if method == "same_day":
                 # the radius and the cutoff are what make a node same-day; no transit band applies
@@ -496,7 +568,9 @@ class Router:
             for t, tier in enumerate(pol.tiers):
                 if tier.channels and order.channel not in tier.channels:
                     continue
-                if all(remaining[g] == 0 for g in groups):
+                if not self._tier_nonempty[t]:
+                    continue
+                if not remaining[groups].any():
                     break
                 before = {g: int(remaining[g]) for g in groups}
                 k_left = k_total - ships_used
@@ -960,8 +1034,11 @@ class Router:
         dest = unit_vectors(batch.lat, batch.lon).reshape(batch.n_orders, 3)
         hour, max_days = self._batch_service(batch)
         params = self._params(None, 0.0, -1.0)
+        # tiers with no node at all would only scan entries to reject them
+        live = np.flatnonzero(self._tier_masks.any(axis=1))
         out_g, out_n, out_q, out_e, out_t, costs, ships, km, days = K._route_batch(
-            dest, g_ptr, g_sku, g_qty, k, code, self._tier_masks, self._tier_miles, self._nodef, self._skuf,
+            dest, g_ptr, g_sku, g_qty, k, code, np.ascontiguousarray(self._tier_masks[live]),
+            self._tier_miles[live], self._nodef, self._skuf,
             self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
             self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
             self._cap_orders, self._cap_units, self._no_free, self._mark, params, hour, max_days, self._bands,
@@ -980,7 +1057,7 @@ class Router:
             "sku": sku_ids[batch.sku[line_idx]],
             "node_id": node_ids[a_node],
             "qty": a_qty,
-            "tier": tier_names[out_t[row_idx]] if len(row_idx) else np.empty(0, object),
+            "tier": tier_names[live[out_t[row_idx]]] if len(row_idx) else np.empty(0, object),
         })
         orders_df = _orders_frame(batch.order_id, filled, ordered, ships, costs, km, days)
         result = BatchResult(alloc_df, orders_df)

@@ -183,3 +183,36 @@ def test_more_than_three_parcels_extends_greedily_within_limits(rng):
     assert len(d.shipments) == 4 and d.units == 4
     d = Router(net, inv, flat_policy()).route(O("p", order.lines, 35, -95, max_shipments=6))
     assert len(d.shipments) == 5 and d.units == 5
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fast_single_node_path_agrees_with_full_search(seed):
+    rng = np.random.default_rng(300 + seed)
+    net = make_network(rng, 30, 8)
+    inv = make_inventory(rng, net, density=0.7, max_qty=5)
+    r = Router(net, inv, flat_policy())
+    taken = 0
+    for _ in range(60):
+        skus = rng.choice(net.n_skus, size=int(rng.integers(1, 4)), replace=False).astype(np.int64)
+        qty = rng.integers(1, 4, len(skus)).astype(np.int64)
+        dest = unit_vectors(np.array([rng.uniform(26, 48)]), np.array([rng.uniform(-123, -70)]))[0]
+        k = int(rng.integers(1, 4))
+        common = (r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._cap_orders, r._cap_units)
+        ok, node, ent, need, miles, lead, costs, _ = K._route_fast(
+            dest, skus, qty, k, 0, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr, inv.node, r._on_hand,
+            r._safety, r._reserved, *common, r._mark, r._acc, r._base_params, r._bands, False)
+        full = K._route_core(dest, skus, qty, k, 0, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr, inv.node,
+                             r._on_hand, r._safety, r._reserved, *common, r._no_free, r._mark,
+                             r._base_params, r._bands, False)
+        assert (r._mark == -1).all()
+        if not ok:
+            continue
+        taken += 1
+        alloc, fcosts = full[3], full[8]
+        assert need.sum() == alloc.sum()
+        assert costs.sum() == pytest.approx(fcosts.sum(), rel=1e-9, abs=1e-9)
+        if node >= 0:
+            assert miles == pytest.approx(naive.haversine_miles(net.lat[node], net.lon[node],
+                                                                *np.degrees([np.arcsin(dest[2]),
+                                                                             np.arctan2(dest[1], dest[0])])))
+    assert taken > 10
