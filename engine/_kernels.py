@@ -369,6 +369,25 @@ def _better(fill, cost, best_fill, best_cost):
     return fill > best_fill or (fill == best_fill and cost < best_cost - _EPS)
 
 
+@njit(cache=True, inline="always")
+def _fill_bound2(qty, atp, i, j):
+    # the units a pair can fill, ignoring capacity: a cheap test before the full evaluation
+    f = 0
+    for g in range(qty.shape[0]):
+        a = atp[i, g] + atp[j, g]
+        f += a if a < qty[g] else qty[g]
+    return f
+
+
+@njit(cache=True, inline="always")
+def _fill_bound3(qty, atp, h, i, j):
+    f = 0
+    for g in range(qty.shape[0]):
+        a = atp[h, g] + atp[i, g] + atp[j, g]
+        f += a if a < qty[g] else qty[g]
+    return f
+
+
 @njit(cache=True)
 def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, force):
     """Minimum-cost plan using at most ``min(k, 3)`` nodes, maximising fill first.
@@ -455,7 +474,7 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
                 if size == 2:
                     if force >= 0 and i != force and j != force:
                         continue
-                    if cover[i] + cover[j] < best_fill:
+                    if cover[i] + cover[j] < best_fill or _fill_bound2(qty, atp, i, j) < best_fill:
                         continue
                     if best_fill == total_fillable and fixed[i] + key[j] + split_penalty + lb_units >= best_cost - _EPS:
                         continue
@@ -473,7 +492,7 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
                         h = order[hh]
                         if force >= 0 and h != force and i != force and j != force:
                             continue
-                        if cover[h] + cover[i] + cover[j] < best_fill:
+                        if cover[h] + cover[i] + cover[j] < best_fill or _fill_bound3(qty, atp, h, i, j) < best_fill:
                             continue
                         if best_fill == total_fillable and (
                             fixed[h] + fixed[i] + key[j] + 2 * split_penalty + lb_units >= best_cost - _EPS
