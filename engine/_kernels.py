@@ -627,7 +627,7 @@ def _find_entry(sku_ptr, ent_node, s, n):
 def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                 sku_ptr, ent_node, on_hand, safety, reserved,
                 entry_fee, entry_dual, entry_risk, entry_demand,
-                cap_orders, cap_units, mark, acc, params, bands, reserve):
+                cap_orders, cap_units, mark, acc, params, bands, reserve, require_full=False):
     """The common case without building candidate matrices: one node ships it all.
 
     Works straight on the SKU index. One pass over each group's entries
@@ -638,6 +638,9 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
     and an exact distance only when they can still win. ``mark`` must be all
     -1 on entry and is restored; ``acc`` is per-node float scratch. Only valid for the
     ``cost`` and ``dual`` strategies with no distance-based filter.
+
+    With ``require_full`` it also declines (ok False) when the tier cannot
+    fill every ordered unit.
 
     Returns
     -------
@@ -710,7 +713,11 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
         if need[g] > 0:
             n_need += 1
     if total_q == 0:
-        return True, -1, ent, need, np.nan, np.nan, costs, snap
+        return not require_full, -1, ent, need, np.nan, np.nan, costs, snap
+    if require_full:
+        for g in range(G):
+            if need[g] < g_qty[g]:
+                return False, -1, ent, need, np.nan, np.nan, costs, snap
     # Intersect the groups' node lists with the scratch marks: after group i a
     # node holds mark i+1 when it can cover every needed group so far, and acc
     # accumulates its distance-free cost. Sequential passes, no searching.

@@ -466,9 +466,75 @@ class Router:
             existing = self.decision(order.order_id)
             if existing is not None:
                 return existing
-            held = self._route_locked(order, sku_idx, name, code, free=None, exclude=None)
+            held = self._route_simple(order, sku_idx, name, code)
+            if held is None:
+                held = self._route_locked(order, sku_idx, name, code, free=None, exclude=None)
             self._open[order.order_id] = held
         return held.decision
+
+    def _route_simple(self, order: Order, sku_idx: list[int], name: str, code: int) -> _Held | None:
+        """The common case in one kernel call: shipped lines, no delivery
+        deadline, and the first tier that applies fills everything from one
+        node. Returns None, having changed nothing, when that does not hold."""
+        if code not in (0, 4) or self._gateway is not None:
+            return None
+        pol = self.policy
+        if pol.service.deadline(order.service_level) >= 0:
+            return None
+        lines = order.lines
+        for line in lines:
+            if line.method != "ship":
+                return None
+        for t, tier in enumerate(pol.tiers):
+            if (tier.channels and order.channel not in tier.channels) or not self._tier_nonempty[t]:
+                continue
+            if self._tier_miles[t] != _NO_LIMIT:
+                return None
+            g_sku, g_qty, line_group = _group_lines(sku_idx, [line.qty for line in lines])
+            dest = _unit_vector(order.lat, order.lon)
+            placed = order.placed_at
+            p = self._base_params.copy()
+            if placed is not None:
+                p[K.P_HOUR] = placed.hour + placed.minute / 60.0
+            k = self._limit(order.allow_split, order.max_shipments)
+            mask = self._tier_masks[t]
+            cap_before = (self._cap_orders.copy(), self._cap_units.copy()) if self._limited else None
+            ok, node, fent, need, miles, lead, costs, snap = K._route_fast(
+                dest, g_sku, g_qty, k, code, mask, self._nodef, self._skuf,
+                self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
+                self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
+                self._cap_orders, self._cap_units, self._mark, self._acc, p, self._bands, True, True)
+            if not ok or node < 0:
+                return None
+            net = self.network
+            node_id = net.nodes[node].node_id
+            km = float(miles) * K.MILE_KM
+            lead = float(lead)
+            allocations = tuple(Allocation(line.line_id, line.sku, node_id, line.qty) for line in lines)
+            items = tuple((line.line_id, line.qty) for line in lines)
+            start = placed.date() if placed is not None else self.business_day
+            shipment = Shipment(node_id, int(g_qty.sum()), km, items, lead,
+                                start + timedelta(days=math.ceil(lead)), "ship", tier.name)
+            pieces = [_Piece(g, int(node), int(fent[g]), int(need[g]), lead, km, tier.name, "ship")
+                      for g in range(len(g_sku))]
+            snapshot = _LazySnapshot(self, tier.name, name, k, g_sku, g_qty, int(node), need, snap, dest, mask, p,
+                                     cap_before[0] if cap_before is not None else None,
+                                     self._cap_units.copy() if cap_before is not None else None, code)
+
+            def build(snapshot=snapshot, net=net, inv=self._inv):
+                return build_notes(net, inv, pol, [snapshot])
+
+            decision = Decision(
+                order_id=order.order_id, status=Status.ROUTED, allocations=allocations, shipments=(shipment,),
+                cost=CostBreakdown(float(costs[0]), float(costs[1]), float(costs[2]), 0.0, float(costs[3])),
+                strategy=name, explanation=Explanation(name, build, (TierNote(tier.name, items),)),
+            )
+            held = _Held(decision, fent, need, day=self.business_day, pieces=pieces, order=order)
+            if cap_before is not None:
+                held.cap_nodes = np.array([node], np.int64)
+                held.cap_units = np.array([[1], [int(need.sum())]], np.int64)
+            return held
+        return None
 
     def _route_locked(self, order: Order, sku_idx: list[int], name: str, code: int, *,
                       free: np.ndarray | None, exclude: int | None, k_override: int | None = None) -> _Held:
