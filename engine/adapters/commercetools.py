@@ -1,0 +1,402 @@
+"""commercetools (HTTP API) adapter.
+
+Payloads in
+-----------
+order file
+    An ``Order`` as ``GET /{projectKey}/orders/{id}`` returns it.
+locations file
+    ``Channel`` objects: a ``PagedQueryResponse`` (``{"results": [...]}``) or
+    a bare list. Channels with the ``InventorySupply`` role become
+    locations; their ``geoLocation`` is a GeoJSON Point, which orders
+    coordinates **[longitude, latitude]**.
+inventory file
+    ``InventoryEntry`` objects, paged or bare: ``sku``, ``supplyChannel``,
+    ``availableQuantity``.
+
+A line item's ``supplyChannel`` says where its stock was meant to come
+from. References come *unexpanded* (``{"typeId": "channel", "id": ...}``)
+unless the request asked for ``expand=lineItems[*].supplyChannel``; an
+unexpanded reference must be resolvable through the channels payload, or
+the order is rejected -- a guessed channel would silently route wrong.
+
+Quantities already in ``shippingInfo.deliveries`` are deducted: only what
+is still undelivered is routed.
+
+Response
+--------
+``lineItemSupplyChannels``: one assignment per (line item, channel) piece,
+as ``{"lineItemId", "sku", "quantity", "supplyChannel": <ChannelResourceIdentifier>}``.
+``orderUpdate``: an Order update body (``version`` + ``actions``) with one
+``addDelivery`` per shipping channel, whose ``items`` group the line items
+that ship together -- the item groups of a split; each delivery's
+``deliveryKey`` is ``<orderNumber>-<channel key>``. ``unfilled`` lists what
+no channel can supply. Keys are camelCase, as commercetools' own.
+
+After a rejection (:meth:`Session.reject <engine.adapters.Session.reject>`)
+the update instead carries ``removeDelivery`` / ``setDeliveryItems`` /
+``addDelivery`` actions, by delivery key, that turn the earlier deliveries
+into the new plan.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from engine.adapters.base import (
+    Adapter,
+    Address,
+    AtpLookup,
+    Bound,
+    Catalog,
+    LineIn,
+    LocationIn,
+    OrderIn,
+    Reader,
+    Shape,
+    StockIn,
+    allocation_delta,
+    allocations_by_line,
+    summary,
+    unfilled_by_line,
+)
+from models.decision import Decision
+
+__all__ = ["CommercetoolsAdapter"]
+
+SUPPLY_ROLE = "InventorySupply"
+_KEY_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_GEO_HINT = " (GeoJSON Points are [longitude, latitude])"
+
+
+_LINE_ITEM = Shape(("id", "str"), ("variant", "obj"), ("quantity", "int", True, 1), ("price", "obj", False),
+                   ("supplyChannel", "obj", False))
+
+
+def _results(reader: Reader, payload: Any) -> tuple[list, str]:
+    """Elements of a PagedQueryResponse or a bare list (with their path prefix)."""
+    if isinstance(payload, list):
+        return payload, ""
+    doc = reader.as_obj(payload, "")
+    if doc is None:
+        return [], ""
+    return reader.take(doc, "results", "", "list") or [], "results"
+
+
+def _localized(v: Any) -> str | None:
+    """First value of a LocalizedString (names are ``{"en": "..."}``)."""
+    if isinstance(v, dict):
+        for text in v.values():
+            if isinstance(text, str):
+                return text
+    return v if isinstance(v, str) else None
+
+
+class CommercetoolsAdapter(Adapter):
+    """commercetools payloads <-> Sourcewise models (see the module docstring)."""
+
+    name = "commercetools"
+
+    # ------------------------------------------------------------------ catalog
+    def _address(self, reader: Reader, d: dict, path: str) -> Address:
+        return Address(
+            reader.take(d, "postalCode", path, "str", required=False, nonempty=False),
+            reader.take(d, "country", path, "str", required=False),
+            reader.take(d, "state", path, "str", required=False) or reader.take(d, "region", path, "str",
+                                                                                required=False),
+            path=path,
+        )
+
+    def read_catalog(self, locations: Any, inventory: Any, reader: Reader
+                     ) -> tuple[list[LocationIn], list[StockIn], dict[str, Any]]:
+        cr = reader.doc("locations")
+        ir = reader.doc("inventory")
+        locs: list[LocationIn] = []
+        others: dict[str, list[str]] = {}
+        keys: dict[str, str] = {}
+        notes: list[str] = []
+        items, prefix = _results(cr, locations)
+        for i, ch in enumerate(items):
+            path = f"{prefix}[{i}]"
+            d = cr.as_obj(ch, path)
+            if d is None:
+                continue
+            cid = cr.take(d, "id", path, "str")
+            key = cr.take(d, "key", path, "str", required=False)
+            roles = cr.take(d, "roles", path, "list")
+            if roles is not None:
+                for k, role in enumerate(roles):
+                    cr.as_str(role, f"{path}.roles[{k}]")
+            a = cr.take(d, "address", path, "obj", required=False)
+            addr = self._address(cr, a, f"{path}.address") if a is not None else Address(path=path)
+            geo = cr.take(d, "geoLocation", path, "obj", required=False)
+            if geo is not None:
+                gp = f"{path}.geoLocation"
+                gtype = cr.take(geo, "type", gp, "str")
+                if gtype is not None and gtype != "Point":
+                    cr.fail(f"{gp}.type", f"must be 'Point', got {gtype!r}")
+                coords = cr.take(geo, "coordinates", gp, "list")
+                if coords is not None:
+                    if len(coords) != 2:
+                        cr.fail(f"{gp}.coordinates", f"must be [longitude, latitude], got {len(coords)} values")
+                    else:
+                        lng, lat = coords
+                        ll = cr.coords(lat, lng, f"{gp}.coordinates", f"{gp}.coordinates", addr.reference(),
+                                       swapped_hint=_GEO_HINT)
+                        if ll is not None:
+                            addr = Address(addr.postal_code, addr.country, addr.region, ll[0], ll[1], addr.path)
+            if cid is None or roles is None:
+                continue
+            if key is not None:
+                keys[key] = cid
+            if SUPPLY_ROLE not in roles:
+                others[cid] = [r for r in roles if isinstance(r, str)]
+                continue
+            locs.append(LocationIn(cid, cid, addr, path, name=_localized(d.get("name")), extra={"key": key}))
+        supply = {loc.node_id for loc in locs}
+        stock: list[StockIn] = []
+        items, prefix = _results(ir, inventory)
+        for i, e in enumerate(items):
+            path = f"{prefix}[{i}]"
+            d = ir.as_obj(e, path)
+            if d is None:
+                continue
+            sku = ir.take(d, "sku", path, "str")
+            avail = ir.take(d, "availableQuantity", path, "int", lo=None)
+            ref = ir.take(d, "supplyChannel", path, "obj", required=False)
+            cid = None
+            if ref is not None:
+                cid = self._ref_id(ir, ref, f"{path}.supplyChannel", keys)
+                if cid is not None and cid not in supply:
+                    if cid in others:
+                        ir.fail(f"{path}.supplyChannel", f"channel {cid!r} lacks the {SUPPLY_ROLE} role "
+                                                         f"(roles {others[cid]})")
+                    else:
+                        ir.fail(f"{path}.supplyChannel", f"unknown channel {cid!r}: not in the channels payload")
+                    continue
+            if sku is None or avail is None:
+                continue
+            if ref is None:
+                # channel-less stock belongs to no location and cannot be routed
+                notes.append(f"inventory entry for sku {sku!r} has no supplyChannel; not routable")
+                continue
+            if cid is None:
+                continue
+            # availableQuantity can go negative when reservations exceed stock
+            stock.append(StockIn(cid, sku, max(0, avail), path))
+        return locs, stock, {"notes": notes, "other_channels": others, "channel_keys": keys}
+
+    def _ref_id(self, reader: Reader, ref: dict, path: str, keys: dict[str, str]) -> str | None:
+        """Channel id of a Reference / ResourceIdentifier (by id, or by key via the channels)."""
+        type_id = reader.take(ref, "typeId", path, "str")
+        if type_id is not None and type_id != "channel":
+            reader.fail(f"{path}.typeId", f"must be 'channel', got {type_id!r}")
+            return None
+        if "id" in ref:
+            return reader.take(ref, "id", path, "str")
+        key = reader.take(ref, "key", path, "str", required=False)
+        if key is None:
+            reader.fail(path, "reference needs an id (or a key)")
+            return None
+        if key not in keys:
+            reader.fail(f"{path}.key", f"unknown channel key {key!r}: not in the channels payload")
+            return None
+        return keys[key]
+
+    # ------------------------------------------------------------------ order
+    def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
+        order = reader.as_obj(payload, "")
+        if order is None:
+            return None
+        oid = reader.take(order, "id", "", "str")
+        number = reader.take(order, "orderNumber", "", "str", required=False)
+        version = reader.take(order, "version", "", "int", required=False)
+        items = reader.take(order, "lineItems", "", "list", nonempty=True)
+        delivered: dict[str, int] = {}
+        service = None
+        info = reader.take(order, "shippingInfo", "", "obj", required=False)
+        if info is not None:
+            service = reader.take(info, "shippingMethodName", "shippingInfo", "str", required=False)
+            for j, dl in enumerate(reader.take(info, "deliveries", "shippingInfo", "list", required=False) or []):
+                dp = f"shippingInfo.deliveries[{j}]"
+                dd = reader.as_obj(dl, dp)
+                for k, it in enumerate((reader.take(dd, "items", dp, "list") if dd is not None else None) or []):
+                    ip = f"{dp}.items[{k}]"
+                    di = reader.as_obj(it, ip)
+                    if di is None:
+                        continue
+                    lid = reader.take(di, "id", ip, "str")
+                    q = reader.take(di, "quantity", ip, "int")
+                    if lid is not None and q is not None:
+                        delivered[lid] = delivered.get(lid, 0) + q
+        lines: list[LineIn] = []
+        for i, it in enumerate(items or ()):
+            path = f"lineItems[{i}]"
+            vals = _LINE_ITEM.read(reader, it, path)
+            if vals is None:
+                continue
+            lid, variant, qty, price_obj, ref = vals
+            sku = reader.take(variant, "sku", f"{path}.variant", "str") if variant is not None else None
+            price = self._price(reader, price_obj, f"{path}.price") if price_obj is not None else None
+            if lid is None or sku is None or qty is None:
+                continue
+            left = qty - delivered.get(lid, 0)  # type: ignore[operator]
+            if left < 0:
+                reader.fail(path, f"deliveries hold {delivered[lid]} units but quantity is {qty}")  # type: ignore[index]
+                continue
+            if left == 0:
+                continue
+            lines.append(LineIn(lid, lid, sku, left, path, price=price,  # type: ignore[arg-type]
+                                ref={"supplyChannel": ref, "path": f"{path}.supplyChannel"}))
+        address = None
+        sa = reader.take(order, "shippingAddress", "", "obj", required=False)
+        if sa is not None:
+            address = self._address(reader, sa, "shippingAddress")
+        elif lines:
+            reader.fail("shippingAddress", "required field is missing: the order cannot be routed without it")
+        notes = []
+        if order.get("customLineItems"):
+            notes.append("custom line items have no SKU and are not routed")
+        if oid is None:
+            return None
+        return OrderIn(oid, oid, tuple(lines), address, service_level=service, notes=tuple(notes),
+                       extra={"orderNumber": number, "version": version})
+
+    @staticmethod
+    def _price(reader: Reader, price: dict, path: str) -> str | None:
+        """Unit price (decimal text) from ``price.value``: cent or precise amounts scaled by fractionDigits."""
+        value = reader.take(price, "value", path, "obj", required=False)
+        if value is None:
+            return None
+        vp = f"{path}.value"
+        digits = reader.take(value, "fractionDigits", vp, "int", required=False, hi=20)
+        digits = 2 if digits is None else digits
+        if value.get("type") == "highPrecision" and "preciseAmount" in value:
+            amount = reader.take(value, "preciseAmount", vp, "int")
+        else:
+            amount = reader.take(value, "centAmount", vp, "int")
+        if amount is None:
+            return None
+        # 8999 with 2 digits is "89.99": string work, exact like Decimal and cheaper
+        text = str(amount).rjust(digits + 1, "0")
+        return f"{text[:-digits]}.{text[-digits:]}" if digits else text
+
+    def check_order(self, order_in: OrderIn, catalog: Catalog, reader: Reader) -> OrderIn:
+        others = catalog.extra.get("other_channels", {})
+        keys = catalog.extra.get("channel_keys", {})
+        notes = list(order_in.notes)
+        for ln in order_in.lines:
+            ref = ln.ref.get("supplyChannel")
+            if ref is None:
+                continue
+            path = ln.ref["path"]
+            if not isinstance(ref, dict):
+                continue
+            cid = self._ref_id(reader, ref, path, keys)
+            if cid is None:
+                continue
+            if cid in catalog.locations:
+                continue
+            if cid in others:
+                reader.fail(path, f"channel {cid!r} lacks the {SUPPLY_ROLE} role (roles {others[cid]})")
+                continue
+            obj = ref.get("obj")
+            if obj is None:
+                reader.fail(path, f"unexpanded reference to channel {cid!r}, and the channels payload has no "
+                                  "such channel to look it up: expand it (expand=lineItems[*].supplyChannel) "
+                                  "or include the channel")
+                continue
+            o = reader.as_obj(obj, f"{path}.obj")
+            if o is None:
+                continue
+            roles = o.get("roles")
+            if not isinstance(roles, list) or SUPPLY_ROLE not in roles:
+                reader.fail(f"{path}.obj.roles", f"channel {cid!r} lacks the {SUPPLY_ROLE} role")
+                continue
+            notes.append(f"line item {ln.raw_id}: its supply channel {cid} holds no stock in this catalog")
+        return order_in._replace(notes=tuple(notes))
+
+    # ------------------------------------------------------------------ render
+    def _channel(self, bound: Bound, node_id: str) -> dict[str, Any]:
+        return {"typeId": "channel", "id": node_id}
+
+    def _delivery_key(self, bound: Bound, node_id: str) -> str:
+        loc = bound.catalog.locations.get(node_id)
+        tail = (loc.extra.get("key") if loc is not None else None) or node_id
+        head = bound.source.extra.get("orderNumber") or bound.order_id
+        # Delivery keys allow [A-Za-z0-9_-], 2 to 256 characters
+        return _KEY_SAFE.sub("-", f"{head}-{tail}")[:256]
+
+    def _deliveries(self, bound: Bound, groups: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        return [{"action": "addDelivery", "deliveryKey": self._delivery_key(bound, node_id), "items": items}
+                for node_id, items in groups.items()]
+
+    def _update(self, bound: Bound, actions: list[dict[str, Any]]) -> dict[str, Any]:
+        version = bound.source.extra.get("version")
+        return {"version": version, "actions": actions} if version is not None else {"actions": actions}
+
+    def render(self, bound: Bound, decision: Decision | None, atp: AtpLookup | None = None) -> dict[str, Any]:
+        by_line = allocations_by_line(decision)
+        unfilled = unfilled_by_line(bound, decision)
+        assignments: list[dict[str, Any]] = []
+        groups: dict[str, list[dict[str, Any]]] = {}
+        short: list[dict[str, Any]] = []
+        for ln in bound.source.lines:
+            for node_id, qty in by_line.get(ln.line_id, []):
+                a = {"lineItemId": ln.raw_id, "sku": ln.sku, "quantity": qty,
+                     "supplyChannel": self._channel(bound, node_id)}
+                prev = ln.ref.get("supplyChannel")
+                if prev is not None and prev.get("id") not in (None, node_id):
+                    a["previousSupplyChannel"] = {"typeId": "channel", "id": prev.get("id")}
+                assignments.append(a)
+                groups.setdefault(node_id, []).append({"id": ln.raw_id, "quantity": qty})
+            if unfilled.get(ln.line_id):
+                short.append({"lineItemId": ln.raw_id, "sku": ln.sku, "quantity": unfilled[ln.line_id]})
+        return {
+            "id": bound.source.raw_id,
+            "orderNumber": bound.source.extra.get("orderNumber"),
+            "lineItemSupplyChannels": assignments,
+            "orderUpdate": self._update(bound, self._deliveries(bound, groups)),
+            "unfilled": short,
+            "sourcewise": summary(bound, decision),
+        }
+
+    def render_reroute(self, bound: Bound, before: Decision | None, after: Decision, rejected: str,
+                       lines: Sequence[str] | None, atp: AtpLookup | None = None, **context: Any) -> dict[str, Any]:
+        """Delivery changes that take the order from ``before`` to ``after``.
+
+        Assumes the deliveries of the earlier response were applied (one per
+        channel, keyed by :meth:`_delivery_key`): the rejecting channel's
+        delivery is removed (or cut down, when it rejected only some lines),
+        deliveries of channels that take over units get ``setDeliveryItems``,
+        and channels new to the order get ``addDelivery``.
+        """
+        def grouped(decision: Decision | None) -> dict[str, list[dict[str, Any]]]:
+            out: dict[str, list[dict[str, Any]]] = {}
+            for ln in bound.source.lines:
+                for node_id, qty in allocations_by_line(decision).get(ln.line_id, []):
+                    out.setdefault(node_id, []).append({"id": ln.raw_id, "quantity": qty})
+            return out
+
+        old, new = grouped(before), grouped(after)
+        actions: list[dict[str, Any]] = []
+        for node_id, items in old.items():
+            if node_id not in new:
+                actions.append({"action": "removeDelivery", "deliveryKey": self._delivery_key(bound, node_id)})
+            elif new[node_id] != items:
+                actions.append({"action": "setDeliveryItems", "deliveryKey": self._delivery_key(bound, node_id),
+                                "items": new[node_id]})
+        actions.extend(self._deliveries(bound, {n: items for n, items in new.items() if n not in old}))
+        full = self.render(bound, after, atp)
+        affected = set(lines) if lines is not None else set(allocation_delta(before, after, None, rejected))
+        raw = {bound.line(lid).raw_id for lid in affected}
+        return {
+            "id": bound.source.raw_id,
+            "orderNumber": bound.source.extra.get("orderNumber"),
+            "rejectedSupplyChannel": self._channel(bound, rejected),
+            "lineItemSupplyChannels": [a for a in full["lineItemSupplyChannels"] if a["lineItemId"] in raw],
+            "orderUpdate": self._update(bound, actions),
+            "unfilled": [u for u in full["unfilled"] if u["lineItemId"] in raw],
+            "sourcewise": full["sourcewise"],
+        }

@@ -1,0 +1,406 @@
+"""Generic JSON: Sourcewise's own documented format, for OMSs without an adapter.
+
+The JSON Schema (draft 2020-12) is ``engine/adapters/schema.json``; in short:
+
+Order (``sourcewise.order/1``)::
+
+    {"order_id": "A-1001",
+     "lines": [{"line_id": "1", "sku": "SKU-00001", "qty": 2}],
+     "destination": {"lat": 40.75, "lon": -73.99}          # or, geocoded offline:
+                    {"postal_code": "10001", "country": "US", "region": "NY"},
+     "allow_split": true,                                   # optional, default true
+     "max_shipments": 2}                                    # optional, default: policy
+
+Several orders: ``{"orders": [<order>, ...]}`` (or a bare list).
+
+Locations: ``{"locations": [{"node_id", "kind", "lat", "lon" | "postal_code",
+"country", "region", "priority", "ships", "pickup", "enabled",
+"handling_per_shipment", "handling_per_unit", "processing_days",
+"fee_rate"}]}``; inventory: ``{"inventory": [{"node_id", "sku", "on_hand",
+"safety_stock", "reserved"}]}``.
+
+Decision (``sourcewise.decision/1``)::
+
+    {"order_id": "A-1001", "status": "routed" | "partial" | "unroutable",
+     "strategy": "cost", "units": 2, "distance_km": 12.3,
+     "allocations": [{"line_id": "1", "sku": "SKU-00001", "node_id": "WH-1", "qty": 2}],
+     "shipments": [{"node_id": "WH-1", "units": 2, "distance_km": 12.3,
+                    "lines": [{"line_id": "1", "qty": 2}]}],
+     "cost": {"shipping": 9.1, "handling": 1.5, "vendor_fees": 0.0, "split_penalty": 0.0, "total": 10.6},
+     "unfilled": [{"line_id": "2", "qty": 1}],
+     "notes": ["destination geocoded approximately (...)"]}
+
+Many decisions: ``{"schema": "sourcewise.decisions/1", "decisions": [...]}``.
+
+For ``cli.py route --format json``::
+
+    from engine.adapters.generic import parse_orders, render_decisions
+    notes: dict[str, list[str]] = {}
+    orders = parse_orders(json.load(fh), network, notes=notes)   # AdapterError on bad input
+    print(json.dumps(render_decisions([router.route(o) for o in orders], notes=notes)))
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.adapters.base import (
+    Adapter,
+    AdapterError,
+    Address,
+    AtpLookup,
+    Bound,
+    LineIn,
+    LocationIn,
+    OrderIn,
+    Reader,
+    Session,
+    Shape,
+    StockIn,
+    decision_status,
+    summary,
+    unfilled_by_line,
+)
+from engine.geocode import geocode
+from models.decision import Decision
+from models.errors import ValidationError
+from models.network import Network
+from models.order import Order, OrderLine
+
+__all__ = [
+    "SCHEMA_PATH", "GenericAdapter", "is_batch", "load_schema", "parse_orders", "render_batch", "render_decision",
+    "render_decisions", "route_orders",
+]
+
+SCHEMA_PATH = Path(__file__).with_name("schema.json")
+DECISIONS_SCHEMA = "sourcewise.decisions/1"
+
+_NODE_NUMS = ("handling_per_shipment", "handling_per_unit", "fee_rate")
+_LINE = Shape(("line_id", "id"), ("sku", "str"), ("qty", "int", True, 1))
+MAX_SHIPMENTS = 100
+"""Upper bound on an order's ``max_shipments`` (the policy's split search is far narrower anyway)."""
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema of every generic document (orders, locations, inventory, decisions)."""
+    with SCHEMA_PATH.open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _list(reader: Reader, payload: Any, key: str) -> tuple[list, str]:
+    if isinstance(payload, list):
+        return payload, ""
+    doc = reader.as_obj(payload, "")
+    if doc is None:
+        return [], ""
+    return reader.take(doc, key, "", "list") or [], key
+
+
+def _read_order(reader: Reader, d: Any, path: str, skus: Mapping[str, int] | None = None) -> OrderIn | None:
+    """One generic order object -> :class:`OrderIn` (problems recorded in ``reader``).
+
+    With ``skus`` (a network's SKU index) unknown SKUs are problems too.
+    """
+    o = reader.as_obj(d, path)
+    if o is None:
+        return None
+    oid = reader.take(o, "order_id", path, "id")
+    lines_raw = reader.take(o, "lines", path, "list", nonempty=True)
+    lines: list[LineIn] = []
+    for i, ln in enumerate(lines_raw or []):
+        lp = f"{path}.lines[{i}]" if path else f"lines[{i}]"
+        vals = _LINE.read(reader, ln, lp)
+        if vals is None:
+            continue
+        lid, sku, qty = vals
+        if sku is not None and skus is not None and sku not in skus:
+            reader.fail(f"{lp}.sku", f"unknown sku {sku!r}")
+        if None not in (lid, sku, qty):
+            lines.append(LineIn(str(lid), lid, sku, qty, lp))  # type: ignore[arg-type]
+    dp = f"{path}.destination" if path else "destination"
+    dest = reader.take(o, "destination", path, "obj")
+    address = None
+    if dest is not None:
+        addr = Address(reader.take(dest, "postal_code", dp, "str", required=False),
+                       reader.take(dest, "country", dp, "str", required=False),
+                       reader.take(dest, "region", dp, "str", required=False), path=dp)
+        ll = reader.coords(dest.get("lat"), dest.get("lon"), f"{dp}.lat", f"{dp}.lon", addr.reference())
+        address = addr if ll is None else Address(addr.postal_code, addr.country, addr.region, ll[0], ll[1], dp)
+    split = reader.take(o, "allow_split", path, "bool", required=False)
+    maxs = reader.take(o, "max_shipments", path, "int", lo=1, hi=MAX_SHIPMENTS, required=False)
+    if oid is None:
+        return None
+    return OrderIn(str(oid), oid, tuple(lines), address, allow_split=True if split is None else split,
+                   max_shipments=maxs)
+
+
+class GenericAdapter(Adapter):
+    """Sourcewise's own JSON documents (see the module docstring and ``schema.json``)."""
+
+    name = "generic"
+
+    def read_catalog(self, locations: Any, inventory: Any, reader: Reader
+                     ) -> tuple[list[LocationIn], list[StockIn], dict[str, Any]]:
+        lr = reader.doc("locations")
+        ir = reader.doc("inventory")
+        locs: list[LocationIn] = []
+        items, prefix = _list(lr, locations, "locations")
+        for i, loc in enumerate(items):
+            path = f"{prefix}[{i}]"
+            d = lr.as_obj(loc, path)
+            if d is None:
+                continue
+            nid = lr.take(d, "node_id", path, "id")
+            addr = Address(lr.take(d, "postal_code", path, "str", required=False),
+                           lr.take(d, "country", path, "str", required=False),
+                           lr.take(d, "region", path, "str", required=False), path=path)
+            ll = lr.coords(d.get("lat"), d.get("lon"), f"{path}.lat", f"{path}.lon", addr.reference())
+            if ll is not None:
+                addr = Address(addr.postal_code, addr.country, addr.region, ll[0], ll[1], path)
+            attrs: dict[str, Any] = {}
+            for k in _NODE_NUMS:
+                v = lr.take(d, k, path, "num", required=False, lo=0.0)
+                if v is not None:
+                    attrs[k] = v
+            pdays = lr.take(d, "processing_days", path, "int", required=False)
+            if pdays is not None:
+                attrs["processing_days"] = pdays
+            kind = lr.take(d, "kind", path, "str", required=False) or "warehouse"
+            if kind not in ("warehouse", "store", "vendor"):
+                lr.fail(f"{path}.kind", f"must be warehouse, store or vendor, got {kind!r}")
+            flags = {k: lr.take(d, k, path, "bool", required=False) for k in ("ships", "pickup", "enabled")}
+            prio = lr.take(d, "priority", path, "int", lo=None, required=False)
+            if nid is None:
+                continue
+            locs.append(LocationIn(
+                str(nid), nid, addr, path, name=d.get("name") if isinstance(d.get("name"), str) else None,
+                kind=kind, priority=prio or 0,
+                ships=True if flags["ships"] is None else flags["ships"],
+                pickup=bool(flags["pickup"]), enabled=True if flags["enabled"] is None else flags["enabled"],
+                attrs=attrs,
+            ))
+        stock: list[StockIn] = []
+        items, prefix = _list(ir, inventory, "inventory")
+        for i, row in enumerate(items):
+            path = f"{prefix}[{i}]"
+            d = ir.as_obj(row, path)
+            if d is None:
+                continue
+            nid = ir.take(d, "node_id", path, "id")
+            sku = ir.take(d, "sku", path, "str")
+            on_hand = ir.take(d, "on_hand", path, "int")
+            safety = ir.take(d, "safety_stock", path, "int", required=False)
+            reserved = ir.take(d, "reserved", path, "int", required=False)
+            if None not in (nid, sku, on_hand):
+                stock.append(StockIn(str(nid), sku, on_hand, path, safety or 0, reserved or 0))  # type: ignore[arg-type]
+        return locs, stock, {}
+
+    def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
+        return _read_order(reader, payload, "")
+
+    def render(self, bound: Bound, decision: Decision | None, atp: AtpLookup | None = None) -> dict[str, Any]:
+        notes = summary(bound, decision)["notes"]
+        out = render_decision(decision, notes) if decision is not None else {
+            "order_id": bound.order_id, "strategy": None, "units": 0, "distance_km": 0.0,
+            "allocations": [], "shipments": [], "cost": None, "notes": notes,
+        }
+        out["order_id"] = bound.source.raw_id
+        out["status"] = decision_status(bound, decision)
+        out["unfilled"] = [{"line_id": lid, "qty": q}
+                           for lid, q in unfilled_by_line(bound, decision).items() if q > 0]
+        d = bound.destination
+        out["destination"] = {"lat": d.lat, "lon": d.lon, "basis": d.basis, "approximate": d.approximate}
+        return out
+
+
+def is_batch(payload: Any) -> bool:
+    """Whether a generic order document holds several orders (``{"orders": [...]}`` or a list)."""
+    return isinstance(payload, list) or isinstance(payload, dict) and "orders" in payload
+
+
+def route_orders(payload: Any, locations: Any, inventory: Any, *, policy: Any = None,
+                 config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Route a batch of generic orders against generic locations and inventory, in order.
+
+    Every order is parsed and checked before any is routed, so a batch with
+    one bad order routes nothing; problems carry ``orders[i].`` paths.
+
+    Returns
+    -------
+    dict
+        ``{"schema": "sourcewise.decisions/1", "decisions": [...]}``, each
+        decision as :meth:`GenericAdapter.render` gives it.
+
+    Raises
+    ------
+    AdapterError
+        Listing the problems of every document and every order.
+    """
+    r = Reader("generic", "orders")
+    if isinstance(payload, dict):
+        items, prefix = r.take(payload, "orders", "", "list") or [], "orders"
+    else:
+        items, prefix = payload, ""
+    session = Session(GenericAdapter(), locations, inventory, policy=policy, config=config)
+    bounds = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        try:
+            b = session.parse(item)
+        except AdapterError as exc:
+            for p in exc.problems:
+                r.fail(f"{prefix}[{i}].{p.field}" if p.field != "<root>" else f"{prefix}[{i}]", p.reason)
+            continue
+        if b.order_id in seen:
+            r.fail(f"{prefix}[{i}].order_id", f"duplicate order_id {b.source.raw_id!r}")
+            continue
+        seen.add(b.order_id)
+        bounds.append(b)
+    r.raise_if_any()
+    return {"schema": DECISIONS_SCHEMA,
+            "decisions": [session.render(b, session.route_bound(b)) for b in bounds]}
+
+
+# ============================================================================ network-level API
+def parse_orders(payload: Any, network: Network, *, notes: dict[str, list[str]] | None = None) -> list[Order]:
+    """Generic order JSON -> :class:`~models.Order` objects for ``network``.
+
+    Parameters
+    ----------
+    payload : dict or list
+        ``{"orders": [...]}``, a bare list of orders, or one order object
+        (see the module docstring / ``schema.json``).
+    network : Network
+        SKUs are checked against it: here the network *is* the catalog, so
+        an unknown SKU is an error (adapters for platforms instead leave such
+        lines unfilled).
+    notes : dict, optional
+        Filled with ``order_id -> [note, ...]`` for destinations geocoded
+        approximately; pass it on to :func:`render_decisions`.
+
+    Returns
+    -------
+    list of Order
+
+    Raises
+    ------
+    AdapterError
+        Listing every problem (JSON paths such as ``orders[3].lines[0].qty``); no order is returned.
+    """
+    r = Reader("generic", "orders")
+    if isinstance(payload, dict) and "orders" in payload:
+        items, prefix = r.take(payload, "orders", "", "list") or [], "orders"
+    elif isinstance(payload, list):
+        items, prefix = payload, ""
+    else:
+        items, prefix = [payload], None
+    out: list[Order] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        path = "" if prefix is None else f"{prefix}[{i}]"
+        n_problems = len(r.problems)
+        o = _read_order(r, item, path, network.sku_index)
+        if o is None or len(r.problems) > n_problems:
+            continue  # already reported; building the order would only repeat it
+        if o.order_id in seen:
+            r.fail(f"{path}.order_id" if path else "order_id", f"duplicate order_id {o.raw_id!r}")
+            continue
+        seen.add(o.order_id)
+        a = o.address
+        point = None if a is None else geocode(postal_code=a.postal_code, country=a.country, region=a.region,
+                                               lat=a.lat, lon=a.lon)
+        if point is None:
+            if a is not None:
+                r.fail(a.path, "cannot place the destination: give lat/lon, a US ZIP code, a region or a known country")
+            continue
+        try:
+            out.append(Order(o.order_id, tuple(OrderLine(ln.line_id, ln.sku, ln.qty) for ln in o.lines),
+                             point.lat, point.lon, o.allow_split, o.max_shipments))
+        except ValidationError as exc:
+            for p in exc.problems:
+                r.fail(path or "<order>", f"{p.field}: {p.reason}")
+            continue
+        note = point.note("destination")
+        if note and notes is not None:
+            notes.setdefault(o.order_id, []).append(note)
+    r.raise_if_any()
+    return out
+
+
+def render_decision(decision: Decision, notes: Iterable[str] = ()) -> dict[str, Any]:
+    """One :class:`~models.Decision` in the generic decision shape.
+
+    Shipments come from the decision; decisions rebuilt from batch tables
+    carry none, and then shipments are grouped from the allocations
+    (without distances).
+    """
+    c = decision.cost
+    shipments = [
+        {"node_id": s.node_id, "units": s.units, "distance_km": s.distance_km,
+         "lines": [{"line_id": lid, "qty": q} for lid, q in s.lines]}
+        for s in decision.shipments
+    ]
+    if not shipments and decision.allocations:
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for a in decision.allocations:
+            grouped.setdefault(a.node_id, []).append({"line_id": a.line_id, "qty": a.qty})
+        shipments = [{"node_id": n, "units": sum(x["qty"] for x in ls), "lines": ls} for n, ls in grouped.items()]
+    return {
+        "order_id": decision.order_id,
+        "status": decision.status.value,
+        "strategy": decision.strategy,
+        "units": decision.units,
+        "distance_km": decision.distance_km,
+        "allocations": [{"line_id": a.line_id, "sku": a.sku, "node_id": a.node_id, "qty": a.qty}
+                        for a in decision.allocations],
+        "shipments": shipments,
+        "cost": {"shipping": c.shipping, "handling": c.handling, "vendor_fees": c.vendor_fees,
+                 "split_penalty": c.split_penalty, "total": c.total},
+        "unfilled": [{"line_id": lid, "qty": q} for lid, q in decision.unfilled],
+        "notes": list(notes),
+    }
+
+
+def render_decisions(decisions: Iterable[Decision], *, notes: Mapping[str, Iterable[str]] | None = None
+                     ) -> dict[str, Any]:
+    """Decisions as one generic document: ``{"schema": "sourcewise.decisions/1", "decisions": [...]}``."""
+    notes = notes or {}
+    return {"schema": DECISIONS_SCHEMA,
+            "decisions": [render_decision(d, notes.get(d.order_id, ())) for d in decisions]}
+
+
+def render_batch(result: Any, *, notes: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
+    """A :class:`~engine.router.BatchResult` (``route_many``) as the same document, without decision objects.
+
+    ``result.orders`` must have ``order_id, status, units, cost, shipping,
+    handling, vendor_fees, split_penalty, distance_km`` and
+    ``result.allocations`` ``order_id, line_id, sku, node_id, qty``.
+    Per-line unfilled units are not in the batch tables; ``unfilled`` holds
+    the order's total under ``line_id`` ``null`` when it is not zero.
+    """
+    notes = notes or {}
+    allocs: dict[Any, list[dict[str, Any]]] = {}
+    a = result.allocations
+    for oid, lid, sku, nid, q in zip(a["order_id"], a["line_id"], a["sku"], a["node_id"], a["qty"], strict=True):
+        allocs.setdefault(oid, []).append({"line_id": lid, "sku": sku, "node_id": nid, "qty": int(q)})
+    out = []
+    for rec in result.orders.to_dict("records"):
+        oid = rec["order_id"]
+        rows = allocs.get(oid, [])
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            grouped.setdefault(row["node_id"], []).append({"line_id": row["line_id"], "qty": row["qty"]})
+        out.append({
+            "order_id": oid, "status": rec["status"], "strategy": None, "units": int(rec["units"]),
+            "distance_km": float(rec["distance_km"]), "allocations": rows,
+            "shipments": [{"node_id": n, "units": sum(x["qty"] for x in ls), "lines": ls} for n, ls in grouped.items()],
+            "cost": {"shipping": float(rec["shipping"]), "handling": float(rec["handling"]),
+                     "vendor_fees": float(rec["vendor_fees"]), "split_penalty": float(rec["split_penalty"]),
+                     "total": float(rec["cost"])},
+            "unfilled": [{"line_id": None, "qty": int(rec["unfilled"])}] if int(rec.get("unfilled", 0)) else [],
+            "notes": list(notes.get(oid, ())),
+        })
+    return {"schema": DECISIONS_SCHEMA, "decisions": out}

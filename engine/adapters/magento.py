@@ -1,0 +1,363 @@
+"""Magento / Adobe Commerce MSI adapter: a Source Selection Algorithm in the engine.
+
+Payloads in (camelCase *and* snake_case keys are accepted, as Magento's web API does)
+----------------------------------------------------------------------------------
+order file
+    The body of ``POST /V1/inventory/source-selection-algorithm-result``::
+
+        {"inventoryRequest": {"stockId": 2,
+                              "items": [{"sku": "24-WB01", "qty": 20}],
+                              "extension_attributes": {"destination_address": {
+                                  "country": "US", "postcode": "10577", "region": "NY", ...}}},
+         "algorithmCode": "distance"}
+
+    An optional ``orderId`` (top level or in the request's extension
+    attributes) names the reservation; without one each request is a new
+    order.
+locations file
+    Sources: ``GET /V1/inventory/sources`` (``{"items": [...]}``), the
+    priority-ordered list of ``GET /V1/inventory/get-sources-assigned-to-stock-ordered-by-priority/{stockId}``,
+    or ``{"sources": ..., "stock_source_links": ...}`` with the links of
+    ``GET /V1/inventory/stock-source-links``. A source item naming a source
+    the payload does not list is an error, except with the stock's own
+    (bare) list, where other stocks' items are expected and ignored. ``latitude``/``longitude`` of 0/0
+    is Magento's default and means *unknown*: such sources are placed by
+    postcode, region or country (or config).
+inventory file
+    Source items: ``GET /V1/inventory/source-items`` (``{"items": [...]}``).
+
+Response (snake_case, as Magento answers)
+-----------------------------------------
+``{"source_selection_items": [{"source_code", "sku", "qty_to_deduct", "qty_available"}], "shippable": bool}``,
+one item per (source, requested SKU) for every enabled source of the stock
+that has a source item for the SKU -- including those deducting 0, as
+Magento's own algorithms list them -- sources in priority order.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from engine.adapters.base import (
+    MISSING,
+    Adapter,
+    AdapterError,
+    Address,
+    AtpLookup,
+    Bound,
+    Catalog,
+    LineIn,
+    LocationIn,
+    OrderIn,
+    Reader,
+    Shape,
+    StockIn,
+    allocations_by_line,
+    build_catalog,
+    summary,
+)
+from engine.geocode import GeoPoint
+from models.decision import Decision
+
+__all__ = ["MagentoAdapter"]
+
+
+_ITEM = Shape(("sku", "str"), ("qty", "int", True, 1))
+
+
+def _items(reader: Reader, payload: Any, path: str = "") -> tuple[list, str]:
+    """Elements of a search result (``{"items": [...]}``) or a bare list."""
+    if isinstance(payload, list):
+        return payload, path
+    doc = reader.as_obj(payload, path)
+    if doc is None:
+        return [], path
+    return reader.take(doc, "items", path, "list") or [], f"{path}.items" if path else "items"
+
+
+def _peek_links(locations: Any) -> set[int]:
+    """Stock ids the locations payload links sources to (best effort; validation comes later)."""
+    if not isinstance(locations, dict) or not isinstance(locations.get("stock_source_links"), dict | list):
+        return set()
+    raw = locations["stock_source_links"]
+    items = raw.get("items") if isinstance(raw, dict) else raw
+    out: set[int] = set()
+    for link in items if isinstance(items, list) else ():
+        if isinstance(link, dict):
+            sid = link.get("stock_id", link.get("stockId"))
+            if isinstance(sid, int) and not isinstance(sid, bool):
+                out.add(sid)
+    return out
+
+
+class MagentoAdapter(Adapter):
+    """Magento MSI payloads <-> Sourcewise models (see the module docstring).
+
+    Parameters
+    ----------
+    stock_id : int, optional
+        The stock a long-lived :class:`~engine.adapters.Session` serves:
+        only sources linked to it become locations, with their link
+        priorities. One-off routing (:func:`~engine.adapters.route_payload`)
+        takes it from the request instead.
+    all_sources : bool
+        List every enabled source holding the SKU, deducting or not, as
+        Magento's own algorithms do (default). ``False`` lists only the
+        sources that deduct: with hundreds of sources the full list costs
+        more to build than routing the order.
+    """
+
+    name = "magento"
+
+    def __init__(self, stock_id: int | None = None, *, all_sources: bool = True):
+        self.stock_id = stock_id
+        self.all_sources = all_sources
+
+    # ------------------------------------------------------------------ catalog
+    def read_catalog(self, locations: Any, inventory: Any, reader: Reader
+                     ) -> tuple[list[LocationIn], list[StockIn], dict[str, Any]]:
+        lr = reader.doc("locations")
+        ir = reader.doc("inventory")
+        links_raw: Any = None
+        src_payload: Any = locations
+        base = ""
+        if isinstance(locations, dict) and "sources" in locations:
+            src_payload, base = locations["sources"], "sources"
+            links_raw = locations.get("stock_source_links", None)
+        sources, prefix = _items(lr, src_payload, base)
+        links: dict[int, dict[str, int]] = {}
+        if links_raw is not None:
+            lk, lprefix = _items(lr, links_raw, "stock_source_links")
+            for i, link in enumerate(lk):
+                path = f"{lprefix}[{i}]"
+                d = lr.as_obj(link, path)
+                if d is None:
+                    continue
+                sid = lr.take(d, ("stock_id", "stockId"), path, "int", lo=1)
+                code = lr.take(d, ("source_code", "sourceCode"), path, "str")
+                prio = lr.take(d, "priority", path, "int", lo=None, required=False)
+                if sid is not None and code is not None:
+                    links.setdefault(sid, {})[code] = prio if prio is not None else len(links.get(sid, {}))
+        if self.stock_id is not None and links and self.stock_id not in links:
+            lr.fail("stock_source_links", f"no source is linked to stock {self.stock_id}")
+        linked = links.get(self.stock_id) if self.stock_id is not None else None
+        locs: list[LocationIn] = []
+        known: set[str] = set()
+        notes: list[str] = []
+        for i, src in enumerate(sources):
+            path = f"{prefix}[{i}]"
+            d = lr.as_obj(src, path)
+            if d is None:
+                continue
+            code = lr.take(d, ("source_code", "sourceCode"), path, "str")
+            enabled = lr.take(d, "enabled", path, "bool", required=False)
+            country = lr.take(d, ("country_id", "countryId"), path, "str", required=False)
+            postcode = lr.take(d, "postcode", path, "str", required=False, nonempty=False)
+            region = (lr.take(d, ("region_code", "regionCode"), path, "str", required=False)
+                      or lr.take(d, "region", path, "str", required=False))
+            addr = Address(postcode, country, region, path=path)
+            lat, lon = d.get("latitude"), d.get("longitude")
+            ll = None
+            # 0/0 is the default of a source nobody placed, not a spot in the Gulf of Guinea
+            if not (lat in (0, None) and lon in (0, None)):
+                ll = lr.coords(lat, lon, f"{path}.latitude", f"{path}.longitude", addr.reference())
+            if code is None:
+                continue
+            known.add(code)
+            if ll is not None:
+                addr = Address(postcode, country, region, ll[0], ll[1], path)
+            if linked is not None and code not in linked:
+                continue  # belongs to another stock
+            prio = linked[code] if linked is not None else i
+            locs.append(LocationIn(code, code, addr, path, name=d.get("name") if isinstance(d.get("name"), str)
+                                   else None, priority=prio, enabled=enabled if enabled is not None else True))
+        for sid, codes in links.items():
+            for code in codes:
+                if code not in known and sources:
+                    lr.fail("stock_source_links", f"stock {sid} links unknown source {code!r}")
+        routed = {loc.node_id for loc in locs}
+        stock_view = isinstance(locations, list)
+        skipped_other = 0
+        stock: list[StockIn] = []
+        items, prefix = _items(ir, inventory)
+        for i, it in enumerate(items):
+            path = f"{prefix}[{i}]"
+            d = ir.as_obj(it, path)
+            if d is None:
+                continue
+            sku = ir.take(d, "sku", path, "str")
+            code = ir.take(d, ("source_code", "sourceCode"), path, "str")
+            qty = ir.take(d, "quantity", path, "num", hi=1e12)
+            status = ir.take(d, "status", path, "int", required=False)
+            if status is not None and status not in (0, 1):
+                ir.fail(f"{path}.status", f"must be 0 (out of stock) or 1 (in stock), got {status}")
+                continue
+            if None in (sku, code, qty):
+                continue
+            if code not in known:
+                if stock_view:
+                    # a stock's own source list: items of other stocks' sources are expected
+                    skipped_other += 1
+                    continue
+                ir.fail(f"{path}.source_code", f"unknown source {code!r}: not in the sources payload")
+                continue
+            if code not in routed:
+                continue
+            units = max(0, math.floor(qty))  # type: ignore[arg-type]
+            if units != qty and qty > 0:  # type: ignore[operator]
+                notes.append(f"source item {sku!r} at {code!r}: decimal quantity {qty} rounded down to {units}")
+            stock.append(StockIn(code, sku, units if status != 0 else 0, path))  # type: ignore[arg-type]
+        if skipped_other:
+            notes.append(f"{skipped_other} source items belong to sources outside this stock's list; ignored")
+        return locs, stock, {"notes": notes, "links": links, "stock_id": self.stock_id}
+
+    # ------------------------------------------------------------------ order
+    def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
+        top = reader.as_obj(payload, "")
+        if top is None:
+            return None
+        irq = reader.take(top, ("inventoryRequest", "inventory_request"), "", "obj")
+        if irq is None:
+            return None
+        base = next(k for k in ("inventoryRequest", "inventory_request") if k in top)
+        stock_id = reader.take(irq, ("stockId", "stock_id"), base, "int", lo=1)
+        items = reader.take(irq, "items", base, "list", nonempty=True)
+        algorithm = reader.take(top, ("algorithmCode", "algorithm_code"), "", "str", required=False)
+        lines: list[LineIn] = []
+        for i, it in enumerate(items or []):
+            path = f"{base}.items[{i}]"
+            vals = _ITEM.fast(it)
+            if vals is None:  # Magento sends qty as a number, often 2.0: the careful path takes those
+                d = reader.as_obj(it, path)
+                if d is None:
+                    continue
+                vals = (reader.take(d, "sku", path, "str"),
+                        reader.take(d, "qty", path, "int", lo=1, integral_float=True))
+            sku, qty = vals
+            if sku is not None and qty is not None:
+                lines.append(LineIn(str(i), i, sku, qty, path))
+        ext_key, ext = Reader.lookup(irq, ("extension_attributes", "extensionAttributes"))
+        address = None
+        order_raw: Any = None
+        if isinstance(ext, dict):
+            ep = f"{base}.{ext_key}"
+            dk, dest = Reader.lookup(ext, ("destination_address", "destinationAddress"))
+            if dest is not None and dest is not MISSING:
+                dp = f"{ep}.{dk}"
+                dd = reader.as_obj(dest, dp)
+                if dd is not None:
+                    address = Address(
+                        reader.take(dd, "postcode", dp, "str", required=False, nonempty=False),
+                        reader.take(dd, ("country", "country_id", "countryId"), dp, "str", required=False),
+                        reader.take(dd, ("region_code", "regionCode"), dp, "str", required=False)
+                        or reader.take(dd, "region", dp, "str", required=False, nonempty=False),
+                        path=dp)
+            order_raw = reader.take(ext, ("order_id", "orderId"), ep, "id", required=False)
+        elif ext is not None and ext is not MISSING:
+            reader.as_obj(ext, f"{base}.{ext_key}")
+        top_id = reader.take(top, ("orderId", "order_id"), "", "id", required=False)
+        order_raw = top_id if top_id is not None else order_raw
+        notes: list[str] = []
+        if order_raw is None:
+            # no order id: this request is its own order (and its own reservation)
+            order_raw = f"msi-{uuid.uuid4().hex[:16]}"
+        if stock_id is None:
+            return None
+        return OrderIn(str(order_raw), order_raw, tuple(lines), address, notes=tuple(notes),
+                       extra={"stock_id": stock_id, "algorithm": algorithm, "path": base})
+
+    def check_order(self, order_in: OrderIn, catalog: Catalog, reader: Reader) -> OrderIn:
+        sid = order_in.extra["stock_id"]
+        links = catalog.extra.get("links", {})
+        served = catalog.extra.get("stock_id")
+        path = f"{order_in.extra['path']}.stockId"
+        if served is not None and sid != served:
+            reader.fail(path, f"this catalog serves stock {served}, not {sid}")
+        elif links and sid not in links:
+            reader.fail(path, f"unknown stock {sid}: no source is linked to it")
+        if order_in.address is not None or not catalog.points:
+            return order_in
+        # Magento's priority algorithm needs no address; without one, route from the
+        # middle of the stock's sources so costs stay comparable, and say so.
+        pts = list(catalog.points.values())
+        fallback = GeoPoint(sum(p.lat for p in pts) / len(pts), sum(p.lon for p in pts) / len(pts), "sources",
+                            True, "no destination_address: centroid of the stock's sources")
+        return order_in._replace(fallback=fallback)
+
+    def parse(self, order: Any, locations: Any, inventory: Any, *, config: Any = None) -> tuple[Catalog, Bound]:
+        """One-off routing: the request's ``stockId`` picks the sources (see :class:`MagentoAdapter`)."""
+        r = Reader(self.name, "order")
+        order_in = self.read_order(order, r)
+        saved = self.stock_id
+        wanted = order_in.extra["stock_id"] if order_in is not None else None
+        links = _peek_links(locations)
+        if saved is None and wanted is not None:
+            if links and wanted not in links:
+                # the request names the stock here, so the request is what is wrong
+                r.fail(f"{order_in.extra['path']}.stockId", f"unknown stock {wanted}: no source is linked to it")
+            else:
+                self.stock_id = wanted
+        cr = Reader(self.name, "locations")
+        try:
+            locs, stock, extra = self.read_catalog(locations, inventory, cr)
+        finally:
+            self.stock_id = saved
+        if wanted is not None:
+            extra["stock_id"] = wanted
+        try:
+            catalog = build_catalog(self.name, locs, stock, cr, config=config, key_of=self.key_of,
+                                    extra=extra, notes=extra.pop("notes", ()))
+        except AdapterError:
+            catalog = None
+        return self._finish(r, order_in, catalog, cr)
+
+    # ------------------------------------------------------------------ render
+    def line_keys(self, bound: Bound, raw: Any) -> list[str]:
+        """Lines for an item index or a SKU (rejections name SKUs)."""
+        by_index = super().line_keys(bound, raw)
+        return by_index or [ln.line_id for ln in bound.source.lines if ln.sku == raw]
+
+    def render(self, bound: Bound, decision: Decision | None, atp: AtpLookup | None = None) -> dict[str, Any]:
+        by_line = allocations_by_line(decision)
+        inv = bound.catalog.inventory
+        net = bound.catalog.network
+        deduct: dict[tuple[str, str], int] = {}
+        requested: dict[str, int] = {}
+        for ln in bound.source.lines:
+            requested[ln.sku] = requested.get(ln.sku, 0) + ln.qty
+            for node_id, qty in by_line.get(ln.line_id, []):
+                deduct[(node_id, ln.sku)] = deduct.get((node_id, ln.sku), 0) + qty
+        rows: list[dict[str, Any]] = []
+        for sku in requested:
+            s = net.sku_index.get(sku)
+            if s is None:
+                continue
+            # the sources holding a source item for the SKU, in priority order (link priority,
+            # then list order): the inventory's own index of the SKU, no scan of every source
+            if self.all_sources:
+                stocked = inv.node[inv.sku_ptr[s]:inv.sku_ptr[s + 1]].tolist()
+            else:
+                stocked = [net.node_index[code] for code, k in deduct if k == sku]
+            for n in sorted(stocked, key=net.priority_rank.__getitem__):
+                node = net.nodes[n]
+                if not node.enabled:
+                    continue
+                code = node.node_id
+                take = deduct.get((code, sku), 0)
+                # available before this order's deduction (the router has already reserved it)
+                avail = atp(code, sku) + take if atp is not None else inv.atp(code, sku)
+                rows.append({"source_code": self.location_raw(bound, code), "sku": sku, "qty_to_deduct": take,
+                             "qty_available": avail})
+        shippable = all(sum(q for (_, s), q in deduct.items() if s == sku) >= want for sku, want in requested.items())
+        return {"source_selection_items": rows, "shippable": shippable, "sourcewise": summary(bound, decision)}
+
+    def render_reroute(self, bound: Bound, before: Decision | None, after: Decision, rejected: str,
+                       lines: Sequence[str] | None, atp: AtpLookup | None = None, **context: Any) -> dict[str, Any]:
+        """A fresh source selection for the order, without the rejecting source."""
+        out = self.render(bound, after, atp)
+        out["sourcewise"]["rerouted_from"] = rejected
+        return out
+

@@ -1,0 +1,484 @@
+"""Shopify (REST Admin API) adapter.
+
+Payloads in
+-----------
+order file
+    ``{"order": <Order>, "fulfillment_orders": [<FulfillmentOrder>, ...]}``:
+    the bodies of ``GET /orders/{id}.json`` and
+    ``GET /orders/{id}/fulfillment_orders.json`` side by side. A bare order
+    (an ``orders/create`` webhook body) with a ``fulfillment_orders`` key
+    also works.
+locations file
+    ``{"locations": [<Location>, ...]}`` (``GET /locations.json``).
+inventory file
+    ``{"inventory_levels": [<InventoryLevel>, ...]}`` (``GET /inventory_levels.json``).
+
+What is routed
+--------------
+Shopify tracks stock per *inventory item*, and a fulfillment-order line
+item names its ``inventory_item_id``; the order line's ``sku`` is a
+merchant label that may be empty. So SKUs here are inventory item ids, and
+each routed line is one fulfillment-order line item with its
+``fulfillable_quantity``. Only fulfillment orders that can move are routed:
+status ``open`` or ``scheduled``, ``delivery_method.method_type`` of
+``shipping`` or ``local``, ``move`` among ``supported_actions`` when that
+list is given, and no fulfillment-service request in flight. Pick-ups stay
+where the customer will collect them.
+
+Response
+--------
+``moves``: one ``POST /fulfillment_orders/{id}/move.json`` body per
+(fulfillment order, new location) -- ``{"fulfillment_order_id": ...,
+"fulfillment_order": {"new_location_id": ..., "fulfillment_order_line_items":
+[{"id": ..., "quantity": ...}]}}``. A line split across locations becomes one
+move per location. ``unchanged`` lists what stays at its assigned location
+and why, ``unfilled`` what no location can supply; with ``moves`` these
+account for every fulfillable unit.
+
+Ids are matched as strings, so numeric ids and ``gid://shopify/...`` ids
+mix freely, and are echoed exactly as they came in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from engine.adapters.base import (
+    Adapter,
+    Address,
+    AtpLookup,
+    Bound,
+    Catalog,
+    LineIn,
+    LocationIn,
+    OrderIn,
+    Reader,
+    Session,
+    Shape,
+    StockIn,
+    allocation_delta,
+    allocations_by_line,
+    summary,
+    unfilled_by_line,
+)
+from models.decision import Decision
+
+__all__ = ["ShopifyAdapter", "reject_fulfillment_order"]
+
+MOVABLE_STATUS = frozenset({"open", "scheduled"})
+ROUTED_METHODS = frozenset({"shipping", "local"})
+# A fulfillment service holds these; Shopify refuses to move them.
+LOCKED_REQUESTS = frozenset({"submitted", "accepted", "cancellation_requested", "cancellation_rejected"})
+
+
+def _gid_tail(raw: Any) -> str:
+    """``"gid://shopify/Location/123"``, ``"123"`` and ``123`` are all the key ``"123"``."""
+    if type(raw) is int:
+        return str(raw)
+    s = str(raw).strip()
+    if s.startswith("gid://"):
+        s = s.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return s
+
+
+_ORDER = Shape(("id", "id"), ("name", "str0", False), ("line_items", "list"), ("shipping_address", "obj", False),
+               ("shipping_lines", "list", False))
+_LINE_ITEM = Shape(("id", "id"), ("quantity", "int"), ("fulfillable_quantity", "int", False), ("sku", "str0", False),
+                   ("price", "decimal", False), ("grams", "int", False))
+_FULFILLMENT_ORDER = Shape(("id", "id"), ("order_id", "id", False), ("assigned_location_id", "id"), ("status", "str"),
+                           ("request_status", "str", False), ("supported_actions", "list", False),
+                           ("delivery_method", "obj", False), ("destination", "obj", False), ("line_items", "list"))
+_FO_LINE = Shape(("id", "id"), ("line_item_id", "id"), ("inventory_item_id", "id"), ("quantity", "int"),
+                 ("fulfillable_quantity", "int", False))
+
+
+def _join(base: str, key: str) -> str:
+    return f"{base}.{key}" if base else key
+
+
+def _items(reader: Reader, payload: Any, key: str) -> tuple[list, str] | None:
+    """The list under ``key`` in a wrapper object, or a bare list."""
+    if isinstance(payload, list):
+        return payload, ""
+    doc = reader.as_obj(payload, "")
+    if doc is None:
+        return None
+    items = reader.take(doc, key, "", "list")
+    return (items, key) if items is not None else None
+
+
+class ShopifyAdapter(Adapter):
+    """Shopify REST Admin payloads <-> Sourcewise models (see the module docstring)."""
+
+    name = "shopify"
+
+    key_of = staticmethod(_gid_tail)
+
+    # ------------------------------------------------------------------ catalog
+    def read_catalog(self, locations: Any, inventory: Any, reader: Reader
+                     ) -> tuple[list[LocationIn], list[StockIn], dict[str, Any]]:
+        lr = reader.doc("locations")
+        ir = reader.doc("inventory")
+        locs: list[LocationIn] = []
+        notes: list[str] = []
+        got = _items(lr, locations, "locations")
+        for i, loc in enumerate(got[0] if got else []):
+            path = f"{got[1]}[{i}]" if got[1] else f"[{i}]"  # type: ignore[index]
+            d = lr.as_obj(loc, path)
+            if d is None:
+                continue
+            raw = lr.take(d, "id", path, "id")
+            name = lr.take(d, "name", path, "str", required=False, nonempty=False)
+            active = lr.take(d, "active", path, "bool", required=False)
+            online = lr.take(d, "fulfills_online_orders", path, "bool", required=False)
+            zip_ = lr.take(d, "zip", path, "str", required=False, nonempty=False)
+            country = (lr.take(d, "country_code", path, "str", required=False)
+                       or lr.take(d, "country", path, "str", required=False))
+            province = lr.take(d, "province_code", path, "str", required=False, nonempty=False)
+            addr = Address(zip_, country, province, path=path)
+            ll = lr.coords(d.get("latitude"), d.get("longitude"), f"{path}.latitude", f"{path}.longitude",
+                           addr.reference())
+            if raw is None:
+                continue
+            if ll is not None:
+                addr = Address(zip_, country, province, ll[0], ll[1], path)
+            locs.append(LocationIn(self.key_of(raw), raw, addr, path, name=name,
+                                   enabled=active if active is not None else True,
+                                   ships=online if online is not None else True))
+        stock: list[StockIn] = []
+        got = _items(ir, inventory, "inventory_levels")
+        for i, lvl in enumerate(got[0] if got else []):
+            path = f"{got[1]}[{i}]" if got[1] else f"[{i}]"  # type: ignore[index]
+            d = ir.as_obj(lvl, path)
+            if d is None:
+                continue
+            item = ir.take(d, "inventory_item_id", path, "id")
+            loc = ir.take(d, "location_id", path, "id")
+            if "available" not in d:
+                ir.fail(f"{path}.available", "required field is missing")
+                continue
+            avail = d["available"]
+            if avail is not None:
+                avail = ir.as_int(avail, f"{path}.available", lo=None)
+                if avail is None:
+                    continue
+            if item is None or loc is None:
+                continue
+            if avail is None:
+                # null "available" means the item is not tracked at this location
+                notes.append(f"inventory item {item} at location {loc}: stock not tracked (available is null); "
+                             "not routed there")
+                continue
+            # Shopify lets available go negative (oversold); nothing is promisable then
+            stock.append(StockIn(self.key_of(loc), self.key_of(item), max(0, avail), path))
+        return locs, stock, {"notes": notes}
+
+    # ------------------------------------------------------------------ order
+    def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
+        top = reader.as_obj(payload, "")
+        if top is None:
+            return None
+        if "order" in top:
+            order = reader.take(top, "order", "", "obj")
+            base = "order"
+        else:
+            order, base = top, ""
+        if order is None:
+            return None
+        raw_id, name, items, sa, sl = _ORDER.read(reader, order, base) or (None,) * 5
+        if items is not None and not items:
+            reader.fail(_join(base, "line_items"), "must not be empty")
+            items = None
+        li_base = _join(base, "line_items")
+        line_items: dict[str, tuple] = {}  # key -> (raw id, quantity, sku, price, grams)
+        for i, it in enumerate(items or ()):
+            vals = _LINE_ITEM.read(reader, it, li_base, i)
+            if vals is None or vals[0] is None:
+                continue
+            lid, qty, _fq, sku, price, grams = vals
+            key = _gid_tail(lid)
+            if key in line_items:
+                reader.fail(f"{li_base}[{i}].id", f"duplicate line item id {lid!r}")
+                continue
+            line_items[key] = (lid, qty, sku, price, grams)
+
+        address = None
+        sa_path = _join(base, "shipping_address")
+        if sa is not None:
+            address = self._address(reader, sa, sa_path, ("country_code", "country"))
+        service = None
+        if sl:
+            p0 = _join(base, "shipping_lines[0]")
+            first = reader.as_obj(sl[0], p0)
+            if first is not None:
+                service = (reader.take(first, "code", p0, "str", required=False)
+                           or reader.take(first, "title", p0, "str", required=False))
+
+        fos = None
+        if "fulfillment_orders" not in top:
+            # line items alone do not say which inventory item or location they use
+            reader.fail("fulfillment_orders", "required field is missing: add the body of "
+                                              "GET /orders/{id}/fulfillment_orders.json next to the order")
+        else:
+            fos = reader.take(top, "fulfillment_orders", "", "list")
+        lines: list[LineIn] = []
+        fo_info: list[dict[str, Any]] = []
+        per_item: dict[str, int] = {}
+        for j, fo in enumerate(fos or []):
+            path = f"fulfillment_orders[{j}]"
+            vals = _FULFILLMENT_ORDER.read(reader, fo, path)
+            if vals is None:
+                continue
+            fid, oid, assigned, status, request, actions, dm, dest, fo_lines = vals
+            if oid is not None and raw_id is not None and _gid_tail(oid) != _gid_tail(raw_id):
+                reader.fail(f"{path}.order_id", f"belongs to order {oid!r}, not {raw_id!r}")
+            method = "shipping"
+            if dm is not None:
+                method = reader.take(dm, "method_type", f"{path}.delivery_method", "str", required=False) or method
+            reason = None
+            if status is not None and status not in MOVABLE_STATUS:
+                reason = f"status is {status}"
+            elif method not in ROUTED_METHODS:
+                reason = f"delivery method is {method}"
+            elif request is not None and request in LOCKED_REQUESTS:
+                reason = f"a fulfillment service holds it (request_status {request})"
+            elif actions is not None and "move" not in actions:
+                reason = "Shopify does not allow moving it (no move in supported_actions)"
+            entry: dict[str, Any] = {
+                "raw": fid, "key": _gid_tail(fid) if fid is not None else None, "path": path,
+                "assigned_raw": assigned, "assigned": _gid_tail(assigned) if assigned is not None else None,
+                "method": method, "reason": reason, "lines": [], "destination": dest,
+            }
+            for k, fl in enumerate(fo_lines or ()):
+                lp = f"{path}.line_items[{k}]"
+                vals = _FO_LINE.read(reader, fl, lp)
+                if vals is None:
+                    continue
+                flid, item_ref, inv_item, fqty, ffq = vals
+                if flid is None or item_ref is None or inv_item is None or fqty is None:
+                    continue
+                ffq = fqty if ffq is None else ffq
+                if ffq > fqty:
+                    reader.fail(f"{lp}.fulfillable_quantity", f"{ffq} exceeds quantity {fqty}")
+                    continue
+                ik = _gid_tail(item_ref)
+                li = line_items.get(ik)
+                if li is None:
+                    if items is not None:  # else line_items is already reported
+                        reader.fail(f"{lp}.line_item_id", f"unknown line item {item_ref!r}: not in the order's "
+                                                          "line_items")
+                    continue
+                per_item[ik] = held = per_item.get(ik, 0) + fqty
+                if li[1] is not None and held > li[1]:
+                    reader.fail(f"{lp}.quantity", f"fulfillment orders hold {held} units of line item "
+                                                  f"{item_ref!r}, which has quantity {li[1]}")
+                    continue
+                fkey = _gid_tail(flid)
+                entry["lines"].append((flid, fkey, ffq))
+                if reason is None and ffq > 0 and entry["key"] is not None:
+                    grams = li[4]
+                    lines.append(LineIn(
+                        fkey, flid, _gid_tail(inv_item), ffq, lp, li[3],
+                        grams / 1000.0 if grams is not None else None,
+                        {"line_item": item_ref, "sku": li[2]},
+                    ))
+            fo_info.append(entry)
+        if raw_id is None:
+            return None
+        if address is None:
+            # pick-up-only or digital orders have no shipping address; a routable
+            # fulfillment order still carries its destination (read only then: it
+            # repeats the shipping address otherwise)
+            fo = next((fo for fo in fo_info if fo["reason"] is None and fo["destination"]), None)
+            if fo is not None:
+                address = self._address(reader, fo["destination"], f"{fo['path']}.destination",
+                                        ("country_code", "country"))
+            if address is None and lines:
+                reader.fail(sa_path, "required to route shipping fulfillment orders (no destination either)")
+        return OrderIn(_gid_tail(raw_id), raw_id, tuple(lines), address, service_level=service,
+                       extra={"name": name, "fulfillment_orders": fo_info})
+
+    def _address(self, reader: Reader, d: dict, path: str, country_keys: Sequence[str]) -> Address:
+        zip_ = reader.take(d, "zip", path, "str", required=False, nonempty=False)
+        country = None
+        for k in country_keys:
+            country = reader.take(d, k, path, "str", required=False)
+            if country:
+                break
+        province = (reader.take(d, "province_code", path, "str", required=False)
+                    or reader.take(d, "province", path, "str", required=False))
+        lat, lon = d.get("latitude"), d.get("longitude")
+        if lat is None and lon is None:
+            return Address(zip_, country, province, path=path)
+        ref = Address(zip_, country, province).reference()
+        ll = reader.coords(lat, lon, f"{path}.latitude", f"{path}.longitude", ref)
+        if ll is None:
+            return Address(zip_, country, province, path=path)
+        return Address(zip_, country, province, ll[0], ll[1], path)
+
+    def check_order(self, order_in: OrderIn, catalog: Catalog, reader: Reader) -> OrderIn:
+        for fo in order_in.extra["fulfillment_orders"]:
+            if fo["assigned"] is not None and fo["assigned"] not in catalog.locations:
+                reader.fail(f"{fo['path']}.assigned_location_id",
+                            f"unknown location {fo['assigned_raw']!r}: not in the locations payload")
+        return order_in
+
+    # ------------------------------------------------------------------ render
+    def render(self, bound: Bound, decision: Decision | None, atp: AtpLookup | None = None) -> dict[str, Any]:
+        by_line = allocations_by_line(decision)
+        unfilled = unfilled_by_line(bound, decision)
+        moves: dict[tuple[Any, str], list[dict[str, Any]]] = {}
+        unchanged: list[dict[str, Any]] = []
+        short: list[dict[str, Any]] = []
+        for fo in bound.source.extra["fulfillment_orders"]:
+            stay: list[dict[str, Any]] = []
+            missing: list[dict[str, Any]] = []
+            kept, assigned = fo["reason"] is not None, fo["assigned"]
+            for raw, key, fulfillable in fo["lines"]:  # (line item id as given, its key, units)
+                if fulfillable <= 0:
+                    continue
+                if kept:
+                    stay.append({"id": raw, "quantity": fulfillable})
+                    continue
+                for node_id, qty in by_line.get(key, ()):
+                    if node_id == assigned:
+                        stay.append({"id": raw, "quantity": qty})
+                    else:
+                        moves.setdefault((fo["raw"], node_id), []).append({"id": raw, "quantity": qty})
+                left = unfilled.get(key, 0)
+                if left:
+                    missing.append({"id": raw, "quantity": left})
+            if stay:
+                unchanged.append({"fulfillment_order_id": fo["raw"], "location_id": fo["assigned_raw"],
+                                  "reason": fo["reason"] or "already at the chosen location",
+                                  "fulfillment_order_line_items": stay})
+            if missing:
+                short.append({"fulfillment_order_id": fo["raw"], "location_id": fo["assigned_raw"],
+                              "fulfillment_order_line_items": missing})
+        return {
+            "order_id": bound.source.raw_id,
+            "moves": [self._move(fo_raw, self.location_raw(bound, node_id), items)
+                      for (fo_raw, node_id), items in moves.items()],
+            "unchanged": unchanged,
+            "unfilled": short,
+            "sourcewise": summary(bound, decision),
+        }
+
+    @staticmethod
+    def _move(fo_raw: Any, location_raw: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"fulfillment_order_id": fo_raw,
+                "fulfillment_order": {"new_location_id": location_raw, "fulfillment_order_line_items": items}}
+
+    def render_reroute(self, bound: Bound, before: Decision | None, after: Decision, rejected: str,
+                       lines: Sequence[str] | None, atp: AtpLookup | None = None, **context: Any) -> dict[str, Any]:
+        """Move requests for what a rejecting location gave up.
+
+        With ``fulfillment_order`` (the rejected fulfillment order as Shopify
+        returns it) the moves address that fulfillment order and its line
+        item ids. Without it they address the original fulfillment order,
+        which is right when nothing had moved yet; after an earlier move
+        Shopify created a new fulfillment order, and the response says so.
+        """
+        delta = allocation_delta(before, after, lines, rejected)
+        fo_in = context.get("fulfillment_order")
+        notes: list[str] = []
+        moves: dict[tuple[Any, str], list[dict[str, Any]]] = {}
+        fo_raw_of: dict[str, Any] = {}
+        for fo in bound.source.extra["fulfillment_orders"]:
+            for _, key, _ in fo["lines"]:
+                fo_raw_of[key] = fo["raw"] if fo["assigned"] == rejected else None
+        moved_units: dict[str, int] = {}
+        for line_id, pieces in delta.items():
+            ln = bound.line(line_id)
+            if fo_in is not None:
+                target_fo = fo_in["raw"]
+                item_id = fo_in["by_line_item"].get(self.key_of(ln.ref["line_item"]), ln.raw_id)
+            else:
+                target_fo = fo_raw_of.get(line_id)
+                item_id = ln.raw_id
+                if target_fo is None:
+                    notes.append(f"line {ln.raw_id} had been moved before; address the fulfillment order now "
+                                 f"assigned to location {self.location_raw(bound, rejected)}")
+            for node_id, qty in pieces:
+                moved_units[line_id] = moved_units.get(line_id, 0) + qty
+                moves.setdefault((target_fo, node_id), []).append({"id": item_id, "quantity": qty})
+        rejected_units: dict[str, int] = {}
+        if before is not None:
+            for a in before.allocations:
+                if a.node_id == rejected and (lines is None or a.line_id in lines):
+                    rejected_units[a.line_id] = rejected_units.get(a.line_id, 0) + a.qty
+        def item_of(lid: str) -> Any:
+            ln = bound.line(lid)
+            if fo_in is None:
+                return ln.raw_id
+            return fo_in["by_line_item"].get(self.key_of(ln.ref["line_item"]), ln.raw_id)
+
+        short = [{"id": item_of(lid), "quantity": q - moved_units.get(lid, 0)}
+                 for lid, q in rejected_units.items() if q > moved_units.get(lid, 0)]
+        out = {
+            "order_id": bound.source.raw_id,
+            "rejected_location_id": self.location_raw(bound, rejected),
+            "moves": [self._move(fo, self.location_raw(bound, node_id), items)
+                      for (fo, node_id), items in moves.items()],
+            "unfilled": short,
+            "sourcewise": summary(bound, after),
+        }
+        out["sourcewise"]["notes"].extend(notes)
+        return out
+
+
+def reject_fulfillment_order(session: Session, fulfillment_order: Any) -> dict[str, Any]:
+    """Handle a location's rejection of a fulfillment order: re-route and return new moves.
+
+    Parameters
+    ----------
+    session : Session
+        The Shopify session that routed the order.
+    fulfillment_order : dict
+        The rejected fulfillment order as Shopify returns it (``{"fulfillment_order": {...}}``
+        or the bare object): its ``order_id``, ``assigned_location_id`` (the
+        rejecting location) and ``line_items`` (with ``line_item_id``).
+
+    Returns
+    -------
+    dict
+        ``moves`` addressed to this fulfillment order and its line item ids,
+        ``unfilled`` for what no other location can supply.
+
+    Raises
+    ------
+    AdapterError
+        For a malformed payload or an order this session has not routed; nothing changes.
+    """
+    adapter = session.adapter
+    r = Reader(adapter.name, "fulfillment_order")
+    top = r.as_obj(fulfillment_order, "")
+    d = None
+    base = ""
+    if top is not None:
+        d, base = (r.take(top, "fulfillment_order", "", "obj"), "fulfillment_order") \
+            if "fulfillment_order" in top else (top, "")
+    fid = oid = loc = None
+    by_item: dict[str, Any] = {}
+    if d is not None:
+        fid = r.take(d, "id", base, "id")
+        oid = r.take(d, "order_id", base, "id")
+        loc = r.take(d, "assigned_location_id", base, "id")
+        for k, fl in enumerate(r.take(d, "line_items", base, "list") or []):
+            lp = f"{base}.line_items[{k}]" if base else f"line_items[{k}]"
+            fd = r.as_obj(fl, lp)
+            if fd is None:
+                continue
+            flid = r.take(fd, "id", lp, "id")
+            item = r.take(fd, "line_item_id", lp, "id")
+            if flid is not None and item is not None:
+                by_item.setdefault(adapter.key_of(item), flid)
+    r.raise_if_any()
+    bound = session._bound.get(adapter.key_of(oid))
+    if bound is None:
+        r.fail(f"{base}.order_id" if base else "order_id", f"order {oid!r} has not been routed in this session")
+        r.raise_if_any()
+    assert bound is not None
+    ours = [ln.line_id for ln in bound.source.lines if adapter.key_of(ln.ref["line_item"]) in by_item]
+    return session.reject(oid, loc, ours, fulfillment_order={"raw": fid, "by_line_item": by_item})
