@@ -52,3 +52,18 @@ def test_bad_scenario_exits_nonzero_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "orders[3].qty" in err and "orders[7].sku" in err and "orders[9].lat" in err
     assert not out.exists()
+
+
+def test_route_json_format_follows_the_generic_schema(tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    assert cli.main(["route", "--scenario", str(SAMPLE), "--out", str(out), "--format", "json"]) == 0
+    doc = json.loads((out / "decisions.json").read_text())
+    src = pd.read_csv(SAMPLE / "orders.csv")
+    assert len(doc["decisions"]) == src["order_id"].nunique()
+    for d in doc["decisions"]:
+        c = d["cost"]
+        parts = c["shipping"] + c["handling"] + c["vendor_fees"] + c["split_penalty"] + c["penalties"]
+        assert abs(parts - c["total"]) < 1e-6
+        assert d["units"] == sum(a["qty"] for a in d["allocations"])

@@ -439,6 +439,20 @@ class LineIn(NamedTuple):
     ref: Mapping[str, Any] = _EMPTY
 
 
+def service_level(name: str | None) -> str:
+    """Our service level for a platform's shipping method name or code.
+
+    Platforms carry free text ("Standard Shipping", "EXPRESS", "Overnight");
+    anything not recognisably faster ships standard.
+    """
+    text = (name or "").lower()
+    if any(w in text for w in ("next day", "next-day", "next_day", "nextday", "overnight", "1-day", "one day")):
+        return "next_day"
+    if any(w in text for w in ("express", "expedited", "priority", "2-day", "two day", "2 day")):
+        return "express"
+    return "standard"
+
+
 class OrderIn(NamedTuple):
     """An order as read from a payload, before it is checked against a catalog."""
 
@@ -766,7 +780,8 @@ def bind_order(order_in: OrderIn, catalog: Catalog, reader: Reader) -> Bound:
     if known:
         try:
             order = Order(order_in.order_id, tuple(OrderLine(ln.line_id, ln.sku, ln.qty) for ln in known),
-                          point.lat, point.lon, order_in.allow_split, order_in.max_shipments)
+                          point.lat, point.lon, order_in.allow_split, order_in.max_shipments,
+                          service_level=service_level(order_in.service_level))
         except ValidationError as exc:
             for p in exc.problems:
                 reader.fail(p.field, p.reason)

@@ -26,7 +26,7 @@ Decision (``sourcewise.decision/1``)::
      "allocations": [{"line_id": "1", "sku": "SKU-00001", "node_id": "WH-1", "qty": 2}],
      "shipments": [{"node_id": "WH-1", "units": 2, "distance_km": 12.3,
                     "lines": [{"line_id": "1", "qty": 2}]}],
-     "cost": {"shipping": 9.1, "handling": 1.5, "vendor_fees": 0.0, "split_penalty": 0.0, "total": 10.6},
+     "cost": {"shipping": 9.1, "handling": 1.5, "vendor_fees": 0.0, "split_penalty": 0.0, "penalties": 0.0, "total": 10.6},
      "unfilled": [{"line_id": "2", "qty": 1}],
      "notes": ["destination geocoded approximately (...)"]}
 
@@ -358,7 +358,7 @@ def render_decision(decision: Decision, notes: Iterable[str] = ()) -> dict[str, 
                         for a in decision.allocations],
         "shipments": shipments,
         "cost": {"shipping": c.shipping, "handling": c.handling, "vendor_fees": c.vendor_fees,
-                 "split_penalty": c.split_penalty, "total": c.total},
+                 "split_penalty": c.split_penalty, "penalties": c.penalties, "total": c.total},
         "unfilled": [{"line_id": lid, "qty": q} for lid, q in decision.unfilled],
         "notes": list(notes),
     }
@@ -399,6 +399,7 @@ def render_batch(result: Any, *, notes: Mapping[str, Iterable[str]] | None = Non
             "shipments": [{"node_id": n, "units": sum(x["qty"] for x in ls), "lines": ls} for n, ls in grouped.items()],
             "cost": {"shipping": float(rec["shipping"]), "handling": float(rec["handling"]),
                      "vendor_fees": float(rec["vendor_fees"]), "split_penalty": float(rec["split_penalty"]),
+                     "penalties": float(rec.get("penalties", 0.0)),
                      "total": float(rec["cost"])},
             "unfilled": [{"line_id": None, "qty": int(rec["unfilled"])}] if int(rec.get("unfilled", 0)) else [],
             "notes": list(notes.get(oid, ())),

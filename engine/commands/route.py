@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from engine.router import BatchResult
 from engine.scenario import build_router, load_scenario, write_tables
 from engine.summary import format_summary, routing_summary
 from models.errors import ValidationError
@@ -24,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", required=True, help="scenario folder (CSV or Parquet tables + policy.toml)")
     p.add_argument("--out", required=True, help="output folder for allocations and orders tables")
     p.add_argument("--strategy", choices=STRATEGIES, help="override policy.toml's strategy")
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument("--format", choices=("csv", "parquet", "json"), default="csv",
+                   help="table format; json writes decisions.json in the generic adapter schema")
     p.set_defaults(func=run)
 
 
@@ -65,10 +69,21 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     alloc_df = pd.concat(allocs, ignore_index=True)
     orders_df = pd.concat(orders, ignore_index=True)
-    write_tables(args.out, {"allocations": alloc_df, "orders": orders_df}, args.format)
+    if args.format == "json":
+        from engine.adapters.generic import render_batch
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / ".decisions.json.tmp"
+        tmp.write_text(json.dumps(render_batch(BatchResult(alloc_df, orders_df)), indent=1))
+        tmp.replace(out / "decisions.json")
+        written = f"{args.out}/decisions.json"
+    else:
+        write_tables(args.out, {"allocations": alloc_df, "orders": orders_df}, args.format)
+        written = f"{args.out}/allocations.{args.format}, {args.out}/orders.{args.format}"
     s = routing_summary(orders_df, alloc_df, sc.network)
     print(format_summary(s, f"Routed {sc.path} with strategy '{policy.strategy}'"))
     rate = sc.orders.n_orders / elapsed if elapsed > 0 else np.inf
     print(f"  time              {elapsed:>12.3f} s  ({rate:,.0f} orders/s, compile included)")
-    print(f"  wrote {args.out}/allocations.{args.format}, {args.out}/orders.{args.format}")
+    print(f"  wrote {written}")
     return 0

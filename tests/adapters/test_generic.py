@@ -227,3 +227,13 @@ def test_route_orders_batch_routes_in_sequence_or_not_at_all():
     with pytest.raises(AdapterError) as exc:
         route_orders([one, bad, one], load("generic_locations.json"), load("generic_inventory.json"))
     assert {"[1].lines[0].qty", "[2].order_id"} <= set(exc.value.fields)
+
+
+def test_platform_shipping_names_map_to_service_levels():
+    from engine.adapters.base import service_level
+
+    assert service_level("Overnight Air") == "next_day"
+    assert service_level("EXPRESS") == "express"
+    assert service_level("Expedited (2-Day)") == "express"
+    assert service_level("Standard Shipping") == "standard"
+    assert service_level(None) == "standard"
