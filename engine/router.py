@@ -117,6 +117,23 @@ def _unit_vector(lat: float, lon: float) -> np.ndarray:
     return np.array((cl * math.cos(lo), cl * math.sin(lo), math.sin(la)))
 
 
+@dataclass(frozen=True, eq=False)
+class _Context:
+    """The arrays an explanation reads, without the router: decisions hold this,
+    so they never form a reference cycle with the router's open orders."""
+
+    _inv: Inventory
+    _nodef: np.ndarray
+    _skuf: np.ndarray
+    _entry_fee: np.ndarray
+    _dual: np.ndarray
+    _entry_demand: np.ndarray
+    _entry_risk: np.ndarray
+    _no_free: np.ndarray
+    _bands: np.ndarray
+    network: Network
+
+
 class _LazySnapshot:
     """An explanation snapshot for a decision the fast path made.
 
@@ -128,9 +145,9 @@ class _LazySnapshot:
     __slots__ = ("router", "tier", "strategy", "k", "g_sku", "g_qty", "node", "need", "snap", "dest", "mask",
                  "params", "cap_orders", "cap_units", "code")
 
-    def __init__(self, router, tier, strategy, k, g_sku, g_qty, node, need, snap, dest, mask, params,
+    def __init__(self, ctx, tier, strategy, k, g_sku, g_qty, node, need, snap, dest, mask, params,
                  cap_orders, cap_units, code):
-        self.router, self.tier, self.strategy, self.k = router, tier, strategy, k
+        self.router, self.tier, self.strategy, self.k = ctx, tier, strategy, k
         self.g_sku, self.g_qty, self.node, self.need, self.snap = g_sku, g_qty, node, need, snap
         self.dest, self.mask, self.params, self.code = dest, mask, params, code
         self.cap_orders, self.cap_units = cap_orders, cap_units
@@ -146,7 +163,7 @@ class _LazySnapshot:
         m = len(orig)
         caps_o = self.cap_orders if self.cap_orders is not None else r.network.capacity_orders
         caps_u = self.cap_units if self.cap_units is not None else r.network.capacity_units
-        mark = np.full(r.network.n_nodes, -1, np.int64)
+        mark = np.full(r.network.n_nodes, -1, np.int64)  # private scratch: the router's may be in use
         local = np.arange(len(self.g_sku), dtype=np.int64)
         cand, atp, ent, miles, lead = K._gather(local, ptr, inv.node[orig], self.snap, np.zeros(m, np.int64),
                                                 np.zeros(m, np.int64), self.mask, caps_o, caps_u, mark, self.dest,
@@ -223,6 +240,7 @@ class Router:
         bands = self.policy.service.transit_bands
         self._bands = np.array(bands, np.float64).reshape(len(bands), 2)
         self.business_day = business_day or date.today()
+        self._ctx = self._context()
         self._cap_orders = network.capacity_orders.copy()
         self._cap_units = network.capacity_units.copy()
         self._limited = bool((network.capacity_orders < (1 << 59)).any() or
@@ -297,6 +315,10 @@ class Router:
         self._tier_nonempty = [bool(m.any()) or (self._gateway is not None and "vendor" in t.kinds)
                                for m, t in zip(masks, self.policy.tiers, strict=True)]
 
+    def _context(self) -> _Context:
+        return _Context(self._inv, self._nodef, self._skuf, self._entry_fee, self._dual, self._entry_demand,
+                        self._entry_risk, self._no_free, self._bands, self.network)
+
     # ------------------------------------------------------------------ state
     def atp(self, node_id: str, sku: str) -> int:
         """Current available-to-promise units of ``sku`` at ``node_id`` for online orders."""
@@ -357,6 +379,7 @@ class Router:
         col.raise_if_any()
         with self._lock:
             self._dual = p.copy()
+            self._ctx = self._context()
 
     def adjust_stock(self, node_id: str, sku: str, delta: int) -> int:
         """Change on-hand stock outside routing: receipts (``delta > 0``) or
@@ -517,7 +540,7 @@ class Router:
                                 start + timedelta(days=math.ceil(lead)), "ship", tier.name)
             pieces = [_Piece(g, int(node), int(fent[g]), int(need[g]), lead, km, tier.name, "ship")
                       for g in range(len(g_sku))]
-            snapshot = _LazySnapshot(self, tier.name, name, k, g_sku, g_qty, int(node), need, snap, dest, mask, p,
+            snapshot = _LazySnapshot(self._ctx, tier.name, name, k, g_sku, g_qty, int(node), need, snap, dest, mask, p,
                                      cap_before[0] if cap_before is not None else None,
                                      self._cap_units.copy() if cap_before is not None else None, code)
 
@@ -589,7 +612,7 @@ class Router:
                             remaining[g] -= q
                             pieces.append(_Piece(g, int(node), int(fent[j]), q, float(flead),
                                                  float(fmiles) * K.MILE_KM, tier_name, method))
-                    snapshots.append(_LazySnapshot(self, tier_name, name, k, g_sku[sel], want, int(node), need,
+                    snapshots.append(_LazySnapshot(self._ctx, tier_name, name, k, g_sku[sel], want, int(node), need,
                                                    snap, dest_vec, mask, p,
                                                    cap_before[0] if cap_before is not None else None,
                                                    self._cap_units.copy() if cap_before is not None else None,
@@ -704,15 +727,21 @@ class Router:
                             tier_notes, messages, vendor_failures, cap_before)
 
     def _completer(self, ent, lead, free_mask, code):
-        """Rebuild the distances and planning costs a fast-path kernel call skipped."""
+        """Rebuild the distances and planning costs a fast-path kernel call skipped.
+
+        The closure holds the context, not the router, so decisions never keep
+        the router (and its open orders) in a reference cycle.
+        """
+        ctx = self._ctx
+
         def complete(snap):
             miles = snap.miles.copy()
             lead_ = lead.copy()
-            K._fill_distances(snap.cand, miles, lead_, snap.dest, self._nodef, snap.params, snap.bands)
-            fixed, unit = K._unit_costs(snap.cand, snap.g_sku, ent, snap.atp, miles, lead_, self._nodef, self._skuf,
-                                        self._entry_fee, self._dual, self._entry_demand, free_mask, snap.params,
+            K._fill_distances(snap.cand, miles, lead_, snap.dest, ctx._nodef, snap.params, snap.bands)
+            fixed, unit = K._unit_costs(snap.cand, snap.g_sku, ent, snap.atp, miles, lead_, ctx._nodef, ctx._skuf,
+                                        ctx._entry_fee, ctx._dual, ctx._entry_demand, free_mask, snap.params,
                                         code)
-            unit += np.where(ent >= 0, self._entry_risk[np.maximum(ent, 0)], 0.0)
+            unit += np.where(ent >= 0, ctx._entry_risk[np.maximum(ent, 0)], 0.0)
             return miles, fixed, unit
         return complete
 

@@ -238,3 +238,23 @@ def test_dual_prices_steer_the_cost_strategy():
     assert plain.shipments[0].node_id == "A" and d.cost.total > plain.cost.total
     with pytest.raises(ValidationError):
         r.set_dual_prices(np.array([1.0]))
+
+
+def test_decisions_do_not_keep_the_router_alive():
+    # an OMS holds decisions for days: they must not pin the router in a reference cycle
+    import gc
+    import weakref
+
+    net = _net([Node("A", "warehouse", 40, -75), Node("B", "warehouse", 41, -80)])
+    inv = Inventory.from_records(net, [StockRecord("A", "SKU-1", 5), StockRecord("B", "SKU-2", 5)])
+    r = Router(net, inv)
+    decisions = [r.route(Order("o", (OrderLine("1", "SKU-1", 1),), 40, -76)),
+                 r.route(Order("p", (OrderLine("1", "SKU-1", 1), OrderLine("2", "SKU-2", 1)), 40, -76))]
+    ref = weakref.ref(r)
+    gc.disable()
+    try:
+        del r
+        assert ref() is None
+    finally:
+        gc.enable()
+    assert all(str(d.explanation) for d in decisions)
