@@ -33,20 +33,48 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _chunks(batch: OrderBatch, size: int):
-    for lo in range(0, batch.n_orders, size):
-        hi = min(lo + size, batch.n_orders)
-        a, b = batch.line_ptr[lo], batch.line_ptr[hi]
-        yield OrderBatch(
-            order_id=batch.order_id[lo:hi],
-            line_ptr=batch.line_ptr[lo:hi + 1] - a,
-            line_id=batch.line_id[a:b],
-            sku=batch.sku[a:b],
-            qty=batch.qty[a:b],
-            lat=batch.lat[lo:hi],
-            lon=batch.lon[lo:hi],
-            allow_split=batch.allow_split[lo:hi],
-            max_shipments=batch.max_shipments[lo:hi],
-        )
+    """Slices of at most ``size`` orders that never straddle a business day.
+
+    Yields ``(day, part)``; ``day`` is None when the orders carry no timestamps.
+    """
+    if batch.placed_at is not None and not np.isnat(batch.placed_at).all():
+        days = batch.placed_at.astype("datetime64[D]")
+        cuts = np.flatnonzero(days[1:] != days[:-1]) + 1
+        bounds = np.unique(np.concatenate([[0], cuts, np.arange(0, batch.n_orders, size), [batch.n_orders]]))
+    else:
+        days = None
+        bounds = np.unique(np.concatenate([np.arange(0, batch.n_orders, size), [batch.n_orders]]))
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        day = None if days is None or np.isnat(days[lo]) else days[lo].astype(object)
+        yield day, _slice(batch, int(lo), int(hi))
+
+
+def _slice(batch: OrderBatch, lo: int, hi: int) -> OrderBatch:
+    a, b = batch.line_ptr[lo], batch.line_ptr[hi]
+
+    def per_order(x):
+        return None if x is None else x[lo:hi]
+
+    def per_line(x):
+        return None if x is None else x[a:b]
+
+    return OrderBatch(
+        order_id=batch.order_id[lo:hi],
+        line_ptr=batch.line_ptr[lo:hi + 1] - a,
+        line_id=batch.line_id[a:b],
+        sku=batch.sku[a:b],
+        qty=batch.qty[a:b],
+        lat=batch.lat[lo:hi],
+        lon=batch.lon[lo:hi],
+        allow_split=batch.allow_split[lo:hi],
+        max_shipments=batch.max_shipments[lo:hi],
+        method=per_line(batch.method),
+        pickup_node=per_line(batch.pickup_node),
+        service_level=per_order(batch.service_level),
+        channel=per_order(batch.channel),
+        placed_at=per_order(batch.placed_at),
+        allow_substitutes=per_order(batch.allow_substitutes),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +89,10 @@ def run(args: argparse.Namespace) -> int:
     allocs, orders = [], []
     with tqdm(total=sc.orders.n_orders, unit="order", disable=sc.orders.n_orders < 5 * CHUNK,
               file=sys.stderr) as bar:
-        for part in _chunks(sc.orders, CHUNK):
+        for day, part in _chunks(sc.orders, CHUNK):
+            if day is not None:
+                # node capacities are daily: each order date is its own business day
+                router.set_business_day(day)
             res = router.route_many(part)
             allocs.append(res.allocations)
             orders.append(res.orders)
