@@ -232,6 +232,10 @@ class Router:
         self._skuf = np.ascontiguousarray(np.stack([network.price, network.weight_kg], axis=1))
         self._no_free = np.zeros(network.n_nodes, np.bool_)
         self._sku_of_entry = np.repeat(np.arange(network.n_skus), np.diff(inventory.sku_ptr))
+        self._node_ids = np.array([n.node_id for n in network.nodes], dtype=object)
+        self._sku_ids = np.array([s.sku for s in network.skus], dtype=object)
+        # entries are sorted by (sku, node): these keys ascend, so searchsorted finds any pair
+        self._entry_key = self._sku_of_entry * np.int64(network.n_nodes) + inventory.node
         self._init_stores(walkin)
         self._init_vendors(vendor_offers, gateway)
         self._substitutes = substitutes
@@ -262,16 +266,16 @@ class Router:
                 col.add("walkin", int(i), "walkin_daily_demand", f"must be a number >= 0, got {walkin['walkin_daily_demand'].iloc[i]!r}")
             nodes = walkin["node_id"].astype(str).to_numpy()
             skus = walkin["sku"].astype(str).to_numpy()
-            for i, (n, s_) in enumerate(zip(nodes, skus, strict=True)):
-                if n not in net.node_index:
-                    col.add("walkin", i, "node_id", f"unknown node {n!r}")
-                if s_ not in net.sku_index:
-                    col.add("walkin", i, "sku", f"unknown sku {s_!r}")
+            n_idx = pd.Index(self._node_ids).get_indexer(nodes)
+            s_idx = pd.Index(self._sku_ids).get_indexer(skus)
+            for i in np.flatnonzero(n_idx < 0):
+                col.add("walkin", int(i), "node_id", f"unknown node {nodes[i]!r}")
+            for i in np.flatnonzero(s_idx < 0):
+                col.add("walkin", int(i), "sku", f"unknown sku {skus[i]!r}")
             col.raise_if_any()
-            for n, s_, v in zip(nodes, skus, d, strict=True):
-                j = inv.entry(n, s_)
-                if j >= 0:
-                    demand[j] = v
+            j = self._entries(n_idx, s_idx)
+            hit = j >= 0
+            demand[j[hit]] = d[hit]
         is_store = net.kind[inv.node] == KIND_CODES[NodeKind.STORE]
         demand[~is_store] = 0.0
         per_node = np.array([sp.protect_units if n.protect_units is None else n.protect_units
@@ -341,7 +345,12 @@ class Router:
     def decision(self, order_id: str) -> Decision | None:
         """The open or committed decision for ``order_id``, if any."""
         held = self._open.get(order_id)
-        return held.get() if held is not None else self._committed.get(order_id)
+        if held is not None:
+            return held.get()
+        done = self._committed.get(order_id)
+        if isinstance(done, _Held):
+            done = self._committed[order_id] = done.get()
+        return done
 
     @property
     def open_orders(self) -> tuple[str, ...]:
@@ -410,6 +419,58 @@ class Router:
                 delta = -min(-delta, free)
             self._on_hand[j] += delta
         return int(delta)
+
+    def _entries(self, node: np.ndarray, sku: np.ndarray) -> np.ndarray:
+        """Inventory entry of each (node, SKU) position pair, -1 where none is stored."""
+        key = np.asarray(sku, np.int64) * np.int64(self.network.n_nodes) + np.asarray(node, np.int64)
+        j = np.minimum(np.searchsorted(self._entry_key, key), max(len(self._entry_key) - 1, 0))
+        ok = (len(self._entry_key) > 0) & (np.asarray(node) >= 0) & (np.asarray(sku) >= 0)
+        return np.where(ok & (self._entry_key[j] == key), j, -1)
+
+    def adjust_stock_many(self, entries: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """:meth:`adjust_stock` for many inventory entries at once (receipts, walk-in sales).
+
+        Parameters
+        ----------
+        entries : ndarray of int
+            Entry positions in the inventory (see :class:`models.Inventory`).
+        delta : ndarray of int
+            Change per row; rows apply in order, so a repeated entry sees
+            the rows before it.
+
+        Returns
+        -------
+        ndarray of int64
+            The change applied per row (a decrease takes at most the units
+            not reserved for open orders).
+
+        Raises
+        ------
+        ValidationError
+            For ragged input or an entry out of range; nothing changes.
+        """
+        e = np.asarray(entries, np.int64).ravel()
+        d = np.asarray(delta, np.int64).ravel()
+        col = Collector()
+        if e.shape != d.shape:
+            col.add("stock", None, "delta", f"needs one delta per entry, got {d.shape} for {e.shape}")
+        else:
+            for i in np.flatnonzero((e < 0) | (e >= self._inv.nnz))[:100]:
+                col.add("stock", int(i), "entry", f"no inventory entry {int(e[i])}")
+        col.raise_if_any()
+        with self._lock:
+            if len(np.unique(e)) == len(e):
+                free = np.maximum(self._on_hand[e] - self._reserved[e], 0)
+                applied = np.where(d < 0, -np.minimum(-d, free), d)
+                self._on_hand[e] += applied
+                return applied
+            applied = np.empty_like(d)
+            for i, (j, x) in enumerate(zip(e.tolist(), d.tolist(), strict=True)):
+                if x < 0:
+                    x = -min(-x, max(0, int(self._on_hand[j] - self._reserved[j])))
+                self._on_hand[j] += x
+                applied[i] = x
+            return applied
 
     # ---------------------------------------------------------------- routing
     def _strategy_code(self, strategy: str | None) -> tuple[str, int]:
@@ -975,6 +1036,29 @@ class Router:
             self._committed[order_id] = held.get()
         return self._committed[order_id]
 
+    def commit_many(self, order_ids: Iterable[str]) -> int:
+        """:meth:`commit` many orders; their decisions are built only if asked for later.
+
+        Raises
+        ------
+        ReservationError
+            If any order holds no reservation; nothing is committed.
+        """
+        ids = list(order_ids)
+        with self._lock:
+            missing = [oid for oid in ids if oid not in self._open]
+            if missing:
+                raise ReservationError(f"{len(missing)} order(s) hold no reservation, e.g. {missing[0]!r}")
+            held = [self._open.pop(oid) for oid in ids]
+            if held:
+                ent = np.concatenate([h.entries for h in held])
+                qty = np.concatenate([h.qty for h in held])
+                np.subtract.at(self._reserved, ent, qty)
+                np.subtract.at(self._on_hand, ent, qty)
+            for oid, h in zip(ids, held, strict=True):
+                self._committed[oid] = h
+        return len(ids)
+
     def reroute(self, order_id: str, rejected_node: str, lines: Iterable[str] | None = None,
                 shortfall: int | Mapping[str, int] | None = None) -> Decision:
         """Re-source what ``rejected_node`` could not pick for an open order.
@@ -1019,17 +1103,18 @@ class Router:
                 col.add("reroute", order_id, "rejected_node", f"{rejected_node!r} ships none of those lines")
                 col.raise_if_any()
             keep = [pc for pc in held.pieces if pc not in hit]
-            # release the rejected share and correct the node's stock
+            # release the rejected share and correct the node's stock (once per entry: a SKU can sit
+            # in two pieces at the node after an earlier re-route)
             for pc in hit:
                 if pc.entry >= 0:
                     self._reserved[pc.entry] -= pc.qty
-                    sku = self.network.skus[self._sku_of_entry[pc.entry]].sku
-                    miss = shortfall.get(sku) if isinstance(shortfall, Mapping) else shortfall
-                    if miss is None:
-                        floor = self._reserved[pc.entry] + self._safety[pc.entry]
-                        self._on_hand[pc.entry] = min(self._on_hand[pc.entry], floor)
-                    else:
-                        self._on_hand[pc.entry] = max(0, self._on_hand[pc.entry] - int(miss))
+            for e in sorted({pc.entry for pc in hit if pc.entry >= 0}):
+                sku = self.network.skus[self._sku_of_entry[e]].sku
+                miss = shortfall.get(sku) if isinstance(shortfall, Mapping) else shortfall
+                if miss is None:
+                    self._on_hand[e] = min(self._on_hand[e], self._reserved[e] + self._safety[e])
+                else:
+                    self._on_hand[e] = max(0, self._on_hand[e] - int(miss))
             # the units to place again, as an order of just those lines
             need: dict[int, int] = {}
             for pc in hit:
@@ -1143,8 +1228,8 @@ class Router:
         a_order = owner[line_idx]
         filled = np.bincount(a_order, weights=a_qty, minlength=batch.n_orders).astype(np.int64)
         ordered = np.bincount(owner, weights=batch.qty, minlength=batch.n_orders).astype(np.int64)
-        node_ids = np.array([n.node_id for n in net.nodes], dtype=object)
-        sku_ids = np.array([s.sku for s in net.skus], dtype=object)
+        node_ids = self._node_ids
+        sku_ids = self._sku_ids
         tier_names = np.array([t.name for t in pol.tiers], dtype=object)
         alloc_df = pd.DataFrame({
             "order_id": batch.order_id[a_order],
