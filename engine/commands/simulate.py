@@ -1,0 +1,97 @@
+"""``cli.py simulate``: replay a scenario under several strategies and write the comparison report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from engine.simulate import DEFAULT_STRATEGIES, Prepared, SimConfig, simulate
+from models.errors import ValidationError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``simulate`` subcommand."""
+    p = sub.add_parser(
+        "simulate", help="replay a scenario day by day under several strategies and compare them",
+        description="Replay the scenario's orders in time order once per strategy, from the same starting "
+                    "stock, with daily capacity resets, replenishment, walk-in sales, store pick rejections "
+                    "and vendor failures; write kpis.csv, summary.md and plots to --out.")
+    p.add_argument("--scenario", required=True, help="scenario folder (CSV or Parquet tables + policy.toml)")
+    p.add_argument("--out", required=True, help="output folder for the report")
+    p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
+                   help="comma-separated: nearest, priority, cost, high_stock, dual, batch (15 min) or batchN "
+                        f"(N minutes) (default: {','.join(DEFAULT_STRATEGIES)})")
+    p.add_argument("--seed", type=int, default=0, help="seed of walk-in demand, pick rejections and vendor "
+                                                       "failures (default: 0)")
+    p.add_argument("--pick-reject-rate", type=float, default=0.02,
+                   help="probability that a store fails to pick one SKU of an order it ships (default: 0.02)")
+    p.add_argument("--no-vendor-failures", action="store_true", help="vendors always deliver")
+    p.add_argument("--no-walkin", action="store_true", help="no walk-in sales at stores")
+    p.add_argument("--days", type=int, help="replay only the first DAYS days")
+    p.add_argument("--wave-time-limit", type=float, default=2.0,
+                   help="seconds the optimizer may spend on one batch wave (default: 2)")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv",
+                   help="parquet also writes kpis.parquet and nodes.parquet")
+    p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> SimConfig:
+    """The :class:`SimConfig` the arguments ask for (raises ValidationError listing every bad value)."""
+    strategies = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
+    return SimConfig(strategies=strategies, seed=args.seed, pick_reject_rate=args.pick_reject_rate,
+                     vendor_failures=not args.no_vendor_failures, walkin=not args.no_walkin, days=args.days,
+                     wave_time_limit=args.wave_time_limit)
+
+
+def check_out(out: str) -> str | None:
+    """Why ``out`` cannot be an output folder, or ``None``."""
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        return f"--out {out} exists and is not a folder"
+    parent = next((q for q in [p, *p.parents] if q.exists()), None)
+    if parent is not None and not parent.is_dir():
+        return f"--out {out}: {parent} is not a folder"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate everything, replay, write the report; returns the exit code."""
+    from engine.report import format_table, write_report
+    from engine.scenario import load_scenario
+
+    problem = check_out(args.out)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    try:
+        config = config_from_args(args)
+    except ValidationError as exc:
+        print(f"error: bad simulation settings\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        sc = load_scenario(args.scenario)
+        prep = Prepared(sc, config)
+    except ValidationError as exc:
+        print(f"error: scenario {args.scenario} is invalid\n{exc}", file=sys.stderr)
+        return 2
+    total = prep.orders.n_orders * len(config.strategies)
+    t0 = time.perf_counter()
+    with tqdm(total=total, unit="order", desc="simulating", file=sys.stderr, dynamic_ncols=True) as bar:
+        result = simulate(sc, config, progress=bar.update, prepared=prep)
+    elapsed = time.perf_counter() - t0
+    lat_lon = (prep.orders.lat, prep.orders.lon)
+    files = write_report(result, args.out, args.format, customers=lat_lon,
+                         title=f"Simulation of {Path(args.scenario).name}")
+    days = prep.n_days
+    print(f"Replayed {prep.orders.n_orders:,} orders over {days} day{'s' if days != 1 else ''} with "
+          f"{len(config.strategies)} strategies in {elapsed:.1f} s (seed {config.seed})\n")
+    print(format_table(result.kpis))
+    notes = [n for r in result.results.values() for n in r.notes]
+    if notes:
+        print("\n" + "\n".join(f"note: {n}" for n in notes))
+    print(f"\nwrote {', '.join(f.name for f in files)} to {args.out}")
+    return 0
