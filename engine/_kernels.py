@@ -389,6 +389,33 @@ def _fill_bound3(qty, atp, h, i, j):
 
 
 @njit(cache=True)
+def _smallest(key, M):
+    """Positions of the ``M`` smallest keys, ascending, ties in position order.
+
+    Equals ``np.argsort(key, kind="mergesort")[:M]`` but costs about one
+    compare per key once the first ``M`` settle, instead of a full sort of
+    every candidate (the split search only ever reads the first ``M``).
+    """
+    C = key.shape[0]
+    top = np.empty(M, np.int64)
+    n = 0
+    for c in range(C):
+        x = key[c]
+        if n == M:
+            if not x < key[top[M - 1]]:
+                continue
+            p = M - 1
+        else:
+            p = n
+            n += 1
+        while p > 0 and x < key[top[p - 1]]:
+            top[p] = top[p - 1]
+            p -= 1
+        top[p] = c
+    return top
+
+
+@njit(cache=True)
 def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, force):
     """Minimum-cost plan using at most ``min(k, 3)`` nodes, maximising fill first.
 
@@ -432,6 +459,14 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
     for g in range(G):
         if fillable[g] > 0:
             lb_units += fillable[g] * cmin[g]
+    # cheapest unit anywhere: best_fill * umin bounds the unit cost of any
+    # set that can at most tie the incumbent's fill. (Not with ``force``: a
+    # set whose forced member ships nothing equals a single that was never
+    # evaluated, so the tie bound would not be safe there.)
+    umin = np.inf
+    for g in range(G):
+        if cmin[g] < umin:
+            umin = cmin[g]
     key = np.empty(C)
     cover = np.zeros(C, np.int64)
     fmin = np.inf
@@ -461,8 +496,8 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
     kk = k if k < 3 else 3
     if kk < 2 or C < 2:
         return best
-    order = np.argsort(key, kind="mergesort")
     M = C if C < split_candidates else split_candidates
+    order = _smallest(key, M)
     for size in range(2, kk + 1):
         for jj in range(size - 1, M):
             j = order[jj]
@@ -474,9 +509,13 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
                 if size == 2:
                     if force >= 0 and i != force and j != force:
                         continue
-                    if cover[i] + cover[j] < best_fill or _fill_bound2(qty, atp, i, j) < best_fill:
+                    fb = _fill_bound2(qty, atp, i, j) if cover[i] + cover[j] >= best_fill else -1
+                    if fb < best_fill:
                         continue
                     if best_fill == total_fillable and fixed[i] + key[j] + split_penalty + lb_units >= best_cost - _EPS:
+                        continue
+                    if (force < 0 and fb == best_fill
+                            and fixed[i] + fixed[j] + split_penalty + best_fill * umin >= best_cost - _EPS):
                         continue
                     S[0] = i
                     S[1] = j
@@ -492,7 +531,12 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
                         h = order[hh]
                         if force >= 0 and h != force and i != force and j != force:
                             continue
-                        if cover[h] + cover[i] + cover[j] < best_fill or _fill_bound3(qty, atp, h, i, j) < best_fill:
+                        fb = _fill_bound3(qty, atp, h, i, j) if cover[h] + cover[i] + cover[j] >= best_fill else -1
+                        if fb < best_fill:
+                            continue
+                        if force < 0 and fb == best_fill and (
+                            fixed[h] + fixed[i] + fixed[j] + 2 * split_penalty + best_fill * umin >= best_cost - _EPS
+                        ):
                             continue
                         if best_fill == total_fillable and (
                             fixed[h] + fixed[i] + key[j] + 2 * split_penalty + lb_units >= best_cost - _EPS
