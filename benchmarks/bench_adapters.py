@@ -1,0 +1,175 @@
+"""OMS adapter overhead: parsing a platform order plus rendering its response, against routing it.
+
+Target (issue #7): parsing plus rendering adds <= 20 % to the routing time
+of a 3-line order.
+
+Set-up, per platform: the benchmark network and stock of the routing
+latency benchmark (``latency_setup``: 1,000 nodes x 100,000 SKUs at full
+size), wrapped as a :class:`~engine.adapters.base.Catalog`, and a stream of
+3-line orders written as that platform's payloads (Shopify order +
+fulfillment order, commercetools Order, Magento source-selection request,
+generic order). Every numba kernel is compiled first (``latency_setup``
+warms the router; each test routes a warm-up order of its own).
+
+``test_adapter_overhead[<platform>]`` runs each order end to end --
+``Session.parse``, ``Router.route`` (fresh order, stock depleting),
+``Adapter.render`` -- and times the parts inside the same call. Its
+``extra_info`` holds ``overhead_ratio`` = median(parse + render) /
+median(route), both medians in microseconds (and p90s); the ratio is
+printed too.
+
+Run::
+
+    .venv/bin/python -m pytest benchmarks/bench_adapters.py --benchmark-only \\
+        --benchmark-json=out/bench_adapters.json -q -s
+
+``SOURCEWISE_BENCH_SIZE=smoke`` shrinks the network; set
+``SOURCEWISE_BENCH_STRICT=1`` to fail when a ratio misses the target.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.conftest import RoutingSetup
+from engine.adapters import Session
+from engine.adapters.base import Catalog
+from engine.adapters.magento import MagentoAdapter
+from models.order import Order
+
+PAYLOADS = Path(__file__).resolve().parent.parent / "tests" / "adapters" / "payloads"
+PLATFORMS = ("shopify", "commercetools", "magento", "generic")
+TARGET = 0.20
+N_ORDERS = 400
+# Real ZIP codes across the US: destinations are geocoded offline, as in production
+ZIPS = ("10001", "94103", "60601", "30301", "98101", "02139", "75201", "33101", "80202", "85001",
+        "19103", "48201", "55401", "63101", "97201", "84101", "37201", "27601", "46201", "64101")
+
+
+def _template(name: str) -> dict:
+    with (PAYLOADS / name).open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _shopify(k: int, order: Order, zip_code: str, location: str) -> dict:
+    p = _template("shopify_order.json")
+    oid = 5_000_000_000 + k
+    li_t = p["order"]["line_items"][0]
+    fo_t = p["fulfillment_orders"][0]
+    items, fo_lines = [], []
+    for i, ln in enumerate(order.lines):
+        li = copy.deepcopy(li_t)
+        li.update(id=oid * 10 + i, sku=ln.sku, quantity=ln.qty, fulfillable_quantity=ln.qty)
+        items.append(li)
+        fl = copy.deepcopy(fo_t["line_items"][0])
+        fl.update(id=oid * 100 + i, line_item_id=oid * 10 + i, inventory_item_id=ln.sku, quantity=ln.qty,
+                  fulfillable_quantity=ln.qty, fulfillment_order_id=oid)
+        fo_lines.append(fl)
+    p["order"].update(id=oid, name=f"#{k}", line_items=items)
+    p["order"]["shipping_address"].update(zip=zip_code, latitude=order.lat, longitude=order.lon, province_code=None)
+    fo = copy.deepcopy(fo_t)
+    fo.update(id=oid + 1, order_id=oid, assigned_location_id=location, line_items=fo_lines)
+    p["fulfillment_orders"] = [fo]
+    return p
+
+
+def _commercetools(k: int, order: Order, zip_code: str, location: str) -> dict:
+    p = _template("commercetools_order.json")
+    t = p["lineItems"][1]
+    items = []
+    for i, ln in enumerate(order.lines):
+        li = copy.deepcopy(t)
+        li.update(id=f"li-{k}-{i}", quantity=ln.qty, supplyChannel={"typeId": "channel", "id": location})
+        li["variant"]["sku"] = ln.sku
+        items.append(li)
+    p.update(id=f"ct-{k}", orderNumber=f"CT-{k}", lineItems=items)
+    p["shippingAddress"].update(postalCode=zip_code, state=None)
+    return p
+
+
+def _magento(k: int, order: Order, zip_code: str, location: str) -> dict:
+    p = _template("magento_request.json")
+    p["orderId"] = f"{k:09d}"
+    ir = p["inventoryRequest"]
+    ir["items"] = [{"sku": ln.sku, "qty": ln.qty} for ln in order.lines]
+    ir["extension_attributes"]["destination_address"].update(postcode=zip_code, region="")
+    return p
+
+
+def _generic(k: int, order: Order, zip_code: str, location: str) -> dict:
+    return {"order_id": f"G-{k}", "lines": [{"line_id": str(i + 1), "sku": ln.sku, "qty": ln.qty}
+                                            for i, ln in enumerate(order.lines)],
+            "destination": {"postal_code": zip_code, "country": "US"}}
+
+
+BUILDERS = {"shopify": _shopify, "commercetools": _commercetools, "magento": _magento, "generic": _generic}
+
+
+class Setup:
+    """A session over the benchmark network and the platform's order stream."""
+
+    def __init__(self, platform: str, s: RoutingSetup):
+        # hundreds of sources hold each SKU here; list only the deducting ones (see MagentoAdapter)
+        adapter = MagentoAdapter(all_sources=False) if platform == "magento" else platform
+        catalog = Catalog.from_models(platform, s.network, s.inventory)
+        self.session = Session.from_catalog(adapter, catalog)
+        first = s.network.nodes[0].node_id
+        orders = s.objects[:N_ORDERS + 1]
+        self.payloads = [BUILDERS[platform](k, o, ZIPS[k % len(ZIPS)], first) for k, o in enumerate(orders)]
+        # warm-up: compile kernels, load the ZIP codes (every one the stream uses), fill caches
+        for p in self.payloads[:len(ZIPS)]:
+            self.session.parse(p)
+        bound = self.session.parse(self.payloads[0])
+        self.session.render(bound, self.session.route_bound(bound))
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_adapter_overhead(benchmark, latency_setup: RoutingSetup, platform: str):
+    """One order end to end -- parse, route, render -- with each part timed inside the same call.
+
+    Timing the parts in the same call, rather than in separate benchmarks,
+    puts routing and the adapter's work under the same machine load and
+    cache state, so their ratio is meaningful even on a busy machine.
+    """
+    st = Setup(platform, latency_setup)
+    s = st.session
+    clock = time.perf_counter_ns
+    payloads = iter(st.payloads[1:])
+    adapter_ns: list[int] = []
+    route_ns: list[int] = []
+
+    def one_order():
+        payload = next(payloads)
+        t0 = clock()
+        bound = s.parse(payload)
+        t1 = clock()
+        decision = s.router.route(bound.order)
+        t2 = clock()
+        out = s.adapter.render(bound, decision, s.router.atp)
+        t3 = clock()
+        adapter_ns.append((t1 - t0) + (t3 - t2))
+        route_ns.append(t2 - t1)
+        return out
+
+    benchmark.group = "adapters"
+    benchmark.pedantic(one_order, rounds=len(st.payloads) - 1, iterations=1, warmup_rounds=0)
+    adapter_us = float(np.median(adapter_ns)) / 1e3
+    route_us = float(np.median(route_ns)) / 1e3
+    ratio = adapter_us / route_us
+    benchmark.extra_info.update(
+        parse_render_us=adapter_us, route_us=route_us, overhead_ratio=ratio, orders=len(route_ns),
+        nodes=latency_setup.network.n_nodes, skus=latency_setup.network.n_skus, lines_per_order=3,
+        parse_render_p90_us=float(np.percentile(adapter_ns, 90)) / 1e3,
+        route_p90_us=float(np.percentile(route_ns, 90)) / 1e3,
+    )
+    print(f"\n{platform:>13}: parse+render {adapter_us:6.1f} us, route {route_us:6.1f} us -> overhead "
+          f"{ratio:.1%} (target <= {TARGET:.0%})")
+    if os.environ.get("SOURCEWISE_BENCH_STRICT") == "1":
+        assert ratio <= TARGET, f"{platform}: adapter overhead {ratio:.1%} > {TARGET:.0%}"

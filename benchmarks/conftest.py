@@ -1,0 +1,165 @@
+"""Fixtures and collection rules for the pytest-benchmark suite.
+
+Run with ``make bench`` (``pytest benchmarks --benchmark-only
+--benchmark-json=out/bench.json``). Files named ``bench_*.py`` are collected
+here as well as ``test_*.py``: the project's ``testpaths`` is ``tests`` and
+its ``python_files`` default is untouched, so nothing in this folder runs
+with the unit tests.
+
+Sizes
+-----
+``SOURCEWISE_BENCH_SIZE=full`` (default) uses the sizes of the issue's
+targets: 1,000 nodes x 100,000 SKUs. ``SOURCEWISE_BENCH_SIZE=smoke`` shrinks
+every fixture to a few nodes and SKUs so the whole harness runs in seconds;
+``tests/test_bench_smoke.py`` uses it so the harness cannot rot.
+
+Every numba function is compiled before timing: each fixture routes a
+warm-up batch through a throw-away router first.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.instances import (
+    build_inventory,
+    build_network,
+    build_orders,
+    expected_units_per_order,
+    orders_as_objects,
+    slice_orders,
+)
+from engine.router import Router
+from models.inventory import Inventory
+from models.network import Network
+from models.order import Order
+from models.tables import OrderBatch
+
+
+def pytest_configure(config):
+    """Create the folder of ``--benchmark-json`` (``make bench`` writes ``out/bench.json``).
+
+    pytest-benchmark opens that file only after every benchmark ran and fails
+    if its folder is missing, as ``out/`` is in a fresh clone.
+    """
+    path = config.getoption("benchmark_json", None)
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def pytest_collect_file(file_path, parent):
+    """Collect ``bench_*.py`` under this folder as test modules."""
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
+        if parent.session.isinitpath(file_path):
+            return None  # named on the command line: pytest collects it already
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Benchmark sizes for one run."""
+
+    name: str
+    nodes: int
+    skus: int
+    latency_warmup: int
+    latency_orders: int
+    batch_orders: int
+    naive_orders: int
+    score_orders: int
+    score_nodes: int
+
+
+FULL = Sizes("full", nodes=1000, skus=100_000, latency_warmup=2_000, latency_orders=20_000,
+             batch_orders=50_000, naive_orders=500, score_orders=4096, score_nodes=2000)
+SMOKE = Sizes("smoke", nodes=20, skus=500, latency_warmup=20, latency_orders=50,
+              batch_orders=200, naive_orders=20, score_orders=64, score_nodes=20)
+
+
+def bench_sizes() -> Sizes:
+    """Sizes selected by ``SOURCEWISE_BENCH_SIZE`` (``full`` or ``smoke``)."""
+    name = os.environ.get("SOURCEWISE_BENCH_SIZE", "full").strip().lower()
+    if name not in ("full", "smoke"):
+        raise pytest.UsageError(f"SOURCEWISE_BENCH_SIZE must be 'full' or 'smoke', got {name!r}")
+    return FULL if name == "full" else SMOKE
+
+
+@dataclass(eq=False)
+class RoutingSetup:
+    """A network, its starting stock and the orders a benchmark routes."""
+
+    network: Network
+    inventory: Inventory
+    warmup: OrderBatch
+    batch: OrderBatch
+    objects: list[Order]
+
+
+@pytest.fixture(scope="session")
+def sizes() -> Sizes:
+    return bench_sizes()
+
+
+@pytest.fixture(scope="session")
+def results() -> dict:
+    """Figures shared between benchmarks of one session (for ratios)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def network(sizes: Sizes) -> Network:
+    return build_network(sizes.nodes, sizes.skus, seed=0)
+
+
+def _warm(network: Network, inventory: Inventory, warmup: OrderBatch) -> None:
+    """Compile every kernel the router uses, on a throw-away router."""
+    r = Router(network, inventory)
+    r.route_many(warmup)
+    for order in orders_as_objects(network, slice_orders(warmup, 0, 5)):
+        r.route(order)
+
+
+@pytest.fixture(scope="session")
+def latency_setup(sizes: Sizes, network: Network) -> RoutingSetup:
+    """3-line orders for single-order latency (the issue's target shape)."""
+    n = sizes.latency_warmup + sizes.latency_orders
+    inv = build_inventory(network, n * expected_units_per_order(3), seed=0)
+    batch = build_orders(network, n, seed=1, lines_per_order=3)
+    warm = build_orders(network, 200, seed=99, lines_per_order=3)
+    _warm(network, inv, warm)
+    return RoutingSetup(network, inv, warm, batch, orders_as_objects(network, batch))
+
+
+@pytest.fixture(scope="session")
+def batch_setup(sizes: Sizes, network: Network) -> RoutingSetup:
+    """Mixed 1-5 line orders for ``route_many`` throughput and the naive baseline."""
+    inv = build_inventory(network, sizes.batch_orders * expected_units_per_order(), seed=0)
+    batch = build_orders(network, sizes.batch_orders, seed=2)
+    warm = build_orders(network, 200, seed=98)
+    _warm(network, inv, warm)
+    return RoutingSetup(network, inv, warm, batch, [])
+
+
+def timings(benchmark) -> list[float] | None:
+    """Per-round seconds of a finished benchmark; ``None`` under ``--benchmark-disable``."""
+    stats = getattr(benchmark, "stats", None)
+    return list(stats.stats.data) if stats is not None else None
+
+
+def median_s(benchmark) -> float | None:
+    """Median seconds of a finished benchmark; ``None`` under ``--benchmark-disable``."""
+    data = timings(benchmark)
+    return float(np.median(data)) if data else None
+
+
+def percentiles_us(data: list[float] | np.ndarray) -> dict[str, float]:
+    """p50, p90, p99 and max of timings in seconds, as microseconds."""
+    a = np.asarray(data, dtype=np.float64) * 1e6
+    return {"p50_us": float(np.percentile(a, 50)), "p90_us": float(np.percentile(a, 90)),
+            "p99_us": float(np.percentile(a, 99)), "max_us": float(a.max()), "n": int(a.size)}
