@@ -31,6 +31,8 @@ from models.policy import STRATEGIES, Policy
 from models.tables import OrderBatch
 
 _NO_LIMIT = np.inf
+# substitutes ranked and cached per SKU; stock is re-checked along this list
+SUBSTITUTE_POOL = 24
 
 
 class ReservationError(KeyError):
@@ -239,6 +241,7 @@ class Router:
         self._init_stores(walkin)
         self._init_vendors(vendor_offers, gateway)
         self._substitutes = substitutes
+        self._sub_cache: dict[int, list[tuple[int, float]]] = {}
         self._init_tiers()
         self._base_params = self._make_base_params()
         bands = self.policy.service.transit_bands
@@ -999,11 +1002,19 @@ class Router:
             return bool(((atp > 0) & own[inv.node[lo:hi]]).any())
 
         out = []
+        k = pol.substitutes.max_proposals
         for i, line in enumerate(lines):
             if left[i] <= 0:
                 continue
             s = self.network.sku_index[line.sku]
-            props = propose(self._substitutes, s, has_stock, pol.substitutes.max_proposals)
+            # Similarity never changes, only stock does: rank once per SKU (scoring
+            # the whole catalogue) and re-check stock along the cached ranking.
+            ranked = self._sub_cache.get(s)
+            if ranked is None:
+                ranked = self._sub_cache[s] = propose(self._substitutes, s, lambda j: True, SUBSTITUTE_POOL)
+            props = [(j, sc) for j, sc in ranked if has_stock(j)][:k]
+            if len(props) < k and len(ranked) == SUBSTITUTE_POOL:
+                props = propose(self._substitutes, s, has_stock, k)
             if props:
                 out.append((line.line_id, tuple((self.network.skus[j].sku, float(sc)) for j, sc in props)))
         return tuple(out)

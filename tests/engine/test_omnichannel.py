@@ -327,3 +327,18 @@ def test_invariants_hold_with_every_feature_enabled(seed, strategy):
             taken[key] = taken.get(key, 0) + a.qty
     for key, q in taken.items():
         assert q <= start.get(key, 0)
+
+
+def test_cached_substitute_ranking_still_follows_current_stock():
+    net = Network.build([Node("WH", "warehouse", 40.0, -75.0)],
+                        [Sku("RED-M", 1, 20), Sku("RED-L", 1, 20), Sku("BLUE-M", 1, 21)])
+    inv = Inventory.from_records(net, [StockRecord("WH", s, q) for s, q in
+                                       (("RED-M", 0), ("RED-L", 1), ("BLUE-M", 3))])
+    subs = SubstituteIndex.from_frame(net, pd.DataFrame({"sku": ["RED-M", "RED-L", "BLUE-M"],
+                                                         "category": ["shirt"] * 3, "substitutes": ["RED-L", "", ""]}))
+    r = Router(net, inv, Policy(substitutes=Policy().substitutes.__class__(max_proposals=1)), substitutes=subs)
+    first = r.route(Order("o", (_line("RED-M", 1),), *NYC))
+    assert [s for s, _ in dict(first.substitutes)["1"]] == ["RED-L"]
+    r.route(Order("buy", (_line("RED-L", 1),), *NYC))  # the explicit substitute sells out
+    second = r.route(Order("p", (_line("RED-M", 1),), *NYC))
+    assert [s for s, _ in dict(second.substitutes)["1"]] == ["BLUE-M"]
