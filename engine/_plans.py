@@ -1,0 +1,837 @@
+"""Numba kernels that generate and price candidate plans for the batch optimizer.
+
+Private: arrays and scalars only; :mod:`engine.optimize` validates and converts.
+
+A *plan* (a column of the master problem) serves one order from at most
+three nodes; units it does not serve cost ``penalty`` each. Plans are priced
+against dual prices: ``lam`` per inventory entry, ``mu`` per node (order
+capacity, paid once per parcel) and ``nu`` per node (unit capacity, paid per
+unit). With all prices zero the price of a plan is its real cost plus the
+penalty for its unfilled units.
+
+Costs follow the router's kernels (:mod:`engine._kernels`) term by term —
+parcel and unit costs, node handling, per-entry vendor fees, store depletion
+(here at the batch's starting stock), lateness — and so does node
+eligibility (tier distance limits, capacity left, delivery deadlines). The
+formulas are restated here rather than imported so that the optimizer's
+plan space is fixed by this file; ``tests/engine/test_optimize.py`` checks
+that both price the router's own plans identically.
+
+The pricing search is exact up to an evaluation budget: it enumerates node
+sets of size 1..3 in order of a lower bound and stops when the bound passes
+the incumbent, like :func:`engine._kernels._plan_cost`, but minimising
+penalised cost instead of maximising fill first, and without the
+``split_candidates`` cap. When the budget runs out it still returns a valid
+*lower bound* on the best plan's price, which keeps the Lagrangian bound of
+:mod:`engine.optimize` a proof.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from numba import njit, objmode, prange
+
+EARTH_RADIUS_MI = 3958.7613
+MILE_KM = 1.609344
+_EPS = 1e-9
+
+# columns of the packed node matrix
+NF_X, NF_Y, NF_Z, NF_HSHIP, NF_HUNIT, NF_PDAYS, NF_CUTOFF = range(7)
+NODE_COLS = 7
+# positions in the parameter vector
+(PP_SHIPMENT, PP_UNIT, PP_MILE, PP_KG, PP_SPLIT, PP_LATE_EXCLUDE, PP_LATE_PENALTY, PP_PENALTY) = range(8)
+N_PARAMS = 8
+PARALLEL_FROM = 2000
+"""Batches of at least this many orders are priced on all cores."""
+
+
+@njit(cache=True)
+def _now():
+    # wall clock from compiled code, to honour the caller's time limit
+    with objmode(t="float64"):
+        t = time.perf_counter()
+    return t
+
+
+@njit(cache=True, inline="always")
+def _miles(ax, ay, az, bx, by, bz):
+    # chord between unit vectors to great-circle miles, as the router computes it
+    dx = ax - bx
+    dy = ay - by
+    dz = az - bz
+    half = 0.5 * np.sqrt(dx * dx + dy * dy + dz * dz)
+    if half > 1.0:
+        half = 1.0
+    return 2.0 * EARTH_RADIUS_MI * np.arcsin(half)
+
+
+@njit(cache=True)
+def _lead_days(n, miles, hour, nodef, bands):
+    """Processing days, a day's wait after the node's cutoff hour, and transit by distance band."""
+    km = miles * MILE_KM
+    transit = bands[bands.shape[0] - 1, 1]
+    for b in range(bands.shape[0]):
+        if km <= bands[b, 0]:
+            transit = bands[b, 1]
+            break
+    days = nodef[n, NF_PDAYS] + transit
+    if hour >= nodef[n, NF_CUTOFF]:
+        days += 1.0
+    return days
+
+
+@njit(cache=True)
+def _candidates(g_sku, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest, hour, max_days, maxm,
+                nodef, params, bands, weight, fee_e, pen_e):
+    """Nodes that may serve an order, their usable stock, and the order's costs there.
+
+    A node qualifies when ``mask`` admits it, it holds ATP for some group,
+    it has order and unit capacity left, it lies within ``maxm[node]`` miles
+    and (when late deliveries are excluded) it meets the ``max_days``
+    deadline. ATP is capped by the node's unit capacity.
+
+    ``mark`` is per-node scratch, all -1 on entry and on return.
+
+    Returns
+    -------
+    cand, atp, ent, miles, lead, fixed, unit
+        ``fixed[c]`` is the cost of a parcel from candidate ``c`` (with any
+        lateness penalty), ``unit[c, g]`` the cost of one unit of group ``g``.
+    """
+    G = g_sku.shape[0]
+    ub = 0
+    for g in range(G):
+        s = g_sku[g]
+        ub += sku_ptr[s + 1] - sku_ptr[s]
+    cand = np.empty(ub, np.int64)
+    miles = np.empty(ub)
+    lead = np.empty(ub)
+    touched = np.empty(ub, np.int64)
+    n_touched = 0
+    C = 0
+    exclude = params[PP_LATE_EXCLUDE] > 0.0
+    for g in range(G):
+        s = g_sku[g]
+        for e in range(sku_ptr[s], sku_ptr[s + 1]):
+            n = ent_node[e]
+            if mark[n] != -1 or not mask[n] or atp_e[e] <= 0:
+                continue
+            touched[n_touched] = n
+            n_touched += 1
+            mark[n] = -2
+            if cap_o[n] <= 0 or cap_u[n] <= 0:
+                continue
+            d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+            if d > maxm[n]:
+                continue
+            ld = _lead_days(n, d, hour, nodef, bands)
+            if max_days >= 0 and exclude and ld > max_days:
+                continue
+            mark[n] = C
+            cand[C] = n
+            miles[C] = d
+            lead[C] = ld
+            C += 1
+    atp = np.zeros((C, G), np.int64)
+    ent = np.full((C, G), -1, np.int64)
+    for g in range(G):
+        s = g_sku[g]
+        for e in range(sku_ptr[s], sku_ptr[s + 1]):
+            c = mark[ent_node[e]]
+            if c < 0:
+                continue
+            a = atp_e[e]
+            if a > 0:
+                cu = cap_u[ent_node[e]]
+                atp[c, g] = a if a < cu else cu
+                ent[c, g] = e
+    for i in range(n_touched):
+        mark[touched[i]] = -1
+    fixed = np.empty(C)
+    unit = np.empty((C, G))
+    for c in range(C):
+        n = cand[c]
+        fixed[c] = params[PP_SHIPMENT] + nodef[n, NF_HSHIP]
+        if max_days >= 0 and lead[c] > max_days:
+            fixed[c] += params[PP_LATE_PENALTY] * (lead[c] - max_days)
+        base = params[PP_UNIT] + nodef[n, NF_HUNIT] + params[PP_MILE] * miles[c]
+        for g in range(G):
+            u = base + params[PP_KG] * weight[g_sku[g]]
+            e = ent[c, g]
+            if e >= 0:
+                u += fee_e[e] + pen_e[e]
+            unit[c, g] = u
+    return cand[:C].copy(), atp, ent, miles[:C].copy(), lead[:C].copy(), fixed, unit
+
+
+@njit(cache=True)
+def _eval_pen(S, m, qty, atp, r, f, penalty, split_penalty, buf, write):
+    """Penalised price of the best plan over node set ``S[:m]``.
+
+    Each group takes units from the members in increasing order of ``r`` while
+    that is below ``penalty`` (leaving a unit unfilled costs ``penalty``);
+    given the set this is optimal because groups share no stock and prices are
+    linear in units. Only members that carry units pay ``f`` and the split
+    penalty. With ``write`` the units go to ``buf[member, group]``.
+    """
+    G = qty.shape[0]
+    used = np.zeros(3, np.bool_)
+    order = np.empty(3, np.int64)
+    cost = 0.0
+    for g in range(G):
+        for i in range(m):
+            order[i] = i
+        for i in range(1, m):
+            j = i
+            while j > 0 and r[S[order[j]], g] < r[S[order[j - 1]], g]:
+                t = order[j]
+                order[j] = order[j - 1]
+                order[j - 1] = t
+                j -= 1
+        rem = qty[g]
+        for i in range(m):
+            if rem == 0:
+                break
+            c = S[order[i]]
+            a = atp[c, g]
+            if a <= 0 or r[c, g] >= penalty:
+                continue
+            take = a if a < rem else rem
+            rem -= take
+            cost += take * r[c, g]
+            used[order[i]] = True
+            if write:
+                buf[order[i], g] = take
+        cost += rem * penalty
+    nused = 0
+    for i in range(m):
+        if used[i]:
+            nused += 1
+            cost += f[S[i]]
+    if nused > 1:
+        cost += split_penalty * (nused - 1)
+    return cost
+
+
+@njit(cache=True)
+def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
+    """Cheapest set of at most ``kk`` (<= 3) candidates under prices ``r``/``f``.
+
+    Returns ``(best_price, lower_bound)``; ``best`` receives the set (padded
+    with -1; all -1 means "serve nothing"). ``lower_bound`` equals
+    ``best_price`` unless the evaluation budget stopped the search early.
+
+    Bound: every unit costs at least ``cmin_g = min(penalty, min_c r[c, g])``
+    and every member that carries units carries one costing at least
+    ``d_c`` more, so a plan using set ``S`` costs at least
+    ``lb_units + sum_{c in S} (f_c + d_c + split_penalty) - split_penalty``.
+    Members are scanned by that key, so the scan stops once it passes the
+    incumbent.
+    """
+    C, G = atp.shape
+    for i in range(3):
+        best[i] = -1
+    S = np.empty(3, np.int64)
+    dummy = np.zeros((1, 1), np.int64)
+    best_cost = 0.0
+    cmin = np.empty(G)
+    for g in range(G):
+        best_cost += qty[g] * penalty
+        cmin[g] = penalty
+        for c in range(C):
+            if atp[c, g] > 0 and r[c, g] < cmin[g]:
+                cmin[g] = r[c, g]
+    lb_units = 0.0
+    for g in range(G):
+        lb_units += qty[g] * cmin[g]
+    key = np.full(C, np.inf)
+    for c in range(C):
+        d = np.inf
+        for g in range(G):
+            if atp[c, g] > 0 and r[c, g] < penalty:
+                x = r[c, g] - cmin[g]
+                if x < d:
+                    d = x
+        if d < np.inf:
+            key[c] = f[c] + d + split_penalty
+    order = np.argsort(key, kind="mergesort")
+    M = 0
+    while M < C and key[order[M]] < np.inf:
+        M += 1
+    evals = 0
+    for ii in range(M):
+        c = order[ii]
+        if lb_units + key[c] - split_penalty >= best_cost - _EPS:
+            break
+        S[0] = c
+        cst = _eval_pen(S, 1, qty, atp, r, f, penalty, split_penalty, dummy, False)
+        evals += 1
+        if cst < best_cost - _EPS:
+            best_cost = cst
+            best[0] = c
+            best[1] = -1
+            best[2] = -1
+    lower = best_cost
+    if kk >= 2 and M >= 2:
+        k0 = key[order[0]]
+        for jj in range(1, M):
+            j = order[jj]
+            thr = lb_units + k0 + key[j] - split_penalty
+            if thr >= best_cost - _EPS:
+                break
+            if evals > budget:
+                if thr < lower:
+                    lower = thr
+                break
+            for ii in range(jj):
+                i = order[ii]
+                if lb_units + key[i] + key[j] - split_penalty >= best_cost - _EPS:
+                    break
+                S[0] = i
+                S[1] = j
+                cst = _eval_pen(S, 2, qty, atp, r, f, penalty, split_penalty, dummy, False)
+                evals += 1
+                if cst < best_cost - _EPS:
+                    best_cost = cst
+                    best[0] = i
+                    best[1] = j
+                    best[2] = -1
+    if kk >= 3 and M >= 3:
+        k0 = key[order[0]]
+        k1 = key[order[1]]
+        for jj in range(2, M):
+            j = order[jj]
+            thr = lb_units + k0 + k1 + key[j] - split_penalty
+            if thr >= best_cost - _EPS:
+                break
+            if evals > budget:
+                if thr < lower:
+                    lower = thr
+                break
+            for ii in range(1, jj):
+                i = order[ii]
+                if lb_units + k0 + key[i] + key[j] - split_penalty >= best_cost - _EPS:
+                    break
+                for hh in range(ii):
+                    h = order[hh]
+                    if lb_units + key[h] + key[i] + key[j] - split_penalty >= best_cost - _EPS:
+                        break
+                    S[0] = h
+                    S[1] = i
+                    S[2] = j
+                    cst = _eval_pen(S, 3, qty, atp, r, f, penalty, split_penalty, dummy, False)
+                    evals += 1
+                    if cst < best_cost - _EPS:
+                        best_cost = cst
+                        best[0] = h
+                        best[1] = i
+                        best[2] = j
+    if best_cost < lower:
+        lower = best_cost
+    return best_cost, lower
+
+
+@njit(cache=True)
+def _write_column(S, m, qty, atp, r, f, penalty, split_penalty, cand, ent, unit, fixed, lam, mu, nu,
+                  o_rows, r_node, r_group, r_qty, r_ent):
+    """Write the plan of set ``S[:m]`` as rows from ``o_rows``; return its row count,
+    real cost, unfilled units and price (penalised, with dual prices)."""
+    G = qty.shape[0]
+    buf = np.zeros((3, G), np.int64)
+    if m > 0:
+        _eval_pen(S, m, qty, atp, r, f, penalty, split_penalty, buf, True)
+    n = 0
+    real = 0.0
+    priced = 0.0
+    filled = 0
+    nused = 0
+    for i in range(m):
+        c = S[i]
+        node = cand[c]
+        units = 0
+        for g in range(G):
+            q = buf[i, g]
+            if q > 0:
+                r_node[o_rows + n] = node
+                r_group[o_rows + n] = g
+                r_qty[o_rows + n] = q
+                r_ent[o_rows + n] = ent[c, g]
+                n += 1
+                units += q
+                real += q * unit[c, g]
+                priced += q * (unit[c, g] + lam[ent[c, g]] + nu[node])
+        if units > 0:
+            nused += 1
+            filled += units
+            real += fixed[c]
+            priced += fixed[c] + mu[node]
+    if nused > 1:
+        real += split_penalty * (nused - 1)
+        priced += split_penalty * (nused - 1)
+    total = 0
+    for g in range(G):
+        total += qty[g]
+    unfilled = total - filled
+    priced += penalty * unfilled
+    return n, real, unfilled, priced
+
+
+@njit(cache=True)
+def _group_vectors(U, m, q, atp, r, g, penalty):
+    """Every split of ``q`` units of group ``g`` over members ``U[:m]`` (rest unfilled).
+
+    Returns ``(vec, price)``: ``vec[v, i]`` units from member ``i``; price at
+    ``r`` per unit and ``penalty`` per unfilled unit.
+    """
+    lim = np.zeros(3, np.int64)
+    n = 1
+    for i in range(m):
+        a = atp[U[i], g]
+        lim[i] = a if a < q else q
+        n *= lim[i] + 1
+    vec = np.zeros((n, 3), np.int64)
+    price = np.empty(n)
+    cnt = 0
+    x = np.zeros(3, np.int64)
+    for x0 in range(lim[0] + 1 if m > 0 else 1):
+        for x1 in range(lim[1] + 1 if m > 1 else 1):
+            for x2 in range(lim[2] + 1 if m > 2 else 1):
+                if x0 + x1 + x2 > q:
+                    continue
+                x[0] = x0
+                x[1] = x1
+                x[2] = x2
+                p = (q - x0 - x1 - x2) * penalty
+                for i in range(m):
+                    p += x[i] * r[U[i], g]
+                vec[cnt, 0] = x0
+                vec[cnt, 1] = x1
+                vec[cnt, 2] = x2
+                price[cnt] = p
+                cnt += 1
+    return vec[:cnt], price[:cnt]
+
+
+@njit(cache=True)
+def _priced(cand, ent, fixed, unit, lam, mu, nu):
+    """Costs under dual prices: ``f`` per parcel and ``r`` per unit."""
+    C, G = unit.shape
+    r = np.empty((C, G))
+    f = np.empty(C)
+    for c in range(C):
+        n = cand[c]
+        f[c] = fixed[c] + mu[n]
+        for g in range(G):
+            e = ent[c, g]
+            r[c, g] = unit[c, g] + nu[n] + (lam[e] if e >= 0 else 0.0)
+    return f, r
+
+
+@njit(cache=True)
+def _price_range(lo, hi, dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmiles, sku_ptr, ent_node,
+                 atp_e, mask, cap_o, cap_u, nodef, params, bands, weight, fee_e, pen_e, lam, mu, nu, budget,
+                 n_single, active, pen_o, c_nrows, c_unfilled, c_real, c_price, o_lower, r_node, r_group, r_qty,
+                 r_ent):
+    """Price orders ``lo:hi`` into the output arrays of :func:`price_orders`."""
+    split_penalty = params[PP_SPLIT]
+    per = 1 + n_single
+    mark = np.full(mask.shape[0], -1, np.int64)
+    best = np.empty(3, np.int64)
+    S = np.empty(3, np.int64)
+    dummy = np.zeros((1, 1), np.int64)
+    for o in range(lo, hi):
+        if not active[o]:
+            continue
+        penalty = pen_o[o]
+        a = g_ptr[o]
+        b = g_ptr[o + 1]
+        G = b - a
+        gs = g_sku[a:b]
+        gq = g_qty[a:b]
+        cand, atp, ent, miles, lead, fixed, unit = _candidates(
+            gs, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest[o], hour[o], max_days[o],
+            maxmiles[chan[o]], nodef, params, bands, weight, fee_e, pen_e)
+        C = cand.shape[0]
+        f, r = _priced(cand, ent, fixed, unit, lam, mu, nu)
+        bc, lower = _search(gq, atp, r, f, kk[o], penalty, split_penalty, budget, best)
+        o_lower[o] = lower
+        m = 0
+        while m < 3 and best[m] >= 0:
+            m += 1
+        base = (3 + n_single) * a
+        col = o * per
+        nr, real, unf, pr = _write_column(best, m, gq, atp, r, f, penalty, split_penalty, cand, ent,
+                                          unit, fixed, lam, mu, nu, base, r_node, r_group, r_qty, r_ent)
+        c_nrows[col] = nr
+        c_real[col] = real
+        c_unfilled[col] = unf
+        c_price[col] = pr
+        if n_single > 0 and C > 0:
+            # the cheapest single-node plans: alternatives the master can switch to
+            # when stock or capacity binds
+            sc = np.empty(C)
+            for c in range(C):
+                S[0] = c
+                sc[c] = _eval_pen(S, 1, gq, atp, r, f, penalty, split_penalty, dummy, False)
+            top = np.argsort(sc, kind="mergesort")
+            for j in range(min(n_single, C)):
+                S[0] = top[j]
+                nr, real, unf, pr = _write_column(S, 1, gq, atp, r, f, penalty, split_penalty, cand,
+                                                  ent, unit, fixed, lam, mu, nu,
+                                                  base + 3 * G + j * G, r_node, r_group, r_qty, r_ent)
+                c_nrows[col + 1 + j] = nr
+                c_real[col + 1 + j] = real
+                c_unfilled[col + 1 + j] = unf
+                c_price[col + 1 + j] = pr
+
+
+@njit(cache=True, parallel=True)
+def _price_parallel(n_chunks, args, out):
+    n_orders = args[4].shape[0] - 1
+    for ch in prange(n_chunks):
+        lo = ch * n_orders // n_chunks
+        hi = (ch + 1) * n_orders // n_chunks
+        _price_range(lo, hi, *args, *out)
+
+
+@njit(cache=True)
+def _price_serial(args, out):
+    _price_range(0, args[4].shape[0] - 1, *args, *out)
+
+
+def price_orders(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmiles, sku_ptr, ent_node, atp_e,
+                 mask, cap_o, cap_u, nodef, params, bands, weight, fee_e, pen_e, lam, mu, nu, budget,
+                 n_single, active, pen_o):
+    """Best plan (and optionally the ``n_single`` best single-node plans) of every active order.
+
+    Order ``o`` owns groups ``g_ptr[o]:g_ptr[o+1]``; ``kk[o]`` (<= 3) caps its nodes and
+    ``pen_o[o]`` is the price of each unit it leaves unfilled.
+    Column ``o * (1 + n_single) + j`` is order ``o``'s ``j``-th column (``j = 0`` the
+    best plan); its rows start at ``(3 + n_single) * g_ptr[o] + (0 if j == 0 else
+    3 * G + (j - 1) * G)``. Large batches run on all cores.
+
+    Returns
+    -------
+    c_nrows, c_unfilled : ndarray of int64
+        Rows written per column (-1 where no column), unfilled units.
+    c_real, c_price : ndarray
+        Real cost and penalised price under the dual prices.
+    o_lower : ndarray
+        Per order, a lower bound on the price of every plan with at most
+        ``kk[o]`` nodes (exact unless the budget was hit).
+    r_node, r_group, r_qty, r_ent : ndarray of int64
+        Rows: node, group (local to the order), units, inventory entry.
+    """
+    n_orders = g_ptr.shape[0] - 1
+    per = 1 + n_single
+    n_rows = (3 + n_single) * int(g_ptr[n_orders])
+    out = (np.full(n_orders * per, -1, np.int64), np.zeros(n_orders * per, np.int64), np.zeros(n_orders * per),
+           np.zeros(n_orders * per), np.zeros(n_orders), np.empty(n_rows, np.int64), np.empty(n_rows, np.int64),
+           np.empty(n_rows, np.int64), np.empty(n_rows, np.int64))
+    args = (dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmiles, sku_ptr, ent_node, atp_e, mask,
+            cap_o, cap_u, nodef, params, bands, weight, fee_e, pen_e, lam, mu, nu, np.int64(budget),
+            np.int64(n_single), active, pen_o)
+    if n_orders >= PARALLEL_FROM:
+        _price_parallel(np.int64(64), args, out)
+    else:
+        _price_serial(args, out)
+    return out
+
+
+@njit(cache=True)
+def _batch_facts(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, maxmiles, sku_ptr, ent_node, atp_e, mask,
+                 cap_o, cap_u, nodef, params, bands, weight, fee_e, pen_e):
+    """Per order: the largest cost of shipping one unit alone from a node that may
+    serve it, and the units no plan can fill (more than all eligible stock)."""
+    n_orders = g_ptr.shape[0] - 1
+    top = np.zeros(n_orders)
+    short = np.zeros(n_orders, np.int64)
+    mark = np.full(mask.shape[0], -1, np.int64)
+    for o in range(n_orders):
+        gs = g_sku[g_ptr[o]:g_ptr[o + 1]]
+        gq = g_qty[g_ptr[o]:g_ptr[o + 1]]
+        cand, atp, ent, miles, lead, fixed, unit = _candidates(
+            gs, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest[o], hour[o], max_days[o],
+            maxmiles[chan[o]], nodef, params, bands, weight, fee_e, pen_e)
+        m = 0.0
+        for g in range(gs.shape[0]):
+            have = 0
+            for c in range(cand.shape[0]):
+                if atp[c, g] > 0:
+                    have += atp[c, g]
+                    if fixed[c] + unit[c, g] > m:
+                        m = fixed[c] + unit[c, g]
+            if have < gq[g]:
+                short[o] += gq[g] - have
+        top[o] = m
+    return top, short
+
+
+@njit(cache=True)
+def _breakdown(col_ptr, row_node, row_qty, row_sku, row_ent, dest, hour, max_days, nodef, params, bands,
+               weight, fee_e, pen_e):
+    """Cost components, parcels, distance and promised days of plans (rows grouped by plan).
+
+    Plan ``j`` ships to ``dest[j]`` for an order placed at ``hour[j]`` with
+    deadline ``max_days[j]``. Components follow the router: shipping,
+    handling, vendor fees, split penalty, penalties (lateness and depletion).
+
+    Returns
+    -------
+    costs : ndarray, shape (n, 5)
+    ships : ndarray of int64
+    km : ndarray
+        Sum over parcels of node-to-customer distance.
+    days : ndarray
+        Slowest parcel's lead days; -1 when nothing ships.
+    node_km, node_days : ndarray
+        Per row, its parcel's distance and lead days.
+    """
+    n = col_ptr.shape[0] - 1
+    costs = np.zeros((n, 5))
+    ships = np.zeros(n, np.int64)
+    km = np.zeros(n)
+    days = np.full(n, -1.0)
+    node_km = np.zeros(row_node.shape[0])
+    node_days = np.zeros(row_node.shape[0])
+    for j in range(n):
+        lo = col_ptr[j]
+        hi = col_ptr[j + 1]
+        d = dest[j]
+        md = max_days[j]
+        for i in range(lo, hi):
+            node = row_node[i]
+            first = True
+            for i2 in range(lo, i):
+                if row_node[i2] == node:
+                    first = False
+                    break
+            miles = _miles(d[0], d[1], d[2], nodef[node, NF_X], nodef[node, NF_Y], nodef[node, NF_Z])
+            ld = _lead_days(node, miles, hour[j], nodef, bands)
+            node_km[i] = miles * MILE_KM
+            node_days[i] = ld
+            q = row_qty[i]
+            e = row_ent[i]
+            costs[j, 0] += q * (params[PP_UNIT] + params[PP_MILE] * miles + params[PP_KG] * weight[row_sku[i]])
+            costs[j, 1] += q * nodef[node, NF_HUNIT]
+            costs[j, 2] += q * fee_e[e]
+            costs[j, 4] += q * pen_e[e]
+            if first:
+                ships[j] += 1
+                costs[j, 0] += params[PP_SHIPMENT]
+                costs[j, 1] += nodef[node, NF_HSHIP]
+                km[j] += miles * MILE_KM
+                if md >= 0 and ld > md:
+                    costs[j, 4] += params[PP_LATE_PENALTY] * (ld - md)
+                if ld > days[j]:
+                    days[j] = ld
+        if ships[j] > 1:
+            costs[j, 3] = params[PP_SPLIT] * (ships[j] - 1)
+    return costs, ships, km, days, node_km, node_days
+
+
+@njit(cache=True)
+def _enumerate_plans(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmiles, sku_ptr, ent_node, atp_e,
+                     mask, cap_o, cap_u, nodef, params, bands, weight, fee_e, pen_e, lam, mu, nu, limit,
+                     max_rows, deadline, pen_o):
+    """Every plan of every order whose price is at most ``limit[o]``.
+
+    A plan is identified by its exact set of shipping nodes (each carries at
+    least one unit) and its units per (node, group); units may stay unfilled.
+    Stops early (``complete = False``) once more than ``max_rows`` rows would
+    be written, the work passes ``4 * max_rows`` steps, or the clock
+    (``time.perf_counter``) passes ``deadline``.
+
+    Returns
+    -------
+    complete : bool
+    c_order, c_ptr : ndarray of int64
+        Plan owners and row offsets.
+    r_group, r_node, r_qty, r_ent : ndarray of int64
+    """
+    n_orders = g_ptr.shape[0] - 1
+    cap = 1024
+    c_order = np.empty(cap, np.int64)
+    c_ptr = np.zeros(cap + 1, np.int64)
+    rcap = 4096
+    r_group = np.empty(rcap, np.int64)
+    r_node = np.empty(rcap, np.int64)
+    r_qty = np.empty(rcap, np.int64)
+    r_ent = np.empty(rcap, np.int64)
+    n_c = 0
+    n_r = 0
+    split_penalty = params[PP_SPLIT]
+    mark = np.full(mask.shape[0], -1, np.int64)
+    U = np.empty(3, np.int64)
+    work = 0
+    for o in range(n_orders):
+        a = g_ptr[o]
+        b = g_ptr[o + 1]
+        G = b - a
+        gs = g_sku[a:b]
+        gq = g_qty[a:b]
+        T = limit[o]
+        penalty = pen_o[o]
+        if _now() > deadline:
+            return (False, c_order[:n_c], c_ptr[:n_c + 1], r_group[:n_r], r_node[:n_r], r_qty[:n_r],
+                    r_ent[:n_r])
+        cand, atp, ent, miles, lead, fixed, unit = _candidates(
+            gs, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest[o], hour[o], max_days[o],
+            maxmiles[chan[o]], nodef, params, bands, weight, fee_e, pen_e)
+        C = cand.shape[0]
+        f, r = _priced(cand, ent, fixed, unit, lam, mu, nu)
+        cmin = np.empty(G)
+        empty_price = 0.0
+        for g in range(G):
+            empty_price += gq[g] * penalty
+            cmin[g] = penalty
+            for c in range(C):
+                if atp[c, g] > 0 and r[c, g] < cmin[g]:
+                    cmin[g] = r[c, g]
+        lb_units = 0.0
+        for g in range(G):
+            lb_units += gq[g] * cmin[g]
+        key = np.full(C, np.inf)
+        for c in range(C):
+            for g in range(G):
+                if atp[c, g] > 0:
+                    x = f[c] + r[c, g] - cmin[g] + split_penalty
+                    if x < key[c]:
+                        key[c] = x
+        srt = np.argsort(key, kind="mergesort")
+        M = 0
+        while M < C and key[srt[M]] < np.inf:
+            M += 1
+        if empty_price <= T:
+            if n_c == c_order.shape[0]:
+                cap *= 2
+                c_order = _grow(c_order, cap)
+                c_ptr = _grow(c_ptr, cap + 1)
+            c_order[n_c] = o
+            n_c += 1
+            c_ptr[n_c] = n_r
+        # used sets of size 1..kk in order of the bound; members index into srt
+        kmax = kk[o] if kk[o] < 3 else 3
+        for size in range(1, kmax + 1):
+            if size > M:
+                break
+            idx = np.arange(size)
+            while True:
+                # bound of this set
+                sk = 0.0
+                for i in range(size):
+                    sk += key[srt[idx[i]]]
+                work += 1
+                if work > 4 * max_rows or (work & 255 == 0 and _now() > deadline):
+                    return (False, c_order[:n_c], c_ptr[:n_c + 1], r_group[:n_r], r_node[:n_r],
+                            r_qty[:n_r], r_ent[:n_r])
+                within = lb_units + sk - split_penalty <= T + 1e-9
+                if within:
+                    for i in range(size):
+                        U[i] = srt[idx[i]]
+                    fx = 0.0
+                    for i in range(size):
+                        fx += f[U[i]]
+                    fx += split_penalty * (size - 1)
+                    # per group: all splits and their excess over the group's cheapest split
+                    n_vec = np.zeros(G, np.int64)
+                    offs = np.zeros(G + 1, np.int64)
+                    tot = 0
+                    for g in range(G):
+                        lim_n = 1
+                        for i in range(size):
+                            aa = atp[U[i], g]
+                            lim_n *= (aa if aa < gq[g] else gq[g]) + 1
+                        tot += lim_n
+                    all_vec = np.zeros((tot, 3), np.int64)
+                    all_ex = np.empty(tot)
+                    gmin_sum = 0.0
+                    for g in range(G):
+                        vec, pr = _group_vectors(U, size, gq[g], atp, r, g, penalty)
+                        order_v = np.argsort(pr, kind="mergesort")
+                        lo = offs[g]
+                        for v in range(vec.shape[0]):
+                            all_vec[lo + v] = vec[order_v[v]]
+                            all_ex[lo + v] = pr[order_v[v]] - pr[order_v[0]]
+                        gmin_sum += pr[order_v[0]]
+                        n_vec[g] = vec.shape[0]
+                        offs[g + 1] = lo + vec.shape[0]
+                    slack = T - fx - gmin_sum
+                    if slack >= -1e-9:
+                        # odometer over groups, pruned by accumulated excess
+                        pos = np.zeros(G, np.int64)
+                        cum = np.zeros(G + 1)
+                        carried = np.zeros(3, np.int64)
+                        lvl = 0
+                        while lvl >= 0:
+                            if pos[lvl] >= n_vec[lvl] or cum[lvl] + all_ex[offs[lvl] + pos[lvl]] > slack + 1e-9:
+                                lvl -= 1
+                                if lvl >= 0:
+                                    pos[lvl] += 1
+                                continue
+                            if lvl < G - 1:
+                                cum[lvl + 1] = cum[lvl] + all_ex[offs[lvl] + pos[lvl]]
+                                lvl += 1
+                                pos[lvl] = 0
+                                continue
+                            # a full plan: every member must carry units (else it is a smaller set)
+                            for i in range(size):
+                                carried[i] = 0
+                            for g in range(G):
+                                for i in range(size):
+                                    carried[i] += all_vec[offs[g] + pos[g], i]
+                            ok = True
+                            for i in range(size):
+                                if carried[i] == 0:
+                                    ok = False
+                            if ok:
+                                if n_r + size * G > max_rows:
+                                    return (False, c_order[:n_c], c_ptr[:n_c + 1], r_group[:n_r], r_node[:n_r],
+                                            r_qty[:n_r], r_ent[:n_r])
+                                while n_r + size * G > r_group.shape[0]:
+                                    rcap *= 2
+                                    r_group = _grow(r_group, rcap)
+                                    r_node = _grow(r_node, rcap)
+                                    r_qty = _grow(r_qty, rcap)
+                                    r_ent = _grow(r_ent, rcap)
+                                for i in range(size):
+                                    for g in range(G):
+                                        qv = all_vec[offs[g] + pos[g], i]
+                                        if qv > 0:
+                                            r_group[n_r] = g
+                                            r_node[n_r] = cand[U[i]]
+                                            r_qty[n_r] = qv
+                                            r_ent[n_r] = ent[U[i], g]
+                                            n_r += 1
+                                if n_c == c_order.shape[0]:
+                                    cap *= 2
+                                    c_order = _grow(c_order, cap)
+                                    c_ptr = _grow(c_ptr, cap + 1)
+                                c_order[n_c] = o
+                                n_c += 1
+                                c_ptr[n_c] = n_r
+                            pos[lvl] += 1
+                            work += 1
+                            if work > 4 * max_rows or (work & 255 == 0 and _now() > deadline):
+                                return (False, c_order[:n_c], c_ptr[:n_c + 1], r_group[:n_r], r_node[:n_r],
+                                        r_qty[:n_r], r_ent[:n_r])
+                # next combination of ``size`` positions out of M (lexicographic); keys
+                # ascend, so once a set's bound fails, larger last members fail too
+                i = size - 1 if within else size - 2
+                while i >= 0 and idx[i] == M - size + i:
+                    i -= 1
+                if i < 0:
+                    break
+                idx[i] += 1
+                for j in range(i + 1, size):
+                    idx[j] = idx[j - 1] + 1
+    return True, c_order[:n_c], c_ptr[:n_c + 1], r_group[:n_r], r_node[:n_r], r_qty[:n_r], r_ent[:n_r]
+
+
+@njit(cache=True)
+def _grow(a, size):
+    out = np.empty(size, a.dtype)
+    out[: a.shape[0]] = a
+    return out
