@@ -330,19 +330,7 @@ def build_instance(n_orders: int, n_nodes: int, n_skus: int, seed: int = 0,
 
 def slice_orders(batch: OrderBatch, lo: int, hi: int) -> OrderBatch:
     """Orders ``lo:hi`` of ``batch`` as a batch of their own."""
-    hi = min(hi, batch.n_orders)
-    a, b = int(batch.line_ptr[lo]), int(batch.line_ptr[hi])
-    return OrderBatch(
-        order_id=batch.order_id[lo:hi],
-        line_ptr=batch.line_ptr[lo:hi + 1] - a,
-        line_id=batch.line_id[a:b],
-        sku=batch.sku[a:b],
-        qty=batch.qty[a:b],
-        lat=batch.lat[lo:hi],
-        lon=batch.lon[lo:hi],
-        allow_split=batch.allow_split[lo:hi],
-        max_shipments=batch.max_shipments[lo:hi],
-    )
+    return batch.slice(lo, hi)
 
 
 def to_frames(inst: Instance, n_orders: int | None = None) -> dict[str, pd.DataFrame]:

@@ -1287,40 +1287,9 @@ def _lines_for_rows(group_of_line: np.ndarray, line_qty: np.ndarray, row_group: 
 
     Returns line index, row index and units of each (line, node) piece, sorted by line.
     """
-    n_groups = int(group_of_line.max()) + 1 if len(group_of_line) else 0
-    per_group = np.bincount(group_of_line, minlength=n_groups)
-    if len(row_group) == 0:
-        e = np.empty(0, np.int64)
-        return e, e, e
-    first = np.full(n_groups, -1, np.int64)
-    first[group_of_line[::-1]] = np.arange(len(group_of_line))[::-1]
-    single = per_group[row_group] == 1
-    li, ri, qi = [first[row_group[single]]], [np.flatnonzero(single)], [row_qty[single]]
-    multi = np.flatnonzero(~single)
-    if len(multi):
-        members: dict[int, list[int]] = {}
-        for idx in np.flatnonzero(per_group[group_of_line] > 1):
-            members.setdefault(int(group_of_line[idx]), []).append(int(idx))
-        left = {i: int(line_qty[i]) for m in members.values() for i in m}
-        el, er, eq = [], [], []
-        for r in multi.tolist():
-            units = int(row_qty[r])
-            for line in members[int(row_group[r])]:
-                if units == 0:
-                    break
-                take = min(units, left[line])
-                if take:
-                    left[line] -= take
-                    units -= take
-                    el.append(line)
-                    er.append(r)
-                    eq.append(take)
-        li.append(np.array(el, np.int64))
-        ri.append(np.array(er, np.int64))
-        qi.append(np.array(eq, np.int64))
-    lines = np.concatenate(li)
-    order = np.argsort(lines, kind="stable")
-    return lines[order], np.concatenate(ri)[order], np.concatenate(qi)[order]
+    from engine.router import _lines_for_groups
+
+    return _lines_for_groups(group_of_line, line_qty, row_group, row_qty)
 
 
 def _tier_of(pb: _Problem, orders: np.ndarray, nodes: np.ndarray, km: np.ndarray) -> np.ndarray:

@@ -222,6 +222,35 @@ class OrderBatch:
     def n_orders(self) -> int:
         return len(self.order_id)
 
+    def slice(self, lo: int, hi: int) -> OrderBatch:
+        """Orders ``lo:hi`` as a batch of their own, optional columns included."""
+        hi = min(hi, self.n_orders)
+        a, b = int(self.line_ptr[lo]), int(self.line_ptr[hi])
+
+        def per_order(x):
+            return None if x is None else x[lo:hi]
+
+        def per_line(x):
+            return None if x is None else x[a:b]
+
+        return OrderBatch(
+            order_id=self.order_id[lo:hi],
+            line_ptr=self.line_ptr[lo:hi + 1] - a,
+            line_id=self.line_id[a:b],
+            sku=self.sku[a:b],
+            qty=self.qty[a:b],
+            lat=self.lat[lo:hi],
+            lon=self.lon[lo:hi],
+            allow_split=self.allow_split[lo:hi],
+            max_shipments=self.max_shipments[lo:hi],
+            method=per_line(self.method),
+            pickup_node=per_line(self.pickup_node),
+            service_level=per_order(self.service_level),
+            channel=per_order(self.channel),
+            placed_at=per_order(self.placed_at),
+            allow_substitutes=per_order(self.allow_substitutes),
+        )
+
     @property
     def n_lines(self) -> int:
         return len(self.line_id)

@@ -46,35 +46,7 @@ def _chunks(batch: OrderBatch, size: int):
         bounds = np.unique(np.concatenate([np.arange(0, batch.n_orders, size), [batch.n_orders]]))
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         day = None if days is None or np.isnat(days[lo]) else days[lo].astype(object)
-        yield day, _slice(batch, int(lo), int(hi))
-
-
-def _slice(batch: OrderBatch, lo: int, hi: int) -> OrderBatch:
-    a, b = batch.line_ptr[lo], batch.line_ptr[hi]
-
-    def per_order(x):
-        return None if x is None else x[lo:hi]
-
-    def per_line(x):
-        return None if x is None else x[a:b]
-
-    return OrderBatch(
-        order_id=batch.order_id[lo:hi],
-        line_ptr=batch.line_ptr[lo:hi + 1] - a,
-        line_id=batch.line_id[a:b],
-        sku=batch.sku[a:b],
-        qty=batch.qty[a:b],
-        lat=batch.lat[lo:hi],
-        lon=batch.lon[lo:hi],
-        allow_split=batch.allow_split[lo:hi],
-        max_shipments=batch.max_shipments[lo:hi],
-        method=per_line(batch.method),
-        pickup_node=per_line(batch.pickup_node),
-        service_level=per_order(batch.service_level),
-        channel=per_order(batch.channel),
-        placed_at=per_order(batch.placed_at),
-        allow_substitutes=per_order(batch.allow_substitutes),
-    )
+        yield day, batch.slice(int(lo), int(hi))
 
 
 def run(args: argparse.Namespace) -> int:
