@@ -1328,8 +1328,6 @@ def _tables(pb: _Problem, choice: np.ndarray):
     sku_ids = np.array([s.sku for s in net.skus], dtype=object)
     filled = np.bincount(a_order, weights=piece, minlength=g.n).astype(np.int64)
     ordered = g.units()
-    status = np.where(filled == ordered, Status.ROUTED.value,
-                      np.where(filled == 0, Status.UNROUTABLE.value, Status.PARTIAL.value))
     alloc_df = pd.DataFrame({
         "order_id": batch.order_id[a_order],
         "line_id": batch.line_id[line_idx],
@@ -1338,21 +1336,9 @@ def _tables(pb: _Problem, choice: np.ndarray):
         "qty": piece,
         "tier": tiers,
     })
-    orders_df = pd.DataFrame({
-        "order_id": batch.order_id,
-        "status": status,
-        "shipments": ships,
-        "units": filled,
-        "unfilled": ordered - filled,
-        "cost": costs.sum(axis=1),
-        "shipping": costs[:, 0],
-        "handling": costs[:, 1],
-        "vendor_fees": costs[:, 2],
-        "split_penalty": costs[:, 3],
-        "penalties": costs[:, 4],
-        "distance_km": km,
-        "promised_days": days,
-    })
+    from engine.router import _orders_frame
+
+    orders_df = _orders_frame(batch.order_id, filled, ordered, ships, costs, km, days)
     a_km, a_days = row_km[row_idx], row_days[row_idx]
     start = pb.ctx.start_day
 
@@ -1379,7 +1365,7 @@ def _tables(pb: _Problem, choice: np.ndarray):
             c = costs[o]
             out.append(Decision(
                 order_id=batch.order_id[o],
-                status=Status(status[o]),
+                status=Status(orders_df["status"].iat[o]),
                 allocations=tuple(allocs),
                 shipments=tuple(Shipment(nid, p[0], p[1], tuple(p[2]), p[3],
                                          start[o] + timedelta(days=math.ceil(p[3])), "ship", p[4])
