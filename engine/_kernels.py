@@ -975,9 +975,17 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
 
 
 @njit(cache=True)
-def _grow(a, size):
-    out = np.empty(size, a.dtype)
-    out[: a.shape[0]] = a
+def _append(out, n_out, group, node, qty, entry, tier):
+    """Write one allocation row (group, node, qty, entry, tier), doubling ``out`` when full."""
+    if n_out == out.shape[0]:
+        bigger = np.empty((2 * out.shape[0], 5), np.int64)
+        bigger[:n_out] = out
+        out = bigger
+    out[n_out, 0] = group
+    out[n_out, 1] = node
+    out[n_out, 2] = qty
+    out[n_out, 3] = entry
+    out[n_out, 4] = tier
     return out
 
 
@@ -1006,12 +1014,7 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
     """
     n_orders = g_ptr.shape[0] - 1
     n_tiers = tier_masks.shape[0]
-    cap = g_sku.shape[0] + 16
-    out_group = np.empty(cap, np.int64)
-    out_node = np.empty(cap, np.int64)
-    out_qty = np.empty(cap, np.int64)
-    out_ent = np.empty(cap, np.int64)
-    out_tier = np.empty(cap, np.int64)
+    out = np.empty((g_sku.shape[0] + 16, 5), np.int64)
     order_costs = np.zeros((n_orders, 5))
     order_ships = np.zeros(n_orders, np.int64)
     order_km = np.zeros(n_orders)
@@ -1059,18 +1062,7 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
                                 continue
                             g = sel[jj]
                             remaining[g] -= a
-                            if n_out == out_group.shape[0]:
-                                cap = 2 * cap
-                                out_group = _grow(out_group, cap)
-                                out_node = _grow(out_node, cap)
-                                out_qty = _grow(out_qty, cap)
-                                out_ent = _grow(out_ent, cap)
-                                out_tier = _grow(out_tier, cap)
-                            out_group[n_out] = lo + g
-                            out_node[n_out] = node
-                            out_qty[n_out] = a
-                            out_ent[n_out] = fent[jj]
-                            out_tier[n_out] = t
+                            out = _append(out, n_out, lo + g, node, a, fent[jj], t)
                             n_out += 1
                         order_ships[o] += 1
                         ships_left -= 1
@@ -1094,18 +1086,7 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
                         shipped = True
                         g = sel[jj]
                         remaining[g] -= a
-                        if n_out == out_group.shape[0]:
-                            cap = 2 * cap
-                            out_group = _grow(out_group, cap)
-                            out_node = _grow(out_node, cap)
-                            out_qty = _grow(out_qty, cap)
-                            out_ent = _grow(out_ent, cap)
-                            out_tier = _grow(out_tier, cap)
-                        out_group[n_out] = lo + g
-                        out_node[n_out] = cand[c]
-                        out_qty[n_out] = a
-                        out_ent[n_out] = ent[c, jj]
-                        out_tier[n_out] = t
+                        out = _append(out, n_out, lo + g, cand[c], a, ent[c, jj], t)
                         n_out += 1
                 if shipped:
                     order_ships[o] += 1
@@ -1115,5 +1096,6 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
                         order_days[o] = lead[c]
         if order_ships[o] > 1:
             order_costs[o, 3] = params[P_SPLIT] * (order_ships[o] - 1)
-    return (out_group[:n_out], out_node[:n_out], out_qty[:n_out], out_ent[:n_out], out_tier[:n_out],
+    out = out[:n_out]
+    return (out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy(), out[:, 3].copy(), out[:, 4].copy(),
             order_costs, order_ships, order_km, order_days)

@@ -258,3 +258,18 @@ def test_decisions_do_not_keep_the_router_alive():
     finally:
         gc.enable()
     assert all(str(d.explanation) for d in decisions)
+
+
+def test_route_many_output_grows_past_its_first_allocation():
+    # every order splits over three nodes: far more allocation rows than groups + 16
+    net = _net([Node(f"W{i}", "warehouse", 35 + i, -80 - i) for i in range(3)])
+    inv = Inventory.from_records(net, [StockRecord(f"W{i}", f"SKU-{i + 1}", 100) for i in range(3)])
+    orders = [Order(f"o{j}", tuple(OrderLine(str(i), f"SKU-{i + 1}", 1) for i in range(3)), 36, -81)
+              for j in range(40)]
+    res = Router(net, inv, flat_policy()).route_many(orders)
+    assert len(res.allocations) == 120 and (res.orders["shipments"] == 3).all()
+    singles = Router(net, inv, flat_policy())
+    want = sorted((d.order_id, a.line_id, a.node_id, a.qty) for o in orders for d in [singles.route(o)]
+                  for a in d.allocations)
+    got = sorted(map(tuple, res.allocations[["order_id", "line_id", "node_id", "qty"]].values.tolist()))
+    assert got == want
