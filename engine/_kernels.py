@@ -59,8 +59,10 @@ NF_X, NF_Y, NF_Z, NF_HSHIP, NF_HUNIT, NF_PRIO, NF_PDAYS, NF_CUTOFF = 0, 1, 2, 3,
 NODE_COLS = 8
 # Positions in the per-call parameter vector.
 (P_PER_SHIPMENT, P_PER_UNIT, P_PER_MILE, P_PER_KG, P_SPLIT, P_SPLIT_CANDS, P_MAX_MILES, P_HOUR,
- P_REQUIRE_CUTOFF, P_MAX_DAYS, P_LATE_MODE, P_LATE_PENALTY, P_DEPLETION) = range(13)
-N_PARAMS = 13
+ P_REQUIRE_CUTOFF, P_MAX_DAYS, P_LATE_MODE, P_LATE_PENALTY, P_DEPLETION, P_SHIP_LB) = range(14)
+# P_SHIP_LB: the cheapest conceivable parcel (per shipment plus the least
+# handling per shipment of any node), for the fast path's bound on splits
+N_PARAMS = 14
 
 
 @njit(cache=True)
@@ -651,161 +653,242 @@ def _greedy(order_per_group, qty, atp, capu, k, alloc):
             rem -= take
 
 
+@njit(cache=True, inline="always")
+def _plan_unit(e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, cap_units, params,
+               strategy):
+    """Distance-free planning cost of one unit from entry ``e`` (node ``n``, SKU ``s``, ATP ``a``)."""
+    u = params[P_PER_UNIT] + nodef[n, NF_HUNIT] + params[P_PER_KG] * skuf[s, 1] + entry_fee[e] + entry_risk[e]
+    dem = entry_demand[e]
+    w = params[P_DEPLETION]
+    if dem > 0.0 and w > 0.0:
+        u += w * dem / (dem + (a if a < cap_units[n] else cap_units[n]))
+    if strategy == 4:
+        u += entry_dual[e]
+    return u
+
+
 @njit(cache=True)
-def _find_entry(sku_ptr, ent_node, s, n):
-    """Position of node ``n`` in SKU ``s``'s entry list (sorted by node), or -1."""
-    lo = sku_ptr[s]
-    hi = sku_ptr[s + 1]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if ent_node[mid] < n:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < sku_ptr[s + 1] and ent_node[lo] == n:
-        return lo
-    return -1
+def _split_bound(g_sku, g_qty, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved, entry_fee,
+                 entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy):
+    """A lower bound on any plan of two or more parcels, from the nodes that can ship now.
+
+    The static bound of :func:`_route_fast` counts every node that ever
+    stocks a SKU; this one scans the entries and counts only eligible nodes
+    with stock, so it is tighter and costs a pass over the order's entries.
+    """
+    hour = params[P_HOUR]
+    need_cutoff = params[P_REQUIRE_CUTOFF] > 0
+    fmin = np.inf
+    lb = params[P_SPLIT]
+    for g in range(g_sku.shape[0]):
+        s = g_sku[g]
+        lo = sku_ptr[s]
+        nodes = ent_node[lo:sku_ptr[s + 1]]
+        umin = np.inf
+        for i in range(nodes.shape[0]):
+            n = nodes[i]
+            if not mask[n] or cap_orders[n] <= 0 or cap_units[n] <= 0:
+                continue
+            if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
+                continue
+            e = lo + i
+            a = on_hand[e] - safety[e] - reserved[e]
+            if a <= 0:
+                continue
+            u = _plan_unit(e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, cap_units,
+                           params, strategy)
+            if u < umin:
+                umin = u
+            f = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+            if f < fmin:
+                fmin = f
+        lb += g_qty[g] * umin
+    return lb + 2.0 * fmin
 
 
 @njit(cache=True)
 def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                 sku_ptr, ent_node, on_hand, safety, reserved,
-                entry_fee, entry_dual, entry_risk, entry_demand,
-                cap_orders, cap_units, mark, acc, params, bands, reserve, require_full=False):
-    """The common case without building candidate matrices: one node ships it all.
+                entry_fee, entry_dual, entry_risk, entry_demand, sku_lb,
+                cap_orders, cap_units, params, bands, reserve, want_snap):
+    """The common case without building candidate matrices: one node ships the whole order.
 
-    Works straight on the SKU index. One pass over each group's entries
-    gives the tier's fillable units and the cheapest distance-free unit
-    cost per group (the bound on any split); one more pass per group, with
-    per-node scratch marks, finds the nodes that hold every fillable unit
-    and their distance-free cost; they are priced with the chord bound first
-    and an exact distance only when they can still win. ``mark`` must be all
-    -1 on entry and is restored; ``acc`` is per-node float scratch. Only valid for the
-    ``cost`` and ``dual`` strategies with no distance-based filter.
+    Works straight on the SKU index. Nodes that can ship every unit must
+    appear in every group's entry list, so the search starts from the
+    shortest list (checking eligibility, stock and capacity there) and
+    intersects the survivors with each longer list, by binary search while
+    few survive and by a merge otherwise: a popular SKU held by hundreds of
+    nodes costs a few probes, not a scan. Survivors are priced with the
+    chord bound first and an exact distance only when they can still win.
 
-    With ``require_full`` it also declines (ok False) when the tier cannot
-    fill every ordered unit.
+    A single node provably beats every split when its cost is at most
+    ``split_lb``: two cheapest conceivable parcels plus the split penalty
+    plus, per unit, the cheapest distance-free unit cost of its SKU
+    anywhere (``sku_lb``, column 1 with the dual prices for ``dual``,
+    column 0 otherwise; depletion only adds). Only valid for the ``cost``
+    and ``dual`` strategies with no distance-based filter.
 
     Returns
     -------
     ok : bool
-        False when a split might be cheaper or no single node covers; the
-        caller then runs :func:`_route_core`, and nothing was changed.
+        False, with nothing changed, when no single node ships every unit
+        or a split might be cheaper; the caller then runs :func:`_route_core`.
     node : int
-        The chosen node, -1 when nothing is fillable.
     ent : ndarray of int64, shape (G,)
-        Entry each group's units come from (-1 where none).
+        Entry each group's units come from.
     need : ndarray of int64, shape (G,)
+        The units shipped per group (all of ``g_qty`` when ``ok``).
     miles, lead : float
     costs : ndarray, shape (4,)
         Shipping, handling, vendor fees, penalties.
     snap : ndarray of int64
-        ATP before this order of every entry of the order's SKUs, group by group.
+        With ``want_snap``, ATP before this order of every entry of the
+        order's SKUs, group by group (what its explanation replays); else empty.
     """
     G = g_sku.shape[0]
-    w = params[P_DEPLETION]
     per_mile = params[P_PER_MILE]
     hour = params[P_HOUR]
     need_cutoff = params[P_REQUIRE_CUTOFF] > 0
-    need = np.zeros(G, np.int64)
-    umin = np.full(G, np.inf)
-    ent = np.full(G, -1, np.int64)
+    best_ent = np.full(G, -1, np.int64)
+    need = g_qty.copy()
     costs = np.zeros(4)
-    fmin = np.inf
-    n_snap = 0
-    for g in range(G):
-        n_snap += sku_ptr[g_sku[g] + 1] - sku_ptr[g_sku[g]]
-    # ATP of every entry of these SKUs before this order: what its explanation replays
-    snap = np.empty(n_snap, np.int64)
-    j = 0
-    for g in range(G):
-        s = g_sku[g]
-        for e in range(sku_ptr[s], sku_ptr[s + 1]):
-            snap[j] = on_hand[e] - safety[e] - reserved[e]
-            j += 1
-    for g in range(G):
-        s = g_sku[g]
-        tot = 0
-        for e in range(sku_ptr[s], sku_ptr[s + 1]):
-            n = ent_node[e]
-            if not mask[n] or cap_orders[n] <= 0 or cap_units[n] <= 0:
-                continue
-            if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
-                continue
-            a = on_hand[e] - safety[e] - reserved[e]
-            if a <= 0:
-                continue
-            if a > cap_units[n]:
-                a = cap_units[n]
-            tot += a
-            u = params[P_PER_UNIT] + nodef[n, NF_HUNIT] + entry_fee[e] + entry_risk[e]
-            dem = entry_demand[e]
-            if dem > 0.0 and w > 0.0:
-                u += w * dem / (dem + a)
-            if strategy == 4:
-                u += entry_dual[e]
-            if u < umin[g]:
-                umin[g] = u
-            f = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
-            if f < fmin:
-                fmin = f
-        need[g] = tot if tot < g_qty[g] else g_qty[g]
-    total_q = 0
-    n_need = 0
-    for g in range(G):
-        total_q += need[g]
-        if need[g] > 0:
-            n_need += 1
-    if total_q == 0:
-        return not require_full, -1, ent, need, np.nan, np.nan, costs, snap
-    if require_full:
+    if want_snap:
+        n_snap = 0
         for g in range(G):
-            if need[g] < g_qty[g]:
-                return False, -1, ent, need, np.nan, np.nan, costs, snap
-    # Intersect the groups' node lists with the scratch marks: after group i a
-    # node holds mark i+1 when it can cover every needed group so far, and acc
-    # accumulates its distance-free cost. Sequential passes, no searching.
-    step = 0
-    last = -1
+            n_snap += sku_ptr[g_sku[g] + 1] - sku_ptr[g_sku[g]]
+        snap = np.empty(n_snap, np.int64)
+        j = 0
+        for g in range(G):
+            s = g_sku[g]
+            lo = sku_ptr[s]
+            ln = sku_ptr[s + 1] - lo
+            # views indexed from zero: numba then drops the negative-index
+            # checks and vectorises the copy (about 6x faster than indexing by e)
+            oh = on_hand[lo:lo + ln]
+            sf = safety[lo:lo + ln]
+            rs = reserved[lo:lo + ln]
+            out = snap[j:j + ln]
+            for i in range(ln):
+                out[i] = oh[i] - sf[i] - rs[i]
+            j += ln
+    else:
+        snap = np.empty(0, np.int64)
+    total_q = 0
     for g in range(G):
-        if need[g] == 0:
-            continue
+        total_q += g_qty[g]
+    if G == 0 or total_q <= 0:
+        return False, -1, best_ent, need, np.nan, np.nan, costs, snap
+    # groups by ascending list length (insertion sort: G is a handful)
+    by_len = np.empty(G, np.int64)
+    for g in range(G):
         s = g_sku[g]
-        for e in range(sku_ptr[s], sku_ptr[s + 1]):
-            n = ent_node[e]
-            if step == 0:
-                if not mask[n] or cap_orders[n] <= 0 or cap_units[n] < total_q or mark[n] != -1:
+        ln = sku_ptr[s + 1] - sku_ptr[s]
+        p = g
+        while p > 0 and sku_ptr[g_sku[by_len[p - 1]] + 1] - sku_ptr[g_sku[by_len[p - 1]]] > ln:
+            by_len[p] = by_len[p - 1]
+            p -= 1
+        by_len[p] = g
+    g0 = by_len[0]
+    s0 = g_sku[g0]
+    L0 = sku_ptr[s0 + 1] - sku_ptr[s0]
+    alive = np.empty(L0, np.int64)
+    acc = np.empty(L0)
+    aent = np.empty((L0, G), np.int64)
+    A = 0
+    q0 = g_qty[g0]
+    lo0 = sku_ptr[s0]
+    nodes0 = ent_node[lo0:lo0 + L0]
+    for i in range(L0):
+        n = nodes0[i]
+        if not mask[n] or cap_orders[n] <= 0 or cap_units[n] < total_q:
+            continue
+        if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
+            continue
+        e = lo0 + i
+        a = on_hand[e] - safety[e] - reserved[e]
+        if a < q0:
+            continue
+        u = _plan_unit(e, n, s0, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, cap_units,
+                       params, strategy)
+        alive[A] = n
+        acc[A] = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP] + q0 * u
+        aent[A, g0] = e
+        A += 1
+    for ii in range(1, G):
+        if A == 0:
+            break
+        g = by_len[ii]
+        s = g_sku[g]
+        q = g_qty[g]
+        lo = sku_ptr[s]
+        hi = sku_ptr[s + 1]
+        steps = 1
+        while (1 << steps) < hi - lo:
+            steps += 1
+        B = 0
+        if A * steps < hi - lo:
+            # few survivors: a lower-bound search each, from where the last one ended
+            pos = lo
+            for i in range(A):
+                n = alive[i]
+                b = hi
+                while pos < b:
+                    mid = (pos + b) >> 1
+                    if ent_node[mid] < n:
+                        pos = mid + 1
+                    else:
+                        b = mid
+                if pos >= hi:
+                    break
+                if ent_node[pos] != n:
                     continue
-                if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
+                e = pos
+                a = on_hand[e] - safety[e] - reserved[e]
+                if a < q:
                     continue
-            elif mark[n] != step:
-                continue
-            a = on_hand[e] - safety[e] - reserved[e]
-            if a < need[g]:
-                continue
-            u = params[P_PER_UNIT] + nodef[n, NF_HUNIT] + params[P_PER_KG] * skuf[s, 1]
-            u += entry_fee[e] + entry_risk[e]
-            dem = entry_demand[e]
-            if dem > 0.0 and w > 0.0:
-                u += w * dem / (dem + (a if a < cap_units[n] else cap_units[n]))
-            if strategy == 4:
-                u += entry_dual[e]
-            if step == 0:
-                acc[n] = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP] + need[g] * u
-            else:
-                acc[n] += need[g] * u
-            mark[n] = step + 1
-        step += 1
-        last = g
+                u = _plan_unit(e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand,
+                               cap_units, params, strategy)
+                alive[B] = n
+                acc[B] = acc[i] + q * u
+                for gg in range(G):
+                    aent[B, gg] = aent[i, gg]
+                aent[B, g] = e
+                B += 1
+        else:
+            i = 0
+            x = 0
+            nodes = ent_node[lo:hi]
+            while i < A and x < hi - lo:
+                n = alive[i]
+                m = nodes[x]
+                if m < n:
+                    x += 1
+                    continue
+                if m > n:
+                    i += 1
+                    continue
+                e = lo + x
+                a = on_hand[e] - safety[e] - reserved[e]
+                if a >= q:
+                    u = _plan_unit(e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand,
+                                   cap_units, params, strategy)
+                    alive[B] = n
+                    acc[B] = acc[i] + q * u
+                    for gg in range(G):
+                        aent[B, gg] = aent[i, gg]
+                    aent[B, g] = e
+                    B += 1
+                i += 1
+                x += 1
+        A = B
     best = -1
+    bi = -1
     best_cost = np.inf
     best_miles = np.nan
-    s = g_sku[last]
-    for e in range(sku_ptr[s], sku_ptr[s + 1]):
-        n = ent_node[e]
-        if mark[n] != n_need:
-            continue
-        flat = acc[n]
+    # ascending node order, as the entry lists: ties go to the lower node index
+    for i in range(A):
+        n = alive[i]
+        flat = acc[i]
         dx = dest[0] - nodef[n, NF_X]
         dy = dest[1] - nodef[n, NF_Y]
         dz = dest[2] - nodef[n, NF_Z]
@@ -817,34 +900,29 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
         if cost < best_cost - _EPS:
             best_cost = cost
             best = n
+            bi = i
             best_miles = d
-    for g in range(G):
-        if need[g] == 0:
-            continue
-        s = g_sku[g]
-        for e in range(sku_ptr[s], sku_ptr[s + 1]):
-            mark[ent_node[e]] = -1
-    best_ent = np.full(G, -1, np.int64)
-    if best >= 0:
-        for g in range(G):
-            if need[g] > 0:
-                best_ent[g] = _find_entry(sku_ptr, ent_node, g_sku[g], best)
     if best < 0:
-        return False, -1, ent, need, np.nan, np.nan, costs, snap
-    split_lb = 2.0 * fmin + params[P_SPLIT]
+        return False, -1, best_ent, need, np.nan, np.nan, costs, snap
+    if k > 1:
+        col = 1 if strategy == 4 else 0
+        split_lb = 2.0 * params[P_SHIP_LB] + params[P_SPLIT]
+        for g in range(G):
+            s = g_sku[g]
+            split_lb += g_qty[g] * (params[P_PER_UNIT] + params[P_PER_KG] * skuf[s, 1] + sku_lb[s, col])
+        if best_cost > split_lb and best_cost > _split_bound(
+                g_sku, g_qty, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved, entry_fee,
+                entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy):
+            return False, -1, best_ent, need, np.nan, np.nan, costs, snap
     for g in range(G):
-        if need[g] > 0:
-            split_lb += need[g] * (umin[g] + params[P_PER_KG] * skuf[g_sku[g], 1])
-    if k > 1 and best_cost > split_lb:
-        return False, -1, ent, need, np.nan, np.nan, costs, snap
+        best_ent[g] = aent[bi, g]
     lead = _lead_days(best, best_miles, nodef, params, bands)
+    w = params[P_DEPLETION]
     costs[0] = params[P_PER_SHIPMENT]
     costs[1] = nodef[best, NF_HSHIP]
     for g in range(G):
         e = best_ent[g]
-        if e < 0:
-            continue
-        q = need[g]
+        q = g_qty[g]
         a = on_hand[e] - safety[e] - reserved[e]
         if a > cap_units[best]:
             a = cap_units[best]
@@ -992,7 +1070,7 @@ def _append(out, n_out, group, node, qty, entry, tier):
 @njit(cache=True)
 def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles, nodef, skuf,
                  sku_ptr, ent_node, on_hand, safety, reserved,
-                 entry_fee, entry_dual, entry_risk, entry_demand,
+                 entry_fee, entry_dual, entry_risk, entry_demand, sku_lb,
                  cap_orders, cap_units, free, mark, params, order_hour, order_max_days, bands):
     """Route orders in sequence through the sourcing tiers, each depleting stock for the next.
 
@@ -1020,7 +1098,6 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
     order_km = np.zeros(n_orders)
     order_days = np.full(n_orders, -1.0)
     p = params.copy()
-    acc = np.zeros(mark.shape[0])
     n_out = 0
     for o in range(n_orders):
         lo = g_ptr[o]
@@ -1049,7 +1126,7 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
                 ok, node, fent, need, fmiles, flead, fcosts, _ = _route_fast(
                     dest[o], g_sku[lo:hi][sel], remaining[sel], ships_left, strategy, tier_masks[t], nodef, skuf,
                     sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk,
-                    entry_demand, cap_orders, cap_units, mark, acc, p, bands, True)
+                    entry_demand, sku_lb, cap_orders, cap_units, p, bands, True, False)
                 if ok:
                     order_costs[o, 0] += fcosts[0]
                     order_costs[o, 1] += fcosts[1]

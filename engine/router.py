@@ -26,7 +26,7 @@ from models.errors import Collector
 from models.inventory import Inventory
 from models.network import Network, unit_vectors
 from models.node import KIND_CODES, NodeKind
-from models.order import Order, OrderLine
+from models.order import SERVICE_LEVELS, Order, OrderLine
 from models.policy import STRATEGIES, Policy
 from models.tables import OrderBatch
 
@@ -225,7 +225,6 @@ class Router:
         self._on_hand = inventory.on_hand.copy()
         self._reserved = inventory.reserved.copy()
         self._mark = np.full(network.n_nodes, -1, np.int64)
-        self._acc = np.zeros(network.n_nodes, np.float64)
         self._lock = threading.RLock()
         self._open: dict[str, _Held] = {}
         self._committed: dict[str, Decision] = {}
@@ -243,6 +242,7 @@ class Router:
         self._substitutes = substitutes
         self._sub_cache: dict[int, list[tuple[int, float]]] = {}
         self._init_tiers()
+        self._sku_lb = self._sku_bounds()
         self._base_params = self._make_base_params()
         bands = self.policy.service.transit_bands
         self._bands = np.array(bands, np.float64).reshape(len(bands), 2)
@@ -303,6 +303,24 @@ class Router:
         self._offers = offers
         self._gateway = gateway
 
+    def _sku_bounds(self) -> np.ndarray:
+        """Least distance-free planning cost per unit of each SKU at any node, before per-unit and weight terms.
+
+        Column 0 is handling per unit plus vendor fee plus risk, column 1 adds
+        the dual price. The single-node fast path bounds every split with it;
+        the minimum runs over all of a SKU's entries, stocked or not, so it
+        stays valid as stock moves and only dual prices change it.
+        """
+        inv = self._inv
+        base = self._nodef[inv.node, K.NF_HUNIT] + self._entry_fee + self._entry_risk
+        out = np.full((self.network.n_skus, 2), np.inf)
+        has = np.flatnonzero(np.diff(inv.sku_ptr) > 0)
+        if len(has):
+            starts = inv.sku_ptr[has]
+            out[has, 0] = np.minimum.reduceat(base, starts)
+            out[has, 1] = np.minimum.reduceat(base + self._dual, starts)
+        return out
+
     def _init_tiers(self) -> None:
         net = self.network
         kinds = np.array([n.kind.value for n in net.nodes], dtype=object)
@@ -321,6 +339,12 @@ class Router:
         self._tier_has_vendors = [("vendor" in t.kinds) for t in self.policy.tiers]
         self._tier_nonempty = [bool(m.any()) or (self._gateway is not None and "vendor" in t.kinds)
                                for m, t in zip(masks, self.policy.tiers, strict=True)]
+        # what the single-call fast path checks per order, as plain Python values
+        self._simple_tiers = [(t, self._tier_masks[i], miles[i] == _NO_LIMIT)
+                              for i, t in enumerate(self.policy.tiers) if self._tier_nonempty[i]]
+        sv = self.policy.service
+        self._deadlines = {level: sv.deadline(level) for level in SERVICE_LEVELS}
+        self._due_cache: dict[tuple[date, float], date] = {}
 
     def _context(self) -> _Context:
         return _Context(self._inv, self._nodef, self._skuf, self._entry_fee, self._dual, self._entry_demand,
@@ -391,6 +415,7 @@ class Router:
         col.raise_if_any()
         with self._lock:
             self._dual = p.copy()
+            self._sku_lb = self._sku_bounds()
             self._ctx = self._context()
 
     def adjust_stock(self, node_id: str, sku: str, delta: int) -> int:
@@ -512,6 +537,7 @@ class Router:
         p[K.P_LATE_MODE] = 0.0 if pol.service.late == "exclude" else 1.0
         p[K.P_LATE_PENALTY] = pol.service.late_penalty_per_day
         p[K.P_DEPLETION] = pol.stores.depletion_weight
+        p[K.P_SHIP_LB] = cm.per_shipment + (float(self._nodef[:, K.NF_HSHIP].min()) if len(self._nodef) else 0.0)
         return p
 
     def _validate(self, order: Order) -> list[int]:
@@ -565,63 +591,86 @@ class Router:
         node. Returns None, having changed nothing, when that does not hold."""
         if code not in (0, 4) or self._gateway is not None:
             return None
-        pol = self.policy
-        if pol.service.deadline(order.service_level) >= 0:
+        if self._deadlines[order.service_level] >= 0:
             return None
         lines = order.lines
         for line in lines:
             if line.method != "ship":
                 return None
-        for t, tier in enumerate(pol.tiers):
-            if (tier.channels and order.channel not in tier.channels) or not self._tier_nonempty[t]:
+        channel = order.channel
+        for tier, mask, unlimited in self._simple_tiers:
+            if tier.channels and channel not in tier.channels:
                 continue
-            if self._tier_miles[t] != _NO_LIMIT:
+            if not unlimited:
                 return None
-            g_sku, g_qty, line_group = _group_lines(sku_idx, [line.qty for line in lines])
+            qtys = [line.qty for line in lines]
+            if len(set(sku_idx)) == len(sku_idx):
+                g_sku = np.array(sku_idx, np.int64)
+                g_qty = np.array(qtys, np.int64)
+            else:
+                g_sku, g_qty, _ = _group_lines(sku_idx, qtys)
             dest = _unit_vector(order.lat, order.lon)
             placed = order.placed_at
-            p = self._base_params.copy()
             if placed is not None:
+                p = self._base_params.copy()
                 p[K.P_HOUR] = placed.hour + placed.minute / 60.0
+            else:
+                p = self._base_params  # the kernels only read it, and the snapshot keeps it as is
             k = self._limit(order.allow_split, order.max_shipments)
-            mask = self._tier_masks[t]
             cap_before = (self._cap_orders.copy(), self._cap_units.copy()) if self._limited else None
             ok, node, fent, need, miles, lead, costs, snap = K._route_fast(
                 dest, g_sku, g_qty, k, code, mask, self._nodef, self._skuf,
                 self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
-                self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
-                self._cap_orders, self._cap_units, self._mark, self._acc, p, self._bands, True, True)
-            if not ok or node < 0:
+                self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb,
+                self._cap_orders, self._cap_units, p, self._bands, True, True)
+            if not ok:
                 return None
-            net = self.network
-            node_id = net.nodes[node].node_id
-            km = float(miles) * K.MILE_KM
-            lead = float(lead)
-            allocations = tuple(Allocation(line.line_id, line.sku, node_id, line.qty) for line in lines)
-            items = tuple((line.line_id, line.qty) for line in lines)
-            start = placed.date() if placed is not None else self.business_day
-            shipment = Shipment(node_id, int(g_qty.sum()), km, items, lead,
-                                start + timedelta(days=math.ceil(lead)), "ship", tier.name)
-            pieces = [_Piece(g, int(node), int(fent[g]), int(need[g]), lead, km, tier.name, "ship")
-                      for g in range(len(g_sku))]
-            snapshot = _LazySnapshot(self._ctx, tier.name, name, k, g_sku, g_qty, int(node), need, snap, dest, mask, p,
-                                     cap_before[0] if cap_before is not None else None,
-                                     self._cap_units.copy() if cap_before is not None else None, code)
-
-            def build(snapshot=snapshot, net=net, inv=self._inv):
-                return build_notes(net, inv, pol, [snapshot])
-
-            decision = Decision(
-                order_id=order.order_id, status=Status.ROUTED, allocations=allocations, shipments=(shipment,),
-                cost=CostBreakdown(float(costs[0]), float(costs[1]), float(costs[2]), 0.0, float(costs[3])),
-                strategy=name, explanation=Explanation(name, build, (TierNote(tier.name, items),)),
-            )
-            held = _Held(decision, fent, need, day=self.business_day, pieces=pieces, order=order)
-            if cap_before is not None:
-                held.cap_nodes = np.array([node], np.int64)
-                held.cap_units = np.array([[1], [int(need.sum())]], np.int64)
-            return held
+            return self._simple_held(order, name, code, tier.name, k, g_sku, g_qty, node, fent, need, miles,
+                                     lead, costs, snap, dest, mask, p, cap_before, placed, sum(qtys))
         return None
+
+    def _simple_held(self, order, name, code, tier_name, k, g_sku, g_qty, node, fent, need, miles, lead, costs,
+                     snap, dest, mask, p, cap_before, placed, units) -> _Held:
+        """The decision and reservation record of an order one node ships whole."""
+        net = self.network
+        node_id = self._node_ids[node]
+        km = miles * K.MILE_KM
+        lines = order.lines
+        allocations = tuple([Allocation(line.line_id, line.sku, node_id, line.qty) for line in lines])
+        items = tuple([(line.line_id, line.qty) for line in lines])
+        start = placed.date() if placed is not None else self.business_day
+        shipment = Shipment(node_id, units, km, items, lead, self._due(start, lead), "ship", tier_name)
+        pieces = [_Piece(g, node, e, q, lead, km, tier_name, "ship")
+                  for g, (e, q) in enumerate(zip(fent.tolist(), need.tolist(), strict=True))]
+        snapshot = _LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, node, need, snap, dest, mask, p,
+                                 cap_before[0] if cap_before is not None else None,
+                                 self._cap_units.copy() if cap_before is not None else None, code)
+        pol = self.policy
+
+        def build(snapshot=snapshot, net=net, inv=self._inv):
+            return build_notes(net, inv, pol, [snapshot])
+
+        c = costs.tolist()
+        decision = Decision(
+            order_id=order.order_id, status=Status.ROUTED, allocations=allocations, shipments=(shipment,),
+            cost=CostBreakdown(c[0], c[1], c[2], 0.0, c[3]),
+            strategy=name, explanation=Explanation(name, build, (TierNote(tier_name, items),)),
+        )
+        held = _Held(decision, fent, need, day=self.business_day, pieces=pieces, order=order)
+        if cap_before is not None:
+            held.cap_nodes = np.array([node], np.int64)
+            held.cap_units = np.array([[1], [units]], np.int64)
+        return held
+
+    def _due(self, start: date, lead: float) -> date:
+        """``start`` plus ``lead`` days rounded up (memoised: few distinct pairs recur)."""
+        key = (start, lead)
+        due = self._due_cache.get(key)
+        if due is None:
+            if len(self._due_cache) > 4096:
+                self._due_cache.clear()
+            due = self._due_cache[key] = start + timedelta(days=math.ceil(lead))
+        return due
 
     def _route_locked(self, order: Order, sku_idx: list[int], name: str, code: int, *,
                       free: np.ndarray | None, exclude: int | None, k_override: int | None = None) -> _Held:
@@ -666,8 +715,8 @@ class Router:
                 ok, node, fent, need, fmiles, flead, _, snap = K._route_fast(
                     dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
                     self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
-                    self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
-                    self._cap_orders, self._cap_units, self._mark, self._acc, p, self._bands, True)
+                    self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb,
+                    self._cap_orders, self._cap_units, p, self._bands, True, True)
                 if ok:
                     want = remaining[sel].copy()
                     for j, g in enumerate(sel.tolist()):
@@ -1231,7 +1280,7 @@ class Router:
             dest, g_ptr, g_sku, g_qty, k, code, np.ascontiguousarray(self._tier_masks[live]),
             self._tier_miles[live], self._nodef, self._skuf,
             self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
-            self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
+            self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb,
             self._cap_orders, self._cap_units, self._no_free, self._mark, params, hour, max_days, self._bands,
         )
         line_idx, row_idx, a_qty = _lines_for_groups(group_of_line, batch.qty, out_g, out_q)

@@ -170,6 +170,97 @@ def test_unit_costs_match_reference(rng):
                     assert unit[c, g] == pytest.approx(naive.unit_cost(net, pol, n, s, (lat, lon)), rel=1e-9)
 
 
+def _skewed_inventory(rng, net, densities):
+    """Stock where SKU ``j`` sits at a ``densities[j]`` share of the nodes: rare and popular SKUs mixed."""
+    from models import Inventory, StockRecord
+
+    records = []
+    for j, s in enumerate(net.skus):
+        for n in net.nodes:
+            if rng.random() < densities[j]:
+                on_hand = int(rng.integers(0, 6))
+                records.append(StockRecord(n.node_id, s.sku, on_hand, min(int(rng.integers(0, 2)), on_hand)))
+    return Inventory.from_records(net, records)
+
+
+def _best_single_twin(r, inv, dest, skus, qty, mask):
+    """Cheapest node that ships every unit alone, by brute force over all nodes (planning cost)."""
+    net = r.network
+    p = r._base_params
+    atp = r._on_hand - r._safety - r._reserved
+    best, best_cost = -1, np.inf
+    for n in range(net.n_nodes):
+        if not mask[n] or r._cap_orders[n] <= 0 or r._cap_units[n] < qty.sum():
+            continue
+        cost = p[K.P_PER_SHIPMENT] + r._nodef[n, K.NF_HSHIP]
+        miles = K._distance_miles(dest, r._nodef[:, :3], np.array([n]))[0]
+        ok = True
+        for s, q in zip(skus, qty, strict=True):
+            e = _entry_of(inv, s, n)
+            if e < 0 or atp[e] < q:
+                ok = False
+                break
+            cost += q * (p[K.P_PER_UNIT] + r._nodef[n, K.NF_HUNIT] + p[K.P_PER_KG] * r._skuf[s, 1]
+                         + r._entry_fee[e] + r._entry_risk[e] + p[K.P_PER_MILE] * miles)
+        if ok and cost < best_cost - 1e-9:
+            best, best_cost = n, cost
+    return best, best_cost
+
+
+def _entry_of(inv, s, n):
+    """Position of node ``n`` in SKU ``s``'s entries, or -1."""
+    lo, hi = inv.sku_ptr[s], inv.sku_ptr[s + 1]
+    hit = np.flatnonzero(inv.node[lo:hi] == n)
+    return int(lo + hit[0]) if len(hit) else -1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fast_path_on_rare_and_popular_skus_matches_brute_force(seed):
+    # 300 nodes; SKU densities from 1% to 95%, so the intersection runs both its
+    # binary-search branch (few survivors, long list) and its merge branch
+    rng = np.random.default_rng(700 + seed)
+    net = make_network(rng, 300, 12)
+    densities = np.array([0.01, 0.03, 0.1, 0.3, 0.6, 0.95, 0.95, 0.9, 0.8, 0.5, 0.05, 0.2])
+    inv = _skewed_inventory(rng, net, densities)
+    r = Router(net, inv, flat_policy())
+    mask = r._tier_masks[0]
+    accepted = declined = 0
+    for _ in range(150):
+        skus = rng.choice(net.n_skus, size=int(rng.integers(1, 5)), replace=False).astype(np.int64)
+        qty = rng.integers(1, 3, len(skus)).astype(np.int64)
+        dest = unit_vectors(np.array([rng.uniform(26, 48)]), np.array([rng.uniform(-123, -70)]))[0]
+        k = int(rng.integers(1, 4))
+        before = r._reserved.copy()
+        ok, node, ent, need, miles, lead, costs, snap = K._route_fast(
+            dest, skus, qty, k, 0, mask, r._nodef, r._skuf, inv.sku_ptr, inv.node, r._on_hand, r._safety,
+            r._reserved, r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._sku_lb, r._cap_orders,
+            r._cap_units, r._base_params, r._bands, False, True)
+        np.testing.assert_array_equal(r._reserved, before)  # reserve=False changes nothing
+        want_snap = np.concatenate([(r._on_hand - r._safety - r._reserved)[inv.sku_ptr[s]:inv.sku_ptr[s + 1]]
+                                    for s in skus])
+        np.testing.assert_array_equal(snap, want_snap)
+        twin_node, twin_cost = _best_single_twin(r, inv, dest, skus, qty, mask)
+        if not ok:
+            declined += 1
+            if k == 1:
+                assert twin_node < 0  # with one parcel allowed, only "no covering node" declines
+            continue
+        accepted += 1
+        assert node == twin_node
+        np.testing.assert_array_equal(need, qty)
+        for g, s in enumerate(skus):
+            assert ent[g] == _entry_of(inv, s, node)
+        # the real cost (no risk term here) equals the twin's planning cost
+        assert costs.sum() == pytest.approx(twin_cost, rel=1e-9)
+        # and no plan of any split beats it: the full search agrees
+        full = K._route_core(dest, skus, qty, k, 0, mask, r._nodef, r._skuf, inv.sku_ptr, inv.node,
+                             r._on_hand, r._safety, r._reserved, r._entry_fee, r._dual, r._entry_risk,
+                             r._entry_demand, r._cap_orders, r._cap_units, r._no_free, r._mark,
+                             r._base_params, r._bands, False)
+        assert full[8].sum() == pytest.approx(costs.sum(), rel=1e-9)
+    assert accepted > 20 and declined > 5
+
+
 def test_more_than_three_parcels_extends_greedily_within_limits(rng):
     # every SKU sits at a different node: five lines need five parcels
     from models import Inventory, Network, Node, OrderLine, Sku, StockRecord
@@ -200,7 +291,7 @@ def test_fast_single_node_path_agrees_with_full_search(seed):
         common = (r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._cap_orders, r._cap_units)
         ok, node, ent, need, miles, lead, costs, _ = K._route_fast(
             dest, skus, qty, k, 0, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr, inv.node, r._on_hand,
-            r._safety, r._reserved, *common, r._mark, r._acc, r._base_params, r._bands, False)
+            r._safety, r._reserved, *common[:4], r._sku_lb, *common[4:], r._base_params, r._bands, False, False)
         full = K._route_core(dest, skus, qty, k, 0, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr, inv.node,
                              r._on_hand, r._safety, r._reserved, *common, r._no_free, r._mark,
                              r._base_params, r._bands, False)
