@@ -123,11 +123,17 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
     need_dist = max_miles < np.inf or max_days >= 0
     for g in range(G):
         s = g_sku[g]
-        for e in range(sku_ptr[s], sku_ptr[s + 1]):
-            n = ent_node[e]
+        lo = sku_ptr[s]
+        # zero-based views: numba drops negative-index checks on them
+        nodes = ent_node[lo:sku_ptr[s + 1]]
+        oh = on_hand[lo:sku_ptr[s + 1]]
+        sf = safety[lo:sku_ptr[s + 1]]
+        rs = reserved[lo:sku_ptr[s + 1]]
+        for i in range(nodes.shape[0]):
+            n = nodes[i]
             if mark[n] != -1 or not mask[n]:
                 continue
-            if on_hand[e] - safety[e] - reserved[e] <= 0:
+            if oh[i] - sf[i] - rs[i] <= 0:
                 continue
             touched[n_touched] = n
             n_touched += 1
@@ -154,27 +160,38 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
     ent = np.full((C, G), -1, np.int64)
     for g in range(G):
         s = g_sku[g]
-        for e in range(sku_ptr[s], sku_ptr[s + 1]):
-            c = mark[ent_node[e]]
+        lo = sku_ptr[s]
+        nodes = ent_node[lo:sku_ptr[s + 1]]
+        oh = on_hand[lo:sku_ptr[s + 1]]
+        sf = safety[lo:sku_ptr[s + 1]]
+        rs = reserved[lo:sku_ptr[s + 1]]
+        for i in range(nodes.shape[0]):
+            n = nodes[i]
+            c = mark[n]
             if c < 0:
                 continue
-            a = on_hand[e] - safety[e] - reserved[e]
+            a = oh[i] - sf[i] - rs[i]
             if a > 0:
-                cu = cap_units[ent_node[e]]
+                cu = cap_units[n]
                 atp[c, g] = a if a < cu else cu
-                ent[c, g] = e
+                ent[c, g] = lo + i
     for i in range(n_touched):
         mark[touched[i]] = -1
     return cand[:C].copy(), atp, ent, miles[:C].copy(), lead[:C].copy()
 
 
 @njit(cache=True)
-def _fill_distances(cand, miles, lead, dest, nodef, params, bands):
-    """Compute the distances and lead days that :func:`_gather` left as NaN."""
+def _fill_distances(cand, miles, lead, dest, nodef, params, bands, with_lead=True):
+    """Compute the distances and lead days that :func:`_gather` left as NaN.
+
+    With ``with_lead`` False only distances: planning reads lead days only
+    under a delivery deadline, and the caller fills them for the nodes it uses.
+    """
     for c in range(cand.shape[0]):
+        n = cand[c]
         if np.isnan(miles[c]):
-            n = cand[c]
             miles[c] = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+        if with_lead and np.isnan(lead[c]):
             lead[c] = _lead_days(n, miles[c], nodef, params, bands)
 
 
@@ -418,6 +435,54 @@ def _smallest(key, M):
 
 
 @njit(cache=True)
+def _split_pool(key, atp, unit, fixed, qty, M):
+    """The candidates splits combine, ascending by ``key``: about ``M`` of them.
+
+    The cheapest ``M`` by ``key`` alone can all be nodes stocking only the
+    popular SKUs of an order, and then no split among them ships its rare
+    one. So each group first gets its ``M // G`` cheapest sources (fixed cost
+    plus its units there), and the rest of the pool follows ``key``.
+    """
+    C, G = atp.shape
+    if C <= M:
+        return _smallest(key, C)
+    chosen = np.zeros(C, np.bool_)
+    n_chosen = 0
+    per = M // G if M >= G else 1
+    kg = np.empty(C)
+    for g in range(G):
+        for c in range(C):
+            kg[c] = fixed[c] + qty[g] * unit[c, g] if atp[c, g] > 0 else np.inf
+        top = _smallest(kg, per)
+        for x in range(per):
+            c = top[x]
+            if kg[c] < np.inf and not chosen[c]:
+                chosen[c] = True
+                n_chosen += 1
+    if n_chosen < M:
+        top = _smallest(key, M)
+        for x in range(M):
+            if n_chosen >= M:
+                break
+            c = top[x]
+            if not chosen[c]:
+                chosen[c] = True
+                n_chosen += 1
+    pool = np.empty(n_chosen, np.int64)
+    j = 0
+    for c in range(C):
+        if chosen[c]:
+            pool[j] = c
+            j += 1
+    # ascending key, ties by position: what the bound in :func:`_plan_cost` scans by
+    keys = np.empty(n_chosen)
+    for x in range(n_chosen):
+        keys[x] = key[pool[x]]
+    srt = np.argsort(keys, kind="mergesort")
+    return pool[srt]
+
+
+@njit(cache=True)
 def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, force):
     """Minimum-cost plan using at most ``min(k, 3)`` nodes, maximising fill first.
 
@@ -427,7 +492,7 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
     cheapest source of some group it stocks (an optimal member carries at
     least one unit). Members are scanned in order of ``fixed_a + d_a``, so
     the scan stops as soon as the bound passes the incumbent. Splits combine
-    only the first ``split_candidates`` nodes in that order.
+    only a pool of about ``split_candidates`` nodes (see :func:`_split_pool`).
 
     With ``force >= 0`` only sets containing that candidate are searched
     (the explanation uses this to price the best plan through a rejected node).
@@ -489,6 +554,10 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
     for c in range(C):
         if force >= 0 and c != force:
             continue
+        # ``cover`` bounds a single's fill, ``umin`` its unit cost: most nodes hold
+        # one SKU of the order and cannot beat the incumbent
+        if cover[c] < best_fill or (cover[c] == best_fill and fixed[c] + best_fill * umin >= best_cost - _EPS):
+            continue
         S[0] = c
         f, cst = _eval_set(S, 1, qty, atp, unit, fixed, capu, split_penalty, dummy, False, work)
         if _better(f, cst, best_fill, best_cost):
@@ -499,7 +568,8 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
     if kk < 2 or C < 2:
         return best
     M = C if C < split_candidates else split_candidates
-    order = _smallest(key, M)
+    order = _split_pool(key, atp, unit, fixed, qty, M)
+    M = order.shape[0]
     for size in range(2, kk + 1):
         for jj in range(size - 1, M):
             j = order[jj]
@@ -944,7 +1014,7 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
 def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                 sku_ptr, ent_node, on_hand, safety, reserved,
                 entry_fee, entry_dual, entry_risk, entry_demand,
-                cap_orders, cap_units, free, mark, params, bands, reserve):
+                cap_orders, cap_units, free, mark, params, bands, reserve, fast_tried=False):
     """Route one order within one sourcing tier and optionally reserve its stock.
 
     Strategy 4 (``dual``) plans like ``cost`` with ``entry_dual`` (a shadow
@@ -971,7 +1041,18 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
         capu[c] = cap_units[cand[c]]
     split_penalty = params[P_SPLIT]
     done = False
-    if C > 0 and (strategy == 0 or strategy == 4):
+    try_single = C > 0 and (strategy == 0 or strategy == 4)
+    if try_single and fast_tried:
+        # :func:`_route_fast` already looked for one node shipping every unit and
+        # declined; a single node can still win here only when stock is short
+        try_single = False
+        for g in range(G):
+            tot = 0
+            for c in range(C):
+                tot += atp[c, g]
+            if tot < g_qty[g]:
+                try_single = True
+    if try_single:
         # fast path: a single covering node beats every split whenever its cost is
         # below the cheapest conceivable two-parcel plan, the common case
         best, best_cost, split_lb, need = _best_single_lazy(
@@ -986,7 +1067,7 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
         fixed = np.empty(0)
         unit = np.empty((0, G))
     else:
-        _fill_distances(cand, miles, lead, dest, nodef, params, bands)
+        _fill_distances(cand, miles, lead, dest, nodef, params, bands, params[P_MAX_DAYS] >= 0)
         fixed, unit = _unit_costs(cand, g_sku, ent, atp, miles, lead, nodef, skuf, entry_fee, entry_dual,
                                   entry_demand, free, params, strategy)
         for c in range(C):
@@ -1022,6 +1103,12 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
     costs = np.zeros(4)
     w = params[P_DEPLETION]
     max_days = params[P_MAX_DAYS]
+    for c in range(C):
+        if np.isnan(lead[c]) and not np.isnan(miles[c]):
+            for g in range(G):
+                if alloc[c, g] > 0:
+                    lead[c] = _lead_days(cand[c], miles[c], nodef, params, bands)
+                    break
     for c in range(C):
         units = 0
         n = cand[c]
@@ -1122,7 +1209,8 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
                     sel[j] = g
                     j += 1
             p[P_MAX_MILES] = tier_miles[t]
-            if (strategy == 0 or strategy == 4) and p[P_MAX_MILES] == np.inf and p[P_MAX_DAYS] < 0:
+            fast = (strategy == 0 or strategy == 4) and p[P_MAX_MILES] == np.inf and p[P_MAX_DAYS] < 0
+            if fast:
                 ok, node, fent, need, fmiles, flead, fcosts, _ = _route_fast(
                     dest[o], g_sku[lo:hi][sel], remaining[sel], ships_left, strategy, tier_masks[t], nodef, skuf,
                     sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk,
@@ -1150,7 +1238,7 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
             cand, atp, ent, alloc, miles, lead, fixed, unit, costs = _route_core(
                 dest[o], g_sku[lo:hi][sel], remaining[sel], ships_left, strategy, tier_masks[t], nodef, skuf,
                 sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk, entry_demand,
-                cap_orders, cap_units, free, mark, p, bands, True)
+                cap_orders, cap_units, free, mark, p, bands, True, fast)
             order_costs[o, 0] += costs[0]
             order_costs[o, 1] += costs[1]
             order_costs[o, 2] += costs[2]

@@ -711,7 +711,8 @@ class Router:
             if len(sel) == 0 or k <= 0:
                 return 0
             p = params if cost_params is None else cost_params
-            if code in (0, 4) and free is None and p[K.P_MAX_MILES] == _NO_LIMIT and p[K.P_MAX_DAYS] < 0:
+            fast = code in (0, 4) and free is None and p[K.P_MAX_MILES] == _NO_LIMIT and p[K.P_MAX_DAYS] < 0
+            if fast:
                 ok, node, fent, need, fmiles, flead, _, snap = K._route_fast(
                     dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
                     self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
@@ -735,7 +736,7 @@ class Router:
                 dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
                 self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
                 self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
-                self._cap_orders, self._cap_units, free_mask, self._mark, p, self._bands, True)
+                self._cap_orders, self._cap_units, free_mask, self._mark, p, self._bands, True, fast)
             new_ships = 0
             rows, cols = np.nonzero(alloc)
             shipped_nodes = set()

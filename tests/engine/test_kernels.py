@@ -307,3 +307,21 @@ def test_fast_single_node_path_agrees_with_full_search(seed):
                                                                 *np.degrees([np.arcsin(dest[2]),
                                                                              np.arctan2(dest[1], dest[0])])))
     assert taken > 10
+
+
+def test_split_pool_keeps_a_source_of_every_line():
+    # Ten cheap nodes near the customer stock A and B; only one dear, far node
+    # stocks C. With a pool of four split candidates chosen by key alone, all
+    # four would be near nodes and no split could ship C; the pool keeps C's
+    # source, so the order ships whole in two parcels.
+    from models import Inventory, Network, Node, Order, OrderLine, Sku, StockRecord
+
+    near = [Node(f"W{i}", "warehouse", 40.0 + 0.01 * i, -75.0, handling_per_shipment=0.5) for i in range(10)]
+    far = Node("FAR", "warehouse", 34.0, -118.0, handling_per_shipment=6.0, handling_per_unit=2.0)
+    net = Network.build(near + [far], [Sku(s, 1.0, 20.0) for s in "ABC"])
+    records = [StockRecord(n.node_id, s, 5) for n in near for s in "AB"] + [StockRecord("FAR", "C", 5)]
+    inv = Inventory.from_records(net, records)
+    order = Order("o1", (OrderLine("1", "A", 1), OrderLine("2", "B", 1), OrderLine("3", "C", 1)), 40.0, -75.0)
+    d = Router(net, inv, flat_policy(split_candidates=4)).route(order)
+    assert d.status.value == "routed" and d.units == 3
+    assert sorted(s.node_id for s in d.shipments)[0] == "FAR" and len(d.shipments) == 2
