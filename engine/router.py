@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 from collections.abc import Iterable, Mapping
@@ -1305,10 +1306,21 @@ class Router:
         # reservations, so that release and commit work for batch-routed orders
         bounds = np.searchsorted(g_owner[out_g], np.arange(batch.n_orders + 1))
         a_bounds = np.searchsorted(a_order, np.arange(batch.n_orders + 1))
-        for o, oid in enumerate(batch.order_id):
-            a, b = bounds[o], bounds[o + 1]
-            self._open[oid] = _Held(None, out_e[a:b], out_q[a:b], (result, name, o, a_bounds[o], a_bounds[o + 1]),
-                                    day=self.business_day)
+        # plain ints and one bound method: this loop runs once per order
+        bl, al = bounds.tolist(), a_bounds.tolist()
+        day = self.business_day
+        put = self._open.__setitem__
+        # these records form no cycles; collections triggered by allocating one per
+        # order would only rescan the whole heap (the network's objects included)
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for o, oid in enumerate(batch.order_id.tolist()):
+                a, b = bl[o], bl[o + 1]
+                put(oid, _Held(None, out_e[a:b], out_q[a:b], (result, name, o, al[o], al[o + 1]), day))
+        finally:
+            if was_enabled:
+                gc.enable()
         return result
 
     def _batch_service(self, batch: OrderBatch) -> tuple[np.ndarray, np.ndarray]:
