@@ -242,9 +242,10 @@ class Policy:
     cost : CostModel
         Parcel cost model.
     split_candidates : int
-        How many of the best-ranked candidate nodes the ``cost`` strategy
-        combines into 2- and 3-node splits. Single-node plans always consider
-        every node with stock; the cap only bounds split enumeration.
+        About how many candidate nodes the ``cost`` strategy combines into 2-
+        and 3-node splits: each line's cheapest sources first, then the
+        best-ranked rest. Single-node plans always consider every node with
+        stock; the cap only bounds split enumeration.
     explain_top : int
         How many rejected candidates an explanation lists.
     tiers : tuple of Tier
