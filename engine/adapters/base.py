@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
-from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 
@@ -309,18 +308,22 @@ class Shape:
     """The fields of one kind of JSON object, read in one go.
 
     ``Shape(("id", "id"), ("quantity", "int", True, 1), ("sku", "str0", False))``:
-    each field is ``(key, kind[, required[, lo]])`` with kinds ``id``,
-    ``str`` (non-empty), ``str0`` (may be empty), ``int`` (``>= lo``,
-    default 0), ``decimal``, ``obj``, ``list`` and ``bool``.
+    each field is ``(key, kind[, required[, lo[, hi]]])`` with kinds ``id``,
+    ``str`` (non-empty), ``str0`` (may be empty), ``int`` (``lo <= v <= hi``,
+    default ``0 <= v <= MAX_UNITS``; ``lo=None`` for no lower bound),
+    ``decimal``, ``obj``, ``list``, ``list1`` (non-empty) and ``bool``. A key
+    may be a tuple of alternatives (Magento accepts ``stockId`` and
+    ``stock_id``): the first one present is read, as :meth:`Reader.lookup`
+    does.
 
-    :meth:`read` first tries a fast check of the whole object -- one C-level
-    ``itemgetter`` and a generated type test per field -- and only when that
-    finds anything unusual (a missing key, a wrong type, a value out of
-    range) reads field by field through :meth:`Reader.take`, which records
-    the problems. The fast check accepts a strict subset of what ``take``
-    accepts, with the same values, so the result never depends on which
-    path ran; it exists because an order has dozens of fields and parsing
-    must stay a small fraction of routing time.
+    :meth:`read` first tries a fast check of the whole object -- generated
+    straight-line code, one lookup and one type test per field -- and only
+    when that finds anything unusual (a missing required key, a wrong type,
+    a value out of range) reads field by field through :meth:`Reader.take`,
+    which records the problems. The fast check accepts a strict subset of
+    what ``take`` accepts, with the same values, so the result never
+    depends on which path ran; it exists because an order has dozens of
+    fields and parsing must stay a small fraction of routing time.
     """
 
     # one test per kind, on a value known not to be None (``{v}`` is the value's name)
@@ -328,10 +331,11 @@ class Shape:
         "id": "(type({v}) is int and {v} >= 0 or type({v}) is str and {v}.strip())",
         "str": "(type({v}) is str and {v}.strip())",
         "str0": "type({v}) is str",
-        "int": "(type({v}) is int and {lo} <= {v} <= MAX_UNITS)",
+        "int": "(type({v}) is int and {lo} <= {v} <= {hi})",
         "decimal": "(type({v}) is str and _PLAIN_DECIMAL.match({v}))",
         "obj": "type({v}) is dict",
         "list": "type({v}) is list",
+        "list1": "(type({v}) is list and {v})",
         "bool": "type({v}) is bool",
     }
 
@@ -343,10 +347,11 @@ class Shape:
             key, kind = f[0], f[1]
             required = f[2] if len(f) > 2 else True
             lo = f[3] if len(f) > 3 else 0
-            lo = -MAX_UNITS if lo is None else lo
+            hi = f[4] if len(f) > 4 else MAX_UNITS
             if kind not in self._TESTS:
                 raise ValueError(f"unknown kind {kind!r}")
-            norm.append((key, kind, required, int(lo)))
+            norm.append((key if isinstance(key, str) else tuple(key), kind, required,
+                         None if lo is None else int(lo), int(hi)))
         self.fields = tuple(norm)
         self.fast = self._compile(self.fields)
 
@@ -357,20 +362,34 @@ class Shape:
         A loop over the fields with a branch per kind costs several times
         more per order than this; the checks are the same ones :meth:`Reader.take`
         applies first, so the fast path never accepts what ``take`` would not.
+        Absent optional keys read as ``None`` (as JSON ``null``, which ``take``
+        treats alike), so objects that leave them out stay on the fast path.
         """
-        names = [f"v{i}" for i in range(len(fields))]
-        body = ["def fast(d):", "    if type(d) is not dict:", "        return None", "    try:",
-                "        vals = getter(d)", "    except KeyError:", "        return None"]
-        body.append(f"    {', '.join(names)}{',' if len(names) == 1 else ''} = "
-                    + ("(vals,)" if len(names) == 1 else "vals"))
-        for v, (_, kind, required, lo) in zip(names, fields, strict=True):
-            test = Shape._TESTS[kind].format(v=v, lo=lo)
-            cond = f"{v} is None or {test}" if not required else f"{v} is not None and {test}"
-            body.append(f"    if not ({cond}):")
-            body.append("        return None")
-        body.append("    return " + ("(v0,)" if len(names) == 1 else "vals"))
-        scope = {"getter": itemgetter(*(f[0] for f in fields)), "MAX_UNITS": MAX_UNITS,
-                 "_PLAIN_DECIMAL": _PLAIN_DECIMAL}
+        body = ["def fast(d):", "    if type(d) is not dict:", "        return None"]
+        names = []
+        for i, (key, kind, required, lo, hi) in enumerate(fields):
+            v = f"v{i}"
+            names.append(v)
+            keys = (key,) if isinstance(key, str) else key
+            # first alternative present, as Reader.lookup; MISSING when none is
+            lookup = "MISSING"
+            for k in reversed(keys):
+                lookup = f"d[{k!r}] if {k!r} in d else {lookup}"
+            body.append(f"    {v} = {lookup}")
+            # the range Reader.as_int accepts (lo <= v, |v| <= hi), within take's own +-MAX_UNITS
+            top = min(hi, MAX_UNITS)
+            bottom = max(-top, -MAX_UNITS if lo is None else lo)
+            test = Shape._TESTS[kind].format(v=v, lo=bottom, hi=top)
+            if required:
+                body.append(f"    if {v} is None or {v} is MISSING or not {test}:")
+                body.append("        return None")
+            else:
+                body.append(f"    if {v} is MISSING:")
+                body.append(f"        {v} = None")
+                body.append(f"    elif {v} is not None and not {test}:")
+                body.append("        return None")
+        body.append(f"    return ({', '.join(names)},)")
+        scope = {"MISSING": MISSING, "_PLAIN_DECIMAL": _PLAIN_DECIMAL}
         exec("\n".join(body), scope)  # noqa: S102 - generated from the fixed templates above
         return scope["fast"]
 
@@ -387,12 +406,18 @@ class Shape:
         o = reader.as_obj(d, path)
         if o is None:
             return None
+        return self.slow(reader, o, path)
+
+    def slow(self, reader: Reader, o: dict, path: str) -> tuple:
+        """Field by field through :meth:`Reader.take`, recording every problem at ``path``."""
         out = []
-        for key, kind, required, lo in self.fields:
+        for key, kind, required, lo, hi in self.fields:
             if kind == "str0":
                 out.append(reader.take(o, key, path, "str", required=required, nonempty=False))
             elif kind == "int":
-                out.append(reader.take(o, key, path, "int", required=required, lo=lo))
+                out.append(reader.take(o, key, path, "int", required=required, lo=lo, hi=hi))
+            elif kind == "list1":
+                out.append(reader.take(o, key, path, "list", required=required, nonempty=True))
             else:
                 out.append(reader.take(o, key, path, kind, required=required))
         return tuple(out)
