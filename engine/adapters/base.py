@@ -32,7 +32,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 
-from engine.geocode import GeoPoint, geocode, swap_suspect, valid_lat_lon
+from engine.geocode import GeoPoint, geocode, locate, swap_suspect, valid_lat_lon
 from models.decision import Decision, Status
 from models.errors import Problem, ValidationError
 from models.inventory import Inventory, StockRecord
@@ -44,7 +44,7 @@ from models.sku import Sku
 
 __all__ = [
     "Adapter", "AdapterError", "Address", "Bound", "Catalog", "LineIn", "LocationIn", "OrderIn",
-    "Reader", "Session", "Shape", "StockIn", "decision_status", "route_payload",
+    "Reader", "Session", "Shape", "StockIn", "decision_status", "plain_coords", "route_payload",
 ]
 
 AtpLookup = Callable[[str, str], int]
@@ -304,6 +304,18 @@ class Reader:
         return la, lo
 
 
+def plain_coords(lat: Any, lon: Any, reference: GeoPoint | None) -> tuple[float, float] | None:
+    """The pair when :meth:`Reader.coords` would take it as is (both floats, in range, not
+    swapped); ``None`` means "ask :meth:`Reader.coords`", which explains what is wrong.
+
+    Lets adapters skip building the coordinates' JSON paths for the usual address.
+    """
+    if (type(lat) is float and type(lon) is float and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
+            and not swap_suspect(lat, lon, reference)):
+        return lat, lon
+    return None
+
+
 class Shape:
     """The fields of one kind of JSON object, read in one go.
 
@@ -470,6 +482,22 @@ def service_level(name: str | None) -> str:
     Platforms carry free text ("Standard Shipping", "EXPRESS", "Overnight");
     anything not recognisably faster ships standard.
     """
+    # a shop has a handful of method names: remember each answer (strings only, bounded)
+    hit = _SERVICE_LEVEL_OF.get(name) if type(name) is str or name is None else None
+    if hit is not None:
+        return hit
+    level = _service_level(name)
+    if type(name) is str or name is None:
+        if len(_SERVICE_LEVEL_OF) >= 4096:
+            _SERVICE_LEVEL_OF.clear()
+        _SERVICE_LEVEL_OF[name] = level
+    return level
+
+
+_SERVICE_LEVEL_OF: dict[str | None, str] = {}
+
+
+def _service_level(name: str | None) -> str:
     text = (name or "").lower()
     if any(w in text for w in ("next day", "next-day", "next_day", "nextday", "overnight", "1-day", "one day")):
         return "next_day"
@@ -773,40 +801,43 @@ def bind_order(order_in: OrderIn, catalog: Catalog, reader: Reader) -> Bound:
         When the destination cannot be placed or the order fails the
         model's own validation (reported at the payload's paths).
     """
-    notes = list(order_in.notes)
     addr = order_in.address
-    point = None
-    if addr is not None:
-        point = geocode(postal_code=addr.postal_code, country=addr.country, region=addr.region,
-                        lat=addr.lat, lon=addr.lon)
+    point = None if addr is None else locate(addr.postal_code, addr.country, addr.region, addr.lat, addr.lon)
     if point is None:
         point = order_in.fallback
     if point is None:
         where = addr.path if addr is not None and addr.path else "shipping address"
         reader.fail(where, "cannot place the destination: no valid coordinates, US ZIP code, region or "
                            "known country")
-    seen: set[str] = set()
-    known: list[LineIn] = []
+    lines = order_in.lines
+    sku_index = catalog.network.sku_index
+    known: Sequence[LineIn] = lines
     skipped: list[LineIn] = []
-    for ln in order_in.lines:
-        if ln.line_id in seen:
-            reader.fail(ln.path, f"duplicate line id {ln.raw_id!r}")
-            continue
-        seen.add(ln.line_id)
-        (known if ln.sku in catalog.network.sku_index else skipped).append(ln)
-    reader.raise_if_any()
+    if len({ln.line_id for ln in lines}) != len(lines) or any(ln.sku not in sku_index for ln in lines):
+        # only orders with duplicate ids or unstocked SKUs need the line-by-line pass
+        seen: set[str] = set()
+        known = []
+        for ln in lines:
+            if ln.line_id in seen:
+                reader.fail(ln.path, f"duplicate line id {ln.raw_id!r}")
+                continue
+            seen.add(ln.line_id)
+            (known if ln.sku in sku_index else skipped).append(ln)
+    if reader.problems:
+        raise AdapterError(reader.problems)
     assert point is not None
-    note = point.note("destination")
-    if note:
-        notes.append(note)
-    for ln in skipped:
-        notes.append(f"line {ln.raw_id}: sku {ln.sku!r} is not stocked at any location; left unfilled")
+    notes = order_in.notes
+    if point.approximate or skipped:
+        more = [f"line {ln.raw_id}: sku {ln.sku!r} is not stocked at any location; left unfilled"
+                for ln in skipped]
+        note = point.note("destination")
+        notes = (*notes, *([note] if note else ()), *more)
     order = None
     if known:
         try:
-            order = Order(order_in.order_id, tuple(OrderLine(ln.line_id, ln.sku, ln.qty) for ln in known),
+            order = Order(order_in.order_id, tuple([OrderLine(ln.line_id, ln.sku, ln.qty) for ln in known]),
                           point.lat, point.lon, order_in.allow_split, order_in.max_shipments,
-                          service_level=service_level(order_in.service_level))
+                          service_level(order_in.service_level))
         except ValidationError as exc:
             for p in exc.problems:
                 reader.fail(p.field, p.reason)
@@ -823,10 +854,15 @@ def decision_status(bound: Bound, decision: Decision | None) -> str:
     a pick-up).
     """
     if decision is None:
-        return Status.UNROUTABLE.value if bound.skipped else "nothing_to_route"
+        return _UNROUTABLE if bound.skipped else "nothing_to_route"
     if not bound.skipped:
-        return decision.status.value
-    return Status.PARTIAL.value if decision.units > 0 else Status.UNROUTABLE.value
+        # a StrEnum's str() is its value, through C; ``.value`` is a Python-level property
+        return str(decision.status)
+    return _PARTIAL if decision.units > 0 else _UNROUTABLE
+
+
+_PARTIAL: str = Status.PARTIAL.value
+_UNROUTABLE: str = Status.UNROUTABLE.value
 
 
 def allocations_by_line(decision: Decision | None) -> dict[str, list[tuple[str, int]]]:
@@ -850,11 +886,11 @@ def unfilled_by_line(bound: Bound, decision: Decision | None) -> dict[str, int]:
 
 def summary(bound: Bound, decision: Decision | None) -> dict[str, Any]:
     """The engine's own view, added to every platform response under ``"sourcewise"``."""
-    d = bound.destination
+    lat, lon, basis, approximate_point, _ = bound.destination
     out: dict[str, Any] = {
-        "order_id": bound.order_id,
+        "order_id": bound.source.order_id,
         "status": decision_status(bound, decision),
-        "destination": {"lat": d.lat, "lon": d.lon, "basis": d.basis, "approximate": d.approximate},
+        "destination": {"lat": lat, "lon": lon, "basis": basis, "approximate": approximate_point},
         "notes": list(bound.notes),
     }
     if bound.source.service_level is not None:
