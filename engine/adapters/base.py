@@ -896,17 +896,28 @@ def summary(bound: Bound, decision: Decision | None) -> dict[str, Any]:
     if bound.source.service_level is not None:
         out["service_level"] = bound.source.service_level
     if decision is not None:
-        approximate = bound.catalog.approximate
-        if approximate:
-            # a location placed by a centroid makes this decision's distances estimates too
-            for node_id in dict.fromkeys(a.node_id for a in decision.allocations if a.node_id in approximate):
-                note = bound.catalog.points[node_id].note(f"location {bound.catalog.locations[node_id].raw_id}")
-                out["notes"].append(note)
+        _add_location_notes(out["notes"], bound, decision)
         c = decision.cost
         out["strategy"] = decision.strategy
         out["cost"] = {"shipping": c.shipping, "handling": c.handling, "vendor_fees": c.vendor_fees,
                        "split_penalty": c.split_penalty, "total": c.total}
     return out
+
+
+def summary_notes(bound: Bound, decision: Decision | None) -> list[str]:
+    """The ``notes`` of :func:`summary`, without the rest of it."""
+    notes = list(bound.notes)
+    if decision is not None:
+        _add_location_notes(notes, bound, decision)
+    return notes
+
+
+def _add_location_notes(notes: list[str], bound: Bound, decision: Decision) -> None:
+    approximate = bound.catalog.approximate
+    if approximate:
+        # a location placed by a centroid makes this decision's distances estimates too
+        for node_id in dict.fromkeys(a.node_id for a in decision.allocations if a.node_id in approximate):
+            notes.append(bound.catalog.points[node_id].note(f"location {bound.catalog.locations[node_id].raw_id}"))
 
 
 def allocation_delta(before: Decision | None, after: Decision, lines: Iterable[str] | None,

@@ -120,3 +120,101 @@ def test_order_init_matches_the_dataclass_fields():
         assert [p.name for p in params] == [f.name for f in fields]
         assert [p.default for p in params] == [
             inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default for f in fields]
+
+
+# ---------------------------------------------------------------------------- whole orders
+import contextlib  # noqa: E402
+
+import engine.adapters.commercetools as ct_mod  # noqa: E402
+import engine.adapters.generic as generic_mod  # noqa: E402
+import engine.adapters.magento as magento_mod  # noqa: E402
+import engine.adapters.shopify as shopify_mod  # noqa: E402
+from engine.adapters import get_adapter  # noqa: E402
+from engine.geocode import swap_suspect  # noqa: E402
+from tests.adapters import load  # noqa: E402
+from tests.adapters.test_fuzz import FILES, mutated  # noqa: E402
+
+MODULES = (shopify_mod, ct_mod, magento_mod, generic_mod)
+
+
+@contextlib.contextmanager
+def careful_only():
+    """Every Shape's fast check and plain_coords switched off: only the careful paths run."""
+    saved = []
+    for mod in MODULES:
+        for name, obj in vars(mod).items():
+            if isinstance(obj, Shape):
+                saved.append((obj, obj.fast))
+                obj.fast = lambda d: None
+    coords = [(mod, mod.plain_coords) for mod in MODULES if hasattr(mod, "plain_coords")]
+    for mod, _ in coords:
+        mod.plain_coords = lambda lat, lon, ref: None
+    try:
+        yield
+    finally:
+        for obj, fast in saved:
+            obj.fast = fast
+        for mod, fn in coords:
+            mod.plain_coords = fn
+
+
+def _read(adapter, payload):
+    r = Reader(adapter.name, "order")
+    try:
+        got = adapter.read_order(payload, r)
+    except Exception as exc:  # noqa: BLE001 - compared, not hidden
+        got = type(exc)
+    if got is not None and not isinstance(got, type) and str(got.order_id).startswith("msi-"):
+        got = got._replace(order_id="msi", raw_id="msi")  # a fresh random id per read
+    return got, [(p.row, p.field, p.reason) for p in r.problems]
+
+
+WHOLE = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def _check_platform(platform):
+    adapter = get_adapter(platform)
+    order = load(FILES[platform][0])
+
+    @WHOLE
+    @given(st.one_of(st.just(order), mutated(order)))
+    def check(payload):
+        fast = _read(adapter, payload)
+        with careful_only():
+            careful = _read(adapter, payload)
+        assert fast == careful
+
+    check()
+
+
+def test_shopify_orders_read_the_same_with_and_without_fast_paths():
+    _check_platform("shopify")
+
+
+def test_commercetools_orders_read_the_same_with_and_without_fast_paths():
+    _check_platform("commercetools")
+
+
+def test_magento_requests_read_the_same_with_and_without_fast_paths():
+    _check_platform("magento")
+
+
+def test_generic_orders_read_the_same_with_and_without_fast_paths():
+    _check_platform("generic")
+
+
+def test_plain_paths_are_taken_for_the_example_payloads():
+    assert magento_mod.MagentoAdapter._read_plain(load(FILES["magento"][0])) is not None
+    assert generic_mod._read_plain_order(load(FILES["generic"][0]), "", None) is not None
+
+
+@CHECK
+@given(st.floats(-90, 90), st.floats(-180, 180), st.floats(-90, 90), st.floats(-180, 180))
+def test_swap_check_shortcut_agrees_with_distances(lat, lon, rlat, rlon):
+    from engine.geocode import GeoPoint, distance_km, valid_lat_lon
+
+    ref = GeoPoint(rlat, rlon, "postal_code", False, "x")
+    given_km = distance_km(lat, lon, rlat, rlon)
+    expected = not (given_km <= 1500.0 or not valid_lat_lon(lon, lat)) and \
+        distance_km(lon, lat, rlat, rlon) * 2.0 < given_km
+    assert swap_suspect(lat, lon, ref) == expected
