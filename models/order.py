@@ -144,12 +144,16 @@ class Order:
             return False
         seen: set[Any] = set()
         for line in lines:
-            lid, sku, qty, method, store = line.line_id, line.sku, line.qty, line.method, line.pickup_node
-            if not (type(lid) is str and lid and lid not in seen
-                    and type(sku) is str and sku
-                    and type(qty) is int and qty > 0
-                    and type(method) is str and method in _METHOD_SET
-                    and (bool(store) if method == "pickup" else not store)):
+            lid, sku, qty = line.line_id, line.sku, line.qty
+            if not (type(lid) is str and lid and lid not in seen and type(sku) is str and sku
+                    and type(qty) is int and qty > 0):
+                return False
+            method = line.method
+            if method == "ship":  # the usual line: no store may be named
+                if line.pickup_node:
+                    return False
+            elif not (type(method) is str and method in _METHOD_SET
+                      and (bool(line.pickup_node) if method == "pickup" else not line.pickup_node)):
                 return False
             seen.add(lid)
         return True

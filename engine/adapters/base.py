@@ -813,9 +813,16 @@ def bind_order(order_in: OrderIn, catalog: Catalog, reader: Reader) -> Bound:
     sku_index = catalog.network.sku_index
     known: Sequence[LineIn] = lines
     skipped: list[LineIn] = []
-    if len({ln.line_id for ln in lines}) != len(lines) or any(ln.sku not in sku_index for ln in lines):
+    plain = True
+    seen: set[str] = set()
+    for ln in lines:
+        if ln.line_id in seen or ln.sku not in sku_index:
+            plain = False
+            break
+        seen.add(ln.line_id)
+    if not plain:
         # only orders with duplicate ids or unstocked SKUs need the line-by-line pass
-        seen: set[str] = set()
+        seen = set()
         known = []
         for ln in lines:
             if ln.line_id in seen:
@@ -823,8 +830,7 @@ def bind_order(order_in: OrderIn, catalog: Catalog, reader: Reader) -> Bound:
                 continue
             seen.add(ln.line_id)
             (known if ln.sku in sku_index else skipped).append(ln)
-    if reader.problems:
-        raise AdapterError(reader.problems)
+    reader.raise_if_any()
     assert point is not None
     notes = order_in.notes
     if point.approximate or skipped:

@@ -9,14 +9,25 @@ with the same values: these tests throw awkward values at both.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import inspect
 import math
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import engine.adapters.commercetools as ct_mod
+import engine.adapters.generic as generic_mod
+import engine.adapters.magento as magento_mod
+import engine.adapters.shopify as shopify_mod
+from engine.adapters import get_adapter
 from engine.adapters.base import MAX_UNITS, Reader, Shape
+from engine.geocode import GeoPoint, distance_km, swap_suspect, valid_lat_lon
 from models.errors import Collector
 from models.order import Order, OrderLine
+from tests.adapters import load
+from tests.adapters.test_fuzz import FILES, mutated
 
 # every kind, required and optional, bounds and alternative keys
 SHAPES = [
@@ -111,9 +122,6 @@ def test_order_fast_check_agrees_with_full_validation(good, odd, changes):
 
 
 def test_order_init_matches_the_dataclass_fields():
-    import dataclasses
-    import inspect
-
     for cls in (Order, OrderLine):
         params = list(inspect.signature(cls).parameters.values())
         fields = dataclasses.fields(cls)
@@ -123,16 +131,6 @@ def test_order_init_matches_the_dataclass_fields():
 
 
 # ---------------------------------------------------------------------------- whole orders
-import contextlib  # noqa: E402
-
-import engine.adapters.commercetools as ct_mod  # noqa: E402
-import engine.adapters.generic as generic_mod  # noqa: E402
-import engine.adapters.magento as magento_mod  # noqa: E402
-import engine.adapters.shopify as shopify_mod  # noqa: E402
-from engine.adapters import get_adapter  # noqa: E402
-from engine.geocode import swap_suspect  # noqa: E402
-from tests.adapters import load  # noqa: E402
-from tests.adapters.test_fuzz import FILES, mutated  # noqa: E402
 
 MODULES = (shopify_mod, ct_mod, magento_mod, generic_mod)
 
@@ -142,7 +140,7 @@ def careful_only():
     """Every Shape's fast check and plain_coords switched off: only the careful paths run."""
     saved = []
     for mod in MODULES:
-        for name, obj in vars(mod).items():
+        for obj in vars(mod).values():
             if isinstance(obj, Shape):
                 saved.append((obj, obj.fast))
                 obj.fast = lambda d: None
@@ -211,8 +209,6 @@ def test_plain_paths_are_taken_for_the_example_payloads():
 @CHECK
 @given(st.floats(-90, 90), st.floats(-180, 180), st.floats(-90, 90), st.floats(-180, 180))
 def test_swap_check_shortcut_agrees_with_distances(lat, lon, rlat, rlon):
-    from engine.geocode import GeoPoint, distance_km, valid_lat_lon
-
     ref = GeoPoint(rlat, rlon, "postal_code", False, "x")
     given_km = distance_km(lat, lon, rlat, rlon)
     expected = not (given_km <= 1500.0 or not valid_lat_lon(lon, lat)) and \
