@@ -582,6 +582,14 @@ class Catalog:
         """Nodes placed by a region or country centroid."""
         return frozenset(n for n, p in self.points.items() if p.approximate)
 
+    @cached_property
+    def priority_ranks(self) -> list[int]:
+        """Each node's place in source-priority order (``network.priority_rank`` as Python ints).
+
+        Renders sort sources by it per order; numpy scalars make that several times slower.
+        """
+        return self.network.priority_rank.tolist()
+
     @classmethod
     def from_models(cls, platform: str, network: Network, inventory: Inventory,
                     raw_ids: Mapping[str, Any] | None = None) -> Catalog:

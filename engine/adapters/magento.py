@@ -388,10 +388,15 @@ class MagentoAdapter(Adapter):
         net = bound.catalog.network
         deduct: dict[tuple[str, str], int] = {}
         requested: dict[str, int] = {}
+        deducted: dict[str, int] = {}  # units per SKU, for "shippable"
         for ln in bound.source.lines:
-            requested[ln.sku] = requested.get(ln.sku, 0) + ln.qty
-            for node_id, qty in by_line.get(ln.line_id, []):
-                deduct[(node_id, ln.sku)] = deduct.get((node_id, ln.sku), 0) + qty
+            sku = ln.sku
+            requested[sku] = requested.get(sku, 0) + ln.qty
+            for node_id, qty in by_line.get(ln.line_id, ()):
+                key = (node_id, sku)
+                deduct[key] = deduct.get(key, 0) + qty
+                deducted[sku] = deducted.get(sku, 0) + qty
+        rank = bound.catalog.priority_ranks
         rows: list[dict[str, Any]] = []
         for sku in requested:
             s = net.sku_index.get(sku)
@@ -403,7 +408,8 @@ class MagentoAdapter(Adapter):
                 stocked = inv.node[inv.sku_ptr[s]:inv.sku_ptr[s + 1]].tolist()
             else:
                 stocked = [net.node_index[code] for code, k in deduct if k == sku]
-            for n in sorted(stocked, key=net.priority_rank.__getitem__):
+            stocked.sort(key=rank.__getitem__)
+            for n in stocked:
                 node = net.nodes[n]
                 if not node.enabled:
                     continue
@@ -413,7 +419,7 @@ class MagentoAdapter(Adapter):
                 avail = atp(code, sku) + take if atp is not None else inv.atp(code, sku)
                 rows.append({"source_code": self.location_raw(bound, code), "sku": sku, "qty_to_deduct": take,
                              "qty_available": avail})
-        shippable = all(sum(q for (_, s), q in deduct.items() if s == sku) >= want for sku, want in requested.items())
+        shippable = all(deducted.get(sku, 0) >= want for sku, want in requested.items())
         return {"source_selection_items": rows, "shippable": shippable, "sourcewise": summary(bound, decision)}
 
     def render_reroute(self, bound: Bound, before: Decision | None, after: Decision, rejected: str,
