@@ -33,6 +33,7 @@ __all__ = [
     "country_code",
     "distance_km",
     "geocode",
+    "locate",
     "preload_zip_codes",
     "swap_suspect",
     "valid_lat_lon",
@@ -171,6 +172,8 @@ _ZIP_COUNTRIES = frozenset({"US", "PR", "VI", "GU", "AS", "MP", "UM"})
 _ZIP_RE = re.compile(r"^\s*(\d{5})(?:[-\s]?\d{4})?\s*$")
 
 EARTH_RADIUS_KM = 6371.0088
+# 1,500 km in degrees of arc (13.49), less a margin for rounding; see swap_suspect
+_SURELY_NEAR_DEG = 13.0
 
 
 # --------------------------------------------------------------------------- values
@@ -229,6 +232,9 @@ def _region_code(country: str | None, region: object) -> str | None:
 
 def valid_lat_lon(lat: object, lon: object) -> bool:
     """Whether ``lat``/``lon`` are finite numbers (not booleans) within range."""
+    if type(lat) is float and type(lon) is float:
+        # the usual case, in two comparisons each: NaN and infinities fail them too
+        return -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
     for v, lim in ((lat, 90.0), (lon, 180.0)):
         if isinstance(v, bool) or not isinstance(v, int | float):
             return False
@@ -324,11 +330,22 @@ def geocode(*, postal_code: object = None, country: object = None, region: objec
     -------
     GeoPoint or None
     """
+    return locate(postal_code, country, region, lat, lon)
+
+
+def locate(postal_code: object, country: object, region: object, lat: object = None,
+           lon: object = None) -> GeoPoint | None:
+    """:func:`geocode` with positional arguments, for the per-order path.
+
+    Same answers; it exists because adapters geocode every order and
+    keyword passing is a measurable share of that.
+    """
     if lat is not None and lon is not None and valid_lat_lon(lat, lon):
         return GeoPoint(float(lat), float(lon), "address", False, "address coordinates")
-    key = (postal_code, country, region)
-    if all(v is None or type(v) is str for v in key):
+    if ((postal_code is None or type(postal_code) is str) and (country is None or type(country) is str)
+            and (region is None or type(region) is str)):
         # orders repeat addresses' postal codes endlessly; the answer depends on these three only
+        key = (postal_code, country, region)
         hit = _ADDRESS_CACHE.get(key, MISSING_POINT)
         if hit is MISSING_POINT:
             if len(_ADDRESS_CACHE) >= _ADDRESS_CACHE_SIZE:
@@ -375,6 +392,11 @@ def swap_suspect(lat: float, lon: float, reference: GeoPoint | None) -> bool:
     range check, done by :func:`valid_lat_lon`.
     """
     if reference is None:
+        return False
+    # A great circle is no longer than going along the meridian and then the parallel, so
+    # |dlat| + |dlon| (degrees) bounds the distance: under _SURELY_NEAR_DEG it is below
+    # 1,500 km and the pair is plausible without any trigonometry -- the usual case.
+    if abs(lat - reference.lat) + abs(lon - reference.lon) < _SURELY_NEAR_DEG:
         return False
     given = distance_km(lat, lon, reference.lat, reference.lon)
     if given <= 1500.0 or not valid_lat_lon(lon, lat):

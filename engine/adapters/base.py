@@ -29,11 +29,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
-from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 
-from engine.geocode import GeoPoint, geocode, swap_suspect, valid_lat_lon
+from engine.geocode import GeoPoint, geocode, locate, swap_suspect, valid_lat_lon
 from models.decision import Decision, Status
 from models.errors import Problem, ValidationError
 from models.inventory import Inventory, StockRecord
@@ -45,7 +44,7 @@ from models.sku import Sku
 
 __all__ = [
     "Adapter", "AdapterError", "Address", "Bound", "Catalog", "LineIn", "LocationIn", "OrderIn",
-    "Reader", "Session", "Shape", "StockIn", "decision_status", "route_payload",
+    "Reader", "Session", "Shape", "StockIn", "decision_status", "plain_coords", "route_payload",
 ]
 
 AtpLookup = Callable[[str, str], int]
@@ -305,22 +304,38 @@ class Reader:
         return la, lo
 
 
+def plain_coords(lat: Any, lon: Any, reference: GeoPoint | None) -> tuple[float, float] | None:
+    """The pair when :meth:`Reader.coords` would take it as is (both floats, in range, not
+    swapped); ``None`` means "ask :meth:`Reader.coords`", which explains what is wrong.
+
+    Lets adapters skip building the coordinates' JSON paths for the usual address.
+    """
+    if (type(lat) is float and type(lon) is float and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
+            and not swap_suspect(lat, lon, reference)):
+        return lat, lon
+    return None
+
+
 class Shape:
     """The fields of one kind of JSON object, read in one go.
 
     ``Shape(("id", "id"), ("quantity", "int", True, 1), ("sku", "str0", False))``:
-    each field is ``(key, kind[, required[, lo]])`` with kinds ``id``,
-    ``str`` (non-empty), ``str0`` (may be empty), ``int`` (``>= lo``,
-    default 0), ``decimal``, ``obj``, ``list`` and ``bool``.
+    each field is ``(key, kind[, required[, lo[, hi]]])`` with kinds ``id``,
+    ``str`` (non-empty), ``str0`` (may be empty), ``int`` (``lo <= v <= hi``,
+    default ``0 <= v <= MAX_UNITS``; ``lo=None`` for no lower bound),
+    ``decimal``, ``obj``, ``list``, ``list1`` (non-empty) and ``bool``. A key
+    may be a tuple of alternatives (Magento accepts ``stockId`` and
+    ``stock_id``): the first one present is read, as :meth:`Reader.lookup`
+    does.
 
-    :meth:`read` first tries a fast check of the whole object -- one C-level
-    ``itemgetter`` and a generated type test per field -- and only when that
-    finds anything unusual (a missing key, a wrong type, a value out of
-    range) reads field by field through :meth:`Reader.take`, which records
-    the problems. The fast check accepts a strict subset of what ``take``
-    accepts, with the same values, so the result never depends on which
-    path ran; it exists because an order has dozens of fields and parsing
-    must stay a small fraction of routing time.
+    :meth:`read` first tries a fast check of the whole object -- generated
+    straight-line code, one lookup and one type test per field -- and only
+    when that finds anything unusual (a missing required key, a wrong type,
+    a value out of range) reads field by field through :meth:`Reader.take`,
+    which records the problems. The fast check accepts a strict subset of
+    what ``take`` accepts, with the same values, so the result never
+    depends on which path ran; it exists because an order has dozens of
+    fields and parsing must stay a small fraction of routing time.
     """
 
     # one test per kind, on a value known not to be None (``{v}`` is the value's name)
@@ -328,10 +343,11 @@ class Shape:
         "id": "(type({v}) is int and {v} >= 0 or type({v}) is str and {v}.strip())",
         "str": "(type({v}) is str and {v}.strip())",
         "str0": "type({v}) is str",
-        "int": "(type({v}) is int and {lo} <= {v} <= MAX_UNITS)",
+        "int": "(type({v}) is int and {lo} <= {v} <= {hi})",
         "decimal": "(type({v}) is str and _PLAIN_DECIMAL.match({v}))",
         "obj": "type({v}) is dict",
         "list": "type({v}) is list",
+        "list1": "(type({v}) is list and {v})",
         "bool": "type({v}) is bool",
     }
 
@@ -343,10 +359,11 @@ class Shape:
             key, kind = f[0], f[1]
             required = f[2] if len(f) > 2 else True
             lo = f[3] if len(f) > 3 else 0
-            lo = -MAX_UNITS if lo is None else lo
+            hi = f[4] if len(f) > 4 else MAX_UNITS
             if kind not in self._TESTS:
                 raise ValueError(f"unknown kind {kind!r}")
-            norm.append((key, kind, required, int(lo)))
+            norm.append((key if isinstance(key, str) else tuple(key), kind, required,
+                         None if lo is None else int(lo), int(hi)))
         self.fields = tuple(norm)
         self.fast = self._compile(self.fields)
 
@@ -357,20 +374,34 @@ class Shape:
         A loop over the fields with a branch per kind costs several times
         more per order than this; the checks are the same ones :meth:`Reader.take`
         applies first, so the fast path never accepts what ``take`` would not.
+        Absent optional keys read as ``None`` (as JSON ``null``, which ``take``
+        treats alike), so objects that leave them out stay on the fast path.
         """
-        names = [f"v{i}" for i in range(len(fields))]
-        body = ["def fast(d):", "    if type(d) is not dict:", "        return None", "    try:",
-                "        vals = getter(d)", "    except KeyError:", "        return None"]
-        body.append(f"    {', '.join(names)}{',' if len(names) == 1 else ''} = "
-                    + ("(vals,)" if len(names) == 1 else "vals"))
-        for v, (_, kind, required, lo) in zip(names, fields, strict=True):
-            test = Shape._TESTS[kind].format(v=v, lo=lo)
-            cond = f"{v} is None or {test}" if not required else f"{v} is not None and {test}"
-            body.append(f"    if not ({cond}):")
-            body.append("        return None")
-        body.append("    return " + ("(v0,)" if len(names) == 1 else "vals"))
-        scope = {"getter": itemgetter(*(f[0] for f in fields)), "MAX_UNITS": MAX_UNITS,
-                 "_PLAIN_DECIMAL": _PLAIN_DECIMAL}
+        body = ["def fast(d):", "    if type(d) is not dict:", "        return None"]
+        names = []
+        for i, (key, kind, required, lo, hi) in enumerate(fields):
+            v = f"v{i}"
+            names.append(v)
+            keys = (key,) if isinstance(key, str) else key
+            # first alternative present, as Reader.lookup; MISSING when none is
+            lookup = "MISSING"
+            for k in reversed(keys):
+                lookup = f"d[{k!r}] if {k!r} in d else {lookup}"
+            body.append(f"    {v} = {lookup}")
+            # the range Reader.as_int accepts (lo <= v, |v| <= hi), within take's own +-MAX_UNITS
+            top = min(hi, MAX_UNITS)
+            bottom = max(-top, -MAX_UNITS if lo is None else lo)
+            test = Shape._TESTS[kind].format(v=v, lo=bottom, hi=top)
+            if required:
+                body.append(f"    if {v} is None or {v} is MISSING or not {test}:")
+                body.append("        return None")
+            else:
+                body.append(f"    if {v} is MISSING:")
+                body.append(f"        {v} = None")
+                body.append(f"    elif {v} is not None and not {test}:")
+                body.append("        return None")
+        body.append(f"    return ({', '.join(names)},)")
+        scope = {"MISSING": MISSING, "_PLAIN_DECIMAL": _PLAIN_DECIMAL}
         exec("\n".join(body), scope)  # noqa: S102 - generated from the fixed templates above
         return scope["fast"]
 
@@ -387,12 +418,18 @@ class Shape:
         o = reader.as_obj(d, path)
         if o is None:
             return None
+        return self.slow(reader, o, path)
+
+    def slow(self, reader: Reader, o: dict, path: str) -> tuple:
+        """Field by field through :meth:`Reader.take`, recording every problem at ``path``."""
         out = []
-        for key, kind, required, lo in self.fields:
+        for key, kind, required, lo, hi in self.fields:
             if kind == "str0":
                 out.append(reader.take(o, key, path, "str", required=required, nonempty=False))
             elif kind == "int":
-                out.append(reader.take(o, key, path, "int", required=required, lo=lo))
+                out.append(reader.take(o, key, path, "int", required=required, lo=lo, hi=hi))
+            elif kind == "list1":
+                out.append(reader.take(o, key, path, "list", required=required, nonempty=True))
             else:
                 out.append(reader.take(o, key, path, kind, required=required))
         return tuple(out)
@@ -445,6 +482,22 @@ def service_level(name: str | None) -> str:
     Platforms carry free text ("Standard Shipping", "EXPRESS", "Overnight");
     anything not recognisably faster ships standard.
     """
+    # a shop has a handful of method names: remember each answer (strings only, bounded)
+    hit = _SERVICE_LEVEL_OF.get(name) if type(name) is str or name is None else None
+    if hit is not None:
+        return hit
+    level = _service_level(name)
+    if type(name) is str or name is None:
+        if len(_SERVICE_LEVEL_OF) >= 4096:
+            _SERVICE_LEVEL_OF.clear()
+        _SERVICE_LEVEL_OF[name] = level
+    return level
+
+
+_SERVICE_LEVEL_OF: dict[str | None, str] = {}
+
+
+def _service_level(name: str | None) -> str:
     text = (name or "").lower()
     if any(w in text for w in ("next day", "next-day", "next_day", "nextday", "overnight", "1-day", "one day")):
         return "next_day"
@@ -528,6 +581,14 @@ class Catalog:
     def approximate(self) -> frozenset[str]:
         """Nodes placed by a region or country centroid."""
         return frozenset(n for n, p in self.points.items() if p.approximate)
+
+    @cached_property
+    def priority_ranks(self) -> list[int]:
+        """Each node's place in source-priority order (``network.priority_rank`` as Python ints).
+
+        Renders sort sources by it per order; numpy scalars make that several times slower.
+        """
+        return self.network.priority_rank.tolist()
 
     @classmethod
     def from_models(cls, platform: str, network: Network, inventory: Inventory,
@@ -748,40 +809,49 @@ def bind_order(order_in: OrderIn, catalog: Catalog, reader: Reader) -> Bound:
         When the destination cannot be placed or the order fails the
         model's own validation (reported at the payload's paths).
     """
-    notes = list(order_in.notes)
     addr = order_in.address
-    point = None
-    if addr is not None:
-        point = geocode(postal_code=addr.postal_code, country=addr.country, region=addr.region,
-                        lat=addr.lat, lon=addr.lon)
+    point = None if addr is None else locate(addr.postal_code, addr.country, addr.region, addr.lat, addr.lon)
     if point is None:
         point = order_in.fallback
     if point is None:
         where = addr.path if addr is not None and addr.path else "shipping address"
         reader.fail(where, "cannot place the destination: no valid coordinates, US ZIP code, region or "
                            "known country")
-    seen: set[str] = set()
-    known: list[LineIn] = []
+    lines = order_in.lines
+    sku_index = catalog.network.sku_index
+    known: Sequence[LineIn] = lines
     skipped: list[LineIn] = []
-    for ln in order_in.lines:
-        if ln.line_id in seen:
-            reader.fail(ln.path, f"duplicate line id {ln.raw_id!r}")
-            continue
+    plain = True
+    seen: set[str] = set()
+    for ln in lines:
+        if ln.line_id in seen or ln.sku not in sku_index:
+            plain = False
+            break
         seen.add(ln.line_id)
-        (known if ln.sku in catalog.network.sku_index else skipped).append(ln)
+    if not plain:
+        # only orders with duplicate ids or unstocked SKUs need the line-by-line pass
+        seen = set()
+        known = []
+        for ln in lines:
+            if ln.line_id in seen:
+                reader.fail(ln.path, f"duplicate line id {ln.raw_id!r}")
+                continue
+            seen.add(ln.line_id)
+            (known if ln.sku in sku_index else skipped).append(ln)
     reader.raise_if_any()
     assert point is not None
-    note = point.note("destination")
-    if note:
-        notes.append(note)
-    for ln in skipped:
-        notes.append(f"line {ln.raw_id}: sku {ln.sku!r} is not stocked at any location; left unfilled")
+    notes = order_in.notes
+    if point.approximate or skipped:
+        more = [f"line {ln.raw_id}: sku {ln.sku!r} is not stocked at any location; left unfilled"
+                for ln in skipped]
+        note = point.note("destination")
+        notes = (*notes, *([note] if note else ()), *more)
     order = None
     if known:
         try:
-            order = Order(order_in.order_id, tuple(OrderLine(ln.line_id, ln.sku, ln.qty) for ln in known),
+            order = Order(order_in.order_id, tuple([OrderLine(ln.line_id, ln.sku, ln.qty) for ln in known]),
                           point.lat, point.lon, order_in.allow_split, order_in.max_shipments,
-                          service_level=service_level(order_in.service_level))
+                          service_level(order_in.service_level))
         except ValidationError as exc:
             for p in exc.problems:
                 reader.fail(p.field, p.reason)
@@ -798,10 +868,15 @@ def decision_status(bound: Bound, decision: Decision | None) -> str:
     a pick-up).
     """
     if decision is None:
-        return Status.UNROUTABLE.value if bound.skipped else "nothing_to_route"
+        return _UNROUTABLE if bound.skipped else "nothing_to_route"
     if not bound.skipped:
-        return decision.status.value
-    return Status.PARTIAL.value if decision.units > 0 else Status.UNROUTABLE.value
+        # a StrEnum's str() is its value, through C; ``.value`` is a Python-level property
+        return str(decision.status)
+    return _PARTIAL if decision.units > 0 else _UNROUTABLE
+
+
+_PARTIAL: str = Status.PARTIAL.value
+_UNROUTABLE: str = Status.UNROUTABLE.value
 
 
 def allocations_by_line(decision: Decision | None) -> dict[str, list[tuple[str, int]]]:
@@ -825,27 +900,38 @@ def unfilled_by_line(bound: Bound, decision: Decision | None) -> dict[str, int]:
 
 def summary(bound: Bound, decision: Decision | None) -> dict[str, Any]:
     """The engine's own view, added to every platform response under ``"sourcewise"``."""
-    d = bound.destination
+    lat, lon, basis, approximate_point, _ = bound.destination
     out: dict[str, Any] = {
-        "order_id": bound.order_id,
+        "order_id": bound.source.order_id,
         "status": decision_status(bound, decision),
-        "destination": {"lat": d.lat, "lon": d.lon, "basis": d.basis, "approximate": d.approximate},
+        "destination": {"lat": lat, "lon": lon, "basis": basis, "approximate": approximate_point},
         "notes": list(bound.notes),
     }
     if bound.source.service_level is not None:
         out["service_level"] = bound.source.service_level
     if decision is not None:
-        approximate = bound.catalog.approximate
-        if approximate:
-            # a location placed by a centroid makes this decision's distances estimates too
-            for node_id in dict.fromkeys(a.node_id for a in decision.allocations if a.node_id in approximate):
-                note = bound.catalog.points[node_id].note(f"location {bound.catalog.locations[node_id].raw_id}")
-                out["notes"].append(note)
+        _add_location_notes(out["notes"], bound, decision)
         c = decision.cost
         out["strategy"] = decision.strategy
         out["cost"] = {"shipping": c.shipping, "handling": c.handling, "vendor_fees": c.vendor_fees,
                        "split_penalty": c.split_penalty, "total": c.total}
     return out
+
+
+def summary_notes(bound: Bound, decision: Decision | None) -> list[str]:
+    """The ``notes`` of :func:`summary`, without the rest of it."""
+    notes = list(bound.notes)
+    if decision is not None:
+        _add_location_notes(notes, bound, decision)
+    return notes
+
+
+def _add_location_notes(notes: list[str], bound: Bound, decision: Decision) -> None:
+    approximate = bound.catalog.approximate
+    if approximate:
+        # a location placed by a centroid makes this decision's distances estimates too
+        for node_id in dict.fromkeys(a.node_id for a in decision.allocations if a.node_id in approximate):
+            notes.append(bound.catalog.points[node_id].note(f"location {bound.catalog.locations[node_id].raw_id}"))
 
 
 def allocation_delta(before: Decision | None, after: Decision, lines: Iterable[str] | None,

@@ -70,8 +70,16 @@ _KEY_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _GEO_HINT = " (GeoJSON Points are [longitude, latitude])"
 
 
+_ORDER = Shape(("id", "str"), ("orderNumber", "str", False), ("version", "int", False), ("lineItems", "list1"))
+_SHIPPING_INFO = Shape(("shippingMethodName", "str", False), ("deliveries", "list", False))
 _LINE_ITEM = Shape(("id", "str"), ("variant", "obj"), ("quantity", "int", True, 1), ("price", "obj", False),
                    ("supplyChannel", "obj", False))
+_ADDRESS = Shape(("postalCode", "str0", False), ("country", "str", False), ("state", "str", False))
+# a centPrecision amount (the usual kind): fractionDigits as _price bounds it
+_CENT_VALUE = Shape(("fractionDigits", "int", False, 0, 20), ("centAmount", "int"))
+
+# Delivery-key fragments made safe, by raw text: channel keys repeat on every order.
+_SAFE_KEYS: dict[str, str] = {}
 
 
 def _results(reader: Reader, payload: Any) -> tuple[list, str]:
@@ -100,6 +108,12 @@ class CommercetoolsAdapter(Adapter):
 
     # ------------------------------------------------------------------ catalog
     def _address(self, reader: Reader, d: dict, path: str) -> Address:
+        vals = _ADDRESS.fast(d)
+        if vals is not None:
+            # region is only read when state says nothing, as below
+            postal, country, state = vals
+            return Address(postal, country, state or reader.take(d, "region", path, "str", required=False),
+                           path=path)
         return Address(
             reader.take(d, "postalCode", path, "str", required=False, nonempty=False),
             reader.take(d, "country", path, "str", required=False),
@@ -209,16 +223,15 @@ class CommercetoolsAdapter(Adapter):
         order = reader.as_obj(payload, "")
         if order is None:
             return None
-        oid = reader.take(order, "id", "", "str")
-        number = reader.take(order, "orderNumber", "", "str", required=False)
-        version = reader.take(order, "version", "", "int", required=False)
-        items = reader.take(order, "lineItems", "", "list", nonempty=True)
+        oid, number, version, items = _ORDER.read(reader, order, "")  # type: ignore[misc]
         delivered: dict[str, int] = {}
         service = None
-        info = reader.take(order, "shippingInfo", "", "obj", required=False)
+        info = order.get("shippingInfo")
+        if type(info) is not dict:
+            info = reader.take(order, "shippingInfo", "", "obj", required=False)
         if info is not None:
-            service = reader.take(info, "shippingMethodName", "shippingInfo", "str", required=False)
-            for j, dl in enumerate(reader.take(info, "deliveries", "shippingInfo", "list", required=False) or []):
+            service, deliveries = _SHIPPING_INFO.read(reader, info, "shippingInfo")  # type: ignore[misc]
+            for j, dl in enumerate(deliveries or ()):
                 dp = f"shippingInfo.deliveries[{j}]"
                 dd = reader.as_obj(dl, dp)
                 for k, it in enumerate((reader.take(dd, "items", dp, "list") if dd is not None else None) or []):
@@ -237,8 +250,12 @@ class CommercetoolsAdapter(Adapter):
             if vals is None:
                 continue
             lid, variant, qty, price_obj, ref = vals
-            sku = reader.take(variant, "sku", f"{path}.variant", "str") if variant is not None else None
-            price = self._price(reader, price_obj, f"{path}.price") if price_obj is not None else None
+            sku = None
+            if variant is not None:
+                sku = variant.get("sku")
+                if not (type(sku) is str and sku.strip()):
+                    sku = reader.take(variant, "sku", f"{path}.variant", "str")
+            price = self._price(reader, price_obj, path) if price_obj is not None else None
             if lid is None or sku is None or qty is None:
                 continue
             left = qty - delivered.get(lid, 0)  # type: ignore[operator]
@@ -250,7 +267,9 @@ class CommercetoolsAdapter(Adapter):
             lines.append(LineIn(lid, lid, sku, left, path, price=price,  # type: ignore[arg-type]
                                 ref={"supplyChannel": ref, "path": f"{path}.supplyChannel"}))
         address = None
-        sa = reader.take(order, "shippingAddress", "", "obj", required=False)
+        sa = order.get("shippingAddress")
+        if type(sa) is not dict:
+            sa = reader.take(order, "shippingAddress", "", "obj", required=False)
         if sa is not None:
             address = self._address(reader, sa, "shippingAddress")
         elif lines:
@@ -264,20 +283,31 @@ class CommercetoolsAdapter(Adapter):
                        extra={"orderNumber": number, "version": version})
 
     @staticmethod
-    def _price(reader: Reader, price: dict, path: str) -> str | None:
-        """Unit price (decimal text) from ``price.value``: cent or precise amounts scaled by fractionDigits."""
-        value = reader.take(price, "value", path, "obj", required=False)
-        if value is None:
-            return None
-        vp = f"{path}.value"
-        digits = reader.take(value, "fractionDigits", vp, "int", required=False, hi=20)
-        digits = 2 if digits is None else digits
-        if value.get("type") == "highPrecision" and "preciseAmount" in value:
-            amount = reader.take(value, "preciseAmount", vp, "int")
+    def _price(reader: Reader, price: dict, item_path: str) -> str | None:
+        """Unit price (decimal text) from ``price.value``: cent or precise amounts scaled by fractionDigits.
+
+        ``item_path`` is the line item's; paths below it are only built for a problem.
+        """
+        value = price.get("value")
+        vals = None
+        if type(value) is dict and value.get("type") != "highPrecision":
+            vals = _CENT_VALUE.fast(value)
+        if vals is not None:
+            digits, amount = vals
         else:
-            amount = reader.take(value, "centAmount", vp, "int")
-        if amount is None:
-            return None
+            path = f"{item_path}.price"
+            value = reader.take(price, "value", path, "obj", required=False)
+            if value is None:
+                return None
+            vp = f"{path}.value"
+            digits = reader.take(value, "fractionDigits", vp, "int", required=False, hi=20)
+            if value.get("type") == "highPrecision" and "preciseAmount" in value:
+                amount = reader.take(value, "preciseAmount", vp, "int")
+            else:
+                amount = reader.take(value, "centAmount", vp, "int")
+            if amount is None:
+                return None
+        digits = 2 if digits is None else digits
         # 8999 with 2 digits is "89.99": string work, exact like Decimal and cheaper
         text = str(amount).rjust(digits + 1, "0")
         return f"{text[:-digits]}.{text[-digits:]}" if digits else text
@@ -285,11 +315,17 @@ class CommercetoolsAdapter(Adapter):
     def check_order(self, order_in: OrderIn, catalog: Catalog, reader: Reader) -> OrderIn:
         others = catalog.extra.get("other_channels", {})
         keys = catalog.extra.get("channel_keys", {})
+        locations = catalog.locations
         notes = list(order_in.notes)
         for ln in order_in.lines:
             ref = ln.ref.get("supplyChannel")
             if ref is None:
                 continue
+            if type(ref) is dict and ref.get("typeId") == "channel":
+                # the usual reference: by id, to a channel of the catalog; nothing to check further
+                cid = ref.get("id")
+                if type(cid) is str and cid in locations and cid.strip():
+                    continue
             path = ln.ref["path"]
             if not isinstance(ref, dict):
                 continue
@@ -315,21 +351,32 @@ class CommercetoolsAdapter(Adapter):
                 reader.fail(f"{path}.obj.roles", f"channel {cid!r} lacks the {SUPPLY_ROLE} role")
                 continue
             notes.append(f"line item {ln.raw_id}: its supply channel {cid} holds no stock in this catalog")
-        return order_in._replace(notes=tuple(notes))
+        return order_in._replace(notes=tuple(notes)) if len(notes) != len(order_in.notes) else order_in
 
     # ------------------------------------------------------------------ render
     def _channel(self, bound: Bound, node_id: str) -> dict[str, Any]:
         return {"typeId": "channel", "id": node_id}
 
-    def _delivery_key(self, bound: Bound, node_id: str) -> str:
+    def _delivery_key(self, bound: Bound, node_id: str, head: str | None = None) -> str:
+        """``<orderNumber>-<channel key>`` made safe; ``head`` is :meth:`_key_head`, when known."""
         loc = bound.catalog.locations.get(node_id)
         tail = (loc.extra.get("key") if loc is not None else None) or node_id
-        head = bound.source.extra.get("orderNumber") or bound.order_id
-        # Delivery keys allow [A-Za-z0-9_-], 2 to 256 characters
-        return _KEY_SAFE.sub("-", f"{head}-{tail}")[:256]
+        # Delivery keys allow [A-Za-z0-9_-], 2 to 256 characters. Unsafe runs never span the
+        # safe "-" between the parts, so each part can be made safe alone (and the tail remembered).
+        safe = _SAFE_KEYS.get(tail)
+        if safe is None:
+            if len(_SAFE_KEYS) >= 65536:
+                _SAFE_KEYS.clear()
+            safe = _SAFE_KEYS[tail] = _KEY_SAFE.sub("-", tail)
+        return f"{self._key_head(bound) if head is None else head}-{safe}"[:256]
+
+    @staticmethod
+    def _key_head(bound: Bound) -> str:
+        return _KEY_SAFE.sub("-", bound.source.extra.get("orderNumber") or bound.order_id)
 
     def _deliveries(self, bound: Bound, groups: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-        return [{"action": "addDelivery", "deliveryKey": self._delivery_key(bound, node_id), "items": items}
+        head = self._key_head(bound) if groups else ""
+        return [{"action": "addDelivery", "deliveryKey": self._delivery_key(bound, node_id, head), "items": items}
                 for node_id, items in groups.items()]
 
     def _update(self, bound: Bound, actions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -342,17 +389,27 @@ class CommercetoolsAdapter(Adapter):
         assignments: list[dict[str, Any]] = []
         groups: dict[str, list[dict[str, Any]]] = {}
         short: list[dict[str, Any]] = []
+        plain_channel = type(self)._channel is CommercetoolsAdapter._channel  # subclasses may say more
         for ln in bound.source.lines:
-            for node_id, qty in by_line.get(ln.line_id, []):
-                a = {"lineItemId": ln.raw_id, "sku": ln.sku, "quantity": qty,
-                     "supplyChannel": self._channel(bound, node_id)}
+            line_id, raw, sku = ln.line_id, ln.raw_id, ln.sku
+            pieces = by_line.get(line_id)
+            if pieces:
                 prev = ln.ref.get("supplyChannel")
-                if prev is not None and prev.get("id") not in (None, node_id):
-                    a["previousSupplyChannel"] = {"typeId": "channel", "id": prev.get("id")}
-                assignments.append(a)
-                groups.setdefault(node_id, []).append({"id": ln.raw_id, "quantity": qty})
-            if unfilled.get(ln.line_id):
-                short.append({"lineItemId": ln.raw_id, "sku": ln.sku, "quantity": unfilled[ln.line_id]})
+                prev_id = None if prev is None else prev.get("id")
+                for node_id, qty in pieces:
+                    a = {"lineItemId": raw, "sku": sku, "quantity": qty,
+                         "supplyChannel": {"typeId": "channel", "id": node_id} if plain_channel
+                         else self._channel(bound, node_id)}
+                    if prev_id is not None and prev_id != node_id:
+                        a["previousSupplyChannel"] = {"typeId": "channel", "id": prev_id}
+                    assignments.append(a)
+                    group = groups.get(node_id)
+                    if group is None:
+                        group = groups[node_id] = []
+                    group.append({"id": raw, "quantity": qty})
+            left = unfilled.get(line_id)
+            if left:
+                short.append({"lineItemId": raw, "sku": sku, "quantity": left})
         return {
             "id": bound.source.raw_id,
             "orderNumber": bound.source.extra.get("orderNumber"),

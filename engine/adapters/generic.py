@@ -61,10 +61,11 @@ from engine.adapters.base import (
     Shape,
     StockIn,
     decision_status,
-    summary,
+    plain_coords,
+    summary_notes,
     unfilled_by_line,
 )
-from engine.geocode import geocode
+from engine.geocode import geocode, locate
 from models.decision import Decision
 from models.errors import ValidationError
 from models.network import Network
@@ -82,6 +83,10 @@ _NODE_NUMS = ("handling_per_shipment", "handling_per_unit", "fee_rate")
 _LINE = Shape(("line_id", "id"), ("sku", "str"), ("qty", "int", True, 1))
 MAX_SHIPMENTS = 100
 """Upper bound on an order's ``max_shipments`` (the policy's split search is far narrower anyway)."""
+# The plain order, for _read_plain_order: the fields and kinds _read_order reads.
+_ORDER = Shape(("order_id", "id"), ("lines", "list1"), ("destination", "obj"), ("allow_split", "bool", False),
+               ("max_shipments", "int", False, 1, MAX_SHIPMENTS))
+_DESTINATION = Shape(("postal_code", "str", False), ("country", "str", False), ("region", "str", False))
 
 
 def load_schema() -> dict[str, Any]:
@@ -104,6 +109,48 @@ def _read_order(reader: Reader, d: Any, path: str, skus: Mapping[str, int] | Non
 
     With ``skus`` (a network's SKU index) unknown SKUs are problems too.
     """
+    plain = _read_plain_order(d, path, skus)
+    return plain if plain is not None else _read_careful(reader, d, path, skus)
+
+
+def _read_plain_order(d: Any, path: str, skus: Mapping[str, int] | None) -> OrderIn | None:
+    """:func:`_read_order` for an order with nothing unusual in it; ``None`` otherwise.
+
+    Returns exactly what the careful path returns for such an order (a
+    test holds the two together), without JSON paths or problem
+    bookkeeping: this is the per-order path.
+    """
+    top = _ORDER.fast(d)
+    if top is None:
+        return None
+    oid, lines_raw, dest, split, maxs = top
+    lines: list[LineIn] = []
+    lbase = f"{path}.lines" if path else "lines"
+    for i, ln in enumerate(lines_raw):
+        vals = _LINE.fast(ln)
+        if vals is None or skus is not None and vals[1] not in skus:
+            return None
+        lid, sku, qty = vals
+        lines.append(LineIn(str(lid), lid, sku, qty, f"{lbase}[{i}]"))
+    place = _DESTINATION.fast(dest)
+    if place is None:
+        return None
+    postal, country, region = place
+    dp = f"{path}.destination" if path else "destination"
+    lat, lon = dest.get("lat"), dest.get("lon")
+    if lat is None and lon is None:
+        address = Address(postal, country, region, path=dp)
+    else:
+        ll = plain_coords(lat, lon, locate(postal, country, region))
+        if ll is None:
+            return None
+        address = Address(postal, country, region, ll[0], ll[1], dp)
+    return OrderIn(str(oid), oid, tuple(lines), address, allow_split=True if split is None else split,
+                   max_shipments=maxs)
+
+
+def _read_careful(reader: Reader, d: Any, path: str, skus: Mapping[str, int] | None = None) -> OrderIn | None:
+    """:func:`_read_order` value by value, recording every problem with its JSON path."""
     o = reader.as_obj(d, path)
     if o is None:
         return None
@@ -202,7 +249,7 @@ class GenericAdapter(Adapter):
         return _read_order(reader, payload, "")
 
     def render(self, bound: Bound, decision: Decision | None, atp: AtpLookup | None = None) -> dict[str, Any]:
-        notes = summary(bound, decision)["notes"]
+        notes = summary_notes(bound, decision)
         out = render_decision(decision, notes) if decision is not None else {
             "order_id": bound.order_id, "strategy": None, "units": 0, "distance_km": 0.0,
             "allocations": [], "shipments": [], "cost": None, "notes": notes,
@@ -350,7 +397,7 @@ def render_decision(decision: Decision, notes: Iterable[str] = ()) -> dict[str, 
         shipments = [{"node_id": n, "units": sum(x["qty"] for x in ls), "lines": ls} for n, ls in grouped.items()]
     return {
         "order_id": decision.order_id,
-        "status": decision.status.value,
+        "status": str(decision.status),  # a StrEnum's str() is its value, and cheaper than .value
         "strategy": decision.strategy,
         "units": decision.units,
         "distance_km": decision.distance_km,

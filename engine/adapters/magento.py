@@ -66,6 +66,15 @@ __all__ = ["MagentoAdapter"]
 
 
 _ITEM = Shape(("sku", "str"), ("qty", "int", True, 1))
+# The plain request, for MagentoAdapter._read_plain: the same fields, kinds and key spellings
+# read_order reads, checked in one go.
+_REQUEST = Shape((("inventoryRequest", "inventory_request"), "obj"), (("algorithmCode", "algorithm_code"), "str", False),
+                 (("orderId", "order_id"), "id", False))
+_INVENTORY_REQUEST = Shape((("stockId", "stock_id"), "int", True, 1), ("items", "list1"),
+                           (("extension_attributes", "extensionAttributes"), "obj", False))
+_EXTENSION = Shape((("destination_address", "destinationAddress"), "obj", False), (("order_id", "orderId"), "id", False))
+_DESTINATION = Shape(("postcode", "str0", False), (("country", "country_id", "countryId"), "str", False),
+                     (("region_code", "regionCode"), "str", False), ("region", "str0", False))
 
 
 def _items(reader: Reader, payload: Any, path: str = "") -> tuple[list, str]:
@@ -216,6 +225,11 @@ class MagentoAdapter(Adapter):
 
     # ------------------------------------------------------------------ order
     def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
+        plain = self._read_plain(payload)
+        return plain if plain is not None else self._read_careful(payload, reader)
+
+    def _read_careful(self, payload: Any, reader: Reader) -> OrderIn | None:
+        """:meth:`read_order` value by value, recording every problem with its JSON path."""
         top = reader.as_obj(payload, "")
         if top is None:
             return None
@@ -267,6 +281,54 @@ class MagentoAdapter(Adapter):
         if stock_id is None:
             return None
         return OrderIn(str(order_raw), order_raw, tuple(lines), address, notes=tuple(notes),
+                       extra={"stock_id": stock_id, "algorithm": algorithm, "path": base})
+
+    @staticmethod
+    def _read_plain(payload: Any) -> OrderIn | None:
+        """:meth:`read_order` for a request with nothing unusual in it; ``None`` otherwise.
+
+        Returns exactly what :meth:`_read_careful` returns for such a request
+        (a test holds the two together), without JSON paths or problem
+        bookkeeping: this is the per-order path, and the careful one costs
+        several times more.
+        """
+        top = _REQUEST.fast(payload)
+        if top is None:
+            return None
+        irq, algorithm, top_id = top
+        req = _INVENTORY_REQUEST.fast(irq)
+        if req is None:
+            return None
+        stock_id, items, ext = req
+        base = "inventoryRequest" if "inventoryRequest" in payload else "inventory_request"
+        lines: list[LineIn] = []
+        for i, it in enumerate(items):
+            vals = _ITEM.fast(it)
+            if vals is None:
+                return None
+            lines.append(LineIn(str(i), i, vals[0], vals[1], f"{base}.items[{i}]"))
+        address = None
+        order_raw: Any = None
+        if ext is not None:
+            x = _EXTENSION.fast(ext)
+            if x is None:
+                return None
+            dest, order_raw = x
+            if dest is not None:
+                a = _DESTINATION.fast(dest)
+                if a is None:
+                    return None
+                ext_key = "extension_attributes" if "extension_attributes" in irq else "extensionAttributes"
+                dest_key = "destination_address" if "destination_address" in ext else "destinationAddress"
+                postcode, country, region_code, region = a
+                address = Address(postcode, country, region_code or region,
+                                  path=f"{base}.{ext_key}.{dest_key}")
+        if top_id is not None:
+            order_raw = top_id
+        if order_raw is None:
+            # no order id: this request is its own order (and its own reservation)
+            order_raw = f"msi-{uuid.uuid4().hex[:16]}"
+        return OrderIn(str(order_raw), order_raw, tuple(lines), address,
                        extra={"stock_id": stock_id, "algorithm": algorithm, "path": base})
 
     def check_order(self, order_in: OrderIn, catalog: Catalog, reader: Reader) -> OrderIn:
@@ -326,10 +388,15 @@ class MagentoAdapter(Adapter):
         net = bound.catalog.network
         deduct: dict[tuple[str, str], int] = {}
         requested: dict[str, int] = {}
+        deducted: dict[str, int] = {}  # units per SKU, for "shippable"
         for ln in bound.source.lines:
-            requested[ln.sku] = requested.get(ln.sku, 0) + ln.qty
-            for node_id, qty in by_line.get(ln.line_id, []):
-                deduct[(node_id, ln.sku)] = deduct.get((node_id, ln.sku), 0) + qty
+            sku = ln.sku
+            requested[sku] = requested.get(sku, 0) + ln.qty
+            for node_id, qty in by_line.get(ln.line_id, ()):
+                key = (node_id, sku)
+                deduct[key] = deduct.get(key, 0) + qty
+                deducted[sku] = deducted.get(sku, 0) + qty
+        rank = bound.catalog.priority_ranks
         rows: list[dict[str, Any]] = []
         for sku in requested:
             s = net.sku_index.get(sku)
@@ -341,7 +408,8 @@ class MagentoAdapter(Adapter):
                 stocked = inv.node[inv.sku_ptr[s]:inv.sku_ptr[s + 1]].tolist()
             else:
                 stocked = [net.node_index[code] for code, k in deduct if k == sku]
-            for n in sorted(stocked, key=net.priority_rank.__getitem__):
+            stocked.sort(key=rank.__getitem__)
+            for n in stocked:
                 node = net.nodes[n]
                 if not node.enabled:
                     continue
@@ -351,7 +419,7 @@ class MagentoAdapter(Adapter):
                 avail = atp(code, sku) + take if atp is not None else inv.atp(code, sku)
                 rows.append({"source_code": self.location_raw(bound, code), "sku": sku, "qty_to_deduct": take,
                              "qty_available": avail})
-        shippable = all(sum(q for (_, s), q in deduct.items() if s == sku) >= want for sku, want in requested.items())
+        shippable = all(deducted.get(sku, 0) >= want for sku, want in requested.items())
         return {"source_selection_items": rows, "shippable": shippable, "sourcewise": summary(bound, decision)}
 
     def render_reroute(self, bound: Bound, before: Decision | None, after: Decision, rejected: str,

@@ -59,9 +59,11 @@ from engine.adapters.base import (
     StockIn,
     allocation_delta,
     allocations_by_line,
+    plain_coords,
     summary,
     unfilled_by_line,
 )
+from engine.geocode import locate
 from models.decision import Decision
 
 __all__ = ["ShopifyAdapter", "reject_fulfillment_order"]
@@ -89,6 +91,7 @@ _LINE_ITEM = Shape(("id", "id"), ("quantity", "int"), ("fulfillable_quantity", "
 _FULFILLMENT_ORDER = Shape(("id", "id"), ("order_id", "id", False), ("assigned_location_id", "id"), ("status", "str"),
                            ("request_status", "str", False), ("supported_actions", "list", False),
                            ("delivery_method", "obj", False), ("destination", "obj", False), ("line_items", "list"))
+_ADDRESS = Shape(("zip", "str0", False), ("country_code", "str", False), ("province_code", "str", False))
 _FO_LINE = Shape(("id", "id"), ("line_item_id", "id"), ("inventory_item_id", "id"), ("quantity", "int"),
                  ("fulfillable_quantity", "int", False))
 
@@ -176,6 +179,8 @@ class ShopifyAdapter(Adapter):
 
     # ------------------------------------------------------------------ order
     def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
+        # Per-order path: values that are plainly fine are taken as they are, and JSON paths and
+        # Reader.take (which records problems) are only reached when something looks wrong.
         top = reader.as_obj(payload, "")
         if top is None:
             return None
@@ -190,30 +195,35 @@ class ShopifyAdapter(Adapter):
         if items is not None and not items:
             reader.fail(_join(base, "line_items"), "must not be empty")
             items = None
-        li_base = _join(base, "line_items")
+        li_base = "order.line_items" if base else "line_items"
         line_items: dict[str, tuple] = {}  # key -> (raw id, quantity, sku, price, grams)
         for i, it in enumerate(items or ()):
             vals = _LINE_ITEM.read(reader, it, li_base, i)
             if vals is None or vals[0] is None:
                 continue
             lid, qty, _fq, sku, price, grams = vals
-            key = _gid_tail(lid)
+            key = str(lid) if type(lid) is int else _gid_tail(lid)
             if key in line_items:
                 reader.fail(f"{li_base}[{i}].id", f"duplicate line item id {lid!r}")
                 continue
             line_items[key] = (lid, qty, sku, price, grams)
 
         address = None
-        sa_path = _join(base, "shipping_address")
+        sa_path = "order.shipping_address" if base else "shipping_address"
         if sa is not None:
-            address = self._address(reader, sa, sa_path, ("country_code", "country"))
+            address = self._address(reader, sa, sa_path)
         service = None
         if sl:
-            p0 = _join(base, "shipping_lines[0]")
-            first = reader.as_obj(sl[0], p0)
-            if first is not None:
-                service = (reader.take(first, "code", p0, "str", required=False)
-                           or reader.take(first, "title", p0, "str", required=False))
+            first = sl[0]
+            code = first.get("code") if type(first) is dict else None
+            if type(code) is str and code.strip():
+                service = code
+            else:
+                p0 = _join(base, "shipping_lines[0]")
+                first = reader.as_obj(first, p0)
+                if first is not None:
+                    service = (reader.take(first, "code", p0, "str", required=False)
+                               or reader.take(first, "title", p0, "str", required=False))
 
         fos = None
         if "fulfillment_orders" not in top:
@@ -221,21 +231,29 @@ class ShopifyAdapter(Adapter):
             reader.fail("fulfillment_orders", "required field is missing: add the body of "
                                               "GET /orders/{id}/fulfillment_orders.json next to the order")
         else:
-            fos = reader.take(top, "fulfillment_orders", "", "list")
+            fos = top["fulfillment_orders"]
+            if type(fos) is not list:
+                fos = reader.take(top, "fulfillment_orders", "", "list")
         lines: list[LineIn] = []
         fo_info: list[dict[str, Any]] = []
         per_item: dict[str, int] = {}
-        for j, fo in enumerate(fos or []):
+        for j, fo in enumerate(fos or ()):
             path = f"fulfillment_orders[{j}]"
             vals = _FULFILLMENT_ORDER.read(reader, fo, path)
             if vals is None:
                 continue
             fid, oid, assigned, status, request, actions, dm, dest, fo_lines = vals
-            if oid is not None and raw_id is not None and _gid_tail(oid) != _gid_tail(raw_id):
+            if (oid is not None and raw_id is not None and oid != raw_id
+                    and _gid_tail(oid) != _gid_tail(raw_id)):
                 reader.fail(f"{path}.order_id", f"belongs to order {oid!r}, not {raw_id!r}")
             method = "shipping"
             if dm is not None:
-                method = reader.take(dm, "method_type", f"{path}.delivery_method", "str", required=False) or method
+                mt = dm.get("method_type")
+                if type(mt) is str and mt.strip():
+                    method = mt
+                else:
+                    method = reader.take(dm, "method_type", f"{path}.delivery_method", "str",
+                                         required=False) or method
             reason = None
             if status is not None and status not in MOVABLE_STATUS:
                 reason = f"status is {status}"
@@ -245,11 +263,16 @@ class ShopifyAdapter(Adapter):
                 reason = f"a fulfillment service holds it (request_status {request})"
             elif actions is not None and "move" not in actions:
                 reason = "Shopify does not allow moving it (no move in supported_actions)"
-            entry: dict[str, Any] = {
-                "raw": fid, "key": _gid_tail(fid) if fid is not None else None, "path": path,
-                "assigned_raw": assigned, "assigned": _gid_tail(assigned) if assigned is not None else None,
-                "method": method, "reason": reason, "lines": [], "destination": dest,
-            }
+            fkey_of_fo = None if fid is None else str(fid) if type(fid) is int else _gid_tail(fid)
+            held_lines: list[tuple[Any, str, int]] = []
+            fo_info.append({
+                "raw": fid, "key": fkey_of_fo, "path": path,
+                "assigned_raw": assigned,
+                "assigned": None if assigned is None else str(assigned) if type(assigned) is int
+                else _gid_tail(assigned),
+                "method": method, "reason": reason, "lines": held_lines, "destination": dest,
+            })
+            routed = reason is None and fkey_of_fo is not None
             for k, fl in enumerate(fo_lines or ()):
                 lp = f"{path}.line_items[{k}]"
                 vals = _FO_LINE.read(reader, fl, lp)
@@ -262,7 +285,7 @@ class ShopifyAdapter(Adapter):
                 if ffq > fqty:
                     reader.fail(f"{lp}.fulfillable_quantity", f"{ffq} exceeds quantity {fqty}")
                     continue
-                ik = _gid_tail(item_ref)
+                ik = str(item_ref) if type(item_ref) is int else _gid_tail(item_ref)
                 li = line_items.get(ik)
                 if li is None:
                     if items is not None:  # else line_items is already reported
@@ -274,16 +297,14 @@ class ShopifyAdapter(Adapter):
                     reader.fail(f"{lp}.quantity", f"fulfillment orders hold {held} units of line item "
                                                   f"{item_ref!r}, which has quantity {li[1]}")
                     continue
-                fkey = _gid_tail(flid)
-                entry["lines"].append((flid, fkey, ffq))
-                if reason is None and ffq > 0 and entry["key"] is not None:
+                fkey = str(flid) if type(flid) is int else _gid_tail(flid)
+                held_lines.append((flid, fkey, ffq))
+                if routed and ffq > 0:
                     grams = li[4]
                     lines.append(LineIn(
-                        fkey, flid, _gid_tail(inv_item), ffq, lp, li[3],
-                        grams / 1000.0 if grams is not None else None,
-                        {"line_item": item_ref, "sku": li[2]},
+                        fkey, flid, str(inv_item) if type(inv_item) is int else _gid_tail(inv_item), ffq, lp,
+                        li[3], grams / 1000.0 if grams is not None else None, {"line_item": item_ref, "sku": li[2]},
                     ))
-            fo_info.append(entry)
         if raw_id is None:
             return None
         if address is None:
@@ -292,27 +313,33 @@ class ShopifyAdapter(Adapter):
             # repeats the shipping address otherwise)
             fo = next((fo for fo in fo_info if fo["reason"] is None and fo["destination"]), None)
             if fo is not None:
-                address = self._address(reader, fo["destination"], f"{fo['path']}.destination",
-                                        ("country_code", "country"))
+                address = self._address(reader, fo["destination"], f"{fo['path']}.destination")
             if address is None and lines:
                 reader.fail(sa_path, "required to route shipping fulfillment orders (no destination either)")
-        return OrderIn(_gid_tail(raw_id), raw_id, tuple(lines), address, service_level=service,
-                       extra={"name": name, "fulfillment_orders": fo_info})
+        return OrderIn(str(raw_id) if type(raw_id) is int else _gid_tail(raw_id), raw_id, tuple(lines), address,
+                       service_level=service, extra={"name": name, "fulfillment_orders": fo_info})
 
-    def _address(self, reader: Reader, d: dict, path: str, country_keys: Sequence[str]) -> Address:
-        zip_ = reader.take(d, "zip", path, "str", required=False, nonempty=False)
-        country = None
-        for k in country_keys:
-            country = reader.take(d, k, path, "str", required=False)
-            if country:
-                break
-        province = (reader.take(d, "province_code", path, "str", required=False)
-                    or reader.take(d, "province", path, "str", required=False))
+    def _address(self, reader: Reader, d: dict, path: str) -> Address:
+        vals = _ADDRESS.fast(d)
+        if vals is not None:
+            zip_, country, province = vals
+            # the fallbacks are read (and checked) only when the preferred key says nothing, as below
+            if not country:
+                country = reader.take(d, "country", path, "str", required=False)
+            if not province:
+                province = reader.take(d, "province", path, "str", required=False)
+        else:
+            zip_ = reader.take(d, "zip", path, "str", required=False, nonempty=False)
+            country = (reader.take(d, "country_code", path, "str", required=False)
+                       or reader.take(d, "country", path, "str", required=False))
+            province = (reader.take(d, "province_code", path, "str", required=False)
+                        or reader.take(d, "province", path, "str", required=False))
         lat, lon = d.get("latitude"), d.get("longitude")
         if lat is None and lon is None:
             return Address(zip_, country, province, path=path)
-        ref = Address(zip_, country, province).reference()
-        ll = reader.coords(lat, lon, f"{path}.latitude", f"{path}.longitude", ref)
+        ref = locate(zip_, country, province)
+        ll = (plain_coords(lat, lon, ref)
+              or reader.coords(lat, lon, f"{path}.latitude", f"{path}.longitude", ref))
         if ll is None:
             return Address(zip_, country, province, path=path)
         return Address(zip_, country, province, ll[0], ll[1], path)

@@ -1,0 +1,216 @@
+"""The fast paths of parsing never decide differently from the careful ones.
+
+:class:`~engine.adapters.base.Shape` reads objects through generated code and
+falls back to :meth:`Reader.take` field by field; :class:`~models.Order`
+confirms the usual order with plain comparisons before running its full
+validation. Each shortcut must accept only what the careful path accepts,
+with the same values: these tests throw awkward values at both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import engine.adapters.commercetools as ct_mod
+import engine.adapters.generic as generic_mod
+import engine.adapters.magento as magento_mod
+import engine.adapters.shopify as shopify_mod
+from engine.adapters import get_adapter
+from engine.adapters.base import MAX_UNITS, Reader, Shape
+from engine.geocode import GeoPoint, distance_km, swap_suspect, valid_lat_lon
+from models.errors import Collector
+from models.order import Order, OrderLine
+from tests.adapters import load
+from tests.adapters.test_fuzz import FILES, mutated
+
+# every kind, required and optional, bounds and alternative keys
+SHAPES = [
+    Shape(("id", "id"), ("name", "str0", False), ("items", "list"), ("obj", "obj", False), ("flag", "bool", False)),
+    Shape(("q", "int", True, 1), ("f", "int", False), ("neg", "int", False, None), ("d", "int", False, None, 20),
+          ("price", "decimal", False), ("s", "str")),
+    Shape((("stockId", "stock_id"), "int", True, 1), (("a", "b", "c"), "str", False), ("l", "list1")),
+]
+KEYS = ["id", "name", "items", "obj", "flag", "q", "f", "neg", "d", "price", "s", "stockId", "stock_id",
+        "a", "b", "c", "l"]
+# a valid object per shape, so that one or two changed values reach every test of the fast path
+BASES = [{"id": 1, "name": "n", "items": [], "obj": {}, "flag": True},
+         {"q": 1, "f": 0, "neg": -1, "d": 2, "price": "1.00", "s": "x"},
+         {"stockId": 1, "a": "x", "l": [1]}]
+
+_values = (st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([-21, 20, 21, MAX_UNITS, MAX_UNITS + 1,
+                                                                             -MAX_UNITS, -MAX_UNITS - 1])
+           | st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(["", " ", "x", "1.5", "19.99", "-1",
+                                                                              "1e3", "0.1 ", "gid://x/1"])
+           | st.lists(st.integers(0, 2), max_size=2) | st.dictionaries(st.sampled_from(["k"]), st.none(), max_size=1))
+CHECK = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@CHECK
+@given(st.integers(0, len(SHAPES) - 1), st.dictionaries(st.sampled_from(KEYS), _values, max_size=3),
+       st.lists(st.sampled_from(KEYS), max_size=2), st.booleans())
+def test_shape_fast_path_agrees_with_take(k, changes, dropped, from_scratch):
+    shape = SHAPES[k]
+    d = {} if from_scratch else dict(BASES[k])
+    d.update(changes)
+    for key in dropped:
+        d.pop(key, None)
+    fast = shape.fast(d)
+    r = Reader("test", "order")
+    slow = shape.slow(r, d, "x")
+    if fast is not None:
+        assert not r.problems, (d, r.problems)
+        assert fast == slow
+        assert [type(v) for v in fast] == [type(v) for v in slow]
+    # read() is the fast path or else the careful one
+    r2 = Reader("test", "order")
+    assert shape.read(r2, d, "x") == (fast if fast is not None else slow)
+
+
+def test_shape_fast_path_skips_absent_optional_keys():
+    shape = SHAPES[0]
+    assert shape.fast({"id": 7, "items": []}) == (7, None, [], None, None)
+    assert shape.fast({"id": 7}) is None  # a required key is missing: the careful path reports it
+    assert SHAPES[2].fast({"stock_id": 2, "c": "z", "l": [1]}) == (2, "z", [1])
+
+
+_ids = st.sampled_from(["1", "2", "", " ", "o-1"]) | st.integers(-1, 2) | st.none()
+_nums = (st.floats(allow_nan=True, allow_infinity=True) | st.integers(-200, 200) | st.booleans()
+         | st.sampled_from([90.0, -90.0, 180.0, -180.0, 90.0000001, math.nan]) | st.none() | st.just("1"))
+_lines = st.builds(OrderLine, _ids, st.sampled_from(["A", "", None, 3]), st.integers(-1, 3) | st.booleans()
+                   | st.just(2.0), st.sampled_from(["ship", "pickup", "same_day", "fly", None]),
+                   st.sampled_from([None, "", "S1"]))
+
+
+_good_line = st.builds(OrderLine, st.sampled_from(["1", "2", "3"]), st.just("A"), st.integers(1, 3))
+_order_changes = st.fixed_dictionaries({}, optional={
+    "order_id": _ids, "lat": _nums, "lon": _nums, "max_shipments": st.none() | st.integers(-1, 2) | st.booleans(),
+    "service_level": st.sampled_from(["standard", "express", "next_day", "Express", "", None]),
+    "placed_at": st.sampled_from([None, "2024-01-01"]),
+})
+
+
+@CHECK
+@given(st.lists(_good_line, min_size=1, max_size=3), st.lists(_lines, max_size=2), _order_changes)
+def test_order_fast_check_agrees_with_full_validation(good, odd, changes):
+    # a valid order, then a few odd lines and field values: each test of the shortcut gets its turn
+    values = dict(order_id="o-1", lines=tuple(good + odd), lat=40.0, lon=-74.0, allow_split=True,
+                  max_shipments=None, service_level="standard", channel="web", placed_at=None,
+                  allow_substitutes=True)
+    values.update(changes)
+    raw = object.__new__(Order)  # unvalidated, to ask both checks about the same values
+    for k, v in values.items():
+        object.__setattr__(raw, k, v)
+    col = Collector()
+    try:
+        raw.validate_into(col)
+    except TypeError:
+        return  # unhashable line ids break the full check itself; not the shortcut's business
+    if raw._plainly_valid():
+        assert not col.problems
+    try:
+        Order(**values)
+    except ValueError as exc:
+        assert col.problems and exc.problems == tuple(col.problems)  # type: ignore[attr-defined]
+    else:
+        assert not col.problems
+
+
+def test_order_init_matches_the_dataclass_fields():
+    for cls in (Order, OrderLine):
+        params = list(inspect.signature(cls).parameters.values())
+        fields = dataclasses.fields(cls)
+        assert [p.name for p in params] == [f.name for f in fields]
+        assert [p.default for p in params] == [
+            inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default for f in fields]
+
+
+# ---------------------------------------------------------------------------- whole orders
+
+MODULES = (shopify_mod, ct_mod, magento_mod, generic_mod)
+
+
+@contextlib.contextmanager
+def careful_only():
+    """Every Shape's fast check and plain_coords switched off: only the careful paths run."""
+    saved = []
+    for mod in MODULES:
+        for obj in vars(mod).values():
+            if isinstance(obj, Shape):
+                saved.append((obj, obj.fast))
+                obj.fast = lambda d: None
+    coords = [(mod, mod.plain_coords) for mod in MODULES if hasattr(mod, "plain_coords")]
+    for mod, _ in coords:
+        mod.plain_coords = lambda lat, lon, ref: None
+    try:
+        yield
+    finally:
+        for obj, fast in saved:
+            obj.fast = fast
+        for mod, fn in coords:
+            mod.plain_coords = fn
+
+
+def _read(adapter, payload):
+    r = Reader(adapter.name, "order")
+    try:
+        got = adapter.read_order(payload, r)
+    except Exception as exc:  # noqa: BLE001 - compared, not hidden
+        got = type(exc)
+    if got is not None and not isinstance(got, type) and str(got.order_id).startswith("msi-"):
+        got = got._replace(order_id="msi", raw_id="msi")  # a fresh random id per read
+    return got, [(p.row, p.field, p.reason) for p in r.problems]
+
+
+WHOLE = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def _check_platform(platform):
+    adapter = get_adapter(platform)
+    order = load(FILES[platform][0])
+
+    @WHOLE
+    @given(st.one_of(st.just(order), mutated(order)))
+    def check(payload):
+        fast = _read(adapter, payload)
+        with careful_only():
+            careful = _read(adapter, payload)
+        assert fast == careful
+
+    check()
+
+
+def test_shopify_orders_read_the_same_with_and_without_fast_paths():
+    _check_platform("shopify")
+
+
+def test_commercetools_orders_read_the_same_with_and_without_fast_paths():
+    _check_platform("commercetools")
+
+
+def test_magento_requests_read_the_same_with_and_without_fast_paths():
+    _check_platform("magento")
+
+
+def test_generic_orders_read_the_same_with_and_without_fast_paths():
+    _check_platform("generic")
+
+
+def test_plain_paths_are_taken_for_the_example_payloads():
+    assert magento_mod.MagentoAdapter._read_plain(load(FILES["magento"][0])) is not None
+    assert generic_mod._read_plain_order(load(FILES["generic"][0]), "", None) is not None
+
+
+@CHECK
+@given(st.floats(-90, 90), st.floats(-180, 180), st.floats(-90, 90), st.floats(-180, 180))
+def test_swap_check_shortcut_agrees_with_distances(lat, lon, rlat, rlon):
+    ref = GeoPoint(rlat, rlon, "postal_code", False, "x")
+    given_km = distance_km(lat, lon, rlat, rlon)
+    expected = not (given_km <= 1500.0 or not valid_lat_lon(lon, lat)) and \
+        distance_km(lon, lat, rlat, rlon) * 2.0 < given_km
+    assert swap_suspect(lat, lon, ref) == expected
