@@ -723,6 +723,33 @@ def _greedy(order_per_group, qty, atp, capu, k, alloc):
             rem -= take
 
 
+@njit(cache=True)
+def _entry_position(sku_ptr, ent_node, s, n):
+    """Position of node ``n`` in SKU ``s``'s entries (sorted by node), or -1."""
+    lo = sku_ptr[s]
+    hi = sku_ptr[s + 1]
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if ent_node[mid] < n:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < end and ent_node[lo] == n:
+        return lo
+    return -1
+
+
+@njit(cache=True)
+def _entry_atp(sku_ptr, ent_node, on_hand, safety, reserved, s, n):
+    """ATP (floored at 0) of SKU ``s`` at node ``n``; 0 when no entry is stored."""
+    e = _entry_position(sku_ptr, ent_node, s, n)
+    if e < 0:
+        return 0
+    a = on_hand[e] - safety[e] - reserved[e]
+    return a if a > 0 else 0
+
+
 @njit(cache=True, inline="always")
 def _plan_unit(e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, cap_units, params,
                strategy):

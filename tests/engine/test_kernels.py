@@ -325,3 +325,16 @@ def test_split_pool_keeps_a_source_of_every_line():
     d = Router(net, inv, flat_policy(split_candidates=4)).route(order)
     assert d.status.value == "routed" and d.units == 3
     assert sorted(s.node_id for s in d.shipments)[0] == "FAR" and len(d.shipments) == 2
+
+
+def test_entry_atp_matches_the_inventory_lookup(rng):
+    net = make_network(rng, 25, 15)
+    inv = make_inventory(rng, net, density=0.5, max_qty=6)
+    r = Router(net, inv)
+    for n in net.nodes:
+        for s in net.skus:
+            want = inv.atp(n.node_id, s.sku)
+            got = K._entry_atp(inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock, inv.reserved,
+                               net.sku_index[s.sku], net.node_index[n.node_id])
+            assert got == want
+            assert r.atp(n.node_id, s.sku) == want
