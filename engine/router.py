@@ -582,15 +582,18 @@ class Router:
             if existing is not None:
                 return existing
             held = self._route_simple(order, sku_idx, name, code)
-            if held is None:
-                held = self._route_locked(order, sku_idx, name, code, free=None, exclude=None)
+            if not isinstance(held, _Held):
+                # ``held`` names the tier whose single-node search already declined, if any
+                held = self._route_locked(order, sku_idx, name, code, free=None, exclude=None, declined=held)
             self._open[order.order_id] = held
         return held.decision
 
-    def _route_simple(self, order: Order, sku_idx: list[int], name: str, code: int) -> _Held | None:
+    def _route_simple(self, order: Order, sku_idx: list[int], name: str, code: int) -> _Held | str | None:
         """The common case in one kernel call: shipped lines, no delivery
         deadline, and the first tier that applies fills everything from one
-        node. Returns None, having changed nothing, when that does not hold."""
+        node. Otherwise nothing changes and it returns the name of the tier
+        whose single-node search declined (None when it never searched), so
+        the full routing does not repeat that search."""
         if code not in (0, 4) or self._gateway is not None:
             return None
         if self._deadlines[order.service_level] >= 0:
@@ -626,7 +629,7 @@ class Router:
                 self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb,
                 self._cap_orders, self._cap_units, p, self._bands, True, True)
             if not ok:
-                return None
+                return tier.name
             return self._simple_held(order, name, code, tier.name, k, g_sku, g_qty, node, fent, need, miles,
                                      lead, costs, snap, dest, mask, p, cap_before, placed, sum(qtys))
         return None
@@ -675,18 +678,19 @@ class Router:
         return due
 
     def _route_locked(self, order: Order, sku_idx: list[int], name: str, code: int, *,
-                      free: np.ndarray | None, exclude: int | None, k_override: int | None = None) -> _Held:
+                      free: np.ndarray | None, exclude: int | None, k_override: int | None = None,
+                      declined: str | None = None) -> _Held:
         """Route every pass of the order and build its decision; roll back on failure."""
         pieces: list[_Piece] = []
         try:
-            return self._route_passes(order, sku_idx, name, code, pieces, free, exclude, k_override)
+            return self._route_passes(order, sku_idx, name, code, pieces, free, exclude, k_override, declined)
         except BaseException:
             for pc in pieces:
                 if pc.entry >= 0:
                     self._reserved[pc.entry] -= pc.qty
             raise
 
-    def _route_passes(self, order, sku_idx, name, code, pieces, free, exclude, k_override) -> _Held:
+    def _route_passes(self, order, sku_idx, name, code, pieces, free, exclude, k_override, declined=None) -> _Held:
         net, pol = self.network, self.policy
         lines = order.lines
         g_sku, g_qty, line_group = _group_lines(sku_idx, [line.qty for line in lines])
@@ -714,7 +718,8 @@ class Router:
                 return 0
             p = params if cost_params is None else cost_params
             fast = code in (0, 4) and free is None and p[K.P_MAX_MILES] == _NO_LIMIT and p[K.P_MAX_DAYS] < 0
-            if fast:
+            # the simple path ran this very search for the tier a moment ago (same stock, same order)
+            if fast and tier_name != declined:
                 ok, node, fent, need, fmiles, flead, _, snap = K._route_fast(
                     dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
                     self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
