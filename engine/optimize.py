@@ -1886,7 +1886,7 @@ def _swap(router, held: dict, new: dict, today: date) -> str:
             po, pu = _usage(net, inv, e, q)
             used = np.flatnonzero(pu > 0)
             pieces = None
-            if getattr(h, "pieces", None) is not None and h.order is not None:
+            if h.piece_list() is not None and h.order is not None:
                 # keep the order re-routable: one piece per (group, node), as the router records them
                 pos: dict[str, int] = {}
                 for line in h.order.lines:
@@ -1901,5 +1901,5 @@ def _swap(router, held: dict, new: dict, today: date) -> str:
                                          s.tier, "ship"))
             router._open[oid] = dataclasses.replace(
                 h, decision=decision, entries=e, qty=q, source=None, day=today, cap_nodes=used,
-                cap_units=np.stack([po[used], pu[used]]), pieces=pieces)
+                cap_units=np.stack([po[used], pu[used]]), pieces=pieces, whole=None)
     return ""

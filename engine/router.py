@@ -68,6 +68,18 @@ class _Held:
     cap_units: np.ndarray | None = None
     pieces: list | None = None
     order: Order | None = None
+    # (node, lead, km, tier) of an order one node ships whole: its pieces,
+    # one per group from ``entries``/``qty``, are built only when asked for
+    whole: tuple | None = None
+
+    def piece_list(self) -> list | None:
+        """The order's pieces; None for batch-routed orders, which keep none."""
+        if self.pieces is None and self.whole is not None:
+            node, lead, km, tier = self.whole
+            self.pieces = [_Piece(g, node, e, q, lead, km, tier, "ship")
+                           for g, (e, q) in enumerate(zip(self.entries.tolist(), self.qty.tolist(), strict=True))]
+            self.whole = None
+        return self.pieces
 
     def get(self) -> Decision:
         if self.decision is None:
@@ -645,8 +657,6 @@ class Router:
         items = tuple([(line.line_id, line.qty) for line in lines])
         start = placed.date() if placed is not None else self.business_day
         shipment = Shipment(node_id, units, km, items, lead, self._due(start, lead), "ship", tier_name)
-        pieces = [_Piece(g, node, e, q, lead, km, tier_name, "ship")
-                  for g, (e, q) in enumerate(zip(fent.tolist(), need.tolist(), strict=True))]
         snapshot = _LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, node, need, snap, dest, mask, p,
                                  cap_before[0] if cap_before is not None else None,
                                  self._cap_units.copy() if cap_before is not None else None, code)
@@ -661,7 +671,7 @@ class Router:
             cost=CostBreakdown(c[0], c[1], c[2], 0.0, c[3]),
             strategy=name, explanation=Explanation(name, build, (TierNote(tier_name, items),)),
         )
-        held = _Held(decision, fent, need, day=self.business_day, pieces=pieces, order=order)
+        held = _Held(decision, fent, need, None, self.business_day, order=order, whole=(node, lead, km, tier_name))
         if cap_before is not None:
             held.cap_nodes = np.array([node], np.int64)
             held.cap_units = np.array([[1], [units]], np.int64)
@@ -1150,7 +1160,8 @@ class Router:
             held = self._open.get(order_id)
             if held is None:
                 raise ReservationError(f"order {order_id!r} holds no reservation")
-            if held.pieces is None:
+            held_pieces = held.piece_list()
+            if held_pieces is None:
                 col.add("reroute", order_id, "order_id", "orders routed in a batch cannot be re-routed; route() them")
                 col.raise_if_any()
             n = self.network.node_index.get(rejected_node, -1)
@@ -1166,11 +1177,11 @@ class Router:
             _, _, line_group = _group_lines(sku_idx, [ln.qty for ln in order.lines])
             groups = ({line_group[i] for i, ln in enumerate(order.lines) if ln.line_id in wanted}
                       if wanted is not None else set(line_group))
-            hit = [pc for pc in held.pieces if pc.node == n and pc.group in groups]
+            hit = [pc for pc in held_pieces if pc.node == n and pc.group in groups]
             if not hit:
                 col.add("reroute", order_id, "rejected_node", f"{rejected_node!r} ships none of those lines")
                 col.raise_if_any()
-            keep = [pc for pc in held.pieces if pc not in hit]
+            keep = [pc for pc in held_pieces if pc not in hit]
             # release the rejected share and correct the node's stock (once per entry: a SKU can sit
             # in two pieces at the node after an earlier re-route)
             for pc in hit:
