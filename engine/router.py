@@ -641,10 +641,84 @@ class Router:
                 self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb,
                 self._cap_orders, self._cap_units, p, self._bands, True, True)
             if not ok:
+                if self._lean_splits and k > 1 and len(g_sku) == len(lines):
+                    return self._split_held(order, name, code, tier.name, k, g_sku, g_qty, dest, mask, p,
+                                            cap_before, placed, sum(qtys))
                 return tier.name
             return self._simple_held(order, name, code, tier.name, k, g_sku, g_qty, node, fent, need, miles,
                                      lead, costs, snap, dest, mask, p, cap_before, placed, sum(qtys))
         return None
+
+    # the lean path for orders one tier ships whole in several parcels (tests switch it off to compare)
+    _lean_splits = True
+
+    def _split_held(self, order, name, code, tier_name, k, g_sku, g_qty, dest, mask, p, cap_before, placed,
+                    units) -> _Held | str:
+        """An order the first tier ships whole in several parcels, without the tier machinery.
+
+        Runs the full search for the tier without reserving; when it ships
+        every unit this records the reservation and the decision directly
+        (one line per SKU, so lines and groups coincide); otherwise nothing
+        has changed and the tier's name goes back to the caller, as from a
+        declined single-node search.
+        """
+        cand, atp, ent, alloc, miles, lead, fixed, unit, costs = K._route_core(
+            dest, g_sku, g_qty, k, code, mask, self._nodef, self._skuf,
+            self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
+            self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
+            self._cap_orders, self._cap_units, self._no_free, self._mark, p, self._bands, False, True)
+        rows, cols = np.nonzero(alloc)
+        qty = alloc[rows, cols]
+        if int(qty.sum()) != units:
+            return tier_name
+        entries = ent[rows, cols]
+        capu = self._cap_units[cand]  # before this order: what the explanation replays
+        lines = order.lines
+        net = self.network
+        start = placed.date() if placed is not None else self.business_day
+        allocations = []
+        by_node: dict[int, list] = {}
+        pieces = []
+        for c, g, q, e in zip(rows.tolist(), cols.tolist(), qty.tolist(), entries.tolist(), strict=True):
+            line = lines[g]
+            n = int(cand[c])
+            node_id = self._node_ids[n]
+            allocations.append(Allocation(line.line_id, line.sku, node_id, q))
+            by_node.setdefault(c, []).append((line.line_id, q))
+            pieces.append(_Piece(g, n, e, q, float(lead[c]), float(miles[c]) * K.MILE_KM, tier_name, "ship"))
+        shipments = []
+        for c, items in by_node.items():
+            n = int(cand[c])
+            ld = float(lead[c])
+            shipments.append(Shipment(self._node_ids[n], sum(q for _, q in items), float(miles[c]) * K.MILE_KM,
+                                      tuple(items), ld, self._due(start, ld), "ship", tier_name))
+        snapshot = Snapshot(tier_name, name, k, g_sku, g_qty, cand, atp, alloc, miles, fixed, unit, capu, dest, mask,
+                            p, self._bands, cap_before[0] if cap_before is not None else None,
+                            self._completer(ent, lead, self._no_free, code))
+        pol = self.policy
+        inv = self._inv
+
+        def build(snapshot=snapshot, net=net, inv=inv):
+            return build_notes(net, inv, pol, [snapshot])
+
+        c4 = costs.tolist()
+        split = pol.split_penalty * (len(shipments) - 1)
+        decision = Decision(
+            order_id=order.order_id, status=Status.ROUTED, allocations=tuple(allocations),
+            shipments=tuple(shipments), cost=CostBreakdown(c4[0], c4[1], c4[2], split, c4[3]), strategy=name,
+            explanation=Explanation(name, build, (TierNote(tier_name, tuple((ln.line_id, ln.qty) for ln in lines)),)),
+        )
+        # reserve last, once nothing can fail: exactly what the kernel would have reserved
+        np.add.at(self._reserved, entries, qty)
+        self._cap_orders[cand[np.unique(rows)]] -= 1
+        self._cap_units[cand] -= np.bincount(rows, weights=qty, minlength=len(cand)).astype(np.int64)
+        held = _Held(decision, entries, qty, None, self.business_day, pieces=pieces, order=order)
+        if cap_before is not None:
+            used = np.flatnonzero((cap_before[0] != self._cap_orders) | (cap_before[1] != self._cap_units))
+            held.cap_nodes = used
+            held.cap_units = np.stack([cap_before[0][used] - self._cap_orders[used],
+                                       cap_before[1][used] - self._cap_units[used]])
+        return held
 
     def _simple_held(self, order, name, code, tier_name, k, g_sku, g_qty, node, fent, need, miles, lead, costs,
                      snap, dest, mask, p, cap_before, placed, units) -> _Held:

@@ -273,3 +273,41 @@ def test_route_many_output_grows_past_its_first_allocation():
                   for a in d.allocations)
     got = sorted(map(tuple, res.allocations[["order_id", "line_id", "node_id", "qty"]].values.tolist()))
     assert got == want
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lean_split_path_decides_like_the_tier_machinery(seed, monkeypatch):
+    # Orders one tier ships whole in several parcels take a lean path in route();
+    # switched off, the general tier passes decide them. Both must agree exactly.
+    from tests.conftest import make_inventory, make_network, make_order
+
+    rng = np.random.default_rng(900 + seed)
+    net = make_network(rng, 40, 12)
+    inv = make_inventory(rng, net, density=0.5, max_qty=3)
+    orders = [make_order(rng, net, f"o{i}", max_lines=4, max_qty=3) for i in range(120)]
+    lean, full = Router(net, inv), Router(net, inv)
+    monkeypatch.setattr(full, "_lean_splits", False)
+    took = []
+    real = Router._split_held
+
+    def counting(self, *args):
+        out = real(self, *args)
+        took.append(not isinstance(out, str))
+        return out
+
+    monkeypatch.setattr(Router, "_split_held", counting)
+    for o in orders:
+        a, b = lean.route(o), full.route(o)
+        assert a.status == b.status and a.allocations == b.allocations and a.shipments == b.shipments
+        assert a.cost.total == pytest.approx(b.cost.total, rel=1e-9, abs=1e-9)
+        for f in ("shipping", "handling", "vendor_fees", "split_penalty", "penalties"):
+            assert getattr(a.cost, f) == pytest.approx(getattr(b.cost, f), rel=1e-9, abs=1e-9)
+        assert [t.served for t in a.explanation.tiers] == [t.served for t in b.explanation.tiers]
+        assert [str(c) for c in a.explanation.candidates] == [str(c) for c in b.explanation.candidates]
+    np.testing.assert_array_equal(lean._reserved, full._reserved)
+    np.testing.assert_array_equal(lean._cap_units, full._cap_units)
+    assert sum(took) >= 10  # the lean path decided that many orders
+    for o in orders[:20]:
+        lean.release(o.order_id)
+        full.release(o.order_id)
+    np.testing.assert_array_equal(lean._reserved, full._reserved)
