@@ -709,9 +709,12 @@ class Router:
             explanation=Explanation(name, build, (TierNote(tier_name, tuple((ln.line_id, ln.qty) for ln in lines)),)),
         )
         # reserve last, once nothing can fail: exactly what the kernel would have reserved
-        np.add.at(self._reserved, entries, qty)
-        self._cap_orders[cand[np.unique(rows)]] -= 1
-        self._cap_units[cand] -= np.bincount(rows, weights=qty, minlength=len(cand)).astype(np.int64)
+        # (each (node, SKU) entry appears once, so plain fancy indexing adds correctly)
+        self._reserved[entries] += qty
+        for c, items in by_node.items():
+            n = int(cand[c])
+            self._cap_orders[n] -= 1
+            self._cap_units[n] -= sum(q for _, q in items)
         held = _Held(decision, entries, qty, None, self.business_day, pieces=pieces, order=order)
         if cap_before is not None:
             used = np.flatnonzero((cap_before[0] != self._cap_orders) | (cap_before[1] != self._cap_units))
