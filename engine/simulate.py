@@ -53,8 +53,10 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from engine.router import BatchResult, Router, _orders_from_batch, decisions_to_tables
+from engine.router import BatchResult, Router, _orders_from_batch
 from engine.scenario import Scenario, build_router
 from models.decision import Decision
 from models.errors import Collector, ValidationError
@@ -587,12 +589,29 @@ class _Stock:
 
 
 # ----------------------------------------------------------------------------- one strategy
+#: Money columns of the orders table, summed per day in this order (row ``i`` of :attr:`_Rows.money`).
+MONEY_COLUMNS: tuple[str, ...] = ("cost", "shipping", "handling", "vendor_fees", "split_penalty", "penalties",
+                                  "distance_km")
+_STATUS_CODES: tuple[str, ...] = ("routed", "partial", "unroutable")
+
+
 @dataclass(eq=False)
 class _Rows:
-    """Result rows of one routed batch, with order positions and node, SKU and entry codes."""
+    """Result rows of one routed batch as arrays: what shipping and the day's sums read.
 
-    pos: np.ndarray              # order position of each orders-frame row
-    orders: pd.DataFrame         # BatchResult.orders columns
+    The router's result frames are read once, when the batch is routed, so
+    that shipping concatenates arrays instead of frames and never goes back
+    to strings.
+    """
+
+    pos: np.ndarray              # order position of each order row
+    ids: np.ndarray              # order id of each order row (object), for commit_many
+    status: np.ndarray           # int8 index into _STATUS_CODES, -1 for any other status
+    units: np.ndarray            # units routed per order
+    unfilled: np.ndarray
+    shipments: np.ndarray
+    money: np.ndarray            # (len(MONEY_COLUMNS), n): each column contiguous, so sums match pandas'
+    promised: np.ndarray         # promised days per order, -1 when nothing ships
     a_pos: np.ndarray            # order position of each allocation row
     a_node: np.ndarray
     a_sku: np.ndarray
@@ -602,8 +621,9 @@ class _Rows:
     def without(self, gone: np.ndarray) -> _Rows:
         keep = ~np.isin(self.pos, gone)
         ak = ~np.isin(self.a_pos, gone)
-        return _Rows(self.pos[keep], self.orders[keep], self.a_pos[ak], self.a_node[ak], self.a_sku[ak],
-                     self.a_qty[ak], self.a_ent[ak])
+        return _Rows(self.pos[keep], self.ids[keep], self.status[keep], self.units[keep], self.unfilled[keep],
+                     self.shipments[keep], self.money[:, keep], self.promised[keep], self.a_pos[ak],
+                     self.a_node[ak], self.a_sku[ak], self.a_qty[ak], self.a_ent[ak])
 
 
 @dataclass
@@ -617,9 +637,31 @@ class _Day:
     sums: dict = field(default_factory=dict)
 
 
-def _codes(values: np.ndarray, index: dict[str, int]) -> np.ndarray:
-    # a dict lookup per value beats pandas' indexers on Arrow strings for these sizes
-    return np.fromiter((index[v] for v in values), np.int64, count=len(values))
+def _codes(values: pd.Series, index: dict[str, int]) -> np.ndarray:
+    """Integer code of each string of ``values``, looking each distinct string up once.
+
+    The router's frames hold Arrow strings; dictionary-encoding them in
+    Arrow leaves only the distinct values (a few hundred nodes, the SKUs of
+    one chunk) to look up in Python, instead of one dict lookup per row.
+    """
+    if not len(values):
+        return np.zeros(0, np.int64)
+    enc = pc.dictionary_encode(pa.array(values))
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    uniq = enc.dictionary.to_pylist()
+    try:
+        code = np.fromiter(map(index.__getitem__, uniq), np.int64, count=len(uniq))
+    except KeyError as exc:
+        raise AssertionError(f"a result row names {exc.args[0]!r}, which the network does not know") from exc
+    return code[enc.indices.to_numpy(zero_copy_only=False)]
+
+
+def _status_codes(status: np.ndarray) -> np.ndarray:
+    out = np.full(len(status), -1, np.int8)
+    for k, name in enumerate(_STATUS_CODES):
+        out[status == name] = k
+    return out
 
 
 def _run_positions(ids: np.ndarray, where: dict, pos: np.ndarray) -> np.ndarray:
@@ -766,14 +808,63 @@ class Replay:
                 self._take(prep.entry_of(np.array(nodes), np.array(skus)), np.array(qtys, np.int64))
 
     def _rows(self, pos: np.ndarray, batch_ids: np.ndarray, res: BatchResult) -> _Rows:
-        where = {str(o): i for i, o in enumerate(batch_ids.tolist())}
-        o_ids = res.orders["order_id"].to_numpy(dtype=object)
-        alloc = res.allocations
+        """The arrays of a batch result whose orders sit at positions ``pos`` (``batch_ids`` their ids)."""
+        o, alloc = res.orders, res.allocations
+        o_ids = o["order_id"].to_numpy(dtype=object)
+        where: dict[str, int] | None = None
+        if len(o_ids) == len(batch_ids) and bool((o_ids == batch_ids).all()):
+            o_pos = pos  # one row per order in batch order, as route_many writes them: nothing to look up
+        else:
+            where = {str(x): i for i, x in enumerate(batch_ids.tolist())}
+            o_pos = _run_positions(o_ids, where, pos)
+        units = o["units"].to_numpy(np.int64)
         a_ids = alloc["order_id"].to_numpy(dtype=object)
-        node = _codes(alloc["node_id"].to_numpy(dtype=object), self._node_index)
-        sku = _codes(alloc["sku"].to_numpy(dtype=object), self._sku_index)
-        return _Rows(_run_positions(o_ids, where, pos), res.orders, _run_positions(a_ids, where, pos), node, sku,
-                     alloc["qty"].to_numpy(np.int64), self.prep.entry_of(node, sku))
+        a_pos = None
+        if len(a_ids):
+            heads = np.flatnonzero(np.r_[True, a_ids[1:] != a_ids[:-1]])
+            shipped = units > 0
+            # allocation rows come in runs per order, in the order of the orders table: check that and
+            # take positions from it; anything else is looked up run by run
+            if len(heads) == int(shipped.sum()) and bool((a_ids[heads] == o_ids[shipped]).all()):
+                a_pos = np.repeat(o_pos[shipped], np.diff(np.r_[heads, len(a_ids)]))
+        if a_pos is None:
+            if where is None:
+                where = {str(x): i for i, x in enumerate(batch_ids.tolist())}
+            a_pos = _run_positions(a_ids, where, pos)
+        node = _codes(alloc["node_id"], self._node_index)
+        sku = _codes(alloc["sku"], self._sku_index)
+        money = np.empty((len(MONEY_COLUMNS), len(o_ids)))
+        for i, c in enumerate(MONEY_COLUMNS):
+            money[i] = o[c].to_numpy(np.float64)
+        return _Rows(o_pos, o_ids, _status_codes(o["status"].to_numpy(dtype=object)), units,
+                     o["unfilled"].to_numpy(np.int64), o["shipments"].to_numpy(np.int64), money,
+                     o["promised_days"].to_numpy(np.float64), a_pos, node, sku, alloc["qty"].to_numpy(np.int64),
+                     self.prep.entry_of(node, sku))
+
+    def _decision_rows(self, pos: np.ndarray, decs: list[Decision]) -> _Rows:
+        """The arrays of decisions routed one by one, with the figures ``decisions_to_tables`` gives.
+
+        Read straight from the objects: a frame per day would only be turned back into arrays.
+        """
+        n = len(decs)
+        costs = np.array([[d.cost.shipping, d.cost.handling, d.cost.vendor_fees, d.cost.split_penalty,
+                           d.cost.penalties] for d in decs], np.float64).reshape(n, 5)
+        filled = np.array([d.units for d in decs], np.int64)
+        unfilled = np.array([sum(q for _, q in d.unfilled) for d in decs], np.int64)
+        money = np.empty((len(MONEY_COLUMNS), n))
+        money[0] = costs.sum(axis=1)
+        money[1:6] = costs.T
+        money[6] = [d.distance_km for d in decs]
+        status = np.where(unfilled == 0, 0, np.where(filled == 0, 2, 1)).astype(np.int8)
+        ships = np.array([sum(1 for sh in d.shipments if sh.method != "pickup") for d in decs], np.int64)
+        days = np.array([max((sh.promised_days for sh in d.shipments), default=-1.0) for d in decs], np.float64)
+        cnt = np.array([len(d.allocations) for d in decs], np.int64)
+        node = np.array([self._node_index[a.node_id] for d in decs for a in d.allocations], np.int64)
+        sku = np.array([self._sku_index[a.sku] for d in decs for a in d.allocations], np.int64)
+        qty = np.array([a.qty for d in decs for a in d.allocations], np.int64)
+        ids = np.array([d.order_id for d in decs], dtype=object)
+        return _Rows(pos, ids, status, filled, unfilled, ships, money, days, np.repeat(pos, cnt), node, sku, qty,
+                     self.prep.entry_of(node, sku))
 
     def _released(self, batch: OrderBatch, d: int, minute: int) -> OrderBatch:
         """A held wave is routed when the window closes: cutoffs and promises count from then."""
@@ -1059,39 +1150,40 @@ class Replay:
         # drop by the same units), and no Decision is built per order; the ledger counts them as
         # shipped either way.
         if commit_many is not None and day.rows:
-            commit_many([str(x) for r in day.rows for x in r.orders["order_id"].to_numpy(dtype=object)])
+            commit_many([str(x) for r in day.rows for x in r.ids.tolist()])
         for dec in day.watched.values():
             router.commit(dec.order_id)
         if day.watched:
             wpos = np.fromiter(day.watched.keys(), np.int64, count=len(day.watched))
-            decs = list(day.watched.values())
-            day.rows.append(self._rows(wpos, np.array([x.order_id for x in decs], dtype=object),
-                                       decisions_to_tables(decs)))
+            day.rows.append(self._decision_rows(wpos, list(day.watched.values())))
         s["orders"] = hi - lo
         s["units_ordered"] = int(prep.order_units[lo:hi].sum())
         if not day.rows:
             self._capacity_sums(s, np.zeros(net.n_nodes, np.int64))
             return
-        orders = pd.concat([r.orders for r in day.rows], ignore_index=True)
-        pos = np.concatenate([r.pos for r in day.rows])
+
+        def cat(field: str) -> np.ndarray:
+            return np.concatenate([getattr(r, field) for r in day.rows])
+
+        pos = cat("pos")
         if len(pos) != hi - lo or len(np.unique(pos)) != hi - lo:
             raise AssertionError(f"{self.spec.name}, day {d}: {len(pos)} order rows for {hi - lo} orders")
-        a_pos, node, qty, ent = (np.concatenate([getattr(r, f) for r in day.rows])
-                                 for f in ("a_pos", "a_node", "a_qty", "a_ent"))
-        shipped = orders["units"].to_numpy(np.int64) > 0
+        a_pos, node, qty, ent = cat("a_pos"), cat("a_node"), cat("a_qty"), cat("a_ent")
+        shipped = cat("units") > 0
         s["orders_shipped"] = int(shipped.sum())
-        st = orders["status"].to_numpy(dtype=object)
-        s["orders_routed"] = int((st == "routed").sum())
-        s["orders_partial"] = int((st == "partial").sum())
-        s["orders_unroutable"] = int((st == "unroutable").sum())
-        s["units_unfilled"] = int(orders["unfilled"].sum())
-        for c in ("cost", "shipping", "handling", "vendor_fees", "split_penalty", "penalties", "distance_km"):
-            s[c] = float(orders[c].sum())
-        ships = orders["shipments"].to_numpy(np.int64)
+        st = cat("status")
+        s["orders_routed"] = int((st == 0).sum())
+        s["orders_partial"] = int((st == 1).sum())
+        s["orders_unroutable"] = int((st == 2).sum())
+        s["units_unfilled"] = int(cat("unfilled").sum())
+        money = np.concatenate([r.money for r in day.rows], axis=1)
+        for i, c in enumerate(MONEY_COLUMNS):
+            s[c] = float(money[i].sum())
+        ships = cat("shipments")
         s["shipments"] = int(ships.sum())
         s["split_orders"] = int((ships > 1).sum())
         late = np.isin(pos, np.fromiter(day.rerouted, np.int64, count=len(day.rerouted)))
-        promised = orders["promised_days"].to_numpy(np.float64) + late * self.cfg.reroute_delay_days
+        promised = cat("promised") + late * self.cfg.reroute_delay_days
         s["promised_days_sum"] = float(promised[shipped].sum())
         s["orders_on_time"] = int((promised[shipped] <= self.sla[pos[shipped]] + 1e-9).sum())
         s["units_routed"] = int(qty.sum())
