@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from numba import njit
 
 from engine.router import BatchResult, Router, _orders_from_batch
 from engine.scenario import Scenario, build_router
@@ -392,9 +393,10 @@ class Prepared:
         self.scenario = dataclasses.replace(scenario, inventory=inv)
         self.inventory = inv
         self.entry_node = inv.node
+        self._sku_ptr = np.ascontiguousarray(inv.sku_ptr, np.int64)
+        self._ent_node = np.ascontiguousarray(inv.node, np.int64)
         self.entry_sku = sku_of
         self.entry_kind = net.kind[inv.node].astype(np.int64)
-        self._keys = _entry_keys(net, inv.node, sku_of)
         self.added_entries = int(len(new))
 
         # ---- the order stream in time order
@@ -441,8 +443,8 @@ class Prepared:
             col.add(table, None, c, "required column is missing")
         if missing:
             return empty
-        node = self.node_pos.get_indexer(df["node_id"].astype(str))
-        sku = self.sku_pos.get_indexer(df["sku"].astype(str))
+        node = _positions(self.node_pos, df["node_id"].astype(str))
+        sku = _positions(self.sku_pos, df["sku"].astype(str))
         for i in np.flatnonzero(node < 0)[:50]:
             col.add(table, int(i), "node_id", f"unknown node {df['node_id'].iloc[i]!r}")
         for i in np.flatnonzero(sku < 0)[:50]:
@@ -504,13 +506,9 @@ class Prepared:
     # -- lookups
     def entry_of(self, node: np.ndarray, sku: np.ndarray) -> np.ndarray:
         """Inventory entry of each (node, SKU) position pair, -1 where none is stored."""
-        node = np.asarray(node, np.int64)
-        sku = np.asarray(sku, np.int64)
-        key = sku * self.network.n_nodes + node
-        j = np.searchsorted(self._keys, key)
-        j = np.minimum(j, max(len(self._keys) - 1, 0))
-        hit = (len(self._keys) > 0) & (self._keys[j] == key) & (node >= 0) & (sku >= 0)
-        return np.where(hit, j, -1)
+        node = np.ascontiguousarray(node, np.int64)
+        sku = np.ascontiguousarray(sku, np.int64)
+        return _find_entries(self._sku_ptr, self._ent_node, node, sku)
 
     def _watch(self, config: SimConfig) -> None:
         """Per-order uniforms, and the orders routed one by one so that a failed pick can be re-routed."""
@@ -537,7 +535,44 @@ class Prepared:
         lvl = self.orders.service_level
         if lvl is None:
             return np.full(self.orders.n_orders, table.get("standard", np.inf))
-        return np.array([table.get(x, np.inf) for x in lvl], np.float64)
+        # three service levels over a million orders: look each distinct value up once
+        code, uniq = pd.factorize(lvl, use_na_sentinel=False)
+        return np.array([table.get(x, np.inf) for x in uniq], np.float64)[code]
+
+
+@njit(cache=True, nogil=True)
+def _find_entries(sku_ptr: np.ndarray, ent_node: np.ndarray, node: np.ndarray, sku: np.ndarray) -> np.ndarray:
+    """Entry of each (node, SKU) pair, -1 where none: a binary search within the SKU's entries.
+
+    A search over all entries' keys misses the cache at every step once
+    there are a million entries; one SKU's entries (sorted by node) are a
+    few cache lines.
+    """
+    n_skus = sku_ptr.shape[0] - 1
+    out = np.full(node.shape[0], -1, np.int64)
+    for i in range(node.shape[0]):
+        s, n = sku[i], node[i]
+        if s < 0 or s >= n_skus or n < 0:
+            continue
+        lo, hi = sku_ptr[s], sku_ptr[s + 1]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if ent_node[mid] < n:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < sku_ptr[s + 1] and ent_node[lo] == n:
+            out[i] = lo
+    return out
+
+
+def _positions(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Position of each value in ``index``, -1 where absent or missing (``Index.get_indexer`` on distinct values)."""
+    if not len(values):
+        return np.zeros(0, np.int64)
+    idx, uniq = _encode(values)
+    at = index.get_indexer(pd.Index(uniq, dtype=object)) if uniq else np.zeros(0, np.int64)
+    return np.where(idx >= 0, at[np.maximum(idx, 0)] if len(at) else -1, -1).astype(np.int64)
 
 
 def _entry_keys(net: Network, node: np.ndarray, sku: np.ndarray) -> np.ndarray:
@@ -637,30 +672,57 @@ class _Day:
     sums: dict = field(default_factory=dict)
 
 
-def _codes(values: pd.Series, index: dict[str, int]) -> np.ndarray:
-    """Integer code of each string of ``values``, looking each distinct string up once.
+def _encode(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list]:
+    """Distinct strings of ``values`` and each row's index into them (-1 for a missing value).
 
-    The router's frames hold Arrow strings; dictionary-encoding them in
-    Arrow leaves only the distinct values (a few hundred nodes, the SKUs of
-    one chunk) to look up in Python, instead of one dict lookup per row.
+    Dictionary-encoding in Arrow hashes every row in C; only the distinct
+    values ever become Python objects.
     """
-    if not len(values):
-        return np.zeros(0, np.int64)
     enc = pc.dictionary_encode(pa.array(values))
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.combine_chunks()
-    uniq = enc.dictionary.to_pylist()
+    idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return idx, enc.dictionary.to_pylist()
+
+
+def _codes(values: pd.Series, index: dict[str, int]) -> np.ndarray:
+    """Integer code of each string of ``values`` (the router's node or SKU ids), each distinct one looked up once."""
+    if not len(values):
+        return np.zeros(0, np.int64)
+    idx, uniq = _encode(values)
     try:
         code = np.fromiter(map(index.__getitem__, uniq), np.int64, count=len(uniq))
     except KeyError as exc:
         raise AssertionError(f"a result row names {exc.args[0]!r}, which the network does not know") from exc
-    return code[enc.indices.to_numpy(zero_copy_only=False)]
+    if (idx < 0).any():
+        raise AssertionError("a result row has no node or SKU")
+    return code[idx]
 
 
-def _status_codes(status: np.ndarray) -> np.ndarray:
+def _arrow(values: pd.Series) -> pa.Array:
+    """A string column as one Arrow array (zero-copy for the Arrow strings pandas keeps)."""
+    arr = pa.array(values)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _equal(arr: pa.Array, ids: np.ndarray) -> bool:
+    """Whether the Arrow strings ``arr`` are exactly the ids ``ids``, in order."""
+    if len(arr) != len(ids):
+        return False
+    if not len(ids):
+        return True
+    try:
+        other = pa.array(ids, type=arr.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return False  # ids that are not strings: let the caller look them up
+    return bool(pc.all(pc.equal(arr, other)).as_py()) and arr.null_count == 0
+
+
+def _status_codes(status: pa.Array) -> np.ndarray:
+    """Index of each status into ``_STATUS_CODES``, -1 for any other."""
     out = np.full(len(status), -1, np.int8)
     for k, name in enumerate(_STATUS_CODES):
-        out[status == name] = k
+        out[pc.fill_null(pc.equal(status, name), False).to_numpy(zero_copy_only=False)] = k
     return out
 
 
@@ -810,33 +872,39 @@ class Replay:
     def _rows(self, pos: np.ndarray, batch_ids: np.ndarray, res: BatchResult) -> _Rows:
         """The arrays of a batch result whose orders sit at positions ``pos`` (``batch_ids`` their ids)."""
         o, alloc = res.orders, res.allocations
-        o_ids = o["order_id"].to_numpy(dtype=object)
-        where: dict[str, int] | None = None
-        if len(o_ids) == len(batch_ids) and bool((o_ids == batch_ids).all()):
-            o_pos = pos  # one row per order in batch order, as route_many writes them: nothing to look up
-        else:
-            where = {str(x): i for i, x in enumerate(batch_ids.tolist())}
-            o_pos = _run_positions(o_ids, where, pos)
+        # Order ids are compared in Arrow, where the router's frames keep them: turning them into
+        # Python strings cost more than the rest of this method.
+        o_arr = _arrow(o["order_id"])
+        a_arr = _arrow(alloc["order_id"])
         units = o["units"].to_numpy(np.int64)
-        a_ids = alloc["order_id"].to_numpy(dtype=object)
-        a_pos = None
-        if len(a_ids):
-            heads = np.flatnonzero(np.r_[True, a_ids[1:] != a_ids[:-1]])
-            shipped = units > 0
-            # allocation rows come in runs per order, in the order of the orders table: check that and
-            # take positions from it; anything else is looked up run by run
-            if len(heads) == int(shipped.sum()) and bool((a_ids[heads] == o_ids[shipped]).all()):
-                a_pos = np.repeat(o_pos[shipped], np.diff(np.r_[heads, len(a_ids)]))
-        if a_pos is None:
-            if where is None:
-                where = {str(x): i for i, x in enumerate(batch_ids.tolist())}
-            a_pos = _run_positions(a_ids, where, pos)
+        o_pos = a_pos = None
+        if _equal(o_arr, batch_ids):
+            o_pos = pos  # one row per order in batch order, as route_many writes them: nothing to look up
+            ids = batch_ids
+            if len(a_arr):
+                heads = np.flatnonzero(np.r_[True, pc.not_equal(a_arr[1:], a_arr[:-1]).to_numpy(
+                    zero_copy_only=False)])
+                shipped = np.flatnonzero(units > 0)
+                # allocation rows come in runs per order, in the order of the orders table: check
+                # that, and take positions from it
+                if len(heads) == len(shipped) and pc.all(pc.equal(a_arr.take(heads), o_arr.take(shipped))).as_py():
+                    a_pos = np.repeat(pos[shipped], np.diff(np.r_[heads, len(a_arr)]))
+            else:
+                a_pos = np.zeros(0, np.int64)
+        else:
+            ids = o["order_id"].to_numpy(dtype=object)
+        if o_pos is None or a_pos is None:
+            # any other layout: each run of rows is looked up by its order id
+            where = {str(x): i for i, x in enumerate(batch_ids.tolist())}
+            if o_pos is None:
+                o_pos = _run_positions(ids, where, pos)
+            a_pos = _run_positions(alloc["order_id"].to_numpy(dtype=object), where, pos)
         node = _codes(alloc["node_id"], self._node_index)
         sku = _codes(alloc["sku"], self._sku_index)
-        money = np.empty((len(MONEY_COLUMNS), len(o_ids)))
+        money = np.empty((len(MONEY_COLUMNS), len(ids)))
         for i, c in enumerate(MONEY_COLUMNS):
             money[i] = o[c].to_numpy(np.float64)
-        return _Rows(o_pos, o_ids, _status_codes(o["status"].to_numpy(dtype=object)), units,
+        return _Rows(o_pos, ids, _status_codes(_arrow(o["status"])), units,
                      o["unfilled"].to_numpy(np.int64), o["shipments"].to_numpy(np.int64), money,
                      o["promised_days"].to_numpy(np.float64), a_pos, node, sku, alloc["qty"].to_numpy(np.int64),
                      self.prep.entry_of(node, sku))
