@@ -8,6 +8,10 @@ Run it directly (prints a table, optionally writes JSON)::
     .venv/bin/python -m benchmarks.bench_simulate                 # 1M orders, strategy cost
     .venv/bin/python -m benchmarks.bench_simulate --scaling       # 100k, 250k, 500k, 1M
     .venv/bin/python -m benchmarks.bench_simulate --orders 200000 --strategy nearest --json out/sim.json
+    .venv/bin/python -m benchmarks.bench_simulate --phases        # + wall/CPU seconds per phase
+
+Each row reports wall ``seconds`` and ``cpu_seconds`` (process CPU time);
+on a shared machine compare CPU seconds.
 
 or through ``make bench`` (pytest-benchmark: ``test_simulate_replay``;
 ``SOURCEWISE_BENCH_SIZE=smoke`` shrinks it to seconds).
