@@ -44,17 +44,23 @@ also falls under the probability of the shipment it actually got.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import math
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from numba import njit
 
-from engine.router import BatchResult, Router, _orders_from_batch, decisions_to_tables
+from engine.router import BatchResult, Router, _orders_from_batch
 from engine.scenario import Scenario, build_router
 from models.decision import Decision
 from models.errors import Collector, ValidationError
@@ -390,9 +396,10 @@ class Prepared:
         self.scenario = dataclasses.replace(scenario, inventory=inv)
         self.inventory = inv
         self.entry_node = inv.node
+        self._sku_ptr = np.ascontiguousarray(inv.sku_ptr, np.int64)
+        self._ent_node = np.ascontiguousarray(inv.node, np.int64)
         self.entry_sku = sku_of
         self.entry_kind = net.kind[inv.node].astype(np.int64)
-        self._keys = _entry_keys(net, inv.node, sku_of)
         self.added_entries = int(len(new))
 
         # ---- the order stream in time order
@@ -439,8 +446,8 @@ class Prepared:
             col.add(table, None, c, "required column is missing")
         if missing:
             return empty
-        node = self.node_pos.get_indexer(df["node_id"].astype(str))
-        sku = self.sku_pos.get_indexer(df["sku"].astype(str))
+        node = _positions(self.node_pos, df["node_id"].astype(str))
+        sku = _positions(self.sku_pos, df["sku"].astype(str))
         for i in np.flatnonzero(node < 0)[:50]:
             col.add(table, int(i), "node_id", f"unknown node {df['node_id'].iloc[i]!r}")
         for i in np.flatnonzero(sku < 0)[:50]:
@@ -502,13 +509,9 @@ class Prepared:
     # -- lookups
     def entry_of(self, node: np.ndarray, sku: np.ndarray) -> np.ndarray:
         """Inventory entry of each (node, SKU) position pair, -1 where none is stored."""
-        node = np.asarray(node, np.int64)
-        sku = np.asarray(sku, np.int64)
-        key = sku * self.network.n_nodes + node
-        j = np.searchsorted(self._keys, key)
-        j = np.minimum(j, max(len(self._keys) - 1, 0))
-        hit = (len(self._keys) > 0) & (self._keys[j] == key) & (node >= 0) & (sku >= 0)
-        return np.where(hit, j, -1)
+        node = np.ascontiguousarray(node, np.int64)
+        sku = np.ascontiguousarray(sku, np.int64)
+        return _find_entries(self._sku_ptr, self._ent_node, node, sku)
 
     def _watch(self, config: SimConfig) -> None:
         """Per-order uniforms, and the orders routed one by one so that a failed pick can be re-routed."""
@@ -535,7 +538,44 @@ class Prepared:
         lvl = self.orders.service_level
         if lvl is None:
             return np.full(self.orders.n_orders, table.get("standard", np.inf))
-        return np.array([table.get(x, np.inf) for x in lvl], np.float64)
+        # three service levels over a million orders: look each distinct value up once
+        code, uniq = pd.factorize(lvl, use_na_sentinel=False)
+        return np.array([table.get(x, np.inf) for x in uniq], np.float64)[code]
+
+
+@njit(cache=True, nogil=True)
+def _find_entries(sku_ptr: np.ndarray, ent_node: np.ndarray, node: np.ndarray, sku: np.ndarray) -> np.ndarray:
+    """Entry of each (node, SKU) pair, -1 where none: a binary search within the SKU's entries.
+
+    A search over all entries' keys misses the cache at every step once
+    there are a million entries; one SKU's entries (sorted by node) are a
+    few cache lines.
+    """
+    n_skus = sku_ptr.shape[0] - 1
+    out = np.full(node.shape[0], -1, np.int64)
+    for i in range(node.shape[0]):
+        s, n = sku[i], node[i]
+        if s < 0 or s >= n_skus or n < 0:
+            continue
+        lo, hi = sku_ptr[s], sku_ptr[s + 1]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if ent_node[mid] < n:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < sku_ptr[s + 1] and ent_node[lo] == n:
+            out[i] = lo
+    return out
+
+
+def _positions(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Position of each value in ``index``, -1 where absent or missing (``Index.get_indexer`` on distinct values)."""
+    if not len(values):
+        return np.zeros(0, np.int64)
+    idx, uniq = _encode(values)
+    at = index.get_indexer(pd.Index(uniq, dtype=object)) if uniq else np.zeros(0, np.int64)
+    return np.where(idx >= 0, at[np.maximum(idx, 0)] if len(at) else -1, -1).astype(np.int64)
 
 
 def _entry_keys(net: Network, node: np.ndarray, sku: np.ndarray) -> np.ndarray:
@@ -587,12 +627,29 @@ class _Stock:
 
 
 # ----------------------------------------------------------------------------- one strategy
+#: Money columns of the orders table, summed per day in this order (row ``i`` of :attr:`_Rows.money`).
+MONEY_COLUMNS: tuple[str, ...] = ("cost", "shipping", "handling", "vendor_fees", "split_penalty", "penalties",
+                                  "distance_km")
+_STATUS_CODES: tuple[str, ...] = ("routed", "partial", "unroutable")
+
+
 @dataclass(eq=False)
 class _Rows:
-    """Result rows of one routed batch, with order positions and node, SKU and entry codes."""
+    """Result rows of one routed batch as arrays: what shipping and the day's sums read.
 
-    pos: np.ndarray              # order position of each orders-frame row
-    orders: pd.DataFrame         # BatchResult.orders columns
+    The router's result frames are read once, when the batch is routed, so
+    that shipping concatenates arrays instead of frames and never goes back
+    to strings.
+    """
+
+    pos: np.ndarray              # order position of each order row
+    ids: np.ndarray              # order id of each order row (object), for commit_many
+    status: np.ndarray           # int8 index into _STATUS_CODES, -1 for any other status
+    units: np.ndarray            # units routed per order
+    unfilled: np.ndarray
+    shipments: np.ndarray
+    money: np.ndarray            # (len(MONEY_COLUMNS), n): each column contiguous, so sums match pandas'
+    promised: np.ndarray         # promised days per order, -1 when nothing ships
     a_pos: np.ndarray            # order position of each allocation row
     a_node: np.ndarray
     a_sku: np.ndarray
@@ -602,8 +659,9 @@ class _Rows:
     def without(self, gone: np.ndarray) -> _Rows:
         keep = ~np.isin(self.pos, gone)
         ak = ~np.isin(self.a_pos, gone)
-        return _Rows(self.pos[keep], self.orders[keep], self.a_pos[ak], self.a_node[ak], self.a_sku[ak],
-                     self.a_qty[ak], self.a_ent[ak])
+        return _Rows(self.pos[keep], self.ids[keep], self.status[keep], self.units[keep], self.unfilled[keep],
+                     self.shipments[keep], self.money[:, keep], self.promised[keep], self.a_pos[ak],
+                     self.a_node[ak], self.a_sku[ak], self.a_qty[ak], self.a_ent[ak])
 
 
 @dataclass
@@ -617,9 +675,60 @@ class _Day:
     sums: dict = field(default_factory=dict)
 
 
-def _codes(values: np.ndarray, index: dict[str, int]) -> np.ndarray:
-    # a dict lookup per value beats pandas' indexers on Arrow strings for these sizes
-    return np.fromiter((index[v] for v in values), np.int64, count=len(values))
+def _encode(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list]:
+    """Distinct strings of ``values`` and each row's index into them (-1 for a missing value).
+
+    Dictionary-encoding in Arrow hashes every row in C; only the distinct
+    values ever become Python objects.
+    """
+    enc = pc.dictionary_encode(pa.array(values))
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    idx = enc.indices if enc.indices.null_count == 0 else pc.fill_null(enc.indices, -1)
+    idx = idx.to_numpy(zero_copy_only=False).astype(np.int64)
+    return idx, enc.dictionary.to_pylist()
+
+
+def _codes(values: pd.Series, index: dict[str, int]) -> np.ndarray:
+    """Integer code of each string of ``values`` (the router's node or SKU ids), each distinct one looked up once."""
+    if not len(values):
+        return np.zeros(0, np.int64)
+    idx, uniq = _encode(values)
+    try:
+        code = np.fromiter(map(index.__getitem__, uniq), np.int64, count=len(uniq))
+    except KeyError as exc:
+        raise AssertionError(f"a result row names {exc.args[0]!r}, which the network does not know") from exc
+    if (idx < 0).any():
+        raise AssertionError("a result row has no node or SKU")
+    return code[idx]
+
+
+def _arrow(values: pd.Series) -> pa.Array:
+    """A string column as one Arrow array (zero-copy for the Arrow strings pandas keeps)."""
+    arr = pa.array(values)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _equal(arr: pa.Array, ids: np.ndarray) -> bool:
+    """Whether the Arrow strings ``arr`` are exactly the ids ``ids``, in order."""
+    if len(arr) != len(ids):
+        return False
+    if not len(ids):
+        return True
+    try:
+        other = pa.array(ids, type=arr.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return False  # ids that are not strings: let the caller look them up
+    return bool(pc.all(pc.equal(arr, other)).as_py()) and arr.null_count == 0
+
+
+_STATUS_SET = pa.array(_STATUS_CODES)
+
+
+def _status_codes(status: pa.Array) -> np.ndarray:
+    """Index of each status into ``_STATUS_CODES``, -1 for any other."""
+    at = pc.index_in(status, value_set=_STATUS_SET)
+    return pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int8)
 
 
 def _run_positions(ids: np.ndarray, where: dict, pos: np.ndarray) -> np.ndarray:
@@ -632,6 +741,36 @@ def _run_positions(ids: np.ndarray, where: dict, pos: np.ndarray) -> np.ndarray:
     except KeyError as exc:
         raise AssertionError(f"a result row names order {exc.args[0]!r}, which was not in its batch") from exc
     return np.repeat(pos[at], np.diff(np.r_[heads, len(ids)]))
+
+
+_GC_LOCK = threading.Lock()
+_GC_STATE = {"depth": 0, "was_enabled": False}
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a replay, restoring it afterwards.
+
+    The router keeps a few Python objects per order it has routed (a
+    million orders: millions of objects), and every full collection walks
+    all of them: about 13 full collections and 4-5 s of a 1M-order replay,
+    for no garbage (a replay makes no reference cycles worth collecting;
+    peak memory is the same). Freed objects still go at once by reference
+    counting. Nested and concurrent replays share one pause; a collector
+    the caller had disabled stays disabled.
+    """
+    with _GC_LOCK:
+        if _GC_STATE["depth"] == 0:
+            _GC_STATE["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _GC_STATE["depth"] += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_STATE["depth"] -= 1
+            if _GC_STATE["depth"] == 0 and _GC_STATE["was_enabled"]:
+                gc.enable()
 
 
 class Replay:
@@ -671,6 +810,11 @@ class Replay:
         self._sku_index = net.sku_index
 
     def run(self) -> StrategyResult:
+        """Replay every day; the collector is paused meanwhile (see :func:`_gc_paused`)."""
+        with _gc_paused():
+            return self._run()
+
+    def _run(self) -> StrategyResult:
         t0 = time.perf_counter()
         prep, cfg = self.prep, self.cfg
         net = prep.network
@@ -766,14 +910,69 @@ class Replay:
                 self._take(prep.entry_of(np.array(nodes), np.array(skus)), np.array(qtys, np.int64))
 
     def _rows(self, pos: np.ndarray, batch_ids: np.ndarray, res: BatchResult) -> _Rows:
-        where = {str(o): i for i, o in enumerate(batch_ids.tolist())}
-        o_ids = res.orders["order_id"].to_numpy(dtype=object)
-        alloc = res.allocations
-        a_ids = alloc["order_id"].to_numpy(dtype=object)
-        node = _codes(alloc["node_id"].to_numpy(dtype=object), self._node_index)
-        sku = _codes(alloc["sku"].to_numpy(dtype=object), self._sku_index)
-        return _Rows(_run_positions(o_ids, where, pos), res.orders, _run_positions(a_ids, where, pos), node, sku,
-                     alloc["qty"].to_numpy(np.int64), self.prep.entry_of(node, sku))
+        """The arrays of a batch result whose orders sit at positions ``pos`` (``batch_ids`` their ids)."""
+        o, alloc = res.orders, res.allocations
+        # Order ids are compared in Arrow, where the router's frames keep them: turning them into
+        # Python strings cost more than the rest of this method.
+        o_arr = _arrow(o["order_id"])
+        a_arr = _arrow(alloc["order_id"])
+        units = o["units"].to_numpy(np.int64)
+        o_pos = a_pos = None
+        if _equal(o_arr, batch_ids):
+            o_pos = pos  # one row per order in batch order, as route_many writes them: nothing to look up
+            ids = batch_ids
+            if len(a_arr):
+                heads = np.flatnonzero(np.r_[True, pc.not_equal(a_arr[1:], a_arr[:-1]).to_numpy(
+                    zero_copy_only=False)])
+                shipped = np.flatnonzero(units > 0)
+                # allocation rows come in runs per order, in the order of the orders table: check
+                # that, and take positions from it
+                if len(heads) == len(shipped) and pc.all(pc.equal(a_arr.take(heads), o_arr.take(shipped))).as_py():
+                    a_pos = np.repeat(pos[shipped], np.diff(np.r_[heads, len(a_arr)]))
+            else:
+                a_pos = np.zeros(0, np.int64)
+        else:
+            ids = o["order_id"].to_numpy(dtype=object)
+        if o_pos is None or a_pos is None:
+            # any other layout: each run of rows is looked up by its order id
+            where = {str(x): i for i, x in enumerate(batch_ids.tolist())}
+            if o_pos is None:
+                o_pos = _run_positions(ids, where, pos)
+            a_pos = _run_positions(alloc["order_id"].to_numpy(dtype=object), where, pos)
+        node = _codes(alloc["node_id"], self._node_index)
+        sku = _codes(alloc["sku"], self._sku_index)
+        money = np.empty((len(MONEY_COLUMNS), len(ids)))
+        for i, c in enumerate(MONEY_COLUMNS):
+            money[i] = o[c].to_numpy(np.float64)
+        return _Rows(o_pos, ids, _status_codes(_arrow(o["status"])), units,
+                     o["unfilled"].to_numpy(np.int64), o["shipments"].to_numpy(np.int64), money,
+                     o["promised_days"].to_numpy(np.float64), a_pos, node, sku, alloc["qty"].to_numpy(np.int64),
+                     self.prep.entry_of(node, sku))
+
+    def _decision_rows(self, pos: np.ndarray, decs: list[Decision]) -> _Rows:
+        """The arrays of decisions routed one by one, with the figures ``decisions_to_tables`` gives.
+
+        Read straight from the objects: a frame per day would only be turned back into arrays.
+        """
+        n = len(decs)
+        costs = np.array([[d.cost.shipping, d.cost.handling, d.cost.vendor_fees, d.cost.split_penalty,
+                           d.cost.penalties] for d in decs], np.float64).reshape(n, 5)
+        filled = np.array([d.units for d in decs], np.int64)
+        unfilled = np.array([sum(q for _, q in d.unfilled) for d in decs], np.int64)
+        money = np.empty((len(MONEY_COLUMNS), n))
+        money[0] = costs.sum(axis=1)
+        money[1:6] = costs.T
+        money[6] = [d.distance_km for d in decs]
+        status = np.where(unfilled == 0, 0, np.where(filled == 0, 2, 1)).astype(np.int8)
+        ships = np.array([sum(1 for sh in d.shipments if sh.method != "pickup") for d in decs], np.int64)
+        days = np.array([max((sh.promised_days for sh in d.shipments), default=-1.0) for d in decs], np.float64)
+        cnt = np.array([len(d.allocations) for d in decs], np.int64)
+        node = np.array([self._node_index[a.node_id] for d in decs for a in d.allocations], np.int64)
+        sku = np.array([self._sku_index[a.sku] for d in decs for a in d.allocations], np.int64)
+        qty = np.array([a.qty for d in decs for a in d.allocations], np.int64)
+        ids = np.array([d.order_id for d in decs], dtype=object)
+        return _Rows(pos, ids, status, filled, unfilled, ships, money, days, np.repeat(pos, cnt), node, sku, qty,
+                     self.prep.entry_of(node, sku))
 
     def _released(self, batch: OrderBatch, d: int, minute: int) -> OrderBatch:
         """A held wave is routed when the window closes: cutoffs and promises count from then."""
@@ -1059,39 +1258,40 @@ class Replay:
         # drop by the same units), and no Decision is built per order; the ledger counts them as
         # shipped either way.
         if commit_many is not None and day.rows:
-            commit_many([str(x) for r in day.rows for x in r.orders["order_id"].to_numpy(dtype=object)])
+            commit_many([str(x) for r in day.rows for x in r.ids.tolist()])
         for dec in day.watched.values():
             router.commit(dec.order_id)
         if day.watched:
             wpos = np.fromiter(day.watched.keys(), np.int64, count=len(day.watched))
-            decs = list(day.watched.values())
-            day.rows.append(self._rows(wpos, np.array([x.order_id for x in decs], dtype=object),
-                                       decisions_to_tables(decs)))
+            day.rows.append(self._decision_rows(wpos, list(day.watched.values())))
         s["orders"] = hi - lo
         s["units_ordered"] = int(prep.order_units[lo:hi].sum())
         if not day.rows:
             self._capacity_sums(s, np.zeros(net.n_nodes, np.int64))
             return
-        orders = pd.concat([r.orders for r in day.rows], ignore_index=True)
-        pos = np.concatenate([r.pos for r in day.rows])
+
+        def cat(field: str) -> np.ndarray:
+            return np.concatenate([getattr(r, field) for r in day.rows])
+
+        pos = cat("pos")
         if len(pos) != hi - lo or len(np.unique(pos)) != hi - lo:
             raise AssertionError(f"{self.spec.name}, day {d}: {len(pos)} order rows for {hi - lo} orders")
-        a_pos, node, qty, ent = (np.concatenate([getattr(r, f) for r in day.rows])
-                                 for f in ("a_pos", "a_node", "a_qty", "a_ent"))
-        shipped = orders["units"].to_numpy(np.int64) > 0
+        a_pos, node, qty, ent = cat("a_pos"), cat("a_node"), cat("a_qty"), cat("a_ent")
+        shipped = cat("units") > 0
         s["orders_shipped"] = int(shipped.sum())
-        st = orders["status"].to_numpy(dtype=object)
-        s["orders_routed"] = int((st == "routed").sum())
-        s["orders_partial"] = int((st == "partial").sum())
-        s["orders_unroutable"] = int((st == "unroutable").sum())
-        s["units_unfilled"] = int(orders["unfilled"].sum())
-        for c in ("cost", "shipping", "handling", "vendor_fees", "split_penalty", "penalties", "distance_km"):
-            s[c] = float(orders[c].sum())
-        ships = orders["shipments"].to_numpy(np.int64)
+        st = cat("status")
+        s["orders_routed"] = int((st == 0).sum())
+        s["orders_partial"] = int((st == 1).sum())
+        s["orders_unroutable"] = int((st == 2).sum())
+        s["units_unfilled"] = int(cat("unfilled").sum())
+        money = np.concatenate([r.money for r in day.rows], axis=1)
+        for i, c in enumerate(MONEY_COLUMNS):
+            s[c] = float(money[i].sum())
+        ships = cat("shipments")
         s["shipments"] = int(ships.sum())
         s["split_orders"] = int((ships > 1).sum())
         late = np.isin(pos, np.fromiter(day.rerouted, np.int64, count=len(day.rerouted)))
-        promised = orders["promised_days"].to_numpy(np.float64) + late * self.cfg.reroute_delay_days
+        promised = cat("promised") + late * self.cfg.reroute_delay_days
         s["promised_days_sum"] = float(promised[shipped].sum())
         s["orders_on_time"] = int((promised[shipped] <= self.sla[pos[shipped]] + 1e-9).sum())
         s["units_routed"] = int(qty.sum())

@@ -184,3 +184,19 @@ def test_generate_command_is_deterministic_and_validates(tmp_path, capsys):
     assert cli.main(["generate", "--out", str(tmp_path / "c"), "--nodes", "-1", *args]) == 2
     assert "n_warehouses" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_replay_pauses_the_collector_and_restores_it(generated):
+    import gc
+
+    seen = []
+    assert gc.isenabled()
+    simulate(generated, SimConfig(strategies=("cost",), days=1), progress=lambda n: seen.append(gc.isenabled()))
+    assert seen and not any(seen)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        simulate(generated, SimConfig(strategies=("cost",), days=1))
+        assert not gc.isenabled()  # a collector the caller turned off stays off
+    finally:
+        gc.enable()
