@@ -71,6 +71,9 @@ class _Held:
     # (node, lead, km, tier) of an order one node ships whole: its pieces,
     # one per group from ``entries``/``qty``, are built only when asked for
     whole: tuple | None = None
+    # batch-routed orders: the tier of each reserved row, so that release can
+    # give back the capacity the batch kernel took (one parcel per tier and node)
+    batch_tiers: np.ndarray | None = None
 
     def piece_list(self) -> list | None:
         """The order's pieces; None for batch-routed orders, which keep none."""
@@ -1167,9 +1170,19 @@ class Router:
     def _give_back(self, held: _Held) -> None:
         if len(held.entries):
             np.subtract.at(self._reserved, held.entries, held.qty)
-        if held.day == self.business_day and held.cap_nodes is not None and len(held.cap_nodes):
+        if held.day != self.business_day:
+            return
+        if held.cap_nodes is not None and len(held.cap_nodes):
             self._cap_orders[held.cap_nodes] += held.cap_units[0]
             self._cap_units[held.cap_nodes] += held.cap_units[1]
+        elif held.cap_nodes is None and held.batch_tiers is not None and self._limited:
+            parcels: dict[tuple[int, int], int] = {}
+            for n, t, q in zip(self._inv.node[held.entries].tolist(), held.batch_tiers.tolist(),
+                               held.qty.tolist(), strict=True):
+                parcels[(t, n)] = parcels.get((t, n), 0) + q
+            for (_, n), q in parcels.items():
+                self._cap_orders[n] += 1
+                self._cap_units[n] += q
 
     def release(self, order_id: str) -> Decision:
         """Give back the stock (and today's capacity) ``order_id`` reserved; it may be routed again."""
@@ -1411,7 +1424,8 @@ class Router:
         try:
             for o, oid in enumerate(batch.order_id.tolist()):
                 a, b = bl[o], bl[o + 1]
-                put(oid, _Held(None, out_e[a:b], out_q[a:b], (result, name, o, al[o], al[o + 1]), day))
+                put(oid, _Held(None, out_e[a:b], out_q[a:b], (result, name, o, al[o], al[o + 1]), day,
+                               batch_tiers=out_t[a:b]))
         finally:
             if was_enabled:
                 gc.enable()

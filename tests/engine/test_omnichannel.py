@@ -342,3 +342,23 @@ def test_cached_substitute_ranking_still_follows_current_stock():
     r.route(Order("buy", (_line("RED-L", 1),), *NYC))  # the explicit substitute sells out
     second = r.route(Order("p", (_line("RED-M", 1),), *NYC))
     assert [s for s, _ in dict(second.substitutes)["1"]] == ["BLUE-M"]
+
+
+def test_releasing_batch_routed_orders_gives_back_their_capacity(rng):
+    # capacity-limited nodes across two tiers; route_many takes capacity, release returns exactly it
+    from tests.conftest import make_inventory, make_network, make_order
+
+    net0 = make_network(rng, 12, 6)
+    nodes = [Node(n.node_id, n.kind.value, n.lat, n.lon, capacity_orders=int(rng.integers(3, 9)),
+                  capacity_units=int(rng.integers(5, 20))) for n in net0.nodes]
+    net = Network.build(nodes, list(net0.skus))
+    inv = make_inventory(rng, net, density=0.8, max_qty=6)
+    r = Router(net, inv, business_day=date(2026, 5, 1))
+    before = {n.node_id: r.capacity_left(n.node_id) for n in nodes}
+    orders = [make_order(rng, net, f"b{i}", max_lines=3) for i in range(25)]
+    r.route_many(orders)
+    assert any(r.capacity_left(n.node_id) != before[n.node_id] for n in nodes)
+    for o in orders:
+        r.release(o.order_id)
+    assert {n.node_id: r.capacity_left(n.node_id) for n in nodes} == before
+    assert r.snapshot().reserved.sum() == 0
