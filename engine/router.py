@@ -719,12 +719,16 @@ class Router:
             self._cap_orders[n] -= 1
             self._cap_units[n] -= sum(q for _, q in items)
         held = _Held(decision, entries, qty, None, self.business_day, pieces=pieces, order=order)
+        self._note_capacity(held, cap_before)
+        return held
+
+    def _note_capacity(self, held: _Held, cap_before) -> None:
+        """Record on ``held`` the capacity this order took today, from the counters before it."""
         if cap_before is not None:
             used = np.flatnonzero((cap_before[0] != self._cap_orders) | (cap_before[1] != self._cap_units))
             held.cap_nodes = used
             held.cap_units = np.stack([cap_before[0][used] - self._cap_orders[used],
                                        cap_before[1][used] - self._cap_units[used]])
-        return held
 
     def _simple_held(self, order, name, code, tier_name, k, g_sku, g_qty, node, fent, need, miles, lead, costs,
                      snap, dest, mask, p, cap_before, placed, units) -> _Held:
@@ -1077,11 +1081,7 @@ class Router:
         entries = np.array([pc.entry for pc in pieces if pc.entry >= 0], np.int64)
         qty = np.array([pc.qty for pc in pieces if pc.entry >= 0], np.int64)
         held = _Held(decision, entries, qty, day=self.business_day, pieces=pieces, order=order)
-        if cap_before is not None:
-            used = np.flatnonzero((cap_before[0] != self._cap_orders) | (cap_before[1] != self._cap_units))
-            held.cap_nodes = used
-            held.cap_units = np.stack([cap_before[0][used] - self._cap_orders[used],
-                                       cap_before[1][used] - self._cap_units[used]])
+        self._note_capacity(held, cap_before)
         return held
 
     def _price(self, pieces: list[_Piece], order: Order) -> CostBreakdown:

@@ -60,6 +60,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
 
+from engine._kernels import _entry_position
 from engine.router import BatchResult, Router, _orders_from_batch
 from engine.scenario import Scenario, build_router
 from models.decision import Decision
@@ -557,15 +558,7 @@ def _find_entries(sku_ptr: np.ndarray, ent_node: np.ndarray, node: np.ndarray, s
         s, n = sku[i], node[i]
         if s < 0 or s >= n_skus or n < 0:
             continue
-        lo, hi = sku_ptr[s], sku_ptr[s + 1]
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if ent_node[mid] < n:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < sku_ptr[s + 1] and ent_node[lo] == n:
-            out[i] = lo
+        out[i] = _entry_position(sku_ptr, ent_node, s, n)
     return out
 
 
