@@ -1167,6 +1167,31 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
 
 
 @njit(cache=True)
+def _alloc_rows(alloc, ent):
+    """The nonzero cells of ``alloc`` in row-major order: candidate, group, units and entry of each."""
+    C, G = alloc.shape
+    n = 0
+    for c in range(C):
+        for g in range(G):
+            if alloc[c, g] > 0:
+                n += 1
+    rows = np.empty(n, np.int64)
+    cols = np.empty(n, np.int64)
+    qty = np.empty(n, np.int64)
+    entries = np.empty(n, np.int64)
+    j = 0
+    for c in range(C):
+        for g in range(G):
+            if alloc[c, g] > 0:
+                rows[j] = c
+                cols[j] = g
+                qty[j] = alloc[c, g]
+                entries[j] = ent[c, g]
+                j += 1
+    return rows, cols, qty, entries
+
+
+@njit(cache=True)
 def _append(out, n_out, group, node, qty, entry, tier):
     """Write one allocation row (group, node, qty, entry, tier), doubling ``out`` when full."""
     if n_out == out.shape[0]:

@@ -670,11 +670,10 @@ class Router:
             self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
             self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
             self._cap_orders, self._cap_units, self._no_free, self._mark, p, self._bands, False, True)
-        rows, cols = np.nonzero(alloc)
-        qty = alloc[rows, cols]
-        if int(qty.sum()) != units:
+        rows, cols, qty, entries = K._alloc_rows(alloc, ent)
+        rl, cl, ql, el = rows.tolist(), cols.tolist(), qty.tolist(), entries.tolist()
+        if sum(ql) != units:
             return tier_name
-        entries = ent[rows, cols]
         capu = self._cap_units[cand]  # before this order: what the explanation replays
         lines = order.lines
         net = self.network
@@ -682,7 +681,7 @@ class Router:
         allocations = []
         by_node: dict[int, list] = {}
         pieces = []
-        for c, g, q, e in zip(rows.tolist(), cols.tolist(), qty.tolist(), entries.tolist(), strict=True):
+        for c, g, q, e in zip(rl, cl, ql, el, strict=True):
             line = lines[g]
             n = int(cand[c])
             node_id = self._node_ids[n]

@@ -338,3 +338,16 @@ def test_entry_atp_matches_the_inventory_lookup(rng):
                                net.sku_index[s.sku], net.node_index[n.node_id])
             assert got == want
             assert r.atp(n.node_id, s.sku) == want
+
+
+def test_alloc_rows_match_numpy_nonzero(rng):
+    for _ in range(20):
+        alloc = rng.integers(0, 3, (int(rng.integers(0, 30)), int(rng.integers(1, 5)))) * (rng.random((1, 1)) < 0.9)
+        alloc = np.ascontiguousarray(alloc, dtype=np.int64)
+        ent = rng.integers(0, 1000, alloc.shape).astype(np.int64)
+        rows, cols, qty, entries = K._alloc_rows(alloc, ent)
+        want_r, want_c = np.nonzero(alloc)
+        np.testing.assert_array_equal(rows, want_r)
+        np.testing.assert_array_equal(cols, want_c)
+        np.testing.assert_array_equal(qty, alloc[want_r, want_c])
+        np.testing.assert_array_equal(entries, ent[want_r, want_c])
