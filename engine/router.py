@@ -694,13 +694,16 @@ class Router:
             ld = float(lead[c])
             shipments.append(Shipment(self._node_ids[n], sum(q for _, q in items), float(miles[c]) * K.MILE_KM,
                                       tuple(items), ld, self._due(start, ld), "ship", tier_name))
-        snapshot = Snapshot(tier_name, name, k, g_sku, g_qty, cand, atp, alloc, miles, fixed, unit, capu, dest, mask,
-                            p, self._bands, cap_before[0] if cap_before is not None else None,
-                            self._completer(ent, lead, self._no_free, code))
+        complete = self._completer(ent, lead, self._no_free, code)
+        cap_orders_before = cap_before[0] if cap_before is not None else None
+        bands = self._bands
         pol = self.policy
         inv = self._inv
 
-        def build(snapshot=snapshot, net=net, inv=inv):
+        def build():
+            # the snapshot itself is built only when someone reads the explanation
+            snapshot = Snapshot(tier_name, name, k, g_sku, g_qty, cand, atp, alloc, miles, fixed, unit, capu, dest,
+                                mask, p, bands, cap_orders_before, complete)
             return build_notes(net, inv, pol, [snapshot])
 
         c4 = costs.tolist()
