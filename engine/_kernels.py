@@ -849,27 +849,7 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
     best_ent = np.full(G, -1, np.int64)
     need = g_qty.copy()
     costs = np.zeros(4)
-    if want_snap:
-        n_snap = 0
-        for g in range(G):
-            n_snap += sku_ptr[g_sku[g] + 1] - sku_ptr[g_sku[g]]
-        snap = np.empty(n_snap, np.int64)
-        j = 0
-        for g in range(G):
-            s = g_sku[g]
-            lo = sku_ptr[s]
-            ln = sku_ptr[s + 1] - lo
-            # views indexed from zero: numba then drops the negative-index
-            # checks and vectorises the copy (about 6x faster than indexing by e)
-            oh = on_hand[lo:lo + ln]
-            sf = safety[lo:lo + ln]
-            rs = reserved[lo:lo + ln]
-            out = snap[j:j + ln]
-            for i in range(ln):
-                out[i] = oh[i] - sf[i] - rs[i]
-            j += ln
-    else:
-        snap = np.empty(0, np.int64)
+    snap = np.empty(0, np.int64)
     total_q = 0
     for g in range(G):
         total_q += g_qty[g]
@@ -1011,6 +991,26 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                 g_sku, g_qty, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved, entry_fee,
                 entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy):
             return False, -1, best_ent, need, np.nan, np.nan, costs, snap
+    if want_snap:
+        # taken only once the order is accepted, still before its reservation
+        n_snap = 0
+        for g in range(G):
+            n_snap += sku_ptr[g_sku[g] + 1] - sku_ptr[g_sku[g]]
+        snap = np.empty(n_snap, np.int64)
+        j = 0
+        for g in range(G):
+            s = g_sku[g]
+            lo = sku_ptr[s]
+            ln = sku_ptr[s + 1] - lo
+            # views indexed from zero: numba then drops the negative-index
+            # checks and vectorises the copy (about 6x faster than indexing by e)
+            oh = on_hand[lo:lo + ln]
+            sf = safety[lo:lo + ln]
+            rs = reserved[lo:lo + ln]
+            out = snap[j:j + ln]
+            for i in range(ln):
+                out[i] = oh[i] - sf[i] - rs[i]
+            j += ln
     for g in range(G):
         best_ent[g] = aent[bi, g]
     lead = _lead_days(best, best_miles, nodef, params, bands)

@@ -236,9 +236,6 @@ def test_fast_path_on_rare_and_popular_skus_matches_brute_force(seed):
             r._reserved, r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._sku_lb, r._cap_orders,
             r._cap_units, r._base_params, r._bands, False, True)
         np.testing.assert_array_equal(r._reserved, before)  # reserve=False changes nothing
-        want_snap = np.concatenate([(r._on_hand - r._safety - r._reserved)[inv.sku_ptr[s]:inv.sku_ptr[s + 1]]
-                                    for s in skus])
-        np.testing.assert_array_equal(snap, want_snap)
         twin_node, twin_cost = _best_single_twin(r, inv, dest, skus, qty, mask)
         if not ok:
             declined += 1
@@ -246,6 +243,10 @@ def test_fast_path_on_rare_and_popular_skus_matches_brute_force(seed):
                 assert twin_node < 0  # with one parcel allowed, only "no covering node" declines
             continue
         accepted += 1
+        # the explanation's snapshot: ATP before this order of every entry of its SKUs
+        want_snap = np.concatenate([(r._on_hand - r._safety - r._reserved)[inv.sku_ptr[s]:inv.sku_ptr[s + 1]]
+                                    for s in skus])
+        np.testing.assert_array_equal(snap, want_snap)
         assert node == twin_node
         np.testing.assert_array_equal(need, qty)
         for g, s in enumerate(skus):
