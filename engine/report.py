@@ -20,8 +20,6 @@ never through ``pyplot``, so no global backend or figure state is touched
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from engine.scenario import staged_output
 from engine.simulate import SimulationResult, check_invariants
 
 #: Rows of the side-by-side table: label, KPI column, format.
@@ -260,10 +259,7 @@ def write_report(result: SimulationResult, out: str | Path, fmt: str = "csv", *,
     """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be csv or parquet, got {fmt!r}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
-    try:
+    with staged_output(out, ".report-") as (stage, written):
         result.kpis.to_csv(stage / "kpis.csv", index=False)
         result.nodes.to_csv(stage / "nodes.csv", index=False)
         if fmt == "parquet":
@@ -274,10 +270,4 @@ def write_report(result: SimulationResult, out: str | Path, fmt: str = "csv", *,
         plot_splits(result.kpis, stage / "splits.png")
         plot_fill_rate(result.kpis, stage / "fill_rate.png")
         plot_map(result.nodes, stage / "ship_from_map.png", customers)
-        written = []
-        for f in sorted(stage.iterdir()):
-            f.replace(out / f.name)
-            written.append(out / f.name)
-        return written
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    return written

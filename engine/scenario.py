@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,6 +117,27 @@ def write_tables(out: str | Path, tables: dict[str, pd.DataFrame], fmt: str = "c
     for tmp, final in staged:
         tmp.replace(final)
     return [final for _, final in staged]
+
+
+@contextmanager
+def staged_output(out: str | Path, prefix: str) -> Iterator[tuple[Path, list[Path]]]:
+    """A scratch folder inside ``out`` whose files move into ``out`` only when the block succeeds.
+
+    Yields ``(stage, written)``; on success every file written to ``stage``
+    replaces its namesake in ``out`` and ``written`` lists the final paths.
+    On failure ``out`` keeps what it had. The stage is removed either way.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=prefix, dir=out))
+    written: list[Path] = []
+    try:
+        yield stage, written
+        for f in sorted(stage.iterdir()):
+            f.replace(out / f.name)
+            written.append(out / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def build_router(scenario: Scenario, policy: Policy | None = None, **kwargs):

@@ -44,8 +44,6 @@ import dataclasses
 import itertools
 import logging
 import math
-import shutil
-import tempfile
 import tomllib
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -56,7 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.scenario import Scenario
+from engine.scenario import Scenario, staged_output
 from engine.simulate import SimConfig, parse_strategy, simulate
 from models.errors import Collector, ValidationError
 from models.policy import Policy, Tier
@@ -391,10 +389,7 @@ def plot_sweep(table: pd.DataFrame, path: Path) -> None:
 
 def write_sweep(kpis: pd.DataFrame, out: str | Path, fmt: str = "csv") -> list[Path]:
     """Write ``sweep.csv``, ``sweep_kpis.csv`` and ``sweep.png`` (all or nothing)."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".sweep-", dir=out))
-    try:
+    with staged_output(out, ".sweep-") as (stage, written):
         table = sweep_table(kpis)
         table.to_csv(stage / "sweep.csv", index=False)
         kpis.to_csv(stage / "sweep_kpis.csv", index=False)
@@ -402,13 +397,7 @@ def write_sweep(kpis: pd.DataFrame, out: str | Path, fmt: str = "csv") -> list[P
             table.to_parquet(stage / "sweep.parquet", index=False)
             kpis.to_parquet(stage / "sweep_kpis.parquet", index=False)
         plot_sweep(table, stage / "sweep.png")
-        written = []
-        for f in sorted(stage.iterdir()):
-            f.replace(out / f.name)
-            written.append(out / f.name)
-        return written
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    return written
 
 
 __all__ = ["Variant", "apply_params", "load_grid", "open_client", "plot_sweep", "run_sweep", "run_variant",

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from engine.commands.simulate import check_out
@@ -35,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate, generate into a staging folder, then move the files into ``--out``."""
     from data.generate import generate_scenario, write_scenario
+    from engine.scenario import staged_output
 
     if (msg := check_out(args.out)) is not None:
         print(f"error: {msg}", file=sys.stderr)
@@ -48,14 +47,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".generate-", dir=out))
-    try:
+    with staged_output(out, ".generate-") as (stage, _):
         write_scenario(scenario, stage, fmt=args.fmt)
-        for f in sorted(stage.iterdir()):
-            f.replace(out / f.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
     o = scenario.orders
     print(f"wrote {out}: {args.n_warehouses} warehouses, {args.n_stores} stores, {args.n_vendors} vendors, "
           f"{args.n_skus} SKUs, {o['order_id'].nunique():,} orders ({len(o):,} lines) over {args.days} days, "
