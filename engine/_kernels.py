@@ -84,6 +84,19 @@ def _lead_days(n, miles, nodef, params, bands):
     return days
 
 
+@njit(cache=True, inline="always")
+def _sku_views(s, sku_ptr, ent_node, on_hand, safety, reserved):
+    """Zero-based views of SKU ``s``'s entries: nodes, on hand, safety, reserved.
+
+    Loops indexed from zero over these let numba drop its negative-index
+    checks and vectorise where it can (about 6x faster for a plain copy
+    than indexing the full arrays by entry).
+    """
+    lo = sku_ptr[s]
+    hi = sku_ptr[s + 1]
+    return ent_node[lo:hi], on_hand[lo:hi], safety[lo:hi], reserved[lo:hi]
+
+
 @njit(cache=True)
 def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark,
             dest, nodef, params, bands):
@@ -122,13 +135,7 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
     # them lazily, for the few nodes whose cheap lower bound can still win
     need_dist = max_miles < np.inf or max_days >= 0
     for g in range(G):
-        s = g_sku[g]
-        lo = sku_ptr[s]
-        # zero-based views: numba drops negative-index checks on them
-        nodes = ent_node[lo:sku_ptr[s + 1]]
-        oh = on_hand[lo:sku_ptr[s + 1]]
-        sf = safety[lo:sku_ptr[s + 1]]
-        rs = reserved[lo:sku_ptr[s + 1]]
+        nodes, oh, sf, rs = _sku_views(g_sku[g], sku_ptr, ent_node, on_hand, safety, reserved)
         for i in range(nodes.shape[0]):
             n = nodes[i]
             if mark[n] != -1 or not mask[n]:
@@ -159,12 +166,8 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
     atp = np.zeros((C, G), np.int64)
     ent = np.full((C, G), -1, np.int64)
     for g in range(G):
-        s = g_sku[g]
-        lo = sku_ptr[s]
-        nodes = ent_node[lo:sku_ptr[s + 1]]
-        oh = on_hand[lo:sku_ptr[s + 1]]
-        sf = safety[lo:sku_ptr[s + 1]]
-        rs = reserved[lo:sku_ptr[s + 1]]
+        lo = sku_ptr[g_sku[g]]
+        nodes, oh, sf, rs = _sku_views(g_sku[g], sku_ptr, ent_node, on_hand, safety, reserved)
         for i in range(nodes.shape[0]):
             n = nodes[i]
             c = mark[n]
@@ -999,14 +1002,8 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
         snap = np.empty(n_snap, np.int64)
         j = 0
         for g in range(G):
-            s = g_sku[g]
-            lo = sku_ptr[s]
-            ln = sku_ptr[s + 1] - lo
-            # views indexed from zero: numba then drops the negative-index
-            # checks and vectorises the copy (about 6x faster than indexing by e)
-            oh = on_hand[lo:lo + ln]
-            sf = safety[lo:lo + ln]
-            rs = reserved[lo:lo + ln]
+            _, oh, sf, rs = _sku_views(g_sku[g], sku_ptr, ent_node, on_hand, safety, reserved)
+            ln = oh.shape[0]
             out = snap[j:j + ln]
             for i in range(ln):
                 out[i] = oh[i] - sf[i] - rs[i]
