@@ -17,6 +17,16 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _score_row(dest_xyz, i, nx, ny, nz, row):
+    """Scores of destination ``i`` against every node, into ``row``."""
+    x = dest_xyz[i, 0]
+    y = dest_xyz[i, 1]
+    z = dest_xyz[i, 2]
+    for j in range(nx.shape[0]):
+        row[j] = x * nx[j] + y * ny[j] + z * nz[j]
+
+
 @njit(cache=True, parallel=True, fastmath=True)
 def _scores_into(dest_xyz, nx, ny, nz, out):
     """``out[i, j] = dest_xyz[i] . (nx[j], ny[j], nz[j])`` for every pair.
@@ -25,29 +35,15 @@ def _scores_into(dest_xyz, nx, ny, nz, out):
     in place, so a caller that scores batch after batch reuses one buffer
     instead of paying for fresh pages each time.
     """
-    m = dest_xyz.shape[0]
-    n = nx.shape[0]
-    for i in prange(m):
-        x = dest_xyz[i, 0]
-        y = dest_xyz[i, 1]
-        z = dest_xyz[i, 2]
-        row = out[i]
-        for j in range(n):
-            row[j] = x * nx[j] + y * ny[j] + z * nz[j]
+    for i in prange(dest_xyz.shape[0]):
+        _score_row(dest_xyz, i, nx, ny, nz, out[i])
 
 
 @njit(cache=True, fastmath=True)
 def _scores_into_serial(dest_xyz, nx, ny, nz, out):
     """:func:`_scores_into` on one thread, for inputs too small to repay a parallel launch."""
-    m = dest_xyz.shape[0]
-    n = nx.shape[0]
-    for i in range(m):
-        x = dest_xyz[i, 0]
-        y = dest_xyz[i, 1]
-        z = dest_xyz[i, 2]
-        row = out[i]
-        for j in range(n):
-            row[j] = x * nx[j] + y * ny[j] + z * nz[j]
+    for i in range(dest_xyz.shape[0]):
+        _score_row(dest_xyz, i, nx, ny, nz, out[i])
 
 
 _FLOOR = -2.0
