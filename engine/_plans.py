@@ -216,6 +216,24 @@ def _eval_pen(S, m, qty, atp, r, f, penalty, split_penalty, buf, write):
 
 
 @njit(cache=True)
+def _unit_floor(qty, atp, r, penalty):
+    """Per group the least priced unit cost (capped at the unfilled ``penalty``), the
+    bound ``sum(qty * cmin)`` it gives, and the price of leaving every unit unfilled."""
+    C, G = atp.shape
+    cmin = np.empty(G)
+    empty = 0.0
+    lb_units = 0.0
+    for g in range(G):
+        empty += qty[g] * penalty
+        cmin[g] = penalty
+        for c in range(C):
+            if atp[c, g] > 0 and r[c, g] < cmin[g]:
+                cmin[g] = r[c, g]
+        lb_units += qty[g] * cmin[g]
+    return cmin, lb_units, empty
+
+
+@njit(cache=True)
 def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
     """Cheapest set of at most ``kk`` (<= 3) candidates under prices ``r``/``f``.
 
@@ -235,17 +253,7 @@ def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
         best[i] = -1
     S = np.empty(3, np.int64)
     dummy = np.zeros((1, 1), np.int64)
-    best_cost = 0.0
-    cmin = np.empty(G)
-    for g in range(G):
-        best_cost += qty[g] * penalty
-        cmin[g] = penalty
-        for c in range(C):
-            if atp[c, g] > 0 and r[c, g] < cmin[g]:
-                cmin[g] = r[c, g]
-    lb_units = 0.0
-    for g in range(G):
-        lb_units += qty[g] * cmin[g]
+    cmin, lb_units, best_cost = _unit_floor(qty, atp, r, penalty)
     key = np.full(C, np.inf)
     for c in range(C):
         d = np.inf
@@ -682,17 +690,7 @@ def _enumerate_plans(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmil
             maxmiles[chan[o]], nodef, params, bands, weight, fee_e, pen_e)
         C = cand.shape[0]
         f, r = _priced(cand, ent, fixed, unit, lam, mu, nu)
-        cmin = np.empty(G)
-        empty_price = 0.0
-        for g in range(G):
-            empty_price += gq[g] * penalty
-            cmin[g] = penalty
-            for c in range(C):
-                if atp[c, g] > 0 and r[c, g] < cmin[g]:
-                    cmin[g] = r[c, g]
-        lb_units = 0.0
-        for g in range(G):
-            lb_units += gq[g] * cmin[g]
+        cmin, lb_units, empty_price = _unit_floor(gq, atp, r, penalty)
         key = np.full(C, np.inf)
         for c in range(C):
             for g in range(G):
