@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from models._slots import slot_init
+
 
 class Status(StrEnum):
     """Outcome of routing one order."""
@@ -16,6 +18,7 @@ class Status(StrEnum):
     UNROUTABLE = "unroutable"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Allocation:
     """Units of one order line assigned to one node."""
@@ -26,6 +29,7 @@ class Allocation:
     qty: int
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Shipment:
     """One parcel: everything a node sends for the order.
@@ -46,6 +50,7 @@ class Shipment:
     tier: str = ""
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class CostBreakdown:
     """Cost of a decision by component."""
@@ -82,6 +87,7 @@ class CandidateNote:
         return f"{self.node_id}: {self.reason}"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class TierNote:
     """What one sourcing tier did for the order.
@@ -138,6 +144,7 @@ class Explanation:
         return f"Explanation(strategy={self.strategy!r})"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """Where an order ships from.
