@@ -117,6 +117,39 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
         ``miles`` and ``lead`` are NaN where no filter needed them; see
         :func:`_fill_distances`.
     """
+    empty = np.empty(0)
+    cand, atp, ent, miles, lead, _, _ = _gather_core(
+        g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark, dest, nodef,
+        params, bands, False, empty, empty, empty, empty, np.zeros((0, 2)), np.zeros(0, np.bool_), 0)
+    return cand, atp, ent, miles, lead
+
+
+@njit(cache=True)
+def _gather_priced(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark,
+                   dest, nodef, params, bands, entry_fee, entry_dual, entry_risk, entry_demand, skuf, free,
+                   strategy):
+    """:func:`_gather`, :func:`_fill_distances` and :func:`_unit_costs` (plus ``entry_risk``) in one pass.
+
+    For a search that will price every candidate anyway. The per-entry
+    costs are read while the scan walks each SKU's entries in storage
+    order, instead of afterwards by (candidate, group), where every read
+    is a cache miss on a large inventory.
+
+    Returns
+    -------
+    cand, atp, ent, miles, lead, fixed, unit
+        Every ``miles`` is exact; ``lead`` is NaN where no deadline needs it.
+    """
+    return _gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark,
+                        dest, nodef, params, bands, True, entry_fee, entry_dual, entry_risk, entry_demand,
+                        skuf, free, strategy)
+
+
+@njit(cache=True)
+def _gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark,
+                 dest, nodef, params, bands, price, entry_fee, entry_dual, entry_risk, entry_demand, skuf, free,
+                 strategy):
+    """The scan behind :func:`_gather` and, with ``price``, :func:`_gather_priced`."""
     G = g_sku.shape[0]
     ub = 0
     for g in range(G):
@@ -131,9 +164,10 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
     max_miles = params[P_MAX_MILES]
     max_days = params[P_MAX_DAYS]
     exclude_late = params[P_LATE_MODE] == 0.0
-    # distances are needed here only to filter; otherwise the planner computes
-    # them lazily, for the few nodes whose cheap lower bound can still win
-    need_dist = max_miles < np.inf or max_days >= 0
+    # distances are needed here only to filter (or to price); otherwise the planner
+    # computes them lazily, for the few nodes whose cheap lower bound can still win
+    need_filter = max_miles < np.inf or max_days >= 0
+    need_dist = need_filter or price
     for g in range(G):
         nodes, oh, sf, rs = _sku_views(g_sku[g], sku_ptr, ent_node, on_hand, safety, reserved)
         for i in range(nodes.shape[0]):
@@ -155,9 +189,10 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
                 d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
                 if d > max_miles:
                     continue
-                ld = _lead_days(n, d, nodef, params, bands)
-                if max_days >= 0 and exclude_late and ld > max_days:
-                    continue
+                if need_filter:
+                    ld = _lead_days(n, d, nodef, params, bands)
+                    if max_days >= 0 and exclude_late and ld > max_days:
+                        continue
             mark[n] = C
             cand[C] = n
             miles[C] = d
@@ -165,6 +200,21 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
             C += 1
     atp = np.zeros((C, G), np.int64)
     ent = np.full((C, G), -1, np.int64)
+    if price:
+        fixed = np.empty(C)
+        unit = np.empty((C, G))
+        for c in range(C):
+            n = cand[c]
+            fixed[c] = 0.0 if free[n] else params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+            if max_days >= 0 and lead[c] > max_days:
+                fixed[c] += params[P_LATE_PENALTY] * (lead[c] - max_days)
+            base = params[P_PER_UNIT] + nodef[n, NF_HUNIT] + params[P_PER_MILE] * miles[c]
+            for g in range(G):
+                unit[c, g] = base + params[P_PER_KG] * skuf[g_sku[g], 1]
+    else:
+        fixed = np.empty(0)
+        unit = np.empty((0, G))
+    w = params[P_DEPLETION]
     for g in range(G):
         lo = sku_ptr[g_sku[g]]
         nodes, oh, sf, rs = _sku_views(g_sku[g], sku_ptr, ent_node, on_hand, safety, reserved)
@@ -176,11 +226,22 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
             a = oh[i] - sf[i] - rs[i]
             if a > 0:
                 cu = cap_units[n]
-                atp[c, g] = a if a < cu else cu
-                ent[c, g] = lo + i
+                a = a if a < cu else cu
+                atp[c, g] = a
+                e = lo + i
+                ent[c, g] = e
+                if price:
+                    # the same terms, in the same order, as _unit_costs and then entry_risk
+                    u = unit[c, g] + entry_fee[e]
+                    dem = entry_demand[e]
+                    if dem > 0.0 and w > 0.0:
+                        u += w * dem / (dem + a)
+                    if strategy == 4:
+                        u += entry_dual[e]
+                    unit[c, g] = u + entry_risk[e]
     for i in range(n_touched):
         mark[touched[i]] = -1
-    return cand[:C].copy(), atp, ent, miles[:C].copy(), lead[:C].copy()
+    return cand[:C].copy(), atp, ent, miles[:C].copy(), lead[:C].copy(), fixed, unit
 
 
 @njit(cache=True)
@@ -806,6 +867,29 @@ def _split_bound(g_sku, g_qty, mask, nodef, skuf, sku_ptr, ent_node, on_hand, sa
     return lb + 2.0 * fmin
 
 
+@njit(cache=True, inline="always")
+def _snapshot_size(g_sku, sku_ptr):
+    """Entries of the order's SKUs: the length of its ATP snapshot."""
+    n = 0
+    for g in range(g_sku.shape[0]):
+        n += sku_ptr[g_sku[g] + 1] - sku_ptr[g_sku[g]]
+    return n
+
+
+@njit(cache=True)
+def _atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out):
+    """Write the ATP of every entry of the order's SKUs, group by group, into ``out``
+    (what an explanation replays: the stock the order saw)."""
+    j = 0
+    for g in range(g_sku.shape[0]):
+        _, oh, sf, rs = _sku_views(g_sku[g], sku_ptr, ent_node, on_hand, safety, reserved)
+        ln = oh.shape[0]
+        dst = out[j:j + ln]
+        for i in range(ln):
+            dst[i] = oh[i] - sf[i] - rs[i]
+        j += ln
+
+
 @njit(cache=True)
 def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                 sku_ptr, ent_node, on_hand, safety, reserved,
@@ -996,18 +1080,8 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
             return False, -1, best_ent, need, np.nan, np.nan, costs, snap
     if want_snap:
         # taken only once the order is accepted, still before its reservation
-        n_snap = 0
-        for g in range(G):
-            n_snap += sku_ptr[g_sku[g] + 1] - sku_ptr[g_sku[g]]
-        snap = np.empty(n_snap, np.int64)
-        j = 0
-        for g in range(G):
-            _, oh, sf, rs = _sku_views(g_sku[g], sku_ptr, ent_node, on_hand, safety, reserved)
-            ln = oh.shape[0]
-            out = snap[j:j + ln]
-            for i in range(ln):
-                out[i] = oh[i] - sf[i] - rs[i]
-            j += ln
+        snap = np.empty(_snapshot_size(g_sku, sku_ptr), np.int64)
+        _atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, snap)
     for g in range(G):
         best_ent[g] = aent[bi, g]
     lead = _lead_days(best, best_miles, nodef, params, bands)
@@ -1055,8 +1129,18 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
         (lateness and store depletion); the split penalty is left to the
         caller, which sees every tier's parcels.
     """
-    cand, atp, ent, miles, lead = _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask,
-                                          cap_orders, cap_units, mark, dest, nodef, params, bands)
+    # only a cost search that has not yet looked for a single node can hope to skip
+    # pricing most candidates; every other search prices them all, in the scan
+    priced = not ((strategy == 0 or strategy == 4) and not fast_tried)
+    if priced:
+        cand, atp, ent, miles, lead, fixed, unit = _gather_priced(
+            g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark, dest, nodef,
+            params, bands, entry_fee, entry_dual, entry_risk, entry_demand, skuf, free, strategy)
+    else:
+        cand, atp, ent, miles, lead = _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask,
+                                              cap_orders, cap_units, mark, dest, nodef, params, bands)
+        fixed = np.empty(0)
+        unit = np.empty((0, g_sku.shape[0]))
     C = cand.shape[0]
     G = g_sku.shape[0]
     alloc = np.zeros((C, G), np.int64)
@@ -1086,11 +1170,8 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
             for g in range(G):
                 alloc[best, g] = need[g]
             done = True
-    if done:
-        # the explanation rebuilds these when asked (see engine.explain)
-        fixed = np.empty(0)
-        unit = np.empty((0, G))
-    else:
+    # a single that won without pricing: the explanation rebuilds the costs when asked
+    if not done and not priced:
         _fill_distances(cand, miles, lead, dest, nodef, params, bands, params[P_MAX_DAYS] >= 0)
         fixed, unit = _unit_costs(cand, g_sku, ent, atp, miles, lead, nodef, skuf, entry_fee, entry_dual,
                                   entry_demand, free, params, strategy)
@@ -1148,19 +1229,123 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                 dem = entry_demand[e]
                 if dem > 0.0 and w > 0.0:
                     costs[3] += a * w * dem / (dem + atp[c, g])
-                if reserve:
-                    reserved[e] += a
-        if units > 0:
-            if not free[n]:
-                costs[0] += params[P_PER_SHIPMENT]
-                costs[1] += nodef[n, NF_HSHIP]
-                if max_days >= 0 and lead[c] > max_days:
-                    costs[3] += params[P_LATE_PENALTY] * (lead[c] - max_days)
-                if reserve:
-                    cap_orders[n] -= 1
-            if reserve:
-                cap_units[n] -= units
+        if units > 0 and not free[n]:
+            costs[0] += params[P_PER_SHIPMENT]
+            costs[1] += nodef[n, NF_HSHIP]
+            if max_days >= 0 and lead[c] > max_days:
+                costs[3] += params[P_LATE_PENALTY] * (lead[c] - max_days)
+    if reserve:
+        _reserve_alloc(cand, ent, alloc, free, reserved, cap_orders, cap_units)
     return cand, atp, ent, alloc, miles, lead, fixed, unit, costs
+
+
+@njit(cache=True)
+def _reserve_alloc(cand, ent, alloc, free, reserved, cap_orders, cap_units):
+    """Reserve a plan's units and take its nodes' capacity: a parcel's order slot
+    unless the node already ships for the order (``free``), and its units."""
+    C, G = alloc.shape
+    for c in range(C):
+        units = 0
+        for g in range(G):
+            a = alloc[c, g]
+            if a > 0:
+                units += a
+                reserved[ent[c, g]] += a
+        if units > 0:
+            n = cand[c]
+            if not free[n]:
+                cap_orders[n] -= 1
+            cap_units[n] -= units
+
+
+@njit(cache=True)
+def _route_one(dest, g_sku, g_qty, k, strategy, try_split, mask, nodef, skuf,
+               sku_ptr, ent_node, on_hand, safety, reserved,
+               entry_fee, entry_dual, entry_risk, entry_demand, sku_lb,
+               cap_orders, cap_units, free, mark, params, bands, fout):
+    """One order that one tier ships whole, in a single call: the router's common cases.
+
+    First :func:`_route_fast` (one node ships everything); when that
+    declines and ``try_split``, the tier's full search, accepted only when
+    it ships every unit. Either way the reservation is made here, and the
+    ATP the order saw is kept for its explanation. Everything comes back in
+    scalars, one int array and the caller's float scratch ``fout``: each
+    array a compiled function returns costs about a microsecond to hand to
+    Python, more than the rest of the call for the usual order.
+
+    Returns
+    -------
+    status : int
+        1: one node ships it; 2: several do; 0: neither, nothing changed.
+    node : int
+        The node (status 1).
+    rows : int
+        Allocation rows (status 2).
+    out : ndarray of int64
+        Status 1: the entry of each group, then the snapshot. Status 2:
+        ``rows`` rows of (node, group, units, entry), then the snapshot.
+    fout
+        Status 1: miles, lead, then the four costs (shipping, handling, vendor
+        fees, penalties). Status 2: the four costs, then miles and lead per row.
+        The caller sizes it: ``6`` and ``4 + 2 * G * max(k, 3)`` suffice.
+    """
+    G = g_sku.shape[0]
+    n_snap = _snapshot_size(g_sku, sku_ptr)
+    ok, node, fent, need, miles, lead, costs, _ = _route_fast(
+        dest, g_sku, g_qty, k, strategy, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved,
+        entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, cap_orders, cap_units, params, bands, False, False)
+    if ok:
+        out = np.empty(G + n_snap, np.int64)
+        out[:G] = fent
+        _atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out[G:])
+        total = 0
+        for g in range(G):
+            reserved[fent[g]] += g_qty[g]
+            total += g_qty[g]
+        cap_orders[node] -= 1
+        cap_units[node] -= total
+        fout[0] = miles
+        fout[1] = lead
+        for i in range(4):
+            fout[2 + i] = costs[i]
+        return 1, node, 0, out
+    if not try_split or k < 2:
+        return 0, -1, 0, np.empty(0, np.int64)
+    cand, atp, ent, alloc, miles_c, lead_c, fixed, unit, costs = _route_core(
+        dest, g_sku, g_qty, k, strategy, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved,
+        entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units, free, mark, params, bands,
+        False, True)
+    rows = 0
+    shipped = 0
+    total = 0
+    for g in range(G):
+        total += g_qty[g]
+    C = cand.shape[0]
+    for c in range(C):
+        for g in range(G):
+            if alloc[c, g] > 0:
+                rows += 1
+                shipped += alloc[c, g]
+    if shipped != total:
+        return 0, -1, 0, np.empty(0, np.int64)
+    out = np.empty(4 * rows + n_snap, np.int64)
+    _atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out[4 * rows:])
+    _reserve_alloc(cand, ent, alloc, free, reserved, cap_orders, cap_units)
+    for i in range(4):
+        fout[i] = costs[i]
+    j = 0
+    for c in range(C):
+        for g in range(G):
+            a = alloc[c, g]
+            if a > 0:
+                out[4 * j] = cand[c]
+                out[4 * j + 1] = g
+                out[4 * j + 2] = a
+                out[4 * j + 3] = ent[c, g]
+                fout[4 + 2 * j] = miles_c[c]
+                fout[5 + 2 * j] = lead_c[c]
+                j += 1
+    return 2, -1, rows, out
 
 
 @njit(cache=True)

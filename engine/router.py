@@ -153,22 +153,24 @@ class _Context:
 
 
 class _LazySnapshot:
-    """An explanation snapshot for a decision the fast path made.
+    """An explanation snapshot for a decision made without candidate matrices.
 
-    The fast path builds no candidate matrices; this keeps the ATP the order
-    saw and rebuilds the full :class:`~engine.explain.Snapshot` (candidates,
-    distances, planning costs) only when someone reads the explanation.
+    The one-call paths keep only the ATP the order saw; this rebuilds the
+    full :class:`~engine.explain.Snapshot` (candidates, distances, planning
+    costs) when someone reads the explanation. ``node`` ships ``need``
+    alone, or, with ``node`` -1, ``rows`` of (node, group, units) say what
+    each node of a split ships.
     """
 
     __slots__ = ("router", "tier", "strategy", "k", "g_sku", "g_qty", "node", "need", "snap", "dest", "mask",
-                 "params", "cap_orders", "cap_units", "code")
+                 "params", "cap_orders", "cap_units", "code", "rows")
 
     def __init__(self, ctx, tier, strategy, k, g_sku, g_qty, node, need, snap, dest, mask, params,
-                 cap_orders, cap_units, code):
+                 cap_orders, cap_units, code, rows=None):
         self.router, self.tier, self.strategy, self.k = ctx, tier, strategy, k
         self.g_sku, self.g_qty, self.node, self.need, self.snap = g_sku, g_qty, node, need, snap
         self.dest, self.mask, self.params, self.code = dest, mask, params, code
-        self.cap_orders, self.cap_units = cap_orders, cap_units
+        self.cap_orders, self.cap_units, self.rows = cap_orders, cap_units, rows
 
     def full(self) -> Snapshot:
         r = self.router
@@ -192,9 +194,13 @@ class _LazySnapshot:
                                     r._dual[orig], r._entry_demand[orig], r._no_free, self.params, self.code)
         unit += np.where(ent >= 0, r._entry_risk[orig][np.maximum(ent, 0)], 0.0)
         alloc = np.zeros_like(atp)
-        hit = np.flatnonzero(cand == self.node)
-        if len(hit):
-            alloc[hit[0]] = self.need
+        position = {n: c for c, n in enumerate(cand.tolist())}
+        if self.rows is None:
+            if self.node in position:
+                alloc[position[self.node]] = self.need
+        else:
+            for n, g, q in self.rows:
+                alloc[position[n], g] = q
         capu = np.asarray(caps_u)[cand]
         return Snapshot(self.tier, self.strategy, self.k, self.g_sku, self.g_qty, cand, atp, alloc, miles, fixed,
                         unit, capu, self.dest, self.mask, self.params, r._bands, self.cap_orders)
@@ -241,6 +247,7 @@ class Router:
         self._on_hand = inventory.on_hand.copy()
         self._reserved = inventory.reserved.copy()
         self._mark = np.full(network.n_nodes, -1, np.int64)
+        self._fout = np.empty(64)  # float scratch of K._route_one, used under the lock
         self._lock = threading.RLock()
         self._open: dict[str, _Held] = {}
         self._committed: dict[str, Decision] = {}
@@ -638,89 +645,77 @@ class Router:
                 p = self._base_params  # the kernels only read it, and the snapshot keeps it as is
             k = self._limit(order.allow_split, order.max_shipments)
             cap_before = (self._cap_orders.copy(), self._cap_units.copy()) if self._limited else None
-            ok, node, fent, need, miles, lead, costs, snap = K._route_fast(
-                dest, g_sku, g_qty, k, code, mask, self._nodef, self._skuf,
+            G = len(g_sku)
+            fout = self._fout
+            if len(fout) < 4 + 2 * G * max(k, 3):
+                fout = self._fout = np.empty(4 + 2 * G * max(k, 3))
+            # a split is tried here only when lines and groups coincide (the lean builder's premise)
+            status, node, n_rows, out = K._route_one(
+                dest, g_sku, g_qty, k, code, self._lean_splits and G == len(lines), mask, self._nodef, self._skuf,
                 self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
                 self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb,
-                self._cap_orders, self._cap_units, p, self._bands, True, True)
-            if not ok:
-                if self._lean_splits and k > 1 and len(g_sku) == len(lines):
-                    return self._split_held(order, name, code, tier.name, k, g_sku, g_qty, dest, mask, p,
-                                            cap_before, placed, sum(qtys))
-                return tier.name
-            return self._simple_held(order, name, code, tier.name, k, g_sku, g_qty, node, fent, need, miles,
-                                     lead, costs, snap, dest, mask, p, cap_before, placed, sum(qtys))
+                self._cap_orders, self._cap_units, self._no_free, self._mark, p, self._bands, fout)
+            if status == 1:
+                return self._simple_held(order, name, code, tier.name, k, g_sku, g_qty, node, out, fout, dest, mask,
+                                         p, cap_before, placed, sum(qtys))
+            if status == 2:
+                return self._split_held(order, name, code, tier.name, k, g_sku, g_qty, n_rows, out, fout, dest, mask,
+                                        p, cap_before, placed)
+            return tier.name
         return None
 
     # the lean path for orders one tier ships whole in several parcels (tests switch it off to compare)
     _lean_splits = True
 
-    def _split_held(self, order, name, code, tier_name, k, g_sku, g_qty, dest, mask, p, cap_before, placed,
-                    units) -> _Held | str:
-        """An order the first tier ships whole in several parcels, without the tier machinery.
-
-        Runs the full search for the tier without reserving; when it ships
-        every unit this records the reservation and the decision directly
-        (one line per SKU, so lines and groups coincide); otherwise nothing
-        has changed and the tier's name goes back to the caller, as from a
-        declined single-node search.
-        """
-        cand, atp, ent, alloc, miles, lead, fixed, unit, costs = K._route_core(
-            dest, g_sku, g_qty, k, code, mask, self._nodef, self._skuf,
-            self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
-            self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
-            self._cap_orders, self._cap_units, self._no_free, self._mark, p, self._bands, False, True)
-        rows, cols, qty, entries = K._alloc_rows(alloc, ent)
-        rl, cl, ql, el = rows.tolist(), cols.tolist(), qty.tolist(), entries.tolist()
-        if sum(ql) != units:
-            return tier_name
-        capu = self._cap_units[cand]  # before this order: what the explanation replays
+    def _split_held(self, order, name, code, tier_name, k, g_sku, g_qty, n_rows, out, fout, dest, mask, p,
+                    cap_before, placed) -> _Held:
+        """The decision of an order the first tier ships whole in several parcels, reserved by
+        :func:`~engine._kernels._route_one`, without the tier machinery: lines and groups coincide."""
+        flat = out[:4 * n_rows].tolist()
+        fl = fout[:4 + 2 * n_rows].tolist()
         lines = order.lines
-        net = self.network
+        node_ids = self._node_ids
         start = placed.date() if placed is not None else self.business_day
         allocations = []
-        by_node: dict[int, list] = {}
-        pieces = []
-        for c, g, q, e in zip(rl, cl, ql, el, strict=True):
-            line = lines[g]
-            n = int(cand[c])
-            node_id = self._node_ids[n]
-            allocations.append(Allocation(line.line_id, line.sku, node_id, q))
-            by_node.setdefault(c, []).append((line.line_id, q))
-            pieces.append(_Piece(g, n, e, q, float(lead[c]), float(miles[c]) * K.MILE_KM, tier_name, "ship"))
         shipments = []
-        for c, items in by_node.items():
-            n = int(cand[c])
-            ld = float(lead[c])
-            shipments.append(Shipment(self._node_ids[n], sum(q for _, q in items), float(miles[c]) * K.MILE_KM,
-                                      tuple(items), ld, self._due(start, ld), "ship", tier_name))
-        complete = self._completer(ent, lead, self._no_free, code)
-        cap_orders_before = cap_before[0] if cap_before is not None else None
-        bands = self._bands
-        pol = self.policy
-        inv = self._inv
+        rows = []
+        pieces = []
+        last = -1
+        items: list = []
+        for j in range(n_rows):
+            n, g, q, e = flat[4 * j:4 * j + 4]
+            line = lines[g]
+            node_id = node_ids[n]
+            allocations.append(Allocation(line.line_id, line.sku, node_id, q))
+            rows.append((n, g, q))
+            km = fl[4 + 2 * j] * K.MILE_KM
+            lead = fl[5 + 2 * j]
+            pieces.append(_Piece(g, n, e, q, lead, km, tier_name, "ship"))
+            # rows come node by node
+            if n != last:
+                items = []
+                shipments.append([node_id, 0, km, items, lead])
+                last = n
+            items.append((line.line_id, q))
+            shipments[-1][1] += q
+        shipments = tuple([Shipment(nid, units, km, tuple(its), ld, self._due(start, ld), "ship", tier_name)
+                           for nid, units, km, its, ld in shipments])
+        snapshot = _LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, -1, None, out[4 * n_rows:], dest,
+                                 mask, p, cap_before[0] if cap_before is not None else None,
+                                 cap_before[1] if cap_before is not None else None, code, rows)
+        net, inv, pol = self.network, self._inv, self.policy
 
         def build():
-            # the snapshot itself is built only when someone reads the explanation
-            snapshot = Snapshot(tier_name, name, k, g_sku, g_qty, cand, atp, alloc, miles, fixed, unit, capu, dest,
-                                mask, p, bands, cap_orders_before, complete)
             return build_notes(net, inv, pol, [snapshot])
 
-        c4 = costs.tolist()
         split = pol.split_penalty * (len(shipments) - 1)
         decision = Decision(
-            order_id=order.order_id, status=Status.ROUTED, allocations=tuple(allocations),
-            shipments=tuple(shipments), cost=CostBreakdown(c4[0], c4[1], c4[2], split, c4[3]), strategy=name,
+            order_id=order.order_id, status=Status.ROUTED, allocations=tuple(allocations), shipments=shipments,
+            cost=CostBreakdown(fl[0], fl[1], fl[2], split, fl[3]), strategy=name,
             explanation=Explanation(name, build, (TierNote(tier_name, tuple((ln.line_id, ln.qty) for ln in lines)),)),
         )
-        # reserve last, once nothing can fail: exactly what the kernel would have reserved
-        # (each (node, SKU) entry appears once, so plain fancy indexing adds correctly)
-        self._reserved[entries] += qty
-        for c, items in by_node.items():
-            n = int(cand[c])
-            self._cap_orders[n] -= 1
-            self._cap_units[n] -= sum(q for _, q in items)
-        held = _Held(decision, entries, qty, None, self.business_day, pieces=pieces, order=order)
+        held = _Held(decision, out[3:4 * n_rows:4], out[2:4 * n_rows:4], None, self.business_day, pieces=pieces,
+                     order=order)
         self._note_capacity(held, cap_before)
         return held
 
@@ -732,10 +727,11 @@ class Router:
             held.cap_units = np.stack([cap_before[0][used] - self._cap_orders[used],
                                        cap_before[1][used] - self._cap_units[used]])
 
-    def _simple_held(self, order, name, code, tier_name, k, g_sku, g_qty, node, fent, need, miles, lead, costs,
-                     snap, dest, mask, p, cap_before, placed, units) -> _Held:
+    def _simple_held(self, order, name, code, tier_name, k, g_sku, g_qty, node, out, fout, dest, mask, p,
+                     cap_before, placed, units) -> _Held:
         """The decision and reservation record of an order one node ships whole."""
-        net = self.network
+        G = len(g_sku)
+        miles, lead, c0, c1, c2, c3 = fout[:6].tolist()
         node_id = self._node_ids[node]
         km = miles * K.MILE_KM
         lines = order.lines
@@ -743,21 +739,20 @@ class Router:
         items = tuple([(line.line_id, line.qty) for line in lines])
         start = placed.date() if placed is not None else self.business_day
         shipment = Shipment(node_id, units, km, items, lead, self._due(start, lead), "ship", tier_name)
-        snapshot = _LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, node, need, snap, dest, mask, p,
+        snapshot = _LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, node, g_qty, out[G:], dest, mask, p,
                                  cap_before[0] if cap_before is not None else None,
-                                 self._cap_units.copy() if cap_before is not None else None, code)
-        pol = self.policy
+                                 cap_before[1] if cap_before is not None else None, code)
+        net, inv, pol = self.network, self._inv, self.policy
 
-        def build(snapshot=snapshot, net=net, inv=self._inv):
+        def build():
             return build_notes(net, inv, pol, [snapshot])
 
-        c = costs.tolist()
         decision = Decision(
             order_id=order.order_id, status=Status.ROUTED, allocations=allocations, shipments=(shipment,),
-            cost=CostBreakdown(c[0], c[1], c[2], 0.0, c[3]),
+            cost=CostBreakdown(c0, c1, c2, 0.0, c3),
             strategy=name, explanation=Explanation(name, build, (TierNote(tier_name, items),)),
         )
-        held = _Held(decision, fent, need, None, self.business_day, order=order, whole=(node, lead, km, tier_name))
+        held = _Held(decision, out[:G], g_qty, None, self.business_day, order=order, whole=(node, lead, km, tier_name))
         if cap_before is not None:
             held.cap_nodes = np.array([node], np.int64)
             held.cap_units = np.array([[1], [units]], np.int64)
@@ -816,6 +811,8 @@ class Router:
             fast = code in (0, 4) and free is None and p[K.P_MAX_MILES] == _NO_LIMIT and p[K.P_MAX_DAYS] < 0
             # the simple path ran this very search for the tier a moment ago (same stock, same order)
             if fast and tier_name != declined:
+                # the capacity this call sees, for its explanation (earlier tiers may have taken some)
+                caps = (self._cap_orders.copy(), self._cap_units.copy()) if cap_before is not None else (None, None)
                 ok, node, fent, need, fmiles, flead, _, snap = K._route_fast(
                     dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
                     self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
@@ -830,10 +827,7 @@ class Router:
                             pieces.append(_Piece(g, int(node), int(fent[j]), q, float(flead),
                                                  float(fmiles) * K.MILE_KM, tier_name, method))
                     snapshots.append(_LazySnapshot(self._ctx, tier_name, name, k, g_sku[sel], want, int(node), need,
-                                                   snap, dest_vec, mask, p,
-                                                   cap_before[0] if cap_before is not None else None,
-                                                   self._cap_units.copy() if cap_before is not None else None,
-                                                   code))
+                                                   snap, dest_vec, mask, p, caps[0], caps[1], code))
                     return 1 if node >= 0 else 0
             cand, atp, ent, alloc, miles, lead, fixed, unit, costs = K._route_core(
                 dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,

@@ -229,6 +229,22 @@ def test_full_node_receives_nothing_more_that_day_and_does_again_the_next():
     assert r.capacity_left("WH")[0] == 2
 
 
+def test_explanation_sees_the_capacity_before_the_order_that_used_it_up():
+    # WH2 takes exactly its last 3 units of capacity: its explanation must still show it selected
+    nodes = [Node("WH", "warehouse", 40.0, -75.0, capacity_orders=1),
+             Node("WH2", "warehouse", 34.0, -118.0, capacity_units=3)]
+    net = Network.build(nodes, _skus("A", "B"))
+    inv = Inventory.from_records(net, [StockRecord("WH", "A", 100), StockRecord("WH2", "A", 100),
+                                       StockRecord("WH2", "B", 100)])
+    r = Router(net, inv, business_day=date(2026, 5, 1))
+    r.route(Order("first", (_line(),), *NYC))  # WH's only order slot
+    d = r.route(Order("o", (_line("A", 2, "1"), _line("B", 1, "2")), *NYC))
+    assert [s.node_id for s in d.shipments] == ["WH2"]
+    reasons = {c.node_id: c.reason for c in d.explanation.candidates}
+    assert reasons["WH2"] == "selected"
+    assert reasons["WH"] == "at capacity"
+
+
 def test_reroute_after_store_rejection_moves_only_the_rejected_lines():
     nodes = [Node("ST", "store", 40.72, -74.0), Node("WH", "warehouse", 40.0, -75.5),
              Node("WH2", "warehouse", 41.8, -87.6)]
