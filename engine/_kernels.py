@@ -867,6 +867,116 @@ def _split_bound(g_sku, g_qty, mask, nodef, skuf, sku_ptr, ent_node, on_hand, sa
     return lb + 2.0 * fmin
 
 
+@njit(cache=True)
+def _sku_bitsets(sku_ptr, ent_node, n_nodes):
+    """Per SKU, a bitset of the nodes that hold an entry for it (64 nodes a word).
+
+    Entries never appear or vanish after the inventory is built (only their
+    stock changes), so these are computed once per router.
+    """
+    n_skus = sku_ptr.shape[0] - 1
+    words = (n_nodes + 63) // 64
+    bits = np.zeros((n_skus, words), np.uint64)
+    one = np.uint64(1)
+    for s in range(n_skus):
+        for e in range(sku_ptr[s], sku_ptr[s + 1]):
+            n = ent_node[e]
+            bits[s, n >> 6] |= one << np.uint64(n & 63)
+    return bits
+
+
+@njit(cache=True, inline="always")
+def _bit_index(low):
+    """Position of the single bit set in the uint64 ``low``."""
+    b = 0
+    if low & np.uint64(0xFFFFFFFF00000000):
+        b += 32
+    if low & np.uint64(0xFFFF0000FFFF0000):
+        b += 16
+    if low & np.uint64(0xFF00FF00FF00FF00):
+        b += 8
+    if low & np.uint64(0xF0F0F0F0F0F0F0F0):
+        b += 4
+    if low & np.uint64(0xCCCCCCCCCCCCCCCC):
+        b += 2
+    if low & np.uint64(0xAAAAAAAAAAAAAAAA):
+        b += 1
+    return b
+
+
+@njit(cache=True)
+def _covering_by_bits(g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf, sku_ptr, ent_node, on_hand,
+                      safety, reserved, entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units,
+                      params, strategy):
+    """Nodes that can ship every unit, ascending, with their distance-free cost and entries.
+
+    The candidates are the set bits of the AND of the order's SKU bitsets;
+    each group's entry is found by a search that resumes where the previous
+    node's ended (nodes come in ascending order, as entries are stored).
+    Costs add up group by group in ``by_len`` order, as the list path does,
+    so both give bit-identical results.
+    """
+    G = g_sku.shape[0]
+    W = sku_bits.shape[1]
+    need_cutoff = params[P_REQUIRE_CUTOFF] > 0
+    hour = params[P_HOUR]
+    L0 = sku_ptr[g_sku[by_len[0]] + 1] - sku_ptr[g_sku[by_len[0]]]
+    alive = np.empty(L0, np.int64)
+    acc = np.empty(L0)
+    aent = np.empty((L0, G), np.int64)
+    pos = np.empty(G, np.int64)
+    for g in range(G):
+        pos[g] = sku_ptr[g_sku[g]]
+    one = np.uint64(1)
+    A = 0
+    for w in range(W):
+        x = sku_bits[g_sku[0], w]
+        for g in range(1, G):
+            x &= sku_bits[g_sku[g], w]
+        while x != 0:
+            low = x & (~x + one)
+            x ^= low
+            n = w * 64 + _bit_index(low)
+            if not mask[n] or cap_orders[n] <= 0 or cap_units[n] < total_q:
+                continue
+            if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
+                continue
+            cost = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+            ok = True
+            for ii in range(G):
+                g = by_len[ii]
+                s = g_sku[g]
+                # gallop from where this group's last hit ended, then bisect: cheap whether
+                # the candidates are dense in the list or far apart
+                lo = pos[g]
+                end = sku_ptr[s + 1]
+                step = 1
+                while lo + step < end and ent_node[lo + step] < n:
+                    lo += step
+                    step *= 2
+                hi = lo + step if lo + step < end else end
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    if ent_node[mid] < n:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                pos[g] = lo  # the bit says the entry exists: ent_node[lo] == n
+                a = on_hand[lo] - safety[lo] - reserved[lo]
+                q = g_qty[g]
+                if a < q:
+                    ok = False
+                    break
+                cost += q * _plan_unit(lo, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand,
+                                       cap_units, params, strategy)
+                aent[A, g] = lo
+            if ok:
+                alive[A] = n
+                acc[A] = cost
+                A += 1
+    return alive, acc, aent, A
+
+
 @njit(cache=True, inline="always")
 def _snapshot_size(g_sku, sku_ptr):
     """Entries of the order's SKUs: the length of its ATP snapshot."""
@@ -893,7 +1003,7 @@ def _atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out):
 @njit(cache=True)
 def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                 sku_ptr, ent_node, on_hand, safety, reserved,
-                entry_fee, entry_dual, entry_risk, entry_demand, sku_lb,
+                entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, sku_bits,
                 cap_orders, cap_units, params, bands, reserve, want_snap):
     """The common case without building candidate matrices: one node ships the whole order.
 
@@ -902,8 +1012,13 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
     shortest list (checking eligibility, stock and capacity there) and
     intersects the survivors with each longer list, by binary search while
     few survive and by a merge otherwise: a popular SKU held by hundreds of
-    nodes costs a few probes, not a scan. Survivors are priced with the
-    chord bound first and an exact distance only when they can still win.
+    nodes costs a few probes, not a scan. With ``sku_bits`` (a bitset per
+    SKU of the nodes holding an entry, see :func:`_sku_bitsets`; zero rows
+    to go without) the nodes holding every SKU come from ANDing the order's
+    bitsets instead, and only those are looked up: popular SKUs share a few
+    dozen nodes, while the shortest list still has a hundred or more.
+    Survivors are priced with the chord bound first and an exact distance
+    only when they can still win.
 
     A single node provably beats every split when its cost is at most
     ``split_lb``: two cheapest conceivable parcels plus the split penalty
@@ -952,88 +1067,69 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
             by_len[p] = by_len[p - 1]
             p -= 1
         by_len[p] = g
-    g0 = by_len[0]
-    s0 = g_sku[g0]
-    L0 = sku_ptr[s0 + 1] - sku_ptr[s0]
-    alive = np.empty(L0, np.int64)
-    acc = np.empty(L0)
-    aent = np.empty((L0, G), np.int64)
-    A = 0
-    q0 = g_qty[g0]
-    lo0 = sku_ptr[s0]
-    nodes0 = ent_node[lo0:lo0 + L0]
-    for i in range(L0):
-        n = nodes0[i]
-        if not mask[n] or cap_orders[n] <= 0 or cap_units[n] < total_q:
-            continue
-        if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
-            continue
-        e = lo0 + i
-        a = on_hand[e] - safety[e] - reserved[e]
-        if a < q0:
-            continue
-        u = _plan_unit(e, n, s0, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, cap_units,
-                       params, strategy)
-        alive[A] = n
-        acc[A] = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP] + q0 * u
-        aent[A, g0] = e
-        A += 1
-    for ii in range(1, G):
-        if A == 0:
-            break
-        g = by_len[ii]
-        s = g_sku[g]
-        q = g_qty[g]
-        lo = sku_ptr[s]
-        hi = sku_ptr[s + 1]
-        steps = 1
-        while (1 << steps) < hi - lo:
-            steps += 1
-        B = 0
-        if A * steps < hi - lo:
-            # few survivors: a lower-bound search each, from where the last one ended
-            pos = lo
-            for i in range(A):
-                n = alive[i]
-                b = hi
-                while pos < b:
-                    mid = (pos + b) >> 1
-                    if ent_node[mid] < n:
-                        pos = mid + 1
-                    else:
-                        b = mid
-                if pos >= hi:
-                    break
-                if ent_node[pos] != n:
-                    continue
-                e = pos
-                a = on_hand[e] - safety[e] - reserved[e]
-                if a < q:
-                    continue
-                u = _plan_unit(e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand,
-                               cap_units, params, strategy)
-                alive[B] = n
-                acc[B] = acc[i] + q * u
-                for gg in range(G):
-                    aent[B, gg] = aent[i, gg]
-                aent[B, g] = e
-                B += 1
-        else:
-            i = 0
-            x = 0
-            nodes = ent_node[lo:hi]
-            while i < A and x < hi - lo:
-                n = alive[i]
-                m = nodes[x]
-                if m < n:
-                    x += 1
-                    continue
-                if m > n:
-                    i += 1
-                    continue
-                e = lo + x
-                a = on_hand[e] - safety[e] - reserved[e]
-                if a >= q:
+    if G > 1 and sku_bits.shape[0] > 0:  # one SKU: its list is exactly the candidates
+        alive, acc, aent, A = _covering_by_bits(g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf, sku_ptr,
+                                                ent_node, on_hand, safety, reserved, entry_fee, entry_dual,
+                                                entry_risk, entry_demand, cap_orders, cap_units, params, strategy)
+    else:
+        g0 = by_len[0]
+        s0 = g_sku[g0]
+        L0 = sku_ptr[s0 + 1] - sku_ptr[s0]
+        alive = np.empty(L0, np.int64)
+        acc = np.empty(L0)
+        aent = np.empty((L0, G), np.int64)
+        A = 0
+        q0 = g_qty[g0]
+        lo0 = sku_ptr[s0]
+        nodes0 = ent_node[lo0:lo0 + L0]
+        for i in range(L0):
+            n = nodes0[i]
+            if not mask[n] or cap_orders[n] <= 0 or cap_units[n] < total_q:
+                continue
+            if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
+                continue
+            e = lo0 + i
+            a = on_hand[e] - safety[e] - reserved[e]
+            if a < q0:
+                continue
+            u = _plan_unit(e, n, s0, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, cap_units,
+                           params, strategy)
+            alive[A] = n
+            acc[A] = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP] + q0 * u
+            aent[A, g0] = e
+            A += 1
+        for ii in range(1, G):
+            if A == 0:
+                break
+            g = by_len[ii]
+            s = g_sku[g]
+            q = g_qty[g]
+            lo = sku_ptr[s]
+            hi = sku_ptr[s + 1]
+            steps = 1
+            while (1 << steps) < hi - lo:
+                steps += 1
+            B = 0
+            if A * steps < hi - lo:
+                # few survivors: a lower-bound search each, from where the last one ended
+                pos = lo
+                for i in range(A):
+                    n = alive[i]
+                    b = hi
+                    while pos < b:
+                        mid = (pos + b) >> 1
+                        if ent_node[mid] < n:
+                            pos = mid + 1
+                        else:
+                            b = mid
+                    if pos >= hi:
+                        break
+                    if ent_node[pos] != n:
+                        continue
+                    e = pos
+                    a = on_hand[e] - safety[e] - reserved[e]
+                    if a < q:
+                        continue
                     u = _plan_unit(e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand,
                                    cap_units, params, strategy)
                     alive[B] = n
@@ -1042,9 +1138,33 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                         aent[B, gg] = aent[i, gg]
                     aent[B, g] = e
                     B += 1
-                i += 1
-                x += 1
-        A = B
+            else:
+                i = 0
+                x = 0
+                nodes = ent_node[lo:hi]
+                while i < A and x < hi - lo:
+                    n = alive[i]
+                    m = nodes[x]
+                    if m < n:
+                        x += 1
+                        continue
+                    if m > n:
+                        i += 1
+                        continue
+                    e = lo + x
+                    a = on_hand[e] - safety[e] - reserved[e]
+                    if a >= q:
+                        u = _plan_unit(e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand,
+                                       cap_units, params, strategy)
+                        alive[B] = n
+                        acc[B] = acc[i] + q * u
+                        for gg in range(G):
+                            aent[B, gg] = aent[i, gg]
+                        aent[B, g] = e
+                        B += 1
+                    i += 1
+                    x += 1
+            A = B
     best = -1
     bi = -1
     best_cost = np.inf
@@ -1261,7 +1381,7 @@ def _reserve_alloc(cand, ent, alloc, free, reserved, cap_orders, cap_units):
 @njit(cache=True)
 def _route_one(dest, g_sku, g_qty, k, strategy, try_split, mask, nodef, skuf,
                sku_ptr, ent_node, on_hand, safety, reserved,
-               entry_fee, entry_dual, entry_risk, entry_demand, sku_lb,
+               entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, sku_bits,
                cap_orders, cap_units, free, mark, params, bands, fout):
     """One order that one tier ships whole, in a single call: the router's common cases.
 
@@ -1293,7 +1413,8 @@ def _route_one(dest, g_sku, g_qty, k, strategy, try_split, mask, nodef, skuf,
     n_snap = _snapshot_size(g_sku, sku_ptr)
     ok, node, fent, need, miles, lead, costs, _ = _route_fast(
         dest, g_sku, g_qty, k, strategy, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved,
-        entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, cap_orders, cap_units, params, bands, False, False)
+        entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, sku_bits, cap_orders, cap_units, params, bands,
+        False, False)
     if ok:
         out = np.empty(G + n_snap, np.int64)
         out[:G] = fent
@@ -1391,7 +1512,7 @@ def _append(out, n_out, group, node, qty, entry, tier):
 @njit(cache=True)
 def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles, nodef, skuf,
                  sku_ptr, ent_node, on_hand, safety, reserved,
-                 entry_fee, entry_dual, entry_risk, entry_demand, sku_lb,
+                 entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, sku_bits,
                  cap_orders, cap_units, free, mark, params, order_hour, order_max_days, bands):
     """Route orders in sequence through the sourcing tiers, each depleting stock for the next.
 
@@ -1448,7 +1569,7 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
                 ok, node, fent, need, fmiles, flead, fcosts, _ = _route_fast(
                     dest[o], g_sku[lo:hi][sel], remaining[sel], ships_left, strategy, tier_masks[t], nodef, skuf,
                     sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk,
-                    entry_demand, sku_lb, cap_orders, cap_units, p, bands, True, False)
+                    entry_demand, sku_lb, sku_bits, cap_orders, cap_units, p, bands, True, False)
                 if ok:
                     order_costs[o, 0] += fcosts[0]
                     order_costs[o, 1] += fcosts[1]

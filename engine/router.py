@@ -266,6 +266,7 @@ class Router:
         self._sub_cache: dict[int, list[tuple[int, float]]] = {}
         self._init_tiers()
         self._sku_lb = self._sku_bounds()
+        self._sku_bits = self._sku_bitsets()
         self._base_params = self._make_base_params()
         bands = self.policy.service.transit_bands
         self._bands = np.array(bands, np.float64).reshape(len(bands), 2)
@@ -325,6 +326,16 @@ class Router:
         self._entry_risk = risk
         self._offers = offers
         self._gateway = gateway
+
+    # beyond this the per-SKU node bitsets of the single-node search are not worth their memory
+    _BITSET_BYTES = 256 << 20
+
+    def _sku_bitsets(self) -> np.ndarray:
+        """Per SKU, the nodes holding an entry, as bitsets (zero rows when they would be too big)."""
+        n_nodes, n_skus = self.network.n_nodes, self.network.n_skus
+        if n_skus * ((n_nodes + 63) // 64) * 8 > self._BITSET_BYTES:
+            return np.zeros((0, 1), np.uint64)
+        return K._sku_bitsets(self._inv.sku_ptr, self._inv.node, n_nodes)
 
     def _sku_bounds(self) -> np.ndarray:
         """Least distance-free planning cost per unit of each SKU at any node, before per-unit and weight terms.
@@ -653,7 +664,7 @@ class Router:
             status, node, n_rows, out = K._route_one(
                 dest, g_sku, g_qty, k, code, self._lean_splits and G == len(lines), mask, self._nodef, self._skuf,
                 self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
-                self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb,
+                self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb, self._sku_bits,
                 self._cap_orders, self._cap_units, self._no_free, self._mark, p, self._bands, fout)
             if status == 1:
                 return self._simple_held(order, name, code, tier.name, k, g_sku, g_qty, node, out, fout, dest, mask,
@@ -816,7 +827,7 @@ class Router:
                 ok, node, fent, need, fmiles, flead, _, snap = K._route_fast(
                     dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
                     self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
-                    self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb,
+                    self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb, self._sku_bits,
                     self._cap_orders, self._cap_units, p, self._bands, True, True)
                 if ok:
                     want = remaining[sel].copy()
@@ -1385,7 +1396,7 @@ class Router:
             dest, g_ptr, g_sku, g_qty, k, code, np.ascontiguousarray(self._tier_masks[live]),
             self._tier_miles[live], self._nodef, self._skuf,
             self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
-            self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb,
+            self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb, self._sku_bits,
             self._cap_orders, self._cap_units, self._no_free, self._mark, params, hour, max_days, self._bands,
         )
         line_idx, row_idx, a_qty = _lines_for_groups(group_of_line, batch.qty, out_g, out_q)

@@ -214,16 +214,20 @@ def _entry_of(inv, s, n):
     return int(lo + hit[0]) if len(hit) else -1
 
 
+@pytest.mark.parametrize("bitsets", [True, False])
 @pytest.mark.parametrize("seed", range(3))
-def test_fast_path_on_rare_and_popular_skus_matches_brute_force(seed):
+def test_fast_path_on_rare_and_popular_skus_matches_brute_force(seed, bitsets):
     # 300 nodes; SKU densities from 1% to 95%, so the intersection runs both its
-    # binary-search branch (few survivors, long list) and its merge branch
+    # binary-search branch (few survivors, long list) and its merge branch; with
+    # bitsets the candidates come from ANDing the SKUs' node sets instead
     rng = np.random.default_rng(700 + seed)
     net = make_network(rng, 300, 12)
     densities = np.array([0.01, 0.03, 0.1, 0.3, 0.6, 0.95, 0.95, 0.9, 0.8, 0.5, 0.05, 0.2])
     inv = _skewed_inventory(rng, net, densities)
     r = Router(net, inv, flat_policy())
     mask = r._tier_masks[0]
+    bits = r._sku_bits if bitsets else np.zeros((0, 1), np.uint64)
+    assert len(r._sku_bits) == net.n_skus
     accepted = declined = 0
     for _ in range(150):
         skus = rng.choice(net.n_skus, size=int(rng.integers(1, 5)), replace=False).astype(np.int64)
@@ -233,7 +237,7 @@ def test_fast_path_on_rare_and_popular_skus_matches_brute_force(seed):
         before = r._reserved.copy()
         ok, node, ent, need, miles, lead, costs, snap = K._route_fast(
             dest, skus, qty, k, 0, mask, r._nodef, r._skuf, inv.sku_ptr, inv.node, r._on_hand, r._safety,
-            r._reserved, r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._sku_lb, r._cap_orders,
+            r._reserved, r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._sku_lb, bits, r._cap_orders,
             r._cap_units, r._base_params, r._bands, False, True)
         np.testing.assert_array_equal(r._reserved, before)  # reserve=False changes nothing
         twin_node, twin_cost = _best_single_twin(r, inv, dest, skus, qty, mask)
@@ -292,7 +296,8 @@ def test_fast_single_node_path_agrees_with_full_search(seed):
         common = (r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._cap_orders, r._cap_units)
         ok, node, ent, need, miles, lead, costs, _ = K._route_fast(
             dest, skus, qty, k, 0, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr, inv.node, r._on_hand,
-            r._safety, r._reserved, *common[:4], r._sku_lb, *common[4:], r._base_params, r._bands, False, False)
+            r._safety, r._reserved, *common[:4], r._sku_lb, r._sku_bits, *common[4:], r._base_params, r._bands,
+            False, False)
         full = K._route_core(dest, skus, qty, k, 0, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr, inv.node,
                              r._on_hand, r._safety, r._reserved, *common, r._no_free, r._mark,
                              r._base_params, r._bands, False)
@@ -352,3 +357,15 @@ def test_alloc_rows_match_numpy_nonzero(rng):
         np.testing.assert_array_equal(cols, want_c)
         np.testing.assert_array_equal(qty, alloc[want_r, want_c])
         np.testing.assert_array_equal(entries, ent[want_r, want_c])
+
+
+def test_sku_bitsets_match_the_entry_lists(rng):
+    net = make_network(rng, 150, 20)  # three words per SKU, the last one partly used
+    inv = make_inventory(rng, net, density=0.4)
+    bits = K._sku_bitsets(inv.sku_ptr, inv.node, net.n_nodes)
+    assert bits.shape == (net.n_skus, 3) and bits.dtype == np.uint64
+    for s in range(net.n_skus):
+        held = {n for n in range(net.n_nodes) if (int(bits[s, n // 64]) >> (n % 64)) & 1}
+        assert held == set(inv.node[inv.sku_ptr[s]:inv.sku_ptr[s + 1]].tolist())
+    for b in range(64):
+        assert K._bit_index(np.uint64(1) << np.uint64(b)) == b
