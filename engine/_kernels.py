@@ -168,80 +168,85 @@ def _gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_
     # computes them lazily, for the few nodes whose cheap lower bound can still win
     need_filter = max_miles < np.inf or max_days >= 0
     need_dist = need_filter or price
-    for g in range(G):
-        nodes, oh, sf, rs = _sku_views(g_sku[g], sku_ptr, ent_node, on_hand, safety, reserved)
-        for i in range(nodes.shape[0]):
-            n = nodes[i]
-            if mark[n] != -1 or not mask[n]:
-                continue
-            if oh[i] - sf[i] - rs[i] <= 0:
-                continue
-            touched[n_touched] = n
-            n_touched += 1
-            mark[n] = -2
-            if cap_orders[n] <= 0 or cap_units[n] <= 0:
-                continue
-            if params[P_REQUIRE_CUTOFF] > 0 and params[P_HOUR] >= nodef[n, NF_CUTOFF]:
-                continue
-            d = np.nan
-            ld = np.nan
-            if need_dist:
-                d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
-                if d > max_miles:
-                    continue
-                if need_filter:
-                    ld = _lead_days(n, d, nodef, params, bands)
-                    if max_days >= 0 and exclude_late and ld > max_days:
-                        continue
-            mark[n] = C
-            cand[C] = n
-            miles[C] = d
-            lead[C] = ld
-            C += 1
-    atp = np.zeros((C, G), np.int64)
-    ent = np.full((C, G), -1, np.int64)
+    w = params[P_DEPLETION]
+    # one pass: a node becomes a candidate at its first entry with stock, and every
+    # entry of a candidate fills its cell as the scan meets it (rows sized for the
+    # worst case, every entry a new node; the caller gets the first C)
+    atp = np.zeros((ub, G), np.int64)
+    ent = np.full((ub, G), -1, np.int64)
     if price:
-        fixed = np.empty(C)
-        unit = np.empty((C, G))
-        for c in range(C):
-            n = cand[c]
-            fixed[c] = 0.0 if free[n] else params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
-            if max_days >= 0 and lead[c] > max_days:
-                fixed[c] += params[P_LATE_PENALTY] * (lead[c] - max_days)
-            base = params[P_PER_UNIT] + nodef[n, NF_HUNIT] + params[P_PER_MILE] * miles[c]
-            for g in range(G):
-                unit[c, g] = base + params[P_PER_KG] * skuf[g_sku[g], 1]
+        fixed = np.empty(ub)
+        unit = np.empty((ub, G))
+        base = np.empty(ub)
     else:
         fixed = np.empty(0)
         unit = np.empty((0, G))
-    w = params[P_DEPLETION]
+        base = np.empty(0)
     for g in range(G):
         lo = sku_ptr[g_sku[g]]
         nodes, oh, sf, rs = _sku_views(g_sku[g], sku_ptr, ent_node, on_hand, safety, reserved)
         for i in range(nodes.shape[0]):
             n = nodes[i]
             c = mark[n]
-            if c < 0:
+            if c == -2 or not mask[n]:
                 continue
             a = oh[i] - sf[i] - rs[i]
-            if a > 0:
-                cu = cap_units[n]
-                a = a if a < cu else cu
-                atp[c, g] = a
-                e = lo + i
-                ent[c, g] = e
+            if a <= 0:
+                continue
+            if c == -1:
+                touched[n_touched] = n
+                n_touched += 1
+                mark[n] = -2
+                if cap_orders[n] <= 0 or cap_units[n] <= 0:
+                    continue
+                if params[P_REQUIRE_CUTOFF] > 0 and params[P_HOUR] >= nodef[n, NF_CUTOFF]:
+                    continue
+                d = np.nan
+                ld = np.nan
+                if need_dist:
+                    d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+                    if d > max_miles:
+                        continue
+                    if need_filter:
+                        ld = _lead_days(n, d, nodef, params, bands)
+                        if max_days >= 0 and exclude_late and ld > max_days:
+                            continue
+                c = C
+                mark[n] = c
+                cand[c] = n
+                miles[c] = d
+                lead[c] = ld
+                C += 1
                 if price:
-                    # the same terms, in the same order, as _unit_costs and then entry_risk
-                    u = unit[c, g] + entry_fee[e]
-                    dem = entry_demand[e]
-                    if dem > 0.0 and w > 0.0:
-                        u += w * dem / (dem + a)
-                    if strategy == 4:
-                        u += entry_dual[e]
-                    unit[c, g] = u + entry_risk[e]
+                    fixed[c] = 0.0 if free[n] else params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+                    if max_days >= 0 and ld > max_days:
+                        fixed[c] += params[P_LATE_PENALTY] * (ld - max_days)
+                    base[c] = params[P_PER_UNIT] + nodef[n, NF_HUNIT] + params[P_PER_MILE] * d
+            cu = cap_units[n]
+            a = a if a < cu else cu
+            atp[c, g] = a
+            e = lo + i
+            ent[c, g] = e
+            if price:
+                # the same terms, in the same order, as _unit_costs and then entry_risk
+                u = base[c] + params[P_PER_KG] * skuf[g_sku[g], 1] + entry_fee[e]
+                dem = entry_demand[e]
+                if dem > 0.0 and w > 0.0:
+                    u += w * dem / (dem + a)
+                if strategy == 4:
+                    u += entry_dual[e]
+                unit[c, g] = u + entry_risk[e]
+    if price:
+        # cells without an entry: the unit cost with no entry terms, as _unit_costs
+        for c in range(C):
+            for g in range(G):
+                if ent[c, g] < 0:
+                    unit[c, g] = base[c] + params[P_PER_KG] * skuf[g_sku[g], 1]
     for i in range(n_touched):
         mark[touched[i]] = -1
-    return cand[:C].copy(), atp, ent, miles[:C].copy(), lead[:C].copy(), fixed, unit
+    if price:
+        return cand[:C].copy(), atp[:C], ent[:C], miles[:C].copy(), lead[:C].copy(), fixed[:C], unit[:C]
+    return cand[:C].copy(), atp[:C], ent[:C], miles[:C].copy(), lead[:C].copy(), fixed, unit
 
 
 @njit(cache=True)
@@ -601,30 +606,34 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
     key = np.empty(C)
     cover = np.zeros(C, np.int64)
     fmin = np.inf
-    for c in range(C):
-        d = np.inf
-        for g in range(G):
-            if atp[c, g] > 0:
-                cover[c] += atp[c, g] if atp[c, g] < qty[g] else qty[g]
-                x = unit[c, g] - cmin[g]
-                if x < d:
-                    d = x
-        key[c] = fixed[c] + d
-        if fixed[c] < fmin:
-            fmin = fixed[c]
-
     best_fill = -1
     best_cost = np.inf
     for c in range(C):
-        if force >= 0 and c != force:
-            continue
-        # ``cover`` bounds a single's fill, ``umin`` its unit cost: most nodes hold
-        # one SKU of the order and cannot beat the incumbent
-        if cover[c] < best_fill or (cover[c] == best_fill and fixed[c] + best_fill * umin >= best_cost - _EPS):
-            continue
-        S[0] = c
-        f, cst = _eval_set(S, 1, qty, atp, unit, fixed, capu, split_penalty, dummy, False, work)
-        if _better(f, cst, best_fill, best_cost):
+        d = np.inf
+        # each node alone, in the same steps as _eval_set on a one-member set
+        left = capu[c]
+        f = 0
+        cst = 0.0
+        for g in range(G):
+            a = atp[c, g]
+            if a > 0:
+                cover[c] += a if a < qty[g] else qty[g]
+                x = unit[c, g] - cmin[g]
+                if x < d:
+                    d = x
+                if a > left:
+                    a = left
+                if a > 0:
+                    take = a if a < qty[g] else qty[g]
+                    left -= take
+                    f += take
+                    cst += take * unit[c, g]
+        if f > 0:
+            cst += fixed[c]
+        key[c] = fixed[c] + d
+        if fixed[c] < fmin:
+            fmin = fixed[c]
+        if (force < 0 or c == force) and _better(f, cst, best_fill, best_cost):
             best_fill = f
             best_cost = cst
             best[0] = c
