@@ -16,6 +16,7 @@ from engine import _kernels as K
 from engine.explain import Snapshot, build_notes
 from models.decision import (
     Allocation,
+    CandidateNote,
     CostBreakdown,
     Decision,
     Explanation,
@@ -163,14 +164,22 @@ class _LazySnapshot:
     """
 
     __slots__ = ("router", "tier", "strategy", "k", "g_sku", "g_qty", "node", "need", "snap", "dest", "mask",
-                 "params", "cap_orders", "cap_units", "code", "rows")
+                 "params", "cap_orders", "cap_units", "code", "rows", "policy")
 
     def __init__(self, ctx, tier, strategy, k, g_sku, g_qty, node, need, snap, dest, mask, params,
-                 cap_orders, cap_units, code, rows=None):
+                 cap_orders, cap_units, code, rows=None, policy=None):
         self.router, self.tier, self.strategy, self.k = ctx, tier, strategy, k
         self.g_sku, self.g_qty, self.node, self.need, self.snap = g_sku, g_qty, node, need, snap
         self.dest, self.mask, self.params, self.code = dest, mask, params, code
-        self.cap_orders, self.cap_units, self.rows = cap_orders, cap_units, rows
+        self.cap_orders, self.cap_units, self.rows, self.policy = cap_orders, cap_units, rows, policy
+
+    def __call__(self) -> tuple[CandidateNote, ...]:
+        """The candidate notes of a decision that is this one snapshot (its explanation's builder).
+
+        A method rather than a closure per decision: routing builds one of these per order.
+        """
+        inv = self.router._inv
+        return build_notes(inv.network, inv, self.policy, [self])
 
     def full(self) -> Snapshot:
         r = self.router
@@ -576,9 +585,15 @@ class Router:
         return p
 
     def _validate(self, order: Order) -> list[int]:
-        index = self.network.sku_index
-        sku_idx = [index.get(line.sku, -1) for line in order.lines]
-        if -1 not in sku_idx and all(line.pickup_node is None for line in order.lines):
+        get = self.network.sku_index.get
+        sku_idx = []
+        plain = True
+        for line in order.lines:
+            s = get(line.sku, -1)
+            sku_idx.append(s)
+            if s < 0 or line.pickup_node is not None:
+                plain = False
+        if plain:
             return sku_idx
         col = Collector()
         for line, s in zip(order.lines, sku_idx, strict=True):
@@ -606,14 +621,18 @@ class Router:
             If a line names an unknown SKU or pickup node; nothing is reserved.
         """
         name, code = self._strategy_code(strategy)
-        existing = self.decision(order.order_id)
-        if existing is not None:
-            return existing
-        sku_idx = self._validate(order)
-        with self._lock:
-            existing = self.decision(order.order_id)
+        oid = order.order_id
+        # plain membership first: the usual order holds no decision yet
+        if oid in self._open or oid in self._committed:
+            existing = self.decision(oid)
             if existing is not None:
                 return existing
+        sku_idx = self._validate(order)
+        with self._lock:
+            if oid in self._open or oid in self._committed:
+                existing = self.decision(oid)
+                if existing is not None:
+                    return existing
             held = self._route_simple(order, sku_idx, name, code)
             if not isinstance(held, _Held):
                 # ``held`` names the tier whose single-node search already declined, if any
@@ -713,18 +732,12 @@ class Router:
                            for nid, units, km, its, ld in shipments])
         snapshot = _LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, -1, None, out[4 * n_rows:], dest,
                                  mask, p, cap_before[0] if cap_before is not None else None,
-                                 cap_before[1] if cap_before is not None else None, code, rows)
-        net, inv, pol = self.network, self._inv, self.policy
-
-        def build():
-            return build_notes(net, inv, pol, [snapshot])
-
-        split = pol.split_penalty * (len(shipments) - 1)
-        decision = Decision(
-            order_id=order.order_id, status=Status.ROUTED, allocations=tuple(allocations), shipments=shipments,
-            cost=CostBreakdown(fl[0], fl[1], fl[2], split, fl[3]), strategy=name,
-            explanation=Explanation(name, build, (TierNote(tier_name, tuple((ln.line_id, ln.qty) for ln in lines)),)),
-        )
+                                 cap_before[1] if cap_before is not None else None, code, rows, self.policy)
+        split = self.policy.split_penalty * (len(shipments) - 1)
+        served = tuple([(ln.line_id, ln.qty) for ln in lines])
+        decision = Decision(order.order_id, Status.ROUTED, tuple(allocations), shipments,
+                            CostBreakdown(fl[0], fl[1], fl[2], split, fl[3]), name,
+                            Explanation(name, snapshot, (TierNote(tier_name, served),)))
         held = _Held(decision, out[3:4 * n_rows:4], out[2:4 * n_rows:4], None, self.business_day, pieces=pieces,
                      order=order)
         self._note_capacity(held, cap_before)
@@ -752,18 +765,13 @@ class Router:
         shipment = Shipment(node_id, units, km, items, lead, self._due(start, lead), "ship", tier_name)
         snapshot = _LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, node, g_qty, out[G:], dest, mask, p,
                                  cap_before[0] if cap_before is not None else None,
-                                 cap_before[1] if cap_before is not None else None, code)
-        net, inv, pol = self.network, self._inv, self.policy
-
-        def build():
-            return build_notes(net, inv, pol, [snapshot])
-
-        decision = Decision(
-            order_id=order.order_id, status=Status.ROUTED, allocations=allocations, shipments=(shipment,),
-            cost=CostBreakdown(c0, c1, c2, 0.0, c3),
-            strategy=name, explanation=Explanation(name, build, (TierNote(tier_name, items),)),
-        )
-        held = _Held(decision, out[:G], g_qty, None, self.business_day, order=order, whole=(node, lead, km, tier_name))
+                                 cap_before[1] if cap_before is not None else None, code, None, self.policy)
+        # positional arguments: this runs once per order
+        decision = Decision(order.order_id, Status.ROUTED, allocations, (shipment,),
+                            CostBreakdown(c0, c1, c2, 0.0, c3), name,
+                            Explanation(name, snapshot, (TierNote(tier_name, items),)))
+        held = _Held(decision, out[:G], g_qty, None, self.business_day, None, None, None, order,
+                     (node, lead, km, tier_name))
         if cap_before is not None:
             held.cap_nodes = np.array([node], np.int64)
             held.cap_units = np.array([[1], [units]], np.int64)
@@ -1356,12 +1364,16 @@ class Router:
         batch = orders if isinstance(orders, OrderBatch) else _batch_from_orders(self.network, orders)
         name, code = self._strategy_code(strategy)
         col = Collector()
-        for i in np.flatnonzero(pd.Series(batch.order_id).duplicated().to_numpy()):
-            col.add("orders", str(batch.order_id[i]), "order_id", "duplicate order_id in batch")
+        ids = batch.order_id.tolist()
+        if len(set(ids)) != len(ids):
+            for i in np.flatnonzero(pd.Series(batch.order_id).duplicated().to_numpy()):
+                col.add("orders", str(batch.order_id[i]), "order_id", "duplicate order_id in batch")
         with self._lock:
-            for oid in batch.order_id:
-                if oid in self._open or oid in self._committed:
-                    col.add("orders", str(oid), "order_id", "already routed; use route() to fetch it")
+            # set operations first: the per-order loop only runs to name the offenders
+            if not (self._open.keys().isdisjoint(ids) and self._committed.keys().isdisjoint(ids)):
+                for oid in ids:
+                    if oid in self._open or oid in self._committed:
+                        col.add("orders", str(oid), "order_id", "already routed; use route() to fetch it")
             col.raise_if_any()
             special = batch.method is not None and bool((batch.method != "ship").any())
             channels = batch.channel is not None and any(t.channels for t in self.policy.tiers)
@@ -1375,7 +1387,7 @@ class Router:
         # lines of the same SKU in one order share stock: route them as one group
         key = owner * np.int64(net.n_skus + 1) + batch.sku
         starts = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
-        if len(key) and len(np.unique(key)) == int(starts.sum()):
+        if len(key) and len(pd.unique(key)) == int(starts.sum()):
             group_of_line = np.cumsum(starts) - 1
             g_owner, g_sku = owner[starts], batch.sku[starts].astype(np.int64)
             g_qty = np.bincount(group_of_line, weights=batch.qty).astype(np.int64)
@@ -1431,8 +1443,9 @@ class Router:
         try:
             for o, oid in enumerate(batch.order_id.tolist()):
                 a, b = bl[o], bl[o + 1]
+                # positional: keyword arguments cost measurably at 50k orders
                 put(oid, _Held(None, out_e[a:b], out_q[a:b], (result, name, o, al[o], al[o + 1]), day,
-                               batch_tiers=out_t[a:b]))
+                               None, None, None, None, None, out_t[a:b]))
         finally:
             if was_enabled:
                 gc.enable()
