@@ -986,6 +986,66 @@ def _covering_by_bits(g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf
     return alive, acc, aent, A
 
 
+@njit(cache=True)
+def _best_one_sku(dest, s, q, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved, entry_fee,
+                  entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy):
+    """The cheapest node shipping ``q`` units of SKU ``s`` alone: a one-line order.
+
+    Walks the SKU's entries in node order, as the multi-line search walks
+    its survivors, with one more bound first: a node's fixed cost, its
+    per-unit cost without the entry's terms (fee, risk, depletion and dual
+    prices are never negative, and floating-point sums of non-negative
+    terms never shrink) and the chord. Most nodes fail it once a near node
+    is the incumbent, and then their stock and per-entry costs are never
+    read. Same comparisons in the same order otherwise, so the same choice.
+
+    Returns
+    -------
+    best, entry : int
+        -1 when no node ships every unit.
+    cost, miles : float
+    """
+    per_mile = params[P_PER_MILE]
+    hour = params[P_HOUR]
+    need_cutoff = params[P_REQUIRE_CUTOFF] > 0
+    lo = sku_ptr[s]
+    nodes = ent_node[lo:sku_ptr[s + 1]]
+    unit0 = params[P_PER_KG] * skuf[s, 1]
+    best = -1
+    best_e = -1
+    best_cost = np.inf
+    best_miles = np.nan
+    for i in range(nodes.shape[0]):
+        n = nodes[i]
+        if not mask[n] or cap_orders[n] <= 0 or cap_units[n] < q:
+            continue
+        if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
+            continue
+        dx = dest[0] - nodef[n, NF_X]
+        dy = dest[1] - nodef[n, NF_Y]
+        dz = dest[2] - nodef[n, NF_Z]
+        reach = per_mile * q * (EARTH_RADIUS_MI * np.sqrt(dx * dx + dy * dy + dz * dz))
+        fixed = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+        if fixed + q * (params[P_PER_UNIT] + nodef[n, NF_HUNIT] + unit0) + reach >= best_cost - _EPS:
+            continue
+        e = lo + i
+        a = on_hand[e] - safety[e] - reserved[e]
+        if a < q:
+            continue
+        flat = fixed + q * _plan_unit(e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand,
+                                      cap_units, params, strategy)
+        if flat + reach >= best_cost - _EPS:
+            continue
+        d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+        cost = flat + per_mile * q * d
+        if cost < best_cost - _EPS:
+            best_cost = cost
+            best = n
+            best_e = e
+            best_miles = d
+    return best, best_e, best_cost, best_miles
+
+
 @njit(cache=True, inline="always")
 def _snapshot_size(g_sku, sku_ptr):
     """Entries of the order's SKUs: the length of its ATP snapshot."""
@@ -1076,7 +1136,20 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
             by_len[p] = by_len[p - 1]
             p -= 1
         by_len[p] = g
-    if G > 1 and sku_bits.shape[0] > 0:  # one SKU: its list is exactly the candidates
+    best = -1
+    bi = -1
+    one_ent = -1
+    best_cost = np.inf
+    best_miles = np.nan
+    if G == 1:
+        best, one_ent, best_cost, best_miles = _best_one_sku(
+            dest, g_sku[0], g_qty[0], mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved, entry_fee,
+            entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy)
+        A = 0
+        alive = np.empty(0, np.int64)
+        acc = np.empty(0)
+        aent = np.empty((0, 1), np.int64)
+    elif sku_bits.shape[0] > 0:
         alive, acc, aent, A = _covering_by_bits(g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf, sku_ptr,
                                                 ent_node, on_hand, safety, reserved, entry_fee, entry_dual,
                                                 entry_risk, entry_demand, cap_orders, cap_units, params, strategy)
@@ -1174,10 +1247,6 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                     i += 1
                     x += 1
             A = B
-    best = -1
-    bi = -1
-    best_cost = np.inf
-    best_miles = np.nan
     # ascending node order, as the entry lists: ties go to the lower node index
     for i in range(A):
         n = alive[i]
@@ -1211,8 +1280,11 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
         # taken only once the order is accepted, still before its reservation
         snap = np.empty(_snapshot_size(g_sku, sku_ptr), np.int64)
         _atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, snap)
-    for g in range(G):
-        best_ent[g] = aent[bi, g]
+    if G == 1:
+        best_ent[0] = one_ent
+    else:
+        for g in range(G):
+            best_ent[g] = aent[bi, g]
     lead = _lead_days(best, best_miles, nodef, params, bands)
     w = params[P_DEPLETION]
     costs[0] = params[P_PER_SHIPMENT]
