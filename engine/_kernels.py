@@ -914,30 +914,43 @@ def _bit_index(low):
 
 
 @njit(cache=True)
-def _covering_by_bits(g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf, sku_ptr, ent_node, on_hand,
-                      safety, reserved, entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units,
-                      params, strategy):
-    """Nodes that can ship every unit, ascending, with their distance-free cost and entries.
+def _best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf, sku_ptr, ent_node, on_hand,
+                  safety, reserved, entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units,
+                  params, strategy):
+    """The cheapest node shipping every unit of a multi-line order, from the SKUs' node bitsets.
 
-    The candidates are the set bits of the AND of the order's SKU bitsets;
-    each group's entry is found by a search that resumes where the previous
-    node's ended (nodes come in ascending order, as entries are stored).
-    Costs add up group by group in ``by_len`` order, as the list path does,
-    so both give bit-identical results.
+    The candidates are the set bits of the AND of the order's SKU bitsets,
+    taken in ascending node order as the list path takes its survivors.
+    Each is first bounded as in :func:`_best_one_sku` (fixed cost, per-unit
+    costs without the entries' terms, chord); only then are its entries
+    found, by a search that resumes where the previous lookup of that group
+    ended (a skipped node just leaves a longer gallop). Costs add up group by
+    group in ``by_len`` order, as the list path does, so both make the same
+    choice bit for bit.
+
+    Returns
+    -------
+    best : int
+        -1 when no node ships every unit.
+    entries : ndarray of int64, shape (G,)
+    cost, miles : float
     """
     G = g_sku.shape[0]
     W = sku_bits.shape[1]
+    per_mile = params[P_PER_MILE]
     need_cutoff = params[P_REQUIRE_CUTOFF] > 0
     hour = params[P_HOUR]
-    L0 = sku_ptr[g_sku[by_len[0]] + 1] - sku_ptr[g_sku[by_len[0]]]
-    alive = np.empty(L0, np.int64)
-    acc = np.empty(L0)
-    aent = np.empty((L0, G), np.int64)
+    ent = np.empty(G, np.int64)
+    best_ent = np.full(G, -1, np.int64)
     pos = np.empty(G, np.int64)
+    unit0 = np.empty(G)
     for g in range(G):
         pos[g] = sku_ptr[g_sku[g]]
+        unit0[g] = params[P_PER_KG] * skuf[g_sku[g], 1]
+    best = -1
+    best_cost = np.inf
+    best_miles = np.nan
     one = np.uint64(1)
-    A = 0
     for w in range(W):
         x = sku_bits[g_sku[0], w]
         for g in range(1, G):
@@ -950,12 +963,23 @@ def _covering_by_bits(g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf
                 continue
             if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
                 continue
-            cost = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+            dx = dest[0] - nodef[n, NF_X]
+            dy = dest[1] - nodef[n, NF_Y]
+            dz = dest[2] - nodef[n, NF_Z]
+            reach = per_mile * total_q * (EARTH_RADIUS_MI * np.sqrt(dx * dx + dy * dy + dz * dz))
+            fixed = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+            lb = fixed
+            for ii in range(G):
+                g = by_len[ii]
+                lb += g_qty[g] * (params[P_PER_UNIT] + nodef[n, NF_HUNIT] + unit0[g])
+            if lb + reach >= best_cost - _EPS:
+                continue
+            cost = fixed
             ok = True
             for ii in range(G):
                 g = by_len[ii]
                 s = g_sku[g]
-                # gallop from where this group's last hit ended, then bisect: cheap whether
+                # gallop from where this group's last lookup ended, then bisect: cheap whether
                 # the candidates are dense in the list or far apart
                 lo = pos[g]
                 end = sku_ptr[s + 1]
@@ -978,12 +1002,17 @@ def _covering_by_bits(g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf
                     break
                 cost += q * _plan_unit(lo, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand,
                                        cap_units, params, strategy)
-                aent[A, g] = lo
-            if ok:
-                alive[A] = n
-                acc[A] = cost
-                A += 1
-    return alive, acc, aent, A
+                ent[g] = lo
+            if not ok or cost + reach >= best_cost - _EPS:
+                continue
+            d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+            exact = cost + per_mile * total_q * d
+            if exact < best_cost - _EPS:
+                best_cost = exact
+                best = n
+                best_miles = d
+                best_ent[:] = ent
+    return best, best_ent, best_cost, best_miles
 
 
 @njit(cache=True)
@@ -1150,9 +1179,14 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
         acc = np.empty(0)
         aent = np.empty((0, 1), np.int64)
     elif sku_bits.shape[0] > 0:
-        alive, acc, aent, A = _covering_by_bits(g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf, sku_ptr,
-                                                ent_node, on_hand, safety, reserved, entry_fee, entry_dual,
-                                                entry_risk, entry_demand, cap_orders, cap_units, params, strategy)
+        best, bits_ent, best_cost, best_miles = _best_by_bits(
+            dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety,
+            reserved, entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy)
+        A = 0
+        alive = np.empty(0, np.int64)
+        acc = np.empty(0)
+        aent = bits_ent.reshape(1, G)
+        bi = 0
     else:
         g0 = by_len[0]
         s0 = g_sku[g0]
