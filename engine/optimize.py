@@ -1722,6 +1722,8 @@ def reoptimize(router, order_ids: Iterable[str] | None = None, time_limit: float
                 col.add("reoptimize", oid, "order_id", "not an open order (unknown, released or committed)")
         col.raise_if_any()
         held = {oid: router._open[oid] for oid in ids}
+        for h in held.values():
+            h.rows()  # batch-routed orders keep their rows in the batch's arrays until asked
         on_hand = router._on_hand.copy()
         reserved = router._reserved.copy()
         cap_left_o = router._cap_orders.copy()

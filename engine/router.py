@@ -75,6 +75,18 @@ class _Held:
     # batch-routed orders: the tier of each reserved row, so that release can
     # give back the capacity the batch kernel took (one parcel per tier and node)
     batch_tiers: np.ndarray | None = None
+    # batch-routed orders: the batch's (entries, qty, tiers) arrays, shared by all its
+    # orders; an order's own rows (bounds at ``source[5:7]``) are cut out by rows()
+    batch_rows: tuple | None = None
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The entries and units this order holds (``entries``, ``qty``), cut from its batch's on first use."""
+        if self.entries is None and self.batch_rows is not None:
+            e, q, t = self.batch_rows
+            a, b = self.source[5], self.source[6]
+            self.entries, self.qty, self.batch_tiers = e[a:b], q[a:b], t[a:b]
+            self.batch_rows = None
+        return self.entries, self.qty
 
     def piece_list(self) -> list | None:
         """The order's pieces; None for batch-routed orders, which keep none."""
@@ -87,7 +99,8 @@ class _Held:
 
     def get(self) -> Decision:
         if self.decision is None:
-            result, name, o, a, b = self.source
+            self.rows()  # its bounds live in ``source``, which is dropped below
+            result, name, o, a, b = self.source[:5]
             self.decision = _decision_from_rows(result.orders.iloc[o].to_dict(),
                                                 result.allocations.iloc[a:b], name)
             self.source = None
@@ -1183,8 +1196,9 @@ class Router:
 
     # ---------------------------------------------------------- reservations
     def _give_back(self, held: _Held) -> None:
-        if len(held.entries):
-            np.subtract.at(self._reserved, held.entries, held.qty)
+        entries, qty = held.rows()
+        if len(entries):
+            np.subtract.at(self._reserved, entries, qty)
         if held.day != self.business_day:
             return
         if held.cap_nodes is not None and len(held.cap_nodes):
@@ -1214,8 +1228,9 @@ class Router:
             held = self._open.pop(order_id, None)
             if held is None:
                 raise ReservationError(f"order {order_id!r} holds no reservation")
-            np.subtract.at(self._reserved, held.entries, held.qty)
-            np.subtract.at(self._on_hand, held.entries, held.qty)
+            entries, qty = held.rows()
+            np.subtract.at(self._reserved, entries, qty)
+            np.subtract.at(self._on_hand, entries, qty)
             self._committed[order_id] = held.get()
         return self._committed[order_id]
 
@@ -1234,8 +1249,9 @@ class Router:
                 raise ReservationError(f"{len(missing)} order(s) hold no reservation, e.g. {missing[0]!r}")
             held = [self._open.pop(oid) for oid in ids]
             if held:
-                ent = np.concatenate([h.entries for h in held])
-                qty = np.concatenate([h.qty for h in held])
+                rows = [h.rows() for h in held]
+                ent = np.concatenate([e for e, _ in rows])
+                qty = np.concatenate([q for _, q in rows])
                 np.subtract.at(self._reserved, ent, qty)
                 np.subtract.at(self._on_hand, ent, qty)
             for oid, h in zip(ids, held, strict=True):
@@ -1441,11 +1457,12 @@ class Router:
         was_enabled = gc.isenabled()
         gc.disable()
         try:
+            rows = (out_e, out_q, out_t)
             for o, oid in enumerate(batch.order_id.tolist()):
-                a, b = bl[o], bl[o + 1]
-                # positional: keyword arguments cost measurably at 50k orders
-                put(oid, _Held(None, out_e[a:b], out_q[a:b], (result, name, o, al[o], al[o + 1]), day,
-                               None, None, None, None, None, out_t[a:b]))
+                # positional, and no per-order slices (rows() cuts them when needed):
+                # both cost measurably at 50k orders
+                put(oid, _Held(None, None, None, (result, name, o, al[o], al[o + 1], bl[o], bl[o + 1]), day,
+                               None, None, None, None, None, None, rows))
         finally:
             if was_enabled:
                 gc.enable()
