@@ -913,6 +913,22 @@ def _bit_index(low):
     return b
 
 
+@njit(cache=True, inline="always")
+def _chord_miles(dest, nodef, n):
+    """Straight-line (chord) miles to node ``n``: never more than the great-circle distance."""
+    dx = dest[0] - nodef[n, NF_X]
+    dy = dest[1] - nodef[n, NF_Y]
+    dz = dest[2] - nodef[n, NF_Z]
+    return EARTH_RADIUS_MI * np.sqrt(dx * dx + dy * dy + dz * dz)
+
+
+@njit(cache=True, inline="always")
+def _with_miles(dest, nodef, n, flat, per_unit_mile):
+    """Exact cost through node ``n``: its distance-free cost plus the miles; and the miles."""
+    d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+    return flat + per_unit_mile * d, d
+
+
 @njit(cache=True)
 def _best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf, sku_ptr, ent_node, on_hand,
                   safety, reserved, entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units,
@@ -963,10 +979,7 @@ def _best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, sk
                 continue
             if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
                 continue
-            dx = dest[0] - nodef[n, NF_X]
-            dy = dest[1] - nodef[n, NF_Y]
-            dz = dest[2] - nodef[n, NF_Z]
-            reach = per_mile * total_q * (EARTH_RADIUS_MI * np.sqrt(dx * dx + dy * dy + dz * dz))
+            reach = per_mile * total_q * _chord_miles(dest, nodef, n)
             fixed = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
             lb = fixed
             for ii in range(G):
@@ -1005,8 +1018,7 @@ def _best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, sk
                 ent[g] = lo
             if not ok or cost + reach >= best_cost - _EPS:
                 continue
-            d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
-            exact = cost + per_mile * total_q * d
+            exact, d = _with_miles(dest, nodef, n, cost, per_mile * total_q)
             if exact < best_cost - _EPS:
                 best_cost = exact
                 best = n
@@ -1050,10 +1062,7 @@ def _best_one_sku(dest, s, q, mask, nodef, skuf, sku_ptr, ent_node, on_hand, saf
             continue
         if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
             continue
-        dx = dest[0] - nodef[n, NF_X]
-        dy = dest[1] - nodef[n, NF_Y]
-        dz = dest[2] - nodef[n, NF_Z]
-        reach = per_mile * q * (EARTH_RADIUS_MI * np.sqrt(dx * dx + dy * dy + dz * dz))
+        reach = per_mile * q * _chord_miles(dest, nodef, n)
         fixed = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
         if fixed + q * (params[P_PER_UNIT] + nodef[n, NF_HUNIT] + unit0) + reach >= best_cost - _EPS:
             continue
@@ -1065,8 +1074,7 @@ def _best_one_sku(dest, s, q, mask, nodef, skuf, sku_ptr, ent_node, on_hand, saf
                                       cap_units, params, strategy)
         if flat + reach >= best_cost - _EPS:
             continue
-        d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
-        cost = flat + per_mile * q * d
+        cost, d = _with_miles(dest, nodef, n, flat, per_mile * q)
         if cost < best_cost - _EPS:
             best_cost = cost
             best = n
@@ -1096,6 +1104,16 @@ def _atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out):
         for i in range(ln):
             dst[i] = oh[i] - sf[i] - rs[i]
         j += ln
+
+
+@njit(cache=True, inline="always")
+def _survive(alive, acc, aent, B, i, g, e, extra):
+    """Keep survivor ``i`` of the list intersection as survivor ``B``, now also holding entry ``e`` of group ``g``."""
+    alive[B] = alive[i]
+    acc[B] = acc[i] + extra
+    for gg in range(aent.shape[1]):
+        aent[B, gg] = aent[i, gg]
+    aent[B, g] = e
 
 
 @njit(cache=True)
@@ -1246,13 +1264,9 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                     a = on_hand[e] - safety[e] - reserved[e]
                     if a < q:
                         continue
-                    u = _plan_unit(e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand,
-                                   cap_units, params, strategy)
-                    alive[B] = n
-                    acc[B] = acc[i] + q * u
-                    for gg in range(G):
-                        aent[B, gg] = aent[i, gg]
-                    aent[B, g] = e
+                    _survive(alive, acc, aent, B, i, g, e, q * _plan_unit(
+                        e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, cap_units, params,
+                        strategy))
                     B += 1
             else:
                 i = 0
@@ -1270,13 +1284,9 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                     e = lo + x
                     a = on_hand[e] - safety[e] - reserved[e]
                     if a >= q:
-                        u = _plan_unit(e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand,
-                                       cap_units, params, strategy)
-                        alive[B] = n
-                        acc[B] = acc[i] + q * u
-                        for gg in range(G):
-                            aent[B, gg] = aent[i, gg]
-                        aent[B, g] = e
+                        _survive(alive, acc, aent, B, i, g, e, q * _plan_unit(
+                            e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, cap_units,
+                            params, strategy))
                         B += 1
                     i += 1
                     x += 1
@@ -1285,14 +1295,9 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
     for i in range(A):
         n = alive[i]
         flat = acc[i]
-        dx = dest[0] - nodef[n, NF_X]
-        dy = dest[1] - nodef[n, NF_Y]
-        dz = dest[2] - nodef[n, NF_Z]
-        chord = EARTH_RADIUS_MI * np.sqrt(dx * dx + dy * dy + dz * dz)
-        if flat + per_mile * total_q * chord >= best_cost - _EPS:
+        if flat + per_mile * total_q * _chord_miles(dest, nodef, n) >= best_cost - _EPS:
             continue
-        d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
-        cost = flat + per_mile * total_q * d
+        cost, d = _with_miles(dest, nodef, n, flat, per_mile * total_q)
         if cost < best_cost - _EPS:
             best_cost = cost
             best = n
