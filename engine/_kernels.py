@@ -1661,6 +1661,11 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
     order_days = np.full(n_orders, -1.0)
     p = params.copy()
     n_out = 0
+    most = 0
+    for o in range(n_orders):
+        if g_ptr[o + 1] - g_ptr[o] > most:
+            most = g_ptr[o + 1] - g_ptr[o]
+    ident = np.arange(most, dtype=np.int64)
     for o in range(n_orders):
         lo = g_ptr[o]
         hi = g_ptr[o + 1]
@@ -1677,17 +1682,26 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
                     todo += 1
             if todo == 0:
                 break
-            sel = np.empty(todo, np.int64)
-            j = 0
-            for g in range(hi - lo):
-                if remaining[g] > 0:
-                    sel[j] = g
-                    j += 1
+            if todo == hi - lo:
+                # every group still open (the usual first tier): views, no copies; the
+                # kernels below only read them, and ``remaining`` changes after they return
+                sel = ident[:todo]
+                skus_t = g_sku[lo:hi]
+                qty_t = remaining
+            else:
+                sel = np.empty(todo, np.int64)
+                j = 0
+                for g in range(hi - lo):
+                    if remaining[g] > 0:
+                        sel[j] = g
+                        j += 1
+                skus_t = g_sku[lo:hi][sel]
+                qty_t = remaining[sel]
             p[P_MAX_MILES] = tier_miles[t]
             fast = (strategy == 0 or strategy == 4) and p[P_MAX_MILES] == np.inf and p[P_MAX_DAYS] < 0
             if fast:
                 ok, node, fent, need, fmiles, flead, fcosts, _ = _route_fast(
-                    dest[o], g_sku[lo:hi][sel], remaining[sel], ships_left, strategy, tier_masks[t], nodef, skuf,
+                    dest[o], skus_t, qty_t, ships_left, strategy, tier_masks[t], nodef, skuf,
                     sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk,
                     entry_demand, sku_lb, sku_bits, cap_orders, cap_units, p, bands, True, False)
                 if ok:
@@ -1711,7 +1725,7 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
                             order_days[o] = flead
                     continue
             cand, atp, ent, alloc, miles, lead, fixed, unit, costs = _route_core(
-                dest[o], g_sku[lo:hi][sel], remaining[sel], ships_left, strategy, tier_masks[t], nodef, skuf,
+                dest[o], skus_t, qty_t, ships_left, strategy, tier_masks[t], nodef, skuf,
                 sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk, entry_demand,
                 cap_orders, cap_units, free, mark, p, bands, True, fast)
             order_costs[o, 0] += costs[0]
