@@ -796,18 +796,23 @@ def _greedy(order_per_group, qty, atp, capu, k, alloc):
             rem -= take
 
 
-@njit(cache=True)
-def _entry_position(sku_ptr, ent_node, s, n):
-    """Position of node ``n`` in SKU ``s``'s entries (sorted by node), or -1."""
-    lo = sku_ptr[s]
-    hi = sku_ptr[s + 1]
-    end = hi
+@njit(cache=True, inline="always")
+def _lower_bound(ent_node, lo, hi, n):
+    """First position in ``[lo, hi)`` whose node is not below ``n`` (``hi`` if none): entries ascend by node."""
     while lo < hi:
         mid = (lo + hi) >> 1
         if ent_node[mid] < n:
             lo = mid + 1
         else:
             hi = mid
+    return lo
+
+
+@njit(cache=True)
+def _entry_position(sku_ptr, ent_node, s, n):
+    """Position of node ``n`` in SKU ``s``'s entries (sorted by node), or -1."""
+    end = sku_ptr[s + 1]
+    lo = _lower_bound(ent_node, sku_ptr[s], end, n)
     if lo < end and ent_node[lo] == n:
         return lo
     return -1
@@ -1000,13 +1005,7 @@ def _best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, sk
                 while lo + step < end and ent_node[lo + step] < n:
                     lo += step
                     step *= 2
-                hi = lo + step if lo + step < end else end
-                while lo < hi:
-                    mid = (lo + hi) >> 1
-                    if ent_node[mid] < n:
-                        lo = mid + 1
-                    else:
-                        hi = mid
+                lo = _lower_bound(ent_node, lo, lo + step if lo + step < end else end, n)
                 pos[g] = lo  # the bit says the entry exists: ent_node[lo] == n
                 a = on_hand[lo] - safety[lo] - reserved[lo]
                 q = g_qty[g]
@@ -1114,6 +1113,17 @@ def _survive(alive, acc, aent, B, i, g, e, extra):
     for gg in range(aent.shape[1]):
         aent[B, gg] = aent[i, gg]
     aent[B, g] = e
+
+
+@njit(cache=True, inline="always")
+def _reserve_whole(node, ents, qty, reserved, cap_orders, cap_units):
+    """Reserve an order one node ships whole: each group's units at its entry, one parcel's capacity."""
+    total = 0
+    for g in range(ents.shape[0]):
+        reserved[ents[g]] += qty[g]
+        total += qty[g]
+    cap_orders[node] -= 1
+    cap_units[node] -= total
 
 
 @njit(cache=True)
@@ -1249,13 +1259,7 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                 pos = lo
                 for i in range(A):
                     n = alive[i]
-                    b = hi
-                    while pos < b:
-                        mid = (pos + b) >> 1
-                        if ent_node[mid] < n:
-                            pos = mid + 1
-                        else:
-                            b = mid
+                    pos = _lower_bound(ent_node, pos, hi, n)
                     if pos >= hi:
                         break
                     if ent_node[pos] != n:
@@ -1340,11 +1344,8 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
         dem = entry_demand[e]
         if dem > 0.0 and w > 0.0:
             costs[3] += q * w * dem / (dem + a)
-        if reserve:
-            reserved[e] += q
     if reserve:
-        cap_orders[best] -= 1
-        cap_units[best] -= total_q
+        _reserve_whole(best, best_ent, g_qty, reserved, cap_orders, cap_units)
     return True, best, best_ent, need, best_miles, lead, costs, snap
 
 
@@ -1539,12 +1540,7 @@ def _route_one(dest, g_sku, g_qty, k, strategy, try_split, mask, nodef, skuf,
         out = np.empty(G + n_snap, np.int64)
         out[:G] = fent
         _atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out[G:])
-        total = 0
-        for g in range(G):
-            reserved[fent[g]] += g_qty[g]
-            total += g_qty[g]
-        cap_orders[node] -= 1
-        cap_units[node] -= total
+        _reserve_whole(node, fent, g_qty, reserved, cap_orders, cap_units)
         fout[0] = miles
         fout[1] = lead
         for i in range(4):
@@ -1556,36 +1552,23 @@ def _route_one(dest, g_sku, g_qty, k, strategy, try_split, mask, nodef, skuf,
         dest, g_sku, g_qty, k, strategy, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved,
         entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units, free, mark, params, bands,
         False, True)
-    rows = 0
-    shipped = 0
-    total = 0
-    for g in range(G):
-        total += g_qty[g]
-    C = cand.shape[0]
-    for c in range(C):
-        for g in range(G):
-            if alloc[c, g] > 0:
-                rows += 1
-                shipped += alloc[c, g]
-    if shipped != total:
+    rc, gc, qc, ec = _alloc_rows(alloc, ent)
+    rows = rc.shape[0]
+    if qc.sum() != g_qty.sum():
         return 0, -1, 0, np.empty(0, np.int64)
     out = np.empty(4 * rows + n_snap, np.int64)
     _atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out[4 * rows:])
     _reserve_alloc(cand, ent, alloc, free, reserved, cap_orders, cap_units)
     for i in range(4):
         fout[i] = costs[i]
-    j = 0
-    for c in range(C):
-        for g in range(G):
-            a = alloc[c, g]
-            if a > 0:
-                out[4 * j] = cand[c]
-                out[4 * j + 1] = g
-                out[4 * j + 2] = a
-                out[4 * j + 3] = ent[c, g]
-                fout[4 + 2 * j] = miles_c[c]
-                fout[5 + 2 * j] = lead_c[c]
-                j += 1
+    for j in range(rows):
+        c = rc[j]
+        out[4 * j] = cand[c]
+        out[4 * j + 1] = gc[j]
+        out[4 * j + 2] = qc[j]
+        out[4 * j + 3] = ec[j]
+        fout[4 + 2 * j] = miles_c[c]
+        fout[5 + 2 * j] = lead_c[c]
     return 2, -1, rows, out
 
 

@@ -1395,9 +1395,9 @@ class Router:
             channels = batch.channel is not None and any(t.channels for t in self.policy.tiers)
             if special or channels or self._gateway is not None:
                 return self._route_many_slow(batch, name)
-            return self._route_many_fast(batch, name, code)
+            return self._route_many_fast(batch, name, code, ids)
 
-    def _route_many_fast(self, batch: OrderBatch, name: str, code: int) -> BatchResult:
+    def _route_many_fast(self, batch: OrderBatch, name: str, code: int, ids: list[str]) -> BatchResult:
         net, pol = self.network, self.policy
         owner = np.repeat(np.arange(batch.n_orders), np.diff(batch.line_ptr))
         # lines of the same SKU in one order share stock: route them as one group
@@ -1458,7 +1458,7 @@ class Router:
         gc.disable()
         try:
             rows = (out_e, out_q, out_t)
-            for o, oid in enumerate(batch.order_id.tolist()):
+            for o, oid in enumerate(ids):
                 # positional, and no per-order slices (rows() cuts them when needed):
                 # both cost measurably at 50k orders
                 put(oid, _Held(None, None, None, (result, name, o, al[o], al[o + 1], bl[o], bl[o + 1]), day,
