@@ -69,8 +69,8 @@ class _Held:
     cap_units: np.ndarray | None = None
     pieces: list | None = None
     order: Order | None = None
-    # (node, lead, km, tier) of an order one node ships whole: its pieces,
-    # one per group from ``entries``/``qty``, are built only when asked for
+    # (node, lead, km, tier) of an order one node ships whole, or (rows, floats,
+    # tier) of a split from K._route_one: its pieces are built only when asked for
     whole: tuple | None = None
     # batch-routed orders: the tier of each reserved row, so that release can
     # give back the capacity the batch kernel took (one parcel per tier and node)
@@ -91,9 +91,16 @@ class _Held:
     def piece_list(self) -> list | None:
         """The order's pieces; None for batch-routed orders, which keep none."""
         if self.pieces is None and self.whole is not None:
-            node, lead, km, tier = self.whole
-            self.pieces = [_Piece(g, node, e, q, lead, km, tier, "ship")
-                           for g, (e, q) in enumerate(zip(self.entries.tolist(), self.qty.tolist(), strict=True))]
+            if len(self.whole) == 4:
+                node, lead, km, tier = self.whole
+                self.pieces = [_Piece(g, node, e, q, lead, km, tier, "ship")
+                               for g, (e, q) in enumerate(zip(self.entries.tolist(), self.qty.tolist(), strict=True))]
+            else:
+                # a split the first tier ships: (node, group, units, entry) rows, then
+                # (miles, lead) per row after the four costs, as _route_one returns them
+                flat, fl, tier = self.whole
+                self.pieces = [_Piece(flat[4 * j + 1], flat[4 * j], flat[4 * j + 3], flat[4 * j + 2], fl[5 + 2 * j],
+                                      fl[4 + 2 * j] * K.MILE_KM, tier, "ship") for j in range(len(flat) // 4)]
             self.whole = None
         return self.pieces
 
@@ -172,8 +179,8 @@ class _LazySnapshot:
     The one-call paths keep only the ATP the order saw; this rebuilds the
     full :class:`~engine.explain.Snapshot` (candidates, distances, planning
     costs) when someone reads the explanation. ``node`` ships ``need``
-    alone, or, with ``node`` -1, ``rows`` of (node, group, units) say what
-    each node of a split ships.
+    alone, or, with ``node`` -1, ``rows`` say what each node of a split
+    ships: a flat list of (node, group, units, entry) quadruples.
     """
 
     __slots__ = ("router", "tier", "strategy", "k", "g_sku", "g_qty", "node", "need", "snap", "dest", "mask",
@@ -197,6 +204,7 @@ class _LazySnapshot:
     def full(self) -> Snapshot:
         r = self.router
         inv = r._inv
+        dest = self.dest if isinstance(self.dest, np.ndarray) else _unit_vector(*self.dest)
         # a private index over just these SKUs, holding the ATP the order saw
         ranges = [np.arange(inv.sku_ptr[s], inv.sku_ptr[s + 1]) for s in self.g_sku]
         orig = np.concatenate(ranges) if ranges else np.empty(0, np.int64)
@@ -208,9 +216,9 @@ class _LazySnapshot:
         mark = np.full(r.network.n_nodes, -1, np.int64)  # private scratch: the router's may be in use
         local = np.arange(len(self.g_sku), dtype=np.int64)
         cand, atp, ent, miles, lead = K._gather(local, ptr, inv.node[orig], self.snap, np.zeros(m, np.int64),
-                                                np.zeros(m, np.int64), self.mask, caps_o, caps_u, mark, self.dest,
+                                                np.zeros(m, np.int64), self.mask, caps_o, caps_u, mark, dest,
                                                 r._nodef, self.params, r._bands)
-        K._fill_distances(cand, miles, lead, self.dest, r._nodef, self.params, r._bands)
+        K._fill_distances(cand, miles, lead, dest, r._nodef, self.params, r._bands)
         skuf = np.ascontiguousarray(r._skuf[self.g_sku])
         fixed, unit = K._unit_costs(cand, local, ent, atp, miles, lead, r._nodef, skuf, r._entry_fee[orig],
                                     r._dual[orig], r._entry_demand[orig], r._no_free, self.params, self.code)
@@ -221,11 +229,17 @@ class _LazySnapshot:
             if self.node in position:
                 alloc[position[self.node]] = self.need
         else:
-            for n, g, q in self.rows:
-                alloc[position[n], g] = q
+            rows = self.rows
+            for j in range(0, len(rows), 4):
+                alloc[position[rows[j]], rows[j + 1]] = rows[j + 2]
         capu = np.asarray(caps_u)[cand]
         return Snapshot(self.tier, self.strategy, self.k, self.g_sku, self.g_qty, cand, atp, alloc, miles, fixed,
-                        unit, capu, self.dest, self.mask, self.params, r._bands, self.cap_orders)
+                        unit, capu, dest, self.mask, self.params, r._bands, self.cap_orders)
+
+
+# the router's attributes behind K.PACKED_INTS and K.PACKED_FLOATS, in that order
+_PACKED_INTS = ("_on_hand", "_safety", "_reserved", "_cap_orders", "_cap_units", "_mark")
+_PACKED_FLOATS = ("_nodef", "_skuf", "_entry_fee", "_dual", "_entry_risk", "_entry_demand", "_sku_lb", "_bands")
 
 
 class Router:
@@ -293,11 +307,14 @@ class Router:
         bands = self.policy.service.transit_bands
         self._bands = np.array(bands, np.float64).reshape(len(bands), 2)
         self.business_day = business_day or date.today()
-        self._ctx = self._context()
         self._cap_orders = network.capacity_orders.copy()
         self._cap_units = network.capacity_units.copy()
         self._limited = bool((network.capacity_orders < (1 << 59)).any() or
                              (network.capacity_units < (1 << 59)).any())
+        self._ibuf, views = K.pack_ints([getattr(self, a) for a in _PACKED_INTS])
+        for a, v in zip(_PACKED_INTS, views, strict=True):
+            setattr(self, a, v)
+        self._pack_floats()
 
     # ------------------------------------------------------------- set-up
     def _init_stores(self, walkin: pd.DataFrame | None) -> None:
@@ -473,7 +490,16 @@ class Router:
         with self._lock:
             self._dual = p.copy()
             self._sku_lb = self._sku_bounds()
-            self._ctx = self._context()
+            self._pack_floats()
+
+    def _pack_floats(self) -> None:
+        """Copy the float arrays into a new buffer for K._route_one, and point the router and
+        a new explanation context at their views there. A new buffer, not an update in place:
+        the decisions made so far keep explaining themselves with the old prices."""
+        self._fbuf, views = K.pack_floats(self._ibuf, [getattr(self, a) for a in _PACKED_FLOATS])
+        for a, v in zip(_PACKED_FLOATS, views, strict=True):
+            setattr(self, a, v)
+        self._ctx = self._context()
 
     def adjust_stock(self, node_id: str, sku: str, delta: int) -> int:
         """Change on-hand stock outside routing: receipts (``delta > 0``) or
@@ -675,11 +701,15 @@ class Router:
                 return None
             qtys = [line.qty for line in lines]
             if len(set(sku_idx)) == len(sku_idx):
-                g_sku = np.array(sku_idx, np.int64)
-                g_qty = np.array(qtys, np.int64)
+                g = np.array(sku_idx + qtys, np.int64)
+                G = len(sku_idx)
             else:
                 g_sku, g_qty, _ = _group_lines(sku_idx, qtys)
-            dest = _unit_vector(order.lat, order.lon)
+                g = np.concatenate((g_sku, g_qty))
+                G = len(g_sku)
+            # the kernel computes the unit vector; explanations recompute it from these
+            # (floats: an int coordinate would compile another kernel)
+            dest = (float(order.lat), float(order.lon))
             placed = order.placed_at
             if placed is not None:
                 p = self._base_params.copy()
@@ -688,22 +718,19 @@ class Router:
                 p = self._base_params  # the kernels only read it, and the snapshot keeps it as is
             k = self._limit(order.allow_split, order.max_shipments)
             cap_before = (self._cap_orders.copy(), self._cap_units.copy()) if self._limited else None
-            G = len(g_sku)
             fout = self._fout
             if len(fout) < 4 + 2 * G * max(k, 3):
                 fout = self._fout = np.empty(4 + 2 * G * max(k, 3))
             # a split is tried here only when lines and groups coincide (the lean builder's premise)
             status, node, n_rows, out = K._route_one(
-                dest, g_sku, g_qty, k, code, self._lean_splits and G == len(lines), mask, self._nodef, self._skuf,
-                self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
-                self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb, self._sku_bits,
-                self._cap_orders, self._cap_units, self._no_free, self._mark, p, self._bands, fout)
+                dest[0], dest[1], g, k, code, self._lean_splits and G == len(lines), mask, self._inv.sku_ptr,
+                self._inv.node, self._sku_bits, self._no_free, self._ibuf, self._fbuf, p, fout)
             if status == 1:
-                return self._simple_held(order, name, code, tier.name, k, g_sku, g_qty, node, out, fout, dest, mask,
+                return self._simple_held(order, name, code, tier.name, k, g[:G], g[G:], node, out, fout, dest, mask,
                                          p, cap_before, placed, sum(qtys))
             if status == 2:
-                return self._split_held(order, name, code, tier.name, k, g_sku, g_qty, n_rows, out, fout, dest, mask,
-                                        p, cap_before, placed)
+                return self._split_held(order, name, code, tier.name, k, g[:G], g[G:], n_rows, out, fout, dest,
+                                        mask, p, cap_before, placed)
             return tier.name
         return None
 
@@ -721,23 +748,17 @@ class Router:
         start = placed.date() if placed is not None else self.business_day
         allocations = []
         shipments = []
-        rows = []
-        pieces = []
         last = -1
         items: list = []
         for j in range(n_rows):
-            n, g, q, e = flat[4 * j:4 * j + 4]
+            n, g, q = flat[4 * j:4 * j + 3]
             line = lines[g]
             node_id = node_ids[n]
             allocations.append(Allocation(line.line_id, line.sku, node_id, q))
-            rows.append((n, g, q))
-            km = fl[4 + 2 * j] * K.MILE_KM
-            lead = fl[5 + 2 * j]
-            pieces.append(_Piece(g, n, e, q, lead, km, tier_name, "ship"))
             # rows come node by node
             if n != last:
                 items = []
-                shipments.append([node_id, 0, km, items, lead])
+                shipments.append([node_id, 0, fl[4 + 2 * j] * K.MILE_KM, items, fl[5 + 2 * j]])
                 last = n
             items.append((line.line_id, q))
             shipments[-1][1] += q
@@ -745,14 +766,14 @@ class Router:
                            for nid, units, km, its, ld in shipments])
         snapshot = _LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, -1, None, out[4 * n_rows:], dest,
                                  mask, p, cap_before[0] if cap_before is not None else None,
-                                 cap_before[1] if cap_before is not None else None, code, rows, self.policy)
+                                 cap_before[1] if cap_before is not None else None, code, flat, self.policy)
         split = self.policy.split_penalty * (len(shipments) - 1)
         served = tuple([(ln.line_id, ln.qty) for ln in lines])
         decision = Decision(order.order_id, Status.ROUTED, tuple(allocations), shipments,
                             CostBreakdown(fl[0], fl[1], fl[2], split, fl[3]), name,
                             Explanation(name, snapshot, (TierNote(tier_name, served),)))
-        held = _Held(decision, out[3:4 * n_rows:4], out[2:4 * n_rows:4], None, self.business_day, pieces=pieces,
-                     order=order)
+        held = _Held(decision, out[3:4 * n_rows:4], out[2:4 * n_rows:4], None, self.business_day, None, None, None,
+                     order, (flat, fl, tier_name))
         self._note_capacity(held, cap_before)
         return held
 

@@ -369,3 +369,36 @@ def test_sku_bitsets_match_the_entry_lists(rng):
         assert held == set(inv.node[inv.sku_ptr[s]:inv.sku_ptr[s + 1]].tolist())
     for b in range(64):
         assert K._bit_index(np.uint64(1) << np.uint64(b)) == b
+
+
+def test_kernel_unit_vector_is_the_routers_bit_for_bit(rng):
+    # _route_one computes the destination itself; explanations recompute it in Python
+    from engine.router import _unit_vector
+
+    lat = np.r_[rng.uniform(-90, 90, 500), -90.0, 90.0, 0.0]
+    lon = np.r_[rng.uniform(-180, 180, 500), -180.0, 180.0, 0.0]
+    for la, lo in zip(lat.tolist(), lon.tolist(), strict=True):
+        np.testing.assert_array_equal(K._unit_vector(la, lo), _unit_vector(la, lo))
+
+
+def test_packed_state_views_are_the_routers_arrays(rng):
+    net = make_network(rng, 30, 12)
+    inv = make_inventory(rng, net, density=0.5)
+    r = Router(net, inv)
+    ints = [r._on_hand, r._safety, r._reserved, r._cap_orders, r._cap_units, r._mark]
+    floats = [r._nodef, r._skuf, r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._sku_lb, r._bands]
+    assert len(ints) == len(K.PACKED_INTS) and len(floats) == len(K.PACKED_FLOATS)
+    for i, a in enumerate(ints):
+        got = K._ints(r._ibuf, i)
+        np.testing.assert_array_equal(got, a)
+        assert np.shares_memory(a, r._ibuf)
+    for i, a in enumerate(floats):
+        got = K._float_rows(r._ibuf, r._fbuf, i) if a.ndim == 2 else K._floats(r._ibuf, r._fbuf, i)
+        assert got.shape == a.shape
+        np.testing.assert_array_equal(got, a)
+        assert np.shares_memory(a, r._fbuf)
+    # a write through the router's array is what the kernel reads
+    r._reserved[3] += 7
+    assert K._ints(r._ibuf, 2)[3] == r._reserved[3]
+    with pytest.raises(ValueError):
+        K.pack_ints(ints[:-1])

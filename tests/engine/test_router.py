@@ -311,3 +311,16 @@ def test_lean_split_path_decides_like_the_tier_machinery(seed, monkeypatch):
         lean.release(o.order_id)
         full.release(o.order_id)
     np.testing.assert_array_equal(lean._reserved, full._reserved)
+
+
+def test_dual_prices_set_later_do_not_change_earlier_explanations():
+    # the router repacks its float arrays for new prices; decisions keep the old ones
+    net = _net([Node("A", "warehouse", 40, -75), Node("B", "warehouse", 41, -77)])
+    inv = Inventory.from_records(net, [StockRecord("A", "SKU-1", 5), StockRecord("B", "SKU-1", 5)])
+    order = Order("o", (OrderLine("1", "SKU-1", 1),), 40, -75)
+    before, after = Router(net, inv, Policy(strategy="dual")), Router(net, inv, Policy(strategy="dual"))
+    d0, d1 = before.route(order), after.route(order)
+    after.set_dual_prices(np.array([50.0, 0.0]))
+    assert d1.explanation.candidates == d0.explanation.candidates
+    # and new orders see the new prices
+    assert after.route(Order("p", order.lines, 40, -75)).shipments[0].node_id == "B"
