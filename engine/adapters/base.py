@@ -1029,12 +1029,19 @@ def allocations_by_line(decision: Decision | None) -> dict[str, list[tuple[str, 
     out: dict[str, list[tuple[str, int]]] = {}
     if decision is not None:
         for a in decision.allocations:
-            out.setdefault(a.line_id, []).append((a.node_id, a.qty))
+            pieces = out.get(a.line_id)
+            if pieces is None:  # setdefault would build a list for every allocation
+                out[a.line_id] = [(a.node_id, a.qty)]
+            else:
+                pieces.append((a.node_id, a.qty))
     return out
 
 
 def unfilled_by_line(bound: Bound, decision: Decision | None) -> dict[str, int]:
     """Units per line left unallocated: the decision's unfilled plus unstocked lines."""
+    if decision is not None and not bound.skipped:
+        # the usual order: every line routable, and the decision says what it left
+        return dict(decision.unfilled) if decision.unfilled else {}
     out = {ln.line_id: ln.qty for ln in bound.skipped}
     if decision is not None:
         out.update(dict(decision.unfilled))
