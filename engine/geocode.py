@@ -341,7 +341,8 @@ def locate(postal_code: object, country: object, region: object, lat: object = N
     keyword passing is a measurable share of that.
     """
     if lat is not None and lon is not None and valid_lat_lon(lat, lon):
-        return GeoPoint(float(lat), float(lon), "address", False, "address coordinates")
+        # tuple.__new__: the NamedTuple's own __new__ is a Python function, and this is per order
+        return _new_tuple(GeoPoint, (float(lat), float(lon), "address", False, "address coordinates"))
     if ((postal_code is None or type(postal_code) is str) and (country is None or type(country) is str)
             and (region is None or type(region) is str)):
         # orders repeat addresses' postal codes endlessly; the answer depends on these three only
@@ -355,6 +356,7 @@ def locate(postal_code: object, country: object, region: object, lat: object = N
     return _geocode_address(postal_code, country, region)
 
 
+_new_tuple = tuple.__new__
 _ADDRESS_CACHE: dict[tuple, GeoPoint | None] = {}
 _ADDRESS_CACHE_SIZE = 65536
 MISSING_POINT = object()

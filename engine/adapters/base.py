@@ -22,6 +22,7 @@ geocoding, SKU mapping, config overrides, model building and the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from abc import ABC, abstractmethod
@@ -30,7 +31,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, ClassVar, NamedTuple
+from typing import Annotated, Any, ClassVar, NamedTuple
+
+import msgspec
 
 from engine.geocode import GeoPoint, geocode, locate, swap_suspect, valid_lat_lon
 from models.decision import Decision, Status
@@ -38,13 +41,14 @@ from models.errors import Problem, ValidationError
 from models.inventory import Inventory, StockRecord
 from models.network import Network
 from models.node import Node, NodeKind
-from models.order import Order, OrderLine
+from models.order import SERVICE_LEVELS, Order, OrderLine
 from models.policy import Policy
 from models.sku import Sku
 
 __all__ = [
-    "Adapter", "AdapterError", "Address", "Bound", "Catalog", "LineIn", "LocationIn", "OrderIn",
-    "Reader", "Session", "Shape", "StockIn", "decision_status", "plain_coords", "route_payload",
+    "EMPTY", "Adapter", "AdapterError", "Address", "Bound", "Catalog", "FastDecimal", "FastId", "FastPositive",
+    "FastStr", "FastUnits", "LineIn", "LocationIn", "OrderIn", "Paths", "Reader", "Session", "Shape", "StockIn",
+    "bind_plain", "decision_status", "fast_convert", "new_tuple", "plain_coords", "route_payload",
 ]
 
 AtpLookup = Callable[[str, str], int]
@@ -440,6 +444,8 @@ class Shape:
 # times cheaper to build (a frozen dataclass sets each field through object.__setattr__),
 # which matters when parsing must stay a small fraction of routing time.
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+EMPTY = _EMPTY
+"""The empty mapping NamedTuple defaults use (fast paths pass it where the default applies)."""
 
 
 class Address(NamedTuple):
@@ -859,6 +865,145 @@ def bind_order(order_in: OrderIn, catalog: Catalog, reader: Reader) -> Bound:
     return Bound(order_in, order, point, catalog, tuple(skipped), tuple(notes))
 
 
+# ============================================================================ plain orders
+# Adapter.fast_order builds, for a payload with nothing unusual in it, exactly the Bound the
+# careful path builds, with less machinery: NamedTuples through tuple.__new__ (their generated
+# __new__ is a Python function that costs three times as much) and Orders through their slots
+# once this module has confirmed every condition of Order._plainly_valid. Parsing must stay a
+# small fraction of routing an order, and these constructors were a third of it.
+new_tuple = tuple.__new__
+"""``new_tuple(Cls, (v0, v1, ...))`` builds a NamedTuple with every field given, as ``Cls(v0, v1, ...)`` does."""
+
+_LEVELS = frozenset(SERVICE_LEVELS)
+
+
+def _slot_builder(cls: type, params: Sequence[str]) -> Callable[..., Any]:
+    """A function of ``params`` that builds a slotted dataclass by setting its slots directly.
+
+    Fields not in ``params`` get their defaults; ``__post_init__`` (the
+    validation) is *not* run, so callers must have checked what it checks.
+    Generated from the class's own fields, so a new field with a default
+    keeps working and a new field without one fails at import.
+    """
+    ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    body = ["    o = _new(_cls)"]
+    for i, f in enumerate(dataclasses.fields(cls)):
+        ns[f"_set{i}"] = cls.__dict__[f.name].__set__
+        if f.name in params:
+            value = f.name
+        elif f.default is not dataclasses.MISSING:
+            ns[f"_default{i}"] = f.default
+            value = f"_default{i}"
+        else:
+            raise TypeError(f"{cls.__name__}.{f.name} has no default; pass it")
+        body.append(f"    _set{i}(o, {value})")
+    body.append("    return o")
+    exec(f"def build({', '.join(params)}):\n" + "\n".join(body), ns)  # noqa: S102 - from the class's fields
+    return ns["build"]
+
+
+_plain_line = _slot_builder(OrderLine, ("line_id", "sku", "qty"))
+_plain_order = _slot_builder(Order, ("order_id", "lines", "lat", "lon", "allow_split", "max_shipments",
+                                     "service_level"))
+
+
+def bind_plain(order_in: OrderIn, catalog: Catalog) -> Bound | None:
+    """:func:`bind_order` for an order with nothing unusual in it; ``None`` otherwise.
+
+    Returns the very :class:`Bound` that :func:`bind_order` returns when
+    the destination geocodes, every line's SKU is stocked somewhere, line
+    ids are unique and the :class:`~models.Order` passes the model's
+    common-case checks (:meth:`Order._plainly_valid <models.order.Order._plainly_valid>`,
+    repeated here value by value, since the Order is built without running
+    them again). On ``None`` the caller takes the careful path, which
+    reports whatever is wrong.
+    """
+    a = order_in.address
+    if a is None:
+        return None
+    point = locate(a.postal_code, a.country, a.region, a.lat, a.lon)
+    if point is None:
+        return None
+    lat, lon, _, approximate, _ = point
+    oid, maxs, level = order_in.order_id, order_in.max_shipments, order_in.service_level
+    level = "standard" if level is None else service_level(level)
+    if not (type(oid) is str and oid.strip() and type(lat) is float and -90.0 <= lat <= 90.0
+            and type(lon) is float and -180.0 <= lon <= 180.0
+            and (maxs is None or type(maxs) is int and maxs >= 1) and level in _LEVELS):
+        return None
+    sku_index = catalog.network.sku_index
+    seen: set[str] = set()
+    lines = []
+    for lid, _, sku, qty, *_ in order_in.lines:
+        if not (type(lid) is str and lid and lid not in seen and type(sku) is str and sku and sku in sku_index
+                and type(qty) is int and qty > 0):
+            return None
+        seen.add(lid)
+        lines.append(_plain_line(lid, sku, qty))
+    notes = order_in.notes
+    if approximate:
+        notes = (*notes, point.note("destination"))
+    order = _plain_order(oid, tuple(lines), lat, lon, order_in.allow_split, maxs, level) if lines else None
+    return new_tuple(Bound, (order_in, order, point, catalog, (), notes))
+
+
+# Field types of the plain payloads that fast paths decode with msgspec.convert: each accepts
+# a subset of what the Shape kind of the same name accepts, with the same value, so a payload
+# msgspec takes is one the careful reader takes as it is (tests hold the two together). JSON
+# null counts as absent, as in Reader.take: optional fields are ``X | None = None``. Fields
+# read only in some cases are typed Any and checked where they are read.
+FastId = Annotated[int, msgspec.Meta(ge=0)] | Annotated[str, msgspec.Meta(pattern=r"\S")]
+"""Shape kind ``id``: a non-negative integer or a string that is not blank."""
+FastStr = Annotated[str, msgspec.Meta(pattern=r"\S")]
+"""Shape kind ``str``: a string that is not blank (``\\S`` and ``str.strip`` agree on blanks)."""
+FastUnits = Annotated[int, msgspec.Meta(ge=0, le=MAX_UNITS)]
+"""Shape kind ``int`` with its default bounds."""
+FastPositive = Annotated[int, msgspec.Meta(ge=1, le=MAX_UNITS)]
+"""Shape kind ``int`` with ``lo=1``."""
+FastDecimal = Annotated[str, msgspec.Meta(pattern="^" + _PLAIN_DECIMAL.pattern)]
+"""Shape kind ``decimal`` as its fast test takes it: plain decimal text."""
+
+
+def fast_convert(payload: Any, schema: type[msgspec.Struct]) -> Any:
+    """``msgspec.convert(payload, schema)``, or ``None`` when the payload does not fit it.
+
+    A payload that does not fit may still be valid (an id past 64 bits, a
+    quantity written ``2.0``): the caller then takes the careful path, which
+    decides and explains.
+    """
+    try:
+        return _convert(payload, schema)
+    except msgspec.ValidationError:
+        return None
+
+
+_convert = msgspec.convert
+
+
+class Paths(dict):
+    """``paths[i]`` is ``f"{prefix}[{i}]{suffix}"``, formatted once per index and then looked up.
+
+    Fast paths keep the JSON path of every line (a :class:`LineIn` carries
+    it, for messages about the line later) without formatting one per line
+    per order. Indices past ``limit`` are formatted each time, so a huge
+    payload cannot grow the table without bound.
+    """
+
+    __slots__ = ("limit", "prefix", "suffix")
+
+    def __init__(self, prefix: str, suffix: str = "", limit: int = 256):
+        super().__init__()
+        self.prefix = prefix
+        self.suffix = suffix
+        self.limit = limit
+
+    def __missing__(self, i: int) -> str:
+        path = f"{self.prefix}[{i}]{self.suffix}"
+        if 0 <= i < self.limit:
+            self[i] = path
+        return path
+
+
 # ============================================================================ rendering helpers
 def decision_status(bound: Bound, decision: Decision | None) -> str:
     """Order status including lines that could not be routed anywhere.
@@ -884,12 +1029,19 @@ def allocations_by_line(decision: Decision | None) -> dict[str, list[tuple[str, 
     out: dict[str, list[tuple[str, int]]] = {}
     if decision is not None:
         for a in decision.allocations:
-            out.setdefault(a.line_id, []).append((a.node_id, a.qty))
+            pieces = out.get(a.line_id)
+            if pieces is None:  # setdefault would build a list for every allocation
+                out[a.line_id] = [(a.node_id, a.qty)]
+            else:
+                pieces.append((a.node_id, a.qty))
     return out
 
 
 def unfilled_by_line(bound: Bound, decision: Decision | None) -> dict[str, int]:
     """Units per line left unallocated: the decision's unfilled plus unstocked lines."""
+    if decision is not None and not bound.skipped:
+        # the usual order: every line routable, and the decision says what it left
+        return dict(decision.unfilled) if decision.unfilled else {}
     out = {ln.line_id: ln.qty for ln in bound.skipped}
     if decision is not None:
         out.update(dict(decision.unfilled))
@@ -984,6 +1136,20 @@ class Adapter(ABC):
         """Check the order's references against the catalog; may return an amended order."""
         return order_in
 
+    def fast_order(self, payload: Any, catalog: Catalog) -> Bound | None:
+        """The :class:`Bound` for a payload with nothing unusual in it, or ``None``.
+
+        The per-order fast path: platforms override it with one straight
+        pass over the fields they read, without JSON paths, problem
+        bookkeeping or intermediate values. It must return exactly what
+        :meth:`read_order`, :meth:`check_order` and :func:`bind_order`
+        return together, and ``None`` (never raise) for anything else, so
+        that :meth:`parse_order` falls back to them and every malformed
+        payload gets the careful path's :class:`AdapterError`. The default
+        has no fast path.
+        """
+        return None
+
     @abstractmethod
     def render(self, bound: Bound, decision: Decision | None, atp: AtpLookup | None = None) -> dict[str, Any]:
         """The platform's write-back shape for a decision."""
@@ -1035,6 +1201,9 @@ class Adapter(ABC):
         AdapterError
             Every problem found; nothing is built.
         """
+        bound = self.fast_order(payload, catalog)
+        if bound is not None:
+            return bound
         r = Reader(self.name, "order")
         order_in = self.read_order(payload, r)
         if order_in is not None:

@@ -45,22 +45,33 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from engine.adapters.base import (
+    EMPTY,
     Adapter,
     AdapterError,
     Address,
     AtpLookup,
     Bound,
+    Catalog,
+    FastId,
+    FastPositive,
+    FastStr,
     LineIn,
     LocationIn,
     OrderIn,
+    Paths,
     Reader,
     Session,
     Shape,
     StockIn,
+    bind_plain,
     decision_status,
+    fast_convert,
+    new_tuple,
     plain_coords,
     summary_notes,
     unfilled_by_line,
@@ -87,6 +98,35 @@ MAX_SHIPMENTS = 100
 _ORDER = Shape(("order_id", "id"), ("lines", "list1"), ("destination", "obj"), ("allow_split", "bool", False),
                ("max_shipments", "int", False, 1, MAX_SHIPMENTS))
 _DESTINATION = Shape(("postal_code", "str", False), ("country", "str", False), ("region", "str", False))
+
+
+
+
+# The plain order for GenericAdapter.fast_order: _ORDER, _LINE and _DESTINATION as msgspec
+# types (see engine.adapters.base.FastId). gc=False: they hold no cycles.
+class _FastLine(msgspec.Struct, gc=False):
+    line_id: FastId
+    sku: FastStr
+    qty: FastPositive
+
+
+class _FastDestination(msgspec.Struct, gc=False):
+    postal_code: FastStr | None = None
+    country: FastStr | None = None
+    region: FastStr | None = None
+    lat: Any = None  # checked with plain_coords, which takes only floats
+    lon: Any = None
+
+
+class _FastOrder(msgspec.Struct, gc=False):
+    order_id: FastId
+    lines: Annotated[list[_FastLine], msgspec.Meta(min_length=1)]
+    destination: _FastDestination
+    allow_split: bool | None = None
+    max_shipments: Annotated[int, msgspec.Meta(ge=1, le=MAX_SHIPMENTS)] | None = None
+
+
+_LINE_PATHS = Paths("lines")
 
 
 def load_schema() -> dict[str, Any]:
@@ -247,6 +287,30 @@ class GenericAdapter(Adapter):
 
     def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
         return _read_order(reader, payload, "")
+
+    def fast_order(self, payload: Any, catalog: Catalog) -> Bound | None:
+        """Reading and binding in one pass, for an order whose every value is plainly fine.
+
+        ``None`` for anything else (a value of another type, coordinates that
+        are ints or look swapped, an unstocked SKU...): the careful path decides.
+        """
+        o = fast_convert(payload, _FastOrder)
+        if o is None:
+            return None
+        lines = []
+        for i, ln in enumerate(o.lines):
+            lid = ln.line_id
+            lines.append(new_tuple(LineIn, (str(lid), lid, ln.sku, ln.qty, _LINE_PATHS[i], None, None, EMPTY)))
+        d = o.destination
+        postal, country, region, lat, lon = d.postal_code, d.country, d.region, d.lat, d.lon
+        if lat is not None or lon is not None:
+            if plain_coords(lat, lon, locate(postal, country, region)) is None:
+                return None
+        oid, split = o.order_id, o.allow_split
+        return bind_plain(new_tuple(OrderIn, (
+            str(oid), oid, tuple(lines), new_tuple(Address, (postal, country, region, lat, lon, "destination")),
+            None, True if split is None else split, o.max_shipments, EMPTY, (), None,
+        )), catalog)
 
     def render(self, bound: Bound, decision: Decision | None, atp: AtpLookup | None = None) -> dict[str, Any]:
         notes = summary_notes(bound, decision)

@@ -39,9 +39,14 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
 
 from engine.adapters.base import (
+    EMPTY,
+    MAX_UNITS,
     MISSING,
     Adapter,
     AdapterError,
@@ -49,14 +54,21 @@ from engine.adapters.base import (
     AtpLookup,
     Bound,
     Catalog,
+    FastId,
+    FastPositive,
+    FastStr,
     LineIn,
     LocationIn,
     OrderIn,
+    Paths,
     Reader,
     Shape,
     StockIn,
     allocations_by_line,
+    bind_plain,
     build_catalog,
+    fast_convert,
+    new_tuple,
     summary,
 )
 from engine.geocode import GeoPoint
@@ -75,6 +87,64 @@ _INVENTORY_REQUEST = Shape((("stockId", "stock_id"), "int", True, 1), ("items", 
 _EXTENSION = Shape((("destination_address", "destinationAddress"), "obj", False), (("order_id", "orderId"), "id", False))
 _DESTINATION = Shape(("postcode", "str0", False), (("country", "country_id", "countryId"), "str", False),
                      (("region_code", "regionCode"), "str", False), ("region", "str0", False))
+
+
+
+
+# The plain request for MagentoAdapter.fast_order, as msgspec types (see engine.adapters.base.FastId).
+# A key Magento spells two ways is two fields, UNSET when absent: the first spelling present is
+# the one read, as Reader.lookup does, and a present null is told apart from an absent key.
+class _FastItem(msgspec.Struct, gc=False):
+    sku: FastStr
+    qty: FastPositive
+
+
+class _FastDestination(msgspec.Struct, gc=False):
+    postcode: str | None = None
+    country: FastStr | None | UnsetType = UNSET
+    country_id: FastStr | None | UnsetType = UNSET
+    countryId: FastStr | None | UnsetType = UNSET
+    region_code: FastStr | None | UnsetType = UNSET
+    regionCode: FastStr | None | UnsetType = UNSET
+    region: str | None = None
+
+
+class _FastExtension(msgspec.Struct, gc=False):
+    destination_address: _FastDestination | None | UnsetType = UNSET
+    destinationAddress: _FastDestination | None | UnsetType = UNSET
+    order_id: FastId | None | UnsetType = UNSET
+    orderId: FastId | None | UnsetType = UNSET
+
+
+_StockId = Annotated[int, msgspec.Meta(ge=1, le=MAX_UNITS)]
+
+
+class _FastInventoryRequest(msgspec.Struct, gc=False):
+    items: Annotated[list[_FastItem], msgspec.Meta(min_length=1)]
+    stockId: _StockId | UnsetType = UNSET
+    stock_id: _StockId | UnsetType = UNSET
+    extension_attributes: _FastExtension | None | UnsetType = UNSET
+    extensionAttributes: _FastExtension | None | UnsetType = UNSET
+
+
+class _FastRequest(msgspec.Struct, gc=False):
+    inventoryRequest: _FastInventoryRequest | UnsetType = UNSET
+    inventory_request: _FastInventoryRequest | UnsetType = UNSET
+    algorithmCode: FastStr | None | UnsetType = UNSET
+    algorithm_code: FastStr | None | UnsetType = UNSET
+    orderId: FastId | None | UnsetType = UNSET
+    order_id: FastId | None | UnsetType = UNSET
+
+
+def _first(*values: Any) -> Any:
+    """The first value that is not UNSET (UNSET when none is)."""
+    for v in values:
+        if v is not UNSET:
+            return v
+    return UNSET
+
+
+_ITEM_PATHS = {base: Paths(f"{base}.items") for base in ("inventoryRequest", "inventory_request")}
 
 
 def _items(reader: Reader, payload: Any, path: str = "") -> tuple[list, str]:
@@ -227,6 +297,56 @@ class MagentoAdapter(Adapter):
     def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
         plain = self._read_plain(payload)
         return plain if plain is not None else self._read_careful(payload, reader)
+
+    def fast_order(self, payload: Any, catalog: Catalog) -> Bound | None:
+        """Reading, the stock check and binding in one pass, for a plain request.
+
+        Plain: every value read is well formed, the request has a destination
+        address and names the stock the catalog serves. Anything else (an
+        address-less request routed from the sources' centroid, ``qty``
+        written ``2.0``...) returns ``None`` and takes the careful path.
+        """
+        top = fast_convert(payload, _FastRequest)
+        if top is None:
+            return None
+        irq = top.inventoryRequest
+        base = "inventoryRequest"
+        if irq is UNSET:
+            irq, base = top.inventory_request, "inventory_request"
+            if irq is UNSET:
+                return None
+        stock_id = _first(irq.stockId, irq.stock_id)
+        served = catalog.extra.get("stock_id")
+        links = catalog.extra.get("links", {})
+        if stock_id is UNSET or served is not None and stock_id != served or links and stock_id not in links:
+            return None
+        ext = _first(irq.extension_attributes, irq.extensionAttributes)
+        if ext is UNSET or ext is None:
+            return None
+        dest = _first(ext.destination_address, ext.destinationAddress)
+        if dest is UNSET or dest is None:
+            return None
+        ext_key = "extension_attributes" if irq.extension_attributes is not UNSET else "extensionAttributes"
+        dest_key = "destination_address" if ext.destination_address is not UNSET else "destinationAddress"
+        country = _first(dest.country, dest.country_id, dest.countryId)
+        region_code = _first(dest.region_code, dest.regionCode)
+        address = new_tuple(Address, (dest.postcode, None if country is UNSET else country,
+                                      (None if region_code is UNSET else region_code) or dest.region, None, None,
+                                      f"{base}.{ext_key}.{dest_key}"))
+        order_raw = _first(top.orderId, top.order_id)
+        if order_raw is UNSET or order_raw is None:
+            order_raw = _first(ext.order_id, ext.orderId)
+            if order_raw is UNSET or order_raw is None:
+                # no order id: this request is its own order (and its own reservation)
+                order_raw = f"msi-{uuid.uuid4().hex[:16]}"
+        algorithm = _first(top.algorithmCode, top.algorithm_code)
+        paths = _ITEM_PATHS[base]
+        lines = tuple([new_tuple(LineIn, (str(i), i, it.sku, it.qty, paths[i], None, None, EMPTY))
+                       for i, it in enumerate(irq.items)])
+        return bind_plain(new_tuple(OrderIn, (
+            str(order_raw), order_raw, lines, address, None, True, None,
+            {"stock_id": stock_id, "algorithm": None if algorithm is UNSET else algorithm, "path": base}, (), None,
+        )), catalog)
 
     def _read_careful(self, payload: Any, reader: Reader) -> OrderIn | None:
         """:meth:`read_order` value by value, recording every problem with its JSON path."""

@@ -44,21 +44,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from engine.adapters.base import (
     Adapter,
     Address,
     AtpLookup,
     Bound,
     Catalog,
+    FastDecimal,
+    FastId,
+    FastStr,
+    FastUnits,
     LineIn,
     LocationIn,
     OrderIn,
+    Paths,
     Reader,
     Session,
     Shape,
     StockIn,
     allocation_delta,
     allocations_by_line,
+    bind_plain,
+    fast_convert,
+    new_tuple,
     plain_coords,
     summary,
     unfilled_by_line,
@@ -78,10 +88,25 @@ def _gid_tail(raw: Any) -> str:
     """``"gid://shopify/Location/123"``, ``"123"`` and ``123`` are all the key ``"123"``."""
     if type(raw) is int:
         return str(raw)
+    if type(raw) is str:
+        # location and inventory item ids repeat on every order: remember each string's key
+        key = _KEYS.get(raw)
+        if key is None:
+            if len(_KEYS) >= 65536:
+                _KEYS.clear()
+            key = _KEYS[raw] = _gid_key(raw)
+        return key
+    return _gid_key(raw)
+
+
+def _gid_key(raw: Any) -> str:
     s = str(raw).strip()
     if s.startswith("gid://"):
         s = s.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     return s
+
+
+_KEYS: dict[str, str] = {}
 
 
 _ORDER = Shape(("id", "id"), ("name", "str0", False), ("line_items", "list"), ("shipping_address", "obj", False),
@@ -94,6 +119,86 @@ _FULFILLMENT_ORDER = Shape(("id", "id"), ("order_id", "id", False), ("assigned_l
 _ADDRESS = Shape(("zip", "str0", False), ("country_code", "str", False), ("province_code", "str", False))
 _FO_LINE = Shape(("id", "id"), ("line_item_id", "id"), ("inventory_item_id", "id"), ("quantity", "int"),
                  ("fulfillable_quantity", "int", False))
+
+
+
+
+# The plain order for ShopifyAdapter.fast_order: the fields read_order reads, with the kinds of
+# the Shapes above (see engine.adapters.base.FastId). gc=False: they hold no cycles.
+class _FastLineItem(msgspec.Struct, gc=False):
+    id: FastId
+    quantity: FastUnits
+    sku: str | None = None
+    price: FastDecimal | None = None
+    grams: FastUnits | None = None
+    fulfillable_quantity: FastUnits | None = None
+
+
+class _FastAddress(msgspec.Struct, gc=False):
+    zip: str | None = None
+    country_code: FastStr | None = None
+    province_code: FastStr | None = None
+    country: Any = None  # read only without country_code, as province without province_code
+    province: Any = None
+    latitude: Any = None
+    longitude: Any = None
+
+
+class _FastShippingLine(msgspec.Struct, gc=False):
+    code: FastStr
+
+
+class _FastDelivery(msgspec.Struct, gc=False):
+    method_type: FastStr | None = None
+
+
+class _FastFoLine(msgspec.Struct, gc=False):
+    id: FastId
+    line_item_id: FastId
+    inventory_item_id: FastId
+    quantity: FastUnits
+    fulfillable_quantity: FastUnits | None = None
+
+
+class _FastFulfillmentOrder(msgspec.Struct, gc=False):
+    id: FastId
+    assigned_location_id: FastId
+    status: FastStr
+    line_items: list[_FastFoLine]
+    order_id: FastId | None = None
+    request_status: FastStr | None = None
+    supported_actions: list[Any] | None = None
+    delivery_method: _FastDelivery | None = None
+    destination: Any = None  # kept as given (a dict or None)
+
+
+class _FastOrder(msgspec.Struct, gc=False):
+    id: FastId
+    line_items: list[_FastLineItem]
+    shipping_address: _FastAddress
+    name: str | None = None
+    # only the first is read, and only its code: the rest may hold anything
+    shipping_lines: list[Any] | None = None
+    fulfillment_orders: list[_FastFulfillmentOrder] | None = None
+
+
+class _FastNested(msgspec.Struct, gc=False):
+    order: _FastOrder
+    fulfillment_orders: list[_FastFulfillmentOrder]
+
+
+# JSON paths of fulfillment orders and their line items, by index (see Paths)
+_FO_PATHS = Paths("fulfillment_orders")
+_FO_LINE_PATHS: dict[int, Paths] = {}
+
+
+def _fo_line_paths(j: int) -> Paths:
+    paths = _FO_LINE_PATHS.get(j)
+    if paths is None:
+        paths = Paths(f"fulfillment_orders[{j}].line_items")
+        if j < 64:
+            _FO_LINE_PATHS[j] = paths
+    return paths
 
 
 def _join(base: str, key: str) -> str:
@@ -109,6 +214,25 @@ def _items(reader: Reader, payload: Any, key: str) -> tuple[list, str] | None:
         return None
     items = reader.take(doc, key, "", "list")
     return (items, key) if items is not None else None
+
+
+def _plain_address(a: _FastAddress, path: str) -> Address | None:
+    """:meth:`ShopifyAdapter._address` of a plain address; ``None`` when it needs the careful reader."""
+    zip_, country, province = a.zip, a.country_code, a.province_code
+    if country is None:
+        country = a.country
+        if country is not None and not (type(country) is str and country.strip()):
+            return None
+    if province is None:
+        province = a.province
+        if province is not None and not (type(province) is str and province.strip()):
+            return None
+    lat, lon = a.latitude, a.longitude
+    if lat is None and lon is None:
+        return new_tuple(Address, (zip_, country, province, None, None, path))
+    if plain_coords(lat, lon, locate(zip_, country, province)) is None:
+        return None
+    return new_tuple(Address, (zip_, country, province, lat, lon, path))
 
 
 class ShopifyAdapter(Adapter):
@@ -318,6 +442,110 @@ class ShopifyAdapter(Adapter):
                 reader.fail(sa_path, "required to route shipping fulfillment orders (no destination either)")
         return OrderIn(str(raw_id) if type(raw_id) is int else _gid_tail(raw_id), raw_id, tuple(lines), address,
                        service_level=service, extra={"name": name, "fulfillment_orders": fo_info})
+
+    def fast_order(self, payload: Any, catalog: Catalog) -> Bound | None:
+        """:meth:`read_order`, :meth:`check_order` and binding in one pass, for a plain order.
+
+        Plain: every value :meth:`read_order` reads is well formed (msgspec
+        checks the types), the order has line items and a shipping address,
+        its first shipping line has a code, and each fulfillment order
+        belongs to the order, sits at a known location and holds no more
+        than its line items. Anything else returns ``None`` and takes the
+        careful path.
+        """
+        if type(payload) is not dict:
+            return None
+        nested = "order" in payload
+        if nested:
+            top = fast_convert(payload, _FastNested)
+            if top is None:
+                return None
+            order, fos = top.order, top.fulfillment_orders
+        else:
+            order = fast_convert(payload, _FastOrder)
+            if order is None or order.fulfillment_orders is None:
+                return None
+            fos = order.fulfillment_orders
+        raw_id = order.id
+        items = order.line_items
+        if not items:
+            return None
+        line_items: dict[str, _FastLineItem] = {}
+        for li in items:
+            lid = li.id
+            key = str(lid) if type(lid) is int else _gid_tail(lid)
+            if key in line_items:
+                return None
+            line_items[key] = li
+        address = _plain_address(order.shipping_address, "order.shipping_address" if nested else "shipping_address")
+        if address is None:
+            return None
+        service = None
+        sl = order.shipping_lines
+        if sl:
+            first = fast_convert(sl[0], _FastShippingLine)
+            if first is None:
+                return None
+            service = first.code
+        locations = catalog.locations
+        lines: list[LineIn] = []
+        fo_info: list[dict[str, Any]] = []
+        per_item: dict[str, int] = {}
+        for j, fo in enumerate(fos):
+            oid, dest = fo.order_id, fo.destination
+            if (oid is not None and oid != raw_id and _gid_tail(oid) != _gid_tail(raw_id)
+                    or dest is not None and type(dest) is not dict):
+                return None
+            dm = fo.delivery_method
+            method = "shipping" if dm is None or dm.method_type is None else dm.method_type
+            status, request, actions = fo.status, fo.request_status, fo.supported_actions
+            reason = None
+            if status not in MOVABLE_STATUS:
+                reason = f"status is {status}"
+            elif method not in ROUTED_METHODS:
+                reason = f"delivery method is {method}"
+            elif request is not None and request in LOCKED_REQUESTS:
+                reason = f"a fulfillment service holds it (request_status {request})"
+            elif actions is not None and "move" not in actions:
+                reason = "Shopify does not allow moving it (no move in supported_actions)"
+            fid, assigned = fo.id, fo.assigned_location_id
+            at = str(assigned) if type(assigned) is int else _gid_tail(assigned)
+            if at not in locations:
+                return None
+            held_lines: list[tuple[Any, str, int]] = []
+            fo_info.append({
+                "raw": fid, "key": str(fid) if type(fid) is int else _gid_tail(fid), "path": _FO_PATHS[j],
+                "assigned_raw": assigned, "assigned": at, "method": method, "reason": reason,
+                "lines": held_lines, "destination": dest,
+            })
+            paths = _fo_line_paths(j)
+            for k, fl in enumerate(fo.line_items):
+                fqty, ffq, item_ref = fl.quantity, fl.fulfillable_quantity, fl.line_item_id
+                if ffq is None:
+                    ffq = fqty
+                elif ffq > fqty:
+                    return None
+                ik = str(item_ref) if type(item_ref) is int else _gid_tail(item_ref)
+                li = line_items.get(ik)
+                if li is None:
+                    return None
+                per_item[ik] = held = per_item.get(ik, 0) + fqty
+                if held > li.quantity:
+                    return None
+                flid, inv_item = fl.id, fl.inventory_item_id
+                fkey = str(flid) if type(flid) is int else _gid_tail(flid)
+                held_lines.append((flid, fkey, ffq))
+                if reason is None and ffq > 0:
+                    grams = li.grams
+                    lines.append(new_tuple(LineIn, (
+                        fkey, flid, str(inv_item) if type(inv_item) is int else _gid_tail(inv_item), ffq, paths[k],
+                        li.price, grams / 1000.0 if grams is not None else None, {"line_item": item_ref, "sku": li.sku},
+                    )))
+        order_in = new_tuple(OrderIn, (
+            str(raw_id) if type(raw_id) is int else _gid_tail(raw_id), raw_id, tuple(lines), address, service,
+            True, None, {"name": order.name, "fulfillment_orders": fo_info}, (), None,
+        ))
+        return bind_plain(order_in, catalog)
 
     def _address(self, reader: Reader, d: dict, path: str) -> Address:
         vals = _ADDRESS.fast(d)

@@ -10,24 +10,27 @@ with the same values: these tests throw awkward values at both.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import inspect
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import engine.adapters.base as base_mod
 import engine.adapters.commercetools as ct_mod
 import engine.adapters.generic as generic_mod
 import engine.adapters.magento as magento_mod
 import engine.adapters.shopify as shopify_mod
-from engine.adapters import get_adapter
-from engine.adapters.base import MAX_UNITS, Reader, Shape
+from engine.adapters import AdapterError, get_adapter
+from engine.adapters.base import MAX_UNITS, Bound, Catalog, Reader, Shape
 from engine.geocode import GeoPoint, distance_km, swap_suspect, valid_lat_lon
 from models.errors import Collector
 from models.order import Order, OrderLine
 from tests.adapters import load
-from tests.adapters.test_fuzz import FILES, mutated
+from tests.adapters.test_fuzz import FILES, _paths, _session, mutated
 
 # every kind, required and optional, bounds and alternative keys
 SHAPES = [
@@ -135,9 +138,14 @@ def test_order_init_matches_the_dataclass_fields():
 MODULES = (shopify_mod, ct_mod, magento_mod, generic_mod)
 
 
+ADAPTERS = (shopify_mod.ShopifyAdapter, ct_mod.CommercetoolsAdapter, magento_mod.MagentoAdapter,
+            generic_mod.GenericAdapter)
+
+
 @contextlib.contextmanager
 def careful_only():
-    """Every Shape's fast check and plain_coords switched off: only the careful paths run."""
+    """Every Shape's fast check, plain_coords and every adapter's fast_order switched off:
+    only the careful paths run."""
     saved = []
     for mod in MODULES:
         for obj in vars(mod).values():
@@ -147,6 +155,9 @@ def careful_only():
     coords = [(mod, mod.plain_coords) for mod in MODULES if hasattr(mod, "plain_coords")]
     for mod, _ in coords:
         mod.plain_coords = lambda lat, lon, ref: None
+    fast_orders = [(cls, cls.__dict__["fast_order"]) for cls in ADAPTERS]
+    for cls, _ in fast_orders:
+        cls.fast_order = lambda self, payload, catalog: None
     try:
         yield
     finally:
@@ -154,6 +165,8 @@ def careful_only():
             obj.fast = fast
         for mod, fn in coords:
             mod.plain_coords = fn
+        for cls, fn in fast_orders:
+            cls.fast_order = fn
 
 
 def _read(adapter, payload):
@@ -214,3 +227,167 @@ def test_swap_check_shortcut_agrees_with_distances(lat, lon, rlat, rlon):
     expected = not (given_km <= 1500.0 or not valid_lat_lon(lon, lat)) and \
         distance_km(lon, lat, rlat, rlon) * 2.0 < given_km
     assert swap_suspect(lat, lon, ref) == expected
+
+
+# ---------------------------------------------------------------------------- fast_order (payload -> Bound)
+
+def _typed(v):
+    """``v`` with every value tagged by its type, so that ``1``, ``1.0`` and ``True`` differ."""
+    if isinstance(v, Order | OrderLine):
+        return type(v), _typed(dataclasses.astuple(v) if isinstance(v, OrderLine)
+                               else tuple(getattr(v, f.name) for f in dataclasses.fields(v)))
+    if isinstance(v, dict):
+        return dict, sorted((repr(k), _typed(x)) for k, x in v.items())
+    if isinstance(v, list | tuple):
+        return type(v), [_typed(x) for x in v]
+    if isinstance(v, Catalog):
+        return Catalog, id(v)
+    return type(v), v
+
+
+def _normalised(bound):
+    """A Bound comparable across two parses: Magento names an id-less request ``msi-<random>``."""
+    src = bound.source
+    if str(src.order_id).startswith("msi-"):
+        src = src._replace(order_id="msi", raw_id="msi")
+        order = bound.order if bound.order is None else dataclasses.replace(bound.order, order_id="msi")
+        bound = bound._replace(source=src, order=order)
+    return _typed(bound)
+
+
+def _fast_and_careful(session, payload):
+    """``fast_order``'s answer (never an exception) and the careful path's Bound or problems."""
+    fast = session.adapter.fast_order(payload, session.catalog)
+    with careful_only():
+        try:
+            careful = session.parse(payload)
+        except AdapterError as exc:
+            careful = exc.problems
+    return fast, careful
+
+
+def _check_fast_order(platform, payloads):
+    session = _session(platform)
+
+    @WHOLE
+    @given(payloads)
+    def check(payload):
+        fast, careful = _fast_and_careful(session, payload)
+        if fast is not None:
+            assert isinstance(careful, Bound), careful
+            assert _normalised(fast) == _normalised(careful)
+        # whichever path ran, parse answers as the careful path does
+        try:
+            got = session.parse(payload)
+        except AdapterError as exc:
+            assert exc.problems == careful
+        else:
+            assert _normalised(got) == _normalised(careful)
+
+    check()
+
+
+@pytest.mark.parametrize("platform", sorted(FILES))
+def test_fast_order_builds_the_careful_bound_or_declines(platform):
+    order = load(FILES[platform][0])
+    _check_fast_order(platform, st.one_of(st.just(order), mutated(order)))
+
+
+@pytest.mark.parametrize("platform", sorted(FILES))
+def test_fast_order_is_taken_for_the_example_payloads(platform):
+    session = _session(platform)
+    payload = load(FILES[platform][0])
+    fast, careful = _fast_and_careful(session, payload)
+    assert fast is not None
+    assert _normalised(fast) == _normalised(careful)
+
+
+# values that sit at the edges of what the fast path accepts
+_EDGES = st.sampled_from([0, 1, -1, 2.0, 1.5, True, None, "", " ", "\u00a0", "\u200b", "x", "1", "gid://shopify/X/1",
+                          "199.00", "1e3", "١٢", 10**12, 10**12 + 1, 2**64, 40.0, -74.0, 200.0, math.nan, [], {},
+                          [{}], {"id": "x"}, "highPrecision", "channel", "US", "NY", "10001"])
+
+
+@st.composite
+def _edged(draw, doc):
+    """``doc`` with one to three values (anywhere in it) set to an edge value."""
+    doc = copy.deepcopy(doc)
+    for _ in range(draw(st.integers(1, 3))):
+        paths = _paths(doc)
+        path = draw(st.sampled_from(paths))
+        parent = doc
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = copy.deepcopy(draw(_EDGES))  # the samples are shared: never edit them
+    return doc
+
+
+@pytest.mark.parametrize("platform", sorted(FILES))
+def test_fast_order_agrees_with_the_careful_path_at_the_edges(platform):
+    order = load(FILES[platform][0])
+    _check_fast_order(platform, _edged(order))
+
+
+@pytest.mark.parametrize("platform", sorted(FILES))
+def test_fast_order_agrees_on_the_benchmark_payloads(platform, bench_setup):
+    """The payloads ``benchmarks/bench_adapters.py`` times take the fast path, with the careful result."""
+    st_ = bench_setup(platform)
+    session = st_.session
+    for payload in st_.payloads[:40]:
+        fast, careful = _fast_and_careful(session, payload)
+        assert fast is not None
+        assert _normalised(fast) == _normalised(careful)
+        decision = session.route_bound(fast)
+        out = session.render(fast, decision)
+        assert out["sourcewise"]["status"] if platform != "generic" else out["status"]
+
+
+@pytest.fixture(scope="module")
+def bench_setup():
+    from benchmarks.bench_adapters import Setup
+    from benchmarks.conftest import RoutingSetup
+    from benchmarks.instances import (
+        build_inventory,
+        build_network,
+        build_orders,
+        expected_units_per_order,
+        orders_as_objects,
+    )
+
+    network = build_network(12, 300, seed=0)
+    inventory = build_inventory(network, 60 * expected_units_per_order(3), seed=0)
+    batch = build_orders(network, 60, seed=1, lines_per_order=3)
+    rs = RoutingSetup(network, inventory, batch, batch, orders_as_objects(network, batch))
+    return lambda platform: Setup(platform, rs)
+
+
+def test_fast_order_declines_unstocked_skus_and_unknown_locations():
+    session = _session("generic")
+    payload = load(FILES["generic"][0])
+    payload["lines"][0]["sku"] = "NOT-STOCKED"
+    assert session.adapter.fast_order(payload, session.catalog) is None
+    bound = session.parse(payload)  # the careful path leaves it unfilled, with a note
+    assert [ln.sku for ln in bound.skipped] == ["NOT-STOCKED"]
+    shop = _session("shopify")
+    payload = load(FILES["shopify"][0])
+    payload["fulfillment_orders"][0]["assigned_location_id"] = 999
+    assert shop.adapter.fast_order(payload, shop.catalog) is None
+    with pytest.raises(AdapterError) as exc:
+        shop.parse(payload)
+    assert exc.value.fields == ("fulfillment_orders[0].assigned_location_id",)
+
+
+def test_plain_order_builders_match_the_model():
+    """Orders built slot by slot equal Order(...), which validates, and pass its own check."""
+    line = base_mod._plain_line("1", "A", 2)
+    assert line == OrderLine("1", "A", 2)
+    order = base_mod._plain_order("o-1", (line,), 40.0, -74.0, True, None, "express")
+    assert order == Order("o-1", (OrderLine("1", "A", 2),), 40.0, -74.0, True, None, "express")
+    assert order._plainly_valid()
+
+
+def test_paths_table_formats_each_index_once():
+    paths = base_mod.Paths("lineItems", ".supplyChannel", limit=2)
+    assert paths[1] == "lineItems[1].supplyChannel"
+    assert paths[5] == "lineItems[5].supplyChannel"
+    assert sorted(paths) == [1]  # past the limit: formatted, not kept
