@@ -1352,6 +1352,46 @@ def _route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
 
 
 @njit(cache=True)
+def _used_rows(alloc, best_set, m_set, k, done):
+    """Ascending candidate positions whose row of ``alloc`` ships something.
+
+    The cost search allocates only to its chosen set (``best_set[:m_set]``),
+    plus greedy extensions when ``k > 3``; reading those rows, not all
+    ``C x G`` cells, is what the callers' loops over the plan need. Anything
+    else (the rule strategies, extensions) is found by a scan.
+    """
+    C, G = alloc.shape
+    if (done or m_set > 0) and k <= 3:
+        out = np.empty(m_set, np.int64)
+        n = 0
+        for i in range(m_set):
+            c = best_set[i]
+            shipped = False
+            for g in range(G):
+                if alloc[c, g] > 0:
+                    shipped = True
+                    break
+            if shipped:
+                # insertion keeps them ascending: at most three
+                p = n
+                while p > 0 and out[p - 1] > c:
+                    out[p] = out[p - 1]
+                    p -= 1
+                out[p] = c
+                n += 1
+        return out[:n]
+    n = 0
+    out = np.empty(C, np.int64)
+    for c in range(C):
+        for g in range(G):
+            if alloc[c, g] > 0:
+                out[n] = c
+                n += 1
+                break
+    return out[:n]
+
+
+@njit(cache=True)
 def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                 sku_ptr, ent_node, on_hand, safety, reserved,
                 entry_fee, entry_dual, entry_risk, entry_demand,
@@ -1392,6 +1432,9 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
         capu[c] = cap_units[cand[c]]
     split_penalty = params[P_SPLIT]
     done = False
+    # the candidates the cost search allocates to (the rule strategies leave it empty)
+    best_set = np.full(3, -1, np.int64)
+    m_set = 0
     try_single = C > 0 and (strategy == 0 or strategy == 4)
     if try_single and fast_tried:
         # :func:`_route_fast` already looked for one node shipping every unit and
@@ -1413,6 +1456,8 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
             for g in range(G):
                 alloc[best, g] = need[g]
             done = True
+            best_set[0] = best
+            m_set = 1
     # a single that won without pricing: the explanation rebuilds the costs when asked
     if not done and not priced:
         _fill_distances(cand, miles, lead, dest, nodef, params, bands, params[P_MAX_DAYS] >= 0)
@@ -1430,6 +1475,8 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
             while m < 3 and best[m] >= 0:
                 m += 1
             _eval_set(best, m, g_qty, atp, unit, fixed, capu, split_penalty, alloc, True, np.empty(9, np.int64))
+            best_set = best
+            m_set = m
             if k > 3:
                 _extend_greedy(alloc, g_qty, atp, capu, k)
         else:
@@ -1448,16 +1495,14 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                 for g in range(G):
                     ranks[g] = base
             _greedy(ranks, g_qty, atp, capu, k, alloc)
+    used = _used_rows(alloc, best_set, m_set, k, done)
     costs = np.zeros(4)
     w = params[P_DEPLETION]
     max_days = params[P_MAX_DAYS]
-    for c in range(C):
+    for c in used:
         if np.isnan(lead[c]) and not np.isnan(miles[c]):
-            for g in range(G):
-                if alloc[c, g] > 0:
-                    lead[c] = _lead_days(cand[c], miles[c], nodef, params, bands)
-                    break
-    for c in range(C):
+            lead[c] = _lead_days(cand[c], miles[c], nodef, params, bands)
+    for c in used:
         units = 0
         n = cand[c]
         for g in range(G):
@@ -1478,16 +1523,17 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
             if max_days >= 0 and lead[c] > max_days:
                 costs[3] += params[P_LATE_PENALTY] * (lead[c] - max_days)
     if reserve:
-        _reserve_alloc(cand, ent, alloc, free, reserved, cap_orders, cap_units)
-    return cand, atp, ent, alloc, miles, lead, fixed, unit, costs
+        _reserve_alloc(cand, ent, alloc, used, free, reserved, cap_orders, cap_units)
+    return cand, atp, ent, alloc, miles, lead, fixed, unit, costs, used
 
 
 @njit(cache=True)
-def _reserve_alloc(cand, ent, alloc, free, reserved, cap_orders, cap_units):
+def _reserve_alloc(cand, ent, alloc, used, free, reserved, cap_orders, cap_units):
     """Reserve a plan's units and take its nodes' capacity: a parcel's order slot
-    unless the node already ships for the order (``free``), and its units."""
-    C, G = alloc.shape
-    for c in range(C):
+    unless the node already ships for the order (``free``), and its units.
+    Only the rows ``used`` (see :func:`_used_rows`) ship anything."""
+    G = alloc.shape[1]
+    for c in used:
         units = 0
         for g in range(G):
             a = alloc[c, g]
@@ -1672,17 +1718,17 @@ def _route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku
         return 1, node, 0, out
     if not try_split or k < 2:
         return 0, -1, 0, np.empty(0, np.int64)
-    cand, atp, ent, alloc, miles_c, lead_c, fixed, unit, costs = _route_core(
+    cand, atp, ent, alloc, miles_c, lead_c, fixed, unit, costs, used = _route_core(
         dest, g_sku, g_qty, k, strategy, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved,
         entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units, free, mark, params, bands,
         False, True)
-    rc, gc, qc, ec = _alloc_rows(alloc, ent)
+    rc, gc, qc, ec = _rows_of(alloc, ent, used)
     rows = rc.shape[0]
     if qc.sum() != g_qty.sum():
         return 0, -1, 0, np.empty(0, np.int64)
     out = np.empty(4 * rows + n_snap, np.int64)
     _atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out[4 * rows:])
-    _reserve_alloc(cand, ent, alloc, free, reserved, cap_orders, cap_units)
+    _reserve_alloc(cand, ent, alloc, used, free, reserved, cap_orders, cap_units)
     for i in range(4):
         fout[i] = costs[i]
     for j in range(rows):
@@ -1699,9 +1745,15 @@ def _route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku
 @njit(cache=True)
 def _alloc_rows(alloc, ent):
     """The nonzero cells of ``alloc`` in row-major order: candidate, group, units and entry of each."""
-    C, G = alloc.shape
+    return _rows_of(alloc, ent, np.arange(alloc.shape[0]))
+
+
+@njit(cache=True)
+def _rows_of(alloc, ent, rows_in):
+    """:func:`_alloc_rows` over the candidates ``rows_in`` (ascending) only: the others ship nothing."""
+    G = alloc.shape[1]
     n = 0
-    for c in range(C):
+    for c in rows_in:
         for g in range(G):
             if alloc[c, g] > 0:
                 n += 1
@@ -1710,7 +1762,7 @@ def _alloc_rows(alloc, ent):
     qty = np.empty(n, np.int64)
     entries = np.empty(n, np.int64)
     j = 0
-    for c in range(C):
+    for c in rows_in:
         for g in range(G):
             if alloc[c, g] > 0:
                 rows[j] = c
@@ -1831,7 +1883,7 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
                         if flead > order_days[o]:
                             order_days[o] = flead
                     continue
-            cand, atp, ent, alloc, miles, lead, fixed, unit, costs = _route_core(
+            cand, atp, ent, alloc, miles, lead, fixed, unit, costs, used = _route_core(
                 dest[o], skus_t, qty_t, ships_left, strategy, tier_masks[t], nodef, skuf,
                 sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk, entry_demand,
                 cap_orders, cap_units, free, mark, p, bands, True, fast)
@@ -1839,7 +1891,7 @@ def _route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles,
             order_costs[o, 1] += costs[1]
             order_costs[o, 2] += costs[2]
             order_costs[o, 4] += costs[3]
-            for c in range(cand.shape[0]):
+            for c in used:
                 shipped = False
                 for jj in range(todo):
                     a = alloc[c, jj]

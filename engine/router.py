@@ -882,7 +882,7 @@ class Router:
                     snapshots.append(_LazySnapshot(self._ctx, tier_name, name, k, g_sku[sel], want, int(node), need,
                                                    snap, dest_vec, mask, p, caps[0], caps[1], code))
                     return 1 if node >= 0 else 0
-            cand, atp, ent, alloc, miles, lead, fixed, unit, costs = K._route_core(
+            cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K._route_core(
                 dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
                 self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
                 self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
@@ -1053,7 +1053,7 @@ class Router:
         mask[vendors] = True
         skuf = self._skuf[g_sku[need]]
         reserved = np.zeros(m, np.int64)
-        cand, atp, ent, alloc, miles, lead, fixed, unit, costs = K._route_core(
+        cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K._route_core(
             dest, np.arange(len(need), dtype=np.int64), remaining[need].copy(), k_left, code, mask, self._nodef,
             np.ascontiguousarray(skuf), np.array(ptr, np.int64), np.array(ent_node, np.int64),
             np.array(on_hand, np.int64), np.zeros(m, np.int64), reserved, np.array(fee), np.zeros(m),

@@ -402,3 +402,30 @@ def test_packed_state_views_are_the_routers_arrays(rng):
     assert K._ints(r._ibuf, 2)[3] == r._reserved[3]
     with pytest.raises(ValueError):
         K.pack_ints(ints[:-1])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_used_rows_are_the_rows_that_ship(seed):
+    # _route_core's callers read only the rows it says ship: every strategy and
+    # split limit must name exactly the candidates with units, ascending
+    rng = np.random.default_rng(900 + seed)
+    net = make_network(rng, 25, 10)
+    inv = make_inventory(rng, net, density=0.5, max_qty=4)
+    r = Router(net, inv, flat_policy())
+    seen_split = 0
+    for _ in range(80):
+        skus = rng.choice(net.n_skus, size=int(rng.integers(1, 6)), replace=False).astype(np.int64)
+        qty = rng.integers(1, 6, len(skus)).astype(np.int64)
+        dest = unit_vectors(np.array([rng.uniform(26, 48)]), np.array([rng.uniform(-123, -70)]))[0]
+        k = int(rng.integers(1, 6))
+        strategy = int(rng.integers(0, 5))
+        out = K._route_core(dest, skus, qty, k, strategy, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr,
+                            inv.node, r._on_hand, r._safety, r._reserved, r._entry_fee, r._dual, r._entry_risk,
+                            r._entry_demand, r._cap_orders, r._cap_units, r._no_free, r._mark, r._base_params,
+                            r._bands, False, bool(rng.integers(0, 2)))
+        alloc, ent, used = out[3], out[2], out[9]
+        np.testing.assert_array_equal(used, np.flatnonzero(alloc.any(axis=1)))
+        seen_split += len(used) > 1
+        for got, want in zip(K._rows_of(alloc, ent, used), K._alloc_rows(alloc, ent), strict=True):
+            np.testing.assert_array_equal(got, want)
+    assert seen_split > 5
