@@ -120,7 +120,7 @@ def _gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_order
         :func:`_fill_distances`.
     """
     empty = np.empty(0)
-    cand, atp, ent, miles, lead, _, _ = _gather_core(
+    cand, atp, ent, miles, lead, _, _, _, _ = _gather_core(
         g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark, dest, nodef,
         params, bands, False, empty, empty, empty, empty, np.zeros((0, 2)), np.zeros(0, np.bool_), 0)
     return cand, atp, ent, miles, lead
@@ -141,6 +141,11 @@ def _gather_priced(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, ca
     -------
     cand, atp, ent, miles, lead, fixed, unit
         Every ``miles`` is exact; ``lead`` is NaN where no deadline needs it.
+    total : ndarray of int64, shape (G,)
+        ATP summed over the candidates, per group.
+    cheapest : ndarray, shape (G,)
+        Least ``unit`` over the cells with ATP, per group (inf if none).
+        The plan search would otherwise make a pass over every cell for these.
     """
     return _gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark,
                         dest, nodef, params, bands, True, entry_fee, entry_dual, entry_risk, entry_demand,
@@ -173,9 +178,16 @@ def _gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_
     w = params[P_DEPLETION]
     # one pass: a node becomes a candidate at its first entry with stock, and every
     # entry of a candidate fills its cell as the scan meets it (rows sized for the
-    # worst case, every entry a new node; the caller gets the first C)
-    atp = np.zeros((ub, G), np.int64)
-    ent = np.full((ub, G), -1, np.int64)
+    # worst case, every entry a new node; a row is initialised when its node becomes
+    # a candidate, and the caller gets the first C)
+    atp = np.empty((ub, G), np.int64)
+    ent = np.empty((ub, G), np.int64)
+    total = np.zeros(G, np.int64)
+    cheapest = np.full(G, np.inf)
+    # per unit, by weight: the same for every candidate of a group
+    by_kg = np.empty(G)
+    for g in range(G):
+        by_kg[g] = params[P_PER_KG] * skuf[g_sku[g], 1] if price else 0.0
     if price:
         fixed = np.empty(ub)
         unit = np.empty((ub, G))
@@ -219,36 +231,41 @@ def _gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_
                 miles[c] = d
                 lead[c] = ld
                 C += 1
+                for gg in range(G):
+                    atp[c, gg] = 0
+                    ent[c, gg] = -1
                 if price:
                     fixed[c] = 0.0 if free[n] else params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
                     if max_days >= 0 and ld > max_days:
                         fixed[c] += params[P_LATE_PENALTY] * (ld - max_days)
                     base[c] = params[P_PER_UNIT] + nodef[n, NF_HUNIT] + params[P_PER_MILE] * d
+                    # cells without an entry keep the unit cost with no entry terms, as _unit_costs
+                    for gg in range(G):
+                        unit[c, gg] = base[c] + by_kg[gg]
             cu = cap_units[n]
             a = a if a < cu else cu
             atp[c, g] = a
+            total[g] += a
             e = lo + i
             ent[c, g] = e
             if price:
                 # the same terms, in the same order, as _unit_costs and then entry_risk
-                u = base[c] + params[P_PER_KG] * skuf[g_sku[g], 1] + entry_fee[e]
+                u = base[c] + by_kg[g] + entry_fee[e]
                 dem = entry_demand[e]
                 if dem > 0.0 and w > 0.0:
                     u += w * dem / (dem + a)
                 if strategy == 4:
                     u += entry_dual[e]
-                unit[c, g] = u + entry_risk[e]
-    if price:
-        # cells without an entry: the unit cost with no entry terms, as _unit_costs
-        for c in range(C):
-            for g in range(G):
-                if ent[c, g] < 0:
-                    unit[c, g] = base[c] + params[P_PER_KG] * skuf[g_sku[g], 1]
+                u += entry_risk[e]
+                unit[c, g] = u
+                if u < cheapest[g]:
+                    cheapest[g] = u
     for i in range(n_touched):
         mark[touched[i]] = -1
     if price:
-        return cand[:C].copy(), atp[:C], ent[:C], miles[:C].copy(), lead[:C].copy(), fixed[:C], unit[:C]
-    return cand[:C].copy(), atp[:C], ent[:C], miles[:C].copy(), lead[:C].copy(), fixed, unit
+        return (cand[:C].copy(), atp[:C], ent[:C], miles[:C].copy(), lead[:C].copy(), fixed[:C], unit[:C],
+                total, cheapest)
+    return cand[:C].copy(), atp[:C], ent[:C], miles[:C].copy(), lead[:C].copy(), fixed, unit, total, cheapest
 
 
 @njit(cache=True)
@@ -574,24 +591,33 @@ def _plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, 
         Candidate positions of the chosen set, padded with -1.
     """
     C, G = atp.shape
+    total = np.zeros(G, np.int64)
+    cmin = np.full(G, np.inf)
+    for g in range(G):
+        for c in range(C):
+            if atp[c, g] > 0:
+                total[g] += atp[c, g]
+                if unit[c, g] < cmin[g]:
+                    cmin[g] = unit[c, g]
+    return _plan_given(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, force, total, cmin)
+
+
+@njit(cache=True)
+def _plan_given(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, force, total, cmin):
+    """:func:`_plan_cost` given, per group, the ATP summed over the candidates (``total``)
+    and the least unit cost among cells with ATP (``cmin``), as the priced gather returns them."""
+    C, G = atp.shape
     best = np.full(3, -1, np.int64)
     S = np.empty(3, np.int64)
     dummy = np.zeros((1, 1), np.int64)
     work = np.empty(9, np.int64)
     if C == 0:
         return best
-    # globally fillable units and cheapest unit cost per group
+    # globally fillable units
     fillable = np.zeros(G, np.int64)
-    cmin = np.full(G, np.inf)
     total_fillable = 0
     for g in range(G):
-        tot = 0
-        for c in range(C):
-            if atp[c, g] > 0:
-                tot += atp[c, g]
-                if unit[c, g] < cmin[g]:
-                    cmin[g] = unit[c, g]
-        fillable[g] = tot if tot < qty[g] else qty[g]
+        fillable[g] = total[g] if total[g] < qty[g] else qty[g]
         total_fillable += fillable[g]
     lb_units = 0.0
     for g in range(G):
@@ -1416,7 +1442,7 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
     # pricing most candidates; every other search prices them all, in the scan
     priced = not ((strategy == 0 or strategy == 4) and not fast_tried)
     if priced:
-        cand, atp, ent, miles, lead, fixed, unit = _gather_priced(
+        cand, atp, ent, miles, lead, fixed, unit, total, cheapest = _gather_priced(
             g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark, dest, nodef,
             params, bands, entry_fee, entry_dual, entry_risk, entry_demand, skuf, free, strategy)
     else:
@@ -1424,6 +1450,8 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                                               cap_orders, cap_units, mark, dest, nodef, params, bands)
         fixed = np.empty(0)
         unit = np.empty((0, g_sku.shape[0]))
+        total = atp.sum(axis=0)
+        cheapest = np.empty(0)  # the unit costs come later: the plan search finds these itself
     C = cand.shape[0]
     G = g_sku.shape[0]
     alloc = np.zeros((C, G), np.int64)
@@ -1441,10 +1469,7 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
         # declined; a single node can still win here only when stock is short
         try_single = False
         for g in range(G):
-            tot = 0
-            for c in range(C):
-                tot += atp[c, g]
-            if tot < g_qty[g]:
+            if total[g] < g_qty[g]:
                 try_single = True
     if try_single:
         # fast path: a single covering node beats every split whenever its cost is
@@ -1470,7 +1495,12 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                     unit[c, g] += entry_risk[e]
     if C > 0 and not done:
         if strategy == 0 or strategy == 4:
-            best = _plan_cost(g_qty, atp, unit, fixed, capu, k, split_penalty, np.int64(params[P_SPLIT_CANDS]), -1)
+            if priced:
+                best = _plan_given(g_qty, atp, unit, fixed, capu, k, split_penalty, np.int64(params[P_SPLIT_CANDS]),
+                                   -1, total, cheapest)
+            else:
+                best = _plan_cost(g_qty, atp, unit, fixed, capu, k, split_penalty, np.int64(params[P_SPLIT_CANDS]),
+                                  -1)
             m = 0
             while m < 3 and best[m] >= 0:
                 m += 1
