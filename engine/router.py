@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engine import _kernels as K
 from engine.explain import Snapshot, build_notes
@@ -286,6 +287,7 @@ class Router:
         self._fout = np.empty(64)  # float scratch of K._route_one, used under the lock
         self._lock = threading.RLock()
         self._open: dict[str, _Held] = {}
+        self._arrow_ids: tuple | None = None  # node and SKU ids for batch tables, made on first use
         self._committed: dict[str, Decision] = {}
         self._dual = np.zeros(inventory.nnz, np.float64)
         self._nodef = network.packed_nodes()
@@ -1456,13 +1458,16 @@ class Router:
         node_ids = self._node_ids
         sku_ids = self._sku_ids
         tier_names = np.array([t.name for t in pol.tiers], dtype=object)
+        if self._arrow_ids is None:
+            self._arrow_ids = (_arrow_labels(node_ids), _arrow_labels(sku_ids))
+        arrow_nodes, arrow_skus = self._arrow_ids
         alloc_df = pd.DataFrame({
-            "order_id": batch.order_id[a_order],
-            "line_id": batch.line_id[line_idx],
-            "sku": sku_ids[batch.sku[line_idx]],
-            "node_id": node_ids[a_node],
+            "order_id": _take_str(batch.order_id, a_order),
+            "line_id": _take_str(batch.line_id, line_idx),
+            "sku": _take_str(arrow_skus, batch.sku[line_idx]),
+            "node_id": _take_str(arrow_nodes, a_node),
             "qty": a_qty,
-            "tier": tier_names[live[out_t[row_idx]]] if len(row_idx) else np.empty(0, object),
+            "tier": _take_str(tier_names, live[out_t[row_idx]] if len(row_idx) else np.empty(0, np.int64)),
         })
         orders_df = _orders_frame(batch.order_id, filled, ordered, ships, costs, km, days)
         result = BatchResult(alloc_df, orders_df)
@@ -1535,12 +1540,35 @@ def decisions_to_tables(decisions: list[Decision]) -> BatchResult:
                                                filled, filled + unfilled, ships, costs, km, days))
 
 
+# pandas' default string dtype for a column of Python str; with Arrow storage, a
+# column decoded from Arrow dictionary codes costs a fraction of converting one
+# str per row, and batch tables have hundreds of thousands of rows
+_STR_DTYPE = pd.Series(np.array([""], dtype=object)).dtype
+_ARROW_STR = isinstance(_STR_DTYPE, pd.StringDtype) and _STR_DTYPE.storage == "pyarrow"
+_STATUS_LABELS = np.array([Status.ROUTED.value, Status.PARTIAL.value, Status.UNROUTABLE.value], dtype=object)
+
+
+def _arrow_labels(labels: np.ndarray) -> np.ndarray | pa.Array:
+    """``labels`` in the form :func:`_take_str` reads fastest, to keep for repeated use."""
+    return pa.array(labels.tolist(), pa.large_string()) if _ARROW_STR else np.asarray(labels, dtype=object)
+
+
+def _take_str(labels: np.ndarray | pa.Array, codes: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``labels[codes]`` as a column of pandas' default string dtype (the same column a
+    DataFrame would make of the object array ``labels[codes]``)."""
+    if not _ARROW_STR or len(codes) == 0:
+        # pandas infers no string dtype for an empty object column: keep that
+        return np.asarray(labels, dtype=object)[codes]
+    dictionary = labels if isinstance(labels, pa.Array) else _arrow_labels(labels)
+    decoded = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int64()), dictionary).cast(pa.large_string())
+    return pd.array(decoded, dtype=_STR_DTYPE)
+
+
 def _orders_frame(order_id, filled, ordered, ships, costs, km, days) -> pd.DataFrame:
-    status = np.where(filled == ordered, Status.ROUTED.value,
-                      np.where(filled == 0, Status.UNROUTABLE.value, Status.PARTIAL.value))
+    status = np.where(filled == ordered, 0, np.where(filled == 0, 2, 1))
     return pd.DataFrame({
         "order_id": order_id,
-        "status": status,
+        "status": _take_str(_STATUS_LABELS, status),
         "shipments": ships,
         "units": filled,
         "unfilled": ordered - filled,

@@ -324,3 +324,19 @@ def test_dual_prices_set_later_do_not_change_earlier_explanations():
     assert d1.explanation.candidates == d0.explanation.candidates
     # and new orders see the new prices
     assert after.route(Order("p", order.lines, 40, -75)).shipments[0].node_id == "B"
+
+
+def test_batch_string_columns_match_a_frame_of_python_strings():
+    # route_many decodes its id columns from Arrow dictionary codes; the columns must
+    # be the ones pandas makes of the plain object arrays, dtype included
+    import pandas as pd
+
+    from engine.router import _arrow_labels, _take_str
+
+    rng = np.random.default_rng(7)
+    labels = np.array([f"id-{i}" for i in range(50)], dtype=object)
+    for n in (0, 1, 1000):
+        codes = rng.integers(0, len(labels), n)
+        want = pd.DataFrame({"x": labels[codes]})
+        for source in (labels, _arrow_labels(labels)):
+            pd.testing.assert_frame_equal(pd.DataFrame({"x": _take_str(source, codes)}), want)
