@@ -35,6 +35,7 @@ from benchmarks.instances import (
     slice_orders,
 )
 from engine.router import Router
+from engine.warm import warm_up
 from models.inventory import Inventory
 from models.network import Network
 from models.order import Order
@@ -119,6 +120,7 @@ def network(sizes: Sizes) -> Network:
 
 def _warm(network: Network, inventory: Inventory, warmup: OrderBatch) -> None:
     """Compile every kernel the router uses, on a throw-away router."""
+    warm_up()
     r = Router(network, inventory)
     r.route_many(warmup)
     for order in orders_as_objects(network, slice_orders(warmup, 0, 5)):
