@@ -99,6 +99,19 @@ def _gid_tail(raw: Any) -> str:
     return _gid_key(raw)
 
 
+def _held_reason(status: str | None, method: str, request: str | None, actions: list | None) -> str | None:
+    """Why a fulfillment order cannot be moved to another location; None when it can."""
+    if status is not None and status not in MOVABLE_STATUS:
+        return f"status is {status}"
+    if method not in ROUTED_METHODS:
+        return f"delivery method is {method}"
+    if request is not None and request in LOCKED_REQUESTS:
+        return f"a fulfillment service holds it (request_status {request})"
+    if actions is not None and "move" not in actions:
+        return "Shopify does not allow moving it (no move in supported_actions)"
+    return None
+
+
 def _gid_key(raw: Any) -> str:
     s = str(raw).strip()
     if s.startswith("gid://"):
@@ -378,15 +391,7 @@ class ShopifyAdapter(Adapter):
                 else:
                     method = reader.take(dm, "method_type", f"{path}.delivery_method", "str",
                                          required=False) or method
-            reason = None
-            if status is not None and status not in MOVABLE_STATUS:
-                reason = f"status is {status}"
-            elif method not in ROUTED_METHODS:
-                reason = f"delivery method is {method}"
-            elif request is not None and request in LOCKED_REQUESTS:
-                reason = f"a fulfillment service holds it (request_status {request})"
-            elif actions is not None and "move" not in actions:
-                reason = "Shopify does not allow moving it (no move in supported_actions)"
+            reason = _held_reason(status, method, request, actions)
             fkey_of_fo = None if fid is None else str(fid) if type(fid) is int else _gid_tail(fid)
             held_lines: list[tuple[Any, str, int]] = []
             fo_info.append({
@@ -499,15 +504,7 @@ class ShopifyAdapter(Adapter):
             dm = fo.delivery_method
             method = "shipping" if dm is None or dm.method_type is None else dm.method_type
             status, request, actions = fo.status, fo.request_status, fo.supported_actions
-            reason = None
-            if status not in MOVABLE_STATUS:
-                reason = f"status is {status}"
-            elif method not in ROUTED_METHODS:
-                reason = f"delivery method is {method}"
-            elif request is not None and request in LOCKED_REQUESTS:
-                reason = f"a fulfillment service holds it (request_status {request})"
-            elif actions is not None and "move" not in actions:
-                reason = "Shopify does not allow moving it (no move in supported_actions)"
+            reason = _held_reason(status, method, request, actions)
             fid, assigned = fo.id, fo.assigned_location_id
             at = str(assigned) if type(assigned) is int else _gid_tail(assigned)
             if at not in locations:

@@ -281,6 +281,14 @@ def test_more_than_three_parcels_extends_greedily_within_limits(rng):
     assert len(d.shipments) == 5 and d.units == 5
 
 
+def _random_order(rng, net, lines, units, parcels):
+    """Distinct SKUs (1 to ``lines``), units per line, a US destination and a split limit."""
+    skus = rng.choice(net.n_skus, size=int(rng.integers(1, lines + 1)), replace=False).astype(np.int64)
+    qty = rng.integers(1, units + 1, len(skus)).astype(np.int64)
+    dest = unit_vectors(np.array([rng.uniform(26, 48)]), np.array([rng.uniform(-123, -70)]))[0]
+    return skus, qty, dest, int(rng.integers(1, parcels + 1))
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_fast_single_node_path_agrees_with_full_search(seed):
     rng = np.random.default_rng(300 + seed)
@@ -289,10 +297,7 @@ def test_fast_single_node_path_agrees_with_full_search(seed):
     r = Router(net, inv, flat_policy())
     taken = 0
     for _ in range(60):
-        skus = rng.choice(net.n_skus, size=int(rng.integers(1, 4)), replace=False).astype(np.int64)
-        qty = rng.integers(1, 4, len(skus)).astype(np.int64)
-        dest = unit_vectors(np.array([rng.uniform(26, 48)]), np.array([rng.uniform(-123, -70)]))[0]
-        k = int(rng.integers(1, 4))
+        skus, qty, dest, k = _random_order(rng, net, 3, 3, 3)
         common = (r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._cap_orders, r._cap_units)
         ok, node, ent, need, miles, lead, costs, _ = K._route_fast(
             dest, skus, qty, k, 0, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr, inv.node, r._on_hand,
@@ -414,10 +419,7 @@ def test_used_rows_are_the_rows_that_ship(seed):
     r = Router(net, inv, flat_policy())
     seen_split = 0
     for _ in range(80):
-        skus = rng.choice(net.n_skus, size=int(rng.integers(1, 6)), replace=False).astype(np.int64)
-        qty = rng.integers(1, 6, len(skus)).astype(np.int64)
-        dest = unit_vectors(np.array([rng.uniform(26, 48)]), np.array([rng.uniform(-123, -70)]))[0]
-        k = int(rng.integers(1, 6))
+        skus, qty, dest, k = _random_order(rng, net, 5, 5, 5)
         strategy = int(rng.integers(0, 5))
         out = K._route_core(dest, skus, qty, k, strategy, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr,
                             inv.node, r._on_hand, r._safety, r._reserved, r._entry_fee, r._dual, r._entry_risk,
