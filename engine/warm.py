@@ -2,10 +2,11 @@
 
 Numba compiles each kernel once per argument signature and caches the
 machine code on disk, but a new process still loads that code on each
-kernel's first call: tens of milliseconds per kernel, 70-190 ms for the
-first order that reaches a path nothing has used yet (say, the first one
-that needs a vendor). An OMS that routes once per order calls
-:func:`warm_up` at start-up, so that no customer's order pays for it.
+kernel's first call: tens of milliseconds for the first order that reaches
+a path nothing has used yet (71 ms for the first order that needed a
+vendor, in the latency benchmark's stream). An OMS that routes once per
+order calls :func:`warm_up` at start-up, so that no customer's order pays
+for it.
 """
 
 from __future__ import annotations
