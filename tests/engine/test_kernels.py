@@ -431,3 +431,44 @@ def test_used_rows_are_the_rows_that_ship(seed):
         for got, want in zip(K._rows_of(alloc, ent, used), K._alloc_rows(alloc, ent), strict=True):
             np.testing.assert_array_equal(got, want)
     assert seen_split > 5
+
+
+@pytest.mark.parametrize("strategy", [0, 4])
+def test_priced_gather_matches_gather_then_pricing(rng, strategy):
+    # the one-scan priced gather against the lazy path it replaces (gather, distances,
+    # unit costs, risk), plus the per-group totals and cheapest unit costs it hands the plan
+    net = make_network(rng, 30, 10)
+    inv = make_inventory(rng, net, density=0.6, max_qty=6)
+    r = Router(net, inv, flat_policy())
+    p = r._base_params.copy()
+    p[K.P_DEPLETION] = 2.0
+    fee = rng.uniform(0, 3, inv.nnz) * (rng.random(inv.nnz) < 0.3)
+    risk = rng.uniform(0, 1, inv.nnz) * (rng.random(inv.nnz) < 0.3)
+    demand = rng.uniform(0, 5, inv.nnz) * (rng.random(inv.nnz) < 0.5)
+    dual = rng.uniform(0, 2, inv.nnz)
+    free = rng.random(net.n_nodes) < 0.2
+    mark = np.full(net.n_nodes, -1, np.int64)
+    for _ in range(25):
+        skus, _, dest, _ = _random_order(rng, net, 4, 1, 1)
+        cap_o = rng.integers(0, 3, net.n_nodes)
+        cap_u = rng.integers(0, 8, net.n_nodes)
+        got = K._gather_priced(skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock, inv.reserved,
+                               net.usable, cap_o, cap_u, mark, dest, r._nodef, p, r._bands, fee, dual, risk, demand,
+                               r._skuf, free, strategy)
+        cand, atp, ent, miles, lead = K._gather(skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock,
+                                                inv.reserved, net.usable, cap_o, cap_u, mark, dest, r._nodef, p,
+                                                r._bands)
+        K._fill_distances(cand, miles, lead, dest, r._nodef, p, r._bands, False)
+        fixed, unit = K._unit_costs(cand, skus, ent, atp, miles, lead, r._nodef, r._skuf, fee, dual, demand, free,
+                                    p, strategy)
+        unit += np.where(ent >= 0, risk[np.maximum(ent, 0)], 0.0)
+        assert (mark == -1).all()
+        for x, y in zip(got[:3], (cand, atp, ent), strict=True):
+            np.testing.assert_array_equal(x, y)
+        np.testing.assert_allclose(got[3], miles, rtol=1e-12)
+        np.testing.assert_allclose(got[5], fixed, rtol=1e-12)
+        np.testing.assert_allclose(got[6], unit, rtol=1e-12)
+        total, cheapest = got[7], got[8]
+        np.testing.assert_array_equal(total, atp.sum(axis=0))
+        want = np.where(atp > 0, got[6], np.inf).min(axis=0) if len(cand) else np.full(len(skus), np.inf)
+        np.testing.assert_array_equal(cheapest, want)
