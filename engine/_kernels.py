@@ -1450,8 +1450,10 @@ def _route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                                               cap_orders, cap_units, mark, dest, nodef, params, bands)
         fixed = np.empty(0)
         unit = np.empty((0, g_sku.shape[0]))
-        total = atp.sum(axis=0)
-        cheapest = np.empty(0)  # the unit costs come later: the plan search finds these itself
+        # read only after a single-node search was tried, and then the gather priced:
+        # the lazy path's plan search finds its totals itself, once the units are priced
+        total = np.empty(0, np.int64)
+        cheapest = np.empty(0)
     C = cand.shape[0]
     G = g_sku.shape[0]
     alloc = np.zeros((C, G), np.int64)
