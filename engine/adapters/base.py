@@ -41,7 +41,7 @@ from models.errors import Problem, ValidationError
 from models.inventory import Inventory, StockRecord
 from models.network import Network
 from models.node import Node, NodeKind
-from models.order import SERVICE_LEVELS, Order, OrderLine
+from models.order import Order, OrderLine
 from models.policy import Policy
 from models.sku import Sku
 
@@ -868,14 +868,11 @@ def bind_order(order_in: OrderIn, catalog: Catalog, reader: Reader) -> Bound:
 # ============================================================================ plain orders
 # Adapter.fast_order builds, for a payload with nothing unusual in it, exactly the Bound the
 # careful path builds, with less machinery: NamedTuples through tuple.__new__ (their generated
-# __new__ is a Python function that costs three times as much) and Orders through their slots
-# once this module has confirmed every condition of Order._plainly_valid. Parsing must stay a
-# small fraction of routing an order, and these constructors were a third of it.
+# __new__ is a Python function that costs three times as much) and Orders through their slots,
+# checked once by the model's own Order._plainly_valid. Parsing must stay a small fraction of
+# routing an order, and these constructors were a third of it.
 new_tuple = tuple.__new__
 """``new_tuple(Cls, (v0, v1, ...))`` builds a NamedTuple with every field given, as ``Cls(v0, v1, ...)`` does."""
-
-_LEVELS = frozenset(SERVICE_LEVELS)
-
 
 def _slot_builder(cls: type, params: Sequence[str]) -> Callable[..., Any]:
     """A function of ``params`` that builds a slotted dataclass by setting its slots directly.
@@ -902,7 +899,6 @@ def _slot_builder(cls: type, params: Sequence[str]) -> Callable[..., Any]:
     return ns["build"]
 
 
-_plain_line = _slot_builder(OrderLine, ("line_id", "sku", "qty"))
 _plain_order = _slot_builder(Order, ("order_id", "lines", "lat", "lon", "allow_split", "max_shipments",
                                      "service_level"))
 
@@ -911,12 +907,11 @@ def bind_plain(order_in: OrderIn, catalog: Catalog) -> Bound | None:
     """:func:`bind_order` for an order with nothing unusual in it; ``None`` otherwise.
 
     Returns the very :class:`Bound` that :func:`bind_order` returns when
-    the destination geocodes, every line's SKU is stocked somewhere, line
-    ids are unique and the :class:`~models.Order` passes the model's
-    common-case checks (:meth:`Order._plainly_valid <models.order.Order._plainly_valid>`,
-    repeated here value by value, since the Order is built without running
-    them again). On ``None`` the caller takes the careful path, which
-    reports whatever is wrong.
+    the destination geocodes, every line's SKU is stocked somewhere and the
+    :class:`~models.Order`, built through its slots, passes the model's own
+    common-case checks (:meth:`Order._plainly_valid <models.order.Order._plainly_valid>`:
+    the rules live in one place, the model). On ``None`` the caller takes
+    the careful path, which reports whatever is wrong.
     """
     a = order_in.address
     if a is None:
@@ -925,25 +920,23 @@ def bind_plain(order_in: OrderIn, catalog: Catalog) -> Bound | None:
     if point is None:
         return None
     lat, lon, _, approximate, _ = point
-    oid, maxs, level = order_in.order_id, order_in.max_shipments, order_in.service_level
+    level = order_in.service_level
     level = "standard" if level is None else service_level(level)
-    if not (type(oid) is str and oid.strip() and type(lat) is float and -90.0 <= lat <= 90.0
-            and type(lon) is float and -180.0 <= lon <= 180.0
-            and (maxs is None or type(maxs) is int and maxs >= 1) and level in _LEVELS):
-        return None
     sku_index = catalog.network.sku_index
-    seen: set[str] = set()
     lines = []
     for lid, _, sku, qty, *_ in order_in.lines:
-        if not (type(lid) is str and lid and lid not in seen and type(sku) is str and sku and sku in sku_index
-                and type(qty) is int and qty > 0):
+        if not (type(sku) is str and sku in sku_index):
             return None
-        seen.add(lid)
-        lines.append(_plain_line(lid, sku, qty))
+        lines.append(OrderLine(lid, sku, qty))  # no validation of its own: the Order checks its lines
     notes = order_in.notes
     if approximate:
         notes = (*notes, point.note("destination"))
-    order = _plain_order(oid, tuple(lines), lat, lon, order_in.allow_split, maxs, level) if lines else None
+    order = None
+    if lines:
+        order = _plain_order(order_in.order_id, tuple(lines), lat, lon, order_in.allow_split,
+                             order_in.max_shipments, level)
+        if not order._plainly_valid():
+            return None
     return new_tuple(Bound, (order_in, order, point, catalog, (), notes))
 
 
