@@ -54,7 +54,6 @@ true optimum.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -62,6 +61,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property
 
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -1901,7 +1901,7 @@ def _swap(router, held: dict, new: dict, today: date) -> str:
                     sku = net.skus[int(router._sku_of_entry[ent])].sku
                     pieces.append(_Piece(pos[sku], n, int(ent), int(units), s.promised_days, s.distance_km,
                                          s.tier, "ship"))
-            router._open[oid] = dataclasses.replace(
+            router._open[oid] = msgspec.structs.replace(
                 h, decision=decision, entries=e, qty=q, source=None, day=today, cap_nodes=used,
                 cap_units=np.stack([po[used], pu[used]]), pieces=pieces, whole=None)
     return ""

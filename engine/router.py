@@ -8,7 +8,9 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -42,8 +44,11 @@ class ReservationError(KeyError):
     """Raised when releasing, committing or re-routing an order that holds no reservation."""
 
 
-@dataclass(slots=True)
-class _Piece:
+# The per-order records below are msgspec Structs: routing builds several per order
+# (and route_many one _Held per order), and a Struct is built by C code in a fraction
+# of a dataclass's time. _Piece holds only numbers and strings, so the cycle
+# collector need not track it.
+class _Piece(msgspec.Struct, gc=False):
     """Units of one group allocated to one node by one kernel call."""
 
     group: int
@@ -57,8 +62,7 @@ class _Piece:
     free: bool = False  # the node already shipped for this order (re-routing)
 
 
-@dataclass(slots=True)
-class _Held:
+class _Held(msgspec.Struct):
     """Stock an open order holds: inventory entry positions and units."""
 
     decision: Decision | None
@@ -174,7 +178,7 @@ class _Context:
     network: Network
 
 
-class _LazySnapshot:
+class _LazySnapshot(msgspec.Struct):
     """An explanation snapshot for a decision made without candidate matrices.
 
     The one-call paths keep only the ATP the order saw; this rebuilds the
@@ -182,17 +186,26 @@ class _LazySnapshot:
     costs) when someone reads the explanation. ``node`` ships ``need``
     alone, or, with ``node`` -1, ``rows`` say what each node of a split
     ships: a flat list of (node, group, units, entry) quadruples.
+    ``router`` is the router's :class:`_Context`, not the router.
     """
 
-    __slots__ = ("router", "tier", "strategy", "k", "g_sku", "g_qty", "node", "need", "snap", "dest", "mask",
-                 "params", "cap_orders", "cap_units", "code", "rows", "policy")
-
-    def __init__(self, ctx, tier, strategy, k, g_sku, g_qty, node, need, snap, dest, mask, params,
-                 cap_orders, cap_units, code, rows=None, policy=None):
-        self.router, self.tier, self.strategy, self.k = ctx, tier, strategy, k
-        self.g_sku, self.g_qty, self.node, self.need, self.snap = g_sku, g_qty, node, need, snap
-        self.dest, self.mask, self.params, self.code = dest, mask, params, code
-        self.cap_orders, self.cap_units, self.rows, self.policy = cap_orders, cap_units, rows, policy
+    router: Any
+    tier: str
+    strategy: str
+    k: int
+    g_sku: Any
+    g_qty: Any
+    node: int
+    need: Any
+    snap: Any
+    dest: Any
+    mask: Any
+    params: Any
+    cap_orders: Any
+    cap_units: Any
+    code: int
+    rows: Any = None
+    policy: Any = None
 
     def __call__(self) -> tuple[CandidateNote, ...]:
         """The candidate notes of a decision that is this one snapshot (its explanation's builder).
