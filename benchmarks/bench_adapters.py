@@ -26,7 +26,7 @@ Run::
 ``test_adapter_floor[<platform>]`` times, the same way, the least any
 adapter must do in Python for the Shopify and generic streams: read the
 fields it routes on with bare type checks, build the :class:`~models.Order`
-through the same slot builder and model check the fast paths use, and
+(which checks itself) as the fast paths do, and
 write the response's allocation records -- no field paths, no error
 reporting, no ``gid://`` ids, no service level, no summary. Its ratio is a
 lower bound for any pure-Python adapter over these models, which says how
@@ -49,7 +49,7 @@ import pytest
 
 from benchmarks.conftest import RoutingSetup
 from engine.adapters import Session
-from engine.adapters.base import Catalog, _plain_order
+from engine.adapters.base import Catalog
 from engine.adapters.magento import MagentoAdapter
 from engine.geocode import locate
 from models.order import Order, OrderLine
@@ -213,8 +213,7 @@ def _floor_shopify(payload: dict, sku_index: dict, locations: dict) -> tuple[Ord
             key = str(lid)
             lines.append(OrderLine(key, item, q))
             refs.append((fo["id"], lid, key, at))
-    order = _plain_order(str(oid), tuple(lines), lat, lon, True, None, "standard")
-    return (order, refs) if order._plainly_valid() else None
+    return Order(str(oid), tuple(lines), lat, lon), refs
 
 
 def _floor_shopify_render(order: Order, refs: list, decision) -> dict:
@@ -246,8 +245,7 @@ def _floor_generic(payload: dict, sku_index: dict, locations: dict) -> tuple[Ord
         if type(lid) is not str or type(q) is not int or q <= 0 or sku not in sku_index:
             return None
         lines.append(OrderLine(lid, sku, q))
-    order = _plain_order(oid, tuple(lines), point.lat, point.lon, True, None, "standard")
-    return (order, []) if order._plainly_valid() else None
+    return Order(oid, tuple(lines), point.lat, point.lon), []
 
 
 def _floor_generic_render(order: Order, refs: list, decision) -> dict:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from models._slots import slot_init
+import msgspec
+from msgspec.structs import force_setattr
+
 from models.errors import Collector
 from models.node import check_coordinates
 
@@ -18,9 +19,9 @@ _METHOD_SET = frozenset(METHODS)
 _SERVICE_LEVEL_SET = frozenset(SERVICE_LEVELS)
 
 
-@slot_init
-@dataclass(frozen=True, slots=True)
-class OrderLine:
+# Frozen msgspec Structs, like the decision values: immutable, compared by value, and built
+# by C code, which matters because an OMS builds one Order and its lines per routed order.
+class OrderLine(msgspec.Struct, frozen=True, gc=False):
     """One line of an order.
 
     Parameters
@@ -44,9 +45,7 @@ class OrderLine:
     pickup_node: str | None = None
 
 
-@slot_init
-@dataclass(frozen=True, slots=True)
-class Order:
+class Order(msgspec.Struct, frozen=True):
     """A customer order to be sourced.
 
     Parameters
@@ -85,7 +84,7 @@ class Order:
     def __post_init__(self) -> None:
         lines = self.lines
         if not isinstance(lines, tuple):
-            object.__setattr__(self, "lines", tuple(lines))
+            force_setattr(self, "lines", tuple(lines))
         # Orders are built once per routed order, so validation is on the latency path:
         # the usual, valid order is confirmed by plain comparisons, and the full check
         # (with its messages) runs only when that finds anything unusual.

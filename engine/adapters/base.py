@@ -22,7 +22,6 @@ geocoding, SKU mapping, config overrides, model building and the
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from abc import ABC, abstractmethod
@@ -868,50 +867,19 @@ def bind_order(order_in: OrderIn, catalog: Catalog, reader: Reader) -> Bound:
 # ============================================================================ plain orders
 # Adapter.fast_order builds, for a payload with nothing unusual in it, exactly the Bound the
 # careful path builds, with less machinery: NamedTuples through tuple.__new__ (their generated
-# __new__ is a Python function that costs three times as much) and Orders through their slots,
-# checked once by the model's own Order._plainly_valid. Parsing must stay a small fraction of
-# routing an order, and these constructors were a third of it.
+# __new__ is a Python function that costs three times as much). Parsing must stay a small
+# fraction of routing an order, and these constructors were a third of it.
 new_tuple = tuple.__new__
 """``new_tuple(Cls, (v0, v1, ...))`` builds a NamedTuple with every field given, as ``Cls(v0, v1, ...)`` does."""
-
-def _slot_builder(cls: type, params: Sequence[str]) -> Callable[..., Any]:
-    """A function of ``params`` that builds a slotted dataclass by setting its slots directly.
-
-    Fields not in ``params`` get their defaults; ``__post_init__`` (the
-    validation) is *not* run, so callers must have checked what it checks.
-    Generated from the class's own fields, so a new field with a default
-    keeps working and a new field without one fails at import.
-    """
-    ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    body = ["    o = _new(_cls)"]
-    for i, f in enumerate(dataclasses.fields(cls)):
-        ns[f"_set{i}"] = cls.__dict__[f.name].__set__
-        if f.name in params:
-            value = f.name
-        elif f.default is not dataclasses.MISSING:
-            ns[f"_default{i}"] = f.default
-            value = f"_default{i}"
-        else:
-            raise TypeError(f"{cls.__name__}.{f.name} has no default; pass it")
-        body.append(f"    _set{i}(o, {value})")
-    body.append("    return o")
-    exec(f"def build({', '.join(params)}):\n" + "\n".join(body), ns)  # noqa: S102 - from the class's fields
-    return ns["build"]
-
-
-_plain_order = _slot_builder(Order, ("order_id", "lines", "lat", "lon", "allow_split", "max_shipments",
-                                     "service_level"))
-
 
 def bind_plain(order_in: OrderIn, catalog: Catalog) -> Bound | None:
     """:func:`bind_order` for an order with nothing unusual in it; ``None`` otherwise.
 
     Returns the very :class:`Bound` that :func:`bind_order` returns when
     the destination geocodes, every line's SKU is stocked somewhere and the
-    :class:`~models.Order`, built through its slots, passes the model's own
-    common-case checks (:meth:`Order._plainly_valid <models.order.Order._plainly_valid>`:
-    the rules live in one place, the model). On ``None`` the caller takes
-    the careful path, which reports whatever is wrong.
+    :class:`~models.Order` validates (from the same arguments
+    :func:`bind_order` gives it). On ``None`` the caller takes the careful
+    path, which reports whatever is wrong at the payload's paths.
     """
     a = order_in.address
     if a is None:
@@ -933,9 +901,11 @@ def bind_plain(order_in: OrderIn, catalog: Catalog) -> Bound | None:
         notes = (*notes, point.note("destination"))
     order = None
     if lines:
-        order = _plain_order(order_in.order_id, tuple(lines), lat, lon, order_in.allow_split,
-                             order_in.max_shipments, level)
-        if not order._plainly_valid():
+        # the arguments bind_order passes: Order's own check accepts the usual order at once
+        try:
+            order = Order(order_in.order_id, tuple(lines), lat, lon, order_in.allow_split,
+                          order_in.max_shipments, level)
+        except ValidationError:
             return None
     return new_tuple(Bound, (order_in, order, point, catalog, (), notes))
 
