@@ -432,6 +432,7 @@ class Router:
                               for i, t in enumerate(self.policy.tiers) if self._tier_nonempty[i]]
         sv = self.policy.service
         self._deadlines = {level: sv.deadline(level) for level in SERVICE_LEVELS}
+        self._default_strategy = self._strategy_code(None)
         self._due_cache: dict[tuple[date, float], date] = {}
 
     def _context(self) -> _Context:
@@ -674,7 +675,7 @@ class Router:
         ValidationError
             If a line names an unknown SKU or pickup node; nothing is reserved.
         """
-        name, code = self._strategy_code(strategy)
+        name, code = self._default_strategy if strategy is None else self._strategy_code(strategy)
         oid = order.order_id
         # plain membership first: the usual order holds no decision yet
         if oid in self._open or oid in self._committed:
@@ -705,16 +706,17 @@ class Router:
         if self._deadlines[order.service_level] >= 0:
             return None
         lines = order.lines
+        qtys = []
         for line in lines:
             if line.method != "ship":
                 return None
+            qtys.append(line.qty)
         channel = order.channel
         for tier, mask, unlimited in self._simple_tiers:
             if tier.channels and channel not in tier.channels:
                 continue
             if not unlimited:
                 return None
-            qtys = [line.qty for line in lines]
             if len(set(sku_idx)) == len(sku_idx):
                 g = np.array(sku_idx + qtys, np.int64)
                 G = len(sku_idx)
@@ -731,7 +733,8 @@ class Router:
                 p[K.P_HOUR] = placed.hour + placed.minute / 60.0
             else:
                 p = self._base_params  # the kernels only read it, and the snapshot keeps it as is
-            k = self._limit(order.allow_split, order.max_shipments)
+            m = order.max_shipments
+            k = self.policy.max_shipments if order.allow_split and m is None else self._limit(order.allow_split, m)
             cap_before = (self._cap_orders.copy(), self._cap_units.copy()) if self._limited else None
             fout = self._fout
             if len(fout) < 4 + 2 * G * max(k, 3):
