@@ -1721,7 +1721,7 @@ def reoptimize(router, order_ids: Iterable[str] | None = None, time_limit: float
             if oid not in router._open:
                 col.add("reoptimize", oid, "order_id", "not an open order (unknown, released or committed)")
         col.raise_if_any()
-        held = {oid: router._open[oid] for oid in ids}
+        held = {oid: router._open_held(oid) for oid in ids}
         for h in held.values():
             h.rows()  # batch-routed orders keep their rows in the batch's arrays until asked
         on_hand = router._on_hand.copy()

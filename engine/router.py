@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import islice, repeat
 from typing import Any
 
 import msgspec
@@ -117,6 +118,13 @@ class _Held(msgspec.Struct):
                                                 result.allocations.iloc[a:b], name)
             self.source = None
         return self.decision
+
+
+def _held(lazy: tuple) -> _Held:
+    """The :class:`_Held` of a batch-routed order from the tuple ``route_many`` stored for it:
+    ``((result, strategy, day, (entries, qty, tiers)), order, a0, a1, b0, b1)``."""
+    (result, name, day, rows), o, a0, a1, b0, b1 = lazy
+    return _Held(None, None, None, (result, name, o, a0, a1, b0, b1), day, batch_rows=rows)
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,7 +307,8 @@ class Router:
         self._mark = np.full(network.n_nodes, -1, np.int64)
         self._fout = np.empty(64)  # float scratch of K._route_one, used under the lock
         self._lock = threading.RLock()
-        self._open: dict[str, _Held] = {}
+        # open orders' reservation records; batch orders start as plain tuples (see _held)
+        self._open: dict[str, _Held | tuple] = {}
         self._arrow_ids: tuple | None = None  # node and SKU ids for batch tables, made on first use
         self._committed: dict[str, Decision] = {}
         self._dual = np.zeros(inventory.nnz, np.float64)
@@ -459,9 +468,21 @@ class Router:
         inv = self._inv
         return Inventory.from_arrays(self.network, inv.node, self._sku_of_entry, on_hand, inv.safety_stock, reserved)
 
+    def _open_held(self, order_id: str) -> _Held | None:
+        """The reservation record of an open order (a batch order's made on first use)."""
+        held = self._open.get(order_id)
+        if type(held) is tuple:
+            held = self._open[order_id] = _held(held)
+        return held
+
+    def _pop_held(self, order_id: str) -> _Held | None:
+        """Remove an open order and return its reservation record."""
+        held = self._open.pop(order_id, None)
+        return _held(held) if type(held) is tuple else held
+
     def decision(self, order_id: str) -> Decision | None:
         """The open or committed decision for ``order_id``, if any."""
-        held = self._open.get(order_id)
+        held = self._open_held(order_id)
         if held is not None:
             return held.get()
         done = self._committed.get(order_id)
@@ -1255,7 +1276,7 @@ class Router:
     def release(self, order_id: str) -> Decision:
         """Give back the stock (and today's capacity) ``order_id`` reserved; it may be routed again."""
         with self._lock:
-            held = self._open.pop(order_id, None)
+            held = self._pop_held(order_id)
             if held is None:
                 raise ReservationError(f"order {order_id!r} holds no reservation")
             self._give_back(held)
@@ -1264,7 +1285,7 @@ class Router:
     def commit(self, order_id: str) -> Decision:
         """Consume the reserved stock (the order shipped); routing it again returns this decision."""
         with self._lock:
-            held = self._open.pop(order_id, None)
+            held = self._pop_held(order_id)
             if held is None:
                 raise ReservationError(f"order {order_id!r} holds no reservation")
             entries, qty = held.rows()
@@ -1286,7 +1307,7 @@ class Router:
             missing = [oid for oid in ids if oid not in self._open]
             if missing:
                 raise ReservationError(f"{len(missing)} order(s) hold no reservation, e.g. {missing[0]!r}")
-            held = [self._open.pop(oid) for oid in ids]
+            held = [self._pop_held(oid) for oid in ids]
             if held:
                 rows = [h.rows() for h in held]
                 ent = np.concatenate([e for e, _ in rows])
@@ -1317,7 +1338,7 @@ class Router:
         """
         col = Collector()
         with self._lock:
-            held = self._open.get(order_id)
+            held = self._open_held(order_id)
             if held is None:
                 raise ReservationError(f"order {order_id!r} holds no reservation")
             held_pieces = held.piece_list()
@@ -1492,19 +1513,17 @@ class Router:
         a_bounds = np.searchsorted(a_order, np.arange(batch.n_orders + 1))
         # plain ints and one bound method: this loop runs once per order
         bl, al = bounds.tolist(), a_bounds.tolist()
-        day = self.business_day
-        put = self._open.__setitem__
-        # these records form no cycles; collections triggered by allocating one per
-        # order would only rescan the whole heap (the network's objects included)
+        # one plain tuple per order, made by zip in C: _held() turns it into a _Held
+        # the first time anyone looks at the order (most batch orders are only committed)
+        batch_info = (result, name, self.business_day, (out_e, out_q, out_t))
+        # these records form no cycles; collections triggered by allocating them
+        # would only rescan the whole heap (the network's objects included)
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            rows = (out_e, out_q, out_t)
-            for o, oid in enumerate(ids):
-                # positional, and no per-order slices (rows() cuts them when needed):
-                # both cost measurably at 50k orders
-                put(oid, _Held(None, None, None, (result, name, o, al[o], al[o + 1], bl[o], bl[o + 1]), day,
-                               None, None, None, None, None, None, rows))
+            lazy = zip(repeat(batch_info), range(len(ids)), al, islice(al, 1, None), bl, islice(bl, 1, None),
+                       strict=False)  # repeat() never ends; the bounds lists have one extra item
+            self._open.update(zip(ids, lazy, strict=False))
         finally:
             if was_enabled:
                 gc.enable()

@@ -315,8 +315,9 @@ def _routed_badly(seed: int, n_orders: int = 6):
 
 def _reservations_consistent(router, inv):
     total = np.zeros(inv.nnz, np.int64)
-    for held in router._open.values():
-        np.add.at(total, held.entries, held.qty)
+    for oid in list(router._open):
+        entries, qty = router._open_held(oid).rows()
+        np.add.at(total, entries, qty)
     np.testing.assert_array_equal(router._reserved, inv.reserved + total)
     assert (router._on_hand - router._safety - router._reserved >= 0).all()
 
