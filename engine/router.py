@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import math
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -1496,7 +1497,12 @@ class Router:
         sku_ids = self._sku_ids
         tier_names = np.array([t.name for t in pol.tiers], dtype=object)
         if self._arrow_ids is None:
-            self._arrow_ids = (_arrow_labels(node_ids), _arrow_labels(sku_ids))
+            # shared by every router over this network: sweeps and benchmarks make many, and
+            # labelling 10^5 SKUs costs tens of milliseconds
+            labels = _NETWORK_LABELS.get(net)
+            if labels is None:
+                labels = _NETWORK_LABELS[net] = (_arrow_labels(node_ids), _arrow_labels(sku_ids))
+            self._arrow_ids = labels
         arrow_nodes, arrow_skus = self._arrow_ids
         alloc_df = pd.DataFrame({
             "order_id": _take_str(batch.order_id, a_order),
@@ -1581,6 +1587,10 @@ def decisions_to_tables(decisions: list[Decision]) -> BatchResult:
 _STR_DTYPE = pd.Series(np.array([""], dtype=object)).dtype
 _ARROW_STR = isinstance(_STR_DTYPE, pd.StringDtype) and _STR_DTYPE.storage == "pyarrow"
 _STATUS_LABELS = np.array([Status.ROUTED.value, Status.PARTIAL.value, Status.UNROUTABLE.value], dtype=object)
+
+
+# node and SKU id labels for batch tables, per network (immutable, like the network)
+_NETWORK_LABELS: weakref.WeakKeyDictionary[Network, tuple] = weakref.WeakKeyDictionary()
 
 
 def _arrow_labels(labels: np.ndarray) -> np.ndarray | pa.Array:
