@@ -140,45 +140,59 @@ class Setup:
         self.session.render(bound, self.session.route_bound(bound))
 
 
-@pytest.mark.parametrize("platform", PLATFORMS)
-def test_adapter_overhead(benchmark, latency_setup: RoutingSetup, platform: str):
-    """One order end to end -- parse, route, render -- with each part timed inside the same call.
+def _time_parts(benchmark, payloads: list, parse, route, render) -> tuple[float, float, float]:
+    """Run each payload end to end -- ``parse``, ``route`` (of what parse returned), ``render`` --
+    timing the parts inside the same call, and record their medians (and p90s) in ``extra_info``.
 
     Timing the parts in the same call, rather than in separate benchmarks,
     puts routing and the adapter's work under the same machine load and
     cache state, so their ratio is meaningful even on a busy machine.
+
+    Returns
+    -------
+    parse + render median, route median (microseconds), and their ratio.
     """
-    st = Setup(platform, latency_setup)
-    s = st.session
     clock = time.perf_counter_ns
-    payloads = iter(st.payloads[1:])
+    stream = iter(payloads)
     adapter_ns: list[int] = []
     route_ns: list[int] = []
 
     def one_order():
-        payload = next(payloads)
+        payload = next(stream)
         t0 = clock()
-        bound = s.parse(payload)
+        parsed = parse(payload)
         t1 = clock()
-        decision = s.router.route(bound.order)
+        decision = route(parsed)
         t2 = clock()
-        out = s.adapter.render(bound, decision, s.router.atp)
+        out = render(parsed, decision)
         t3 = clock()
         adapter_ns.append((t1 - t0) + (t3 - t2))
         route_ns.append(t2 - t1)
         return out
 
     benchmark.group = "adapters"
-    benchmark.pedantic(one_order, rounds=len(st.payloads) - 1, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(one_order, rounds=len(payloads), iterations=1, warmup_rounds=0)
     adapter_us = float(np.median(adapter_ns)) / 1e3
     route_us = float(np.median(route_ns)) / 1e3
     ratio = adapter_us / route_us
     benchmark.extra_info.update(
         parse_render_us=adapter_us, route_us=route_us, overhead_ratio=ratio, orders=len(route_ns),
-        nodes=latency_setup.network.n_nodes, skus=latency_setup.network.n_skus, lines_per_order=3,
         parse_render_p90_us=float(np.percentile(adapter_ns, 90)) / 1e3,
         route_p90_us=float(np.percentile(route_ns, 90)) / 1e3,
     )
+    return adapter_us, route_us, ratio
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_adapter_overhead(benchmark, latency_setup: RoutingSetup, platform: str):
+    """One order end to end -- parse, route, render -- with each part timed inside the same call."""
+    st = Setup(platform, latency_setup)
+    s = st.session
+    adapter_us, route_us, ratio = _time_parts(
+        benchmark, st.payloads[1:], s.parse, lambda bound: s.router.route(bound.order),
+        lambda bound, decision: s.adapter.render(bound, decision, s.router.atp))
+    benchmark.extra_info.update(nodes=latency_setup.network.n_nodes, skus=latency_setup.network.n_skus,
+                                lines_per_order=3)
     print(f"\n{platform:>13}: parse+render {adapter_us:6.1f} us, route {route_us:6.1f} us -> overhead "
           f"{ratio:.1%} (target <= {TARGET:.0%})")
     if os.environ.get("SOURCEWISE_BENCH_STRICT") == "1":
@@ -268,30 +282,8 @@ def test_adapter_floor(benchmark, latency_setup: RoutingSetup, platform: str):
     sku_index, locations = net.sku_index, net.node_index
     # the floor must read what the real adapter reads: the same orders, none declined
     assert all(read(p, sku_index, locations) is not None for p in st.payloads)
-    clock = time.perf_counter_ns
-    payloads = iter(st.payloads[1:])
-    adapter_ns: list[int] = []
-    route_ns: list[int] = []
-
-    def one_order():
-        payload = next(payloads)
-        t0 = clock()
-        order, refs = read(payload, sku_index, locations)
-        t1 = clock()
-        decision = router.route(order)
-        t2 = clock()
-        out = write(order, refs, decision)
-        t3 = clock()
-        adapter_ns.append((t1 - t0) + (t3 - t2))
-        route_ns.append(t2 - t1)
-        return out
-
-    benchmark.group = "adapters"
-    benchmark.pedantic(one_order, rounds=len(st.payloads) - 1, iterations=1, warmup_rounds=0)
-    adapter_us = float(np.median(adapter_ns)) / 1e3
-    route_us = float(np.median(route_ns)) / 1e3
-    ratio = adapter_us / route_us
-    benchmark.extra_info.update(parse_render_us=adapter_us, route_us=route_us, overhead_ratio=ratio,
-                                orders=len(route_ns))
+    adapter_us, route_us, ratio = _time_parts(
+        benchmark, st.payloads[1:], lambda payload: read(payload, sku_index, locations),
+        lambda parsed: router.route(parsed[0]), lambda parsed, decision: write(*parsed, decision))
     print(f"\n{platform + ' floor':>13}: parse+render {adapter_us:6.1f} us, route {route_us:6.1f} us -> overhead "
           f"{ratio:.1%} (a lower bound for any pure-Python adapter)")
