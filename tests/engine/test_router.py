@@ -215,6 +215,35 @@ def test_route_many_reservations_can_be_released(rng):
     assert r.snapshot().reserved.sum() == 0
 
 
+def test_batch_orders_answer_every_call_like_routed_ones(rng):
+    """route_many keeps a light record per order until something asks: every call that
+    reads it sees the batch's decision and reservation, and sees the same record each time."""
+    net = make_network(rng, 6, 5)
+    inv = make_inventory(rng, net, density=0.9, max_qty=6)
+    r = Router(net, inv)
+    orders = [make_order(rng, net, f"O{i}") for i in range(12)]
+    res = r.route_many(orders)
+    reserved = r.snapshot().reserved.copy()
+    rows = res.allocations
+    for o in orders[:4]:
+        d = r.decision(o.order_id)
+        mine = rows[rows["order_id"] == o.order_id]
+        assert sorted((a.line_id, a.node_id, a.qty) for a in d.allocations) == sorted(
+            zip(mine["line_id"], mine["node_id"], mine["qty"].tolist(), strict=True))
+        assert r.route(o) == d  # idempotent: the batch's decision, nothing more reserved
+        assert r._open_held(o.order_id) is r._open_held(o.order_id)
+    np.testing.assert_array_equal(r.snapshot().reserved, reserved)
+    with pytest.raises(ValidationError, match="batch"):
+        r.reroute(orders[4].order_id, net.nodes[0].node_id)
+    committed = r.commit(orders[5].order_id)
+    assert r.decision(orders[5].order_id) == committed and orders[5].order_id not in r.open_orders
+    assert r.commit_many([o.order_id for o in orders[6:9]]) == 3
+    for o in orders[9:]:
+        r.release(o.order_id)
+    left = r.snapshot()
+    assert (left.reserved <= reserved).all() and len(r.open_orders) == 5
+
+
 def test_lines_with_the_same_sku_share_stock():
     net = _net([Node("A", "warehouse", 40, -75), Node("B", "warehouse", 35, -90)])
     inv = Inventory.from_records(net, [StockRecord("A", "SKU-1", 3), StockRecord("B", "SKU-1", 10)])
