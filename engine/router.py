@@ -310,7 +310,6 @@ class Router:
         self._lock = threading.RLock()
         # open orders' reservation records; batch orders start as plain tuples (see _held)
         self._open: dict[str, _Held | tuple] = {}
-        self._arrow_ids: tuple | None = None  # node and SKU ids for batch tables, made on first use
         self._committed: dict[str, Decision] = {}
         self._dual = np.zeros(inventory.nnz, np.float64)
         self._nodef = network.packed_nodes()
@@ -1493,17 +1492,13 @@ class Router:
         a_order = owner[line_idx]
         filled = np.bincount(a_order, weights=a_qty, minlength=batch.n_orders).astype(np.int64)
         ordered = np.bincount(owner, weights=batch.qty, minlength=batch.n_orders).astype(np.int64)
-        node_ids = self._node_ids
-        sku_ids = self._sku_ids
         tier_names = np.array([t.name for t in pol.tiers], dtype=object)
-        if self._arrow_ids is None:
-            # shared by every router over this network: sweeps and benchmarks make many, and
-            # labelling 10^5 SKUs costs tens of milliseconds
-            labels = _NETWORK_LABELS.get(net)
-            if labels is None:
-                labels = _NETWORK_LABELS[net] = (_arrow_labels(node_ids), _arrow_labels(sku_ids))
-            self._arrow_ids = labels
-        arrow_nodes, arrow_skus = self._arrow_ids
+        # shared by every router over this network: sweeps and benchmarks make many, and
+        # labelling 10^5 SKUs costs tens of milliseconds
+        labels = _NETWORK_LABELS.get(net)
+        if labels is None:
+            labels = _NETWORK_LABELS[net] = (_arrow_labels(self._node_ids), _arrow_labels(self._sku_ids))
+        arrow_nodes, arrow_skus = labels
         alloc_df = pd.DataFrame({
             "order_id": _take_str(batch.order_id, a_order),
             "line_id": _take_str(batch.line_id, line_idx),
