@@ -754,8 +754,7 @@ class Router:
                 p[K.P_HOUR] = placed.hour + placed.minute / 60.0
             else:
                 p = self._base_params  # the kernels only read it, and the snapshot keeps it as is
-            m = order.max_shipments
-            k = self.policy.max_shipments if order.allow_split and m is None else self._limit(order.allow_split, m)
+            k = self._limit(order.allow_split, order.max_shipments)
             cap_before = (self._cap_orders.copy(), self._cap_units.copy()) if self._limited else None
             fout = self._fout
             if len(fout) < 4 + 2 * G * max(k, 3):
