@@ -522,6 +522,10 @@ def _smallest(key, M):
     return top
 
 
+# ranks a source holding only some of a group's units after every one holding all of them
+_PARTIAL = 1e12
+
+
 @njit(cache=True)
 def _split_pool(key, atp, unit, fixed, qty, M):
     """The candidates splits combine, ascending by ``key``: about ``M`` of them.
@@ -529,7 +533,13 @@ def _split_pool(key, atp, unit, fixed, qty, M):
     The cheapest ``M`` by ``key`` alone can all be nodes stocking only the
     popular SKUs of an order, and then no split among them ships its rare
     one. So each group first gets its ``M // G`` cheapest sources (fixed cost
-    plus its units there), and the rest of the pool follows ``key``.
+    plus its units there), those holding all its units ahead of those
+    holding some. Then each pair of groups gets its ``M // (2 * pairs)``
+    cheapest nodes holding both whole, when that is at least one: an order
+    no single node ships usually splits best into such a node plus one for
+    the rest, and a source cheap for one line rarely is one. The rest of the
+    pool, if any is left of ``M``, follows ``key``; the pair nodes can take
+    the pool up to about ``1.5 * M``.
     """
     C, G = atp.shape
     if C <= M:
@@ -540,13 +550,37 @@ def _split_pool(key, atp, unit, fixed, qty, M):
     kg = np.empty(C)
     for g in range(G):
         for c in range(C):
-            kg[c] = fixed[c] + qty[g] * unit[c, g] if atp[c, g] > 0 else np.inf
+            a = atp[c, g]
+            if a <= 0:
+                kg[c] = np.inf
+            elif a >= qty[g]:
+                kg[c] = fixed[c] + qty[g] * unit[c, g]
+            else:
+                kg[c] = _PARTIAL + fixed[c] + qty[g] * unit[c, g]
         top = _smallest(kg, per)
         for x in range(per):
             c = top[x]
             if kg[c] < np.inf and not chosen[c]:
                 chosen[c] = True
                 n_chosen += 1
+    n_pairs = G * (G - 1) // 2
+    per2 = M // (2 * n_pairs) if n_pairs > 0 else 0
+    if per2 > 0:
+        for g1 in range(G):
+            q1 = qty[g1]
+            for g2 in range(g1 + 1, G):
+                q2 = qty[g2]
+                for c in range(C):
+                    if atp[c, g1] >= q1 and atp[c, g2] >= q2:
+                        kg[c] = fixed[c] + q1 * unit[c, g1] + q2 * unit[c, g2]
+                    else:
+                        kg[c] = np.inf
+                top = _smallest(kg, per2)
+                for x in range(per2):
+                    c = top[x]
+                    if kg[c] < np.inf and not chosen[c]:
+                        chosen[c] = True
+                        n_chosen += 1
     if n_chosen < M:
         top = _smallest(key, M)
         for x in range(M):

@@ -338,6 +338,53 @@ def test_split_pool_keeps_a_source_of_every_line():
     assert sorted(s.node_id for s in d.shipments)[0] == "FAR" and len(d.shipments) == 2
 
 
+def _pool_case(nodes, records, lines, pool):
+    """Route one order to (40, -75) with a split pool of ``pool`` nodes; also solve it by brute force."""
+    from models import Inventory, Network, Order, OrderLine, Sku, StockRecord
+
+    skus = sorted({s for _, s, _ in records})
+    net = Network.build(nodes, [Sku(s, 1.0, 20.0) for s in skus])
+    inv = Inventory.from_records(net, [StockRecord(n, s, q) for n, s, q in records])
+    order = Order("o1", tuple(OrderLine(str(i), s, q) for i, (s, q) in enumerate(lines)), 40.0, -75.0)
+    pol = flat_policy(split_candidates=pool)
+    want = naive.brute_force(net, pol, _atp_dict(inv), _demand(order, net), (40.0, -75.0), 3)
+    return Router(net, inv, pol).route(order), want
+
+
+def test_split_pool_keeps_nodes_that_ship_two_lines_whole():
+    # Four cheap nodes next to the customer for each of A, B and C fill a pool
+    # of six with each line's cheapest sources, and no two of them ship the
+    # order. One dearer node 300 miles away holds A and B: with C from next
+    # door that is two parcels, not three, and the pool must hold it.
+    from models import Node
+
+    near = [Node(f"{s}{i}", "warehouse", 40.0 + 0.01 * i, -75.0, handling_per_shipment=0.5)
+            for s in "ABC" for i in range(4)]
+    ab = Node("AB", "warehouse", 44.0, -75.0, handling_per_shipment=1.0)
+    records = [(n.node_id, n.node_id[0], 5) for n in near] + [("AB", "A", 5), ("AB", "B", 5)]
+    d, (fill, cost) = _pool_case(near + [ab], records, [("A", 1), ("B", 1), ("C", 1)], pool=6)
+    assert d.status.value == "routed" and d.units == fill == 3
+    assert sorted(s.node_id for s in d.shipments) == ["AB", "C0"]
+    assert d.cost.total == pytest.approx(cost, rel=1e-9, abs=1e-7)
+
+
+def test_split_pool_ranks_sources_of_every_unit_first():
+    # Three units of C: four cheap nodes next door hold one each, one dearer
+    # node 300 miles away holds five. Ranked by price alone, the near ones
+    # take both of C's places in a pool of four and the order cannot ship
+    # whole; ranked by whole units first, the far node ships all three.
+    from models import Node
+
+    near = [Node(f"A{i}", "warehouse", 40.0 + 0.01 * i, -75.0, handling_per_shipment=0.5) for i in range(3)]
+    near += [Node(f"C{i}", "warehouse", 40.0 - 0.01 * i, -75.0, handling_per_shipment=0.5) for i in range(4)]
+    far = Node("CF", "warehouse", 44.0, -75.0, handling_per_shipment=1.0)
+    records = [(n.node_id, n.node_id[0], 5 if n.node_id[0] == "A" else 1) for n in near] + [("CF", "C", 5)]
+    d, (fill, cost) = _pool_case(near + [far], records, [("A", 1), ("C", 3)], pool=4)
+    assert d.status.value == "routed" and d.units == fill == 4
+    assert sorted(s.node_id for s in d.shipments) == ["A0", "CF"]
+    assert d.cost.total == pytest.approx(cost, rel=1e-9, abs=1e-7)
+
+
 def test_entry_atp_matches_the_inventory_lookup(rng):
     net = make_network(rng, 25, 15)
     inv = make_inventory(rng, net, density=0.5, max_qty=6)
