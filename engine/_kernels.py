@@ -566,21 +566,34 @@ def _split_pool(key, atp, unit, fixed, qty, M):
     n_pairs = G * (G - 1) // 2
     per2 = M // (2 * n_pairs) if n_pairs > 0 else 0
     if per2 > 0:
+        # most candidates hold one line whole at most: rank only those holding two
+        multi = np.empty(C, np.int64)
+        n_multi = 0
+        for c in range(C):
+            n_whole = 0
+            for g in range(G):
+                if atp[c, g] >= qty[g]:
+                    n_whole += 1
+            if n_whole >= 2:
+                multi[n_multi] = c
+                n_multi += 1
         for g1 in range(G):
             q1 = qty[g1]
             for g2 in range(g1 + 1, G):
                 q2 = qty[g2]
-                for c in range(C):
+                for x in range(n_multi):
+                    c = multi[x]
                     if atp[c, g1] >= q1 and atp[c, g2] >= q2:
-                        kg[c] = fixed[c] + q1 * unit[c, g1] + q2 * unit[c, g2]
+                        kg[x] = fixed[c] + q1 * unit[c, g1] + q2 * unit[c, g2]
                     else:
-                        kg[c] = np.inf
-                top = _smallest(kg, per2)
-                for x in range(per2):
-                    c = top[x]
-                    if kg[c] < np.inf and not chosen[c]:
-                        chosen[c] = True
-                        n_chosen += 1
+                        kg[x] = np.inf
+                top = _smallest(kg[:n_multi], per2 if per2 < n_multi else n_multi)
+                for x in range(top.shape[0]):
+                    if kg[top[x]] < np.inf:
+                        c = multi[top[x]]
+                        if not chosen[c]:
+                            chosen[c] = True
+                            n_chosen += 1
     if n_chosen < M:
         top = _smallest(key, M)
         for x in range(M):
