@@ -64,7 +64,12 @@ class _Piece(msgspec.Struct, gc=False):
     free: bool = False  # the node already shipped for this order (re-routing)
 
 
-class _Held(msgspec.Struct):
+# Untracked by the cycle collector (gc=False), as _LazySnapshot: the router keeps one
+# per open order, and every tracked survivor brings the next collection nearer; each
+# gen-0 pass (tens of us) and gen-1 pass (hundreds) lands on some order's latency.
+# Neither can be in a cycle: they reach the decision, the order and arrays, and
+# nothing they reach refers back to them (see _Context).
+class _Held(msgspec.Struct, gc=False):
     """Stock an open order holds: inventory entry positions and units."""
 
     decision: Decision | None
@@ -187,7 +192,7 @@ class _Context:
     network: Network
 
 
-class _LazySnapshot(msgspec.Struct):
+class _LazySnapshot(msgspec.Struct, gc=False):
     """An explanation snapshot for a decision made without candidate matrices.
 
     The one-call paths keep only the ATP the order saw; this rebuilds the
