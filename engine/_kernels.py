@@ -19,6 +19,32 @@ STRATEGY_CODES = {"cost": 0, "priority": 1, "nearest": 2, "high_stock": 3, "dual
 _EPS = 1e-9
 
 
+# fdlibm's rational approximation of asin on [0, 0.5): asin(x) = x + x * p(x^2) / q(x^2)
+_PS = (1.66666666666666657415e-01, -3.25565818622400915405e-01, 2.01212532134862925881e-01,
+       -4.00555345006794114027e-02, 7.91534994289814532176e-04, 3.47933107596021167570e-05)
+_QS = (-2.40339491173441421878e+00, 2.02094576023350569471e+00, -6.88283971605453293030e-01,
+       7.70381505559019352791e-02)
+
+
+@njit(cache=True, inline="always")
+def _asin(x):
+    """``asin`` of ``0 <= x <= 1``, within an ulp of libm's.
+
+    A full search prices every candidate node's exact distance, one asin
+    each, and libm's call was a third of the whole candidate scan. Below
+    0.5 (arcs under about 4,100 miles: any two points of the contiguous US)
+    this evaluates fdlibm's rational approximation inline, in about a third
+    of the time; above, libm. ``x + x * w`` with ``w >= 0`` is never below
+    ``x``, so the chord still bounds the arc from below.
+    """
+    if x >= 0.5:
+        return np.arcsin(x)
+    t = x * x
+    p = t * (_PS[0] + t * (_PS[1] + t * (_PS[2] + t * (_PS[3] + t * (_PS[4] + t * _PS[5])))))
+    q = 1.0 + t * (_QS[0] + t * (_QS[1] + t * (_QS[2] + t * _QS[3])))
+    return x + x * (p / q)
+
+
 @njit(cache=True, inline="always")
 def _miles(ax, ay, az, bx, by, bz):
     # Great-circle distance from the chord between unit vectors: one asin,
@@ -29,7 +55,7 @@ def _miles(ax, ay, az, bx, by, bz):
     half = 0.5 * np.sqrt(dx * dx + dy * dy + dz * dz)
     if half > 1.0:
         half = 1.0
-    return 2.0 * EARTH_RADIUS_MI * np.arcsin(half)
+    return 2.0 * EARTH_RADIUS_MI * _asin(half)
 
 
 @njit(cache=True)

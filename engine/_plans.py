@@ -33,7 +33,9 @@ import time
 import numpy as np
 from numba import njit, objmode, prange
 
-EARTH_RADIUS_MI = 3958.7613
+# distances are the router's own, to the last bit (its asin is not libm's)
+from engine._kernels import _miles
+
 MILE_KM = 1.609344
 _EPS = 1e-9
 
@@ -53,18 +55,6 @@ def _now():
     with objmode(t="float64"):
         t = time.perf_counter()
     return t
-
-
-@njit(cache=True, inline="always")
-def _miles(ax, ay, az, bx, by, bz):
-    # chord between unit vectors to great-circle miles, as the router computes it
-    dx = ax - bx
-    dy = ay - by
-    dz = az - bz
-    half = 0.5 * np.sqrt(dx * dx + dy * dy + dz * dz)
-    if half > 1.0:
-        half = 1.0
-    return 2.0 * EARTH_RADIUS_MI * np.arcsin(half)
 
 
 @njit(cache=True)
