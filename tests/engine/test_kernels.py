@@ -519,3 +519,21 @@ def test_priced_gather_matches_gather_then_pricing(rng, strategy):
         np.testing.assert_array_equal(total, atp.sum(axis=0))
         want = np.where(atp > 0, got[6], np.inf).min(axis=0) if len(cand) else np.full(len(skus), np.inf)
         np.testing.assert_array_equal(cheapest, want)
+
+
+def test_inline_asin_is_within_an_ulp_of_libm(rng):
+    import math
+
+    xs = np.r_[rng.random(20_000), rng.random(5_000) * 1e-3, rng.uniform(0.49, 0.51, 5_000),
+               0.0, 0.5, np.nextafter(0.5, 0.0), 1.0, 5e-324]
+    for x in xs.tolist():
+        got, want = K._asin(x), math.asin(x)
+        assert abs(got - want) <= math.ulp(want), (x, got, want)
+        assert got >= x  # so the chord (2 R x) stays a lower bound of the arc
+    # the distance itself: chord -> miles, against the haversine twin
+    lat = rng.uniform(25, 49, 200)
+    lon = rng.uniform(-124, -67, 200)
+    xyz = unit_vectors(lat, lon)
+    got = K._distance_miles(xyz[0], xyz, np.arange(200))
+    want = [naive.haversine_miles(lat[0], lon[0], la, lo) for la, lo in zip(lat, lon, strict=True)]
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-6)
