@@ -244,8 +244,9 @@ class Policy:
     split_candidates : int
         About how many candidate nodes the ``cost`` strategy combines into 2-
         and 3-node splits: each line's cheapest sources first, then the
-        cheapest nodes holding two lines whole, then the best-ranked rest. Single-node plans always consider every node with
-        stock; the cap only bounds split enumeration.
+        cheapest nodes holding two lines whole, then the best-ranked rest.
+        Single-node plans always consider every node with stock; the cap
+        only bounds split enumeration.
     explain_top : int
         How many rejected candidates an explanation lists.
     tiers : tuple of Tier
