@@ -32,6 +32,14 @@ reporting, no ``gid://`` ids, no service level, no summary. Its ratio is a
 lower bound for any pure-Python adapter over these models, which says how
 far the 20 % target is from what this design can reach.
 
+``test_decode_floor[<platform>-<source>]`` times only compiled decoding of
+the fields the floor reads, as bare typed structs (C code, no Python per
+field, no constraint checked), with no order built and nothing rendered --
+from the decoded dict (``msgspec.convert``) or from the payload's JSON text
+(``msgspec.json.Decoder``, the fastest way in from the wire). It says what
+the compiled decoder that the 20 % target seemed to call for would cost
+before it did any of the adapter's work.
+
 ``SOURCEWISE_BENCH_SIZE=smoke`` shrinks the network; set
 ``SOURCEWISE_BENCH_STRICT=1`` to fail when a ratio misses the target.
 """
@@ -44,6 +52,7 @@ import os
 import time
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -287,3 +296,83 @@ def test_adapter_floor(benchmark, latency_setup: RoutingSetup, platform: str):
         lambda parsed: router.route(parsed[0]), lambda parsed, decision: write(*parsed, decision))
     print(f"\n{platform + ' floor':>13}: parse+render {adapter_us:6.1f} us, route {route_us:6.1f} us -> overhead "
           f"{ratio:.1%} (a lower bound for any pure-Python adapter)")
+
+
+# ------------------------------------------------------------ the decode floor
+# The fields the floors above route on, as bare msgspec types: no constraints (a regex
+# per string costs more than the whole decoding of the rest), no other fields.
+class _ShopifyLine(msgspec.Struct, gc=False):
+    id: int
+    quantity: int
+
+
+class _ShopifyAddress(msgspec.Struct, gc=False):
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class _ShopifyOrder(msgspec.Struct, gc=False):
+    id: int
+    line_items: list[_ShopifyLine]
+    shipping_address: _ShopifyAddress
+
+
+class _ShopifyFoLine(msgspec.Struct, gc=False):
+    id: int
+    line_item_id: int
+    inventory_item_id: str
+    fulfillable_quantity: int
+
+
+class _ShopifyFo(msgspec.Struct, gc=False):
+    id: int
+    assigned_location_id: str
+    status: str
+    line_items: list[_ShopifyFoLine]
+
+
+class _ShopifyPayload(msgspec.Struct, gc=False):
+    order: _ShopifyOrder
+    fulfillment_orders: list[_ShopifyFo]
+
+
+class _GenericLine(msgspec.Struct, gc=False):
+    line_id: str
+    sku: str
+    qty: int
+
+
+class _GenericDestination(msgspec.Struct, gc=False):
+    postal_code: str | None = None
+    country: str | None = None
+
+
+class _GenericOrder(msgspec.Struct, gc=False):
+    order_id: str
+    lines: list[_GenericLine]
+    destination: _GenericDestination
+
+
+SCHEMAS = {"shopify": _ShopifyPayload, "generic": _GenericOrder}
+
+
+@pytest.mark.parametrize("source", ("dict", "json"))
+@pytest.mark.parametrize("platform", sorted(SCHEMAS))
+def test_decode_floor(benchmark, latency_setup: RoutingSetup, platform: str, source: str):
+    """Only the compiled decoding of each payload's routed fields, against routing it:
+    ``msgspec.convert`` of the decoded dict the adapters take, or ``msgspec.json.decode`` of the
+    payload's JSON text as it arrives on the wire (the dict's own decoding not counted)."""
+    st = Setup(platform, latency_setup)
+    router = st.session.router
+    schema = SCHEMAS[platform]
+    # bound outside the timer: this floor times the decoding alone
+    items = [(p if source == "dict" else msgspec.json.encode(p), st.session.parse(p).order)
+             for p in st.payloads[1:]]
+    decode = (lambda p: msgspec.convert(p, schema)) if source == "dict" else msgspec.json.Decoder(schema).decode
+    for p, _ in items[:20]:
+        decode(p)  # every payload fits the schema (else the fast path would decline it)
+    adapter_us, route_us, ratio = _time_parts(
+        benchmark, items, lambda item: (decode(item[0]), item[1]),
+        lambda parsed: router.route(parsed[1]), lambda parsed, decision: None)
+    print(f"\n{platform + ' ' + source + ' decode':>25}: {adapter_us:6.2f} us, route {route_us:6.1f} us -> "
+          f"{ratio:.1%} (decoding alone; target for all of parse + render <= {TARGET:.0%})")
