@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--allow-different", action="store_true",
                    help="time a change that routes differently, and compare what each side routed")
     args = p.parse_args(argv)
+    if args.rounds < 1 or args.orders < 1:
+        p.error("--rounds and --orders must be at least 1")
     inputs = _captured_input(args.orders)
     with tempfile.TemporaryDirectory() as tmp:
         old = _load_revision(args.rev, Path(tmp))
