@@ -140,6 +140,13 @@ class Inventory:
         """ATP of every stored entry, floored at 0."""
         return np.maximum(self.on_hand - self.safety_stock - self.reserved, 0)
 
+    def atp_of_sku(self, sku: str) -> np.ndarray:
+        """ATP of every stored entry of ``sku``, floored at 0, in entry order: the ATP at
+        node ``node[sku_ptr[s] + i]`` is element ``i``, ``s`` being the SKU's index."""
+        s = self.network.sku_index[sku]
+        lo, hi = self.sku_ptr[s], self.sku_ptr[s + 1]
+        return np.maximum(self.on_hand[lo:hi] - self.safety_stock[lo:hi] - self.reserved[lo:hi], 0)
+
     def entry(self, node_id: str, sku: str) -> int:
         """Position of the (node, SKU) entry, or -1 when none is stored."""
         n = self.network.node_index[node_id]
