@@ -199,7 +199,7 @@ def test_adapter_overhead(benchmark, latency_setup: RoutingSetup, platform: str)
     s = st.session
     adapter_us, route_us, ratio = _time_parts(
         benchmark, st.payloads[1:], s.parse, lambda bound: s.router.route(bound.order),
-        lambda bound, decision: s.adapter.render(bound, decision, s.router.atp))
+        lambda bound, decision: s.adapter.render(bound, decision, s.router))
     benchmark.extra_info.update(nodes=latency_setup.network.n_nodes, skus=latency_setup.network.n_skus,
                                 lines_per_order=3)
     print(f"\n{platform:>13}: parse+render {adapter_us:6.1f} us, route {route_us:6.1f} us -> overhead "

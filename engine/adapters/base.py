@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from types import MappingProxyType
-from typing import Annotated, Any, ClassVar, NamedTuple
+from typing import Annotated, Any, ClassVar, NamedTuple, Protocol
 
 import msgspec
+import numpy as np
 
 from engine.geocode import GeoPoint, geocode, locate, swap_suspect, valid_lat_lon
 from models.decision import Decision, Status
@@ -50,7 +51,17 @@ __all__ = [
     "bind_plain", "decision_status", "fast_convert", "new_tuple", "plain_coords", "route_payload",
 ]
 
-AtpLookup = Callable[[str, str], int]
+
+
+class AtpLookup(Protocol):
+    """Available-to-promise units that renders report: a :class:`~engine.router.Router`
+    (live, this order's reservation already taken) or an :class:`~models.inventory.Inventory`."""
+
+    def atp(self, node_id: str, sku: str) -> int:
+        """Units of ``sku`` at ``node_id``."""
+
+    def atp_of_sku(self, sku: str) -> np.ndarray:
+        """Units of ``sku`` at each node its inventory stores, in the order of those entries."""
 
 # "199.00": how money strings come; anything else takes the careful path.
 _PLAIN_DECIMAL = re.compile(r"\d{1,15}(?:\.\d{1,12})?\Z")
@@ -595,6 +606,14 @@ class Catalog:
         """
         return self.network.priority_rank.tolist()
 
+    @cached_property
+    def sources(self) -> list[tuple[str, Any, bool]]:
+        """Each node's id, platform id (as :meth:`Adapter.location_raw` gives it) and whether it
+        is enabled, by node index: for renders that list every source of a SKU."""
+        locs = self.locations
+        return [(n.node_id, loc.raw_id if (loc := locs.get(n.node_id)) is not None else n.node_id, n.enabled)
+                for n in self.network.nodes]
+
     @classmethod
     def from_models(cls, platform: str, network: Network, inventory: Inventory,
                     raw_ids: Mapping[str, Any] | None = None) -> Catalog:
@@ -1115,7 +1134,13 @@ class Adapter(ABC):
 
     @abstractmethod
     def render(self, bound: Bound, decision: Decision | None, atp: AtpLookup | None = None) -> dict[str, Any]:
-        """The platform's write-back shape for a decision."""
+        """The platform's write-back shape for a decision.
+
+        ``atp`` answers stock levels for shapes that report them (Magento's
+        ``qty_available``): the session's router, whose stock already
+        excludes what ``decision`` reserved; without it, the catalog's own
+        inventory as loaded.
+        """
 
     def render_reroute(self, bound: Bound, before: Decision | None, after: Decision, rejected: str,
                        lines: Sequence[str] | None, atp: AtpLookup | None = None, **context: Any) -> dict[str, Any]:
@@ -1280,7 +1305,7 @@ class Session:
         return decision
 
     def render(self, bound: Bound, decision: Decision | None) -> dict[str, Any]:
-        return self.adapter.render(bound, decision, self.router.atp)
+        return self.adapter.render(bound, decision, self.router)
 
     def location_id(self, raw: Any) -> str:
         """Node id for a platform location id.
@@ -1356,7 +1381,7 @@ class Session:
             keys = sorted(assigned)
         keys = [k for k in keys if k in assigned]
         if not keys:
-            out = self.adapter.render_reroute(bound, before, before, node_id, [], self.router.atp, **context)  # type: ignore[arg-type]
+            out = self.adapter.render_reroute(bound, before, before, node_id, [], self.router, **context)  # type: ignore[arg-type]
             out.setdefault("sourcewise", {}).setdefault("notes", []).append(
                 f"location {location} holds none of the rejected lines; nothing to move")
             return out
@@ -1369,7 +1394,7 @@ class Session:
             r.fail("order_id", str(exc).strip())
             r.raise_if_any()
             raise
-        return self.adapter.render_reroute(bound, before, after, node_id, keys, self.router.atp, **context)
+        return self.adapter.render_reroute(bound, before, after, node_id, keys, self.router, **context)
 
 
 def route_payload(platform: str | Adapter, order: Any, locations: Any, inventory: Any, *,
@@ -1387,4 +1412,4 @@ def route_payload(platform: str | Adapter, order: Any, locations: Any, inventory
     catalog, bound = adapter.parse(order, locations, inventory, config=config)
     router = Router(catalog.network, catalog.inventory, policy)
     decision = router.route(bound.order, strategy) if bound.order is not None else None
-    return adapter.render(bound, decision, router.atp)
+    return adapter.render(bound, decision, router)

@@ -517,6 +517,9 @@ class MagentoAdapter(Adapter):
                 deduct[key] = deduct.get(key, 0) + qty
                 deducted[sku] = deducted.get(sku, 0) + qty
         rank = bound.catalog.priority_ranks
+        sources = bound.catalog.sources
+        # stock before this order: a router has already reserved what it deducts, the catalog has not
+        stock, reserved = (inv, False) if atp is None else (atp, True)
         rows: list[dict[str, Any]] = []
         for sku in requested:
             s = net.sku_index.get(sku)
@@ -526,19 +529,19 @@ class MagentoAdapter(Adapter):
             # then list order): the inventory's own index of the SKU, no scan of every source
             if self.all_sources:
                 stocked = inv.node[inv.sku_ptr[s]:inv.sku_ptr[s + 1]].tolist()
+                # one read of the SKU's stock: hundreds of sources may list it
+                available = dict(zip(stocked, stock.atp_of_sku(sku).tolist(), strict=True))
             else:
                 stocked = [net.node_index[code] for code, k in deduct if k == sku]
+                available = {n: stock.atp(net.nodes[n].node_id, sku) for n in stocked}
             stocked.sort(key=rank.__getitem__)
             for n in stocked:
-                node = net.nodes[n]
-                if not node.enabled:
+                code, raw, enabled = sources[n]
+                if not enabled:
                     continue
-                code = node.node_id
                 take = deduct.get((code, sku), 0)
-                # available before this order's deduction (the router has already reserved it)
-                avail = atp(code, sku) + take if atp is not None else inv.atp(code, sku)
-                rows.append({"source_code": self.location_raw(bound, code), "sku": sku, "qty_to_deduct": take,
-                             "qty_available": avail})
+                rows.append({"source_code": raw, "sku": sku, "qty_to_deduct": take,
+                             "qty_available": available[n] + take if reserved else available[n]})
         shippable = all(deducted.get(sku, 0) >= want for sku, want in requested.items())
         return {"source_selection_items": rows, "shippable": shippable, "sourcewise": summary(bound, decision)}
 
