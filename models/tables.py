@@ -59,7 +59,7 @@ def _numeric(df: pd.DataFrame, table: str, name: str, col: Collector, *, lo: flo
         vals = np.where(missing, default, vals)
         bad &= ~missing
     for i in np.flatnonzero(bad):
-        col.add(table, int(i), name, f"must be a number, got {raw.iloc[i]!r}")
+        col.add(table, int(i), name, f"must be a number, got {_shown(raw.iloc[i])}")
     ok = ~bad & ~missing
     checks = []
     if integer:
@@ -72,8 +72,13 @@ def _numeric(df: pd.DataFrame, table: str, name: str, col: Collector, *, lo: flo
         checks.append((ok & (vals > hi), f"must be <= {hi:g}"))
     for mask, msg in checks:
         for i in np.flatnonzero(mask):
-            col.add(table, int(i), name, f"{msg}, got {raw.iloc[i]!r}")
+            col.add(table, int(i), name, f"{msg}, got {_shown(raw.iloc[i])}")
     return vals
+
+
+def _shown(v: object) -> str:
+    """A cell as the file wrote it: ``0`` and ``nan``, not numpy's ``np.int64(0)``."""
+    return repr(v.item() if isinstance(v, np.generic) else v)
 
 
 def _boolean(df: pd.DataFrame, table: str, name: str, default: bool, col: Collector) -> np.ndarray:
@@ -90,7 +95,7 @@ def _boolean(df: pd.DataFrame, table: str, name: str, default: bool, col: Collec
         elif isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
             out[i] = v.strip().lower() in _TRUE
         else:
-            col.add(table, i, name, f"must be true or false, got {v!r}")
+            col.add(table, i, name, f"must be true or false, got {_shown(v)}")
             out[i] = default
     return out
 

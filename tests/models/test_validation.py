@@ -79,6 +79,12 @@ def test_orders_table_validation():
         orders_from_frame(net, df)
     got = {(p.row, p.field) for p in err.value.problems}
     assert got == {(1, "line_id"), (1, "qty"), (1, "lon"), (2, "sku"), (2, "lat"), (3, "qty")}
+    # values as the file wrote them, not numpy's reprs
+    reasons = {(p.row, p.field): p.reason for p in err.value.problems}
+    assert reasons[(1, "qty")] == "must be > 0, got 0.0"  # a float column: it holds 2.5
+    assert not any("np." in r for r in reasons.values())
+    assert reasons[(2, "lat")] == "must be a number, got nan"
+    assert reasons[(3, "qty")] == "must be an integer, got 2.5"
 
 
 def test_inventory_frame_unknown_ids():
