@@ -22,6 +22,7 @@ geocoding, SKU mapping, config overrides, model building and the
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from abc import ABC, abstractmethod
@@ -1118,18 +1119,50 @@ class Adapter(ABC):
         """Check the order's references against the catalog; may return an amended order."""
         return order_in
 
+    #: The msgspec schemas of a plain payload (the fields the fast path reads, typed as the
+    #: careful reader accepts them), tried in order; empty for an adapter with no fast path.
+    fast_schemas: ClassVar[tuple[type[msgspec.Struct], ...]] = ()
+
     def fast_order(self, payload: Any, catalog: Catalog) -> Bound | None:
         """The :class:`Bound` for a payload with nothing unusual in it, or ``None``.
 
-        The per-order fast path: platforms override it with one straight
-        pass over the fields they read, without JSON paths, problem
-        bookkeeping or intermediate values. It must return exactly what
-        :meth:`read_order`, :meth:`check_order` and :func:`bind_order`
-        return together, and ``None`` (never raise) for anything else, so
-        that :meth:`parse_order` falls back to them and every malformed
-        payload gets the careful path's :class:`AdapterError`. The default
-        has no fast path.
+        The per-order fast path: the payload converted to the first of
+        :attr:`fast_schemas` it fits, then :meth:`fast_bind`. Together they
+        must return exactly what :meth:`read_order`, :meth:`check_order` and
+        :func:`bind_order` return together, and ``None`` (never raise) for
+        anything else, so that :meth:`parse_order` falls back to them and
+        every malformed payload gets the careful path's :class:`AdapterError`.
         """
+        if type(payload) is not dict:
+            return None
+        for schema in self.fast_schemas:
+            plain = fast_convert(payload, schema)
+            if plain is not None:
+                return self.fast_bind(plain, catalog)
+        return None
+
+    def fast_order_json(self, data: bytes | str, catalog: Catalog) -> Bound | None:
+        """:meth:`fast_order` of a payload still in JSON text: decoded straight into the
+        schema, with no dict built; ``None`` when the text does not fit one."""
+        for decoder in self._fast_decoders():
+            try:
+                plain = decoder.decode(data)
+            except msgspec.MsgspecError:  # not JSON msgspec takes (NaN, a lone surrogate) or not plain
+                continue
+            return self.fast_bind(plain, catalog)
+        return None
+
+    @classmethod
+    def _fast_decoders(cls) -> tuple[msgspec.json.Decoder, ...]:
+        decoders = cls.__dict__.get("_decoders")
+        if decoders is None:
+            decoders = tuple(msgspec.json.Decoder(schema) for schema in cls.fast_schemas)
+            cls._decoders = decoders  # type: ignore[attr-defined]
+        return decoders
+
+    def fast_bind(self, plain: Any, catalog: Catalog) -> Bound | None:
+        """The :class:`Bound` of a payload decoded into one of :attr:`fast_schemas`, or ``None``
+        when it holds anything the fast path does not decide (see :meth:`fast_order`)."""
         return None
 
     @abstractmethod
@@ -1192,6 +1225,34 @@ class Adapter(ABC):
         bound = self.fast_order(payload, catalog)
         if bound is not None:
             return bound
+        return self._parse_careful(payload, catalog)
+
+    def parse_order_json(self, data: bytes | str, catalog: Catalog) -> Bound:
+        """:meth:`parse_order` of a payload as it arrives, in JSON text (bytes or str).
+
+        A plain payload is decoded straight into the fast path's schema;
+        anything else is decoded with :func:`json.loads` and read by the
+        careful path, so the answer is always :meth:`parse_order`'s of the
+        decoded document.
+
+        Raises
+        ------
+        AdapterError
+            When the text is not JSON, or for every problem in the payload.
+        """
+        bound = self.fast_order_json(data, catalog)
+        if bound is not None:
+            return bound
+        try:
+            payload = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            r = Reader(self.name, "order")
+            r.fail("$", f"not valid JSON ({exc})")
+            r.raise_if_any()
+        return self._parse_careful(payload, catalog)
+
+    def _parse_careful(self, payload: Any, catalog: Catalog) -> Bound:
+        """:meth:`parse_order` without the fast path: every problem at its JSON path."""
         r = Reader(self.name, "order")
         order_in = self.read_order(payload, r)
         if order_in is not None:
@@ -1297,6 +1358,23 @@ class Session:
         """
         bound = self.parse(payload)
         return self.render(bound, self.route_bound(bound, strategy=strategy))
+
+    def parse_json(self, data: bytes | str) -> Bound:
+        """:meth:`parse` of a payload still in JSON text, as a webhook delivers it: a plain
+        one is decoded straight into the adapter's schema (see :meth:`Adapter.parse_order_json`)."""
+        return self.adapter.parse_order_json(data, self.catalog)
+
+    def route_json(self, data: bytes | str, *, strategy: str | None = None) -> bytes:
+        """:meth:`route` from JSON text to JSON text (UTF-8 bytes): what a webhook handler
+        receives and answers, with no Python dict of the payload built on the usual path.
+
+        Raises
+        ------
+        AdapterError
+            For text that is not JSON or a malformed payload; nothing is reserved.
+        """
+        bound = self.parse_json(data)
+        return msgspec.json.encode(self.render(bound, self.route_bound(bound, strategy=strategy)))
 
     def route_bound(self, bound: Bound, *, strategy: str | None = None) -> Decision | None:
         """Route an already parsed order; ``None`` when it has nothing to route."""

@@ -65,7 +65,6 @@ from engine.adapters.base import (
     allocation_delta,
     allocations_by_line,
     bind_plain,
-    fast_convert,
     new_tuple,
     summary,
     unfilled_by_line,
@@ -351,7 +350,9 @@ class CommercetoolsAdapter(Adapter):
         return OrderIn(oid, oid, tuple(lines), address, service_level=service, notes=tuple(notes),
                        extra={"orderNumber": number, "version": version})
 
-    def fast_order(self, payload: Any, catalog: Catalog) -> Bound | None:
+    fast_schemas = (_FastOrder,)
+
+    def fast_bind(self, o: _FastOrder, catalog: Catalog) -> Bound | None:
         """Reading, the channel check and binding in one pass, for a plain order.
 
         Plain: every value read is well formed, the order has a shipping
@@ -360,9 +361,6 @@ class CommercetoolsAdapter(Adapter):
         channel of the catalog. Anything else returns ``None`` and takes
         the careful path.
         """
-        o = fast_convert(payload, _FastOrder)
-        if o is None:
-            return None
         service = None
         delivered: dict[str, int] = {}
         info = o.shippingInfo

@@ -70,7 +70,6 @@ from engine.adapters.base import (
     StockIn,
     bind_plain,
     decision_status,
-    fast_convert,
     new_tuple,
     plain_coords,
     summary_notes,
@@ -288,15 +287,14 @@ class GenericAdapter(Adapter):
     def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
         return _read_order(reader, payload, "")
 
-    def fast_order(self, payload: Any, catalog: Catalog) -> Bound | None:
+    fast_schemas = (_FastOrder,)
+
+    def fast_bind(self, o: _FastOrder, catalog: Catalog) -> Bound | None:
         """Reading and binding in one pass, for an order whose every value is plainly fine.
 
-        ``None`` for anything else (a value of another type, coordinates that
-        are ints or look swapped, an unstocked SKU...): the careful path decides.
+        ``None`` for anything else (coordinates that are ints or look
+        swapped, an unstocked SKU...): the careful path decides.
         """
-        o = fast_convert(payload, _FastOrder)
-        if o is None:
-            return None
         lines = []
         for i, ln in enumerate(o.lines):
             lid = ln.line_id

@@ -67,7 +67,6 @@ from engine.adapters.base import (
     allocations_by_line,
     bind_plain,
     build_catalog,
-    fast_convert,
     new_tuple,
     summary,
 )
@@ -298,7 +297,9 @@ class MagentoAdapter(Adapter):
         plain = self._read_plain(payload)
         return plain if plain is not None else self._read_careful(payload, reader)
 
-    def fast_order(self, payload: Any, catalog: Catalog) -> Bound | None:
+    fast_schemas = (_FastRequest,)
+
+    def fast_bind(self, top: _FastRequest, catalog: Catalog) -> Bound | None:
         """Reading, the stock check and binding in one pass, for a plain request.
 
         Plain: every value read is well formed, the request has a destination
@@ -306,9 +307,6 @@ class MagentoAdapter(Adapter):
         address-less request routed from the sources' centroid, ``qty``
         written ``2.0``...) returns ``None`` and takes the careful path.
         """
-        top = fast_convert(payload, _FastRequest)
-        if top is None:
-            return None
         irq = top.inventoryRequest
         base = "inventoryRequest"
         if irq is UNSET:

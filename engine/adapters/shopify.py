@@ -195,6 +195,11 @@ class _FastOrder(msgspec.Struct, gc=False):
     fulfillment_orders: list[_FastFulfillmentOrder] | None = None
 
 
+class _FastFlatOrder(_FastOrder, gc=False):
+    # present (even null): the payload is the nested shape, which the careful reader takes it as
+    order: Any = msgspec.UNSET
+
+
 class _FastNested(msgspec.Struct, gc=False):
     order: _FastOrder
     fulfillment_orders: list[_FastFulfillmentOrder]
@@ -460,17 +465,22 @@ class ShopifyAdapter(Adapter):
         """
         if type(payload) is not dict:
             return None
-        nested = "order" in payload
+        # the key says which shape this is: the other would fail only after converting the rest
+        plain = fast_convert(payload, _FastNested if "order" in payload else _FastFlatOrder)
+        return None if plain is None else self.fast_bind(plain, catalog)
+
+    # both shapes of a Shopify order payload: {"order": ..., "fulfillment_orders": ...} first
+    fast_schemas = (_FastNested, _FastFlatOrder)
+
+    def fast_bind(self, plain: _FastNested | _FastFlatOrder, catalog: Catalog) -> Bound | None:
+        """:meth:`fast_order` of a payload decoded into either of :attr:`fast_schemas`."""
+        nested = type(plain) is _FastNested
         if nested:
-            top = fast_convert(payload, _FastNested)
-            if top is None:
-                return None
-            order, fos = top.order, top.fulfillment_orders
+            order, fos = plain.order, plain.fulfillment_orders
         else:
-            order = fast_convert(payload, _FastOrder)
-            if order is None or order.fulfillment_orders is None:
+            order, fos = plain, plain.fulfillment_orders
+            if fos is None or plain.order is not msgspec.UNSET:
                 return None
-            fos = order.fulfillment_orders
         raw_id = order.id
         items = order.line_items
         if not items:

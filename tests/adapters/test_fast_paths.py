@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import math
 
 import msgspec
@@ -135,8 +136,8 @@ ADAPTERS = (shopify_mod.ShopifyAdapter, ct_mod.CommercetoolsAdapter, magento_mod
 
 @contextlib.contextmanager
 def careful_only():
-    """Every Shape's fast check, plain_coords and every adapter's fast_order switched off:
-    only the careful paths run."""
+    """Every Shape's fast check, plain_coords and every adapter's fast_bind (and so its
+    fast_order and fast_order_json) switched off: only the careful paths run."""
     saved = []
     for mod in MODULES:
         for obj in vars(mod).values():
@@ -146,9 +147,9 @@ def careful_only():
     coords = [(mod, mod.plain_coords) for mod in MODULES if hasattr(mod, "plain_coords")]
     for mod, _ in coords:
         mod.plain_coords = lambda lat, lon, ref: None
-    fast_orders = [(cls, cls.__dict__["fast_order"]) for cls in ADAPTERS]
+    fast_orders = [(cls, cls.__dict__["fast_bind"]) for cls in ADAPTERS]
     for cls, _ in fast_orders:
-        cls.fast_order = lambda self, payload, catalog: None
+        cls.fast_bind = lambda self, plain, catalog: None
     try:
         yield
     finally:
@@ -157,7 +158,7 @@ def careful_only():
         for mod, fn in coords:
             mod.plain_coords = fn
         for cls, fn in fast_orders:
-            cls.fast_order = fn
+            cls.fast_bind = fn
 
 
 def _read(adapter, payload):
@@ -388,3 +389,98 @@ def test_paths_table_formats_each_index_once():
     assert paths[1] == "lineItems[1].supplyChannel"
     assert paths[5] == "lineItems[5].supplyChannel"
     assert sorted(paths) == [1]  # past the limit: formatted, not kept
+
+
+# ---------------------------------------------------------------------------- JSON text in, JSON text out
+
+def _json_and_careful(session, payload):
+    """``parse_order_json``'s answer for ``payload`` written as JSON, and the careful path's
+    for the document that text decodes to (json.dumps turns int keys into strings, say)."""
+    text = json.dumps(payload)
+    adapter = session.adapter
+    fast = adapter.fast_order_json(text.encode(), session.catalog)
+    with careful_only():
+        try:
+            careful = session.parse(json.loads(text))
+        except AdapterError as exc:
+            careful = exc.problems
+    try:
+        got = adapter.parse_order_json(text.encode(), session.catalog)
+    except AdapterError as exc:
+        got = exc.problems
+    return fast, careful, got
+
+
+def _check_json(platform, payloads):
+    session = _session(platform)
+
+    @WHOLE
+    @given(payloads)
+    def check(payload):
+        fast, careful, got = _json_and_careful(session, payload)
+        if fast is not None:
+            assert isinstance(careful, Bound), careful
+            assert _normalised(fast) == _normalised(careful)
+        if isinstance(careful, Bound):
+            assert _normalised(got) == _normalised(careful)
+        else:
+            assert got == careful
+
+    check()
+
+
+@pytest.mark.parametrize("platform", sorted(FILES))
+def test_json_text_parses_as_its_decoded_document(platform):
+    order = load(FILES[platform][0])
+    _check_json(platform, st.one_of(st.just(order), mutated(order), _edged(order)))
+
+
+@pytest.mark.parametrize("platform", sorted(FILES))
+def test_json_fast_path_is_taken_for_the_example_and_benchmark_payloads(platform, bench_setup):
+    session = _session(platform)
+    fast, careful, _ = _json_and_careful(session, load(FILES[platform][0]))
+    assert fast is not None and _normalised(fast) == _normalised(careful)
+    bench = bench_setup(platform).session
+    for payload in bench_setup(platform).payloads[:20]:
+        fast, careful, _ = _json_and_careful(bench, payload)
+        assert fast is not None and _normalised(fast) == _normalised(careful)
+
+
+@pytest.mark.parametrize("platform", sorted(FILES))
+def test_route_json_answers_what_route_answers(platform):
+    """Two sessions over the same stock route the same orders, one from dicts, one from JSON
+    text: every response is the same JSON, reservations included."""
+    order = load(FILES[platform][0])
+    by_dict, by_text = _session(platform), _session(platform)
+    for k in range(3):
+        payload = copy.deepcopy(order)
+        if platform == "magento":
+            payload["orderId"] = f"00000{k}"  # else each request is a new order with a random id
+        out = json.loads(json.dumps(by_dict.route(payload)))
+        text = by_text.route_json(json.dumps(payload).encode())
+        assert isinstance(text, bytes)
+        assert json.loads(text) == out
+
+
+def test_route_json_refuses_text_that_is_not_json_and_reserves_nothing():
+    session = _session("generic")
+    for bad in (b"{\"order_id\": ", b"\xff\xfe\x00", "[1, 2"):
+        with pytest.raises(AdapterError) as err:
+            session.route_json(bad)
+        assert err.value.problems[0].field == "$"
+        assert "not valid JSON" in err.value.problems[0].reason
+    assert session.router.open_orders == ()
+
+
+def test_a_flat_shopify_order_with_an_order_key_is_read_as_the_nested_shape():
+    """The careful reader takes any payload with an ``order`` key as the nested shape; the
+    JSON fast path, which cannot look at keys first, must not read it as a flat order."""
+    session = _session("shopify")
+    nested = load(FILES["shopify"][0])
+    flat = {**nested["order"], "fulfillment_orders": nested["fulfillment_orders"], "order": None}
+    assert session.adapter.fast_order_json(json.dumps(flat), session.catalog) is None
+    with pytest.raises(AdapterError) as by_text:
+        session.parse_json(json.dumps(flat))
+    with pytest.raises(AdapterError) as by_dict:
+        session.parse(flat)
+    assert by_text.value.problems == by_dict.value.problems
