@@ -208,6 +208,49 @@ def test_adapter_overhead(benchmark, latency_setup: RoutingSetup, platform: str)
         assert ratio <= TARGET, f"{platform}: adapter overhead {ratio:.1%} > {TARGET:.0%}"
 
 
+# ------------------------------------------------------------------ JSON text in and out
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_adapter_wire(benchmark, latency_setup: RoutingSetup, platform: str):
+    """Each order from JSON text to JSON text, as a webhook handler sees it:
+    ``Session.parse_json``, route, render and ``msgspec.json.encode`` -- against the same
+    stream, in the same run, through ``json.loads``, ``Session.parse``, route, render and
+    ``json.dumps`` (what an integrator does without ``parse_json``), each on its own session."""
+    runs = {}
+    for label in ("stdlib json", "parse_json"):
+        st = Setup(platform, latency_setup)
+        s = st.session
+        texts = [json.dumps(p).encode() for p in st.payloads[1:]]
+        if label == "parse_json":
+            parse, write = s.parse_json, msgspec.json.encode
+        else:
+            parse, write = (lambda text, s=s: s.parse(json.loads(text))), json.dumps
+        route = lambda bound, s=s: s.router.route(bound.order)  # noqa: E731
+        render = lambda bound, decision, s=s, write=write: write(s.render(bound, decision))  # noqa: E731
+        if label == "stdlib json":
+            # the baseline, timed in the same harness; the benchmark fixture times the other
+            t = _Timer()
+            runs[label] = _time_parts(t, texts, parse, route, render)
+        else:
+            runs[label] = _time_parts(benchmark, texts, parse, route, render)
+    (base_us, base_route, base_ratio), (wire_us, wire_route, wire_ratio) = runs["stdlib json"], runs["parse_json"]
+    benchmark.extra_info.update(baseline_parse_render_us=base_us, baseline_route_us=base_route,
+                                baseline_overhead_ratio=base_ratio, speedup_vs_baseline=base_us / wire_us)
+    print(f"\n{platform + ' wire':>18}: text->text {wire_us:6.1f} us, route {wire_route:6.1f} us -> overhead "
+          f"{wire_ratio:.1%}; stdlib json + dicts {base_us:6.1f} us ({base_ratio:.1%}), x{base_us / wire_us:.2f}")
+
+
+class _Timer:
+    """Stands in for the ``benchmark`` fixture where :func:`_time_parts` times a baseline."""
+
+    def __init__(self):
+        self.group = None
+        self.extra_info: dict = {}
+
+    def pedantic(self, fn, rounds: int, iterations: int, warmup_rounds: int) -> None:
+        for _ in range(rounds):
+            fn()
+
+
 # ------------------------------------------------------------------ the floor
 def _floor_shopify(payload: dict, sku_index: dict, locations: dict) -> tuple[Order, list] | None:
     """The Shopify order's routed fields, type-checked and nothing more, as an Order."""
