@@ -208,6 +208,27 @@ def test_adapter_overhead(benchmark, latency_setup: RoutingSetup, platform: str)
         assert ratio <= TARGET, f"{platform}: adapter overhead {ratio:.1%} > {TARGET:.0%}"
 
 
+def test_magento_render_all_sources(benchmark, latency_setup: RoutingSetup):
+    """Magento's default response lists every enabled source holding each requested SKU
+    (hundreds on this network), each with its live ``qty_available``: render time per order,
+    against routing it, in the same calls."""
+    st = Setup("magento", latency_setup)
+    s = st.session
+    s.adapter = MagentoAdapter(all_sources=True)
+    rows: list[int] = []
+
+    def render(bound, decision):
+        out = s.render(bound, decision)
+        rows.append(len(out["source_selection_items"]))
+        return out
+
+    adapter_us, route_us, ratio = _time_parts(benchmark, st.payloads[1:], s.parse,
+                                              lambda bound: s.router.route(bound.order), render)
+    benchmark.extra_info.update(rows_per_order=float(np.mean(rows)))
+    print(f"\n magento all sources: parse+render {adapter_us:6.1f} us for {np.mean(rows):.0f} rows, "
+          f"route {route_us:6.1f} us -> {ratio:.0%}")
+
+
 # ------------------------------------------------------------------ JSON text in and out
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_adapter_wire(benchmark, latency_setup: RoutingSetup, platform: str):
