@@ -53,7 +53,6 @@ __all__ = [
 ]
 
 
-
 class AtpLookup(Protocol):
     """Available-to-promise units that renders report: a :class:`~engine.router.Router`
     (live, this order's reservation already taken) or an :class:`~models.inventory.Inventory`."""
@@ -63,6 +62,7 @@ class AtpLookup(Protocol):
 
     def atp_of_sku(self, sku: str) -> np.ndarray:
         """Units of ``sku`` at each node its inventory stores, in the order of those entries."""
+
 
 # "199.00": how money strings come; anything else takes the careful path.
 _PLAIN_DECIMAL = re.compile(r"\d{1,15}(?:\.\d{1,12})?\Z")
