@@ -484,3 +484,62 @@ def test_a_flat_shopify_order_with_an_order_key_is_read_as_the_nested_shape():
     with pytest.raises(AdapterError) as by_dict:
         session.parse(flat)
     assert by_text.value.problems == by_dict.value.problems
+
+
+# ---------------------------------------------------------------------------- the generated blank check
+
+def _naive_blank(t, v) -> bool:
+    """Slow twin of ``base._blank_check``: walk the value beside its type, recursively."""
+    ins = msgspec.inspect
+    if isinstance(t, ins.Metadata):
+        if (t.extra or {}).get(base_mod._NOT_BLANK) and isinstance(v, str):
+            return v.strip() == ""
+        return _naive_blank(t.type, v)
+    if isinstance(t, ins.StructType):
+        return isinstance(v, t.cls) and any(_naive_blank(f.type, getattr(v, f.name)) for f in t.fields)
+    if isinstance(t, ins.ListType | ins.VarTupleType):
+        return isinstance(v, list | tuple) and any(_naive_blank(t.item_type, x) for x in v)
+    if isinstance(t, ins.UnionType):
+        return any(_naive_blank(m, v) for m in t.types)
+    return False
+
+
+_BLANKS = st.sampled_from(["", " ", "\t", "\u00a0", "\u2003", " x ", "x", "\u200b", "0"])
+
+
+@st.composite
+def _blanked(draw, doc):
+    """``doc`` with one to four of its string values (anywhere) replaced."""
+    doc = copy.deepcopy(doc)
+    paths = [p for p in _paths(doc) if isinstance(_at(doc, p), str)]
+    for _ in range(draw(st.integers(1, 4))):
+        path = draw(st.sampled_from(paths))
+        parent = _at(doc, path[:-1])
+        parent[path[-1]] = draw(_BLANKS)
+    return doc
+
+
+def _at(doc, path):
+    for key in path:
+        doc = doc[key]
+    return doc
+
+
+@pytest.mark.parametrize("platform", sorted(FILES))
+def test_generated_blank_check_agrees_with_a_naive_walk(platform):
+    schemas = get_adapter(platform).fast_schemas
+    order = load(FILES[platform][0])
+
+    @CHECK
+    @given(_blanked(order))
+    def check(payload):
+        for schema in schemas:
+            try:
+                plain = msgspec.convert(payload, schema)
+            except msgspec.ValidationError:
+                continue
+            want = _naive_blank(msgspec.inspect.type_info(schema), plain)
+            assert base_mod._blank_check(schema)(plain) == want
+            assert (base_mod.fast_plain(plain) is None) == want
+
+    check()
