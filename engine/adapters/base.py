@@ -22,6 +22,7 @@ geocoding, SKU mapping, config overrides, model building and the
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -987,7 +988,7 @@ def _blank_check(schema: type[msgspec.Struct]) -> Callable[[Any], bool]:
     scope: dict[str, Any] = {}
     names: dict[type, str] = {}
     body: list[str] = []
-    counter = iter(range(1 << 30))
+    counter = itertools.count()
 
     def stmts(t: Any, v: str, ind: str) -> list[str]:
         if isinstance(t, msgspec.inspect.Metadata):
@@ -1026,11 +1027,8 @@ def _blank_check(schema: type[msgspec.Struct]) -> Callable[[Any], bool]:
     fn, _ = struct(msgspec.inspect.type_info(schema))
     if fn is None:
         return lambda plain: False
-    code = "\n\n".join(body)
-    exec(code, scope)  # noqa: S102 - generated from the schema's own fields above
-    check = scope[fn]
-    check.source = code  # for reading what was generated
-    return check
+    exec("\n\n".join(body), scope)  # noqa: S102 - generated from the schema's own fields above
+    return scope[fn]
 
 
 _convert = msgspec.convert
@@ -1219,10 +1217,11 @@ class Adapter(ABC):
         schema, with no dict built; ``None`` when the text does not fit one."""
         for decoder in self._fast_decoders():
             try:
-                plain = decoder.decode(data)
+                plain = fast_plain(decoder.decode(data))
             except msgspec.MsgspecError:  # not JSON msgspec takes (NaN, a lone surrogate) or not plain
                 continue
-            return None if fast_plain(plain) is None else self.fast_bind(plain, catalog)
+            if plain is not None:  # as fast_order: a schema with a blank string lets the next one try
+                return self.fast_bind(plain, catalog)
         return None
 
     @classmethod
