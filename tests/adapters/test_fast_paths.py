@@ -306,10 +306,7 @@ def _edged(draw, doc):
     for _ in range(draw(st.integers(1, 3))):
         paths = _paths(doc)
         path = draw(st.sampled_from(paths))
-        parent = doc
-        for key in path[:-1]:
-            parent = parent[key]
-        parent[path[-1]] = copy.deepcopy(draw(_EDGES))  # the samples are shared: never edit them
+        _at(doc, path[:-1])[path[-1]] = copy.deepcopy(draw(_EDGES))  # the samples are shared: never edit them
     return doc
 
 
@@ -440,9 +437,9 @@ def test_json_fast_path_is_taken_for_the_example_and_benchmark_payloads(platform
     session = _session(platform)
     fast, careful, _ = _json_and_careful(session, load(FILES[platform][0]))
     assert fast is not None and _normalised(fast) == _normalised(careful)
-    bench = bench_setup(platform).session
-    for payload in bench_setup(platform).payloads[:20]:
-        fast, careful, _ = _json_and_careful(bench, payload)
+    bench = bench_setup(platform)
+    for payload in bench.payloads[:20]:
+        fast, careful, _ = _json_and_careful(bench.session, payload)
         assert fast is not None and _normalised(fast) == _normalised(careful)
 
 
@@ -514,8 +511,7 @@ def _blanked(draw, doc):
     paths = [p for p in _paths(doc) if isinstance(_at(doc, p), str)]
     for _ in range(draw(st.integers(1, 4))):
         path = draw(st.sampled_from(paths))
-        parent = _at(doc, path[:-1])
-        parent[path[-1]] = draw(_BLANKS)
+        _at(doc, path[:-1])[path[-1]] = draw(_BLANKS)
     return doc
 
 
