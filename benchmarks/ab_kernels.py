@@ -5,7 +5,7 @@ up to 2x within minutes, so a kernel change is judged by running the old and
 the new compiled kernel alternately on the same captured input: the batch
 benchmark's network (1,000 nodes x 100,000 SKUs), stock and 50,000 orders of
 1-5 lines, exactly as ``Router.route_many`` hands them to
-``engine._kernels._route_batch``. Both must produce identical outputs; the
+``sourcewise.engine._kernels._route_batch``. Both must produce identical outputs; the
 script prints each run, the medians and the ratio new/old.
 
 Run::
@@ -36,14 +36,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.conftest import _warm
-from benchmarks.instances import (
+from sourcewise.data.instances import (
     build_inventory,
     build_network,
     build_orders,
     expected_units_per_order,
 )
-from engine import _kernels as current
-from engine.router import Router
+from sourcewise.engine import _kernels as current
+from sourcewise.engine.router import Router
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ VM's speed drifts by up to 2x within minutes, so two revisions measured in
 turn can differ by more than any change between them. Here two routers
 route the same stream of 3-line orders over the latency benchmark's network
 (1,000 nodes x 100,000 SKUs) in one process: before each order the
-module-level ``engine._kernels._route_one`` is pointed at one revision's
+module-level ``sourcewise.engine._kernels._route_one`` is pointed at one revision's
 compiled function or the other's, and the two routers take turns going
 first. Both see the same machine at the same moment; each keeps its own
 stock, so a change that routes differently is compared on what it routed
@@ -32,16 +32,16 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.ab_kernels import _load_revision
-from benchmarks.instances import (
+from sourcewise.data.instances import (
     build_inventory,
     build_network,
     build_orders,
     expected_units_per_order,
     orders_as_objects,
 )
-from engine import _kernels as current
-from engine.router import Router
-from engine.warm import warm_up
+from sourcewise.engine import _kernels as current
+from sourcewise.engine.router import Router
+from sourcewise.engine.warm import warm_up
 
 WARMUP = 2_000
 

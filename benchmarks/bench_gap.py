@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.gap import load_gap, read_optima, solve_gap
+from sourcewise.engine.gap import load_gap, read_optima, solve_gap
 
 GAP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "gap"
 FILES = (sorted((GAP / "cattrysse1994").glob("gap*"))

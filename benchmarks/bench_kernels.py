@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from benchmarks.conftest import Sizes, median_s
-from benchmarks.instances import _places
-from engine import _kernels as K
-from engine import scoring
-from models.network import unit_vectors
+from sourcewise.data.instances import _places
+from sourcewise.engine import _kernels as K
+from sourcewise.engine import scoring
+from sourcewise.models.network import unit_vectors
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_scoring_into_buffer(benchmark, score_inputs, dtype):
 
 def test_scoring_kernel_only(benchmark, score_inputs):
     """The scoring kernel alone, inputs pre-converted (no validation)."""
-    from engine import _scoring_kernels as SK
+    from sourcewise.engine import _scoring_kernels as SK
 
     dlat, dlon, nodes = score_inputs
     dest = unit_vectors(dlat, dlon)
@@ -64,7 +64,7 @@ def test_scoring_kernel_only(benchmark, score_inputs):
 
 
 def test_scoring_legacy_kernel(benchmark, score_inputs):
-    """``engine._kernels._proximity_scores`` (array-of-structs, fresh output) for comparison."""
+    """``sourcewise.engine._kernels._proximity_scores`` (array-of-structs, fresh output) for comparison."""
     dlat, dlon, nodes = score_inputs
     dest = unit_vectors(dlat, dlon)
     xyz = unit_vectors(*nodes)

@@ -1,7 +1,7 @@
 """Batch optimization quality: greedy routing, dual-price routing and ``optimize`` on one wave.
 
 Targets (issue #4), on a generated scenario of 10,000 orders x 200 nodes x
-2,000 SKUs (:func:`data.generate.generate_scenario`: 20 warehouses, 170
+2,000 SKUs (:func:`sourcewise.data.generate.generate_scenario`: 20 warehouses, 170
 stores, 10 vendors, one day of orders with its daily node capacities,
 walk-in demand and vendor offers):
 
@@ -12,7 +12,7 @@ walk-in demand and vendor offers):
 Every method's allocations are priced by the same evaluator (the
 optimizer's cost model: the router's costs, store depletion at the wave's
 starting stock) so the figures compare like with like; units left unfilled
-are charged each order's penalty (see :func:`engine.optimize.optimize`).
+are charged each order's penalty (see :func:`sourcewise.engine.optimize.optimize`).
 ``bound`` is the best proven lower bound any ``optimize`` run found, and
 ``objective / bound`` and ``gap`` both leave out the penalty of the units no
 plan can fill (a constant of every solution). ``dual`` uses LP prices
@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import engine.optimize as O
+import sourcewise.engine.optimize as O
 from benchmarks.conftest import bench_sizes
-from engine.scenario import build_router, load_scenario
+from sourcewise.engine.scenario import build_router, load_scenario
 
 FULL = dict(n_warehouses=20, n_stores=170, n_vendors=10, n_skus=2000, orders_per_day=10_000, days=1, seed=1)
 SMOKE = dict(n_warehouses=3, n_stores=8, n_vendors=2, n_skus=120, orders_per_day=300, days=1, seed=1)
@@ -57,14 +57,14 @@ class Wave:
 
 
 def _offers(sc):
-    from engine.vendors import VendorOffers
+    from sourcewise.engine.vendors import VendorOffers
 
     return VendorOffers.from_frame(sc.network, sc.tables["vendor_offers"]) if "vendor_offers" in sc.tables else None
 
 
 @pytest.fixture(scope="module")
 def wave(tmp_path_factory) -> Wave:
-    from data.generate import generate_scenario, write_scenario
+    from sourcewise.data.generate import generate_scenario, write_scenario
 
     params = FULL if bench_sizes().name == "full" else SMOKE
     folder = tmp_path_factory.mktemp("wave")

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from benchmarks.conftest import RoutingSetup, Sizes, median_s, percentiles_us, timings
-from benchmarks.instances import slice_orders, to_frames
-from engine.naive import NaiveRouter
-from engine.router import Router
+from sourcewise.data.instances import slice_orders, to_frames
+from sourcewise.engine.naive import NaiveRouter
+from sourcewise.engine.router import Router
 
 
 def test_route_latency(benchmark, latency_setup: RoutingSetup, sizes: Sizes):
@@ -89,7 +89,7 @@ def test_naive_baseline(benchmark, batch_setup: RoutingSetup, sizes: Sizes, resu
     router never reads other SKUs, so this changes its set-up time only.
     """
     s = batch_setup
-    from benchmarks.instances import Instance
+    from sourcewise.data.instances import Instance
 
     part = slice_orders(s.batch, 0, sizes.naive_orders)
     frames = to_frames(Instance(s.network, s.inventory, part, {}))
@@ -115,7 +115,7 @@ def test_route_many_sample_scenario(benchmark):
     """``route_many`` over the bundled ``data/sample`` scenario (the test suite's fixture data)."""
     from pathlib import Path
 
-    from engine.scenario import load_scenario
+    from sourcewise.engine.scenario import load_scenario
 
     folder = Path(__file__).resolve().parent.parent / "data" / "sample"
     if not folder.is_dir():
@@ -135,19 +135,19 @@ def test_route_many_sample_scenario(benchmark):
 
 
 def test_optimize_wave(benchmark):
-    """``engine.optimize.optimize`` on a fixed small wave with scarce stock, when that module exists.
+    """``sourcewise.engine.optimize.optimize`` on a fixed small wave with scarce stock, when that module exists.
 
     ``extra_info`` holds the plan's cost and units under the textbook cost
-    model (see :func:`engine.benchstudy.plan_cost`). The full-size wave and
+    model (see :func:`sourcewise.engine.benchstudy.plan_cost`). The full-size wave and
     the MIP comparison are in ``cli.py bench``.
     """
-    from engine.benchstudy import call_optimize, wave_instance
+    from sourcewise.engine.benchstudy import call_optimize, wave_instance
 
-    pytest.importorskip("engine.optimize")
+    pytest.importorskip("sourcewise.engine.optimize")
     inst = wave_instance(quick=True)
     first = call_optimize(inst, time_limit=5.0)  # compiles the optimizer's kernels
     if first.get("error"):
-        pytest.skip(f"engine.optimize could not be called: {first['error']}")
+        pytest.skip(f"sourcewise.engine.optimize could not be called: {first['error']}")
     runs: list[dict] = []
 
     def run():

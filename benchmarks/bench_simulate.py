@@ -18,12 +18,12 @@ or through ``make bench`` (pytest-benchmark: ``test_simulate_replay``;
 
 The scenario
 ------------
-:func:`data.generate.generate_scenario` needs about 200 s for 100,000 orders
+:func:`sourcewise.data.generate.generate_scenario` needs about 200 s for 100,000 orders
 at this network size (and writes 10^7 replenishment rows), so
 :func:`build_scenario` builds the same kind of scenario with vectorised
 numpy, directly as engine objects:
 
-* real US geography (:func:`data.generate.cities`): 40 warehouses spread
+* real US geography (:func:`sourcewise.data.generate.cities`): 40 warehouses spread
   over large cities, 440 stores in the largest cities, 20 vendors;
   capacities, handling, cut-offs and processing days as the generator's;
 * 20,000 SKUs with log-normal weights and prices and Zipf popularity;
@@ -39,7 +39,7 @@ numpy, directly as engine objects:
 
 What is timed
 -------------
-:func:`engine.simulate.simulate` end to end for one strategy: preparing the
+:func:`sourcewise.engine.simulate.simulate` end to end for one strategy: preparing the
 replay, building the router, and replaying every day (receipts, walk-in
 sales, routing, pick rejections and vendor failures through reroute,
 shipping, the ledger and the KPIs). Building the scenario and compiling the
@@ -59,15 +59,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.generate import BASKET_PMF, HOURLY_PMF, QTY_PMF, QTY_VALUES, SERVICE_PMF, cities
-from engine.scenario import Scenario
-from engine.simulate import SimConfig, check_invariants, simulate
-from models.inventory import Inventory
-from models.network import Network
-from models.node import Node
-from models.policy import Policy
-from models.sku import Sku
-from models.tables import OrderBatch
+from sourcewise.data.generate import (
+    BASKET_PMF,
+    HOURLY_PMF,
+    QTY_PMF,
+    QTY_VALUES,
+    SERVICE_PMF,
+    cities,
+)
+from sourcewise.engine.scenario import Scenario
+from sourcewise.engine.simulate import SimConfig, check_invariants, simulate
+from sourcewise.models.inventory import Inventory
+from sourcewise.models.network import Network
+from sourcewise.models.node import Node
+from sourcewise.models.policy import Policy
+from sourcewise.models.sku import Sku
+from sourcewise.models.tables import OrderBatch
 
 START = np.datetime64("2024-03-04T00:00:00", "s")
 LOWER48 = ((24.5, 49.5), (-125.0, -66.5))
@@ -278,7 +285,7 @@ def build_scenario(n_orders: int, days: int = 30, n_nodes: int = 500, n_skus: in
 
 def slice_scenario(sc: Scenario, n_orders: int) -> Scenario:
     """The first ``n_orders`` orders of ``sc`` (same network, stock and tables)."""
-    from engine.simulate import take_orders
+    from sourcewise.engine.simulate import take_orders
 
     return Scenario(sc.network, sc.inventory, take_orders(sc.orders, np.arange(min(n_orders, sc.orders.n_orders))),
                     sc.policy, sc.tables, sc.path)
@@ -314,24 +321,24 @@ def run_once(sc: Scenario, strategy: str = "cost", **config) -> dict:
 
 #: Functions whose time :func:`phase_timers` adds up: (module or class, attribute, label).
 PHASES: tuple[tuple[str, str, str], ...] = (
-    ("engine.simulate", "Prepared", "prepare replay (Prepared)"),
-    ("engine.simulate", "build_router", "build router"),
-    ("engine.router.Router", "route_many", "Router.route_many (all)"),
-    ("engine._kernels", "_route_batch", "  route_many kernel (_route_batch)"),
-    ("engine.router.Router", "route", "Router.route (orders that may be disrupted)"),
-    ("engine.simulate.Replay", "_rows", "read route_many results (_rows)"),
-    ("engine.simulate.Replay", "_take", "count units taken (_take)"),
-    ("engine.simulate", "take_orders", "slice order batches (take_orders)"),
-    ("engine.simulate", "_orders_from_batch", "Order objects for Router.route"),
-    ("engine.simulate._Stock", "receive", "receipts (incl. adjust_stock_many)"),
-    ("engine.simulate.Replay", "_walkin", "walk-in sales (incl. adjust_stock_many)"),
-    ("engine.simulate.Replay", "_disrupt", "pick rejections / vendor failures (_disrupt)"),
-    ("engine.router.Router", "reroute", "  Router.reroute"),
-    ("engine.simulate.Replay", "_ship", "ship, ledger, day sums (_ship)"),
-    ("engine.router.Router", "commit_many", "  Router.commit_many"),
-    ("engine.router.Router", "commit", "  Router.commit"),
-    ("engine.simulate.Replay", "_verify", "ledger vs router check (_verify)"),
-    ("engine.simulate", "kpi_frame", "KPI table (kpi_frame)"),
+    ("sourcewise.engine.simulate", "Prepared", "prepare replay (Prepared)"),
+    ("sourcewise.engine.simulate", "build_router", "build router"),
+    ("sourcewise.engine.router.Router", "route_many", "Router.route_many (all)"),
+    ("sourcewise.engine._kernels", "_route_batch", "  route_many kernel (_route_batch)"),
+    ("sourcewise.engine.router.Router", "route", "Router.route (orders that may be disrupted)"),
+    ("sourcewise.engine.simulate.Replay", "_rows", "read route_many results (_rows)"),
+    ("sourcewise.engine.simulate.Replay", "_take", "count units taken (_take)"),
+    ("sourcewise.engine.simulate", "take_orders", "slice order batches (take_orders)"),
+    ("sourcewise.engine.simulate", "_orders_from_batch", "Order objects for Router.route"),
+    ("sourcewise.engine.simulate._Stock", "receive", "receipts (incl. adjust_stock_many)"),
+    ("sourcewise.engine.simulate.Replay", "_walkin", "walk-in sales (incl. adjust_stock_many)"),
+    ("sourcewise.engine.simulate.Replay", "_disrupt", "pick rejections / vendor failures (_disrupt)"),
+    ("sourcewise.engine.router.Router", "reroute", "  Router.reroute"),
+    ("sourcewise.engine.simulate.Replay", "_ship", "ship, ledger, day sums (_ship)"),
+    ("sourcewise.engine.router.Router", "commit_many", "  Router.commit_many"),
+    ("sourcewise.engine.router.Router", "commit", "  Router.commit"),
+    ("sourcewise.engine.simulate.Replay", "_verify", "ledger vs router check (_verify)"),
+    ("sourcewise.engine.simulate", "kpi_frame", "KPI table (kpi_frame)"),
 )
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.instances import (
+from sourcewise.data.instances import (
     build_inventory,
     build_network,
     build_orders,
@@ -34,12 +34,12 @@ from benchmarks.instances import (
     orders_as_objects,
     slice_orders,
 )
-from engine.router import Router
-from engine.warm import warm_up
-from models.inventory import Inventory
-from models.network import Network
-from models.order import Order
-from models.tables import OrderBatch
+from sourcewise.engine.router import Router
+from sourcewise.engine.warm import warm_up
+from sourcewise.models.inventory import Inventory
+from sourcewise.models.network import Network
+from sourcewise.models.order import Order
+from sourcewise.models.tables import OrderBatch
 
 
 def pytest_configure(config):

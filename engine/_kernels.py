@@ -1,7 +1,7 @@
 """Numba kernels for single-order routing.
 
 Private: every function here takes arrays and scalars only. The public
-wrappers in :mod:`engine.router` and :mod:`engine.scoring` validate and
+wrappers in :mod:`sourcewise.engine.router` and :mod:`sourcewise.engine.scoring` validate and
 convert. Each kernel has a slow reference twin in ``tests/naive.py``.
 """
 
@@ -1745,7 +1745,7 @@ def _float_rows(ibuf, fbuf, i):
 
 @njit(cache=True, inline="always")
 def _unit_vector(lat, lon):
-    """The point's unit vector, computed as :func:`engine.router._unit_vector` computes it."""
+    """The point's unit vector, computed as :func:`sourcewise.engine.router._unit_vector` computes it."""
     la = math.radians(lat)
     lo = math.radians(lon)
     cl = math.cos(la)

@@ -9,7 +9,7 @@ capacities, GAP agent capacities)::
          sum_p a_rp x_p         <= b_r        for every resource row r
          x_p in {0, 1}
 
-Integer solves use HiGHS or OR-Tools CP-SAT; :mod:`engine.optimize` keeps
+Integer solves use HiGHS or OR-Tools CP-SAT; :mod:`sourcewise.engine.optimize` keeps
 its own incremental HiGHS LP over the master's columns.
 
 Why HiGHS comes from scipy by default

@@ -1,6 +1,6 @@
 """Numba kernels that generate and price candidate plans for the batch optimizer.
 
-Private: arrays and scalars only; :mod:`engine.optimize` validates and converts.
+Private: arrays and scalars only; :mod:`sourcewise.engine.optimize` validates and converts.
 
 A *plan* (a column of the master problem) serves one order from at most
 three nodes; units it does not serve cost ``penalty`` each. Plans are priced
@@ -9,7 +9,7 @@ capacity, paid once per parcel) and ``nu`` per node (unit capacity, paid per
 unit). With all prices zero the price of a plan is its real cost plus the
 penalty for its unfilled units.
 
-Costs follow the router's kernels (:mod:`engine._kernels`) term by term —
+Costs follow the router's kernels (:mod:`sourcewise.engine._kernels`) term by term —
 parcel and unit costs, node handling, per-entry vendor fees, store depletion
 (here at the batch's starting stock), lateness — and so does node
 eligibility (tier distance limits, capacity left, delivery deadlines). The
@@ -19,11 +19,11 @@ that both price the router's own plans identically.
 
 The pricing search is exact up to an evaluation budget: it enumerates node
 sets of size 1..3 in order of a lower bound and stops when the bound passes
-the incumbent, like :func:`engine._kernels._plan_cost`, but minimising
+the incumbent, like :func:`sourcewise.engine._kernels._plan_cost`, but minimising
 penalised cost instead of maximising fill first, and without the
 ``split_candidates`` cap. When the budget runs out it still returns a valid
 *lower bound* on the best plan's price, which keeps the Lagrangian bound of
-:mod:`engine.optimize` a proof.
+:mod:`sourcewise.engine.optimize` a proof.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit, objmode, prange
 
 # distances are the router's own, to the last bit (its asin is not libm's)
-from engine._kernels import _miles
+from sourcewise.engine._kernels import _miles
 
 MILE_KM = 1.609344
 _EPS = 1e-9

@@ -1,6 +1,6 @@
 """Numba kernels for order x node proximity scoring.
 
-Private: arrays and scalars only. :mod:`engine.scoring` validates and
+Private: arrays and scalars only. :mod:`sourcewise.engine.scoring` validates and
 converts. Every kernel has a slow reference twin in ``tests/engine/test_scoring.py``.
 
 The score of an (order, node) pair is the dot product of their unit vectors

@@ -1,10 +1,10 @@
 """Numba kernels for substitute proposals: attribute similarity and top-m selection.
 
 Private: every function here takes arrays and scalars only. The public
-wrapper :mod:`engine.substitutes` validates, encodes and converts. Each
+wrapper :mod:`sourcewise.engine.substitutes` validates, encodes and converts. Each
 kernel has a slow reference twin in ``tests/engine/test_substitutes.py``.
 
-Encodings (built by :class:`engine.substitutes.SubstituteIndex`):
+Encodings (built by :class:`sourcewise.engine.substitutes.SubstituteIndex`):
 
 * ``category``, ``brand``: int64 codes per SKU, ``-1`` where unknown.
 * tags: either ``tag_bits`` (uint64 per SKU, one bit per distinct tag; used

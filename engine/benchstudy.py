@@ -1,6 +1,6 @@
 """Scaling study and side-by-side baselines (``python cli.py bench``).
 
-The study routes generated instances (:mod:`benchmarks.instances`: real US
+The study routes generated instances (:mod:`sourcewise.data.instances`: real US
 geography, Zipf SKU popularity, sparse stock) with ``Router.route_many`` and
 sweeps one size at a time:
 
@@ -14,12 +14,12 @@ kernels were compiled. A least-squares fit of ``log(time)`` on
 
 Baselines, each measured in the same run so every figure comes with a ratio:
 
-1. **naive**: :class:`engine.naive.NaiveRouter`, the per-line nearest-node
+1. **naive**: :class:`sourcewise.engine.naive.NaiveRouter`, the per-line nearest-node
    router a typical in-house team writes (pure-Python haversine to every
    node; also its numpy variant), on a sample of the same order stream;
 2. **mip**: the textbook fixed-charge MIP of a small wave solved by OR-Tools
    (SCIP, else CP-SAT) under a time limit, against the engine's sequential
-   ``cost`` strategy and, when :mod:`engine.optimize` exists, its optimizer
+   ``cost`` strategy and, when :mod:`sourcewise.engine.optimize` exists, its optimizer
    under the same limit; compared on cost and time;
 3. **nojit**: the engine with ``NUMBA_DISABLE_JIT=1`` on a small size, in a
    subprocess, against the compiled engine on the same instance.
@@ -53,11 +53,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.instances import Instance, build_instance, slice_orders, to_frames
-from engine.naive import NaiveRouter
-from engine.router import Router
-
-REPO = Path(__file__).resolve().parent.parent
+from sourcewise.data.instances import Instance, build_instance, slice_orders, to_frames
+from sourcewise.engine.naive import NaiveRouter
+from sourcewise.engine.router import Router
 
 
 @dataclass(frozen=True)
@@ -241,8 +239,8 @@ def exponents(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 # ------------------------------------------------------------------ subprocess
 def _worker_env(nojit: bool) -> dict[str, str]:
+    # the worker imports the installed package, as this process does
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     if nojit:
         env["NUMBA_DISABLE_JIT"] = "1"
     else:
@@ -251,10 +249,10 @@ def _worker_env(nojit: bool) -> dict[str, str]:
 
 
 def run_worker(args: list[str], nojit: bool = False, timeout: float = 1800) -> dict[str, Any]:
-    """Run ``python -m engine.benchstudy --worker ...`` and parse its JSON line."""
-    cmd = [sys.executable, "-m", "engine.benchstudy", *args]
+    """Run ``python -m sourcewise.engine.benchstudy --worker ...`` and parse its JSON line."""
+    cmd = [sys.executable, "-m", "sourcewise.engine.benchstudy", *args]
     try:
-        proc = subprocess.run(cmd, env=_worker_env(nojit), cwd=REPO, capture_output=True, text=True,
+        proc = subprocess.run(cmd, env=_worker_env(nojit), capture_output=True, text=True,
                               timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return {"error": f"killed after {timeout:.0f} s"}
@@ -334,7 +332,7 @@ def wave_instance(quick: bool, seed: int = 3) -> Instance:
 
 def _unit_cost_table(inst: Instance, policy) -> tuple[np.ndarray, np.ndarray]:
     """Per (order, node) miles and per node fixed cost under ``policy.cost``."""
-    from models.network import unit_vectors
+    from sourcewise.models.network import unit_vectors
 
     net = inst.network
     dest = unit_vectors(inst.orders.lat, inst.orders.lon)
@@ -474,7 +472,7 @@ def solve_mip(inst: Instance, policy, time_limit: float) -> dict[str, Any]:
 
 
 def call_optimize(inst: Instance, time_limit: float, policy=None) -> dict[str, Any]:
-    """Call :func:`engine.optimize.optimize` on the wave, adapting to its signature.
+    """Call :func:`sourcewise.engine.optimize.optimize` on the wave, adapting to its signature.
 
     Arguments are passed by name where the signature names them (network,
     inventory, orders/batch/wave, policy, time limit). The result's
@@ -487,13 +485,13 @@ def call_optimize(inst: Instance, time_limit: float, policy=None) -> dict[str, A
         ``seconds``, ``cost``, ``units``, or ``error`` when the optimizer is
         missing or its interface is not understood.
     """
-    from models.policy import Policy
+    from sourcewise.models.policy import Policy
 
     policy = policy or Policy()
     try:
-        from engine.optimize import optimize
+        from sourcewise.engine.optimize import optimize
     except ImportError as exc:
-        return {"error": f"engine.optimize unavailable ({exc})"}
+        return {"error": f"sourcewise.engine.optimize unavailable ({exc})"}
     params = inspect.signature(optimize).parameters
     values = {"network": inst.network, "net": inst.network, "inventory": inst.inventory, "inv": inst.inventory,
               "orders": inst.orders, "batch": inst.orders, "wave": inst.orders, "policy": policy,
@@ -520,7 +518,7 @@ def call_optimize(inst: Instance, time_limit: float, policy=None) -> dict[str, A
 
 def mip_baseline(quick: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Engine (sequential ``cost``; ``optimize`` if present) vs the fixed-charge MIP on one wave."""
-    from models.policy import Policy
+    from sourcewise.models.policy import Policy
 
     policy = Policy()
     limit = 2.0 if quick else 20.0
@@ -564,9 +562,9 @@ def mip_baseline(quick: bool, log: Callable[[str], None] = print) -> dict[str, A
 
 # --------------------------------------------------------------------- scoring
 def scoring_measure(quick: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Order x node scores per second of :func:`engine.scoring.proximity_scores` (reused buffer)."""
-    from benchmarks.instances import _places
-    from engine import scoring
+    """Order x node scores per second of :func:`sourcewise.engine.scoring.proximity_scores` (reused buffer)."""
+    from sourcewise.data.instances import _places
+    from sourcewise.engine import scoring
 
     m, n = (512, 500) if quick else (4096, 2000)
     rng = np.random.default_rng(5)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine import _kernels as K
-from models.decision import CandidateNote
-from models.inventory import Inventory
-from models.network import Network
-from models.policy import Policy
+from sourcewise.engine import _kernels as K
+from sourcewise.models.decision import CandidateNote
+from sourcewise.models.inventory import Inventory
+from sourcewise.models.network import Network
+from sourcewise.models.policy import Policy
 
 
 @dataclass(frozen=True, eq=False)

@@ -4,7 +4,7 @@ A GAP instance is the batch optimizer's problem in its purest form: agents
 are fulfillment nodes with one capacity each, jobs are indivisible orders,
 and serving job ``j`` from agent ``i`` costs ``cost[i, j]`` and uses
 ``size[i, j]`` of the agent's capacity. Every job gets exactly one agent.
-That is a set-partitioning master (:class:`engine._master.Master`) whose
+That is a set-partitioning master (:class:`sourcewise.engine._master.Master`) whose
 columns can all be listed, so its MIP dual bound is a bound on the true
 optimum and a MIP status ``optimal`` is a proof.
 
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine._master import Master
-from models.errors import Collector
+from sourcewise.engine._master import Master
+from sourcewise.models.errors import Collector
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,7 +14,7 @@ instead"). It is plain Python over pandas tables:
 
 It never considers consolidating an order into fewer parcels, has no
 shipment limit and no candidate index. It is not used by the engine; it is
-a baseline for :mod:`engine.benchstudy` and the benchmark suite, and a
+a baseline for :mod:`sourcewise.engine.benchstudy` and the benchmark suite, and a
 cross-check for the engine's ``nearest`` strategy (which, with no shipment
 limit, must allocate identically).
 """
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.errors import Collector
-from models.policy import CostModel
+from sourcewise.models.errors import Collector
+from sourcewise.models.policy import CostModel
 
 EARTH_RADIUS_MI = 3958.7613
 MILE_KM = 1.609344
@@ -54,7 +54,7 @@ class NaiveResult:
         ``order_id, line_id, sku, node_id, qty``.
     orders : DataFrame
         ``order_id, status, shipments, units, unfilled, cost, distance_km``,
-        the cost under the same :class:`~models.policy.CostModel` the engine uses.
+        the cost under the same :class:`~sourcewise.models.policy.CostModel` the engine uses.
     """
 
     allocations: pd.DataFrame

@@ -1,6 +1,6 @@
 """Batch sourcing optimization: choose every order's plan jointly.
 
-The router (:mod:`engine.router`) sources orders one at a time; each takes the
+The router (:mod:`sourcewise.engine.router`) sources orders one at a time; each takes the
 cheapest plan the remaining stock allows, so early orders can use up the
 stock or node capacity that would have saved later orders a split parcel.
 :func:`optimize` instead solves one set-partitioning problem over a batch:
@@ -12,7 +12,7 @@ stock or node capacity that would have saved later orders a split parcel.
   an inventory entry's available-to-promise (ATP) units, nor more parcels or
   units than a node's capacity.
 
-Costs and eligibility are the router's (see :mod:`engine._plans`): parcel,
+Costs and eligibility are the router's (see :mod:`sourcewise.engine._plans`): parcel,
 unit and distance costs, node handling, vendor fees (vendor offers when
 given), store depletion (priced at the batch's starting stock), lateness;
 sourcing-tier node kinds, regions, channels and distance limits, delivery
@@ -65,18 +65,18 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from engine import _plans as P
-from engine._master import Master, MipResult, highs_core
-from models.decision import Allocation, CostBreakdown, Decision, Shipment, Status
-from models.errors import Collector
-from models.inventory import Inventory
-from models.network import Network, unit_vectors
-from models.order import Order
-from models.policy import Policy
-from models.tables import OrderBatch
+from sourcewise.engine import _plans as P
+from sourcewise.engine._master import Master, MipResult, highs_core
+from sourcewise.models.decision import Allocation, CostBreakdown, Decision, Shipment, Status
+from sourcewise.models.errors import Collector
+from sourcewise.models.inventory import Inventory
+from sourcewise.models.network import Network, unit_vectors
+from sourcewise.models.order import Order
+from sourcewise.models.policy import Policy
+from sourcewise.models.tables import OrderBatch
 
 UNLIMITED_FROM = 1 << 59
-"""Capacities at or above this count are unlimited (as in :class:`models.network.Network`)."""
+"""Capacities at or above this count are unlimited (as in :class:`sourcewise.models.network.Network`)."""
 
 INF_CAPACITY = 1 << 62
 
@@ -181,7 +181,7 @@ class Plan:
     Attributes
     ----------
     allocations, orders : DataFrame
-        Same columns as :class:`engine.router.BatchResult`.
+        Same columns as :class:`sourcewise.engine.router.BatchResult`.
     cost : float
         Real cost of all plans, as the router reports it (shipping, handling,
         vendor fees, split penalty, penalties).
@@ -209,7 +209,7 @@ class Plan:
     dual_prices : ndarray, shape (inventory.nnz,)
         Shadow price of one more unit at each inventory entry (with its
         node's unit-capacity price) from the last LP; for
-        :meth:`engine.router.Router.set_dual_prices`.
+        :meth:`sourcewise.engine.router.Router.set_dual_prices`.
     """
 
     allocations: pd.DataFrame
@@ -229,7 +229,7 @@ class Plan:
 
     @cached_property
     def decisions(self) -> tuple[Decision, ...]:
-        """One :class:`~models.decision.Decision` per order, in batch order."""
+        """One :class:`~sourcewise.models.decision.Decision` per order, in batch order."""
         return self._decide()  # type: ignore[misc]
 
     @property
@@ -320,7 +320,7 @@ def _capacity(value, network: Network, name: str, col: Collector, default: np.nd
 
 
 def _batch_from_orders(network: Network, orders: Iterable[Order]) -> OrderBatch:
-    from engine.router import _batch_from_orders as build
+    from sourcewise.engine.router import _batch_from_orders as build
 
     return build(network, orders)
 
@@ -1287,7 +1287,7 @@ def _lines_for_rows(group_of_line: np.ndarray, line_qty: np.ndarray, row_group: 
 
     Returns line index, row index and units of each (line, node) piece, sorted by line.
     """
-    from engine.router import _lines_for_groups
+    from sourcewise.engine.router import _lines_for_groups
 
     return _lines_for_groups(group_of_line, line_qty, row_group, row_qty)
 
@@ -1336,7 +1336,7 @@ def _tables(pb: _Problem, choice: np.ndarray):
         "qty": piece,
         "tier": tiers,
     })
-    from engine.router import _orders_frame
+    from sourcewise.engine.router import _orders_frame
 
     orders_df = _orders_frame(batch.order_id, filled, ordered, ships, costs, km, days)
     a_km, a_days = row_km[row_idx], row_days[row_idx]
@@ -1436,10 +1436,10 @@ def warm_up() -> None:
     global _WARM
     if _WARM:
         return
-    from models.inventory import StockRecord
-    from models.node import Node
-    from models.order import OrderLine
-    from models.sku import Sku
+    from sourcewise.models.inventory import StockRecord
+    from sourcewise.models.node import Node
+    from sourcewise.models.order import OrderLine
+    from sourcewise.models.sku import Sku
 
     net = Network.build([Node("a", "warehouse", 40.0, -75.0, capacity_orders=5),
                          Node("b", "store", 41.0, -74.0)], [Sku("x", 1.0, 10.0), Sku("y", 1.0, 10.0)])
@@ -1497,13 +1497,13 @@ def _prepare(orders, network: Network, inventory: Inventory, policy: Policy | No
 
 
 def _router(network, inventory, policy, walkin, vendor_offers):
-    from engine.router import Router
+    from sourcewise.engine.router import Router
 
     return Router(network, inventory, policy, walkin=walkin, vendor_offers=vendor_offers)
 
 
 def _router_cap(cap: np.ndarray) -> np.ndarray:
-    from models.network import UNLIMITED
+    from sourcewise.models.network import UNLIMITED
 
     return np.where(cap >= INF_CAPACITY, UNLIMITED, cap).astype(np.int64)
 
@@ -1548,7 +1548,7 @@ def optimize(orders: OrderBatch | Iterable[Order], network: Network, inventory: 
         nodes' daily capacities (the batch counts as one day). A dict
         overrides the default for the nodes it names (``None`` = unlimited).
     walkin, vendor_offers : optional
-        As for :class:`engine.router.Router`: store walk-in demand (store
+        As for :class:`sourcewise.engine.router.Router`: store walk-in demand (store
         protection and depletion) and vendor offers (fees).
     unfilled_penalty : float, optional
         Objective cost of each unit left unfilled. Default, per order: one
@@ -1640,7 +1640,7 @@ def dual_prices(orders: OrderBatch | Iterable[Order], network: Network, inventor
     """Shadow price of stock at every inventory entry, from the LP relaxation over a batch.
 
     Solve it over a recent wave or a demand forecast and pass the result to
-    :meth:`engine.router.Router.set_dual_prices`: the ``dual`` strategy then
+    :meth:`sourcewise.engine.router.Router.set_dual_prices`: the ``dual`` strategy then
     charges each unit its opportunity cost, so stock that other orders of the
     wave need more is used less readily.
 
@@ -1810,7 +1810,7 @@ def _open_batch(router, ids: list[str], held: dict, orders) -> OrderBatch:
             col.add("reoptimize", oid, "order_id",
                     "the router keeps no lines for this order (routed with route_many); pass orders=...")
     col.raise_if_any()
-    from engine.router import _orders_from_batch
+    from sourcewise.engine.router import _orders_from_batch
 
     out = []
     for oid in ids:
@@ -1850,7 +1850,7 @@ def _swap(router, held: dict, new: dict, today: date) -> str:
     allowed only while ATP stays >= 0. Capacity: today's counters change by
     the difference in parcels and units per node.
     """
-    from engine.router import _Piece
+    from sourcewise.engine.router import _Piece
 
     net, inv = router.network, router._inv
     delta = np.zeros(inv.nnz, np.int64)

@@ -4,7 +4,7 @@
 
 * ``kpis.csv`` (and ``kpis.parquet`` with ``fmt="parquet"``): one row per
   strategy × day plus a ``total`` row per strategy (see
-  :func:`engine.simulate.kpi_frame`);
+  :func:`sourcewise.engine.simulate.kpi_frame`);
 * ``nodes.csv``: units, parcels and utilization per strategy × node;
 * ``summary.md``: the strategies side by side, the run's settings and notes;
 * ``cost_per_order.png``: cost per order by strategy, split into its components;
@@ -29,8 +29,8 @@ from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from engine.scenario import staged_output
-from engine.simulate import SimulationResult, check_invariants
+from sourcewise.engine.scenario import staged_output
+from sourcewise.engine.simulate import SimulationResult, check_invariants
 
 #: Rows of the side-by-side table: label, KPI column, format.
 SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (

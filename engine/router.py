@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from engine import _kernels as K
-from engine.explain import Snapshot, build_notes
-from models.decision import (
+from sourcewise.engine import _kernels as K
+from sourcewise.engine.explain import Snapshot, build_notes
+from sourcewise.models.decision import (
     Allocation,
     CandidateNote,
     CostBreakdown,
@@ -29,13 +29,13 @@ from models.decision import (
     Status,
     TierNote,
 )
-from models.errors import Collector
-from models.inventory import Inventory
-from models.network import Network, unit_vectors
-from models.node import KIND_CODES, NodeKind
-from models.order import SERVICE_LEVELS, Order, OrderLine
-from models.policy import STRATEGIES, Policy
-from models.tables import OrderBatch
+from sourcewise.models.errors import Collector
+from sourcewise.models.inventory import Inventory
+from sourcewise.models.network import Network, unit_vectors
+from sourcewise.models.node import KIND_CODES, NodeKind
+from sourcewise.models.order import SERVICE_LEVELS, Order, OrderLine
+from sourcewise.models.policy import STRATEGIES, Policy
+from sourcewise.models.tables import OrderBatch
 
 _NO_LIMIT = np.inf
 # substitutes ranked and cached per SKU; stock is re-checked along this list
@@ -196,7 +196,7 @@ class _LazySnapshot(msgspec.Struct, gc=False):
     """An explanation snapshot for a decision made without candidate matrices.
 
     The one-call paths keep only the ATP the order saw; this rebuilds the
-    full :class:`~engine.explain.Snapshot` (candidates, distances, planning
+    full :class:`~sourcewise.engine.explain.Snapshot` (candidates, distances, planning
     costs) when someone reads the explanation. ``node`` ships ``need``
     alone, or, with ``node`` -1, ``rows`` say what each node of a split
     ships: a flat list of (node, group, units, entry) quadruples.
@@ -465,7 +465,7 @@ class Router:
 
     def atp_of_sku(self, sku: str) -> np.ndarray:
         """Current ATP of every stored entry of ``sku``, in the inventory's entry order (see
-        :meth:`~models.inventory.Inventory.atp_of_sku`): one read for a render that lists
+        :meth:`~sourcewise.models.inventory.Inventory.atp_of_sku`): one read for a render that lists
         every source of a SKU, where :meth:`atp` per source would cost a call each."""
         s = self.network.sku_index[sku]
         lo, hi = self._inv.sku_ptr[s], self._inv.sku_ptr[s + 1]
@@ -528,7 +528,7 @@ class Router:
         Parameters
         ----------
         prices : ndarray of float, shape (inventory.nnz,)
-            Aligned with the inventory's entries (see :class:`models.Inventory`);
+            Aligned with the inventory's entries (see :class:`sourcewise.models.Inventory`);
             finite and >= 0.
         """
         p = np.asarray(prices, dtype=np.float64)
@@ -596,7 +596,7 @@ class Router:
         Parameters
         ----------
         entries : ndarray of int
-            Entry positions in the inventory (see :class:`models.Inventory`).
+            Entry positions in the inventory (see :class:`sourcewise.models.Inventory`).
         delta : ndarray of int
             Change per row; rows apply in order, so a repeated entry sees
             the rows before it.
@@ -793,7 +793,7 @@ class Router:
     def _split_held(self, order, name, code, tier_name, k, g_sku, g_qty, n_rows, out, fout, dest, mask, p,
                     cap_before, placed) -> _Held:
         """The decision of an order the first tier ships whole in several parcels, reserved by
-        :func:`~engine._kernels._route_one`, without the tier machinery: lines and groups coincide."""
+        :func:`~sourcewise.engine._kernels._route_one`, without the tier machinery: lines and groups coincide."""
         flat = out[:4 * n_rows].tolist()
         fl = fout[:4 + 2 * n_rows].tolist()
         lines = order.lines
@@ -1065,7 +1065,7 @@ class Router:
     def _live_vendors(self, order, groups, g_sku, remaining, pieces, params, dest, k_left, tier_name, method,
                       vendor_failures, code) -> int:
         """Ask vendors with offers for the still-missing SKUs, then route over their answers."""
-        from engine.vendors import check_vendors
+        from sourcewise.engine.vendors import check_vendors
 
         if k_left <= 0 or self._offers is None:
             return 0
@@ -1238,7 +1238,7 @@ class Router:
         pol = self.policy
         if not (pol.substitutes.enabled and order.allow_substitutes and pol.substitutes.max_proposals):
             return ()
-        from engine.substitutes import SubstituteIndex, propose
+        from sourcewise.engine.substitutes import SubstituteIndex, propose
 
         if self._substitutes is None:
             self._substitutes = SubstituteIndex.empty(self.network)

@@ -11,11 +11,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.errors import Collector, Problem, ValidationError
-from models.inventory import Inventory
-from models.network import Network
-from models.policy import Policy, load_policy
-from models.tables import OrderBatch, inventory_from_frame, network_from_frames, orders_from_frame
+from sourcewise.models.errors import Collector, Problem, ValidationError
+from sourcewise.models.inventory import Inventory
+from sourcewise.models.network import Network
+from sourcewise.models.policy import Policy, load_policy
+from sourcewise.models.tables import (
+    OrderBatch,
+    inventory_from_frame,
+    network_from_frames,
+    orders_from_frame,
+)
 
 REQUIRED = ("nodes", "skus", "inventory", "orders")
 
@@ -141,7 +146,7 @@ def staged_output(out: str | Path, prefix: str) -> Iterator[tuple[Path, list[Pat
 
 
 def build_router(scenario: Scenario, policy: Policy | None = None, **kwargs):
-    """A :class:`~engine.router.Router` with everything the scenario carries.
+    """A :class:`~sourcewise.engine.router.Router` with everything the scenario carries.
 
     Walk-in demand (``walkin``), vendor offers (``vendor_offers``) and SKU
     attributes for substitutes (``skus``) are wired in when present.
@@ -152,9 +157,9 @@ def build_router(scenario: Scenario, policy: Policy | None = None, **kwargs):
     ValidationError
         Listing every bad row of the optional tables together.
     """
-    from engine.router import Router
-    from engine.substitutes import SubstituteIndex
-    from engine.vendors import VendorOffers
+    from sourcewise.engine.router import Router
+    from sourcewise.engine.substitutes import SubstituteIndex
+    from sourcewise.engine.vendors import VendorOffers
 
     problems: list[Problem] = []
     offers = subs = None

@@ -5,12 +5,12 @@ cosine of the central angle between a destination and a node. It is larger
 for nearer nodes, costs three multiply-adds per pair, and converts exactly to
 a great-circle distance with :func:`scores_to_miles`. The functions here
 validate and convert their inputs, then call the numba kernels of
-:mod:`engine._scoring_kernels`.
+:mod:`sourcewise.engine._scoring_kernels`.
 
 Examples
 --------
 >>> import numpy as np
->>> from engine.scoring import proximity_scores, nearest_nodes
+>>> from sourcewise.engine.scoring import proximity_scores, nearest_nodes
 >>> s = proximity_scores([40.7], [-74.0], (np.array([42.4, 34.1]), np.array([-71.1, -118.2])))
 >>> s.shape
 (1, 2)
@@ -27,15 +27,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engine import _scoring_kernels as SK
-from models.errors import Collector
-from models.network import Network, unit_vectors
+from sourcewise.engine import _scoring_kernels as SK
+from sourcewise.models.errors import Collector
+from sourcewise.models.network import Network, unit_vectors
 
 EARTH_RADIUS_MI = 3958.7613
 """Mean Earth radius in miles (the routing kernels use the same value)."""
 
 NodesLike = Network | np.ndarray | tuple[Sequence[float], Sequence[float]]
-"""A :class:`~models.network.Network`, an ``(n, 3)`` array of unit vectors, or ``(lat, lon)`` arrays."""
+"""A :class:`~sourcewise.models.network.Network`, an ``(n, 3)`` array of unit vectors, or ``(lat, lon)`` arrays."""
 
 PARALLEL_MIN_PAIRS = 1 << 17
 """Below this many pairs scoring runs on one thread: a parallel launch costs more than it saves."""

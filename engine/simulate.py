@@ -2,7 +2,7 @@
 
 :func:`simulate` replays a scenario's order stream in time order once per
 strategy, each from the same initial state (a fresh
-:class:`~engine.router.Router` per strategy), and measures what each policy
+:class:`~sourcewise.engine.router.Router` per strategy), and measures what each policy
 would have done.
 
 A replayed day
@@ -60,16 +60,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
 
-from engine._kernels import _entry_position
-from engine.router import BatchResult, Router, _orders_from_batch
-from engine.scenario import Scenario, build_router
-from models.decision import Decision
-from models.errors import Collector, ValidationError
-from models.inventory import Inventory
-from models.network import UNLIMITED, Network, unit_vectors
-from models.node import KIND_CODES, NodeKind
-from models.policy import STRATEGIES, Policy
-from models.tables import OrderBatch
+from sourcewise.engine._kernels import _entry_position
+from sourcewise.engine.router import BatchResult, Router, _orders_from_batch
+from sourcewise.engine.scenario import Scenario, build_router
+from sourcewise.models.decision import Decision
+from sourcewise.models.errors import Collector, ValidationError
+from sourcewise.models.inventory import Inventory
+from sourcewise.models.network import UNLIMITED, Network, unit_vectors
+from sourcewise.models.node import KIND_CODES, NodeKind
+from sourcewise.models.policy import STRATEGIES, Policy
+from sourcewise.models.tables import OrderBatch
 
 KINDS: tuple[str, ...] = ("warehouse", "store", "vendor")
 MINUTES_PER_DAY = 1440
@@ -332,9 +332,9 @@ def take_orders(batch: OrderBatch, idx: np.ndarray) -> OrderBatch:
 
 
 def _optimizer():
-    """``engine.optimize`` when it is importable with the API the replay uses, else ``None``."""
+    """``sourcewise.engine.optimize`` when it is importable with the API the replay uses, else ``None``."""
     try:
-        from engine import optimize as opt
+        from sourcewise.engine import optimize as opt
     except ImportError:
         return None
     if not (hasattr(opt, "reoptimize") and hasattr(opt, "dual_prices")):
@@ -349,7 +349,7 @@ class Prepared:
     Parameters
     ----------
     scenario : Scenario
-        As loaded by :func:`engine.scenario.load_scenario`.
+        As loaded by :func:`sourcewise.engine.scenario.load_scenario`.
     config : SimConfig
 
     Notes
@@ -796,7 +796,7 @@ class Replay:
         if self.spec.dual:
             self.notes.append(
                 f"{self.spec.name}: dual prices refreshed every {self.cfg.dual_refresh_minutes} min from "
-                "the last interval's orders by " + ("engine.optimize.dual_prices (LP duals)" if self.opt
+                "the last interval's orders by " + ("sourcewise.engine.optimize.dual_prices (LP duals)" if self.opt
                                                     is not None else "a local-scarcity proxy"))
         net = prep.network
         self._node_index = net.node_index
@@ -1411,7 +1411,7 @@ def simulate(scenario: Scenario, config: SimConfig | None = None, *, policy: Pol
     Parameters
     ----------
     scenario : Scenario
-        From :func:`engine.scenario.load_scenario`.
+        From :func:`sourcewise.engine.scenario.load_scenario`.
     config : SimConfig, optional
         Strategies, seed and disruption rates (defaults: :class:`SimConfig`).
     policy : Policy, optional

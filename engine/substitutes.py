@@ -22,9 +22,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from engine import _similarity as S
-from models.errors import Collector
-from models.network import Network
+from sourcewise.engine import _similarity as S
+from sourcewise.models.errors import Collector
+from sourcewise.models.network import Network
 
 # At most this many distinct tags are encoded as bits of one uint64 per SKU;
 # beyond it a CSR of sorted tag codes keeps memory proportional to the tags.
@@ -178,7 +178,7 @@ class SubstituteIndex:
             Number >= 0; missing values fall back to the network's price.
 
         SKUs of the network absent from the table have no attributes; rows are
-        identified by 0-based position, as in :mod:`models.tables`.
+        identified by 0-based position, as in :mod:`sourcewise.models.tables`.
 
         Parameters
         ----------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from models.network import Network
+from sourcewise.models.network import Network
 
 
 def routing_summary(orders: pd.DataFrame, allocations: pd.DataFrame, network: Network) -> dict[str, float]:

@@ -54,10 +54,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.scenario import Scenario, staged_output
-from engine.simulate import SimConfig, parse_strategy, simulate
-from models.errors import Collector, ValidationError
-from models.policy import Policy, Tier
+from sourcewise.engine.scenario import Scenario, staged_output
+from sourcewise.engine.simulate import SimConfig, parse_strategy, simulate
+from sourcewise.models.errors import Collector, ValidationError
+from sourcewise.models.policy import Policy, Tier
 
 #: Grid keys that are not policy fields.
 SPECIAL_KEYS: tuple[str, ...] = ("strategy", "batch_window", "vendors", "stores_ship")

@@ -33,9 +33,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from models.errors import Collector
-from models.network import Network
-from models.node import KIND_CODES, NodeKind
+from sourcewise.models.errors import Collector
+from sourcewise.models.network import Network
+from sourcewise.models.node import KIND_CODES, NodeKind
 
 __all__ = [
     "HttpVendorGateway",

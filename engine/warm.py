@@ -15,7 +15,7 @@ import threading
 import time
 from datetime import datetime
 
-from models import Inventory, Network, Node, Order, OrderLine, Sku, StockRecord
+from sourcewise.models import Inventory, Network, Node, Order, OrderLine, Sku, StockRecord
 
 __all__ = ["warm_up"]
 
@@ -61,10 +61,10 @@ def _orders(tag: str) -> list[Order]:
 def warm_up() -> float:
     """Run every routing path once on a small private network, in this process.
 
-    Covers :meth:`~engine.router.Router.route` (one node, split, vendor
+    Covers :meth:`~sourcewise.engine.router.Router.route` (one node, split, vendor
     fallback, backorder, split limit, pickup, same-day, delivery
     deadlines, every strategy), explanations,
-    :meth:`~engine.router.Router.route_many` (compiled and order-by-order
+    :meth:`~sourcewise.engine.router.Router.route_many` (compiled and order-by-order
     batches), ``release``, ``commit`` and ``reroute``. Later calls return
     at once.
 
@@ -77,7 +77,7 @@ def warm_up() -> float:
     with _lock:
         if _done:
             return 0.0
-        from engine.router import Router
+        from sourcewise.engine.router import Router
 
         t0 = time.perf_counter()
         for capacity in (None, 1000):

@@ -1,6 +1,6 @@
 """Immutable, validated domain values and their columnar form."""
 
-from models.decision import (
+from sourcewise.models.decision import (
     Allocation,
     CandidateNote,
     CostBreakdown,
@@ -10,12 +10,12 @@ from models.decision import (
     Status,
     TierNote,
 )
-from models.errors import Problem, ValidationError
-from models.inventory import Inventory, StockRecord
-from models.network import Network
-from models.node import Node, NodeKind
-from models.order import Order, OrderLine
-from models.policy import (
+from sourcewise.models.errors import Problem, ValidationError
+from sourcewise.models.inventory import Inventory, StockRecord
+from sourcewise.models.network import Network
+from sourcewise.models.node import Node, NodeKind
+from sourcewise.models.order import Order, OrderLine
+from sourcewise.models.policy import (
     STRATEGIES,
     CostModel,
     MethodPolicy,
@@ -27,7 +27,7 @@ from models.policy import (
     VendorPolicy,
     load_policy,
 )
-from models.sku import Sku
+from sourcewise.models.sku import Sku
 
 __all__ = [
     "Allocation", "CandidateNote", "CostBreakdown", "CostModel", "Decision", "Explanation",

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.errors import Collector
-from models.network import Network
+from sourcewise.models.errors import Collector
+from sourcewise.models.network import Network
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.errors import Collector
-from models.node import KIND_CODES, Node, NodeKind
-from models.sku import Sku
+from sourcewise.models.errors import Collector
+from sourcewise.models.node import KIND_CODES, Node, NodeKind
+from sourcewise.models.sku import Sku
 
 EARTH_RADIUS_KM = 6371.0088
 UNLIMITED = 1 << 60
@@ -135,7 +135,7 @@ class Network:
         )
 
     def packed_nodes(self) -> np.ndarray:
-        """The per-node float matrix the kernels read (see ``engine._kernels.NF_*``)."""
+        """The per-node float matrix the kernels read (see ``sourcewise.engine._kernels.NF_*``)."""
         out = np.empty((self.n_nodes, 8), np.float64)
         out[:, 0:3] = self.xyz
         out[:, 3] = self.handling_per_shipment

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from models.errors import Collector
+from sourcewise.models.errors import Collector
 
 
 class NodeKind(StrEnum):

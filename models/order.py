@@ -8,8 +8,8 @@ from typing import Any
 import msgspec
 from msgspec.structs import force_setattr
 
-from models.errors import Collector
-from models.node import check_coordinates
+from sourcewise.models.errors import Collector
+from sourcewise.models.node import check_coordinates
 
 METHODS: tuple[str, ...] = ("ship", "pickup", "same_day")
 SERVICE_LEVELS: tuple[str, ...] = ("standard", "express", "next_day")

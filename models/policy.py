@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from models.errors import Collector, ValidationError
+from sourcewise.models.errors import Collector, ValidationError
 
 STRATEGIES: tuple[str, ...] = ("cost", "priority", "nearest", "high_stock", "dual")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from models.errors import Collector
+from sourcewise.models.errors import Collector
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Each ``*_from_frame`` function checks a pandas DataFrame column by column
 with vectorised tests, collects every problem, and raises one
-:class:`~models.errors.ValidationError` before building anything.
+:class:`~sourcewise.models.errors.ValidationError` before building anything.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.errors import Collector
-from models.inventory import Inventory
-from models.network import Network
-from models.node import Node, NodeKind
-from models.sku import Sku
+from sourcewise.models.errors import Collector
+from sourcewise.models.inventory import Inventory
+from sourcewise.models.network import Network
+from sourcewise.models.node import Node, NodeKind
+from sourcewise.models.sku import Sku
 
 NODE_DEFAULTS: dict[str, object] = {
     "priority": 0,
@@ -321,7 +321,7 @@ def orders_from_frame(network: Network, df: pd.DataFrame) -> OrderBatch:
 def _order_extras(network: Network, df: pd.DataFrame, oid: np.ndarray, line_ptr: np.ndarray,
                   owner: np.ndarray, col: Collector) -> dict[str, np.ndarray | None]:
     """Optional omnichannel columns of the orders table, validated."""
-    from models.order import METHODS, SERVICE_LEVELS
+    from sourcewise.models.order import METHODS, SERVICE_LEVELS
 
     out: dict[str, np.ndarray | None] = {}
     n = len(df)

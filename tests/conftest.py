@@ -9,7 +9,17 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from models import Inventory, Network, Node, Order, OrderLine, Policy, Sku, StockRecord, Tier
+from sourcewise.models import (
+    Inventory,
+    Network,
+    Node,
+    Order,
+    OrderLine,
+    Policy,
+    Sku,
+    StockRecord,
+    Tier,
+)
 
 settings.register_profile("ci", max_examples=60, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

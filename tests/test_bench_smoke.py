@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine import benchstudy as bs
+from sourcewise.engine import benchstudy as bs
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ import shutil
 
 import pandas as pd
 
-import cli
+from sourcewise import cli
 from tests.conftest import SAMPLE
 
 

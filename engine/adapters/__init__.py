@@ -1,6 +1,6 @@
 """OMS adapters: platform payloads in, routing decisions out in the platform's shape.
 
-One module per platform, all implementing :class:`~engine.adapters.base.Adapter`:
+One module per platform, all implementing :class:`~sourcewise.engine.adapters.base.Adapter`:
 
 =================  ==========================================================
 ``shopify``        REST Admin order + fulfillment orders, locations,
@@ -14,7 +14,7 @@ One module per platform, all implementing :class:`~engine.adapters.base.Adapter`
 
 Typical use in a service::
 
-    from engine.adapters import Session
+    from sourcewise.engine.adapters import Session
 
     session = Session("shopify", locations_json, inventory_json, policy=policy)
     response = session.route(order_json)         # reserves stock
@@ -26,7 +26,7 @@ and for a one-off payload :func:`route_payload`. Every parse error is an
 
 from __future__ import annotations
 
-from engine.adapters.base import (
+from sourcewise.engine.adapters.base import (
     Adapter,
     AdapterError,
     Bound,
@@ -51,13 +51,13 @@ def get_adapter(name: str, **options: object) -> Adapter:
         For an unknown platform.
     """
     if name == "shopify":
-        from engine.adapters.shopify import ShopifyAdapter as cls
+        from sourcewise.engine.adapters.shopify import ShopifyAdapter as cls
     elif name == "commercetools":
-        from engine.adapters.commercetools import CommercetoolsAdapter as cls
+        from sourcewise.engine.adapters.commercetools import CommercetoolsAdapter as cls
     elif name == "magento":
-        from engine.adapters.magento import MagentoAdapter as cls
+        from sourcewise.engine.adapters.magento import MagentoAdapter as cls
     elif name == "generic":
-        from engine.adapters.generic import GenericAdapter as cls
+        from sourcewise.engine.adapters.generic import GenericAdapter as cls
     else:
         raise ValueError(f"unknown platform {name!r}; use one of {', '.join(PLATFORMS)}")
     return cls(**options)  # type: ignore[abstract]

@@ -7,7 +7,7 @@ An adapter is thin and exact. It does four things:
 2. read the platform's order payload into a :class:`Bound` order (a
    :class:`~models.Order` plus what is needed to answer in the platform's
    terms);
-3. let the :class:`~engine.router.Router` decide;
+3. let the :class:`~sourcewise.engine.router.Router` decide;
 4. render the :class:`~models.Decision` in the platform's write-back shape.
 
 Steps 1 and 2 validate everything before anything is built, and report
@@ -37,15 +37,15 @@ from typing import Annotated, Any, ClassVar, NamedTuple, Protocol
 import msgspec
 import numpy as np
 
-from engine.geocode import GeoPoint, geocode, locate, swap_suspect, valid_lat_lon
-from models.decision import Decision, Status
-from models.errors import Problem, ValidationError
-from models.inventory import Inventory, StockRecord
-from models.network import Network
-from models.node import Node, NodeKind
-from models.order import Order, OrderLine
-from models.policy import Policy
-from models.sku import Sku
+from sourcewise.engine.geocode import GeoPoint, geocode, locate, swap_suspect, valid_lat_lon
+from sourcewise.models.decision import Decision, Status
+from sourcewise.models.errors import Problem, ValidationError
+from sourcewise.models.inventory import Inventory, StockRecord
+from sourcewise.models.network import Network
+from sourcewise.models.node import Node, NodeKind
+from sourcewise.models.order import Order, OrderLine
+from sourcewise.models.policy import Policy
+from sourcewise.models.sku import Sku
 
 __all__ = [
     "EMPTY", "Adapter", "AdapterError", "Address", "Bound", "Catalog", "FastDecimal", "FastId", "FastPositive",
@@ -55,8 +55,8 @@ __all__ = [
 
 
 class AtpLookup(Protocol):
-    """Available-to-promise units that renders report: a :class:`~engine.router.Router`
-    (live, this order's reservation already taken) or an :class:`~models.inventory.Inventory`."""
+    """Available-to-promise units that renders report: a :class:`~sourcewise.engine.router.Router`
+    (live, this order's reservation already taken) or an :class:`~sourcewise.models.inventory.Inventory`."""
 
     def atp(self, node_id: str, sku: str) -> int:
         """Units of ``sku`` at ``node_id``."""
@@ -79,12 +79,12 @@ MISSING: Any = object()
 class AdapterError(ValidationError):
     """A payload could not be mapped; lists every problem found.
 
-    Each :class:`~models.errors.Problem` has ``table`` = the platform
+    Each :class:`~sourcewise.models.errors.Problem` has ``table`` = the platform
     (``"shopify"``), ``row`` = the document (``"order"``, ``"locations"``,
     ``"inventory"``, ``"config"``) and ``field`` = the JSON path of the
     offending value inside that document, so an integrator can find it.
 
-    Subclasses :class:`~models.errors.ValidationError` (and so
+    Subclasses :class:`~sourcewise.models.errors.ValidationError` (and so
     :class:`ValueError`): code that already handles validation errors
     handles this one.
     """
@@ -295,7 +295,7 @@ class Reader:
 
         ``reference`` is where the rest of the address geocodes to; a pair
         that lands far from it but near it when read the other way round is
-        reported as swapped rather than used (see :func:`engine.geocode.swap_suspect`).
+        reported as swapped rather than used (see :func:`sourcewise.engine.geocode.swap_suspect`).
         """
         if lat is None and lon is None:
             return None
@@ -576,7 +576,7 @@ class Catalog:
     Attributes
     ----------
     network, inventory
-        Ready for :class:`~engine.router.Router`.
+        Ready for :class:`~sourcewise.engine.router.Router`.
     locations : dict
         Every location that became a node, by node id.
     points : dict
@@ -1373,7 +1373,7 @@ class Adapter(ABC):
 
 # ============================================================================ session
 class Session:
-    """An adapter bound to a live :class:`~engine.router.Router` over one catalog.
+    """An adapter bound to a live :class:`~sourcewise.engine.router.Router` over one catalog.
 
     This is how a service uses an adapter: load locations and stock once,
     then :meth:`route` each order payload as it arrives and :meth:`reject`
@@ -1393,14 +1393,14 @@ class Session:
     def __init__(self, adapter: Adapter | str, locations: Any, inventory: Any, *, policy: Policy | None = None,
                  config: Mapping[str, Any] | None = None,
                  sku_attrs: Mapping[str, Mapping[str, Any]] | None = None):
-        from engine.adapters import get_adapter
+        from sourcewise.engine.adapters import get_adapter
 
         adapter = get_adapter(adapter) if isinstance(adapter, str) else adapter
         self._attach(adapter, adapter.parse_catalog(locations, inventory, config=config, sku_attrs=sku_attrs),
                      policy)
 
     def _attach(self, adapter: Adapter, catalog: Catalog, policy: Policy | None) -> None:
-        from engine.router import Router
+        from sourcewise.engine.router import Router
 
         self.adapter = adapter
         self.catalog = catalog
@@ -1410,7 +1410,7 @@ class Session:
     @classmethod
     def from_catalog(cls, adapter: Adapter | str, catalog: Catalog, *, policy: Policy | None = None) -> Session:
         """A session over a ready catalog (e.g. :meth:`Catalog.from_models` of a scenario's network)."""
-        from engine.adapters import get_adapter
+        from sourcewise.engine.adapters import get_adapter
 
         self = cls.__new__(cls)
         self._attach(get_adapter(adapter) if isinstance(adapter, str) else adapter, catalog, policy)
@@ -1535,7 +1535,7 @@ class Session:
             out.setdefault("sourcewise", {}).setdefault("notes", []).append(
                 f"location {location} holds none of the rejected lines; nothing to move")
             return out
-        from engine.router import ReservationError
+        from sourcewise.engine.router import ReservationError
 
         try:
             after = self.router.reroute(bound.order_id, node_id, keys, shortfall)
@@ -1555,8 +1555,8 @@ def route_payload(platform: str | Adapter, order: Any, locations: Any, inventory
     What ``python cli.py adapt`` does. Problems in all three documents are
     reported together in one :class:`AdapterError`.
     """
-    from engine.adapters import get_adapter
-    from engine.router import Router
+    from sourcewise.engine.adapters import get_adapter
+    from sourcewise.engine.router import Router
 
     adapter = get_adapter(platform) if isinstance(platform, str) else platform
     catalog, bound = adapter.parse(order, locations, inventory, config=config)

@@ -46,7 +46,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from engine.adapters.base import (
+from sourcewise.engine.adapters.base import (
     Adapter,
     Address,
     AtpLookup,
@@ -69,7 +69,7 @@ from engine.adapters.base import (
     summary,
     unfilled_by_line,
 )
-from models.decision import Decision
+from sourcewise.models.decision import Decision
 
 __all__ = ["CommercetoolsAdapter"]
 

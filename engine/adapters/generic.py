@@ -34,7 +34,7 @@ Many decisions: ``{"schema": "sourcewise.decisions/1", "decisions": [...]}``.
 
 For ``cli.py route --format json``::
 
-    from engine.adapters.generic import parse_orders, render_decisions
+    from sourcewise.engine.adapters.generic import parse_orders, render_decisions
     notes: dict[str, list[str]] = {}
     orders = parse_orders(json.load(fh), network, notes=notes)   # AdapterError on bad input
     print(json.dumps(render_decisions([router.route(o) for o in orders], notes=notes)))
@@ -49,7 +49,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from engine.adapters.base import (
+from sourcewise.engine.adapters.base import (
     EMPTY,
     Adapter,
     AdapterError,
@@ -75,11 +75,11 @@ from engine.adapters.base import (
     summary_notes,
     unfilled_by_line,
 )
-from engine.geocode import geocode, locate
-from models.decision import Decision
-from models.errors import ValidationError
-from models.network import Network
-from models.order import Order, OrderLine
+from sourcewise.engine.geocode import geocode, locate
+from sourcewise.models.decision import Decision
+from sourcewise.models.errors import ValidationError
+from sourcewise.models.network import Network
+from sourcewise.models.order import Order, OrderLine
 
 __all__ = [
     "SCHEMA_PATH", "GenericAdapter", "is_batch", "load_schema", "parse_orders", "render_batch", "render_decision",
@@ -482,7 +482,7 @@ def render_decisions(decisions: Iterable[Decision], *, notes: Mapping[str, Itera
 
 
 def render_batch(result: Any, *, notes: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
-    """A :class:`~engine.router.BatchResult` (``route_many``) as the same document, without decision objects.
+    """A :class:`~sourcewise.engine.router.BatchResult` (``route_many``) as the same document, without decision objects.
 
     ``result.orders`` must have ``order_id, status, units, cost, shipping,
     handling, vendor_fees, split_penalty, distance_km`` and

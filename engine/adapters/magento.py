@@ -44,7 +44,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from engine.adapters.base import (
+from sourcewise.engine.adapters.base import (
     EMPTY,
     MAX_UNITS,
     MISSING,
@@ -70,8 +70,8 @@ from engine.adapters.base import (
     new_tuple,
     summary,
 )
-from engine.geocode import GeoPoint
-from models.decision import Decision
+from sourcewise.engine.geocode import GeoPoint
+from sourcewise.models.decision import Decision
 
 __all__ = ["MagentoAdapter"]
 
@@ -177,9 +177,9 @@ class MagentoAdapter(Adapter):
     Parameters
     ----------
     stock_id : int, optional
-        The stock a long-lived :class:`~engine.adapters.Session` serves:
+        The stock a long-lived :class:`~sourcewise.engine.adapters.Session` serves:
         only sources linked to it become locations, with their link
-        priorities. One-off routing (:func:`~engine.adapters.route_payload`)
+        priorities. One-off routing (:func:`~sourcewise.engine.adapters.route_payload`)
         takes it from the request instead.
     all_sources : bool
         List every enabled source holding the SKU, deducting or not, as

@@ -46,7 +46,7 @@ from typing import Any
 
 import msgspec
 
-from engine.adapters.base import (
+from sourcewise.engine.adapters.base import (
     Adapter,
     Address,
     AtpLookup,
@@ -73,8 +73,8 @@ from engine.adapters.base import (
     summary,
     unfilled_by_line,
 )
-from engine.geocode import locate
-from models.decision import Decision
+from sourcewise.engine.geocode import locate
+from sourcewise.models.decision import Decision
 
 __all__ = ["ShopifyAdapter", "reject_fulfillment_order"]
 

@@ -23,10 +23,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from engine.adapters import PLATFORMS, AdapterError, route_payload
-from engine.adapters.generic import is_batch, route_orders
-from models.errors import ValidationError
-from models.policy import STRATEGIES, Policy, load_policy
+from sourcewise.engine.adapters import PLATFORMS, AdapterError, route_payload
+from sourcewise.engine.adapters.generic import is_batch, route_orders
+from sourcewise.models.errors import ValidationError
+from sourcewise.models.policy import STRATEGIES, Policy, load_policy
 
 __all__ = ["register", "run"]
 

@@ -1,4 +1,4 @@
-"""``cli.py bench``: the scaling study with its baselines (see :mod:`engine.benchstudy`)."""
+"""``cli.py bench``: the scaling study with its baselines (see :mod:`sourcewise.engine.benchstudy`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the study; returns the process exit code."""
-    from engine.benchstudy import run_study
+    from sourcewise.engine.benchstudy import run_study
 
     run_study(args.quick, Path(args.out), args.seed, memory=args.memory)
     return 0

@@ -1,4 +1,4 @@
-"""``cli.py generate``: write a deterministic scenario on real geography (see :mod:`data.generate`)."""
+"""``cli.py generate``: write a deterministic scenario on real geography (see :mod:`sourcewise.data.generate`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.commands.simulate import check_out
+from sourcewise.engine.commands.simulate import check_out
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate, generate into a staging folder, then move the files into ``--out``."""
-    from data.generate import generate_scenario, write_scenario
-    from engine.scenario import staged_output
+    from sourcewise.data.generate import generate_scenario, write_scenario
+    from sourcewise.engine.scenario import staged_output
 
     if (msg := check_out(args.out)) is not None:
         print(f"error: {msg}", file=sys.stderr)

@@ -10,11 +10,11 @@ import time
 import numpy as np
 import pandas as pd
 
-from engine.scenario import load_scenario, write_tables
-from engine.summary import format_summary, routing_summary
-from models.errors import ValidationError
-from models.inventory import Inventory
-from models.tables import OrderBatch
+from sourcewise.engine.scenario import load_scenario, write_tables
+from sourcewise.engine.summary import format_summary, routing_summary
+from sourcewise.models.errors import ValidationError
+from sourcewise.models.inventory import Inventory
+from sourcewise.models.tables import OrderBatch
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,8 +39,8 @@ def _days(batch: OrderBatch):
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.optimize import _take, optimize
-    from engine.vendors import VendorOffers
+    from sourcewise.engine.optimize import _take, optimize
+    from sourcewise.engine.vendors import VendorOffers
 
     if not (math.isfinite(args.time_limit) and args.time_limit > 0):
         print(f"error: --time-limit must be a positive number of seconds, got {args.time_limit}", file=sys.stderr)

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from engine.router import BatchResult
-from engine.scenario import build_router, load_scenario, write_tables
-from engine.summary import format_summary, routing_summary
-from models.errors import ValidationError
-from models.policy import STRATEGIES
-from models.tables import OrderBatch
+from sourcewise.engine.router import BatchResult
+from sourcewise.engine.scenario import build_router, load_scenario, write_tables
+from sourcewise.engine.summary import format_summary, routing_summary
+from sourcewise.models.errors import ValidationError
+from sourcewise.models.policy import STRATEGIES
+from sourcewise.models.tables import OrderBatch
 
 CHUNK = 20_000
 
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     alloc_df = pd.concat(allocs, ignore_index=True)
     orders_df = pd.concat(orders, ignore_index=True)
     if args.format == "json":
-        from engine.adapters.generic import render_batch
+        from sourcewise.engine.adapters.generic import render_batch
 
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from engine.simulate import DEFAULT_STRATEGIES, Prepared, SimConfig, simulate
-from models.errors import ValidationError
+from sourcewise.engine.simulate import DEFAULT_STRATEGIES, Prepared, SimConfig, simulate
+from sourcewise.models.errors import ValidationError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,8 +60,8 @@ def check_out(out: str) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate everything, replay, write the report; returns the exit code."""
-    from engine.report import format_table, write_report
-    from engine.scenario import load_scenario
+    from sourcewise.engine.report import format_table, write_report
+    from sourcewise.engine.scenario import load_scenario
 
     problem = check_out(args.out)
     if problem:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from engine.commands.simulate import check_out
-from models.errors import ValidationError
+from sourcewise.engine.commands.simulate import check_out
+from sourcewise.models.errors import ValidationError
 
 MAX_LOCAL_WORKERS = 2
 
@@ -38,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the scenario and the grid, run the sweep, write the results; returns the exit code."""
-    from engine.scenario import load_scenario
-    from engine.sweep import load_grid, open_client, run_sweep, sweep_table, write_sweep
+    from sourcewise.engine.scenario import load_scenario
+    from sourcewise.engine.sweep import load_grid, open_client, run_sweep, sweep_table, write_sweep
 
     problems = []
     if not 1 <= args.workers <= MAX_LOCAL_WORKERS:

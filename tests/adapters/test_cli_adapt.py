@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import cli
+from sourcewise import cli
 from tests.adapters import PAYLOADS, load
 from tests.conftest import SAMPLE
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from engine.adapters import AdapterError, Session, get_adapter, route_payload
+from sourcewise.engine.adapters import AdapterError, Session, get_adapter, route_payload
 from tests.adapters import atp_table, load
 
 EDISON = "9a0e4b7d-2f1c-4c8e-b6a5-3d2e1f0a9b8c"

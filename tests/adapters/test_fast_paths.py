@@ -1,6 +1,6 @@
 """The fast paths of parsing never decide differently from the careful ones.
 
-:class:`~engine.adapters.base.Shape` reads objects through generated code and
+:class:`~sourcewise.engine.adapters.base.Shape` reads objects through generated code and
 falls back to :meth:`Reader.take` field by field; :class:`~models.Order`
 confirms the usual order with plain comparisons before running its full
 validation. Each shortcut must accept only what the careful path accepts,
@@ -19,16 +19,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import engine.adapters.base as base_mod
-import engine.adapters.commercetools as ct_mod
-import engine.adapters.generic as generic_mod
-import engine.adapters.magento as magento_mod
-import engine.adapters.shopify as shopify_mod
-from engine.adapters import AdapterError, get_adapter
-from engine.adapters.base import MAX_UNITS, Bound, Catalog, Reader, Shape
-from engine.geocode import GeoPoint, distance_km, swap_suspect, valid_lat_lon
-from models.errors import Collector
-from models.order import Order, OrderLine
+import sourcewise.engine.adapters.base as base_mod
+import sourcewise.engine.adapters.commercetools as ct_mod
+import sourcewise.engine.adapters.generic as generic_mod
+import sourcewise.engine.adapters.magento as magento_mod
+import sourcewise.engine.adapters.shopify as shopify_mod
+from sourcewise.engine.adapters import AdapterError, get_adapter
+from sourcewise.engine.adapters.base import MAX_UNITS, Bound, Catalog, Reader, Shape
+from sourcewise.engine.geocode import GeoPoint, distance_km, swap_suspect, valid_lat_lon
+from sourcewise.models.errors import Collector
+from sourcewise.models.order import Order, OrderLine
 from tests.adapters import load
 from tests.adapters.test_fuzz import FILES, _paths, _session, mutated
 
@@ -334,7 +334,7 @@ def test_fast_order_agrees_on_the_benchmark_payloads(platform, bench_setup):
 def bench_setup():
     from benchmarks.bench_adapters import Setup
     from benchmarks.conftest import RoutingSetup
-    from benchmarks.instances import (
+    from sourcewise.data.instances import (
         build_inventory,
         build_network,
         build_orders,

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.adapters import AdapterError, Session, route_payload
-from engine.adapters.magento import MagentoAdapter
+from sourcewise.engine.adapters import AdapterError, Session, route_payload
+from sourcewise.engine.adapters.magento import MagentoAdapter
 from tests.adapters import atp_table, load
 
 FILES = {

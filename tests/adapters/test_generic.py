@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.adapters import AdapterError, Session, route_payload
-from engine.adapters.generic import (
+from sourcewise.engine.adapters import AdapterError, Session, route_payload
+from sourcewise.engine.adapters.generic import (
     load_schema,
     parse_orders,
     render_batch,
     render_decision,
     render_decisions,
 )
-from engine.router import Router
-from models import Inventory, Network, Node, Sku, StockRecord
+from sourcewise.engine.router import Router
+from sourcewise.models import Inventory, Network, Node, Sku, StockRecord
 from tests.adapters import atp_table, load
 
 SCHEMA = load_schema()
@@ -215,7 +215,7 @@ def test_schema_documents_every_generic_document():
 
 
 def test_route_orders_batch_routes_in_sequence_or_not_at_all():
-    from engine.adapters.generic import route_orders
+    from sourcewise.engine.adapters.generic import route_orders
 
     one = load("generic_order.json")
     doc = route_orders({"orders": [one, one | {"order_id": "A-1002"}]}, load("generic_locations.json"),
@@ -230,7 +230,7 @@ def test_route_orders_batch_routes_in_sequence_or_not_at_all():
 
 
 def test_platform_shipping_names_map_to_service_levels():
-    from engine.adapters.base import service_level
+    from sourcewise.engine.adapters.base import service_level
 
     assert service_level("Overnight Air") == "next_day"
     assert service_level("EXPRESS") == "express"

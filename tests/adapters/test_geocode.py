@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.geocode import (
+from sourcewise.engine.geocode import (
     COUNTRY_CENTROIDS,
     REGION_CENTROIDS,
     country_code,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.adapters import AdapterError, Session, route_payload
-from engine.adapters.magento import MagentoAdapter
+from sourcewise.engine.adapters import AdapterError, Session, route_payload
+from sourcewise.engine.adapters.magento import MagentoAdapter
 from tests.adapters import atp_table, load
 
 
@@ -69,7 +69,7 @@ def test_unknown_coordinates_are_geocoded_and_unlinked_sources_left_out():
 
 
 def test_priority_strategy_follows_link_priorities():
-    from models.policy import Policy
+    from sourcewise.models.policy import Policy
 
     out = route_payload("magento", load("magento_request.json"), load("magento_sources.json"),
                         load("magento_source_items.json"), policy=Policy(strategy="priority"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.adapters import AdapterError, Session, route_payload
-from engine.adapters.shopify import reject_fulfillment_order
+from sourcewise.engine.adapters import AdapterError, Session, route_payload
+from sourcewise.engine.adapters.shopify import reject_fulfillment_order
 from tests.adapters import atp_table, load
 
 NEWARK, FIFTH, COLUMBUS, SHIPWIRE = "655441491", "487838322", "905684977", "24826418"

@@ -1,4 +1,4 @@
-"""Tests for the geography-based scenario generator :mod:`data.generate`."""
+"""Tests for the geography-based scenario generator :mod:`sourcewise.data.generate`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.api import types as ptypes
 
-from data.generate import (
+from sourcewise.data.generate import (
     SCHEMA,
     TABLES,
     Scenario,

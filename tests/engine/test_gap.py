@@ -8,9 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli import main
-from engine.gap import GapInstance, load_gap, master_for, parse_gap, read_optima, solve_gap
-from models.errors import ValidationError
+from sourcewise.cli import main
+from sourcewise.engine.gap import (
+    GapInstance,
+    load_gap,
+    master_for,
+    parse_gap,
+    read_optima,
+    solve_gap,
+)
+from sourcewise.models.errors import ValidationError
 from tests.conftest import REPO
 
 GAP_DATA = Path(REPO).parent / "shared" / "data" / "gap"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import _kernels as K
-from engine.router import Router
-from models.network import unit_vectors
+from sourcewise.engine import _kernels as K
+from sourcewise.engine.router import Router
+from sourcewise.models.network import unit_vectors
 from tests import naive
 from tests.conftest import flat_policy, make_inventory, make_network, make_order
 
@@ -172,7 +172,7 @@ def test_unit_costs_match_reference(rng):
 
 def _skewed_inventory(rng, net, densities):
     """Stock where SKU ``j`` sits at a ``densities[j]`` share of the nodes: rare and popular SKUs mixed."""
-    from models import Inventory, StockRecord
+    from sourcewise.models import Inventory, StockRecord
 
     records = []
     for j, s in enumerate(net.skus):
@@ -268,8 +268,8 @@ def test_fast_path_on_rare_and_popular_skus_matches_brute_force(seed, bitsets):
 
 def test_more_than_three_parcels_extends_greedily_within_limits(rng):
     # every SKU sits at a different node: five lines need five parcels
-    from models import Inventory, Network, Node, OrderLine, Sku, StockRecord
-    from models import Order as O
+    from sourcewise.models import Inventory, Network, Node, OrderLine, Sku, StockRecord
+    from sourcewise.models import Order as O
 
     nodes = [Node(f"N{i}", "warehouse", 30 + i, -90 - i) for i in range(6)]
     net = Network.build(nodes, [Sku(f"S{i}", 1, 10) for i in range(6)])
@@ -325,7 +325,7 @@ def test_split_pool_keeps_a_source_of_every_line():
     # stocks C. With a pool of four split candidates chosen by key alone, all
     # four would be near nodes and no split could ship C; the pool keeps C's
     # source, so the order ships whole in two parcels.
-    from models import Inventory, Network, Node, Order, OrderLine, Sku, StockRecord
+    from sourcewise.models import Inventory, Network, Node, Order, OrderLine, Sku, StockRecord
 
     near = [Node(f"W{i}", "warehouse", 40.0 + 0.01 * i, -75.0, handling_per_shipment=0.5) for i in range(10)]
     far = Node("FAR", "warehouse", 34.0, -118.0, handling_per_shipment=6.0, handling_per_unit=2.0)
@@ -340,7 +340,7 @@ def test_split_pool_keeps_a_source_of_every_line():
 
 def _pool_case(nodes, records, lines, pool):
     """Route one order to (40, -75) with a split pool of ``pool`` nodes; also solve it by brute force."""
-    from models import Inventory, Network, Order, OrderLine, Sku, StockRecord
+    from sourcewise.models import Inventory, Network, Order, OrderLine, Sku, StockRecord
 
     skus = sorted({s for _, s, _ in records})
     net = Network.build(nodes, [Sku(s, 1.0, 20.0) for s in skus])
@@ -356,7 +356,7 @@ def test_split_pool_keeps_nodes_that_ship_two_lines_whole():
     # of six with each line's cheapest sources, and no two of them ship the
     # order. One dearer node 300 miles away holds A and B: with C from next
     # door that is two parcels, not three, and the pool must hold it.
-    from models import Node
+    from sourcewise.models import Node
 
     near = [Node(f"{s}{i}", "warehouse", 40.0 + 0.01 * i, -75.0, handling_per_shipment=0.5)
             for s in "ABC" for i in range(4)]
@@ -373,7 +373,7 @@ def test_split_pool_ranks_sources_of_every_unit_first():
     # node 300 miles away holds five. Ranked by price alone, the near ones
     # take both of C's places in a pool of four and the order cannot ship
     # whole; ranked by whole units first, the far node ships all three.
-    from models import Node
+    from sourcewise.models import Node
 
     near = [Node(f"A{i}", "warehouse", 40.0 + 0.01 * i, -75.0, handling_per_shipment=0.5) for i in range(3)]
     near += [Node(f"C{i}", "warehouse", 40.0 - 0.01 * i, -75.0, handling_per_shipment=0.5) for i in range(4)]
@@ -425,7 +425,7 @@ def test_sku_bitsets_match_the_entry_lists(rng):
 
 def test_kernel_unit_vector_is_the_routers_bit_for_bit(rng):
     # _route_one computes the destination itself; explanations recompute it in Python
-    from engine.router import _unit_vector
+    from sourcewise.engine.router import _unit_vector
 
     lat = np.r_[rng.uniform(-90, 90, 500), -90.0, 90.0, 0.0]
     lon = np.r_[rng.uniform(-180, 180, 500), -180.0, 180.0, 0.0]

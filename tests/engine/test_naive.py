@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.instances import build_instance, to_frames
-from engine.naive import NaiveRouter, haversine_miles, route_naive
-from engine.router import Router
-from models import Policy, ValidationError
+from sourcewise.data.instances import build_instance, to_frames
+from sourcewise.engine.naive import NaiveRouter, haversine_miles, route_naive
+from sourcewise.engine.router import Router
+from sourcewise.models import Policy, ValidationError
 from tests import naive as ref
 
 # three nodes on one meridian: A at the customer, B 69 miles north, C 138 miles north

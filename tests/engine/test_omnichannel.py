@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.router import Router
-from engine.substitutes import SubstituteIndex
-from engine.vendors import HttpVendorGateway, VendorOffers
-from models import (
+from sourcewise.engine.router import Router
+from sourcewise.engine.substitutes import SubstituteIndex
+from sourcewise.engine.vendors import HttpVendorGateway, VendorOffers
+from sourcewise.models import (
     Inventory,
     MethodPolicy,
     Network,
@@ -299,7 +299,7 @@ def test_substitutes_are_proposed_for_an_item_out_of_stock_everywhere():
 
 
 def test_policy_toml_round_trip(tmp_path):
-    from models.policy import load_policy
+    from sourcewise.models.policy import load_policy
 
     (tmp_path / "policy.toml").write_text(
         'strategy = "cost"\n[[tiers]]\nname = "wh"\nkinds = ["warehouse"]\n[[tiers]]\nname = "st"\n'

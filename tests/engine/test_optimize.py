@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engine.optimize as O
-from cli import main
-from engine.optimize import dual_prices, optimize, reoptimize
-from engine.router import Router
-from engine.scenario import load_scenario
-from models import Inventory, Network, Node, Order, OrderLine, Policy, Sku, StockRecord
-from models.errors import ValidationError
+import sourcewise.engine.optimize as O
+from sourcewise.cli import main
+from sourcewise.engine.optimize import dual_prices, optimize, reoptimize
+from sourcewise.engine.router import Router
+from sourcewise.engine.scenario import load_scenario
+from sourcewise.models import Inventory, Network, Node, Order, OrderLine, Policy, Sku, StockRecord
+from sourcewise.models.errors import ValidationError
 from tests.conftest import SAMPLE, make_inventory, make_network, make_order
 from tests.naive import haversine_miles
 
@@ -248,7 +248,7 @@ def test_costs_and_eligibility_match_the_router_on_the_sample():
     """The optimizer prices the router's own plans exactly as the router reports them
     (tiers, deadlines, vendor offers and capacities included; walk-in depletion left out
     because the router prices it at the stock left when each order is routed)."""
-    from engine.vendors import VendorOffers
+    from sourcewise.engine.vendors import VendorOffers
 
     sc = load_scenario(SAMPLE)
     offers = VendorOffers.from_frame(sc.network, sc.tables["vendor_offers"])

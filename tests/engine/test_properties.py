@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.router import Router
-from models import Status
+from sourcewise.engine.router import Router
+from sourcewise.models import Status
 from tests import naive
 from tests.conftest import flat_policy, make_inventory, make_network, make_order
 from tests.engine.test_kernels import _atp_dict, _demand

@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from engine.router import ReservationError, Router
-from models import (
+from sourcewise.engine.router import ReservationError, Router
+from sourcewise.models import (
     Inventory,
     Network,
     Node,
@@ -360,7 +360,7 @@ def test_batch_string_columns_match_a_frame_of_python_strings():
     # be the ones pandas makes of the plain object arrays, dtype included
     import pandas as pd
 
-    from engine.router import _arrow_labels, _take_str
+    from sourcewise.engine.router import _arrow_labels, _take_str
 
     rng = np.random.default_rng(7)
     labels = np.array([f"id-{i}" for i in range(50)], dtype=object)

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import _scoring_kernels as SK
-from engine import scoring
-from models import Network, Node, Sku, ValidationError
-from models.network import unit_vectors
+from sourcewise.engine import _scoring_kernels as SK
+from sourcewise.engine import scoring
+from sourcewise.models import Network, Node, Sku, ValidationError
+from sourcewise.models.network import unit_vectors
 from tests import naive
 
 

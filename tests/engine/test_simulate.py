@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import cli
-from data.generate import generate_scenario, write_scenario
-from engine.report import REPORT_FILES
-from engine.scenario import load_scenario
-from engine.simulate import (
+from sourcewise import cli
+from sourcewise.data.generate import generate_scenario, write_scenario
+from sourcewise.engine.report import REPORT_FILES
+from sourcewise.engine.scenario import load_scenario
+from sourcewise.engine.simulate import (
     SUM_COLUMNS,
     SimConfig,
     check_invariants,
@@ -20,7 +20,7 @@ from engine.simulate import (
     parse_strategy,
     simulate,
 )
-from models.errors import ValidationError
+from sourcewise.models.errors import ValidationError
 from tests.conftest import SAMPLE
 
 COST_PARTS = ["shipping", "handling", "vendor_fees", "split_penalty", "penalties"]

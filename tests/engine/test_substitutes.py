@@ -11,16 +11,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import _similarity as K
-from engine import substitutes
-from engine.substitutes import (
+from sourcewise.engine import _similarity as K
+from sourcewise.engine import substitutes
+from sourcewise.engine.substitutes import (
     BITSET_MAX_TAGS,
     SimilarityWeights,
     SubstituteIndex,
     propose,
     similarity_scores,
 )
-from models import Network, Sku, ValidationError
+from sourcewise.models import Network, Sku, ValidationError
 
 # ---------------------------------------------------------------- reference twins
 

@@ -11,11 +11,11 @@ import logging
 import pandas as pd
 import pytest
 
-import cli
-from engine.scenario import load_scenario
-from engine.simulate import SimConfig
-from engine.sweep import apply_params, run_variant, variants_from_grid
-from models.errors import ValidationError
+from sourcewise import cli
+from sourcewise.engine.scenario import load_scenario
+from sourcewise.engine.simulate import SimConfig
+from sourcewise.engine.sweep import apply_params, run_variant, variants_from_grid
+from sourcewise.models.errors import ValidationError
 from tests.conftest import SAMPLE
 
 GRID = """

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.vendors import (
+from sourcewise.engine.vendors import (
     HttpVendorGateway,
     VendorError,
     VendorGateway,
@@ -20,7 +20,7 @@ from engine.vendors import (
     VendorTimeout,
     check_vendors,
 )
-from models import Network, Node, Sku, ValidationError
+from sourcewise.models import Network, Node, Sku, ValidationError
 from tests.engine.vendor_server import Behaviour, VendorServer, error, malformed, ok, slow
 
 TIMEOUT = 0.2

@@ -13,9 +13,9 @@ _SCRIPT = r"""
 import importlib
 from numba.core.registry import CPUDispatcher
 
-from engine.warm import warm_up
+from sourcewise.engine.warm import warm_up
 
-MODULES = ["engine._kernels", "engine._plans", "engine._scoring_kernels", "engine._similarity"]
+MODULES = ["sourcewise.engine._kernels", "sourcewise.engine._plans", "sourcewise.engine._scoring_kernels", "sourcewise.engine._similarity"]
 
 
 def signatures():
@@ -31,12 +31,12 @@ assert warm_up() > 0.0
 assert warm_up() == 0.0  # once per process
 before = signatures()
 # the kernels called from Python (the rest are only called from compiled code)
-assert all(before[f"engine._kernels.{k}"] >= 1 for k in ("_route_one", "_route_fast", "_route_core", "_route_batch",
+assert all(before[f"sourcewise.engine._kernels.{k}"] >= 1 for k in ("_route_one", "_route_fast", "_route_core", "_route_batch",
                                                           "_gather", "_plan_cost")), before
 
-from engine import scenario as sc
-from engine.router import Router, _orders_from_batch
-from benchmarks.instances import build_inventory, build_network, build_orders, orders_as_objects
+from sourcewise.engine import scenario as sc
+from sourcewise.engine.router import Router, _orders_from_batch
+from sourcewise.data.instances import build_inventory, build_network, build_orders, orders_as_objects
 
 s = sc.load_scenario("data/sample")
 r = sc.build_router(s)

@@ -3,7 +3,7 @@
 One :class:`VendorServer` serves many vendors, each under its own path
 prefix, each with its own :class:`Behaviour` (answer normally, answer too
 late, fail with a status, or send a broken body), so a test can point an
-:class:`~engine.vendors.HttpVendorGateway` at healthy and misbehaving vendors
+:class:`~sourcewise.engine.vendors.HttpVendorGateway` at healthy and misbehaving vendors
 at once::
 
     with VendorServer({"V1": ok({"A": 3}), "V2": slow(2.0)}) as srv:

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from models.decision import (
+from sourcewise.models.decision import (
     Allocation,
     CandidateNote,
     CostBreakdown,

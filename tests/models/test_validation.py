@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from models import (
+from sourcewise.models import (
     Inventory,
     Network,
     Node,
@@ -16,7 +16,7 @@ from models import (
     StockRecord,
     ValidationError,
 )
-from models.tables import inventory_from_frame, network_from_frames, orders_from_frame
+from sourcewise.models.tables import inventory_from_frame, network_from_frames, orders_from_frame
 
 
 def test_node_rejects_every_bad_field_at_once():

