@@ -72,13 +72,13 @@ def wave(tmp_path_factory) -> Wave:
     sc = load_scenario(folder)
     offers = _offers(sc)
     # compile every kernel first, on a slice of the wave
-    O.optimize(O._take(sc.orders, np.arange(min(50, sc.orders.n_orders))), sc.network, sc.inventory, sc.policy,
+    O.optimize(sc.orders.take(np.arange(min(50, sc.orders.n_orders))), sc.network, sc.inventory, sc.policy,
                5.0, walkin=sc.tables.get("walkin"), vendor_offers=offers)
-    build_router(sc).route_many(O._take(sc.orders, np.arange(20)), strategy="dual")
+    build_router(sc).route_many(sc.orders.take(np.arange(20)), strategy="dual")
     batch, policy, cap_o, cap_u = O._prepare(sc.orders, sc.network, sc.inventory, sc.policy, 1.0, "highs", None,
                                              None, None)
     router = O._router(sc.network, sc.inventory, policy, sc.tables.get("walkin"), offers)
-    ev = O._problem(batch, sc.network, sc.inventory, policy, router, cap_o, cap_u, None, 1000, 0)
+    ev = O._problem(batch, sc.network, sc.inventory, policy, router.stock_view(), cap_o, cap_u, None, 1000, 0)
     return Wave(sc, offers, ev)
 
 

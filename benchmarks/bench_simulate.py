@@ -329,7 +329,7 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("sourcewise.engine.simulate.Replay", "_rows", "read route_many results (_rows)"),
     ("sourcewise.engine.simulate.Replay", "_take", "count units taken (_take)"),
     ("sourcewise.engine.simulate", "take_orders", "slice order batches (take_orders)"),
-    ("sourcewise.engine.simulate", "_orders_from_batch", "Order objects for Router.route"),
+    ("sourcewise.engine.simulate", "orders_from_batch", "Order objects for Router.route"),
     ("sourcewise.engine.simulate._Stock", "receive", "receipts (incl. adjust_stock_many)"),
     ("sourcewise.engine.simulate.Replay", "_walkin", "walk-in sales (incl. adjust_stock_many)"),
     ("sourcewise.engine.simulate.Replay", "_disrupt", "pick rejections / vendor failures (_disrupt)"),

@@ -61,22 +61,25 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property
 
-import msgspec
 import numpy as np
 import pandas as pd
 
 from sourcewise.engine import _plans as P
 from sourcewise.engine._master import Master, MipResult, highs_core
+from sourcewise.engine.batch import (
+    batch_from_orders,
+    lines_for_groups,
+    orders_frame,
+    orders_from_batch,
+)
+from sourcewise.engine.router import Holding, Router, node_usage
 from sourcewise.models.decision import Allocation, CostBreakdown, Decision, Shipment, Status
 from sourcewise.models.errors import Collector
 from sourcewise.models.inventory import Inventory
-from sourcewise.models.network import Network, unit_vectors
+from sourcewise.models.network import UNLIMITED, UNLIMITED_FROM, Network, unit_vectors
 from sourcewise.models.order import Order
 from sourcewise.models.policy import Policy
 from sourcewise.models.tables import OrderBatch
-
-UNLIMITED_FROM = 1 << 59
-"""Capacities at or above this count are unlimited (as in :class:`sourcewise.models.network.Network`)."""
 
 INF_CAPACITY = 1 << 62
 
@@ -317,12 +320,6 @@ def _capacity(value, network: Network, name: str, col: Collector, default: np.nd
     ok = ~bad
     out[ok] = np.where(np.isfinite(arr[ok]) & (arr[ok] < UNLIMITED_FROM), arr[ok], INF_CAPACITY).astype(np.int64)
     return out
-
-
-def _batch_from_orders(network: Network, orders: Iterable[Order]) -> OrderBatch:
-    from sourcewise.engine.router import _batch_from_orders as build
-
-    return build(network, orders)
 
 
 @dataclass(frozen=True, eq=False)
@@ -1287,9 +1284,7 @@ def _lines_for_rows(group_of_line: np.ndarray, line_qty: np.ndarray, row_group: 
 
     Returns line index, row index and units of each (line, node) piece, sorted by line.
     """
-    from sourcewise.engine.router import _lines_for_groups
-
-    return _lines_for_groups(group_of_line, line_qty, row_group, row_qty)
+    return lines_for_groups(group_of_line, line_qty, row_group, row_qty)
 
 
 def _tier_of(pb: _Problem, orders: np.ndarray, nodes: np.ndarray, km: np.ndarray) -> np.ndarray:
@@ -1336,9 +1331,7 @@ def _tables(pb: _Problem, choice: np.ndarray):
         "qty": piece,
         "tier": tiers,
     })
-    from sourcewise.engine.router import _orders_frame
-
-    orders_df = _orders_frame(batch.order_id, filled, ordered, ships, costs, km, days)
+    orders_df = orders_frame(batch.order_id, filled, ordered, ships, costs, km, days)
     a_km, a_days = row_km[row_idx], row_days[row_idx]
     start = pb.ctx.start_day
 
@@ -1449,7 +1442,7 @@ def warm_up() -> None:
     policy = Policy()
     batch, _, cap_o, cap_u = _prepare(orders, net, inv, policy, 1.0, "highs", None, None, None)
     router = _router(net, inv, policy, None, None)
-    pb = _problem(batch, net, inv, policy, router, cap_o, cap_u, None, 1000, 1)
+    pb = _problem(batch, net, inv, policy, router.stock_view(), cap_o, cap_u, None, 1000, 1)
     pb.add_allocations(router.route_many(batch, strategy="cost").allocations)
     r2 = _router(net, inv, policy, None, None)
     r2.set_dual_prices(np.zeros(inv.nnz))
@@ -1484,7 +1477,7 @@ def _prepare(orders, network: Network, inventory: Inventory, policy: Policy | No
              unfilled_penalty, node_capacity_orders, node_capacity_units):
     if inventory.network is not network:
         raise ValueError("inventory was built for a different network")
-    batch = orders if isinstance(orders, OrderBatch) else _batch_from_orders(network, orders)
+    batch = orders if isinstance(orders, OrderBatch) else batch_from_orders(network, orders)
     col = Collector()
     _check_common(col, time_limit, solver, unfilled_penalty)
     for i in np.flatnonzero(pd.Series(batch.order_id).duplicated().to_numpy()):
@@ -1496,27 +1489,24 @@ def _prepare(orders, network: Network, inventory: Inventory, policy: Policy | No
     return batch, policy or Policy(), cap_o, cap_u
 
 
-def _router(network, inventory, policy, walkin, vendor_offers):
-    from sourcewise.engine.router import Router
-
+def _router(network, inventory, policy, walkin, vendor_offers) -> Router:
     return Router(network, inventory, policy, walkin=walkin, vendor_offers=vendor_offers)
 
 
 def _router_cap(cap: np.ndarray) -> np.ndarray:
-    from sourcewise.models.network import UNLIMITED
-
     return np.where(cap >= INF_CAPACITY, UNLIMITED, cap).astype(np.int64)
 
 
-def _problem(batch, network, inventory, policy, router, cap_o, cap_u, penalty, budget, n_alt, *,
+def _problem(batch, network, inventory, policy, view, cap_o, cap_u, penalty, budget, n_alt, *,
              on_hand=None, reserved=None) -> _Problem:
+    """The batch's plan space over ``view``'s planning costs (a router's :class:`StockView`)."""
     ctx = _context(network, inventory, policy, batch,
                    on_hand=inventory.on_hand if on_hand is None else on_hand,
-                   safety=router._safety,  # table safety stock plus store protection
+                   safety=view.safety,  # table safety stock plus store protection
                    reserved=inventory.reserved if reserved is None else reserved,
-                   fee_e=router._entry_fee,  # node fee rates, or vendor offers where given
-                   demand=router._entry_demand,  # store walk-in demand
-                   cap_o=cap_o, cap_u=cap_u, business_day=router.business_day)
+                   fee_e=view.entry_fee,  # node fee rates, or vendor offers where given
+                   demand=view.entry_demand,  # store walk-in demand
+                   cap_o=cap_o, cap_u=cap_u, business_day=view.business_day)
     return _Problem(_Groups.build(batch, policy), network, inventory, policy, ctx, penalty, budget, n_alt)
 
 
@@ -1580,7 +1570,8 @@ def optimize(orders: OrderBatch | Iterable[Order], network: Network, inventory: 
     batch, policy, cap_o, cap_u = _prepare(orders, network, inventory, policy, time_limit, solver,
                                            unfilled_penalty, node_capacity_orders, node_capacity_units)
     router = _router(network, inventory, policy, walkin, vendor_offers)
-    pb = _problem(batch, network, inventory, policy, router, cap_o, cap_u, unfilled_penalty, pricing_budget,
+    pb = _problem(batch, network, inventory, policy, router.stock_view(), cap_o, cap_u, unfilled_penalty,
+                  pricing_budget,
                   n_alternatives)
     t = time.perf_counter()
     greedy = _greedy_columns(pb, router, batch, cap_o, cap_u)
@@ -1594,8 +1585,7 @@ def optimize(orders: OrderBatch | Iterable[Order], network: Network, inventory: 
 def _greedy_columns(pb: _Problem, router, batch: OrderBatch, cap_o: np.ndarray, cap_u: np.ndarray,
                     strategy: str = "cost") -> np.ndarray:
     """The router's own sequential routing of the batch, on the same stock and capacities."""
-    router._cap_orders[:] = _router_cap(cap_o)
-    router._cap_units[:] = _router_cap(cap_u)
+    router.set_capacity_left(_router_cap(cap_o), _router_cap(cap_u))
     res = router.route_many(batch, strategy=strategy)
     return pb.add_allocations(res.allocations)
 
@@ -1623,9 +1613,8 @@ def _route_fn(pb: _Problem, batch: OrderBatch, network, inventory, policy, walki
             cu = np.where(cap_u >= INF_CAPACITY, cap_u, np.maximum(cap_u - units, 0))
         r = _router(network, inv, policy, walkin, vendor_offers)
         r.set_dual_prices(np.maximum(prices, 0.0))
-        r._cap_orders[:] = _router_cap(co)
-        r._cap_units[:] = _router_cap(cu)
-        res = r.route_many(_take(batch, np.asarray(orders, np.int64)), strategy="dual")
+        r.set_capacity_left(_router_cap(co), _router_cap(cu))
+        res = r.route_many(batch.take(np.asarray(orders, np.int64)), strategy="dual")
         return pb.add_allocations(res.allocations, orders)
 
     return route
@@ -1662,21 +1651,13 @@ def dual_prices(orders: OrderBatch | Iterable[Order], network: Network, inventor
     batch, policy, cap_o, cap_u = _prepare(orders, network, inventory, policy, time_limit, "highs",
                                            unfilled_penalty, node_capacity_orders, node_capacity_units)
     router = _router(network, inventory, policy, walkin, vendor_offers)
-    pb = _problem(batch, network, inventory, policy, router, cap_o, cap_u, unfilled_penalty, 200_000, 4)
+    pb = _problem(batch, network, inventory, policy, router.stock_view(), cap_o, cap_u, unfilled_penalty,
+                  200_000, 4)
     st = _solve(pb, None, float(time_limit), "highs", False, None, 1.0, 0, t0)
     return _entry_prices(pb, st.last_prices)
 
 
 # ------------------------------------------------------------- re-optimization
-def _usage(network: Network, inventory: Inventory, entries: np.ndarray, qty: np.ndarray):
-    """Parcels and units per node of a reservation."""
-    nodes = inventory.node[entries]
-    units = np.bincount(nodes, weights=qty, minlength=network.n_nodes).astype(np.int64)
-    parcels = np.zeros(network.n_nodes, np.int64)
-    parcels[np.unique(nodes[qty > 0])] = 1
-    return parcels, units
-
-
 def reoptimize(router, order_ids: Iterable[str] | None = None, time_limit: float = 10.0, *,
                orders: OrderBatch | Iterable[Order] | None = None,
                node_capacity_orders: np.ndarray | Mapping[str, int | None] | None = None,
@@ -1710,25 +1691,17 @@ def reoptimize(router, order_ids: Iterable[str] | None = None, time_limit: float
     """
     warm_up()
     t0 = time.perf_counter()
-    net, inv = router.network, router._inv
+    net, inv = router.network, router.inventory
     col = Collector()
     _check_common(col, time_limit, solver, unfilled_penalty)
-    with router._lock:
-        ids = list(router._open) if order_ids is None else [str(o) for o in order_ids]
-        if len(set(ids)) != len(ids):
-            col.add("reoptimize", None, "order_ids", "repeated order id")
-        for oid in ids:
-            if oid not in router._open:
-                col.add("reoptimize", oid, "order_id", "not an open order (unknown, released or committed)")
-        col.raise_if_any()
-        held = {oid: router._open_held(oid) for oid in ids}
-        for h in held.values():
-            h.rows()  # batch-routed orders keep their rows in the batch's arrays until asked
-        on_hand = router._on_hand.copy()
-        reserved = router._reserved.copy()
-        cap_left_o = router._cap_orders.copy()
-        cap_left_u = router._cap_units.copy()
-        today = router.business_day
+    taken = router.holdings(order_ids, collector=col)
+    col.raise_if_any()
+    holdings, view = taken
+    held = {h.order_id: h for h in holdings}
+    ids = list(held)
+    on_hand, reserved = view.on_hand, view.reserved
+    cap_left_o, cap_left_u = view.cap_orders, view.cap_units
+    today = view.business_day
     if not ids:
         return ReoptResult(False, "no open orders", (), 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0, 0, 0, 0.0, None)
     batch = _open_batch(router, ids, held, orders)
@@ -1740,7 +1713,7 @@ def reoptimize(router, order_ids: Iterable[str] | None = None, time_limit: float
     for h in held.values():
         np.add.at(back, h.entries, h.qty)
         if h.day == today:
-            po, pu = _usage(net, inv, h.entries, h.qty)
+            po, pu = node_usage(net, inv, h.entries, h.qty)
             back_o += po
             back_u += pu
     free_o = np.where(cap_left_o >= UNLIMITED_FROM, cap_left_o, cap_left_o + back_o)
@@ -1749,7 +1722,7 @@ def reoptimize(router, order_ids: Iterable[str] | None = None, time_limit: float
     cap_u = _capacity(node_capacity_units, net, "node_capacity_units", col, free_u)
     col.raise_if_any()
     policy = router.policy
-    pb = _problem(batch, net, inv, policy, router, cap_o, cap_u, unfilled_penalty, 200_000, 4,
+    pb = _problem(batch, net, inv, policy, view, cap_o, cap_u, unfilled_penalty, 200_000, 4,
                   on_hand=on_hand, reserved=reserved - back)
     # the held plans as columns: the incumbent to beat
     groups = pb.G
@@ -1784,7 +1757,7 @@ def reoptimize(router, order_ids: Iterable[str] | None = None, time_limit: float
     decisions = plan.decisions
     new = {oid: (decisions[o], ce[cptr[j]:cptr[j + 1]].copy(), cq[cptr[j]:cptr[j + 1]].copy())
            for o, (oid, j) in enumerate(zip(ids, st.incumbent.tolist(), strict=True))}
-    reason = _swap(router, held, new, today)
+    reason = router.swap_plans(holdings, new, today)
     if reason:
         return unchanged(reason)
     splits_b = int(np.maximum(b_ships - 1, 0).sum())
@@ -1794,114 +1767,27 @@ def reoptimize(router, order_ids: Iterable[str] | None = None, time_limit: float
                        units_unfilled_after=plan.units_unfilled, **kw)
 
 
-def _open_batch(router, ids: list[str], held: dict, orders) -> OrderBatch:
+def _open_batch(router: Router, ids: list[str], held: dict[str, Holding], orders) -> OrderBatch:
     """Lines and destinations of the open orders, in ``ids`` order."""
     given: dict[str, Order] = {}
     batch = None
     if orders is not None:
-        batch = orders if isinstance(orders, OrderBatch) else _batch_from_orders(router.network, orders)
+        batch = orders if isinstance(orders, OrderBatch) else batch_from_orders(router.network, orders)
     where = {} if batch is None else {str(o): i for i, o in enumerate(batch.order_id)}
     col = Collector()
     for oid in ids:
-        order = getattr(held[oid], "order", None)
+        order = held[oid].order
         if order is not None:
             given[oid] = order
         elif oid not in where:
             col.add("reoptimize", oid, "order_id",
                     "the router keeps no lines for this order (routed with route_many); pass orders=...")
     col.raise_if_any()
-    from sourcewise.engine.router import _orders_from_batch
-
     out = []
     for oid in ids:
         if oid in given:
             out.append(given[oid])
         else:
             i = where[oid]
-            out.extend(_orders_from_batch(router.network, _take(batch, np.array([i]))))
-    return _batch_from_orders(router.network, out)
-
-
-def _take(batch: OrderBatch, idx: np.ndarray) -> OrderBatch:
-    lo, hi = batch.line_ptr[idx], batch.line_ptr[idx + 1]
-    cnt = hi - lo
-    ptr = np.zeros(len(idx) + 1, np.int64)
-    np.cumsum(cnt, out=ptr[1:])
-    sel = np.repeat(lo - ptr[:-1], cnt) + np.arange(int(ptr[-1]))
-
-    def per_line(a):
-        return None if a is None else a[sel]
-
-    def per_order(a):
-        return None if a is None else a[idx]
-
-    return OrderBatch(order_id=batch.order_id[idx], line_ptr=ptr, line_id=batch.line_id[sel],
-                      sku=batch.sku[sel], qty=batch.qty[sel], lat=batch.lat[idx], lon=batch.lon[idx],
-                      allow_split=batch.allow_split[idx], max_shipments=batch.max_shipments[idx],
-                      method=per_line(batch.method), pickup_node=per_line(batch.pickup_node),
-                      service_level=per_order(batch.service_level), channel=per_order(batch.channel),
-                      placed_at=per_order(batch.placed_at), allow_substitutes=per_order(batch.allow_substitutes))
-
-
-def _swap(router, held: dict, new: dict, today: date) -> str:
-    """Replace the orders' reservations under the router's lock; return why not, or ''.
-
-    Stock: each entry's reservation changes by (new - old) units; a rise is
-    allowed only while ATP stays >= 0. Capacity: today's counters change by
-    the difference in parcels and units per node.
-    """
-    from sourcewise.engine.router import _Piece
-
-    net, inv = router.network, router._inv
-    delta = np.zeros(inv.nnz, np.int64)
-    d_o = np.zeros(net.n_nodes, np.int64)
-    d_u = np.zeros(net.n_nodes, np.int64)
-    for oid, h in held.items():
-        _, e, q = new[oid]
-        np.subtract.at(delta, h.entries, h.qty)
-        np.add.at(delta, e, q)
-        po, pu = _usage(net, inv, e, q)
-        d_o += po
-        d_u += pu
-        if h.day == today:
-            po, pu = _usage(net, inv, h.entries, h.qty)
-            d_o -= po
-            d_u -= pu
-    with router._lock:
-        if router.business_day != today:
-            return "the business day changed meanwhile; nothing changed"
-        if any(router._open.get(oid) is not h for oid, h in held.items()):
-            return "an order was released, committed or re-routed meanwhile; nothing changed"
-        free = router._on_hand - router._safety - (router._reserved + delta)
-        if ((delta > 0) & (free < 0)).any():
-            return "stock changed meanwhile; nothing changed"
-        lim_o = router._cap_orders < UNLIMITED_FROM
-        lim_u = router._cap_units < UNLIMITED_FROM
-        if ((d_o > 0) & lim_o & (router._cap_orders - d_o < 0)).any() or \
-                ((d_u > 0) & lim_u & (router._cap_units - d_u < 0)).any():
-            return "node capacity changed meanwhile; nothing changed"
-        router._reserved += delta
-        router._cap_orders[lim_o] -= d_o[lim_o]
-        router._cap_units[lim_u] -= d_u[lim_u]
-        for oid, h in held.items():
-            decision, e, q = new[oid]
-            po, pu = _usage(net, inv, e, q)
-            used = np.flatnonzero(pu > 0)
-            pieces = None
-            if h.piece_list() is not None and h.order is not None:
-                # keep the order re-routable: one piece per (group, node), as the router records them
-                pos: dict[str, int] = {}
-                for line in h.order.lines:
-                    pos.setdefault(line.sku, len(pos))
-                ship = {s.node_id: s for s in decision.shipments}
-                pieces = []
-                for ent, units in zip(e.tolist(), q.tolist(), strict=True):
-                    n = int(inv.node[ent])
-                    s = ship[net.nodes[n].node_id]
-                    sku = net.skus[int(router._sku_of_entry[ent])].sku
-                    pieces.append(_Piece(pos[sku], n, int(ent), int(units), s.promised_days, s.distance_km,
-                                         s.tier, "ship"))
-            router._open[oid] = msgspec.structs.replace(
-                h, decision=decision, entries=e, qty=q, source=None, day=today, cap_nodes=used,
-                cap_units=np.stack([po[used], pu[used]]), pieces=pieces, whole=None)
-    return ""
+            out.extend(orders_from_batch(router.network, batch.take(np.array([i]))))
+    return batch_from_orders(router.network, out)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import gc
 import math
 import threading
-import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import islice, repeat
 from typing import Any
@@ -15,9 +14,19 @@ from typing import Any
 import msgspec
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from sourcewise.engine import _kernels as K
+from sourcewise.engine.batch import (
+    BatchResult,
+    batch_from_orders,
+    decision_from_rows,
+    decisions_to_tables,
+    lines_for_groups,
+    network_labels,
+    orders_frame,
+    orders_from_batch,
+    take_str,
+)
 from sourcewise.engine.explain import Snapshot, build_notes
 from sourcewise.models.decision import (
     Allocation,
@@ -31,7 +40,7 @@ from sourcewise.models.decision import (
 )
 from sourcewise.models.errors import Collector
 from sourcewise.models.inventory import Inventory
-from sourcewise.models.network import Network, unit_vectors
+from sourcewise.models.network import UNLIMITED, UNLIMITED_FROM, Network, unit_vectors
 from sourcewise.models.node import KIND_CODES, NodeKind
 from sourcewise.models.order import SERVICE_LEVELS, Order, OrderLine
 from sourcewise.models.policy import STRATEGIES, Policy
@@ -44,6 +53,56 @@ SUBSTITUTE_POOL = 24
 
 class ReservationError(KeyError):
     """Raised when releasing, committing or re-routing an order that holds no reservation."""
+
+
+@dataclass(frozen=True, eq=False)
+class StockView:
+    """A consistent copy of a router's books, taken under its lock.
+
+    Per inventory entry (the inventory's entry order): ``on_hand``,
+    ``safety`` (the table's safety stock plus store protection),
+    ``reserved``, ``entry_fee`` (vendor fee per unit: node fee rate or the
+    vendor offer's) and ``entry_demand`` (store walk-in demand per day, which
+    drives the depletion penalty). Per node: ``cap_orders`` and ``cap_units``,
+    the parcels and units each can still take on ``business_day``.
+    """
+
+    on_hand: np.ndarray
+    safety: np.ndarray
+    reserved: np.ndarray
+    entry_fee: np.ndarray
+    entry_demand: np.ndarray
+    cap_orders: np.ndarray
+    cap_units: np.ndarray
+    business_day: date
+
+
+@dataclass(frozen=True, eq=False)
+class Holding:
+    """What one open order holds: inventory entries and units, as :meth:`Router.holdings` saw it.
+
+    ``order`` is the routed order (``None`` for orders routed with
+    ``route_many``, which keeps no lines); ``day`` the business day its
+    capacity counts against. A holding is also a token: :meth:`Router.swap_plans`
+    refuses to swap an order whose reservation changed since.
+    """
+
+    order_id: str
+    order: Order | None
+    entries: np.ndarray
+    qty: np.ndarray
+    day: date | None
+    record: Any = field(repr=False)
+
+
+def node_usage(network: Network, inventory: Inventory, entries: np.ndarray,
+               qty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parcels (0 or 1) and units per node of a reservation over inventory ``entries``."""
+    nodes = inventory.node[entries]
+    units = np.bincount(nodes, weights=qty, minlength=network.n_nodes).astype(np.int64)
+    parcels = np.zeros(network.n_nodes, np.int64)
+    parcels[np.unique(nodes[qty > 0])] = 1
+    return parcels, units
 
 
 # The per-order records below are msgspec Structs: routing builds several per order
@@ -120,7 +179,7 @@ class _Held(msgspec.Struct, gc=False):
         if self.decision is None:
             self.rows()  # its bounds live in ``source``, which is dropped below
             result, name, o, a, b = self.source[:5]
-            self.decision = _decision_from_rows(result.orders.iloc[o].to_dict(),
+            self.decision = decision_from_rows(result.orders.iloc[o].to_dict(),
                                                 result.allocations.iloc[a:b], name)
             self.source = None
         return self.decision
@@ -131,24 +190,6 @@ def _held(lazy: tuple) -> _Held:
     ``((result, strategy, day, (entries, qty, tiers)), order, a0, a1, b0, b1)``."""
     (result, name, day, rows), o, a0, a1, b0, b1 = lazy
     return _Held(None, None, None, (result, name, o, a0, a1, b0, b1), day, batch_rows=rows)
-
-
-@dataclass(frozen=True, eq=False)
-class BatchResult:
-    """Tables produced by :meth:`Router.route_many`.
-
-    Attributes
-    ----------
-    allocations : DataFrame
-        ``order_id, line_id, sku, node_id, qty, tier``.
-    orders : DataFrame
-        ``order_id, status, shipments, units, unfilled, cost, shipping,
-        handling, vendor_fees, split_penalty, penalties, distance_km,
-        promised_days``.
-    """
-
-    allocations: pd.DataFrame
-    orders: pd.DataFrame
 
 
 def _group_lines(sku_idx: list[int], qty: list[int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -338,8 +379,8 @@ class Router:
         self.business_day = business_day or date.today()
         self._cap_orders = network.capacity_orders.copy()
         self._cap_units = network.capacity_units.copy()
-        self._limited = bool((network.capacity_orders < (1 << 59)).any() or
-                             (network.capacity_units < (1 << 59)).any())
+        self._limited = bool((network.capacity_orders < UNLIMITED_FROM).any() or
+                             (network.capacity_units < UNLIMITED_FROM).any())
         self._ibuf, views = K.pack_ints([getattr(self, a) for a in _PACKED_INTS])
         for a, v in zip(_PACKED_INTS, views, strict=True):
             setattr(self, a, v)
@@ -521,6 +562,163 @@ class Router:
         """Orders and units ``node_id`` can still take today."""
         n = self.network.node_index[node_id]
         return int(self._cap_orders[n]), int(self._cap_units[n])
+
+    @property
+    def inventory(self) -> Inventory:
+        """The inventory the router was built with (its entries; the live stock is :meth:`snapshot`)."""
+        return self._inv
+
+    def stock_view(self) -> StockView:
+        """A consistent copy of the stock, reservations, planning costs and capacity left today."""
+        with self._lock:
+            return self._stock_view()
+
+    def _stock_view(self) -> StockView:
+        return StockView(self._on_hand.copy(), self._safety.copy(), self._reserved.copy(),
+                         self._entry_fee.copy(), self._entry_demand.copy(), self._cap_orders.copy(),
+                         self._cap_units.copy(), self.business_day)
+
+    def set_capacity_left(self, orders: np.ndarray, units: np.ndarray) -> None:
+        """Set the parcels and units each node can still take today.
+
+        For planning a batch against capacities of its own (the optimizer
+        routes its greedy start this way). Values at or above
+        :data:`~sourcewise.models.network.UNLIMITED` mean no limit.
+
+        Raises
+        ------
+        ValidationError
+            Wrong shape, or a negative value; nothing changes.
+        """
+        col = Collector()
+        arrays = []
+        for name, a in (("orders", orders), ("units", units)):
+            a = np.asarray(a)
+            if a.shape != (self.network.n_nodes,) or not np.issubdtype(a.dtype, np.integer):
+                col.add("capacity", None, name, f"must be integers of shape ({self.network.n_nodes},), "
+                        f"got {a.dtype} {a.shape}")
+            elif (a < 0).any():
+                n = int(np.flatnonzero(a < 0)[0])
+                col.add("capacity", self.network.nodes[n].node_id, name, f"must be >= 0, got {int(a[n])}")
+            arrays.append(a)
+        col.raise_if_any()
+        with self._lock:
+            self._cap_orders[:] = np.minimum(arrays[0], UNLIMITED)
+            self._cap_units[:] = np.minimum(arrays[1], UNLIMITED)
+
+    def holdings(self, order_ids: Iterable[str] | None = None, *,
+                 collector: Collector | None = None) -> tuple[tuple[Holding, ...], StockView] | None:
+        """What the open orders ``order_ids`` (default: all) hold, and the books at that moment.
+
+        Both are read under one lock, so they agree. With ``collector``,
+        problems (a repeated, unknown, released or committed id) are added to
+        it and ``None`` is returned; without, they raise.
+
+        Raises
+        ------
+        ValidationError
+            Without ``collector``: every bad id, listed together.
+        """
+        col = collector if collector is not None else Collector()
+        with self._lock:
+            ids = list(self._open) if order_ids is None else [str(o) for o in order_ids]
+            if len(set(ids)) != len(ids):
+                col.add("reoptimize", None, "order_ids", "repeated order id")
+            for oid in ids:
+                if oid not in self._open:
+                    col.add("reoptimize", oid, "order_id", "not an open order (unknown, released or committed)")
+            if collector is None:
+                col.raise_if_any()
+            elif col.problems:
+                return None
+            out = []
+            for oid in ids:
+                held = self._open_held(oid)
+                entries, qty = held.rows()
+                out.append(Holding(oid, held.order, entries, qty, held.day, held))
+            return tuple(out), self._stock_view()
+
+    def swap_plans(self, holdings: Iterable[Holding], plans: Mapping[str, tuple[Decision, np.ndarray, np.ndarray]],
+                   day: date) -> str:
+        """Replace open orders' reservations with new plans, all or nothing.
+
+        Parameters
+        ----------
+        holdings : iterable of Holding
+            From :meth:`holdings`; an order whose reservation changed since
+            (released, committed, re-routed) makes the swap refuse.
+        plans : mapping of order id to (decision, entries, qty)
+            The new decision and the inventory entries and units it reserves.
+        day : date
+            The business day the plans were made for.
+
+        Returns
+        -------
+        str
+            Why nothing changed, or ``""`` when every order was swapped.
+            Stock: each entry's reservation changes by (new - old) units, and
+            a rise is allowed only while ATP stays >= 0. Capacity: today's
+            counters change by the difference in parcels and units per node.
+        """
+        holdings = list(holdings)
+        net, inv = self.network, self._inv
+        delta = np.zeros(inv.nnz, np.int64)
+        d_o = np.zeros(net.n_nodes, np.int64)
+        d_u = np.zeros(net.n_nodes, np.int64)
+        for h in holdings:
+            _, e, q = plans[h.order_id]
+            np.subtract.at(delta, h.entries, h.qty)
+            np.add.at(delta, e, q)
+            po, pu = node_usage(net, inv, e, q)
+            d_o += po
+            d_u += pu
+            if h.day == day:
+                po, pu = node_usage(net, inv, h.entries, h.qty)
+                d_o -= po
+                d_u -= pu
+        with self._lock:
+            if self.business_day != day:
+                return "the business day changed meanwhile; nothing changed"
+            if any(self._open.get(h.order_id) is not h.record for h in holdings):
+                return "an order was released, committed or re-routed meanwhile; nothing changed"
+            free = self._on_hand - self._safety - (self._reserved + delta)
+            if ((delta > 0) & (free < 0)).any():
+                return "stock changed meanwhile; nothing changed"
+            lim_o = self._cap_orders < UNLIMITED_FROM
+            lim_u = self._cap_units < UNLIMITED_FROM
+            if ((d_o > 0) & lim_o & (self._cap_orders - d_o < 0)).any() or \
+                    ((d_u > 0) & lim_u & (self._cap_units - d_u < 0)).any():
+                return "node capacity changed meanwhile; nothing changed"
+            self._reserved += delta
+            self._cap_orders[lim_o] -= d_o[lim_o]
+            self._cap_units[lim_u] -= d_u[lim_u]
+            for h in holdings:
+                decision, e, q = plans[h.order_id]
+                self._open[h.order_id] = self._swapped(h.record, decision, e, q, day)
+        return ""
+
+    def _swapped(self, held: _Held, decision: Decision, e: np.ndarray, q: np.ndarray, day: date) -> _Held:
+        """The reservation record of an order after :meth:`swap_plans` gave it a new plan."""
+        net, inv = self.network, self._inv
+        po, pu = node_usage(net, inv, e, q)
+        used = np.flatnonzero(pu > 0)
+        pieces = None
+        if held.piece_list() is not None and held.order is not None:
+            # keep the order re-routable: one piece per (group, node), as routing records them
+            pos: dict[str, int] = {}
+            for line in held.order.lines:
+                pos.setdefault(line.sku, len(pos))
+            ship = {s.node_id: s for s in decision.shipments}
+            pieces = []
+            for ent, units in zip(e.tolist(), q.tolist(), strict=True):
+                n = int(inv.node[ent])
+                s = ship[net.nodes[n].node_id]
+                sku = net.skus[int(self._sku_of_entry[ent])].sku
+                pieces.append(_Piece(pos[sku], n, int(ent), int(units), s.promised_days, s.distance_km,
+                                     s.tier, "ship"))
+        return msgspec.structs.replace(held, decision=decision, entries=e, qty=q, source=None, day=day,
+                                       cap_nodes=used, cap_units=np.stack([po[used], pu[used]]), pieces=pieces,
+                                       whole=None)
 
     def set_dual_prices(self, prices: np.ndarray) -> None:
         """Shadow price per inventory entry, added to unit costs by the ``dual`` strategy.
@@ -1451,7 +1649,7 @@ class Router:
         ValidationError
             If an order id repeats or already holds a decision; nothing is reserved.
         """
-        batch = orders if isinstance(orders, OrderBatch) else _batch_from_orders(self.network, orders)
+        batch = orders if isinstance(orders, OrderBatch) else batch_from_orders(self.network, orders)
         name, code = self._strategy_code(strategy)
         col = Collector()
         ids = batch.order_id.tolist()
@@ -1501,27 +1699,22 @@ class Router:
             self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb, self._sku_bits,
             self._cap_orders, self._cap_units, self._no_free, self._mark, params, hour, max_days, self._bands,
         )
-        line_idx, row_idx, a_qty = _lines_for_groups(group_of_line, batch.qty, out_g, out_q)
+        line_idx, row_idx, a_qty = lines_for_groups(group_of_line, batch.qty, out_g, out_q)
         a_node = out_n[row_idx]
         a_order = owner[line_idx]
         filled = np.bincount(a_order, weights=a_qty, minlength=batch.n_orders).astype(np.int64)
         ordered = np.bincount(owner, weights=batch.qty, minlength=batch.n_orders).astype(np.int64)
         tier_names = np.array([t.name for t in pol.tiers], dtype=object)
-        # shared by every router over this network: sweeps and benchmarks make many, and
-        # labelling 10^5 SKUs costs tens of milliseconds
-        labels = _NETWORK_LABELS.get(net)
-        if labels is None:
-            labels = _NETWORK_LABELS[net] = (_arrow_labels(self._node_ids), _arrow_labels(self._sku_ids))
-        arrow_nodes, arrow_skus = labels
+        arrow_nodes, arrow_skus = network_labels(net)
         alloc_df = pd.DataFrame({
-            "order_id": _take_str(batch.order_id, a_order),
-            "line_id": _take_str(batch.line_id, line_idx),
-            "sku": _take_str(arrow_skus, batch.sku[line_idx]),
-            "node_id": _take_str(arrow_nodes, a_node),
+            "order_id": take_str(batch.order_id, a_order),
+            "line_id": take_str(batch.line_id, line_idx),
+            "sku": take_str(arrow_skus, batch.sku[line_idx]),
+            "node_id": take_str(arrow_nodes, a_node),
             "qty": a_qty,
-            "tier": _take_str(tier_names, live[out_t[row_idx]] if len(row_idx) else np.empty(0, np.int64)),
+            "tier": take_str(tier_names, live[out_t[row_idx]] if len(row_idx) else np.empty(0, np.int64)),
         })
-        orders_df = _orders_frame(batch.order_id, filled, ordered, ships, costs, km, days)
+        orders_df = orders_frame(batch.order_id, filled, ordered, ships, costs, km, days)
         result = BatchResult(alloc_df, orders_df)
         # reservations, so that release and commit work for batch-routed orders
         bounds = np.searchsorted(g_owner[out_g], np.arange(batch.n_orders + 1))
@@ -1561,7 +1754,7 @@ class Router:
         return hour, max_days
 
     def _route_many_slow(self, batch: OrderBatch, name: str) -> BatchResult:
-        orders = _orders_from_batch(self.network, batch)
+        orders = orders_from_batch(self.network, batch)
         decisions = []
         for order in orders:
             sku_idx = self._validate(order)
@@ -1569,72 +1762,6 @@ class Router:
             self._open[order.order_id] = held
             decisions.append(held.decision)
         return decisions_to_tables(decisions)
-
-
-def decisions_to_tables(decisions: list[Decision]) -> BatchResult:
-    """The batch tables for decision objects, in the same columns as :meth:`Router.route_many`."""
-    alloc_rows = []
-    for d in decisions:
-        tier_of = {s.node_id: s.tier for s in d.shipments}
-        alloc_rows.extend((d.order_id, a.line_id, a.sku, a.node_id, a.qty, tier_of.get(a.node_id, ""))
-                          for a in d.allocations)
-    alloc_df = pd.DataFrame(alloc_rows, columns=["order_id", "line_id", "sku", "node_id", "qty", "tier"])
-    costs = np.array([[d.cost.shipping, d.cost.handling, d.cost.vendor_fees, d.cost.split_penalty,
-                       d.cost.penalties] for d in decisions], np.float64).reshape(len(decisions), 5)
-    filled = np.array([d.units for d in decisions], np.int64)
-    unfilled = np.array([sum(q for _, q in d.unfilled) for d in decisions], np.int64)
-    ships = np.array([sum(1 for s in d.shipments if s.method != "pickup") for d in decisions], np.int64)
-    km = np.array([d.distance_km for d in decisions], np.float64)
-    days = np.array([max((s.promised_days for s in d.shipments), default=-1.0) for d in decisions], np.float64)
-    return BatchResult(alloc_df, _orders_frame(np.array([d.order_id for d in decisions], dtype=object),
-                                               filled, filled + unfilled, ships, costs, km, days))
-
-
-# pandas' default string dtype for a column of Python str; with Arrow storage, a
-# column decoded from Arrow dictionary codes costs a fraction of converting one
-# str per row, and batch tables have hundreds of thousands of rows
-_STR_DTYPE = pd.Series(np.array([""], dtype=object)).dtype
-_ARROW_STR = isinstance(_STR_DTYPE, pd.StringDtype) and _STR_DTYPE.storage == "pyarrow"
-_STATUS_LABELS = np.array([Status.ROUTED.value, Status.PARTIAL.value, Status.UNROUTABLE.value], dtype=object)
-
-
-# node and SKU id labels for batch tables, per network (immutable, like the network)
-_NETWORK_LABELS: weakref.WeakKeyDictionary[Network, tuple] = weakref.WeakKeyDictionary()
-
-
-def _arrow_labels(labels: np.ndarray) -> np.ndarray | pa.Array:
-    """``labels`` in the form :func:`_take_str` reads fastest, to keep for repeated use."""
-    return pa.array(labels.tolist(), pa.large_string()) if _ARROW_STR else np.asarray(labels, dtype=object)
-
-
-def _take_str(labels: np.ndarray | pa.Array, codes: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
-    """``labels[codes]`` as a column of pandas' default string dtype (the same column a
-    DataFrame would make of the object array ``labels[codes]``)."""
-    if not _ARROW_STR or len(codes) == 0:
-        # pandas infers no string dtype for an empty object column: keep that
-        return np.asarray(labels, dtype=object)[codes]
-    dictionary = labels if isinstance(labels, pa.Array) else _arrow_labels(labels)
-    decoded = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int64()), dictionary).cast(pa.large_string())
-    return pd.array(decoded, dtype=_STR_DTYPE)
-
-
-def _orders_frame(order_id, filled, ordered, ships, costs, km, days) -> pd.DataFrame:
-    status = np.where(filled == ordered, 0, np.where(filled == 0, 2, 1))
-    return pd.DataFrame({
-        "order_id": order_id,
-        "status": _take_str(_STATUS_LABELS, status),
-        "shipments": ships,
-        "units": filled,
-        "unfilled": ordered - filled,
-        "cost": costs.sum(axis=1),
-        "shipping": costs[:, 0],
-        "handling": costs[:, 1],
-        "vendor_fees": costs[:, 2],
-        "split_penalty": costs[:, 3],
-        "penalties": costs[:, 4],
-        "distance_km": km,
-        "promised_days": days,
-    })
 
 
 def _served(lines, line_group, groups, before, remaining) -> tuple[tuple[str, int], ...]:
@@ -1646,132 +1773,3 @@ def _served(lines, line_group, groups, before, remaining) -> tuple[tuple[str, in
             lid = next(line.line_id for line, lg in zip(lines, line_group, strict=True) if lg == g)
             out.append((lid, got))
     return tuple(out)
-
-
-def _orders_from_batch(network: Network, batch: OrderBatch) -> list[Order]:
-    """Order objects for a columnar batch (the slow path needs them)."""
-    node_ids = [n.node_id for n in network.nodes]
-    out = []
-    for o in range(batch.n_orders):
-        lo, hi = batch.line_ptr[o], batch.line_ptr[o + 1]
-        lines = tuple(
-            OrderLine(str(batch.line_id[i]), network.skus[batch.sku[i]].sku, int(batch.qty[i]),
-                      str(batch.method[i]) if batch.method is not None else "ship",
-                      node_ids[batch.pickup_node[i]] if batch.pickup_node is not None and batch.pickup_node[i] >= 0
-                      else None)
-            for i in range(lo, hi)
-        )
-        placed = None
-        if batch.placed_at is not None and not np.isnat(batch.placed_at[o]):
-            placed = pd.Timestamp(batch.placed_at[o]).to_pydatetime()
-        out.append(Order(
-            str(batch.order_id[o]), lines, float(batch.lat[o]), float(batch.lon[o]), bool(batch.allow_split[o]),
-            int(batch.max_shipments[o]) if batch.max_shipments[o] > 0 else None,
-            str(batch.service_level[o]) if batch.service_level is not None else "standard",
-            str(batch.channel[o]) if batch.channel is not None else "web",
-            placed,
-            bool(batch.allow_substitutes[o]) if batch.allow_substitutes is not None else True,
-        ))
-    return out
-
-
-def _lines_for_groups(group_of_line: np.ndarray, line_qty: np.ndarray, out_g: np.ndarray,
-                      out_q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distribute each group's node allocations over its lines, in line order.
-
-    Returns line index, allocation-row index and units for every (line, node) piece.
-    """
-    n_groups = int(group_of_line.max()) + 1 if len(group_of_line) else 0
-    lines_per_group = np.bincount(group_of_line, minlength=n_groups)
-    if len(out_g) == 0:
-        e = np.empty(0, np.int64)
-        return e, e, e
-    single = lines_per_group[out_g] == 1
-    first_line = np.full(n_groups, -1, np.int64)
-    first_line[group_of_line[::-1]] = np.arange(len(group_of_line))[::-1]
-    li = [first_line[out_g[single]]]
-    ri = [np.flatnonzero(single)]
-    qi = [out_q[single]]
-    multi = np.flatnonzero(~single)
-    if len(multi):
-        members: dict[int, list[int]] = {}
-        for idx in np.flatnonzero(lines_per_group[group_of_line] > 1):
-            members.setdefault(int(group_of_line[idx]), []).append(int(idx))
-        left = {i: int(line_qty[i]) for m in members.values() for i in m}
-        extra_l, extra_r, extra_q = [], [], []
-        for r in multi:
-            units = int(out_q[r])
-            for line in members[int(out_g[r])]:
-                if units == 0:
-                    break
-                take = min(units, left[line])
-                if take:
-                    left[line] -= take
-                    units -= take
-                    extra_l.append(line)
-                    extra_r.append(r)
-                    extra_q.append(take)
-        li.append(np.array(extra_l, np.int64))
-        ri.append(np.array(extra_r, np.int64))
-        qi.append(np.array(extra_q, np.int64))
-    l_all = np.concatenate(li)
-    order = np.argsort(l_all, kind="stable")
-    return l_all[order], np.concatenate(ri)[order], np.concatenate(qi)[order]
-
-
-def _decision_from_rows(rec: dict, rows: pd.DataFrame, strategy: str) -> Decision:
-    allocations = tuple(
-        Allocation(lid, sku, nid, int(q))
-        for lid, sku, nid, q in zip(rows["line_id"], rows["sku"], rows["node_id"], rows["qty"], strict=True)
-    )
-    return Decision(
-        order_id=rec["order_id"],
-        status=Status(rec["status"]),
-        allocations=allocations,
-        shipments=(),
-        cost=CostBreakdown(rec["shipping"], rec["handling"], rec["vendor_fees"], rec["split_penalty"],
-                           rec.get("penalties", 0.0)),
-        strategy=strategy,
-    )
-
-
-def _batch_from_orders(network: Network, orders: Iterable[Order]) -> OrderBatch:
-    orders = list(orders)
-    col = Collector()
-    line_ptr = np.zeros(len(orders) + 1, np.int64)
-    sku, qty, lid, method, pickup = [], [], [], [], []
-    for o, order in enumerate(orders):
-        for line in order.lines:
-            s = network.sku_index.get(line.sku, -1)
-            if s < 0:
-                col.add("orders", f"{order.order_id}/{line.line_id}", "sku", f"unknown sku {line.sku!r}")
-            p = network.node_index.get(line.pickup_node, -1) if line.pickup_node else -1
-            if line.pickup_node and p < 0:
-                col.add("orders", f"{order.order_id}/{line.line_id}", "pickup_node",
-                        f"unknown node {line.pickup_node!r}")
-            sku.append(s)
-            qty.append(line.qty)
-            lid.append(line.line_id)
-            method.append(line.method)
-            pickup.append(p)
-        line_ptr[o + 1] = len(sku)
-    col.raise_if_any()
-    placed = np.array([np.datetime64(o.placed_at, "s") if o.placed_at is not None else np.datetime64("NaT", "s")
-                       for o in orders], dtype="datetime64[s]")
-    return OrderBatch(
-        order_id=np.array([o.order_id for o in orders], dtype=object),
-        line_ptr=line_ptr,
-        line_id=np.array(lid, dtype=object),
-        sku=np.array(sku, np.int64),
-        qty=np.array(qty, np.int64),
-        lat=np.array([o.lat for o in orders], np.float64),
-        lon=np.array([o.lon for o in orders], np.float64),
-        allow_split=np.array([o.allow_split for o in orders], np.bool_),
-        max_shipments=np.array([o.max_shipments or -1 for o in orders], np.int64),
-        method=np.array(method, dtype=object),
-        pickup_node=np.array(pickup, np.int64),
-        service_level=np.array([o.service_level for o in orders], dtype=object),
-        channel=np.array([o.channel for o in orders], dtype=object),
-        placed_at=placed,
-        allow_substitutes=np.array([o.allow_substitutes for o in orders], np.bool_),
-    )

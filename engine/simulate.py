@@ -61,7 +61,8 @@ import pyarrow.compute as pc
 from numba import njit
 
 from sourcewise.engine._kernels import _entry_position
-from sourcewise.engine.router import BatchResult, Router, _orders_from_batch
+from sourcewise.engine.batch import orders_from_batch
+from sourcewise.engine.router import BatchResult, Router
 from sourcewise.engine.scenario import Scenario, build_router
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import Collector, ValidationError
@@ -892,7 +893,7 @@ class Replay:
             if release is not None:
                 batch = self._released(batch, int(prep.day[a]), release)
             nodes, skus, qtys = [], [], []
-            for p, order in zip(watched.tolist(), _orders_from_batch(prep.network, batch), strict=True):
+            for p, order in zip(watched.tolist(), orders_from_batch(prep.network, batch), strict=True):
                 dec = self.router.route(order, strategy=self.spec.route)
                 day.watched[p] = dec
                 for a in dec.allocations:
@@ -1191,7 +1192,7 @@ class Replay:
         except ValidationError:
             router.release(oid)
             self._write_off(n, node_id, miss, s)
-            order = _orders_from_batch(prep.network, take_orders(prep.orders, np.array([p])))[0]
+            order = orders_from_batch(prep.network, take_orders(prep.orders, np.array([p])))[0]
             new = router.route(order, strategy=self.spec.route)
             s["resourced_orders"] += 1
         s["vendor_failures"] += 1

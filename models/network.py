@@ -13,6 +13,8 @@ from sourcewise.models.sku import Sku
 
 EARTH_RADIUS_KM = 6371.0088
 UNLIMITED = 1 << 60
+# counts at or above this are unlimited (capacity left of an unlimited node stays above it)
+UNLIMITED_FROM = 1 << 59
 KM_PER_MILE = 1.609344
 
 

@@ -231,23 +231,37 @@ class OrderBatch:
         """Orders ``lo:hi`` as a batch of their own, optional columns included."""
         hi = min(hi, self.n_orders)
         a, b = int(self.line_ptr[lo]), int(self.line_ptr[hi])
+        return self._select(slice(lo, hi), self.line_ptr[lo:hi + 1] - a, slice(a, b))
+
+    def take(self, idx: np.ndarray) -> OrderBatch:
+        """Orders ``idx`` (positions, in any order) as a batch of their own, optional columns included."""
+        idx = np.asarray(idx, np.int64)
+        lo, hi = self.line_ptr[idx], self.line_ptr[idx + 1]
+        cnt = hi - lo
+        ptr = np.zeros(len(idx) + 1, np.int64)
+        np.cumsum(cnt, out=ptr[1:])
+        lines = np.repeat(lo - ptr[:-1], cnt) + np.arange(int(ptr[-1]), dtype=np.int64)
+        return self._select(idx, ptr, lines)
+
+    def _select(self, orders, line_ptr: np.ndarray, lines) -> OrderBatch:
+        """The batch of the orders and lines that ``orders`` and ``lines`` index, with ``line_ptr``."""
 
         def per_order(x):
-            return None if x is None else x[lo:hi]
+            return None if x is None else x[orders]
 
         def per_line(x):
-            return None if x is None else x[a:b]
+            return None if x is None else x[lines]
 
         return OrderBatch(
-            order_id=self.order_id[lo:hi],
-            line_ptr=self.line_ptr[lo:hi + 1] - a,
-            line_id=self.line_id[a:b],
-            sku=self.sku[a:b],
-            qty=self.qty[a:b],
-            lat=self.lat[lo:hi],
-            lon=self.lon[lo:hi],
-            allow_split=self.allow_split[lo:hi],
-            max_shipments=self.max_shipments[lo:hi],
+            order_id=self.order_id[orders],
+            line_ptr=line_ptr,
+            line_id=self.line_id[lines],
+            sku=self.sku[lines],
+            qty=self.qty[lines],
+            lat=self.lat[orders],
+            lon=self.lon[orders],
+            allow_split=self.allow_split[orders],
+            max_shipments=self.max_shipments[orders],
             method=per_line(self.method),
             pickup_node=per_line(self.pickup_node),
             service_level=per_order(self.service_level),

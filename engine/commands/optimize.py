@@ -39,7 +39,7 @@ def _days(batch: OrderBatch):
 
 
 def run(args: argparse.Namespace) -> int:
-    from sourcewise.engine.optimize import _take, optimize
+    from sourcewise.engine.optimize import optimize
     from sourcewise.engine.vendors import VendorOffers
 
     if not (math.isfinite(args.time_limit) and args.time_limit > 0):
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     allocs, orders, lines = [], [], []
     for lo, hi in _days(batch):
-        part = _take(batch, np.arange(lo, hi))
+        part = batch.take(np.arange(lo, hi))
         # stock left by earlier days; node capacities are daily, so each day starts afresh
         day_inv = inv if lo == 0 else Inventory.from_arrays(net, inv.node, sku_of, inv.on_hand, inv.safety_stock,
                                                             reserved)

@@ -257,7 +257,7 @@ def test_costs_and_eligibility_match_the_router_on_the_sample():
     batch, policy, cap_o, cap_u = O._prepare(sc.orders, sc.network, sc.inventory, sc.policy, 5, "highs", None,
                                              None, None)
     pb = O._problem(batch, sc.network, sc.inventory, policy,
-                    Router(sc.network, sc.inventory, sc.policy, vendor_offers=offers), cap_o, cap_u, None,
+                    Router(sc.network, sc.inventory, sc.policy, vendor_offers=offers).stock_view(), cap_o, cap_u, None,
                     1000, 2)
     cols = pb.add_allocations(res.allocations)
     assert pb.master.feasible(cols)
@@ -427,7 +427,7 @@ def test_dual_strategy_runs_on_lp_prices_and_reports_real_costs():
     # the reported costs are real ones: re-pricing the same allocations gives the same numbers
     batch, policy, cap_o, cap_u = O._prepare(sc.orders, sc.network, sc.inventory, sc.policy, 5, "highs", None,
                                              None, None)
-    pb = O._problem(batch, sc.network, sc.inventory, policy, Router(sc.network, sc.inventory, sc.policy),
+    pb = O._problem(batch, sc.network, sc.inventory, policy, Router(sc.network, sc.inventory, sc.policy).stock_view(),
                     cap_o, cap_u, None, 1000, 2)
     _, ours, _ = O._tables(pb, pb.add_allocations(res.allocations))
     np.testing.assert_allclose(ours["cost"].to_numpy(), res.orders["cost"].to_numpy(), rtol=1e-9, atol=1e-7)

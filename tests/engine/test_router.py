@@ -360,15 +360,15 @@ def test_batch_string_columns_match_a_frame_of_python_strings():
     # be the ones pandas makes of the plain object arrays, dtype included
     import pandas as pd
 
-    from sourcewise.engine.router import _arrow_labels, _take_str
+    from sourcewise.engine.batch import arrow_labels, take_str
 
     rng = np.random.default_rng(7)
     labels = np.array([f"id-{i}" for i in range(50)], dtype=object)
     for n in (0, 1, 1000):
         codes = rng.integers(0, len(labels), n)
         want = pd.DataFrame({"x": labels[codes]})
-        for source in (labels, _arrow_labels(labels)):
-            pd.testing.assert_frame_equal(pd.DataFrame({"x": _take_str(source, codes)}), want)
+        for source in (labels, arrow_labels(labels)):
+            pd.testing.assert_frame_equal(pd.DataFrame({"x": take_str(source, codes)}), want)
 
 
 def test_open_orders_keep_few_objects_for_the_cycle_collector(rng):

@@ -35,12 +35,13 @@ assert all(before[f"sourcewise.engine._kernels.{k}"] >= 1 for k in ("_route_one"
                                                           "_gather", "_plan_cost")), before
 
 from sourcewise.engine import scenario as sc
-from sourcewise.engine.router import Router, _orders_from_batch
+from sourcewise.engine.batch import orders_from_batch
+from sourcewise.engine.router import Router
 from sourcewise.data.instances import build_inventory, build_network, build_orders, orders_as_objects
 
 s = sc.load_scenario("data/sample")
 r = sc.build_router(s)
-decisions = [r.route(o) for o in _orders_from_batch(s.network, s.orders)]
+decisions = [r.route(o) for o in orders_from_batch(s.network, s.orders)]
 for d in decisions[:60]:
     str(d.explanation)
 for d in decisions[:5]:
