@@ -44,33 +44,33 @@ def test_scoring_into_buffer(benchmark, score_inputs, dtype):
     benchmark.pedantic(scoring.proximity_scores, args=(dlat, dlon, nodes),
                        kwargs={"out": out, "dtype": dtype}, rounds=15, iterations=1, warmup_rounds=2)
     _pairs_per_s(benchmark, m * n)
-    ref = K._proximity_scores(unit_vectors(dlat, dlon), unit_vectors(*nodes))
+    ref = K.proximity_scores(unit_vectors(dlat, dlon), unit_vectors(*nodes))
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-6 if dtype == np.float32 else 1e-12)
 
 
 def test_scoring_kernel_only(benchmark, score_inputs):
     """The scoring kernel alone, inputs pre-converted (no validation)."""
-    from sourcewise.engine import _scoring_kernels as SK
+    from sourcewise.engine._kernels import scoring as SK
 
     dlat, dlon, nodes = score_inputs
     dest = unit_vectors(dlat, dlon)
     nx, ny, nz = scoring.node_vectors(nodes)
     out = np.empty((len(dlat), len(nx)))
-    SK._scores_into(dest, nx, ny, nz, out)
+    SK.scores_into(dest, nx, ny, nz, out)
     benchmark.group = "scoring"
-    benchmark.pedantic(SK._scores_into, args=(dest, nx, ny, nz, out), rounds=15, iterations=1,
+    benchmark.pedantic(SK.scores_into, args=(dest, nx, ny, nz, out), rounds=15, iterations=1,
                        warmup_rounds=2)
     _pairs_per_s(benchmark, out.size)
 
 
 def test_scoring_legacy_kernel(benchmark, score_inputs):
-    """``sourcewise.engine._kernels._proximity_scores`` (array-of-structs, fresh output) for comparison."""
+    """``sourcewise.engine._kernels.proximity_scores`` (array-of-structs, fresh output) for comparison."""
     dlat, dlon, nodes = score_inputs
     dest = unit_vectors(dlat, dlon)
     xyz = unit_vectors(*nodes)
-    K._proximity_scores(dest, xyz)
+    K.proximity_scores(dest, xyz)
     benchmark.group = "scoring"
-    benchmark.pedantic(K._proximity_scores, args=(dest, xyz), rounds=15, iterations=1, warmup_rounds=2)
+    benchmark.pedantic(K.proximity_scores, args=(dest, xyz), rounds=15, iterations=1, warmup_rounds=2)
     _pairs_per_s(benchmark, len(dest) * len(xyz))
 
 

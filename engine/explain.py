@@ -53,12 +53,12 @@ def _set_cost(s: Snapshot, members: np.ndarray, split_penalty: float) -> tuple[i
     S = np.full(3, -1, np.int64)
     m = min(3, len(members))
     S[:m] = members[:m]
-    return K._eval_set(S, m, s.g_qty, s.atp, s.unit, s.fixed, s.capu, split_penalty,
+    return K.eval_set(S, m, s.g_qty, s.atp, s.unit, s.fixed, s.capu, split_penalty,
                        np.zeros((1, 1), np.int64), False, np.empty(9, np.int64))
 
 
 def _best_with(s: Snapshot, c: int, k: int, split_penalty: float) -> tuple[int, float]:
-    best = K._plan_cost(s.g_qty, s.atp, s.unit, s.fixed, s.capu, k, split_penalty, len(s.cand), int(c))
+    best = K.plan_cost(s.g_qty, s.atp, s.unit, s.fixed, s.capu, k, split_penalty, len(s.cand), int(c))
     return _set_cost(s, best[best >= 0], split_penalty)
 
 
@@ -118,7 +118,7 @@ def _why_not(network: Network, s: Snapshot, n: int, miles: float) -> str:
     if p[K.P_REQUIRE_CUTOFF] > 0 and p[K.P_HOUR] >= network.cutoff_hour[n]:
         return "past cutoff"
     nodef = network.packed_nodes()
-    if p[K.P_MAX_DAYS] >= 0 and p[K.P_LATE_MODE] == 0 and K._lead_days(n, miles, nodef, p, s.bands) > p[K.P_MAX_DAYS]:
+    if p[K.P_MAX_DAYS] >= 0 and p[K.P_LATE_MODE] == 0 and K.lead_days(n, miles, nodef, p, s.bands) > p[K.P_MAX_DAYS]:
         return "misses delivery date"
     if s.cap_orders is not None and s.cap_orders[n] <= 0:
         return "at capacity"
@@ -145,7 +145,7 @@ def build_notes(network: Network, inventory: Inventory, policy: Policy,
                       if s.mask[n] or not network.usable[n]} - in_cand)
         if not idx:
             continue
-        miles = K._distance_miles(s.dest, network.xyz, np.array(idx, np.int64))
+        miles = K.distance_miles(s.dest, network.xyz, np.array(idx, np.int64))
         for n, d in zip(idx, miles, strict=True):
             nid = network.nodes[n].node_id
             if nid not in seen:

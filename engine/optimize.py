@@ -64,7 +64,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from sourcewise.engine import _plans as P
+from sourcewise.engine._kernels import plans as P
 from sourcewise.engine._master import Master, MipResult, highs_core
 from sourcewise.engine.batch import (
     batch_from_orders,
@@ -532,7 +532,7 @@ class _Problem:
         """Default penalty and the units no plan can fill (a constant of the objective)."""
         g = self.G
         c = self.ctx
-        top, short = P._batch_facts(*self._order_args(), g.g_ptr, g.g_sku, g.g_qty, c.maxmiles, self.inv.sku_ptr,
+        top, short = P.batch_facts(*self._order_args(), g.g_ptr, g.g_sku, g.g_qty, c.maxmiles, self.inv.sku_ptr,
                                     self.inv.node, c.atp, c.mask, c.cap_o, c.cap_u, c.nodef, c.params, c.bands,
                                     c.weight, c.fee_e, c.pen_e)
         # more than shipping any one unit of the order alone, in its own parcel, from any node that
@@ -542,7 +542,7 @@ class _Problem:
 
     def breakdown(self, ptr, node, qty, sku, ent, orders):
         c = self.ctx
-        return P._breakdown(ptr, node, qty, sku, ent, self.G.dest[orders], c.hour[orders], c.max_days[orders],
+        return P.breakdown(ptr, node, qty, sku, ent, self.G.dest[orders], c.hour[orders], c.max_days[orders],
                             c.nodef, c.params, c.bands, c.weight, c.fee_e, c.pen_e)
 
     def price(self, lam, mu, nu, n_single: int = 0, active: np.ndarray | None = None, budget: int | None = None):
@@ -555,7 +555,7 @@ class _Problem:
 
     def enumerate(self, lam, mu, nu, limit, max_rows, deadline):
         g = self.G
-        return P._enumerate_plans(*self._order_args(), g.g_ptr, g.g_sku, g.g_qty, g.kk, *self._stock_args(),
+        return P.enumerate_plans(*self._order_args(), g.g_ptr, g.g_sku, g.g_qty, g.kk, *self._stock_args(),
                                   lam, mu, nu, limit, max_rows, deadline, self.penalty)
 
     # ------------------------------------------------------------ columns
@@ -1453,7 +1453,7 @@ def warm_up() -> None:
     args = (*pb._order_args(), g.g_ptr, g.g_sku, g.g_qty, g.kk, *pb._stock_args(), z, zn, zn, np.int64(10),
             np.int64(0), np.ones(g.n, np.bool_), pb.penalty)
     n_rows = 3 * int(g.g_ptr[-1])
-    P._price_parallel(np.int64(2), args, (np.full(g.n, -1, np.int64), np.zeros(g.n, np.int64), np.zeros(g.n),
+    P.price_parallel(np.int64(2), args, (np.full(g.n, -1, np.int64), np.zeros(g.n, np.int64), np.zeros(g.n),
                                           np.zeros(g.n), np.zeros(g.n), np.empty(n_rows, np.int64),
                                           np.empty(n_rows, np.int64), np.empty(n_rows, np.int64),
                                           np.empty(n_rows, np.int64)))

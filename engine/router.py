@@ -141,7 +141,7 @@ class _Held(msgspec.Struct, gc=False):
     pieces: list | None = None
     order: Order | None = None
     # (node, lead, km, tier) of an order one node ships whole, or (rows, floats,
-    # tier) of a split from K._route_one: its pieces are built only when asked for
+    # tier) of a split from K.route_one: its pieces are built only when asked for
     whole: tuple | None = None
     # batch-routed orders: the tier of each reserved row, so that release can
     # give back the capacity the batch kernel took (one parcel per tier and node)
@@ -284,12 +284,12 @@ class _LazySnapshot(msgspec.Struct, gc=False):
         caps_u = self.cap_units if self.cap_units is not None else r.network.capacity_units
         mark = np.full(r.network.n_nodes, -1, np.int64)  # private scratch: the router's may be in use
         local = np.arange(len(self.g_sku), dtype=np.int64)
-        cand, atp, ent, miles, lead = K._gather(local, ptr, inv.node[orig], self.snap, np.zeros(m, np.int64),
+        cand, atp, ent, miles, lead = K.gather(local, ptr, inv.node[orig], self.snap, np.zeros(m, np.int64),
                                                 np.zeros(m, np.int64), self.mask, caps_o, caps_u, mark, dest,
                                                 r._nodef, self.params, r._bands)
-        K._fill_distances(cand, miles, lead, dest, r._nodef, self.params, r._bands)
+        K.fill_distances(cand, miles, lead, dest, r._nodef, self.params, r._bands)
         skuf = np.ascontiguousarray(r._skuf[self.g_sku])
-        fixed, unit = K._unit_costs(cand, local, ent, atp, miles, lead, r._nodef, skuf, r._entry_fee[orig],
+        fixed, unit = K.unit_costs(cand, local, ent, atp, miles, lead, r._nodef, skuf, r._entry_fee[orig],
                                     r._dual[orig], r._entry_demand[orig], r._no_free, self.params, self.code)
         unit += np.where(ent >= 0, r._entry_risk[orig][np.maximum(ent, 0)], 0.0)
         alloc = np.zeros_like(atp)
@@ -352,7 +352,7 @@ class Router:
         self._on_hand = inventory.on_hand.copy()
         self._reserved = inventory.reserved.copy()
         self._mark = np.full(network.n_nodes, -1, np.int64)
-        self._fout = np.empty(64)  # float scratch of K._route_one, used under the lock
+        self._fout = np.empty(64)  # float scratch of K.route_one, used under the lock
         self._lock = threading.RLock()
         # open orders' reservation records; batch orders start as plain tuples (see _held)
         self._open: dict[str, _Held | tuple] = {}
@@ -444,7 +444,7 @@ class Router:
         n_nodes, n_skus = self.network.n_nodes, self.network.n_skus
         if n_skus * ((n_nodes + 63) // 64) * 8 > self._BITSET_BYTES:
             return np.zeros((0, 1), np.uint64)
-        return K._sku_bitsets(self._inv.sku_ptr, self._inv.node, n_nodes)
+        return K.sku_bitsets(self._inv.sku_ptr, self._inv.node, n_nodes)
 
     def _sku_bounds(self) -> np.ndarray:
         """Least distance-free planning cost per unit of each SKU at any node, before per-unit and weight terms.
@@ -502,7 +502,7 @@ class Router:
         # not numpy's searchsorted on a slice (several microseconds of overhead)
         s, n = net.sku_index[sku], net.node_index[node_id]
         with self._lock:
-            return K._entry_atp(self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved, s, n)
+            return K.entry_atp(self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved, s, n)
 
     def atp_of_sku(self, sku: str) -> np.ndarray:
         """Current ATP of every stored entry of ``sku``, in the inventory's entry order (see
@@ -743,7 +743,7 @@ class Router:
             self._pack_floats()
 
     def _pack_floats(self) -> None:
-        """Copy the float arrays into a new buffer for K._route_one, and point the router and
+        """Copy the float arrays into a new buffer for K.route_one, and point the router and
         a new explanation context at their views there. A new buffer, not an update in place:
         the decisions made so far keep explaining themselves with the old prices."""
         self._fbuf, views = K.pack_floats(self._ibuf, [getattr(self, a) for a in _PACKED_FLOATS])
@@ -973,7 +973,7 @@ class Router:
             if len(fout) < 4 + 2 * G * max(k, 3):
                 fout = self._fout = np.empty(4 + 2 * G * max(k, 3))
             # a split is tried here only when lines and groups coincide (the lean builder's premise)
-            status, node, n_rows, out = K._route_one(
+            status, node, n_rows, out = K.route_one(
                 dest[0], dest[1], g, k, code, self._lean_splits and G == len(lines), mask, self._inv.sku_ptr,
                 self._inv.node, self._sku_bits, self._no_free, self._ibuf, self._fbuf, p, fout)
             if status == 1:
@@ -991,7 +991,7 @@ class Router:
     def _split_held(self, order, name, code, tier_name, k, g_sku, g_qty, n_rows, out, fout, dest, mask, p,
                     cap_before, placed) -> _Held:
         """The decision of an order the first tier ships whole in several parcels, reserved by
-        :func:`~sourcewise.engine._kernels._route_one`, without the tier machinery: lines and groups coincide."""
+        :func:`~sourcewise.engine._kernels.route_one`, without the tier machinery: lines and groups coincide."""
         flat = out[:4 * n_rows].tolist()
         fl = fout[:4 + 2 * n_rows].tolist()
         lines = order.lines
@@ -1117,7 +1117,7 @@ class Router:
             if fast and tier_name != declined:
                 # the capacity this call sees, for its explanation (earlier tiers may have taken some)
                 caps = (self._cap_orders.copy(), self._cap_units.copy()) if cap_before is not None else (None, None)
-                ok, node, fent, need, fmiles, flead, _, snap = K._route_fast(
+                ok, node, fent, need, fmiles, flead, _, snap = K.route_fast(
                     dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
                     self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
                     self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb, self._sku_bits,
@@ -1133,7 +1133,7 @@ class Router:
                     snapshots.append(_LazySnapshot(self._ctx, tier_name, name, k, g_sku[sel], want, int(node), need,
                                                    snap, dest_vec, mask, p, caps[0], caps[1], code))
                     return 1 if node >= 0 else 0
-            cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K._route_core(
+            cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K.route_core(
                 dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
                 self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
                 self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
@@ -1252,8 +1252,8 @@ class Router:
         def complete(snap):
             miles = snap.miles.copy()
             lead_ = lead.copy()
-            K._fill_distances(snap.cand, miles, lead_, snap.dest, ctx._nodef, snap.params, snap.bands)
-            fixed, unit = K._unit_costs(snap.cand, snap.g_sku, ent, snap.atp, miles, lead_, ctx._nodef, ctx._skuf,
+            K.fill_distances(snap.cand, miles, lead_, snap.dest, ctx._nodef, snap.params, snap.bands)
+            fixed, unit = K.unit_costs(snap.cand, snap.g_sku, ent, snap.atp, miles, lead_, ctx._nodef, ctx._skuf,
                                         ctx._entry_fee, ctx._dual, ctx._entry_demand, free_mask, snap.params,
                                         code)
             unit += np.where(ent >= 0, ctx._entry_risk[np.maximum(ent, 0)], 0.0)
@@ -1304,7 +1304,7 @@ class Router:
         mask[vendors] = True
         skuf = self._skuf[g_sku[need]]
         reserved = np.zeros(m, np.int64)
-        cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K._route_core(
+        cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K.route_core(
             dest, np.arange(len(need), dtype=np.int64), remaining[need].copy(), k_left, code, mask, self._nodef,
             np.ascontiguousarray(skuf), np.array(ptr, np.int64), np.array(ent_node, np.int64),
             np.array(on_hand, np.int64), np.zeros(m, np.int64), reserved, np.array(fee), np.zeros(m),
@@ -1692,7 +1692,7 @@ class Router:
         params = self._params(None, 0.0, -1.0)
         # tiers with no node at all would only scan entries to reject them
         live = np.flatnonzero(self._tier_masks.any(axis=1))
-        out_g, out_n, out_q, out_e, out_t, costs, ships, km, days = K._route_batch(
+        out_g, out_n, out_q, out_e, out_t, costs, ships, km, days = K.route_batch(
             dest, g_ptr, g_sku, g_qty, k, code, np.ascontiguousarray(self._tier_masks[live]),
             self._tier_miles[live], self._nodef, self._skuf,
             self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sourcewise.engine import _scoring_kernels as SK
+from sourcewise.engine._kernels import scoring as SK
 from sourcewise.models.errors import Collector
 from sourcewise.models.network import Network, unit_vectors
 
@@ -155,7 +155,7 @@ def proximity_scores(dest_lat: Sequence[float] | np.ndarray, dest_lon: Sequence[
                 f"must be a writable C-contiguous {dt} array of shape {shape}, got {out.dtype} {out.shape}")
     col.raise_if_any()
     if shape[0] and shape[1]:
-        kernel = SK._scores_into if shape[0] * shape[1] >= PARALLEL_MIN_PAIRS else SK._scores_into_serial
+        kernel = SK.scores_into if shape[0] * shape[1] >= PARALLEL_MIN_PAIRS else SK.scores_into_serial
         kernel(dest, nx, ny, nz, out)
     return out
 
@@ -185,7 +185,7 @@ def scores_to_miles(scores: np.ndarray) -> np.ndarray:
         col.raise_if_any()
     out = np.empty(s2.shape)
     if s2.size:
-        SK._scores_to_miles(s2, EARTH_RADIUS_MI, out)
+        SK.scores_to_miles(s2, EARTH_RADIUS_MI, out)
     return out.reshape(s.shape)
 
 
@@ -234,7 +234,7 @@ def nearest_nodes(dest_lat: Sequence[float] | np.ndarray, dest_lon: Sequence[flo
     if m:
         penalty = np.where(allowed, 0.0, -8.0)
         n_chunks = max(1, min(m, 4 * (os.cpu_count() or 1)))
-        SK._nearest_k(dest, nx, ny, nz, penalty, k, n_chunks, idx, score)
+        SK.nearest_k(dest, nx, ny, nz, penalty, k, n_chunks, idx, score)
     miles = np.full((m, k), np.inf)
     ok = idx >= 0
     if ok.any():

@@ -60,7 +60,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
 
-from sourcewise.engine._kernels import _entry_position
+from sourcewise.engine._kernels.gather import entry_position
 from sourcewise.engine.batch import orders_from_batch
 from sourcewise.engine.router import BatchResult, Router
 from sourcewise.engine.scenario import Scenario, build_router
@@ -559,7 +559,7 @@ def _find_entries(sku_ptr: np.ndarray, ent_node: np.ndarray, node: np.ndarray, s
         s, n = sku[i], node[i]
         if s < 0 or s >= n_skus or n < 0:
             continue
-        out[i] = _entry_position(sku_ptr, ent_node, s, n)
+        out[i] = entry_position(sku_ptr, ent_node, s, n)
     return out
 
 

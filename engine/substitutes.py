@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from sourcewise.engine import _similarity as S
+from sourcewise.engine._kernels import similarity as S
 from sourcewise.models.errors import Collector
 from sourcewise.models.network import Network
 
@@ -392,8 +392,8 @@ def similarity_scores(index: SubstituteIndex, sku: int,
     s = _check_sku(index, sku, col)
     col.raise_if_any()
     w = _effective_weights(index, s, weights or SimilarityWeights())
-    kernel = (S._similarity_scores_parallel if index.n_skus >= PARALLEL_MIN_SKUS
-              else S._similarity_scores)
+    kernel = (S.similarity_scores_parallel if index.n_skus >= PARALLEL_MIN_SKUS
+              else S.similarity_scores)
     return kernel(
         s, index.explicit_ptr, index.explicit_idx, index.category, index.brand,
         int(index.tag_mode), index.tag_bits, index.tag_ptr, index.tag_codes, index.price, *w,
@@ -466,7 +466,7 @@ def propose(index: SubstituteIndex, sku: int, has_stock: Callable[[int], bool], 
     # stock checks reject them, so a typical call never ranks the catalogue.
     m = max(2 * k, 8)
     while True:
-        batch = S._top_m(scores, eligible, m)
+        batch = S.top_m(scores, eligible, m)
         if batch.size == 0:
             return out
         eligible[batch] = False

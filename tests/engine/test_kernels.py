@@ -17,7 +17,7 @@ def test_distance_matches_haversine(rng):
     lon = rng.uniform(-180, 180, 200)
     xyz = unit_vectors(lat, lon)
     for i in range(50):
-        got = K._distance_miles(xyz[i], xyz, np.arange(200))
+        got = K.distance_miles(xyz[i], xyz, np.arange(200))
         want = [naive.haversine_miles(lat[i], lon[i], lat[j], lon[j]) for j in range(200)]
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-6)
 
@@ -25,7 +25,7 @@ def test_distance_matches_haversine(rng):
 def test_proximity_scores_rank_like_distance(rng):
     lat, lon = rng.uniform(25, 49, 30), rng.uniform(-124, -67, 30)
     nlat, nlon = rng.uniform(25, 49, 40), rng.uniform(-124, -67, 40)
-    scores = K._proximity_scores(unit_vectors(lat, lon), unit_vectors(nlat, nlon))
+    scores = K.proximity_scores(unit_vectors(lat, lon), unit_vectors(nlat, nlon))
     for i in range(30):
         d = [naive.haversine_miles(lat[i], lon[i], nlat[j], nlon[j]) for j in range(40)]
         np.testing.assert_array_equal(np.argsort(-scores[i]), np.argsort(d))
@@ -83,7 +83,7 @@ def test_gather_matches_reference(seed):
         cap_units = rng.integers(0, 4, net.n_nodes)
         lat, lon = rng.uniform(26, 48), rng.uniform(-123, -70)
         p = _params(rng)
-        cand, atp, ent, miles, lead = K._gather(
+        cand, atp, ent, miles, lead = K.gather(
             skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock, inv.reserved, mask, cap_orders,
             cap_units, mark, unit_vectors(np.array([lat]), np.array([lon]))[0], nodef, p, BANDS)
         d = _atp_dict(inv)
@@ -157,11 +157,11 @@ def test_unit_costs_match_reference(rng):
         lat, lon = rng.uniform(26, 48), rng.uniform(-123, -70)
         dest = unit_vectors(np.array([lat]), np.array([lon]))[0]
         cap = np.full(net.n_nodes, 10**9)
-        cand, atp, ent, miles, lead = K._gather(skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock,
+        cand, atp, ent, miles, lead = K.gather(skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock,
                                                 inv.reserved, net.usable, cap, cap, mark, dest, nodef, p, BANDS)
-        K._fill_distances(cand, miles, lead, dest, nodef, p, BANDS)
+        K.fill_distances(cand, miles, lead, dest, nodef, p, BANDS)
         skuf = np.stack([net.price, net.weight_kg], axis=1)
-        fixed, unit = K._unit_costs(cand, skus, ent, atp, miles, lead, nodef, skuf, fee, zeros, zeros,
+        fixed, unit = K.unit_costs(cand, skus, ent, atp, miles, lead, nodef, skuf, fee, zeros, zeros,
                                     np.zeros(net.n_nodes, np.bool_), p, 0)
         for c, n in enumerate(cand):
             assert fixed[c] == pytest.approx(pol.cost.per_shipment + net.handling_per_shipment[n])
@@ -193,7 +193,7 @@ def _best_single_twin(r, inv, dest, skus, qty, mask):
         if not mask[n] or r._cap_orders[n] <= 0 or r._cap_units[n] < qty.sum():
             continue
         cost = p[K.P_PER_SHIPMENT] + r._nodef[n, K.NF_HSHIP]
-        miles = K._distance_miles(dest, r._nodef[:, :3], np.array([n]))[0]
+        miles = K.distance_miles(dest, r._nodef[:, :3], np.array([n]))[0]
         ok = True
         for s, q in zip(skus, qty, strict=True):
             e = _entry_of(inv, s, n)
@@ -235,7 +235,7 @@ def test_fast_path_on_rare_and_popular_skus_matches_brute_force(seed, bitsets):
         dest = unit_vectors(np.array([rng.uniform(26, 48)]), np.array([rng.uniform(-123, -70)]))[0]
         k = int(rng.integers(1, 4))
         before = r._reserved.copy()
-        ok, node, ent, need, miles, lead, costs, snap = K._route_fast(
+        ok, node, ent, need, miles, lead, costs, snap = K.route_fast(
             dest, skus, qty, k, 0, mask, r._nodef, r._skuf, inv.sku_ptr, inv.node, r._on_hand, r._safety,
             r._reserved, r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._sku_lb, bits, r._cap_orders,
             r._cap_units, r._base_params, r._bands, False, True)
@@ -258,7 +258,7 @@ def test_fast_path_on_rare_and_popular_skus_matches_brute_force(seed, bitsets):
         # the real cost (no risk term here) equals the twin's planning cost
         assert costs.sum() == pytest.approx(twin_cost, rel=1e-9)
         # and no plan of any split beats it: the full search agrees
-        full = K._route_core(dest, skus, qty, k, 0, mask, r._nodef, r._skuf, inv.sku_ptr, inv.node,
+        full = K.route_core(dest, skus, qty, k, 0, mask, r._nodef, r._skuf, inv.sku_ptr, inv.node,
                              r._on_hand, r._safety, r._reserved, r._entry_fee, r._dual, r._entry_risk,
                              r._entry_demand, r._cap_orders, r._cap_units, r._no_free, r._mark,
                              r._base_params, r._bands, False)
@@ -299,11 +299,11 @@ def test_fast_single_node_path_agrees_with_full_search(seed):
     for _ in range(60):
         skus, qty, dest, k = _random_order(rng, net, 3, 3, 3)
         common = (r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._cap_orders, r._cap_units)
-        ok, node, ent, need, miles, lead, costs, _ = K._route_fast(
+        ok, node, ent, need, miles, lead, costs, _ = K.route_fast(
             dest, skus, qty, k, 0, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr, inv.node, r._on_hand,
             r._safety, r._reserved, *common[:4], r._sku_lb, r._sku_bits, *common[4:], r._base_params, r._bands,
             False, False)
-        full = K._route_core(dest, skus, qty, k, 0, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr, inv.node,
+        full = K.route_core(dest, skus, qty, k, 0, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr, inv.node,
                              r._on_hand, r._safety, r._reserved, *common, r._no_free, r._mark,
                              r._base_params, r._bands, False)
         assert (r._mark == -1).all()
@@ -392,7 +392,7 @@ def test_entry_atp_matches_the_inventory_lookup(rng):
     for n in net.nodes:
         for s in net.skus:
             want = inv.atp(n.node_id, s.sku)
-            got = K._entry_atp(inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock, inv.reserved,
+            got = K.entry_atp(inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock, inv.reserved,
                                net.sku_index[s.sku], net.node_index[n.node_id])
             assert got == want
             assert r.atp(n.node_id, s.sku) == want
@@ -403,7 +403,7 @@ def test_alloc_rows_match_numpy_nonzero(rng):
         alloc = rng.integers(0, 3, (int(rng.integers(0, 30)), int(rng.integers(1, 5)))) * (rng.random((1, 1)) < 0.9)
         alloc = np.ascontiguousarray(alloc, dtype=np.int64)
         ent = rng.integers(0, 1000, alloc.shape).astype(np.int64)
-        rows, cols, qty, entries = K._alloc_rows(alloc, ent)
+        rows, cols, qty, entries = K.alloc_rows(alloc, ent)
         want_r, want_c = np.nonzero(alloc)
         np.testing.assert_array_equal(rows, want_r)
         np.testing.assert_array_equal(cols, want_c)
@@ -414,13 +414,13 @@ def test_alloc_rows_match_numpy_nonzero(rng):
 def test_sku_bitsets_match_the_entry_lists(rng):
     net = make_network(rng, 150, 20)  # three words per SKU, the last one partly used
     inv = make_inventory(rng, net, density=0.4)
-    bits = K._sku_bitsets(inv.sku_ptr, inv.node, net.n_nodes)
+    bits = K.sku_bitsets(inv.sku_ptr, inv.node, net.n_nodes)
     assert bits.shape == (net.n_skus, 3) and bits.dtype == np.uint64
     for s in range(net.n_skus):
         held = {n for n in range(net.n_nodes) if (int(bits[s, n // 64]) >> (n % 64)) & 1}
         assert held == set(inv.node[inv.sku_ptr[s]:inv.sku_ptr[s + 1]].tolist())
     for b in range(64):
-        assert K._bit_index(np.uint64(1) << np.uint64(b)) == b
+        assert K.bit_index(np.uint64(1) << np.uint64(b)) == b
 
 
 def test_kernel_unit_vector_is_the_routers_bit_for_bit(rng):
@@ -430,7 +430,7 @@ def test_kernel_unit_vector_is_the_routers_bit_for_bit(rng):
     lat = np.r_[rng.uniform(-90, 90, 500), -90.0, 90.0, 0.0]
     lon = np.r_[rng.uniform(-180, 180, 500), -180.0, 180.0, 0.0]
     for la, lo in zip(lat.tolist(), lon.tolist(), strict=True):
-        np.testing.assert_array_equal(K._unit_vector(la, lo), _unit_vector(la, lo))
+        np.testing.assert_array_equal(K.unit_vector(la, lo), _unit_vector(la, lo))
 
 
 def test_packed_state_views_are_the_routers_arrays(rng):
@@ -441,17 +441,17 @@ def test_packed_state_views_are_the_routers_arrays(rng):
     floats = [r._nodef, r._skuf, r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._sku_lb, r._bands]
     assert len(ints) == len(K.PACKED_INTS) and len(floats) == len(K.PACKED_FLOATS)
     for i, a in enumerate(ints):
-        got = K._ints(r._ibuf, i)
+        got = K.int_array(r._ibuf, i)
         np.testing.assert_array_equal(got, a)
         assert np.shares_memory(a, r._ibuf)
     for i, a in enumerate(floats):
-        got = K._float_rows(r._ibuf, r._fbuf, i) if a.ndim == 2 else K._floats(r._ibuf, r._fbuf, i)
+        got = K.float_matrix(r._ibuf, r._fbuf, i) if a.ndim == 2 else K.float_array(r._ibuf, r._fbuf, i)
         assert got.shape == a.shape
         np.testing.assert_array_equal(got, a)
         assert np.shares_memory(a, r._fbuf)
     # a write through the router's array is what the kernel reads
     r._reserved[3] += 7
-    assert K._ints(r._ibuf, 2)[3] == r._reserved[3]
+    assert K.int_array(r._ibuf, 2)[3] == r._reserved[3]
     with pytest.raises(ValueError):
         K.pack_ints(ints[:-1])
 
@@ -468,14 +468,14 @@ def test_used_rows_are_the_rows_that_ship(seed):
     for _ in range(80):
         skus, qty, dest, k = _random_order(rng, net, 5, 5, 5)
         strategy = int(rng.integers(0, 5))
-        out = K._route_core(dest, skus, qty, k, strategy, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr,
+        out = K.route_core(dest, skus, qty, k, strategy, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr,
                             inv.node, r._on_hand, r._safety, r._reserved, r._entry_fee, r._dual, r._entry_risk,
                             r._entry_demand, r._cap_orders, r._cap_units, r._no_free, r._mark, r._base_params,
                             r._bands, False, bool(rng.integers(0, 2)))
         alloc, ent, used = out[3], out[2], out[9]
         np.testing.assert_array_equal(used, np.flatnonzero(alloc.any(axis=1)))
         seen_split += len(used) > 1
-        for got, want in zip(K._rows_of(alloc, ent, used), K._alloc_rows(alloc, ent), strict=True):
+        for got, want in zip(K.rows_of(alloc, ent, used), K.alloc_rows(alloc, ent), strict=True):
             np.testing.assert_array_equal(got, want)
     assert seen_split > 5
 
@@ -499,14 +499,14 @@ def test_priced_gather_matches_gather_then_pricing(rng, strategy):
         skus, _, dest, _ = _random_order(rng, net, 4, 1, 1)
         cap_o = rng.integers(0, 3, net.n_nodes)
         cap_u = rng.integers(0, 8, net.n_nodes)
-        got = K._gather_priced(skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock, inv.reserved,
+        got = K.gather_priced(skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock, inv.reserved,
                                net.usable, cap_o, cap_u, mark, dest, r._nodef, p, r._bands, fee, dual, risk, demand,
                                r._skuf, free, strategy)
-        cand, atp, ent, miles, lead = K._gather(skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock,
+        cand, atp, ent, miles, lead = K.gather(skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock,
                                                 inv.reserved, net.usable, cap_o, cap_u, mark, dest, r._nodef, p,
                                                 r._bands)
-        K._fill_distances(cand, miles, lead, dest, r._nodef, p, r._bands, False)
-        fixed, unit = K._unit_costs(cand, skus, ent, atp, miles, lead, r._nodef, r._skuf, fee, dual, demand, free,
+        K.fill_distances(cand, miles, lead, dest, r._nodef, p, r._bands, False)
+        fixed, unit = K.unit_costs(cand, skus, ent, atp, miles, lead, r._nodef, r._skuf, fee, dual, demand, free,
                                     p, strategy)
         unit += np.where(ent >= 0, risk[np.maximum(ent, 0)], 0.0)
         assert (mark == -1).all()
@@ -527,14 +527,14 @@ def test_inline_asin_is_within_an_ulp_of_libm(rng):
     xs = np.r_[rng.random(20_000), rng.random(5_000) * 1e-3, rng.uniform(0.49, 0.51, 5_000),
                0.0, 0.5, np.nextafter(0.5, 0.0), 1.0, 5e-324]
     for x in xs.tolist():
-        got, want = K._asin(x), math.asin(x)
+        got, want = K.fast_asin(x), math.asin(x)
         assert abs(got - want) <= math.ulp(want), (x, got, want)
         assert got >= x  # so the chord (2 R x) stays a lower bound of the arc
     # the distance itself: chord -> miles, against the haversine twin
     lat = rng.uniform(25, 49, 200)
     lon = rng.uniform(-124, -67, 200)
     xyz = unit_vectors(lat, lon)
-    got = K._distance_miles(xyz[0], xyz, np.arange(200))
+    got = K.distance_miles(xyz[0], xyz, np.arange(200))
     want = [naive.haversine_miles(lat[0], lon[0], la, lo) for la, lo in zip(lat, lon, strict=True)]
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-6)
 

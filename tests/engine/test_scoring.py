@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sourcewise.engine import _scoring_kernels as SK
 from sourcewise.engine import scoring
+from sourcewise.engine._kernels import scoring as SK
 from sourcewise.models import Network, Node, Sku, ValidationError
 from sourcewise.models.network import unit_vectors
 from tests import naive
@@ -47,8 +47,8 @@ def test_parallel_and_serial_kernels_agree(rng):
     dest = unit_vectors(dlat, dlon)
     a = np.empty((300, 500))
     b = np.empty((300, 500))
-    SK._scores_into(dest, nx, ny, nz, a)
-    SK._scores_into_serial(dest, nx, ny, nz, b)
+    SK.scores_into(dest, nx, ny, nz, a)
+    SK.scores_into_serial(dest, nx, ny, nz, b)
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-15)
 
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sourcewise.engine import _similarity as K
 from sourcewise.engine import substitutes
+from sourcewise.engine._kernels import similarity as K
 from sourcewise.engine.substitutes import (
     BITSET_MAX_TAGS,
     SimilarityWeights,
@@ -224,8 +224,8 @@ def test_top_m_matches_reference(seed):
         key = np.round(rng.random(n), 1)  # coarse values so ties are common
         eligible = rng.random(n) < 0.7
         m = int(rng.integers(1, 12))
-        assert K._top_m(key, eligible, m).tolist() == ref_top_m(key, eligible, m)
-    assert K._top_m(np.ones(3), np.ones(3, np.bool_), 0).size == 0
+        assert K.top_m(key, eligible, m).tolist() == ref_top_m(key, eligible, m)
+    assert K.top_m(np.ones(3), np.ones(3, np.bool_), 0).size == 0
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -15,7 +15,7 @@ from numba.core.registry import CPUDispatcher
 
 from sourcewise.engine.warm import warm_up
 
-MODULES = ["sourcewise.engine._kernels", "sourcewise.engine._plans", "sourcewise.engine._scoring_kernels", "sourcewise.engine._similarity"]
+MODULES = ["sourcewise.engine._kernels." + m for m in ("layout", "geometry", "cost", "gather", "search", "drivers", "plans", "scoring", "similarity")]
 
 
 def signatures():
@@ -31,8 +31,9 @@ assert warm_up() > 0.0
 assert warm_up() == 0.0  # once per process
 before = signatures()
 # the kernels called from Python (the rest are only called from compiled code)
-assert all(before[f"sourcewise.engine._kernels.{k}"] >= 1 for k in ("_route_one", "_route_fast", "_route_core", "_route_batch",
-                                                          "_gather", "_plan_cost")), before
+assert all(before[f"sourcewise.engine._kernels.{k}"] >= 1
+           for k in ("drivers.route_one", "drivers.route_fast", "drivers.route_core", "drivers.route_batch",
+                     "gather.gather", "search.plan_cost")), before
 
 from sourcewise.engine import scenario as sc
 from sourcewise.engine.batch import orders_from_batch

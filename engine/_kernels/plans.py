@@ -19,7 +19,7 @@ that both price the router's own plans identically.
 
 The pricing search is exact up to an evaluation budget: it enumerates node
 sets of size 1..3 in order of a lower bound and stops when the bound passes
-the incumbent, like :func:`sourcewise.engine._kernels._plan_cost`, but minimising
+the incumbent, like :func:`sourcewise.engine._kernels.plan_cost`, but minimising
 penalised cost instead of maximising fill first, and without the
 ``split_candidates`` cap. When the budget runs out it still returns a valid
 *lower bound* on the best plan's price, which keeps the Lagrangian bound of
@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit, objmode, prange
 
 # distances are the router's own, to the last bit (its asin is not libm's)
-from sourcewise.engine._kernels import _miles
+from sourcewise.engine._kernels.geometry import arc_miles
 
 MILE_KM = 1.609344
 _EPS = 1e-9
@@ -113,7 +113,7 @@ def _candidates(g_sku, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest,
             mark[n] = -2
             if cap_o[n] <= 0 or cap_u[n] <= 0:
                 continue
-            d = _miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+            d = arc_miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
             if d > maxm[n]:
                 continue
             ld = _lead_days(n, d, hour, nodef, bands)
@@ -486,7 +486,7 @@ def _price_range(lo, hi, dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, ma
 
 
 @njit(cache=True, parallel=True)
-def _price_parallel(n_chunks, args, out):
+def price_parallel(n_chunks, args, out):
     n_orders = args[4].shape[0] - 1
     for ch in prange(n_chunks):
         lo = ch * n_orders // n_chunks
@@ -495,7 +495,7 @@ def _price_parallel(n_chunks, args, out):
 
 
 @njit(cache=True)
-def _price_serial(args, out):
+def price_serial(args, out):
     _price_range(0, args[4].shape[0] - 1, *args, *out)
 
 
@@ -532,14 +532,14 @@ def price_orders(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmiles, 
             cap_o, cap_u, nodef, params, bands, weight, fee_e, pen_e, lam, mu, nu, np.int64(budget),
             np.int64(n_single), active, pen_o)
     if n_orders >= PARALLEL_FROM:
-        _price_parallel(np.int64(64), args, out)
+        price_parallel(np.int64(64), args, out)
     else:
-        _price_serial(args, out)
+        price_serial(args, out)
     return out
 
 
 @njit(cache=True)
-def _batch_facts(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, maxmiles, sku_ptr, ent_node, atp_e, mask,
+def batch_facts(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, maxmiles, sku_ptr, ent_node, atp_e, mask,
                  cap_o, cap_u, nodef, params, bands, weight, fee_e, pen_e):
     """Per order: the largest cost of shipping one unit alone from a node that may
     serve it, and the units no plan can fill (more than all eligible stock)."""
@@ -568,7 +568,7 @@ def _batch_facts(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, maxmiles, sku_
 
 
 @njit(cache=True)
-def _breakdown(col_ptr, row_node, row_qty, row_sku, row_ent, dest, hour, max_days, nodef, params, bands,
+def breakdown(col_ptr, row_node, row_qty, row_sku, row_ent, dest, hour, max_days, nodef, params, bands,
                weight, fee_e, pen_e):
     """Cost components, parcels, distance and promised days of plans (rows grouped by plan).
 
@@ -606,7 +606,7 @@ def _breakdown(col_ptr, row_node, row_qty, row_sku, row_ent, dest, hour, max_day
                 if row_node[i2] == node:
                     first = False
                     break
-            miles = _miles(d[0], d[1], d[2], nodef[node, NF_X], nodef[node, NF_Y], nodef[node, NF_Z])
+            miles = arc_miles(d[0], d[1], d[2], nodef[node, NF_X], nodef[node, NF_Y], nodef[node, NF_Z])
             ld = _lead_days(node, miles, hour[j], nodef, bands)
             node_km[i] = miles * MILE_KM
             node_days[i] = ld
@@ -631,7 +631,7 @@ def _breakdown(col_ptr, row_node, row_qty, row_sku, row_ent, dest, hour, max_day
 
 
 @njit(cache=True)
-def _enumerate_plans(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmiles, sku_ptr, ent_node, atp_e,
+def enumerate_plans(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmiles, sku_ptr, ent_node, atp_e,
                      mask, cap_o, cap_u, nodef, params, bands, weight, fee_e, pen_e, lam, mu, nu, limit,
                      max_rows, deadline, pen_o):
     """Every plan of every order whose price is at most ``limit[o]``.

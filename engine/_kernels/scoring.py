@@ -28,7 +28,7 @@ def _score_row(dest_xyz, i, nx, ny, nz, row):
 
 
 @njit(cache=True, parallel=True, fastmath=True)
-def _scores_into(dest_xyz, nx, ny, nz, out):
+def scores_into(dest_xyz, nx, ny, nz, out):
     """``out[i, j] = dest_xyz[i] . (nx[j], ny[j], nz[j])`` for every pair.
 
     ``out`` (float32 or float64, C-contiguous, shape ``(m, n)``) is written
@@ -40,8 +40,8 @@ def _scores_into(dest_xyz, nx, ny, nz, out):
 
 
 @njit(cache=True, fastmath=True)
-def _scores_into_serial(dest_xyz, nx, ny, nz, out):
-    """:func:`_scores_into` on one thread, for inputs too small to repay a parallel launch."""
+def scores_into_serial(dest_xyz, nx, ny, nz, out):
+    """:func:`scores_into` on one thread, for inputs too small to repay a parallel launch."""
     for i in range(dest_xyz.shape[0]):
         _score_row(dest_xyz, i, nx, ny, nz, out[i])
 
@@ -77,7 +77,7 @@ def _sift_down(sc, idx, p, k):
 
 
 @njit(cache=True, parallel=True, fastmath=True)
-def _nearest_k(dest_xyz, nx, ny, nz, penalty, k, n_chunks, out_idx, out_score):
+def nearest_k(dest_xyz, nx, ny, nz, penalty, k, n_chunks, out_idx, out_score):
     """The ``k`` highest-scoring allowed nodes of every destination, best first.
 
     Fused scoring and selection: no ``(m, n)`` matrix is written. Each row is
@@ -143,7 +143,7 @@ def _nearest_k(dest_xyz, nx, ny, nz, penalty, k, n_chunks, out_idx, out_score):
 
 
 @njit(cache=True, parallel=True, fastmath=True)
-def _scores_to_miles(scores, radius, out):
+def scores_to_miles(scores, radius, out):
     """Great-circle distance from dot-product scores, ``2 R asin(sqrt((1 - s) / 2))``."""
     m, n = scores.shape
     for i in prange(m):

@@ -105,7 +105,7 @@ def _target_tags(target, tag_mode, tag_ptr, tag_codes):
 
 
 @njit(cache=True)
-def _similarity_scores(target, explicit_ptr, explicit_idx, category, brand, tag_mode,
+def similarity_scores(target, explicit_ptr, explicit_idx, category, brand, tag_mode,
                        tag_bits, tag_ptr, tag_codes, price, w_explicit, w_category,
                        w_brand, w_tags, w_price):
     """Similarity of every SKU to ``target``: weighted mean of feature similarities.
@@ -118,7 +118,7 @@ def _similarity_scores(target, explicit_ptr, explicit_idx, category, brand, tag_
 
     Serial: for typical catalogues one call takes microseconds, less than
     waking a thread pool (far less on a loaded machine, where OpenMP workers
-    spin against other processes). :func:`_similarity_scores_parallel` is the
+    spin against other processes). :func:`similarity_scores_parallel` is the
     same computation for large catalogues; keep the two loops identical.
     """
     n = price.shape[0]
@@ -156,10 +156,10 @@ def _similarity_scores(target, explicit_ptr, explicit_idx, category, brand, tag_
 
 
 @njit(cache=True, parallel=True)
-def _similarity_scores_parallel(target, explicit_ptr, explicit_idx, category, brand, tag_mode,
+def similarity_scores_parallel(target, explicit_ptr, explicit_idx, category, brand, tag_mode,
                                 tag_bits, tag_ptr, tag_codes, price, w_explicit, w_category,
                                 w_brand, w_tags, w_price):
-    """:func:`_similarity_scores` with the SKU loop spread over threads."""
+    """:func:`similarity_scores` with the SKU loop spread over threads."""
     n = price.shape[0]
     out = np.zeros(n)
     total = w_explicit + w_category + w_brand + w_tags + w_price
@@ -220,7 +220,7 @@ def _sift_down(key, heap, size, c):
 
 
 @njit(cache=True)
-def _top_m(key, eligible, m):
+def top_m(key, eligible, m):
     """Indices of the ``m`` best eligible entries of ``key``, best first.
 
     Best means larger key, ties broken by lower index. A bounded heap keeps

@@ -1,0 +1,138 @@
+"""The engine's numba kernels, private to :mod:`sourcewise.engine`.
+
+Every kernel takes arrays and scalars only; the public Python wrappers
+(:class:`~sourcewise.engine.router.Router`, :mod:`~sourcewise.engine.scoring`,
+:mod:`~sourcewise.engine.optimize`, :mod:`~sourcewise.engine.substitutes`)
+validate their input and convert it. Each kernel has a slow, obviously
+correct twin in ``tests/naive.py``.
+
+The modules, each using only those above it:
+
+``layout``      node-matrix columns, parameter positions, strategy codes, packed state
+``geometry``    distances on the unit sphere, proximity scores, unit vectors
+``cost``        the cost model: transit and lead days, parcel and unit costs
+``gather``      candidate nodes and their ATP from the inventory's CSR entries
+``search``      plan search: single node, exact 2- and 3-node splits, greedy, bounds
+``drivers``     one order end to end, and a batch of orders
+``plans``       the batch optimizer's plan generation and pricing
+``scoring``     nearest-node scoring
+``similarity``  substitute SKU similarity
+
+The names the single-order router calls are re-exported here, so that
+``from sourcewise.engine import _kernels as K`` reads ``K.route_one``.
+"""
+
+from __future__ import annotations
+
+from sourcewise.engine._kernels.cost import (
+    lead_days,
+    plan_unit,
+    transit_days,
+    unit_costs,
+    with_miles,
+)
+from sourcewise.engine._kernels.drivers import (
+    alloc_rows,
+    append_row,
+    reserve_alloc,
+    reserve_whole,
+    route_batch,
+    route_core,
+    route_fast,
+    route_one,
+    rows_of,
+    survive,
+    used_rows,
+)
+from sourcewise.engine._kernels.gather import (
+    atp_snapshot,
+    bit_index,
+    entry_atp,
+    entry_position,
+    fill_distances,
+    gather,
+    gather_core,
+    gather_priced,
+    lower_bound,
+    sku_bitsets,
+    sku_views,
+    snapshot_size,
+)
+from sourcewise.engine._kernels.geometry import (
+    arc_miles,
+    chord_miles,
+    distance_miles,
+    fast_asin,
+    proximity_scores,
+    unit_vector,
+)
+from sourcewise.engine._kernels.layout import *  # noqa: F403 - the layout is its named constants
+from sourcewise.engine._kernels.layout import __all__ as _layout_names
+from sourcewise.engine._kernels.search import (
+    best_by_bits,
+    best_one_sku,
+    best_single_lazy,
+    better,
+    eval_set,
+    extend_greedy,
+    fill_bound2,
+    fill_bound3,
+    greedy,
+    plan_cost,
+    plan_given,
+    smallest,
+    split_bound,
+    split_pool,
+)
+
+__all__ = [
+    *_layout_names,
+    "alloc_rows",
+    "append_row",
+    "arc_miles",
+    "atp_snapshot",
+    "best_by_bits",
+    "best_one_sku",
+    "best_single_lazy",
+    "better",
+    "bit_index",
+    "chord_miles",
+    "distance_miles",
+    "entry_atp",
+    "entry_position",
+    "eval_set",
+    "extend_greedy",
+    "fast_asin",
+    "fill_bound2",
+    "fill_bound3",
+    "fill_distances",
+    "gather",
+    "gather_core",
+    "gather_priced",
+    "greedy",
+    "lead_days",
+    "lower_bound",
+    "plan_cost",
+    "plan_given",
+    "plan_unit",
+    "proximity_scores",
+    "reserve_alloc",
+    "reserve_whole",
+    "route_batch",
+    "route_core",
+    "route_fast",
+    "route_one",
+    "rows_of",
+    "sku_bitsets",
+    "sku_views",
+    "smallest",
+    "snapshot_size",
+    "split_bound",
+    "split_pool",
+    "survive",
+    "transit_days",
+    "unit_costs",
+    "unit_vector",
+    "used_rows",
+    "with_miles",
+]

@@ -1,0 +1,770 @@
+"""Drivers: one order (fast path, then full search, then reservation) and a batch of orders.
+
+Private to the engine: every kernel takes arrays and scalars only, and the public
+wrappers (:mod:`sourcewise.engine.router`, :mod:`sourcewise.engine.scoring`) validate and convert.
+Each kernel has a slow reference twin in ``tests/naive.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from sourcewise.engine._kernels.cost import lead_days, plan_unit, unit_costs, with_miles
+from sourcewise.engine._kernels.gather import (
+    atp_snapshot,
+    fill_distances,
+    gather,
+    gather_priced,
+    lower_bound,
+    snapshot_size,
+)
+from sourcewise.engine._kernels.geometry import chord_miles, unit_vector
+from sourcewise.engine._kernels.layout import (
+    COST,
+    DUAL,
+    EPS,
+    HIGH_STOCK,
+    MILE_KM,
+    NF_CUTOFF,
+    NF_HSHIP,
+    NF_HUNIT,
+    NF_PRIO,
+    P_DEPLETION,
+    P_HOUR,
+    P_LATE_PENALTY,
+    P_MAX_DAYS,
+    P_MAX_MILES,
+    P_PER_KG,
+    P_PER_MILE,
+    P_PER_SHIPMENT,
+    P_PER_UNIT,
+    P_REQUIRE_CUTOFF,
+    P_SHIP_LB,
+    P_SPLIT,
+    P_SPLIT_CANDS,
+    PRIORITY,
+    float_array,
+    float_matrix,
+    int_array,
+)
+from sourcewise.engine._kernels.search import (
+    best_by_bits,
+    best_one_sku,
+    best_single_lazy,
+    eval_set,
+    extend_greedy,
+    greedy,
+    plan_cost,
+    plan_given,
+    split_bound,
+)
+
+
+@njit(cache=True, inline="always")
+def survive(alive, acc, aent, B, i, g, e, extra):
+    """Keep survivor ``i`` of the list intersection as survivor ``B``, now also holding entry ``e`` of group ``g``."""
+    alive[B] = alive[i]
+    acc[B] = acc[i] + extra
+    for gg in range(aent.shape[1]):
+        aent[B, gg] = aent[i, gg]
+    aent[B, g] = e
+
+
+@njit(cache=True, inline="always")
+def reserve_whole(node, ents, qty, reserved, cap_orders, cap_units):
+    """Reserve an order one node ships whole: each group's units at its entry, one parcel's capacity."""
+    total = 0
+    for g in range(ents.shape[0]):
+        reserved[ents[g]] += qty[g]
+        total += qty[g]
+    cap_orders[node] -= 1
+    cap_units[node] -= total
+
+
+@njit(cache=True)
+def route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
+                sku_ptr, ent_node, on_hand, safety, reserved,
+                entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, sku_bits,
+                cap_orders, cap_units, params, bands, reserve, want_snap):
+    """The common case without building candidate matrices: one node ships the whole order.
+
+    Works straight on the SKU index. Nodes that can ship every unit must
+    appear in every group's entry list, so the search starts from the
+    shortest list (checking eligibility, stock and capacity there) and
+    intersects the survivors with each longer list, by binary search while
+    few survive and by a merge otherwise: a popular SKU held by hundreds of
+    nodes costs a few probes, not a scan. With ``sku_bits`` (a bitset per
+    SKU of the nodes holding an entry, see :func:`sku_bitsets`; zero rows
+    to go without) the nodes holding every SKU come from ANDing the order's
+    bitsets instead, and only those are looked up: popular SKUs share a few
+    dozen nodes, while the shortest list still has a hundred or more.
+    Survivors are priced with the chord bound first and an exact distance
+    only when they can still win.
+
+    A single node provably beats every split when its cost is at most
+    ``split_lb``: two cheapest conceivable parcels plus the split penalty
+    plus, per unit, the cheapest distance-free unit cost of its SKU
+    anywhere (``sku_lb``, column 1 with the dual prices for ``dual``,
+    column 0 otherwise; depletion only adds). Only valid for the ``cost``
+    and ``dual`` strategies with no distance-based filter.
+
+    Returns
+    -------
+    ok : bool
+        False, with nothing changed, when no single node ships every unit
+        or a split might be cheaper; the caller then runs :func:`route_core`.
+    node : int
+    ent : ndarray of int64, shape (G,)
+        Entry each group's units come from.
+    need : ndarray of int64, shape (G,)
+        The units shipped per group (all of ``g_qty`` when ``ok``).
+    miles, lead : float
+    costs : ndarray, shape (4,)
+        Shipping, handling, vendor fees, penalties.
+    snap : ndarray of int64
+        With ``want_snap``, ATP before this order of every entry of the
+        order's SKUs, group by group (what its explanation replays); else empty.
+    """
+    G = g_sku.shape[0]
+    per_mile = params[P_PER_MILE]
+    hour = params[P_HOUR]
+    need_cutoff = params[P_REQUIRE_CUTOFF] > 0
+    best_ent = np.full(G, -1, np.int64)
+    need = g_qty.copy()
+    costs = np.zeros(4)
+    snap = np.empty(0, np.int64)
+    total_q = 0
+    for g in range(G):
+        total_q += g_qty[g]
+    if G == 0 or total_q <= 0:
+        return False, -1, best_ent, need, np.nan, np.nan, costs, snap
+    # groups by ascending list length (insertion sort: G is a handful)
+    by_len = np.empty(G, np.int64)
+    for g in range(G):
+        s = g_sku[g]
+        ln = sku_ptr[s + 1] - sku_ptr[s]
+        p = g
+        while p > 0 and sku_ptr[g_sku[by_len[p - 1]] + 1] - sku_ptr[g_sku[by_len[p - 1]]] > ln:
+            by_len[p] = by_len[p - 1]
+            p -= 1
+        by_len[p] = g
+    best = -1
+    bi = -1
+    one_ent = -1
+    best_cost = np.inf
+    best_miles = np.nan
+    if G == 1:
+        best, one_ent, best_cost, best_miles = best_one_sku(
+            dest, g_sku[0], g_qty[0], mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved, entry_fee,
+            entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy)
+        A = 0
+        alive = np.empty(0, np.int64)
+        acc = np.empty(0)
+        aent = np.empty((0, 1), np.int64)
+    elif sku_bits.shape[0] > 0:
+        best, bits_ent, best_cost, best_miles = best_by_bits(
+            dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety,
+            reserved, entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy)
+        A = 0
+        alive = np.empty(0, np.int64)
+        acc = np.empty(0)
+        aent = bits_ent.reshape(1, G)
+        bi = 0
+    else:
+        g0 = by_len[0]
+        s0 = g_sku[g0]
+        L0 = sku_ptr[s0 + 1] - sku_ptr[s0]
+        alive = np.empty(L0, np.int64)
+        acc = np.empty(L0)
+        aent = np.empty((L0, G), np.int64)
+        A = 0
+        q0 = g_qty[g0]
+        lo0 = sku_ptr[s0]
+        nodes0 = ent_node[lo0:lo0 + L0]
+        for i in range(L0):
+            n = nodes0[i]
+            if not mask[n] or cap_orders[n] <= 0 or cap_units[n] < total_q:
+                continue
+            if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
+                continue
+            e = lo0 + i
+            a = on_hand[e] - safety[e] - reserved[e]
+            if a < q0:
+                continue
+            u = plan_unit(e, n, s0, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, cap_units,
+                           params, strategy)
+            alive[A] = n
+            acc[A] = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP] + q0 * u
+            aent[A, g0] = e
+            A += 1
+        for ii in range(1, G):
+            if A == 0:
+                break
+            g = by_len[ii]
+            s = g_sku[g]
+            q = g_qty[g]
+            lo = sku_ptr[s]
+            hi = sku_ptr[s + 1]
+            steps = 1
+            while (1 << steps) < hi - lo:
+                steps += 1
+            B = 0
+            if A * steps < hi - lo:
+                # few survivors: a lower-bound search each, from where the last one ended
+                pos = lo
+                for i in range(A):
+                    n = alive[i]
+                    pos = lower_bound(ent_node, pos, hi, n)
+                    if pos >= hi:
+                        break
+                    if ent_node[pos] != n:
+                        continue
+                    e = pos
+                    a = on_hand[e] - safety[e] - reserved[e]
+                    if a < q:
+                        continue
+                    survive(alive, acc, aent, B, i, g, e, q * plan_unit(
+                        e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, cap_units, params,
+                        strategy))
+                    B += 1
+            else:
+                i = 0
+                x = 0
+                nodes = ent_node[lo:hi]
+                while i < A and x < hi - lo:
+                    n = alive[i]
+                    m = nodes[x]
+                    if m < n:
+                        x += 1
+                        continue
+                    if m > n:
+                        i += 1
+                        continue
+                    e = lo + x
+                    a = on_hand[e] - safety[e] - reserved[e]
+                    if a >= q:
+                        survive(alive, acc, aent, B, i, g, e, q * plan_unit(
+                            e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, cap_units,
+                            params, strategy))
+                        B += 1
+                    i += 1
+                    x += 1
+            A = B
+    # ascending node order, as the entry lists: ties go to the lower node index
+    for i in range(A):
+        n = alive[i]
+        flat = acc[i]
+        if flat + per_mile * total_q * chord_miles(dest, nodef, n) >= best_cost - EPS:
+            continue
+        cost, d = with_miles(dest, nodef, n, flat, per_mile * total_q)
+        if cost < best_cost - EPS:
+            best_cost = cost
+            best = n
+            bi = i
+            best_miles = d
+    if best < 0:
+        return False, -1, best_ent, need, np.nan, np.nan, costs, snap
+    if k > 1:
+        col = 1 if strategy == DUAL else 0
+        split_lb = 2.0 * params[P_SHIP_LB] + params[P_SPLIT]
+        for g in range(G):
+            s = g_sku[g]
+            split_lb += g_qty[g] * (params[P_PER_UNIT] + params[P_PER_KG] * skuf[s, 1] + sku_lb[s, col])
+        if best_cost > split_lb and best_cost > split_bound(
+                g_sku, g_qty, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved, entry_fee,
+                entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy):
+            return False, -1, best_ent, need, np.nan, np.nan, costs, snap
+    if want_snap:
+        # taken only once the order is accepted, still before its reservation
+        snap = np.empty(snapshot_size(g_sku, sku_ptr), np.int64)
+        atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, snap)
+    if G == 1:
+        best_ent[0] = one_ent
+    else:
+        for g in range(G):
+            best_ent[g] = aent[bi, g]
+    lead = lead_days(best, best_miles, nodef, params, bands)
+    w = params[P_DEPLETION]
+    costs[0] = params[P_PER_SHIPMENT]
+    costs[1] = nodef[best, NF_HSHIP]
+    for g in range(G):
+        e = best_ent[g]
+        q = g_qty[g]
+        a = on_hand[e] - safety[e] - reserved[e]
+        if a > cap_units[best]:
+            a = cap_units[best]
+        costs[0] += q * (params[P_PER_UNIT] + per_mile * best_miles + params[P_PER_KG] * skuf[g_sku[g], 1])
+        costs[1] += q * nodef[best, NF_HUNIT]
+        costs[2] += q * entry_fee[e]
+        dem = entry_demand[e]
+        if dem > 0.0 and w > 0.0:
+            costs[3] += q * w * dem / (dem + a)
+    if reserve:
+        reserve_whole(best, best_ent, g_qty, reserved, cap_orders, cap_units)
+    return True, best, best_ent, need, best_miles, lead, costs, snap
+
+
+@njit(cache=True)
+def used_rows(alloc, best_set, m_set, k, done):
+    """Ascending candidate positions whose row of ``alloc`` ships something.
+
+    The cost search allocates only to its chosen set (``best_set[:m_set]``),
+    plus greedy extensions when ``k > 3``; reading those rows, not all
+    ``C x G`` cells, is what the callers' loops over the plan need. Anything
+    else (the rule strategies, extensions) is found by a scan.
+    """
+    C, G = alloc.shape
+    if (done or m_set > 0) and k <= 3:
+        out = np.empty(m_set, np.int64)
+        n = 0
+        for i in range(m_set):
+            c = best_set[i]
+            shipped = False
+            for g in range(G):
+                if alloc[c, g] > 0:
+                    shipped = True
+                    break
+            if shipped:
+                # insertion keeps them ascending: at most three
+                p = n
+                while p > 0 and out[p - 1] > c:
+                    out[p] = out[p - 1]
+                    p -= 1
+                out[p] = c
+                n += 1
+        return out[:n]
+    n = 0
+    out = np.empty(C, np.int64)
+    for c in range(C):
+        for g in range(G):
+            if alloc[c, g] > 0:
+                out[n] = c
+                n += 1
+                break
+    return out[:n]
+
+
+@njit(cache=True)
+def route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
+                sku_ptr, ent_node, on_hand, safety, reserved,
+                entry_fee, entry_dual, entry_risk, entry_demand,
+                cap_orders, cap_units, free, mark, params, bands, reserve, fast_tried=False):
+    """Route one order within one sourcing tier and optionally reserve its stock.
+
+    Strategy 4 (``dual``) plans like ``cost`` with ``entry_dual`` (a shadow
+    price per inventory entry) added to each unit's cost. ``entry_risk``
+    (e.g. vendor unreliability) is a planning-only cost for every strategy;
+    reported costs stay the real ones.
+
+    Returns
+    -------
+    cand, atp, ent, alloc, miles, lead, fixed, unit, costs
+        When a single node provably wins, ``fixed`` and ``unit`` come back
+        empty and ``miles``/``lead`` are NaN for nodes never priced exactly.
+        ``costs`` holds shipping, handling, vendor fees and penalties
+        (lateness and store depletion); the split penalty is left to the
+        caller, which sees every tier's parcels.
+    """
+    # only a cost search that has not yet looked for a single node can hope to skip
+    # pricing most candidates; every other search prices them all, in the scan
+    priced = not ((strategy == COST or strategy == DUAL) and not fast_tried)
+    if priced:
+        cand, atp, ent, miles, lead, fixed, unit, total, cheapest = gather_priced(
+            g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark, dest, nodef,
+            params, bands, entry_fee, entry_dual, entry_risk, entry_demand, skuf, free, strategy)
+    else:
+        cand, atp, ent, miles, lead = gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask,
+                                              cap_orders, cap_units, mark, dest, nodef, params, bands)
+        fixed = np.empty(0)
+        unit = np.empty((0, g_sku.shape[0]))
+        # read only after a single-node search was tried, and then the gather priced:
+        # the lazy path's plan search finds its totals itself, once the units are priced
+        total = np.empty(0, np.int64)
+        cheapest = np.empty(0)
+    C = cand.shape[0]
+    G = g_sku.shape[0]
+    alloc = np.zeros((C, G), np.int64)
+    capu = np.empty(C, np.int64)
+    for c in range(C):
+        capu[c] = cap_units[cand[c]]
+    split_penalty = params[P_SPLIT]
+    done = False
+    # the candidates the cost search allocates to (the rule strategies leave it empty)
+    best_set = np.full(3, -1, np.int64)
+    m_set = 0
+    try_single = C > 0 and (strategy == COST or strategy == DUAL)
+    if try_single and fast_tried:
+        # :func:`route_fast` already looked for one node shipping every unit and
+        # declined; a single node can still win here only when stock is short
+        try_single = False
+        for g in range(G):
+            if total[g] < g_qty[g]:
+                try_single = True
+    if try_single:
+        # fast path: a single covering node beats every split whenever its cost is
+        # below the cheapest conceivable two-parcel plan, the common case
+        best, best_cost, split_lb, need = best_single_lazy(
+            cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, nodef, skuf, entry_fee, entry_dual,
+            entry_risk, entry_demand, free, params, bands, strategy)
+        if best >= 0 and (k == 1 or best_cost <= split_lb):
+            for g in range(G):
+                alloc[best, g] = need[g]
+            done = True
+            best_set[0] = best
+            m_set = 1
+    # a single that won without pricing: the explanation rebuilds the costs when asked
+    if not done and not priced:
+        fill_distances(cand, miles, lead, dest, nodef, params, bands, params[P_MAX_DAYS] >= 0)
+        fixed, unit = unit_costs(cand, g_sku, ent, atp, miles, lead, nodef, skuf, entry_fee, entry_dual,
+                                  entry_demand, free, params, strategy)
+        for c in range(C):
+            for g in range(G):
+                e = ent[c, g]
+                if e >= 0:
+                    unit[c, g] += entry_risk[e]
+    if C > 0 and not done:
+        if strategy == COST or strategy == DUAL:
+            if priced:
+                best = plan_given(g_qty, atp, unit, fixed, capu, k, split_penalty, np.int64(params[P_SPLIT_CANDS]),
+                                   -1, total, cheapest)
+            else:
+                best = plan_cost(g_qty, atp, unit, fixed, capu, k, split_penalty, np.int64(params[P_SPLIT_CANDS]),
+                                  -1)
+            m = 0
+            while m < 3 and best[m] >= 0:
+                m += 1
+            eval_set(best, m, g_qty, atp, unit, fixed, capu, split_penalty, alloc, True, np.empty(9, np.int64))
+            best_set = best
+            m_set = m
+            if k > 3:
+                extend_greedy(alloc, g_qty, atp, capu, k)
+        else:
+            ranks = np.empty((G, C), np.int64)
+            if strategy == HIGH_STOCK:
+                for g in range(G):
+                    ranks[g] = np.argsort(-atp[:, g], kind="mergesort")
+            else:
+                if strategy == PRIORITY:
+                    keyv = np.empty(C)
+                    for c in range(C):
+                        keyv[c] = nodef[cand[c], NF_PRIO]
+                else:
+                    keyv = miles
+                base = np.argsort(keyv, kind="mergesort")
+                for g in range(G):
+                    ranks[g] = base
+            greedy(ranks, g_qty, atp, capu, k, alloc)
+    used = used_rows(alloc, best_set, m_set, k, done)
+    costs = np.zeros(4)
+    w = params[P_DEPLETION]
+    max_days = params[P_MAX_DAYS]
+    for c in used:
+        if np.isnan(lead[c]) and not np.isnan(miles[c]):
+            lead[c] = lead_days(cand[c], miles[c], nodef, params, bands)
+    for c in used:
+        units = 0
+        n = cand[c]
+        for g in range(G):
+            a = alloc[c, g]
+            if a > 0:
+                units += a
+                s = g_sku[g]
+                e = ent[c, g]
+                costs[0] += a * (params[P_PER_UNIT] + params[P_PER_MILE] * miles[c] + params[P_PER_KG] * skuf[s, 1])
+                costs[1] += a * nodef[n, NF_HUNIT]
+                costs[2] += a * entry_fee[e]
+                dem = entry_demand[e]
+                if dem > 0.0 and w > 0.0:
+                    costs[3] += a * w * dem / (dem + atp[c, g])
+        if units > 0 and not free[n]:
+            costs[0] += params[P_PER_SHIPMENT]
+            costs[1] += nodef[n, NF_HSHIP]
+            if max_days >= 0 and lead[c] > max_days:
+                costs[3] += params[P_LATE_PENALTY] * (lead[c] - max_days)
+    if reserve:
+        reserve_alloc(cand, ent, alloc, used, free, reserved, cap_orders, cap_units)
+    return cand, atp, ent, alloc, miles, lead, fixed, unit, costs, used
+
+
+@njit(cache=True)
+def reserve_alloc(cand, ent, alloc, used, free, reserved, cap_orders, cap_units):
+    """Reserve a plan's units and take its nodes' capacity: a parcel's order slot
+    unless the node already ships for the order (``free``), and its units.
+    Only the rows ``used`` (see :func:`used_rows`) ship anything."""
+    G = alloc.shape[1]
+    for c in used:
+        units = 0
+        for g in range(G):
+            a = alloc[c, g]
+            if a > 0:
+                units += a
+                reserved[ent[c, g]] += a
+        if units > 0:
+            n = cand[c]
+            if not free[n]:
+                cap_orders[n] -= 1
+            cap_units[n] -= units
+
+
+@njit(cache=True)
+def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_bits, free, ibuf, fbuf, params,
+               fout):
+    """One order that one tier ships whole, in a single call: the router's common cases.
+
+    First :func:`route_fast` (one node ships everything); when that
+    declines and ``try_split``, the tier's full search, accepted only when
+    it ships every unit. Either way the reservation is made here, and the
+    ATP the order saw is kept for its explanation. Everything comes back in
+    scalars, one int array and the caller's float scratch ``fout``: each
+    array a compiled function returns costs about a microsecond to hand to
+    Python, more than the rest of the call for the usual order. For the
+    same reason the destination comes as ``lat``/``lon``, the groups as one
+    array ``g`` (SKUs, then units) and the router's arrays packed by
+    :func:`pack_ints` and :func:`pack_floats` into ``ibuf`` and ``fbuf``.
+
+    Returns
+    -------
+    status : int
+        1: one node ships it; 2: several do; 0: neither, nothing changed.
+    node : int
+        The node (status 1).
+    rows : int
+        Allocation rows (status 2).
+    out : ndarray of int64
+        Status 1: the entry of each group, then the snapshot. Status 2:
+        ``rows`` rows of (node, group, units, entry), then the snapshot.
+    fout
+        Status 1: miles, lead, then the four costs (shipping, handling, vendor
+        fees, penalties). Status 2: the four costs, then miles and lead per row.
+        The caller sizes it: ``6`` and ``4 + 2 * G * max(k, 3)`` suffice.
+    """
+    G = g.shape[0] // 2
+    g_sku = g[:G]
+    g_qty = g[G:]
+    dest = unit_vector(lat, lon)
+    on_hand = int_array(ibuf, 0)
+    safety = int_array(ibuf, 1)
+    reserved = int_array(ibuf, 2)
+    cap_orders = int_array(ibuf, 3)
+    cap_units = int_array(ibuf, 4)
+    mark = int_array(ibuf, 5)
+    nodef = float_matrix(ibuf, fbuf, 0)
+    skuf = float_matrix(ibuf, fbuf, 1)
+    entry_fee = float_array(ibuf, fbuf, 2)
+    entry_dual = float_array(ibuf, fbuf, 3)
+    entry_risk = float_array(ibuf, fbuf, 4)
+    entry_demand = float_array(ibuf, fbuf, 5)
+    sku_lb = float_matrix(ibuf, fbuf, 6)
+    bands = float_matrix(ibuf, fbuf, 7)
+    n_snap = snapshot_size(g_sku, sku_ptr)
+    ok, node, fent, need, miles, lead, costs, _ = route_fast(
+        dest, g_sku, g_qty, k, strategy, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved,
+        entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, sku_bits, cap_orders, cap_units, params, bands,
+        False, False)
+    if ok:
+        out = np.empty(G + n_snap, np.int64)
+        out[:G] = fent
+        atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out[G:])
+        reserve_whole(node, fent, g_qty, reserved, cap_orders, cap_units)
+        fout[0] = miles
+        fout[1] = lead
+        for i in range(4):
+            fout[2 + i] = costs[i]
+        return 1, node, 0, out
+    if not try_split or k < 2:
+        return 0, -1, 0, np.empty(0, np.int64)
+    cand, atp, ent, alloc, miles_c, lead_c, fixed, unit, costs, used = route_core(
+        dest, g_sku, g_qty, k, strategy, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved,
+        entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units, free, mark, params, bands,
+        False, True)
+    rc, gc, qc, ec = rows_of(alloc, ent, used)
+    rows = rc.shape[0]
+    if qc.sum() != g_qty.sum():
+        return 0, -1, 0, np.empty(0, np.int64)
+    out = np.empty(4 * rows + n_snap, np.int64)
+    atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out[4 * rows:])
+    reserve_alloc(cand, ent, alloc, used, free, reserved, cap_orders, cap_units)
+    for i in range(4):
+        fout[i] = costs[i]
+    for j in range(rows):
+        c = rc[j]
+        out[4 * j] = cand[c]
+        out[4 * j + 1] = gc[j]
+        out[4 * j + 2] = qc[j]
+        out[4 * j + 3] = ec[j]
+        fout[4 + 2 * j] = miles_c[c]
+        fout[5 + 2 * j] = lead_c[c]
+    return 2, -1, rows, out
+
+
+@njit(cache=True)
+def alloc_rows(alloc, ent):
+    """The nonzero cells of ``alloc`` in row-major order: candidate, group, units and entry of each."""
+    return rows_of(alloc, ent, np.arange(alloc.shape[0]))
+
+
+@njit(cache=True)
+def rows_of(alloc, ent, rows_in):
+    """:func:`alloc_rows` over the candidates ``rows_in`` (ascending) only: the others ship nothing."""
+    G = alloc.shape[1]
+    n = 0
+    for c in rows_in:
+        for g in range(G):
+            if alloc[c, g] > 0:
+                n += 1
+    rows = np.empty(n, np.int64)
+    cols = np.empty(n, np.int64)
+    qty = np.empty(n, np.int64)
+    entries = np.empty(n, np.int64)
+    j = 0
+    for c in rows_in:
+        for g in range(G):
+            if alloc[c, g] > 0:
+                rows[j] = c
+                cols[j] = g
+                qty[j] = alloc[c, g]
+                entries[j] = ent[c, g]
+                j += 1
+    return rows, cols, qty, entries
+
+
+@njit(cache=True)
+def append_row(out, n_out, group, node, qty, entry, tier):
+    """Write one allocation row (group, node, qty, entry, tier), doubling ``out`` when full."""
+    if n_out == out.shape[0]:
+        bigger = np.empty((2 * out.shape[0], 5), np.int64)
+        bigger[:n_out] = out
+        out = bigger
+    out[n_out, 0] = group
+    out[n_out, 1] = node
+    out[n_out, 2] = qty
+    out[n_out, 3] = entry
+    out[n_out, 4] = tier
+    return out
+
+
+@njit(cache=True)
+def route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles, nodef, skuf,
+                 sku_ptr, ent_node, on_hand, safety, reserved,
+                 entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, sku_bits,
+                 cap_orders, cap_units, free, mark, params, order_hour, order_max_days, bands):
+    """Route orders in sequence through the sourcing tiers, each depleting stock for the next.
+
+    Order ``o`` owns groups ``g_ptr[o]:g_ptr[o+1]``; each tier sees only
+    what earlier tiers left unfilled and the shipments they left unused.
+
+    Returns
+    -------
+    out_group, out_node, out_qty, out_ent, out_tier : ndarray of int64
+        One row per (group, node) allocation with the inventory entry it
+        reserved and the tier that served it.
+    order_costs : ndarray, shape (n_orders, 5)
+        Shipping, handling, vendor fees, split penalty, penalties.
+    order_ships : ndarray of int64, shape (n_orders,)
+    order_km : ndarray, shape (n_orders,)
+        Sum over shipments of node-to-customer distance.
+    order_days : ndarray, shape (n_orders,)
+        Promised days to delivery (the slowest shipment), -1 when nothing ships.
+    """
+    n_orders = g_ptr.shape[0] - 1
+    n_tiers = tier_masks.shape[0]
+    out = np.empty((g_sku.shape[0] + 16, 5), np.int64)
+    order_costs = np.zeros((n_orders, 5))
+    order_ships = np.zeros(n_orders, np.int64)
+    order_km = np.zeros(n_orders)
+    order_days = np.full(n_orders, -1.0)
+    p = params.copy()
+    n_out = 0
+    most = 0
+    for o in range(n_orders):
+        if g_ptr[o + 1] - g_ptr[o] > most:
+            most = g_ptr[o + 1] - g_ptr[o]
+    ident = np.arange(most, dtype=np.int64)
+    for o in range(n_orders):
+        lo = g_ptr[o]
+        hi = g_ptr[o + 1]
+        remaining = g_qty[lo:hi].copy()
+        p[P_HOUR] = order_hour[o]
+        p[P_MAX_DAYS] = order_max_days[o]
+        ships_left = k[o]
+        for t in range(n_tiers):
+            if ships_left <= 0:
+                break
+            todo = 0
+            for g in range(hi - lo):
+                if remaining[g] > 0:
+                    todo += 1
+            if todo == 0:
+                break
+            if todo == hi - lo:
+                # every group still open (the usual first tier): views, no copies; the
+                # kernels below only read them, and ``remaining`` changes after they return
+                sel = ident[:todo]
+                skus_t = g_sku[lo:hi]
+                qty_t = remaining
+            else:
+                sel = np.empty(todo, np.int64)
+                j = 0
+                for g in range(hi - lo):
+                    if remaining[g] > 0:
+                        sel[j] = g
+                        j += 1
+                skus_t = g_sku[lo:hi][sel]
+                qty_t = remaining[sel]
+            p[P_MAX_MILES] = tier_miles[t]
+            fast = (strategy == COST or strategy == DUAL) and p[P_MAX_MILES] == np.inf and p[P_MAX_DAYS] < 0
+            if fast:
+                ok, node, fent, need, fmiles, flead, fcosts, _ = route_fast(
+                    dest[o], skus_t, qty_t, ships_left, strategy, tier_masks[t], nodef, skuf,
+                    sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk,
+                    entry_demand, sku_lb, sku_bits, cap_orders, cap_units, p, bands, True, False)
+                if ok:
+                    order_costs[o, 0] += fcosts[0]
+                    order_costs[o, 1] += fcosts[1]
+                    order_costs[o, 2] += fcosts[2]
+                    order_costs[o, 4] += fcosts[3]
+                    if node >= 0:
+                        for jj in range(todo):
+                            a = need[jj]
+                            if a <= 0:
+                                continue
+                            g = sel[jj]
+                            remaining[g] -= a
+                            out = append_row(out, n_out, lo + g, node, a, fent[jj], t)
+                            n_out += 1
+                        order_ships[o] += 1
+                        ships_left -= 1
+                        order_km[o] += fmiles * MILE_KM
+                        if flead > order_days[o]:
+                            order_days[o] = flead
+                    continue
+            cand, atp, ent, alloc, miles, lead, fixed, unit, costs, used = route_core(
+                dest[o], skus_t, qty_t, ships_left, strategy, tier_masks[t], nodef, skuf,
+                sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk, entry_demand,
+                cap_orders, cap_units, free, mark, p, bands, True, fast)
+            order_costs[o, 0] += costs[0]
+            order_costs[o, 1] += costs[1]
+            order_costs[o, 2] += costs[2]
+            order_costs[o, 4] += costs[3]
+            for c in used:
+                shipped = False
+                for jj in range(todo):
+                    a = alloc[c, jj]
+                    if a > 0:
+                        shipped = True
+                        g = sel[jj]
+                        remaining[g] -= a
+                        out = append_row(out, n_out, lo + g, cand[c], a, ent[c, jj], t)
+                        n_out += 1
+                if shipped:
+                    order_ships[o] += 1
+                    ships_left -= 1
+                    order_km[o] += miles[c] * MILE_KM
+                    if lead[c] > order_days[o]:
+                        order_days[o] = lead[c]
+        if order_ships[o] > 1:
+            order_costs[o, 3] = params[P_SPLIT] * (order_ships[o] - 1)
+    out = out[:n_out]
+    return (out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy(), out[:, 3].copy(), out[:, 4].copy(),
+            order_costs, order_ships, order_km, order_days)
