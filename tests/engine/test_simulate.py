@@ -10,7 +10,6 @@ import pytest
 
 from sourcewise import cli
 from sourcewise.data.generate import generate_scenario, write_scenario
-from sourcewise.engine.report import REPORT_FILES
 from sourcewise.engine.scenario import load_scenario
 from sourcewise.engine.simulate import (
     SUM_COLUMNS,
@@ -20,6 +19,7 @@ from sourcewise.engine.simulate import (
     parse_strategy,
     simulate,
 )
+from sourcewise.engine.simulate.report import REPORT_FILES
 from sourcewise.models.errors import ValidationError
 from tests.conftest import SAMPLE
 
