@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pandas as pd
 
 from sourcewise import cli
+from sourcewise.engine.scenario import load_scenario
+from sourcewise.engine.simulate.prepare import find_entries
 from tests.conftest import SAMPLE
 
 
@@ -27,3 +30,15 @@ def test_cli_rejects_bad_input_and_writes_nothing(tmp_path, capsys):
     assert "replenishment[2].node_id" in err and "replenishment[4].qty" in err
     assert not out.exists()
 
+
+def test_find_entries_agrees_with_the_inventory_lookup():
+    sc = load_scenario(SAMPLE)
+    inv, net = sc.inventory, sc.network
+    node, sku = np.meshgrid(np.arange(net.n_nodes), np.arange(net.n_skus), indexing="ij")
+    node, sku = node.ravel(), sku.ravel()
+    got = find_entries(inv.sku_ptr, inv.node, node, sku)
+    want = [inv.entry(net.nodes[n].node_id, net.skus[s].sku) for n, s in zip(node, sku, strict=True)]
+    assert got.tolist() == want
+    assert (got >= 0).sum() == inv.nnz  # every stored entry is found, once
+    # positions outside the network find nothing
+    assert find_entries(inv.sku_ptr, inv.node, np.array([-1, 0]), np.array([0, net.n_skus])).tolist() == [-1, -1]
