@@ -321,24 +321,26 @@ def run_once(sc: Scenario, strategy: str = "cost", **config) -> dict:
 
 #: Functions whose time :func:`phase_timers` adds up: (module or class, attribute, label).
 PHASES: tuple[tuple[str, str, str], ...] = (
-    ("sourcewise.engine.simulate", "Prepared", "prepare replay (Prepared)"),
-    ("sourcewise.engine.simulate", "build_router", "build router"),
+    ("sourcewise.engine.simulate.replay", "Prepared", "prepare replay (Prepared)"),
+    ("sourcewise.engine.simulate.replay", "build_router", "build router"),
     ("sourcewise.engine.router.Router", "route_many", "Router.route_many (all)"),
-    ("sourcewise.engine._kernels", "_route_batch", "  route_many kernel (_route_batch)"),
+    ("sourcewise.engine._kernels", "route_batch", "  route_many kernel (route_batch)"),
     ("sourcewise.engine.router.Router", "route", "Router.route (orders that may be disrupted)"),
-    ("sourcewise.engine.simulate.Replay", "_rows", "read route_many results (_rows)"),
-    ("sourcewise.engine.simulate.Replay", "_take", "count units taken (_take)"),
-    ("sourcewise.engine.simulate", "take_orders", "slice order batches (take_orders)"),
-    ("sourcewise.engine.simulate", "orders_from_batch", "Order objects for Router.route"),
-    ("sourcewise.engine.simulate._Stock", "receive", "receipts (incl. adjust_stock_many)"),
-    ("sourcewise.engine.simulate.Replay", "_walkin", "walk-in sales (incl. adjust_stock_many)"),
-    ("sourcewise.engine.simulate.Replay", "_disrupt", "pick rejections / vendor failures (_disrupt)"),
+    ("sourcewise.engine.simulate.replay", "rows_from_result", "read route_many results (rows_from_result)"),
+    ("sourcewise.engine.simulate.replay.Replay", "_take", "count units taken (_take)"),
+    *((f"sourcewise.engine.simulate.{m}", "take_orders", "slice order batches (take_orders)")
+      for m in ("prepare", "replay", "events", "strategies")),
+    *((f"sourcewise.engine.simulate.{m}", "order_objects", "Order objects for Router.route")
+      for m in ("replay", "events")),
+    ("sourcewise.engine.simulate.ledger.StockLedger", "receive", "receipts (incl. adjust_stock_many)"),
+    ("sourcewise.engine.simulate.events.WalkIns", "sell", "walk-in sales (incl. adjust_stock_many)"),
+    ("sourcewise.engine.simulate.events.Disruptions", "apply", "pick rejections / vendor failures (Disruptions)"),
     ("sourcewise.engine.router.Router", "reroute", "  Router.reroute"),
-    ("sourcewise.engine.simulate.Replay", "_ship", "ship, ledger, day sums (_ship)"),
+    ("sourcewise.engine.simulate.replay.Replay", "_ship", "ship, ledger, day sums (_ship)"),
     ("sourcewise.engine.router.Router", "commit_many", "  Router.commit_many"),
     ("sourcewise.engine.router.Router", "commit", "  Router.commit"),
-    ("sourcewise.engine.simulate.Replay", "_verify", "ledger vs router check (_verify)"),
-    ("sourcewise.engine.simulate", "kpi_frame", "KPI table (kpi_frame)"),
+    ("sourcewise.engine.simulate.ledger.StockLedger", "verify", "ledger vs router check (verify)"),
+    ("sourcewise.engine.simulate.replay", "kpi_frame", "KPI table (kpi_frame)"),
 )
 
 

@@ -60,8 +60,8 @@ def check_out(out: str) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate everything, replay, write the report; returns the exit code."""
-    from sourcewise.engine.report import format_table, write_report
     from sourcewise.engine.scenario import load_scenario
+    from sourcewise.engine.simulate.report import format_table, write_report
 
     problem = check_out(args.out)
     if problem:

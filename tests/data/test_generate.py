@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.api import types as ptypes
 
+from sourcewise import cli
 from sourcewise.data.generate import (
     SCHEMA,
     TABLES,
@@ -24,6 +25,7 @@ from sourcewise.data.generate import (
     read_scenario,
     write_scenario,
 )
+from sourcewise.engine.scenario import load_scenario
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 SAMPLE_ARGS = {
@@ -568,3 +570,16 @@ def test_bundled_sample_is_up_to_date() -> None:
     """Regenerate with ``python -m data.generate --out data/sample --nodes 4 --stores 12
     --vendors 3 --skus 150 --orders-per-day 150 --days 2 --seed 7`` if this fails."""
     assert_scenarios_equal(read_scenario(SAMPLE_DIR, fmt="csv"), generate_scenario(**SAMPLE_ARGS))
+
+
+def test_generate_command_is_deterministic_and_validates(tmp_path, capsys):
+    args = ["--stores", "3", "--vendors", "1", "--skus", "20", "--orders-per-day", "10", "--days", "1",
+            "--seed", "4"]
+    assert cli.main(["generate", "--out", str(tmp_path / "a"), "--nodes", "2", *args]) == 0
+    assert cli.main(["generate", "--out", str(tmp_path / "b"), "--nodes", "2", *args]) == 0
+    for name in ("nodes.csv", "orders.csv", "inventory.csv", "replenishment.csv", "policy.toml"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert load_scenario(tmp_path / "a").orders.n_orders == 10
+    assert cli.main(["generate", "--out", str(tmp_path / "c"), "--nodes", "-1", *args]) == 2
+    assert "n_warehouses" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

@@ -55,7 +55,8 @@ import numpy as np
 import pandas as pd
 
 from sourcewise.engine.scenario import Scenario, staged_output
-from sourcewise.engine.simulate import SimConfig, parse_strategy, simulate
+from sourcewise.engine.simulate.config import SimConfig, parse_strategy
+from sourcewise.engine.simulate.replay import simulate
 from sourcewise.models.errors import Collector, ValidationError
 from sourcewise.models.policy import Policy, Tier
 

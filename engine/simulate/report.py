@@ -4,7 +4,7 @@
 
 * ``kpis.csv`` (and ``kpis.parquet`` with ``fmt="parquet"``): one row per
   strategy × day plus a ``total`` row per strategy (see
-  :func:`sourcewise.engine.simulate.kpi_frame`);
+  :func:`sourcewise.engine.simulate.kpis.kpi_frame`);
 * ``nodes.csv``: units, parcels and utilization per strategy × node;
 * ``summary.md``: the strategies side by side, the run's settings and notes;
 * ``cost_per_order.png``: cost per order by strategy, split into its components;
@@ -30,7 +30,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from sourcewise.engine.scenario import staged_output
-from sourcewise.engine.simulate import SimulationResult, check_invariants
+from sourcewise.engine.simulate.kpis import check_invariants
+from sourcewise.engine.simulate.replay import SimulationResult
 
 #: Rows of the side-by-side table: label, KPI column, format.
 SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
