@@ -110,7 +110,14 @@ def test_mutated_orders_fail_only_with_adapter_error_and_change_nothing(platform
             assert atp_table(session.router) == before
             assert session.router.open_orders == open_before
         else:
-            assert isinstance(out, dict) and "sourcewise" in out or platform == "generic"
+            # the engine's own view: the generic response is it, the platforms' carry it under "sourcewise"
+            assert isinstance(out, dict)
+            view = out if platform == "generic" else out["sourcewise"]
+            assert view["status"] in ("routed", "partial", "unroutable", "nothing_to_route")
+            assert set(view["destination"]) == {"lat", "lon", "basis", "approximate"}
+            if platform == "generic":
+                assert out["order_id"] == payload["order_id"]
+                assert out["units"] == sum(a["qty"] for a in out["allocations"])
 
     check()
 
