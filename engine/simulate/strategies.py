@@ -1,9 +1,9 @@
 """What the ``batchN`` and ``dual`` strategies add to routing on arrival.
 
 ``batchN`` holds orders for ``N`` minutes, routes the wave most constrained
-orders first and re-plans it jointly with ``engine.optimize.reoptimize``;
+orders first and re-plans it jointly with ``sourcewise.engine.optimize.reoptimize``;
 ``dual`` refreshes the router's dual prices during the day from the orders
-of the last interval (LP duals from ``engine.optimize.dual_prices``, or a
+of the last interval (LP duals from ``sourcewise.engine.optimize.dual_prices``, or a
 local-scarcity proxy when the optimizer is unavailable).
 """
 
@@ -60,7 +60,7 @@ class BatchWaves:
     stock : StockLedger
         Its free stock estimates which nodes could ship an order alone.
     opt : module, optional
-        ``engine.optimize`` (see :func:`optimizer`); without it waves are kept as routed.
+        ``sourcewise.engine.optimize`` (see :func:`optimizer`); without it waves are kept as routed.
     """
 
     def __init__(self, prep: Prepared, router: Router, stock: StockLedger, opt: ModuleType | None):
@@ -138,7 +138,7 @@ class DualPrices:
     policy : Policy
         The replayed policy (the LP and the proxy price a shipment with it).
     opt : module, optional
-        ``engine.optimize`` (see :func:`optimizer`).
+        ``sourcewise.engine.optimize`` (see :func:`optimizer`).
     """
 
     def __init__(self, prep: Prepared, router: Router, stock: StockLedger, policy: Policy,

@@ -19,9 +19,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from engine.router import Router
-from engine.vendors import VendorOffers
-from models import (
+from sourcewise.engine.router import Router
+from sourcewise.engine.vendors import VendorOffers
+from sourcewise.models import (
     CostModel,
     Inventory,
     Network,
