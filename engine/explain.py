@@ -117,8 +117,8 @@ def _why_not(network: Network, s: Snapshot, n: int, miles: float) -> str:
         return "too far"
     if p[K.P_REQUIRE_CUTOFF] > 0 and p[K.P_HOUR] >= network.cutoff_hour[n]:
         return "past cutoff"
-    nodef = network.packed_nodes()
-    if p[K.P_MAX_DAYS] >= 0 and p[K.P_LATE_MODE] == 0 and K.lead_days(n, miles, nodef, p, s.bands) > p[K.P_MAX_DAYS]:
+    nodef = K.pack_nodes(network)
+    if p[K.P_MAX_DAYS] >= 0 and p[K.P_LATE_MODE] == K.LATE_EXCLUDE and K.lead_days(n, miles, p[K.P_HOUR], nodef, s.bands) > p[K.P_MAX_DAYS]:
         return "misses delivery date"
     if s.cap_orders is not None and s.cap_orders[n] <= 0:
         return "at capacity"

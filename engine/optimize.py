@@ -64,6 +64,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from sourcewise.engine import _kernels as K
 from sourcewise.engine._kernels import plans as P
 from sourcewise.engine._master import Master, MipResult, highs_core
 from sourcewise.engine.batch import (
@@ -390,21 +391,10 @@ class _Context:
 def _context(network: Network, inventory: Inventory, policy: Policy, batch: OrderBatch, *, on_hand, safety,
              reserved, fee_e, demand, cap_o, cap_u, business_day: date) -> _Context:
     """Arrays mirroring the router's: ATP after store protection, fees, tiers, deadlines."""
-    cm, svc = policy.cost, policy.service
-    nodef = np.empty((network.n_nodes, P.NODE_COLS))
-    nodef[:, P.NF_X:P.NF_Z + 1] = network.xyz
-    nodef[:, P.NF_HSHIP] = network.handling_per_shipment
-    nodef[:, P.NF_HUNIT] = network.handling_per_unit
-    nodef[:, P.NF_PDAYS] = network.processing_days
-    nodef[:, P.NF_CUTOFF] = network.cutoff_hour
-    params = np.zeros(P.N_PARAMS)
-    params[P.PP_SHIPMENT] = cm.per_shipment
-    params[P.PP_UNIT] = cm.per_unit
-    params[P.PP_MILE] = cm.per_unit_mile
-    params[P.PP_KG] = cm.per_kg
-    params[P.PP_SPLIT] = policy.split_penalty
-    params[P.PP_LATE_EXCLUDE] = 1.0 if svc.late == "exclude" else 0.0
-    params[P.PP_LATE_PENALTY] = svc.late_penalty_per_day
+    svc = policy.service
+    # the router's node matrix and parameter vector: one layout, one cost model
+    nodef = K.pack_nodes(network)
+    params = K.cost_params(policy, nodef)
     bands = np.array(svc.transit_bands, np.float64).reshape(len(svc.transit_bands), 2)
     atp = np.maximum(on_hand - safety - reserved, 0).astype(np.int64)
     # store depletion at the batch's starting stock: the router prices it at the stock left

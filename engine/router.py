@@ -358,7 +358,7 @@ class Router:
         self._open: dict[str, _Held | tuple] = {}
         self._committed: dict[str, Decision] = {}
         self._dual = np.zeros(inventory.nnz, np.float64)
-        self._nodef = network.packed_nodes()
+        self._nodef = K.pack_nodes(network)
         self._skuf = np.ascontiguousarray(np.stack([network.price, network.weight_kg], axis=1))
         self._no_free = np.zeros(network.n_nodes, np.bool_)
         self._sku_of_entry = np.repeat(np.arange(network.n_skus), np.diff(inventory.sku_ptr))
@@ -855,23 +855,7 @@ class Router:
 
     def _make_base_params(self) -> np.ndarray:
         """The per-call parameter vector, built once; calls copy it and set what varies."""
-        pol, cm = self.policy, self.policy.cost
-        p = np.empty(K.N_PARAMS)
-        p[K.P_PER_SHIPMENT] = cm.per_shipment
-        p[K.P_PER_UNIT] = cm.per_unit
-        p[K.P_PER_MILE] = cm.per_unit_mile
-        p[K.P_PER_KG] = cm.per_kg
-        p[K.P_SPLIT] = pol.split_penalty
-        p[K.P_SPLIT_CANDS] = pol.split_candidates
-        p[K.P_MAX_MILES] = _NO_LIMIT
-        p[K.P_HOUR] = 0.0
-        p[K.P_REQUIRE_CUTOFF] = 0.0
-        p[K.P_MAX_DAYS] = -1.0
-        p[K.P_LATE_MODE] = 0.0 if pol.service.late == "exclude" else 1.0
-        p[K.P_LATE_PENALTY] = pol.service.late_penalty_per_day
-        p[K.P_DEPLETION] = pol.stores.depletion_weight
-        p[K.P_SHIP_LB] = cm.per_shipment + (float(self._nodef[:, K.NF_HSHIP].min()) if len(self._nodef) else 0.0)
-        return p
+        return K.cost_params(self.policy, self._nodef)
 
     def _validate(self, order: Order) -> list[int]:
         get = self.network.sku_index.get
@@ -1385,41 +1369,37 @@ class Router:
         return held
 
     def _price(self, pieces: list[_Piece], order: Order) -> CostBreakdown:
-        """Real cost of the pieces: the same formula as the kernels, over every tier and pass."""
-        net, pol, cm = self.network, self.policy, self.policy.cost
+        """Real cost of the pieces, over every tier and pass: the kernels' own cost helpers
+        (:mod:`sourcewise.engine._kernels.cost`), called from Python."""
+        net, pol, params = self.network, self.policy, self._base_params
         shipping = handling = fees = penalties = 0.0
         parcels: dict[tuple[int, str], float] = {}
         deadline = pol.service.deadline(order.service_level)
         w = pol.stores.depletion_weight
         for pc in pieces:
-            s = None
-            if pc.method != "pickup":
-                miles = pc.km / K.MILE_KM
-                shipping += pc.qty * (cm.per_unit + cm.per_unit_mile * miles)
-            handling += pc.qty * net.handling_per_unit[pc.node]
+            kg = 0.0
             if pc.entry >= 0:
-                s = self._sku_of_entry[pc.entry]
+                kg = net.weight_kg[self._sku_of_entry[pc.entry]]
                 fees += pc.qty * self._entry_fee[pc.entry]
-                dem = self._entry_demand[pc.entry]
-                if dem > 0 and w > 0:
-                    # depletion priced at the ATP the kernel saw, before this order took its units
-                    atp_before = (self._on_hand[pc.entry] - self._safety[pc.entry]
-                                  - self._reserved[pc.entry] + pc.qty)
-                    penalties += pc.qty * w * dem / (dem + atp_before)
+                # depletion priced at the ATP the kernel saw, before this order took its units
+                atp_before = (self._on_hand[pc.entry] - self._safety[pc.entry] - self._reserved[pc.entry]
+                              + pc.qty)
+                penalties += pc.qty * K.depletion_cost(self._entry_demand[pc.entry], atp_before, w)
             elif self._offers is not None:
                 row = self._offers.lookup(pc.node, self._sku_for_group(pc, order))
                 if row >= 0:
                     fees += pc.qty * self._offers.fee_rate[row] * self._offers.price[row]
-            if s is not None and cm.per_kg and pc.method != "pickup":
-                shipping += pc.qty * cm.per_kg * net.weight_kg[s]
+            if pc.method != "pickup":
+                shipping += pc.qty * K.unit_shipping(pc.km / K.MILE_KM, kg, params)
+            handling += pc.qty * net.handling_per_unit[pc.node]
             if not pc.free:
                 parcels.setdefault((pc.node, pc.method), pc.lead)
         for (n, method), lead in parcels.items():
             handling += net.handling_per_shipment[n]
             if method != "pickup":
-                shipping += cm.per_shipment
-            if method in ("ship", "same_day") and deadline >= 0 and lead > deadline:
-                penalties += pol.service.late_penalty_per_day * (lead - deadline)
+                shipping += params[K.P_PER_SHIPMENT]
+            if method in ("ship", "same_day"):
+                penalties += K.late_cost(lead, deadline, params)
         n_parcels = sum(1 for (_, m) in parcels if m != "pickup")
         split = pol.split_penalty * max(0, n_parcels - 1)
         return CostBreakdown(float(shipping), float(handling), float(fees), float(split), float(penalties))

@@ -136,17 +136,6 @@ class Network:
             pickup=arr([bool(n.pickup and n.enabled) for n in nodes], np.bool_),
         )
 
-    def packed_nodes(self) -> np.ndarray:
-        """The per-node float matrix the kernels read (see ``sourcewise.engine._kernels.NF_*``)."""
-        out = np.empty((self.n_nodes, 8), np.float64)
-        out[:, 0:3] = self.xyz
-        out[:, 3] = self.handling_per_shipment
-        out[:, 4] = self.handling_per_unit
-        out[:, 5] = self.priority_rank
-        out[:, 6] = self.processing_days
-        out[:, 7] = self.cutoff_hour
-        return out
-
     @property
     def n_nodes(self) -> int:
         return len(self.nodes)

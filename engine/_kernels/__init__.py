@@ -25,10 +25,17 @@ The names the single-order router calls are re-exported here, so that
 from __future__ import annotations
 
 from sourcewise.engine._kernels.cost import (
+    depletion_cost,
+    late_cost,
     lead_days,
+    parcel_cost,
     plan_unit,
     transit_days,
+    unit_cost_at,
     unit_costs,
+    unit_handling,
+    unit_shipping,
+    weight_cost,
     with_miles,
 )
 from sourcewise.engine._kernels.drivers import (
@@ -97,6 +104,7 @@ __all__ = [
     "better",
     "bit_index",
     "chord_miles",
+    "depletion_cost",
     "distance_miles",
     "entry_atp",
     "entry_position",
@@ -110,8 +118,10 @@ __all__ = [
     "gather_core",
     "gather_priced",
     "greedy",
+    "late_cost",
     "lead_days",
     "lower_bound",
+    "parcel_cost",
     "plan_cost",
     "plan_given",
     "plan_unit",
@@ -131,8 +141,12 @@ __all__ = [
     "split_pool",
     "survive",
     "transit_days",
+    "unit_cost_at",
     "unit_costs",
+    "unit_handling",
+    "unit_shipping",
     "unit_vector",
     "used_rows",
+    "weight_cost",
     "with_miles",
 ]

@@ -1,8 +1,20 @@
 """The cost model: transit and lead days, parcel and unit costs. Every kernel prices through these.
 
-Private to the engine: every kernel takes arrays and scalars only, and the public
-wrappers (:mod:`sourcewise.engine.router`, :mod:`sourcewise.engine.scoring`) validate and convert.
-Each kernel has a slow reference twin in ``tests/naive.py``.
+One formula, used everywhere: the router's kernels, the optimizer's plan
+kernels, the explanations and :meth:`Router._price` (from Python) all call
+the helpers below instead of restating a term. A parcel from node ``n``
+costs the carrier's charge per shipment plus the node's handling per
+shipment (:func:`parcel_cost`), plus a lateness penalty per day past the
+deadline (:func:`late_cost`). A unit costs the carrier's charge per unit,
+per unit-mile and per kg plus the node's handling per unit
+(:func:`unit_handling`, :func:`unit_cost_at`, :func:`weight_cost`; the
+real-cost breakdown splits the carrier's part off as :func:`unit_shipping`),
+plus the entry's vendor fee, and for planning only the store depletion
+penalty (:func:`depletion_cost`) and the ``dual`` strategy's shadow price.
+The helpers are inlined, so a kernel compiles to the same arithmetic as if
+it spelled the terms out.
+
+The conventions of these kernels are in the package docstring (:mod:`sourcewise.engine._kernels`).
 """
 
 from __future__ import annotations
@@ -22,7 +34,6 @@ from sourcewise.engine._kernels.layout import (
     NF_Y,
     NF_Z,
     P_DEPLETION,
-    P_HOUR,
     P_LATE_PENALTY,
     P_MAX_DAYS,
     P_PER_KG,
@@ -30,6 +41,54 @@ from sourcewise.engine._kernels.layout import (
     P_PER_SHIPMENT,
     P_PER_UNIT,
 )
+
+
+@njit(cache=True, inline="always")
+def parcel_cost(n, nodef, params):
+    """One parcel from node ``n``: the carrier's charge per shipment plus the node's handling per shipment."""
+    return params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+
+
+@njit(cache=True, inline="always")
+def late_cost(lead, max_days, params):
+    """Penalty of a parcel arriving ``lead`` days after the order against a deadline of ``max_days``
+    days (negative: no deadline): the policy's penalty per day late."""
+    if max_days >= 0 and lead > max_days:
+        return params[P_LATE_PENALTY] * (lead - max_days)
+    return 0.0
+
+
+@njit(cache=True, inline="always")
+def unit_handling(n, nodef, params):
+    """Distance-free cost of one unit through node ``n``: carrier per unit plus node handling per unit."""
+    return params[P_PER_UNIT] + nodef[n, NF_HUNIT]
+
+
+@njit(cache=True, inline="always")
+def unit_cost_at(n, miles, nodef, params):
+    """One unit through node ``n`` to a customer ``miles`` away, before weight, fees and penalties."""
+    return unit_handling(n, nodef, params) + params[P_PER_MILE] * miles
+
+
+@njit(cache=True, inline="always")
+def weight_cost(kg, params):
+    """The carrier's charge for ``kg`` kilograms."""
+    return params[P_PER_KG] * kg
+
+
+@njit(cache=True, inline="always")
+def unit_shipping(miles, kg, params):
+    """The carrier's charge for one unit of ``kg`` kilograms carried ``miles`` (the real-cost ``shipping`` term)."""
+    return params[P_PER_UNIT] + params[P_PER_MILE] * miles + params[P_PER_KG] * kg
+
+
+@njit(cache=True, inline="always")
+def depletion_cost(demand, atp, weight):
+    """Planning penalty per unit taken from a store with walk-in ``demand`` per day and ``atp`` units
+    left: ``weight * demand / (demand + atp)``, so lean stores are drawn last."""
+    if demand > 0.0 and weight > 0.0:
+        return weight * demand / (demand + atp)
+    return 0.0
 
 
 @njit(cache=True)
@@ -42,11 +101,11 @@ def transit_days(miles, bands):
 
 
 @njit(cache=True)
-def lead_days(n, miles, nodef, params, bands):
-    """Days from order to delivery through node ``n``: processing, a day's
-    wait when the order arrives after the node's cutoff, and transit."""
+def lead_days(n, miles, hour, nodef, bands):
+    """Days from order to delivery through node ``n`` for an order placed at ``hour``: processing,
+    a day's wait when the order arrives after the node's cutoff, and transit by distance band."""
     days = nodef[n, NF_PDAYS] + transit_days(miles, bands)
-    if params[P_HOUR] >= nodef[n, NF_CUTOFF]:
+    if hour >= nodef[n, NF_CUTOFF]:
         days += 1.0
     return days
 
@@ -70,19 +129,16 @@ def unit_costs(cand, g_sku, ent, atp, miles, lead, nodef, skuf, entry_fee, entry
     max_days = params[P_MAX_DAYS]
     for c in range(C):
         n = cand[c]
-        fixed[c] = 0.0 if free[n] else params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
-        if max_days >= 0 and lead[c] > max_days:
-            fixed[c] += params[P_LATE_PENALTY] * (lead[c] - max_days)
-        base = params[P_PER_UNIT] + nodef[n, NF_HUNIT] + params[P_PER_MILE] * miles[c]
+        fixed[c] = 0.0 if free[n] else parcel_cost(n, nodef, params)
+        fixed[c] += late_cost(lead[c], max_days, params)
+        base = unit_cost_at(n, miles[c], nodef, params)
         for g in range(G):
             s = g_sku[g]
-            u = base + params[P_PER_KG] * skuf[s, 1]
+            u = base + weight_cost(skuf[s, 1], params)
             e = ent[c, g]
             if e >= 0:
                 u += entry_fee[e]
-                dem = entry_demand[e]
-                if dem > 0.0 and w > 0.0:
-                    u += w * dem / (dem + atp[c, g])
+                u += depletion_cost(entry_demand[e], atp[c, g], w)
                 if strategy == DUAL:
                     u += entry_plan[e]
             unit[c, g] = u
@@ -93,11 +149,8 @@ def unit_costs(cand, g_sku, ent, atp, miles, lead, nodef, skuf, entry_fee, entry
 def plan_unit(e, n, s, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, cap_units, params,
                strategy):
     """Distance-free planning cost of one unit from entry ``e`` (node ``n``, SKU ``s``, ATP ``a``)."""
-    u = params[P_PER_UNIT] + nodef[n, NF_HUNIT] + params[P_PER_KG] * skuf[s, 1] + entry_fee[e] + entry_risk[e]
-    dem = entry_demand[e]
-    w = params[P_DEPLETION]
-    if dem > 0.0 and w > 0.0:
-        u += w * dem / (dem + (a if a < cap_units[n] else cap_units[n]))
+    u = unit_handling(n, nodef, params) + weight_cost(skuf[s, 1], params) + entry_fee[e] + entry_risk[e]
+    u += depletion_cost(entry_demand[e], a if a < cap_units[n] else cap_units[n], params[P_DEPLETION])
     if strategy == DUAL:
         u += entry_dual[e]
     return u

@@ -1,8 +1,6 @@
 """Drivers: one order (fast path, then full search, then reservation) and a batch of orders.
 
-Private to the engine: every kernel takes arrays and scalars only, and the public
-wrappers (:mod:`sourcewise.engine.router`, :mod:`sourcewise.engine.scoring`) validate and convert.
-Each kernel has a slow reference twin in ``tests/naive.py``.
+The conventions of these kernels are in the package docstring (:mod:`sourcewise.engine._kernels`).
 """
 
 from __future__ import annotations
@@ -10,7 +8,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sourcewise.engine._kernels.cost import lead_days, plan_unit, unit_costs, with_miles
+from sourcewise.engine._kernels.cost import (
+    depletion_cost,
+    late_cost,
+    lead_days,
+    parcel_cost,
+    plan_unit,
+    unit_costs,
+    unit_shipping,
+    with_miles,
+)
 from sourcewise.engine._kernels.gather import (
     atp_snapshot,
     fill_distances,
@@ -32,7 +39,6 @@ from sourcewise.engine._kernels.layout import (
     NF_PRIO,
     P_DEPLETION,
     P_HOUR,
-    P_LATE_PENALTY,
     P_MAX_DAYS,
     P_MAX_MILES,
     P_PER_KG,
@@ -195,7 +201,7 @@ def route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
             u = plan_unit(e, n, s0, a, nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, cap_units,
                            params, strategy)
             alive[A] = n
-            acc[A] = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP] + q0 * u
+            acc[A] = parcel_cost(n, nodef, params) + q0 * u
             aent[A, g0] = e
             A += 1
         for ii in range(1, G):
@@ -284,7 +290,7 @@ def route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
     else:
         for g in range(G):
             best_ent[g] = aent[bi, g]
-    lead = lead_days(best, best_miles, nodef, params, bands)
+    lead = lead_days(best, best_miles, params[P_HOUR], nodef, bands)
     w = params[P_DEPLETION]
     costs[0] = params[P_PER_SHIPMENT]
     costs[1] = nodef[best, NF_HSHIP]
@@ -294,12 +300,10 @@ def route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
         a = on_hand[e] - safety[e] - reserved[e]
         if a > cap_units[best]:
             a = cap_units[best]
-        costs[0] += q * (params[P_PER_UNIT] + per_mile * best_miles + params[P_PER_KG] * skuf[g_sku[g], 1])
+        costs[0] += q * unit_shipping(best_miles, skuf[g_sku[g], 1], params)
         costs[1] += q * nodef[best, NF_HUNIT]
         costs[2] += q * entry_fee[e]
-        dem = entry_demand[e]
-        if dem > 0.0 and w > 0.0:
-            costs[3] += q * w * dem / (dem + a)
+        costs[3] += q * depletion_cost(entry_demand[e], a, w)
     if reserve:
         reserve_whole(best, best_ent, g_qty, reserved, cap_orders, cap_units)
     return True, best, best_ent, need, best_miles, lead, costs, snap
@@ -461,7 +465,7 @@ def route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
     max_days = params[P_MAX_DAYS]
     for c in used:
         if np.isnan(lead[c]) and not np.isnan(miles[c]):
-            lead[c] = lead_days(cand[c], miles[c], nodef, params, bands)
+            lead[c] = lead_days(cand[c], miles[c], params[P_HOUR], nodef, bands)
     for c in used:
         units = 0
         n = cand[c]
@@ -471,17 +475,14 @@ def route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
                 units += a
                 s = g_sku[g]
                 e = ent[c, g]
-                costs[0] += a * (params[P_PER_UNIT] + params[P_PER_MILE] * miles[c] + params[P_PER_KG] * skuf[s, 1])
+                costs[0] += a * unit_shipping(miles[c], skuf[s, 1], params)
                 costs[1] += a * nodef[n, NF_HUNIT]
                 costs[2] += a * entry_fee[e]
-                dem = entry_demand[e]
-                if dem > 0.0 and w > 0.0:
-                    costs[3] += a * w * dem / (dem + atp[c, g])
+                costs[3] += a * depletion_cost(entry_demand[e], atp[c, g], w)
         if units > 0 and not free[n]:
             costs[0] += params[P_PER_SHIPMENT]
             costs[1] += nodef[n, NF_HSHIP]
-            if max_days >= 0 and lead[c] > max_days:
-                costs[3] += params[P_LATE_PENALTY] * (lead[c] - max_days)
+            costs[3] += late_cost(lead[c], max_days, params)
     if reserve:
         reserve_alloc(cand, ent, alloc, used, free, reserved, cap_orders, cap_units)
     return cand, atp, ent, alloc, miles, lead, fixed, unit, costs, used

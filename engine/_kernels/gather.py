@@ -1,8 +1,6 @@
 """Gathering: each order's candidate nodes and their ATP, from the inventory's CSR entries.
 
-Private to the engine: every kernel takes arrays and scalars only, and the public
-wrappers (:mod:`sourcewise.engine.router`, :mod:`sourcewise.engine.scoring`) validate and convert.
-Each kernel has a slow reference twin in ``tests/naive.py``.
+The conventions of these kernels are in the package docstring (:mod:`sourcewise.engine._kernels`).
 """
 
 from __future__ import annotations
@@ -10,26 +8,26 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sourcewise.engine._kernels.cost import lead_days
+from sourcewise.engine._kernels.cost import (
+    late_cost,
+    lead_days,
+    parcel_cost,
+    unit_cost_at,
+    weight_cost,
+)
 from sourcewise.engine._kernels.geometry import arc_miles
 from sourcewise.engine._kernels.layout import (
     DUAL,
+    LATE_EXCLUDE,
     NF_CUTOFF,
-    NF_HSHIP,
-    NF_HUNIT,
     NF_X,
     NF_Y,
     NF_Z,
     P_DEPLETION,
     P_HOUR,
     P_LATE_MODE,
-    P_LATE_PENALTY,
     P_MAX_DAYS,
     P_MAX_MILES,
-    P_PER_KG,
-    P_PER_MILE,
-    P_PER_SHIPMENT,
-    P_PER_UNIT,
     P_REQUIRE_CUTOFF,
 )
 
@@ -118,7 +116,7 @@ def gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_o
     C = 0
     max_miles = params[P_MAX_MILES]
     max_days = params[P_MAX_DAYS]
-    exclude_late = params[P_LATE_MODE] == 0.0
+    exclude_late = params[P_LATE_MODE] == LATE_EXCLUDE
     # distances are needed here only to filter (or to price); otherwise the planner
     # computes them lazily, for the few nodes whose cheap lower bound can still win
     need_filter = max_miles < np.inf or max_days >= 0
@@ -135,7 +133,7 @@ def gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_o
     # per unit, by weight: the same for every candidate of a group
     by_kg = np.empty(G)
     for g in range(G):
-        by_kg[g] = params[P_PER_KG] * skuf[g_sku[g], 1] if price else 0.0
+        by_kg[g] = weight_cost(skuf[g_sku[g], 1], params) if price else 0.0
     if price:
         fixed = np.empty(ub)
         unit = np.empty((ub, G))
@@ -170,7 +168,7 @@ def gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_o
                     if d > max_miles:
                         continue
                     if need_filter:
-                        ld = lead_days(n, d, nodef, params, bands)
+                        ld = lead_days(n, d, params[P_HOUR], nodef, bands)
                         if max_days >= 0 and exclude_late and ld > max_days:
                             continue
                 c = C
@@ -183,10 +181,9 @@ def gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_o
                     atp[c, gg] = 0
                     ent[c, gg] = -1
                 if price:
-                    fixed[c] = 0.0 if free[n] else params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
-                    if max_days >= 0 and ld > max_days:
-                        fixed[c] += params[P_LATE_PENALTY] * (ld - max_days)
-                    base[c] = params[P_PER_UNIT] + nodef[n, NF_HUNIT] + params[P_PER_MILE] * d
+                    fixed[c] = 0.0 if free[n] else parcel_cost(n, nodef, params)
+                    fixed[c] += late_cost(ld, max_days, params)
+                    base[c] = unit_cost_at(n, d, nodef, params)
                     # cells without an entry keep the unit cost with no entry terms, as unit_costs
                     for gg in range(G):
                         unit[c, gg] = base[c] + by_kg[gg]
@@ -228,7 +225,7 @@ def fill_distances(cand, miles, lead, dest, nodef, params, bands, with_lead=True
         if np.isnan(miles[c]):
             miles[c] = arc_miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
         if with_lead and np.isnan(lead[c]):
-            lead[c] = lead_days(n, miles[c], nodef, params, bands)
+            lead[c] = lead_days(n, miles[c], params[P_HOUR], nodef, bands)
 
 
 @njit(cache=True, inline="always")

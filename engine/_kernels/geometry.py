@@ -1,8 +1,6 @@
 """Great-circle geometry: distances in miles on the unit sphere, proximity scores, unit vectors.
 
-Private to the engine: every kernel takes arrays and scalars only, and the public
-wrappers (:mod:`sourcewise.engine.router`, :mod:`sourcewise.engine.scoring`) validate and convert.
-Each kernel has a slow reference twin in ``tests/naive.py``.
+The conventions of these kernels are in the package docstring (:mod:`sourcewise.engine._kernels`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """The kernels' shared layout: node-matrix columns, parameter positions, strategy codes, packed state.
 
-Private to the engine: every kernel takes arrays and scalars only, and the public
-wrappers (:mod:`sourcewise.engine.router`, :mod:`sourcewise.engine.scoring`) validate and convert.
-Each kernel has a slow reference twin in ``tests/naive.py``.
+The conventions of these kernels are in the package docstring (:mod:`sourcewise.engine._kernels`).
 """
 
 from __future__ import annotations
@@ -13,6 +11,10 @@ from numba import njit
 EARTH_RADIUS_MI = 3958.7613
 
 __all__ = [
+    "LATE_EXCLUDE",
+    "LATE_PENALTY_MODE",
+    "cost_params",
+    "pack_nodes",
     "EARTH_RADIUS_MI",
     "MILE_KM",
     "COST",
@@ -83,6 +85,8 @@ NODE_COLS = 8
 # P_SHIP_LB: the cheapest conceivable parcel (per shipment plus the least
 # handling per shipment of any node), for the fast path's bound on splits
 N_PARAMS = 14
+# P_LATE_MODE: a node that would miss the deadline is excluded, or used at a penalty per day late
+LATE_EXCLUDE, LATE_PENALTY_MODE = 0.0, 1.0
 
 
 # The router keeps the arrays route_one reads in two buffers, one int64 and one
@@ -180,3 +184,40 @@ def float_matrix(ibuf, fbuf, i):
     h = 2 * _N_INTS + 3 * i
     rows, cols = ibuf[h + 1], ibuf[h + 2]
     return fbuf[ibuf[h]:ibuf[h] + rows * cols].reshape(rows, cols)
+
+
+def pack_nodes(network) -> np.ndarray:
+    """The per-node float matrix (``NF_*`` columns) of a :class:`~sourcewise.models.network.Network`."""
+    out = np.empty((network.n_nodes, NODE_COLS), np.float64)
+    out[:, NF_X:NF_Z + 1] = network.xyz
+    out[:, NF_HSHIP] = network.handling_per_shipment
+    out[:, NF_HUNIT] = network.handling_per_unit
+    out[:, NF_PRIO] = network.priority_rank
+    out[:, NF_PDAYS] = network.processing_days
+    out[:, NF_CUTOFF] = network.cutoff_hour
+    return out
+
+
+def cost_params(policy, nodef: np.ndarray) -> np.ndarray:
+    """The parameter vector (``P_*`` positions) of a :class:`~sourcewise.models.policy.Policy`.
+
+    Per-order values (``P_HOUR``, ``P_MAX_DAYS``, ``P_MAX_MILES``,
+    ``P_REQUIRE_CUTOFF``) start neutral; callers copy the vector and set them.
+    """
+    cm = policy.cost
+    p = np.empty(N_PARAMS)
+    p[P_PER_SHIPMENT] = cm.per_shipment
+    p[P_PER_UNIT] = cm.per_unit
+    p[P_PER_MILE] = cm.per_unit_mile
+    p[P_PER_KG] = cm.per_kg
+    p[P_SPLIT] = policy.split_penalty
+    p[P_SPLIT_CANDS] = policy.split_candidates
+    p[P_MAX_MILES] = np.inf
+    p[P_HOUR] = 0.0
+    p[P_REQUIRE_CUTOFF] = 0.0
+    p[P_MAX_DAYS] = -1.0
+    p[P_LATE_MODE] = LATE_EXCLUDE if policy.service.late == "exclude" else LATE_PENALTY_MODE
+    p[P_LATE_PENALTY] = policy.service.late_penalty_per_day
+    p[P_DEPLETION] = policy.stores.depletion_weight
+    p[P_SHIP_LB] = cm.per_shipment + (float(nodef[:, NF_HSHIP].min()) if len(nodef) else 0.0)
+    return p

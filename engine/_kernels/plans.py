@@ -9,13 +9,13 @@ capacity, paid once per parcel) and ``nu`` per node (unit capacity, paid per
 unit). With all prices zero the price of a plan is its real cost plus the
 penalty for its unfilled units.
 
-Costs follow the router's kernels (:mod:`sourcewise.engine._kernels`) term by term —
-parcel and unit costs, node handling, per-entry vendor fees, store depletion
-(here at the batch's starting stock), lateness — and so does node
-eligibility (tier distance limits, capacity left, delivery deadlines). The
-formulas are restated here rather than imported so that the optimizer's
-plan space is fixed by this file; ``tests/engine/test_optimize.py`` checks
-that both price the router's own plans identically.
+Costs are the router's: the same helpers of :mod:`sourcewise.engine._kernels.cost`
+price parcels and units (node handling, per-entry vendor fees, store
+depletion, here at the batch's starting stock, and lateness), over the same
+node matrix and parameter vector (:mod:`~sourcewise.engine._kernels.layout`);
+node eligibility follows the router too (tier distance limits, capacity
+left, delivery deadlines). ``tests/engine/test_optimize.py`` checks that
+both price the router's own plans identically.
 
 The pricing search is exact up to an evaluation budget: it enumerates node
 sets of size 1..3 in order of a lower bound and stops when the bound passes
@@ -33,18 +33,30 @@ import time
 import numpy as np
 from numba import njit, objmode, prange
 
-# distances are the router's own, to the last bit (its asin is not libm's)
+# one cost model and one node layout with the router's kernels: plans are priced by the same helpers
+from sourcewise.engine._kernels.cost import (
+    late_cost,
+    lead_days,
+    parcel_cost,
+    unit_cost_at,
+    unit_shipping,
+    weight_cost,
+)
 from sourcewise.engine._kernels.geometry import arc_miles
+from sourcewise.engine._kernels.layout import (
+    EPS,
+    LATE_EXCLUDE,
+    MILE_KM,
+    NF_HSHIP,
+    NF_HUNIT,
+    NF_X,
+    NF_Y,
+    NF_Z,
+    P_LATE_MODE,
+    P_PER_SHIPMENT,
+    P_SPLIT,
+)
 
-MILE_KM = 1.609344
-_EPS = 1e-9
-
-# columns of the packed node matrix
-NF_X, NF_Y, NF_Z, NF_HSHIP, NF_HUNIT, NF_PDAYS, NF_CUTOFF = range(7)
-NODE_COLS = 7
-# positions in the parameter vector
-(PP_SHIPMENT, PP_UNIT, PP_MILE, PP_KG, PP_SPLIT, PP_LATE_EXCLUDE, PP_LATE_PENALTY, PP_PENALTY) = range(8)
-N_PARAMS = 8
 PARALLEL_FROM = 2000
 """Batches of at least this many orders are priced on all cores."""
 
@@ -55,21 +67,6 @@ def _now():
     with objmode(t="float64"):
         t = time.perf_counter()
     return t
-
-
-@njit(cache=True)
-def _lead_days(n, miles, hour, nodef, bands):
-    """Processing days, a day's wait after the node's cutoff hour, and transit by distance band."""
-    km = miles * MILE_KM
-    transit = bands[bands.shape[0] - 1, 1]
-    for b in range(bands.shape[0]):
-        if km <= bands[b, 0]:
-            transit = bands[b, 1]
-            break
-    days = nodef[n, NF_PDAYS] + transit
-    if hour >= nodef[n, NF_CUTOFF]:
-        days += 1.0
-    return days
 
 
 @njit(cache=True)
@@ -101,7 +98,7 @@ def _candidates(g_sku, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest,
     touched = np.empty(ub, np.int64)
     n_touched = 0
     C = 0
-    exclude = params[PP_LATE_EXCLUDE] > 0.0
+    exclude = params[P_LATE_MODE] == LATE_EXCLUDE
     for g in range(G):
         s = g_sku[g]
         for e in range(sku_ptr[s], sku_ptr[s + 1]):
@@ -116,7 +113,7 @@ def _candidates(g_sku, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest,
             d = arc_miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
             if d > maxm[n]:
                 continue
-            ld = _lead_days(n, d, hour, nodef, bands)
+            ld = lead_days(n, d, hour, nodef, bands)
             if max_days >= 0 and exclude and ld > max_days:
                 continue
             mark[n] = C
@@ -143,12 +140,11 @@ def _candidates(g_sku, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest,
     unit = np.empty((C, G))
     for c in range(C):
         n = cand[c]
-        fixed[c] = params[PP_SHIPMENT] + nodef[n, NF_HSHIP]
-        if max_days >= 0 and lead[c] > max_days:
-            fixed[c] += params[PP_LATE_PENALTY] * (lead[c] - max_days)
-        base = params[PP_UNIT] + nodef[n, NF_HUNIT] + params[PP_MILE] * miles[c]
+        fixed[c] = parcel_cost(n, nodef, params)
+        fixed[c] += late_cost(lead[c], max_days, params)
+        base = unit_cost_at(n, miles[c], nodef, params)
         for g in range(G):
-            u = base + params[PP_KG] * weight[g_sku[g]]
+            u = base + weight_cost(weight[g_sku[g]], params)
             e = ent[c, g]
             if e >= 0:
                 u += fee_e[e] + pen_e[e]
@@ -261,12 +257,12 @@ def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
     evals = 0
     for ii in range(M):
         c = order[ii]
-        if lb_units + key[c] - split_penalty >= best_cost - _EPS:
+        if lb_units + key[c] - split_penalty >= best_cost - EPS:
             break
         S[0] = c
         cst = _eval_pen(S, 1, qty, atp, r, f, penalty, split_penalty, dummy, False)
         evals += 1
-        if cst < best_cost - _EPS:
+        if cst < best_cost - EPS:
             best_cost = cst
             best[0] = c
             best[1] = -1
@@ -277,7 +273,7 @@ def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
         for jj in range(1, M):
             j = order[jj]
             thr = lb_units + k0 + key[j] - split_penalty
-            if thr >= best_cost - _EPS:
+            if thr >= best_cost - EPS:
                 break
             if evals > budget:
                 if thr < lower:
@@ -285,13 +281,13 @@ def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
                 break
             for ii in range(jj):
                 i = order[ii]
-                if lb_units + key[i] + key[j] - split_penalty >= best_cost - _EPS:
+                if lb_units + key[i] + key[j] - split_penalty >= best_cost - EPS:
                     break
                 S[0] = i
                 S[1] = j
                 cst = _eval_pen(S, 2, qty, atp, r, f, penalty, split_penalty, dummy, False)
                 evals += 1
-                if cst < best_cost - _EPS:
+                if cst < best_cost - EPS:
                     best_cost = cst
                     best[0] = i
                     best[1] = j
@@ -302,7 +298,7 @@ def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
         for jj in range(2, M):
             j = order[jj]
             thr = lb_units + k0 + k1 + key[j] - split_penalty
-            if thr >= best_cost - _EPS:
+            if thr >= best_cost - EPS:
                 break
             if evals > budget:
                 if thr < lower:
@@ -310,18 +306,18 @@ def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
                 break
             for ii in range(1, jj):
                 i = order[ii]
-                if lb_units + k0 + key[i] + key[j] - split_penalty >= best_cost - _EPS:
+                if lb_units + k0 + key[i] + key[j] - split_penalty >= best_cost - EPS:
                     break
                 for hh in range(ii):
                     h = order[hh]
-                    if lb_units + key[h] + key[i] + key[j] - split_penalty >= best_cost - _EPS:
+                    if lb_units + key[h] + key[i] + key[j] - split_penalty >= best_cost - EPS:
                         break
                     S[0] = h
                     S[1] = i
                     S[2] = j
                     cst = _eval_pen(S, 3, qty, atp, r, f, penalty, split_penalty, dummy, False)
                     evals += 1
-                    if cst < best_cost - _EPS:
+                    if cst < best_cost - EPS:
                         best_cost = cst
                         best[0] = h
                         best[1] = i
@@ -433,7 +429,7 @@ def _price_range(lo, hi, dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, ma
                  n_single, active, pen_o, c_nrows, c_unfilled, c_real, c_price, o_lower, r_node, r_group, r_qty,
                  r_ent):
     """Price orders ``lo:hi`` into the output arrays of :func:`price_orders`."""
-    split_penalty = params[PP_SPLIT]
+    split_penalty = params[P_SPLIT]
     per = 1 + n_single
     mark = np.full(mask.shape[0], -1, np.int64)
     best = np.empty(3, np.int64)
@@ -607,26 +603,25 @@ def breakdown(col_ptr, row_node, row_qty, row_sku, row_ent, dest, hour, max_days
                     first = False
                     break
             miles = arc_miles(d[0], d[1], d[2], nodef[node, NF_X], nodef[node, NF_Y], nodef[node, NF_Z])
-            ld = _lead_days(node, miles, hour[j], nodef, bands)
+            ld = lead_days(node, miles, hour[j], nodef, bands)
             node_km[i] = miles * MILE_KM
             node_days[i] = ld
             q = row_qty[i]
             e = row_ent[i]
-            costs[j, 0] += q * (params[PP_UNIT] + params[PP_MILE] * miles + params[PP_KG] * weight[row_sku[i]])
+            costs[j, 0] += q * unit_shipping(miles, weight[row_sku[i]], params)
             costs[j, 1] += q * nodef[node, NF_HUNIT]
             costs[j, 2] += q * fee_e[e]
             costs[j, 4] += q * pen_e[e]
             if first:
                 ships[j] += 1
-                costs[j, 0] += params[PP_SHIPMENT]
+                costs[j, 0] += params[P_PER_SHIPMENT]
                 costs[j, 1] += nodef[node, NF_HSHIP]
                 km[j] += miles * MILE_KM
-                if md >= 0 and ld > md:
-                    costs[j, 4] += params[PP_LATE_PENALTY] * (ld - md)
+                costs[j, 4] += late_cost(ld, md, params)
                 if ld > days[j]:
                     days[j] = ld
         if ships[j] > 1:
-            costs[j, 3] = params[PP_SPLIT] * (ships[j] - 1)
+            costs[j, 3] = params[P_SPLIT] * (ships[j] - 1)
     return costs, ships, km, days, node_km, node_days
 
 
@@ -660,7 +655,7 @@ def enumerate_plans(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmile
     r_ent = np.empty(rcap, np.int64)
     n_c = 0
     n_r = 0
-    split_penalty = params[PP_SPLIT]
+    split_penalty = params[P_SPLIT]
     mark = np.full(mask.shape[0], -1, np.int64)
     U = np.empty(3, np.int64)
     work = 0

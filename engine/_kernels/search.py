@@ -1,8 +1,6 @@
 """Plan search: the cheapest single node, exact 2- and 3-node splits, greedy fill, bounds.
 
-Private to the engine: every kernel takes arrays and scalars only, and the public
-wrappers (:mod:`sourcewise.engine.router`, :mod:`sourcewise.engine.scoring`) validate and convert.
-Each kernel has a slow reference twin in ``tests/naive.py``.
+The conventions of these kernels are in the package docstring (:mod:`sourcewise.engine._kernels`).
 """
 
 from __future__ import annotations
@@ -10,7 +8,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sourcewise.engine._kernels.cost import lead_days, plan_unit, with_miles
+from sourcewise.engine._kernels.cost import (
+    depletion_cost,
+    late_cost,
+    lead_days,
+    parcel_cost,
+    plan_unit,
+    unit_handling,
+    weight_cost,
+    with_miles,
+)
 from sourcewise.engine._kernels.gather import bit_index, lower_bound
 from sourcewise.engine._kernels.geometry import arc_miles, chord_miles
 from sourcewise.engine._kernels.layout import (
@@ -18,19 +25,13 @@ from sourcewise.engine._kernels.layout import (
     EARTH_RADIUS_MI,
     EPS,
     NF_CUTOFF,
-    NF_HSHIP,
-    NF_HUNIT,
     NF_X,
     NF_Y,
     NF_Z,
     P_DEPLETION,
     P_HOUR,
-    P_LATE_PENALTY,
     P_MAX_DAYS,
-    P_PER_KG,
     P_PER_MILE,
-    P_PER_SHIPMENT,
-    P_PER_UNIT,
     P_REQUIRE_CUTOFF,
     P_SPLIT,
 )
@@ -80,10 +81,10 @@ def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, node
     best_cost = np.inf
     for c in range(C):
         n = cand[c]
-        fixed = 0.0 if free[n] else params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+        fixed = 0.0 if free[n] else parcel_cost(n, nodef, params)
         if fixed < fmin:
             fmin = fixed
-        base = params[P_PER_UNIT] + nodef[n, NF_HUNIT]
+        base = unit_handling(n, nodef, params)
         covers = capu[c] >= total_q
         flat = fixed
         for g in range(G):
@@ -93,10 +94,8 @@ def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, node
             if a <= 0:
                 continue
             e = ent[c, g]
-            u = base + params[P_PER_KG] * skuf[g_sku[g], 1] + entry_fee[e] + entry_risk[e]
-            dem = entry_demand[e]
-            if dem > 0.0 and w > 0.0:
-                u += w * dem / (dem + a)
+            u = base + weight_cost(skuf[g_sku[g], 1], params) + entry_fee[e] + entry_risk[e]
+            u += depletion_cost(entry_demand[e], a, w)
             if strategy == DUAL:
                 u += entry_plan[e]
             if u < umin[g]:
@@ -112,10 +111,9 @@ def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, node
             if flat + per_mile * total_q * chord >= best_cost:
                 continue
             miles[c] = arc_miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
-            lead[c] = lead_days(n, miles[c], nodef, params, bands)
+            lead[c] = lead_days(n, miles[c], params[P_HOUR], nodef, bands)
         cost = flat + per_mile * total_q * miles[c]
-        if params[P_MAX_DAYS] >= 0 and lead[c] > params[P_MAX_DAYS]:
-            cost += params[P_LATE_PENALTY] * (lead[c] - params[P_MAX_DAYS])
+        cost += late_cost(lead[c], params[P_MAX_DAYS], params)
         if cost < best_cost - EPS:
             best_cost = cost
             best = c
@@ -618,7 +616,7 @@ def split_bound(g_sku, g_qty, mask, nodef, skuf, sku_ptr, ent_node, on_hand, saf
                            params, strategy)
             if u < umin:
                 umin = u
-            f = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+            f = parcel_cost(n, nodef, params)
             if f < fmin:
                 fmin = f
         lb += g_qty[g] * umin
@@ -658,7 +656,7 @@ def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, sku
     unit0 = np.empty(G)
     for g in range(G):
         pos[g] = sku_ptr[g_sku[g]]
-        unit0[g] = params[P_PER_KG] * skuf[g_sku[g], 1]
+        unit0[g] = weight_cost(skuf[g_sku[g], 1], params)
     best = -1
     best_cost = np.inf
     best_miles = np.nan
@@ -676,11 +674,11 @@ def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, sku
             if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
                 continue
             reach = per_mile * total_q * chord_miles(dest, nodef, n)
-            fixed = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
+            fixed = parcel_cost(n, nodef, params)
             lb = fixed
             for ii in range(G):
                 g = by_len[ii]
-                lb += g_qty[g] * (params[P_PER_UNIT] + nodef[n, NF_HUNIT] + unit0[g])
+                lb += g_qty[g] * (unit_handling(n, nodef, params) + unit0[g])
             if lb + reach >= best_cost - EPS:
                 continue
             cost = fixed
@@ -741,7 +739,7 @@ def best_one_sku(dest, s, q, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safe
     need_cutoff = params[P_REQUIRE_CUTOFF] > 0
     lo = sku_ptr[s]
     nodes = ent_node[lo:sku_ptr[s + 1]]
-    unit0 = params[P_PER_KG] * skuf[s, 1]
+    unit0 = weight_cost(skuf[s, 1], params)
     best = -1
     best_e = -1
     best_cost = np.inf
@@ -753,8 +751,8 @@ def best_one_sku(dest, s, q, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safe
         if need_cutoff and hour >= nodef[n, NF_CUTOFF]:
             continue
         reach = per_mile * q * chord_miles(dest, nodef, n)
-        fixed = params[P_PER_SHIPMENT] + nodef[n, NF_HSHIP]
-        if fixed + q * (params[P_PER_UNIT] + nodef[n, NF_HUNIT] + unit0) + reach >= best_cost - EPS:
+        fixed = parcel_cost(n, nodef, params)
+        if fixed + q * (unit_handling(n, nodef, params) + unit0) + reach >= best_cost - EPS:
             continue
         e = lo + i
         a = on_hand[e] - safety[e] - reserved[e]

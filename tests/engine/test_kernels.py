@@ -71,7 +71,7 @@ def test_gather_matches_reference(seed):
     net = make_network(rng, 12, 8, disabled=0.2)
     inv = make_inventory(rng, net)
     mark = np.full(net.n_nodes, -1, np.int64)
-    nodef = net.packed_nodes()
+    nodef = K.pack_nodes(net)
     cutoff = rng.uniform(8, 24, net.n_nodes)
     pdays = rng.integers(0, 3, net.n_nodes)
     nodef[:, K.NF_CUTOFF] = cutoff
@@ -149,7 +149,7 @@ def test_unit_costs_match_reference(rng):
     pol = flat_policy()
     p = Router(net, inv, pol)._base_params.copy()
     mark = np.full(net.n_nodes, -1, np.int64)
-    nodef = net.packed_nodes()
+    nodef = K.pack_nodes(net)
     fee = net.fee_rate[inv.node] * net.price[np.repeat(np.arange(net.n_skus), np.diff(inv.sku_ptr))]
     zeros = np.zeros(inv.nnz)
     for _ in range(10):
