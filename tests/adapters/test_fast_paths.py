@@ -1,6 +1,6 @@
 """The fast paths of parsing never decide differently from the careful ones.
 
-:class:`~sourcewise.engine.adapters.base.Shape` reads objects through generated code and
+:class:`~sourcewise.engine.adapters.reader.Shape` reads objects through generated code and
 falls back to :meth:`Reader.take` field by field; :class:`~models.Order`
 confirms the usual order with plain comparisons before running its full
 validation. Each shortcut must accept only what the careful path accepts,
@@ -19,13 +19,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import sourcewise.engine.adapters.base as base_mod
+import sourcewise.engine.adapters.binding as binding_mod
 import sourcewise.engine.adapters.commercetools as ct_mod
+import sourcewise.engine.adapters.fastpath as fastpath_mod
 import sourcewise.engine.adapters.generic as generic_mod
 import sourcewise.engine.adapters.magento as magento_mod
 import sourcewise.engine.adapters.shopify as shopify_mod
 from sourcewise.engine.adapters import AdapterError, get_adapter
-from sourcewise.engine.adapters.base import MAX_UNITS, Bound, Catalog, Reader, Shape
+from sourcewise.engine.adapters.reader import MAX_UNITS, Paths, Reader, Shape
+from sourcewise.engine.adapters.records import Address, Bound, Catalog, LineIn, OrderIn
 from sourcewise.engine.geocode import GeoPoint, distance_km, swap_suspect, valid_lat_lon
 from sourcewise.models.errors import Collector
 from sourcewise.models.order import Order, OrderLine
@@ -136,8 +138,9 @@ ADAPTERS = (shopify_mod.ShopifyAdapter, ct_mod.CommercetoolsAdapter, magento_mod
 
 @contextlib.contextmanager
 def careful_only():
-    """Every Shape's fast check, plain_coords and every adapter's fast_bind (and so its
-    fast_order and fast_order_json) switched off: only the careful paths run."""
+    """Every Shape's fast check, plain_coords, the plain readers' fast_convert and every
+    adapter's fast_bind (and so its fast_order and fast_order_json) switched off: only the
+    careful paths run."""
     saved = []
     for mod in MODULES:
         for obj in vars(mod).values():
@@ -147,6 +150,9 @@ def careful_only():
     coords = [(mod, mod.plain_coords) for mod in MODULES if hasattr(mod, "plain_coords")]
     for mod, _ in coords:
         mod.plain_coords = lambda lat, lon, ref: None
+    converts = [(mod, mod.fast_convert) for mod in MODULES if hasattr(mod, "fast_convert")]
+    for mod, _ in converts:
+        mod.fast_convert = lambda payload, schema: None
     fast_orders = [(cls, cls.__dict__["fast_bind"]) for cls in ADAPTERS]
     for cls, _ in fast_orders:
         cls.fast_bind = lambda self, plain, catalog: None
@@ -157,6 +163,8 @@ def careful_only():
             obj.fast = fast
         for mod, fn in coords:
             mod.plain_coords = fn
+        for mod, fn in converts:
+            mod.fast_convert = fn
         for cls, fn in fast_orders:
             cls.fast_bind = fn
 
@@ -207,8 +215,8 @@ def test_generic_orders_read_the_same_with_and_without_fast_paths():
 
 
 def test_plain_paths_are_taken_for_the_example_payloads():
-    assert magento_mod.MagentoAdapter._read_plain(load(FILES["magento"][0])) is not None
-    assert generic_mod._read_plain_order(load(FILES["generic"][0]), "", None) is not None
+    assert magento_mod.MagentoAdapter.read_plain(load(FILES["magento"][0])) is not None
+    assert generic_mod.read_plain_order(load(FILES["generic"][0]), "", None) is not None
 
 
 @CHECK
@@ -369,20 +377,20 @@ def test_bind_plain_declines_what_the_model_rejects():
     """An order the model rejects takes the careful path, which names the field; a plain one binds."""
     catalog = _session("generic").catalog
     sku = catalog.network.skus[0].sku
-    line = base_mod.LineIn("1", "1", sku, 2, "lines[0]")
-    good = base_mod.OrderIn("o-1", "o-1", (line,), base_mod.Address("10001", "US"))
-    bound = base_mod.bind_plain(good, catalog)
+    line = LineIn("1", "1", sku, 2, "lines[0]")
+    good = OrderIn("o-1", "o-1", (line,), Address("10001", "US"))
+    bound = binding_mod.bind_plain(good, catalog)
     assert bound is not None and bound.order == Order("o-1", (OrderLine("1", sku, 2),), bound.destination.lat,
                                                       bound.destination.lon)
     bad = good._replace(max_shipments=0)
-    assert base_mod.bind_plain(bad, catalog) is None
+    assert binding_mod.bind_plain(bad, catalog) is None
     with pytest.raises(AdapterError) as exc:
-        base_mod.bind_order(bad, catalog, base_mod.Reader("generic", "order"))
+        binding_mod.bind_order(bad, catalog, Reader("generic", "order"))
     assert exc.value.fields == ("max_shipments",)
 
 
 def test_paths_table_formats_each_index_once():
-    paths = base_mod.Paths("lineItems", ".supplyChannel", limit=2)
+    paths = Paths("lineItems", ".supplyChannel", limit=2)
     assert paths[1] == "lineItems[1].supplyChannel"
     assert paths[5] == "lineItems[5].supplyChannel"
     assert sorted(paths) == [1]  # past the limit: formatted, not kept
@@ -486,10 +494,10 @@ def test_a_flat_shopify_order_with_an_order_key_is_read_as_the_nested_shape():
 # ---------------------------------------------------------------------------- the generated blank check
 
 def _naive_blank(t, v) -> bool:
-    """Slow twin of ``base._blank_check``: walk the value beside its type, recursively."""
+    """Slow twin of ``fastpath.blank_check``: walk the value beside its type, recursively."""
     ins = msgspec.inspect
     if isinstance(t, ins.Metadata):
-        if (t.extra or {}).get(base_mod._NOT_BLANK) and isinstance(v, str):
+        if (t.extra or {}).get(fastpath_mod.NOT_BLANK) and isinstance(v, str):
             return v.strip() == ""
         return _naive_blank(t.type, v)
     if isinstance(t, ins.StructType):
@@ -535,7 +543,7 @@ def test_generated_blank_check_agrees_with_a_naive_walk(platform):
             except msgspec.ValidationError:
                 continue
             want = _naive_blank(msgspec.inspect.type_info(schema), plain)
-            assert base_mod._blank_check(schema)(plain) == want
-            assert (base_mod.fast_plain(plain) is None) == want
+            assert fastpath_mod.blank_check(schema)(plain) == want
+            assert (fastpath_mod.fast_plain(plain) is None) == want
 
     check()
