@@ -11,19 +11,11 @@ without problem bookkeeping, for the fast paths.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sourcewise.engine.adapters.reader import Reader, join_path
-from sourcewise.engine.adapters.records import (
-    Bound,
-    Catalog,
-    LineIn,
-    LocationIn,
-    OrderIn,
-    StockIn,
-    new_tuple,
-)
+from sourcewise.engine.adapters.records import Bound, Catalog, new_tuple
 from sourcewise.engine.geocode import GeoPoint, geocode, locate, valid_lat_lon
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.inventory import Inventory, StockRecord
@@ -31,6 +23,9 @@ from sourcewise.models.network import Network
 from sourcewise.models.node import Node, NodeKind
 from sourcewise.models.order import Order, OrderLine
 from sourcewise.models.sku import Sku
+
+if TYPE_CHECKING:  # in annotations only
+    from sourcewise.engine.adapters.records import LineIn, LocationIn, OrderIn, StockIn
 
 __all__ = ["bind_order", "bind_plain", "build_catalog", "read_config", "service_level"]
 
@@ -97,12 +92,7 @@ def read_config(config: Mapping[str, Any] | None, reader: Reader, key_of: Callab
     for key in cfg:
         if key not in ("locations", "skus"):
             r.fail(key, "unknown key; use locations or skus")
-    lmap = r.take(cfg, "locations", "", "obj", required=False) or {}
-    for raw, values in lmap.items():
-        path = f"locations.{raw}"
-        v = r.as_obj(values, path)
-        if v is None:
-            continue
+    for raw, path, v in _entries(r, cfg, "locations"):
         out: dict[str, Any] = {}
         for k in v:
             kind = _CONFIG_LOCATION_KEYS.get(k)
@@ -113,12 +103,7 @@ def read_config(config: Mapping[str, Any] | None, reader: Reader, key_of: Callab
             if got is not None:
                 out[k] = got
         locs[key_of(raw)] = out
-    smap = r.take(cfg, "skus", "", "obj", required=False) or {}
-    for sku, values in smap.items():
-        path = f"skus.{sku}"
-        v = r.as_obj(values, path)
-        if v is None:
-            continue
+    for sku, path, v in _entries(r, cfg, "skus"):
         attrs: dict[str, float] = {}
         for k in v:
             if k not in ("weight_kg", "price"):
@@ -129,6 +114,16 @@ def read_config(config: Mapping[str, Any] | None, reader: Reader, key_of: Callab
                     attrs[k] = got
         skus[str(sku)] = attrs
     return locs, skus
+
+
+def _entries(r: Reader, cfg: dict, section: str) -> Iterator[tuple[Any, str, dict]]:
+    """``(name, path, object)`` for each entry of an optional config section; entries that are
+    not objects are recorded as problems and skipped. Lazy, so problems keep document order."""
+    for name, values in (r.take(cfg, section, "", "obj", required=False) or {}).items():
+        path = f"{section}.{name}"
+        v = r.as_obj(values, path)
+        if v is not None:
+            yield name, path, v
 
 
 # ============================================================================ model building
