@@ -18,7 +18,8 @@ import msgspec
 from sourcewise.engine.adapters.reader import MAX_UNITS, PLAIN_DECIMAL, int_range
 
 __all__ = [
-    "NOT_BLANK", "FastDecimal", "FastId", "FastPositive", "FastStr", "FastUnits", "blank_check", "fast_convert",
+    "IS_OBJECT", "NOT_BLANK", "FastDecimal", "FastId", "FastObject", "FastPositive", "FastStr", "FastUnits",
+    "blank_check", "fast_convert",
     "fast_int", "fast_plain",
 ]
 
@@ -46,6 +47,11 @@ FastPositive = Annotated[int, msgspec.Meta(ge=1, le=MAX_UNITS)]
 """Shape kind ``int`` with ``lo=1``."""
 FastDecimal = Annotated[str, msgspec.Meta(pattern="^" + PLAIN_DECIMAL.pattern)]
 """Shape kind ``decimal`` as its fast test takes it: plain decimal text."""
+IS_OBJECT = "sourcewise_object"
+"""The msgspec ``Meta.extra`` key that marks a value kept as given that must be an object."""
+FastObject = Annotated[Any, msgspec.Meta(extra={IS_OBJECT: True})]
+"""Shape kind ``obj`` kept as given (no record of its own): checked by :func:`fast_plain`, as a
+msgspec ``dict`` would copy every such object, which costs more than the rest of its field."""
 
 
 def fast_int(lo: int | None = 0, hi: int = MAX_UNITS) -> Any:
@@ -79,7 +85,7 @@ def fast_convert(payload: Any, schema: type[msgspec.Struct]) -> Any:
 
 def fast_plain(plain: msgspec.Struct) -> Any:
     """``plain`` (a value msgspec decoded into a fast schema), or ``None`` when one of its
-    :data:`FastStr` / :data:`FastId` strings is blank."""
+    :data:`FastStr` / :data:`FastId` strings is blank or a :data:`FastObject` is not an object."""
     check = _BLANK_CHECKS.get(type(plain))
     if check is None:
         check = _BLANK_CHECKS[type(plain)] = blank_check(type(plain))
@@ -91,7 +97,8 @@ _BLANK_CHECKS: dict[type, Callable[[Any], bool]] = {}
 
 def blank_check(schema: type[msgspec.Struct]) -> Callable[[Any], bool]:
     """Generated straight-line code (as :class:`~sourcewise.engine.adapters.reader.Shape` does)
-    that tells whether any not-blank string in a decoded ``schema`` value, at any depth, is blank.
+    that tells whether any not-blank string in a decoded ``schema`` value, at any depth, is blank,
+    or any :data:`FastObject` is not an object: the checks msgspec cannot make itself.
 
     Parameters
     ----------
@@ -112,6 +119,8 @@ def blank_check(schema: type[msgspec.Struct]) -> Callable[[Any], bool]:
         if isinstance(t, msgspec.inspect.Metadata):
             if (t.extra or {}).get(NOT_BLANK):
                 return [f"{ind}if type({v}) is str and {v}.isspace():", f"{ind}    return True"]
+            if (t.extra or {}).get(IS_OBJECT):
+                return [f"{ind}if {v} is not None and type({v}) is not dict:", f"{ind}    return True"]
             return stmts(t.type, v, ind)
         if isinstance(t, msgspec.inspect.StructType):
             fn, cls = struct(t)

@@ -29,7 +29,7 @@ from typing import Annotated, Any, NamedTuple
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from sourcewise.engine.adapters.fastpath import FastDecimal, FastId, FastStr, fast_int
+from sourcewise.engine.adapters.fastpath import FastDecimal, FastId, FastObject, FastStr, fast_int
 from sourcewise.engine.adapters.reader import MAX_UNITS, Reader, Shape
 
 __all__ = ["Field", "Record", "first_set"]
@@ -77,7 +77,7 @@ class Field(NamedTuple):
         if kind == "int":
             return fast_int(self.lo, self.hi)
         if kind == "obj":
-            return dict if self.of is None else self.of.struct
+            return FastObject if self.of is None else self.of.struct
         if kind in ("list", "list1"):
             items = list[Any] if self.of is None else list[self.of.struct]  # type: ignore[name-defined]
             return Annotated[items, msgspec.Meta(min_length=1)] if kind == "list1" else items
@@ -88,13 +88,15 @@ class Field(NamedTuple):
 
         A key with alternative spellings is one field per spelling, ``UNSET``
         when absent, so the fast path can tell which came first (see
-        :func:`first_set`) and a present ``null`` from an absent key.
+        :func:`first_set`) and a present ``null`` from an absent key. msgspec
+        cannot require one of several keys, so for a required one the fast
+        path must decline when :func:`first_set` gives ``UNSET``.
         """
         if self.kind == "absent":
             return [(self.key, Any, UNSET)]
         t = self.fast_type()
-        if self.kind == "any":
-            return [(self.key, Any, None)]
+        if self.kind == "any" or t is FastObject and not self.required:
+            return [(self.key, t, None)]  # null reads as None already
         if isinstance(self.key, str):
             return [(self.key, t)] if self.required else [(self.key, t | None, None)]
         t = t | UnsetType if self.required else t | None | UnsetType

@@ -22,6 +22,8 @@ def _naive_blank(t, v) -> bool:
     if isinstance(t, ins.Metadata):
         if (t.extra or {}).get(fastpath_mod.NOT_BLANK) and isinstance(v, str):
             return v.strip() == ""
+        if (t.extra or {}).get(fastpath_mod.IS_OBJECT):
+            return v is not None and not isinstance(v, dict)
         return _naive_blank(t.type, v)
     if isinstance(t, ins.StructType):
         return isinstance(v, t.cls) and any(_naive_blank(f.type, getattr(v, f.name)) for f in t.fields)
