@@ -5,7 +5,7 @@ of a 3-line order.
 
 Set-up, per platform: the benchmark network and stock of the routing
 latency benchmark (``latency_setup``: 1,000 nodes x 100,000 SKUs at full
-size), wrapped as a :class:`~sourcewise.engine.adapters.base.Catalog`, and a stream of
+size), wrapped as a :class:`~sourcewise.engine.adapters.Catalog`, and a stream of
 3-line orders written as that platform's payloads (Shopify order +
 fulfillment order, commercetools Order, Magento source-selection request,
 generic order). Every numba kernel is compiled first (``latency_setup``
@@ -57,8 +57,7 @@ import numpy as np
 import pytest
 
 from benchmarks.conftest import RoutingSetup
-from sourcewise.engine.adapters import Session
-from sourcewise.engine.adapters.base import Catalog
+from sourcewise.engine.adapters import Catalog, Session
 from sourcewise.engine.adapters.magento import MagentoAdapter
 from sourcewise.engine.geocode import locate
 from sourcewise.models.order import Order, OrderLine

@@ -1,6 +1,7 @@
 """OMS adapters: platform payloads in, routing decisions out in the platform's shape.
 
-One module per platform, all implementing :class:`~sourcewise.engine.adapters.base.Adapter`:
+One module per platform, all implementing :class:`~sourcewise.engine.adapters.base.Adapter`
+(the modules they share are listed in :mod:`~sourcewise.engine.adapters.base`):
 
 =================  ==========================================================
 ``shopify``        REST Admin order + fulfillment orders, locations,
@@ -26,18 +27,16 @@ and for a one-off payload :func:`route_payload`. Every parse error is an
 
 from __future__ import annotations
 
-from sourcewise.engine.adapters.base import (
-    Adapter,
-    AdapterError,
-    Bound,
-    Catalog,
-    Session,
-    route_payload,
-)
+from sourcewise.engine.adapters.base import Adapter
+from sourcewise.engine.adapters.reader import AdapterError
+from sourcewise.engine.adapters.records import Bound, Catalog
+from sourcewise.engine.adapters.session import Session, route_payload
 
 PLATFORMS: tuple[str, ...] = ("shopify", "commercetools", "magento", "generic")
 
-__all__ = ["PLATFORMS", "Adapter", "AdapterError", "Bound", "Catalog", "Session", "get_adapter", "route_payload"]
+__all__ = [
+    "PLATFORMS", "Adapter", "AdapterError", "Bound", "Catalog", "Session", "get_adapter", "route_payload",
+]
 
 
 def get_adapter(name: str, **options: object) -> Adapter:

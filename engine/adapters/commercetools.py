@@ -42,106 +42,68 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
-
-from sourcewise.engine.adapters.base import (
-    Adapter,
+from sourcewise.engine.adapters.base import Adapter
+from sourcewise.engine.adapters.binding import bind_plain
+from sourcewise.engine.adapters.fields import Field, Record
+from sourcewise.engine.adapters.reader import Paths, Reader
+from sourcewise.engine.adapters.records import (
     Address,
-    AtpLookup,
     Bound,
     Catalog,
-    FastPositive,
-    FastStr,
-    FastUnits,
     LineIn,
     LocationIn,
     OrderIn,
-    Paths,
-    Reader,
-    Shape,
     StockIn,
+    new_tuple,
+)
+from sourcewise.engine.adapters.render import (
+    AtpLookup,
     allocation_delta,
     allocations_by_line,
-    bind_plain,
-    new_tuple,
     summary,
     unfilled_by_line,
 )
 from sourcewise.models.decision import Decision
 
-__all__ = ["CommercetoolsAdapter"]
+__all__ = ["ADDRESS", "ORDER", "CommercetoolsAdapter"]
 
 SUPPLY_ROLE = "InventorySupply"
 _KEY_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _GEO_HINT = " (GeoJSON Points are [longitude, latitude])"
 
-
-_ORDER = Shape(("id", "str"), ("orderNumber", "str", False), ("version", "int", False), ("lineItems", "list1"))
-_SHIPPING_INFO = Shape(("shippingMethodName", "str", False), ("deliveries", "list", False))
-_LINE_ITEM = Shape(("id", "str"), ("variant", "obj"), ("quantity", "int", True, 1), ("price", "obj", False),
-                   ("supplyChannel", "obj", False))
-_ADDRESS = Shape(("postalCode", "str0", False), ("country", "str", False), ("state", "str", False))
-# a centPrecision amount (the usual kind): fractionDigits as _price bounds it
-_CENT_VALUE = Shape(("fractionDigits", "int", False, 0, 20), ("centAmount", "int"))
-
-
-
-# The plain order for CommercetoolsAdapter.fast_order: the Shapes above as msgspec types (see
-# engine.adapters.base.FastId). gc=False: they hold no cycles.
-class _FastVariant(msgspec.Struct, gc=False):
-    sku: FastStr
-
-
-class _FastMoney(msgspec.Struct, gc=False):
-    centAmount: FastUnits
-    fractionDigits: Annotated[int, msgspec.Meta(ge=0, le=20)] | None = None
-    type: Any = None  # a highPrecision amount takes the careful path
-
-
-class _FastPrice(msgspec.Struct, gc=False):
-    value: _FastMoney | None = None
-
-
-class _FastLineItem(msgspec.Struct, gc=False):
-    id: FastStr
-    variant: _FastVariant
-    quantity: FastPositive
-    price: _FastPrice | None = None
-    supplyChannel: Any = None  # kept as given: a dict (checked against the catalog) or None
-
-
-class _FastDeliveryItem(msgspec.Struct, gc=False):
-    id: FastStr
-    quantity: FastUnits
-
-
-class _FastDelivery(msgspec.Struct, gc=False):
-    items: list[_FastDeliveryItem]
-
-
-class _FastShippingInfo(msgspec.Struct, gc=False):
-    shippingMethodName: FastStr | None = None
-    deliveries: list[_FastDelivery] | None = None
-
-
-class _FastAddress(msgspec.Struct, gc=False):
-    postalCode: str | None = None
-    country: FastStr | None = None
-    state: FastStr | None = None
-    region: Any = None  # read only without a state
-
-
-class _FastOrder(msgspec.Struct, gc=False):
-    id: FastStr
-    lineItems: Annotated[list[_FastLineItem], msgspec.Meta(min_length=1)]
-    shippingAddress: _FastAddress
-    orderNumber: FastStr | None = None
-    version: FastUnits | None = None
-    shippingInfo: _FastShippingInfo | None = None
-    customLineItems: Any = None
-
+# The order's fields, once: the careful reader's Shapes and the fast path's msgspec schema both
+# come from these (see engine.adapters.fields).
+_DIGITS = Field("fractionDigits", "int", False, 0, 20)
+CENT_MONEY = Record("CtCentMoney", _DIGITS, Field("centAmount", "int"),
+                    Field("type", "any", False))  # "highPrecision" takes the careful path
+PRECISE_MONEY = Record("CtPreciseMoney", _DIGITS, Field("preciseAmount", "int"))
+PRICE = Record("CtPrice", Field("value", "obj", False, of=CENT_MONEY))
+VARIANT = Record("CtVariant", Field("sku", "str"))
+LINE_ITEM = Record(
+    "CtLineItem", Field("id", "str"), Field("variant", "obj", of=VARIANT), Field("quantity", "int", lo=1),
+    Field("price", "obj", False, of=PRICE),
+    Field("supplyChannel", "obj", False),  # kept as given: checked against the catalog
+)
+DELIVERY_ITEM = Record("CtDeliveryItem", Field("id", "str"), Field("quantity", "int"))
+DELIVERY = Record("CtDelivery", Field("items", "list", of=DELIVERY_ITEM))
+SHIPPING_INFO = Record("CtShippingInfo", Field("shippingMethodName", "str", False),
+                       Field("deliveries", "list", False, of=DELIVERY))
+ADDRESS = Record("CtAddress", Field("postalCode", "str0", False), Field("country", "str", False),
+                 Field("state", "str", False), Field("region", "str", False))  # region: read without a state
+ORDER = Record(
+    "CtOrder", Field("id", "str"), Field("orderNumber", "str", False), Field("version", "int", False),
+    Field("lineItems", "list1", of=LINE_ITEM), Field("shippingInfo", "obj", False, of=SHIPPING_INFO),
+    Field("shippingAddress", "obj", False, of=ADDRESS), Field("customLineItems", "any", False),
+)
+# what the careful reader reads together (the rest is read where its messages belong)
+_ORDER = ORDER.shape("id", "orderNumber", "version", "lineItems")
+_SHIPPING_INFO = SHIPPING_INFO.shape()
+_DELIVERY_ITEM = DELIVERY_ITEM.shape()
+_LINE_ITEM = LINE_ITEM.shape()
+_ADDRESS = ADDRESS.shape("postalCode", "country", "state")
+_CENT_VALUE = CENT_MONEY.shape("fractionDigits", "centAmount")
 
 _LINE_PATHS = Paths("lineItems")
 _CHANNEL_PATHS = Paths("lineItems", ".supplyChannel")
@@ -180,13 +142,11 @@ class CommercetoolsAdapter(Adapter):
         if vals is not None:
             # region is only read when state says nothing, as below
             postal, country, state = vals
-            return Address(postal, country, state or reader.take(d, "region", path, "str", required=False),
-                           path=path)
+            return Address(postal, country, state or ADDRESS.take(reader, d, "region", path), path=path)
         return Address(
-            reader.take(d, "postalCode", path, "str", required=False, nonempty=False),
-            reader.take(d, "country", path, "str", required=False),
-            reader.take(d, "state", path, "str", required=False) or reader.take(d, "region", path, "str",
-                                                                                required=False),
+            ADDRESS.take(reader, d, "postalCode", path),
+            ADDRESS.take(reader, d, "country", path),
+            ADDRESS.take(reader, d, "state", path) or ADDRESS.take(reader, d, "region", path),
             path=path,
         )
 
@@ -296,19 +256,14 @@ class CommercetoolsAdapter(Adapter):
         service = None
         info = order.get("shippingInfo")
         if type(info) is not dict:
-            info = reader.take(order, "shippingInfo", "", "obj", required=False)
+            info = ORDER.take(reader, order, "shippingInfo", "")
         if info is not None:
             service, deliveries = _SHIPPING_INFO.read(reader, info, "shippingInfo")  # type: ignore[misc]
             for j, dl in enumerate(deliveries or ()):
                 dp = f"shippingInfo.deliveries[{j}]"
                 dd = reader.as_obj(dl, dp)
-                for k, it in enumerate((reader.take(dd, "items", dp, "list") if dd is not None else None) or []):
-                    ip = f"{dp}.items[{k}]"
-                    di = reader.as_obj(it, ip)
-                    if di is None:
-                        continue
-                    lid = reader.take(di, "id", ip, "str")
-                    q = reader.take(di, "quantity", ip, "int")
+                for k, it in enumerate((DELIVERY.take(reader, dd, "items", dp) if dd is not None else None) or []):
+                    lid, q = _DELIVERY_ITEM.read(reader, it, f"{dp}.items[{k}]") or (None, None)
                     if lid is not None and q is not None:
                         delivered[lid] = delivered.get(lid, 0) + q
         lines: list[LineIn] = []
@@ -322,7 +277,7 @@ class CommercetoolsAdapter(Adapter):
             if variant is not None:
                 sku = variant.get("sku")
                 if not (type(sku) is str and sku.strip()):
-                    sku = reader.take(variant, "sku", f"{path}.variant", "str")
+                    sku = VARIANT.take(reader, variant, "sku", f"{path}.variant")
             price = self._price(reader, price_obj, path) if price_obj is not None else None
             if lid is None or sku is None or qty is None:
                 continue
@@ -337,7 +292,7 @@ class CommercetoolsAdapter(Adapter):
         address = None
         sa = order.get("shippingAddress")
         if type(sa) is not dict:
-            sa = reader.take(order, "shippingAddress", "", "obj", required=False)
+            sa = ORDER.take(reader, order, "shippingAddress", "")
         if sa is not None:
             address = self._address(reader, sa, "shippingAddress")
         elif lines:
@@ -350,9 +305,9 @@ class CommercetoolsAdapter(Adapter):
         return OrderIn(oid, oid, tuple(lines), address, service_level=service, notes=tuple(notes),
                        extra={"orderNumber": number, "version": version})
 
-    fast_schemas = (_FastOrder,)
+    fast_schemas = (ORDER.struct,)
 
-    def fast_bind(self, o: _FastOrder, catalog: Catalog) -> Bound | None:
+    def fast_bind(self, o: Any, catalog: Catalog) -> Bound | None:
         """Reading, the channel check and binding in one pass, for a plain order.
 
         Plain: every value read is well formed, the order has a shipping
@@ -396,11 +351,9 @@ class CommercetoolsAdapter(Adapter):
                 lines.append(new_tuple(LineIn, (lid, lid, li.variant.sku, left, _LINE_PATHS[i], price, None,
                                                 {"supplyChannel": ref, "path": _CHANNEL_PATHS[i]})))
         a = o.shippingAddress
-        region = a.state
-        if region is None:
-            region = a.region
-            if region is not None and not (type(region) is str and region.strip()):
-                return None
+        if a is None:
+            return None
+        region = a.state if a.state is not None else a.region
         oid = o.id
         return bind_plain(new_tuple(OrderIn, (
             oid, oid, tuple(lines), new_tuple(Address, (a.postalCode, a.country, region, None, None, "shippingAddress")),
@@ -422,15 +375,15 @@ class CommercetoolsAdapter(Adapter):
             digits, amount = vals
         else:
             path = f"{item_path}.price"
-            value = reader.take(price, "value", path, "obj", required=False)
+            value = PRICE.take(reader, price, "value", path)
             if value is None:
                 return None
             vp = f"{path}.value"
-            digits = reader.take(value, "fractionDigits", vp, "int", required=False, hi=20)
+            digits = CENT_MONEY.take(reader, value, "fractionDigits", vp)
             if value.get("type") == "highPrecision" and "preciseAmount" in value:
-                amount = reader.take(value, "preciseAmount", vp, "int")
+                amount = PRECISE_MONEY.take(reader, value, "preciseAmount", vp)
             else:
-                amount = reader.take(value, "centAmount", vp, "int")
+                amount = CENT_MONEY.take(reader, value, "centAmount", vp)
             if amount is None:
                 return None
         digits = 2 if digits is None else digits
@@ -480,7 +433,8 @@ class CommercetoolsAdapter(Adapter):
         return order_in._replace(notes=tuple(notes)) if len(notes) != len(order_in.notes) else order_in
 
     # ------------------------------------------------------------------ render
-    def _channel(self, bound: Bound, node_id: str) -> dict[str, Any]:
+    def channel_ref(self, bound: Bound, node_id: str) -> dict[str, Any]:
+        """The ChannelResourceIdentifier of a node in responses (subclasses may say more)."""
         return {"typeId": "channel", "id": node_id}
 
     def _delivery_key(self, bound: Bound, node_id: str, head: str | None = None) -> str:
@@ -515,7 +469,7 @@ class CommercetoolsAdapter(Adapter):
         assignments: list[dict[str, Any]] = []
         groups: dict[str, list[dict[str, Any]]] = {}
         short: list[dict[str, Any]] = []
-        plain_channel = type(self)._channel is CommercetoolsAdapter._channel  # subclasses may say more
+        plain_channel = type(self).channel_ref is CommercetoolsAdapter.channel_ref  # subclasses may say more
         for ln in bound.source.lines:
             line_id, raw, sku = ln.line_id, ln.raw_id, ln.sku
             pieces = by_line.get(line_id)
@@ -525,7 +479,7 @@ class CommercetoolsAdapter(Adapter):
                 for node_id, qty in pieces:
                     a = {"lineItemId": raw, "sku": sku, "quantity": qty,
                          "supplyChannel": {"typeId": "channel", "id": node_id} if plain_channel
-                         else self._channel(bound, node_id)}
+                         else self.channel_ref(bound, node_id)}
                     if prev_id is not None and prev_id != node_id:
                         a["previousSupplyChannel"] = {"typeId": "channel", "id": prev_id}
                     assignments.append(a)
@@ -577,7 +531,7 @@ class CommercetoolsAdapter(Adapter):
         return {
             "id": bound.source.raw_id,
             "orderNumber": bound.source.extra.get("orderNumber"),
-            "rejectedSupplyChannel": self._channel(bound, rejected),
+            "rejectedSupplyChannel": self.channel_ref(bound, rejected),
             "lineItemSupplyChannels": [a for a in full["lineItemSupplyChannels"] if a["lineItemId"] in raw],
             "orderUpdate": self._update(bound, actions),
             "unfilled": [u for u in full["unfilled"] if u["lineItemId"] in raw],

@@ -45,36 +45,31 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
-
-from sourcewise.engine.adapters.base import (
+from sourcewise.engine.adapters.base import Adapter
+from sourcewise.engine.adapters.binding import bind_plain
+from sourcewise.engine.adapters.fastpath import fast_convert
+from sourcewise.engine.adapters.fields import Field, Record
+from sourcewise.engine.adapters.reader import AdapterError, Paths, Reader, plain_coords
+from sourcewise.engine.adapters.records import (
     EMPTY,
-    Adapter,
-    AdapterError,
     Address,
-    AtpLookup,
     Bound,
     Catalog,
-    FastId,
-    FastPositive,
-    FastStr,
     LineIn,
     LocationIn,
     OrderIn,
-    Paths,
-    Reader,
-    Session,
-    Shape,
     StockIn,
-    bind_plain,
-    decision_status,
     new_tuple,
-    plain_coords,
+)
+from sourcewise.engine.adapters.render import (
+    AtpLookup,
+    decision_status,
     summary_notes,
     unfilled_by_line,
 )
+from sourcewise.engine.adapters.session import Session
 from sourcewise.engine.geocode import geocode, locate
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import ValidationError
@@ -82,48 +77,32 @@ from sourcewise.models.network import Network
 from sourcewise.models.order import Order, OrderLine
 
 __all__ = [
-    "SCHEMA_PATH", "GenericAdapter", "is_batch", "load_schema", "parse_orders", "render_batch", "render_decision",
-    "render_decisions", "route_orders",
+    "DESTINATION", "LINE", "ORDER", "SCHEMA_PATH", "GenericAdapter", "is_batch", "load_schema", "parse_orders",
+    "read_plain_order", "render_batch", "render_decision", "render_decisions", "route_orders",
 ]
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 DECISIONS_SCHEMA = "sourcewise.decisions/1"
 
 _NODE_NUMS = ("handling_per_shipment", "handling_per_unit", "fee_rate")
-_LINE = Shape(("line_id", "id"), ("sku", "str"), ("qty", "int", True, 1))
 MAX_SHIPMENTS = 100
 """Upper bound on an order's ``max_shipments`` (the policy's split search is far narrower anyway)."""
-# The plain order, for _read_plain_order: the fields and kinds _read_order reads.
-_ORDER = Shape(("order_id", "id"), ("lines", "list1"), ("destination", "obj"), ("allow_split", "bool", False),
-               ("max_shipments", "int", False, 1, MAX_SHIPMENTS))
-_DESTINATION = Shape(("postal_code", "str", False), ("country", "str", False), ("region", "str", False))
 
-
-
-
-# The plain order for GenericAdapter.fast_order: _ORDER, _LINE and _DESTINATION as msgspec
-# types (see engine.adapters.base.FastId). gc=False: they hold no cycles.
-class _FastLine(msgspec.Struct, gc=False):
-    line_id: FastId
-    sku: FastStr
-    qty: FastPositive
-
-
-class _FastDestination(msgspec.Struct, gc=False):
-    postal_code: FastStr | None = None
-    country: FastStr | None = None
-    region: FastStr | None = None
-    lat: Any = None  # checked with plain_coords, which takes only floats
-    lon: Any = None
-
-
-class _FastOrder(msgspec.Struct, gc=False):
-    order_id: FastId
-    lines: Annotated[list[_FastLine], msgspec.Meta(min_length=1)]
-    destination: _FastDestination
-    allow_split: bool | None = None
-    max_shipments: Annotated[int, msgspec.Meta(ge=1, le=MAX_SHIPMENTS)] | None = None
-
+# The order's fields, once: the careful reader's Shapes and the fast path's msgspec schema both
+# come from these (see engine.adapters.fields).
+LINE = Record("GenericLine", Field("line_id", "id"), Field("sku", "str"), Field("qty", "int", lo=1))
+DESTINATION = Record(
+    "GenericDestination", Field("postal_code", "str", False), Field("country", "str", False),
+    Field("region", "str", False),
+    # checked as a pair (plain_coords, Reader.coords): only floats pass plainly
+    Field("lat", "any", False), Field("lon", "any", False),
+)
+ORDER = Record(
+    "GenericOrder", Field("order_id", "id"), Field("lines", "list1", of=LINE),
+    Field("destination", "obj", of=DESTINATION), Field("allow_split", "bool", False),
+    Field("max_shipments", "int", False, 1, MAX_SHIPMENTS),
+)
+_LINE = LINE.shape()
 
 _LINE_PATHS = Paths("lines")
 
@@ -148,44 +127,43 @@ def _read_order(reader: Reader, d: Any, path: str, skus: Mapping[str, int] | Non
 
     With ``skus`` (a network's SKU index) unknown SKUs are problems too.
     """
-    plain = _read_plain_order(d, path, skus)
+    plain = read_plain_order(d, path, skus)
     return plain if plain is not None else _read_careful(reader, d, path, skus)
 
 
-def _read_plain_order(d: Any, path: str, skus: Mapping[str, int] | None) -> OrderIn | None:
+def read_plain_order(d: Any, path: str, skus: Mapping[str, int] | None) -> OrderIn | None:
     """:func:`_read_order` for an order with nothing unusual in it; ``None`` otherwise.
 
-    Returns exactly what the careful path returns for such an order (a
-    test holds the two together), without JSON paths or problem
-    bookkeeping: this is the per-order path.
+    The order is converted to :data:`ORDER`'s fast schema, so it returns
+    exactly what the careful path returns for such an order (a test holds
+    the two together), without JSON paths or problem bookkeeping: this is
+    the per-order path of a batch.
     """
-    top = _ORDER.fast(d)
-    if top is None:
-        return None
-    oid, lines_raw, dest, split, maxs = top
-    lines: list[LineIn] = []
-    lbase = f"{path}.lines" if path else "lines"
-    for i, ln in enumerate(lines_raw):
-        vals = _LINE.fast(ln)
-        if vals is None or skus is not None and vals[1] not in skus:
+    o = fast_convert(d, ORDER.struct)
+    return None if o is None else _plain_order(o, path, skus)
+
+
+def _plain_order(o: Any, path: str, skus: Mapping[str, int] | None) -> OrderIn | None:
+    """The :class:`OrderIn` of an order decoded into :data:`ORDER`'s schema, or ``None`` when it
+    holds what only the careful reader decides (coordinates that are ints or look swapped, an
+    unknown SKU); ``path`` is the order's own JSON path (``""`` for a lone order)."""
+    paths = _LINE_PATHS if not path else Paths(f"{path}.lines")
+    lines = []
+    for i, ln in enumerate(o.lines):
+        lid, sku = ln.line_id, ln.sku
+        if skus is not None and sku not in skus:
             return None
-        lid, sku, qty = vals
-        lines.append(LineIn(str(lid), lid, sku, qty, f"{lbase}[{i}]"))
-    place = _DESTINATION.fast(dest)
-    if place is None:
+        lines.append(new_tuple(LineIn, (str(lid), lid, sku, ln.qty, paths[i], None, None, EMPTY)))
+    d = o.destination
+    postal, country, region, lat, lon = d.postal_code, d.country, d.region, d.lat, d.lon
+    if (lat is not None or lon is not None) and plain_coords(lat, lon, locate(postal, country, region)) is None:
         return None
-    postal, country, region = place
+    oid, split = o.order_id, o.allow_split
     dp = f"{path}.destination" if path else "destination"
-    lat, lon = dest.get("lat"), dest.get("lon")
-    if lat is None and lon is None:
-        address = Address(postal, country, region, path=dp)
-    else:
-        ll = plain_coords(lat, lon, locate(postal, country, region))
-        if ll is None:
-            return None
-        address = Address(postal, country, region, ll[0], ll[1], dp)
-    return OrderIn(str(oid), oid, tuple(lines), address, allow_split=True if split is None else split,
-                   max_shipments=maxs)
+    return new_tuple(OrderIn, (
+        str(oid), oid, tuple(lines), new_tuple(Address, (postal, country, region, lat, lon, dp)),
+        None, True if split is None else split, o.max_shipments, EMPTY, (), None,
+    ))
 
 
 def _read_careful(reader: Reader, d: Any, path: str, skus: Mapping[str, int] | None = None) -> OrderIn | None:
@@ -193,8 +171,8 @@ def _read_careful(reader: Reader, d: Any, path: str, skus: Mapping[str, int] | N
     o = reader.as_obj(d, path)
     if o is None:
         return None
-    oid = reader.take(o, "order_id", path, "id")
-    lines_raw = reader.take(o, "lines", path, "list", nonempty=True)
+    oid = ORDER.take(reader, o, "order_id", path)
+    lines_raw = ORDER.take(reader, o, "lines", path)
     lines: list[LineIn] = []
     for i, ln in enumerate(lines_raw or []):
         lp = f"{path}.lines[{i}]" if path else f"lines[{i}]"
@@ -207,16 +185,16 @@ def _read_careful(reader: Reader, d: Any, path: str, skus: Mapping[str, int] | N
         if None not in (lid, sku, qty):
             lines.append(LineIn(str(lid), lid, sku, qty, lp))  # type: ignore[arg-type]
     dp = f"{path}.destination" if path else "destination"
-    dest = reader.take(o, "destination", path, "obj")
+    dest = ORDER.take(reader, o, "destination", path)
     address = None
     if dest is not None:
-        addr = Address(reader.take(dest, "postal_code", dp, "str", required=False),
-                       reader.take(dest, "country", dp, "str", required=False),
-                       reader.take(dest, "region", dp, "str", required=False), path=dp)
+        addr = Address(DESTINATION.take(reader, dest, "postal_code", dp),
+                       DESTINATION.take(reader, dest, "country", dp),
+                       DESTINATION.take(reader, dest, "region", dp), path=dp)
         ll = reader.coords(dest.get("lat"), dest.get("lon"), f"{dp}.lat", f"{dp}.lon", addr.reference())
         address = addr if ll is None else Address(addr.postal_code, addr.country, addr.region, ll[0], ll[1], dp)
-    split = reader.take(o, "allow_split", path, "bool", required=False)
-    maxs = reader.take(o, "max_shipments", path, "int", lo=1, hi=MAX_SHIPMENTS, required=False)
+    split = ORDER.take(reader, o, "allow_split", path)
+    maxs = ORDER.take(reader, o, "max_shipments", path)
     if oid is None:
         return None
     return OrderIn(str(oid), oid, tuple(lines), address, allow_split=True if split is None else split,
@@ -287,28 +265,16 @@ class GenericAdapter(Adapter):
     def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
         return _read_order(reader, payload, "")
 
-    fast_schemas = (_FastOrder,)
+    fast_schemas = (ORDER.struct,)
 
-    def fast_bind(self, o: _FastOrder, catalog: Catalog) -> Bound | None:
+    def fast_bind(self, o: Any, catalog: Catalog) -> Bound | None:
         """Reading and binding in one pass, for an order whose every value is plainly fine.
 
         ``None`` for anything else (coordinates that are ints or look
         swapped, an unstocked SKU...): the careful path decides.
         """
-        lines = []
-        for i, ln in enumerate(o.lines):
-            lid = ln.line_id
-            lines.append(new_tuple(LineIn, (str(lid), lid, ln.sku, ln.qty, _LINE_PATHS[i], None, None, EMPTY)))
-        d = o.destination
-        postal, country, region, lat, lon = d.postal_code, d.country, d.region, d.lat, d.lon
-        if lat is not None or lon is not None:
-            if plain_coords(lat, lon, locate(postal, country, region)) is None:
-                return None
-        oid, split = o.order_id, o.allow_split
-        return bind_plain(new_tuple(OrderIn, (
-            str(oid), oid, tuple(lines), new_tuple(Address, (postal, country, region, lat, lon, "destination")),
-            None, True if split is None else split, o.max_shipments, EMPTY, (), None,
-        )), catalog)
+        order_in = _plain_order(o, "", None)
+        return None if order_in is None else bind_plain(order_in, catalog)
 
     def render(self, bound: Bound, decision: Decision | None, atp: AtpLookup | None = None) -> dict[str, Any]:
         notes = summary_notes(bound, decision)

@@ -39,111 +39,96 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UNSET
 
-from sourcewise.engine.adapters.base import (
+from sourcewise.engine.adapters.base import Adapter
+from sourcewise.engine.adapters.binding import bind_plain, build_catalog
+from sourcewise.engine.adapters.fastpath import fast_convert
+from sourcewise.engine.adapters.fields import Field, Record, first_set
+from sourcewise.engine.adapters.reader import MISSING, AdapterError, Paths, Reader
+from sourcewise.engine.adapters.records import (
     EMPTY,
-    MAX_UNITS,
-    MISSING,
-    Adapter,
-    AdapterError,
     Address,
-    AtpLookup,
     Bound,
     Catalog,
-    FastId,
-    FastPositive,
-    FastStr,
     LineIn,
     LocationIn,
     OrderIn,
-    Paths,
-    Reader,
-    Shape,
     StockIn,
-    allocations_by_line,
-    bind_plain,
-    build_catalog,
     new_tuple,
-    summary,
 )
+from sourcewise.engine.adapters.render import AtpLookup, allocations_by_line, summary
 from sourcewise.engine.geocode import GeoPoint
 from sourcewise.models.decision import Decision
 
-__all__ = ["MagentoAdapter"]
+__all__ = ["REQUEST", "MagentoAdapter"]
 
 
-_ITEM = Shape(("sku", "str"), ("qty", "int", True, 1))
-# The plain request, for MagentoAdapter._read_plain: the same fields, kinds and key spellings
-# read_order reads, checked in one go.
-_REQUEST = Shape((("inventoryRequest", "inventory_request"), "obj"), (("algorithmCode", "algorithm_code"), "str", False),
-                 (("orderId", "order_id"), "id", False))
-_INVENTORY_REQUEST = Shape((("stockId", "stock_id"), "int", True, 1), ("items", "list1"),
-                           (("extension_attributes", "extensionAttributes"), "obj", False))
-_EXTENSION = Shape((("destination_address", "destinationAddress"), "obj", False), (("order_id", "orderId"), "id", False))
-_DESTINATION = Shape(("postcode", "str0", False), (("country", "country_id", "countryId"), "str", False),
-                     (("region_code", "regionCode"), "str", False), ("region", "str0", False))
-
-
-
-
-# The plain request for MagentoAdapter.fast_order, as msgspec types (see engine.adapters.base.FastId).
-# A key Magento spells two ways is two fields, UNSET when absent: the first spelling present is
-# the one read, as Reader.lookup does, and a present null is told apart from an absent key.
-class _FastItem(msgspec.Struct, gc=False):
-    sku: FastStr
-    qty: FastPositive
-
-
-class _FastDestination(msgspec.Struct, gc=False):
-    postcode: str | None = None
-    country: FastStr | None | UnsetType = UNSET
-    country_id: FastStr | None | UnsetType = UNSET
-    countryId: FastStr | None | UnsetType = UNSET
-    region_code: FastStr | None | UnsetType = UNSET
-    regionCode: FastStr | None | UnsetType = UNSET
-    region: str | None = None
-
-
-class _FastExtension(msgspec.Struct, gc=False):
-    destination_address: _FastDestination | None | UnsetType = UNSET
-    destinationAddress: _FastDestination | None | UnsetType = UNSET
-    order_id: FastId | None | UnsetType = UNSET
-    orderId: FastId | None | UnsetType = UNSET
-
-
-_StockId = Annotated[int, msgspec.Meta(ge=1, le=MAX_UNITS)]
-
-
-class _FastInventoryRequest(msgspec.Struct, gc=False):
-    items: Annotated[list[_FastItem], msgspec.Meta(min_length=1)]
-    stockId: _StockId | UnsetType = UNSET
-    stock_id: _StockId | UnsetType = UNSET
-    extension_attributes: _FastExtension | None | UnsetType = UNSET
-    extensionAttributes: _FastExtension | None | UnsetType = UNSET
-
-
-class _FastRequest(msgspec.Struct, gc=False):
-    inventoryRequest: _FastInventoryRequest | UnsetType = UNSET
-    inventory_request: _FastInventoryRequest | UnsetType = UNSET
-    algorithmCode: FastStr | None | UnsetType = UNSET
-    algorithm_code: FastStr | None | UnsetType = UNSET
-    orderId: FastId | None | UnsetType = UNSET
-    order_id: FastId | None | UnsetType = UNSET
-
-
-def _first(*values: Any) -> Any:
-    """The first value that is not UNSET (UNSET when none is)."""
-    for v in values:
-        if v is not UNSET:
-            return v
-    return UNSET
-
+# The request's fields, once: the careful reader's Shapes and the fast path's msgspec schema both
+# come from these (see engine.adapters.fields). A key Magento spells two ways is declared with
+# both spellings, read in the order given.
+ITEM = Record("MagentoItem", Field("sku", "str"), Field("qty", "int", lo=1))
+DESTINATION = Record(
+    "MagentoDestination", Field("postcode", "str0", False), Field(("country", "country_id", "countryId"), "str", False),
+    Field(("region_code", "regionCode"), "str", False), Field("region", "str0", False),
+)
+EXTENSION = Record("MagentoExtension", Field(("destination_address", "destinationAddress"), "obj", False, of=DESTINATION),
+                   Field(("order_id", "orderId"), "id", False))
+INVENTORY_REQUEST = Record(
+    "MagentoInventoryRequest", Field(("stockId", "stock_id"), "int", lo=1), Field("items", "list1", of=ITEM),
+    Field(("extension_attributes", "extensionAttributes"), "obj", False, of=EXTENSION),
+)
+REQUEST = Record(
+    "MagentoRequest", Field(("inventoryRequest", "inventory_request"), "obj", of=INVENTORY_REQUEST),
+    Field(("algorithmCode", "algorithm_code"), "str", False), Field(("orderId", "order_id"), "id", False),
+)
+_ITEM = ITEM.shape()
 
 _ITEM_PATHS = {base: Paths(f"{base}.items") for base in ("inventoryRequest", "inventory_request")}
+
+
+def _plain_request(top: Any) -> OrderIn | None:
+    """The :class:`OrderIn` of a request decoded into :data:`REQUEST`'s schema (what the careful
+    reader returns for it), or ``None`` when it lacks a stock or an inventory request."""
+    irq = top.inventoryRequest
+    base = "inventoryRequest"
+    if irq is UNSET:
+        irq, base = top.inventory_request, "inventory_request"
+        if irq is UNSET:
+            return None
+    stock_id = first_set(irq.stockId, irq.stock_id)
+    if stock_id is UNSET:
+        return None
+    address = None
+    order_raw: Any = None
+    ext = first_set(irq.extension_attributes, irq.extensionAttributes)
+    if ext is not UNSET and ext is not None:
+        dest = first_set(ext.destination_address, ext.destinationAddress)
+        if dest is not UNSET and dest is not None:
+            ext_key = "extension_attributes" if irq.extension_attributes is not UNSET else "extensionAttributes"
+            dest_key = "destination_address" if ext.destination_address is not UNSET else "destinationAddress"
+            country = first_set(dest.country, dest.country_id, dest.countryId)
+            region_code = first_set(dest.region_code, dest.regionCode)
+            address = new_tuple(Address, (dest.postcode, None if country is UNSET else country,
+                                          (None if region_code is UNSET else region_code) or dest.region,
+                                          None, None, f"{base}.{ext_key}.{dest_key}"))
+        order_raw = first_set(ext.order_id, ext.orderId)
+    top_id = first_set(top.orderId, top.order_id)
+    if top_id is not UNSET and top_id is not None:
+        order_raw = top_id
+    if order_raw is UNSET or order_raw is None:
+        # no order id: this request is its own order (and its own reservation)
+        order_raw = f"msi-{uuid.uuid4().hex[:16]}"
+    algorithm = first_set(top.algorithmCode, top.algorithm_code)
+    paths = _ITEM_PATHS[base]
+    lines = tuple([new_tuple(LineIn, (str(i), i, it.sku, it.qty, paths[i], None, None, EMPTY))
+                   for i, it in enumerate(irq.items)])
+    return new_tuple(OrderIn, (
+        str(order_raw), order_raw, lines, address, None, True, None,
+        {"stock_id": stock_id, "algorithm": None if algorithm is UNSET else algorithm, "path": base}, (), None,
+    ))
 
 
 def _items(reader: Reader, payload: Any, path: str = "") -> tuple[list, str]:
@@ -294,12 +279,24 @@ class MagentoAdapter(Adapter):
 
     # ------------------------------------------------------------------ order
     def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
-        plain = self._read_plain(payload)
+        plain = self.read_plain(payload)
         return plain if plain is not None else self._read_careful(payload, reader)
 
-    fast_schemas = (_FastRequest,)
+    fast_schemas = (REQUEST.struct,)
 
-    def fast_bind(self, top: _FastRequest, catalog: Catalog) -> Bound | None:
+    @staticmethod
+    def read_plain(payload: Any) -> OrderIn | None:
+        """:meth:`read_order` for a request with nothing unusual in it; ``None`` otherwise.
+
+        The request is converted to :data:`REQUEST`'s fast schema, so it
+        returns exactly what the careful reader returns for such a request
+        (a test holds the two together), without JSON paths or problem
+        bookkeeping.
+        """
+        top = fast_convert(payload, REQUEST.struct)
+        return None if top is None else _plain_request(top)
+
+    def fast_bind(self, top: Any, catalog: Catalog) -> Bound | None:
         """Reading, the stock check and binding in one pass, for a plain request.
 
         Plain: every value read is well formed, the request has a destination
@@ -307,57 +304,28 @@ class MagentoAdapter(Adapter):
         address-less request routed from the sources' centroid, ``qty``
         written ``2.0``...) returns ``None`` and takes the careful path.
         """
-        irq = top.inventoryRequest
-        base = "inventoryRequest"
-        if irq is UNSET:
-            irq, base = top.inventory_request, "inventory_request"
-            if irq is UNSET:
-                return None
-        stock_id = _first(irq.stockId, irq.stock_id)
+        order_in = _plain_request(top)
+        if order_in is None or order_in.address is None:
+            return None
+        stock_id = order_in.extra["stock_id"]
         served = catalog.extra.get("stock_id")
         links = catalog.extra.get("links", {})
-        if stock_id is UNSET or served is not None and stock_id != served or links and stock_id not in links:
+        if served is not None and stock_id != served or links and stock_id not in links:
             return None
-        ext = _first(irq.extension_attributes, irq.extensionAttributes)
-        if ext is UNSET or ext is None:
-            return None
-        dest = _first(ext.destination_address, ext.destinationAddress)
-        if dest is UNSET or dest is None:
-            return None
-        ext_key = "extension_attributes" if irq.extension_attributes is not UNSET else "extensionAttributes"
-        dest_key = "destination_address" if ext.destination_address is not UNSET else "destinationAddress"
-        country = _first(dest.country, dest.country_id, dest.countryId)
-        region_code = _first(dest.region_code, dest.regionCode)
-        address = new_tuple(Address, (dest.postcode, None if country is UNSET else country,
-                                      (None if region_code is UNSET else region_code) or dest.region, None, None,
-                                      f"{base}.{ext_key}.{dest_key}"))
-        order_raw = _first(top.orderId, top.order_id)
-        if order_raw is UNSET or order_raw is None:
-            order_raw = _first(ext.order_id, ext.orderId)
-            if order_raw is UNSET or order_raw is None:
-                # no order id: this request is its own order (and its own reservation)
-                order_raw = f"msi-{uuid.uuid4().hex[:16]}"
-        algorithm = _first(top.algorithmCode, top.algorithm_code)
-        paths = _ITEM_PATHS[base]
-        lines = tuple([new_tuple(LineIn, (str(i), i, it.sku, it.qty, paths[i], None, None, EMPTY))
-                       for i, it in enumerate(irq.items)])
-        return bind_plain(new_tuple(OrderIn, (
-            str(order_raw), order_raw, lines, address, None, True, None,
-            {"stock_id": stock_id, "algorithm": None if algorithm is UNSET else algorithm, "path": base}, (), None,
-        )), catalog)
+        return bind_plain(order_in, catalog)
 
     def _read_careful(self, payload: Any, reader: Reader) -> OrderIn | None:
         """:meth:`read_order` value by value, recording every problem with its JSON path."""
         top = reader.as_obj(payload, "")
         if top is None:
             return None
-        irq = reader.take(top, ("inventoryRequest", "inventory_request"), "", "obj")
+        irq = REQUEST.take(reader, top, "inventoryRequest", "")
         if irq is None:
             return None
         base = next(k for k in ("inventoryRequest", "inventory_request") if k in top)
-        stock_id = reader.take(irq, ("stockId", "stock_id"), base, "int", lo=1)
-        items = reader.take(irq, "items", base, "list", nonempty=True)
-        algorithm = reader.take(top, ("algorithmCode", "algorithm_code"), "", "str", required=False)
+        stock_id = INVENTORY_REQUEST.take(reader, irq, "stockId", base)
+        items = INVENTORY_REQUEST.take(reader, irq, "items", base)
+        algorithm = REQUEST.take(reader, top, "algorithmCode", "")
         lines: list[LineIn] = []
         for i, it in enumerate(items or []):
             path = f"{base}.items[{i}]"
@@ -366,7 +334,8 @@ class MagentoAdapter(Adapter):
                 d = reader.as_obj(it, path)
                 if d is None:
                     continue
-                vals = (reader.take(d, "sku", path, "str"),
+                # integral_float is the careful reader's alone: the declaration keeps qty an int
+                vals = (ITEM.take(reader, d, "sku", path),
                         reader.take(d, "qty", path, "int", lo=1, integral_float=True))
             sku, qty = vals
             if sku is not None and qty is not None:
@@ -382,15 +351,14 @@ class MagentoAdapter(Adapter):
                 dd = reader.as_obj(dest, dp)
                 if dd is not None:
                     address = Address(
-                        reader.take(dd, "postcode", dp, "str", required=False, nonempty=False),
-                        reader.take(dd, ("country", "country_id", "countryId"), dp, "str", required=False),
-                        reader.take(dd, ("region_code", "regionCode"), dp, "str", required=False)
-                        or reader.take(dd, "region", dp, "str", required=False, nonempty=False),
+                        DESTINATION.take(reader, dd, "postcode", dp),
+                        DESTINATION.take(reader, dd, "country", dp),
+                        DESTINATION.take(reader, dd, "region_code", dp) or DESTINATION.take(reader, dd, "region", dp),
                         path=dp)
-            order_raw = reader.take(ext, ("order_id", "orderId"), ep, "id", required=False)
+            order_raw = EXTENSION.take(reader, ext, "order_id", ep)
         elif ext is not None and ext is not MISSING:
             reader.as_obj(ext, f"{base}.{ext_key}")
-        top_id = reader.take(top, ("orderId", "order_id"), "", "id", required=False)
+        top_id = REQUEST.take(reader, top, "orderId", "")
         order_raw = top_id if top_id is not None else order_raw
         notes: list[str] = []
         if order_raw is None:
@@ -399,54 +367,6 @@ class MagentoAdapter(Adapter):
         if stock_id is None:
             return None
         return OrderIn(str(order_raw), order_raw, tuple(lines), address, notes=tuple(notes),
-                       extra={"stock_id": stock_id, "algorithm": algorithm, "path": base})
-
-    @staticmethod
-    def _read_plain(payload: Any) -> OrderIn | None:
-        """:meth:`read_order` for a request with nothing unusual in it; ``None`` otherwise.
-
-        Returns exactly what :meth:`_read_careful` returns for such a request
-        (a test holds the two together), without JSON paths or problem
-        bookkeeping: this is the per-order path, and the careful one costs
-        several times more.
-        """
-        top = _REQUEST.fast(payload)
-        if top is None:
-            return None
-        irq, algorithm, top_id = top
-        req = _INVENTORY_REQUEST.fast(irq)
-        if req is None:
-            return None
-        stock_id, items, ext = req
-        base = "inventoryRequest" if "inventoryRequest" in payload else "inventory_request"
-        lines: list[LineIn] = []
-        for i, it in enumerate(items):
-            vals = _ITEM.fast(it)
-            if vals is None:
-                return None
-            lines.append(LineIn(str(i), i, vals[0], vals[1], f"{base}.items[{i}]"))
-        address = None
-        order_raw: Any = None
-        if ext is not None:
-            x = _EXTENSION.fast(ext)
-            if x is None:
-                return None
-            dest, order_raw = x
-            if dest is not None:
-                a = _DESTINATION.fast(dest)
-                if a is None:
-                    return None
-                ext_key = "extension_attributes" if "extension_attributes" in irq else "extensionAttributes"
-                dest_key = "destination_address" if "destination_address" in ext else "destinationAddress"
-                postcode, country, region_code, region = a
-                address = Address(postcode, country, region_code or region,
-                                  path=f"{base}.{ext_key}.{dest_key}")
-        if top_id is not None:
-            order_raw = top_id
-        if order_raw is None:
-            # no order id: this request is its own order (and its own reservation)
-            order_raw = f"msi-{uuid.uuid4().hex[:16]}"
-        return OrderIn(str(order_raw), order_raw, tuple(lines), address,
                        extra={"stock_id": stock_id, "algorithm": algorithm, "path": base})
 
     def check_order(self, order_in: OrderIn, catalog: Catalog, reader: Reader) -> OrderIn:
@@ -492,7 +412,7 @@ class MagentoAdapter(Adapter):
                                     extra=extra, notes=extra.pop("notes", ()))
         except AdapterError:
             catalog = None
-        return self._finish(r, order_in, catalog, cr)
+        return self.check_and_bind(r, order_in, catalog, cr)
 
     # ------------------------------------------------------------------ render
     def line_keys(self, bound: Bound, raw: Any) -> list[str]:

@@ -44,39 +44,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
+from msgspec import UNSET
 
-from sourcewise.engine.adapters.base import (
-    Adapter,
+from sourcewise.engine.adapters.base import Adapter
+from sourcewise.engine.adapters.binding import bind_plain
+from sourcewise.engine.adapters.fastpath import fast_convert
+from sourcewise.engine.adapters.fields import Field, Record
+from sourcewise.engine.adapters.reader import Paths, Reader, join_path, plain_coords
+from sourcewise.engine.adapters.records import (
     Address,
-    AtpLookup,
     Bound,
     Catalog,
-    FastDecimal,
-    FastId,
-    FastStr,
-    FastUnits,
     LineIn,
     LocationIn,
     OrderIn,
-    Paths,
-    Reader,
-    Session,
-    Shape,
     StockIn,
+    new_tuple,
+)
+from sourcewise.engine.adapters.render import (
+    AtpLookup,
     allocation_delta,
     allocations_by_line,
-    bind_plain,
-    fast_convert,
-    new_tuple,
-    plain_coords,
     summary,
     unfilled_by_line,
 )
+from sourcewise.engine.adapters.session import Session
 from sourcewise.engine.geocode import locate
 from sourcewise.models.decision import Decision
 
-__all__ = ["ShopifyAdapter", "reject_fulfillment_order"]
+__all__ = ["FLAT_ORDER", "NESTED_ORDER", "ShopifyAdapter", "reject_fulfillment_order"]
 
 MOVABLE_STATUS = frozenset({"open", "scheduled"})
 ROUTED_METHODS = frozenset({"shipping", "local"})
@@ -122,87 +118,53 @@ def _gid_key(raw: Any) -> str:
 _KEYS: dict[str, str] = {}
 
 
-_ORDER = Shape(("id", "id"), ("name", "str0", False), ("line_items", "list"), ("shipping_address", "obj", False),
-               ("shipping_lines", "list", False))
-_LINE_ITEM = Shape(("id", "id"), ("quantity", "int"), ("fulfillable_quantity", "int", False), ("sku", "str0", False),
-                   ("price", "decimal", False), ("grams", "int", False))
-_FULFILLMENT_ORDER = Shape(("id", "id"), ("order_id", "id", False), ("assigned_location_id", "id"), ("status", "str"),
-                           ("request_status", "str", False), ("supported_actions", "list", False),
-                           ("delivery_method", "obj", False), ("destination", "obj", False), ("line_items", "list"))
-_ADDRESS = Shape(("zip", "str0", False), ("country_code", "str", False), ("province_code", "str", False))
-_FO_LINE = Shape(("id", "id"), ("line_item_id", "id"), ("inventory_item_id", "id"), ("quantity", "int"),
-                 ("fulfillable_quantity", "int", False))
+# The order's fields, once: the careful reader's Shapes and the fast path's msgspec schemas both
+# come from these (see engine.adapters.fields).
+LINE_ITEM = Record(
+    "ShopifyLineItem", Field("id", "id"), Field("quantity", "int"), Field("fulfillable_quantity", "int", False),
+    Field("sku", "str0", False), Field("price", "decimal", False), Field("grams", "int", False),
+)
+ADDRESS = Record(
+    "ShopifyAddress", Field("zip", "str0", False), Field("country_code", "str", False),
+    Field("province_code", "str", False),
+    # read only when the code says nothing
+    Field("country", "str", False), Field("province", "str", False),
+    # checked as a pair (plain_coords, Reader.coords): only floats pass plainly
+    Field("latitude", "any", False), Field("longitude", "any", False),
+)
+SHIPPING_LINE = Record("ShopifyShippingLine", Field("code", "str", False), Field("title", "str", False))
+DELIVERY_METHOD = Record("ShopifyDeliveryMethod", Field("method_type", "str", False))
+FO_LINE = Record(
+    "ShopifyFoLine", Field("id", "id"), Field("line_item_id", "id"), Field("inventory_item_id", "id"),
+    Field("quantity", "int"), Field("fulfillable_quantity", "int", False),
+)
+FULFILLMENT_ORDER = Record(
+    "ShopifyFulfillmentOrder", Field("id", "id"), Field("order_id", "id", False),
+    Field("assigned_location_id", "id"), Field("status", "str"), Field("request_status", "str", False),
+    Field("supported_actions", "list", False), Field("delivery_method", "obj", False, of=DELIVERY_METHOD),
+    Field("destination", "obj", False),  # kept as given; read as an address only when needed
+    Field("line_items", "list", of=FO_LINE),
+)
+ORDER = Record(
+    "ShopifyOrder", Field("id", "id"), Field("name", "str0", False), Field("line_items", "list", of=LINE_ITEM),
+    Field("shipping_address", "obj", False, of=ADDRESS),
+    Field("shipping_lines", "list", False),  # only the first is read (as a SHIPPING_LINE)
+)
+# the two shapes of a payload: {"order": ..., "fulfillment_orders": ...}, or an order with a
+# fulfillment_orders key (and no "order" key: with one the careful reader takes the nested shape)
+NESTED_ORDER = Record("ShopifyNested", Field("order", "obj", of=ORDER),
+                      Field("fulfillment_orders", "list", of=FULFILLMENT_ORDER))
+FLAT_ORDER = ORDER.extended("ShopifyFlatOrder", Field("fulfillment_orders", "list", of=FULFILLMENT_ORDER),
+                            Field("order", "absent"))
+_NESTED = NESTED_ORDER.struct  # module globals: checked per order
+_FLAT = FLAT_ORDER.struct
+_SHIPPING_LINE = SHIPPING_LINE.struct
 
-
-
-
-# The plain order for ShopifyAdapter.fast_order: the fields read_order reads, with the kinds of
-# the Shapes above (see engine.adapters.base.FastId). gc=False: they hold no cycles.
-class _FastLineItem(msgspec.Struct, gc=False):
-    id: FastId
-    quantity: FastUnits
-    sku: str | None = None
-    price: FastDecimal | None = None
-    grams: FastUnits | None = None
-    fulfillable_quantity: FastUnits | None = None
-
-
-class _FastAddress(msgspec.Struct, gc=False):
-    zip: str | None = None
-    country_code: FastStr | None = None
-    province_code: FastStr | None = None
-    country: Any = None  # read only without country_code, as province without province_code
-    province: Any = None
-    latitude: Any = None
-    longitude: Any = None
-
-
-class _FastShippingLine(msgspec.Struct, gc=False):
-    code: FastStr
-
-
-class _FastDelivery(msgspec.Struct, gc=False):
-    method_type: FastStr | None = None
-
-
-class _FastFoLine(msgspec.Struct, gc=False):
-    id: FastId
-    line_item_id: FastId
-    inventory_item_id: FastId
-    quantity: FastUnits
-    fulfillable_quantity: FastUnits | None = None
-
-
-class _FastFulfillmentOrder(msgspec.Struct, gc=False):
-    id: FastId
-    assigned_location_id: FastId
-    status: FastStr
-    line_items: list[_FastFoLine]
-    order_id: FastId | None = None
-    request_status: FastStr | None = None
-    supported_actions: list[Any] | None = None
-    delivery_method: _FastDelivery | None = None
-    destination: Any = None  # kept as given (a dict or None)
-
-
-class _FastOrder(msgspec.Struct, gc=False):
-    id: FastId
-    line_items: list[_FastLineItem]
-    shipping_address: _FastAddress
-    name: str | None = None
-    # only the first is read, and only its code: the rest may hold anything
-    shipping_lines: list[Any] | None = None
-    fulfillment_orders: list[_FastFulfillmentOrder] | None = None
-
-
-class _FastFlatOrder(_FastOrder, gc=False):
-    # present (even null): the payload is the nested shape, which the careful reader takes it as
-    order: Any = msgspec.UNSET
-
-
-class _FastNested(msgspec.Struct, gc=False):
-    order: _FastOrder
-    fulfillment_orders: list[_FastFulfillmentOrder]
+_ORDER = ORDER.shape()
+_LINE_ITEM = LINE_ITEM.shape()
+_FULFILLMENT_ORDER = FULFILLMENT_ORDER.shape()
+_ADDRESS = ADDRESS.shape("zip", "country_code", "province_code")
+_FO_LINE = FO_LINE.shape()
 
 
 # JSON paths of fulfillment orders and their line items, by index (see Paths)
@@ -219,10 +181,6 @@ def _fo_line_paths(j: int) -> Paths:
     return paths
 
 
-def _join(base: str, key: str) -> str:
-    return f"{base}.{key}" if base else key
-
-
 def _items(reader: Reader, payload: Any, key: str) -> tuple[list, str] | None:
     """The list under ``key`` in a wrapper object, or a bare list."""
     if isinstance(payload, list):
@@ -234,17 +192,14 @@ def _items(reader: Reader, payload: Any, key: str) -> tuple[list, str] | None:
     return (items, key) if items is not None else None
 
 
-def _plain_address(a: _FastAddress, path: str) -> Address | None:
-    """:meth:`ShopifyAdapter._address` of a plain address; ``None`` when it needs the careful reader."""
+def _plain_address(a: Any, path: str) -> Address | None:
+    """:meth:`ShopifyAdapter.read_address` of an address decoded into :data:`ADDRESS`'s schema;
+    ``None`` when it needs the careful reader."""
     zip_, country, province = a.zip, a.country_code, a.province_code
     if country is None:
         country = a.country
-        if country is not None and not (type(country) is str and country.strip()):
-            return None
     if province is None:
         province = a.province
-        if province is not None and not (type(province) is str and province.strip()):
-            return None
     lat, lon = a.latitude, a.longitude
     if lat is None and lon is None:
         return new_tuple(Address, (zip_, country, province, None, None, path))
@@ -327,7 +282,7 @@ class ShopifyAdapter(Adapter):
         if top is None:
             return None
         if "order" in top:
-            order = reader.take(top, "order", "", "obj")
+            order = NESTED_ORDER.take(reader, top, "order", "")
             base = "order"
         else:
             order, base = top, ""
@@ -335,7 +290,7 @@ class ShopifyAdapter(Adapter):
             return None
         raw_id, name, items, sa, sl = _ORDER.read(reader, order, base) or (None,) * 5
         if items is not None and not items:
-            reader.fail(_join(base, "line_items"), "must not be empty")
+            reader.fail(join_path(base, "line_items"), "must not be empty")
             items = None
         li_base = "order.line_items" if base else "line_items"
         line_items: dict[str, tuple] = {}  # key -> (raw id, quantity, sku, price, grams)
@@ -353,7 +308,7 @@ class ShopifyAdapter(Adapter):
         address = None
         sa_path = "order.shipping_address" if base else "shipping_address"
         if sa is not None:
-            address = self._address(reader, sa, sa_path)
+            address = self.read_address(reader, sa, sa_path)
         service = None
         if sl:
             first = sl[0]
@@ -361,11 +316,11 @@ class ShopifyAdapter(Adapter):
             if type(code) is str and code.strip():
                 service = code
             else:
-                p0 = _join(base, "shipping_lines[0]")
+                p0 = join_path(base, "shipping_lines[0]")
                 first = reader.as_obj(first, p0)
                 if first is not None:
-                    service = (reader.take(first, "code", p0, "str", required=False)
-                               or reader.take(first, "title", p0, "str", required=False))
+                    service = (SHIPPING_LINE.take(reader, first, "code", p0)
+                               or SHIPPING_LINE.take(reader, first, "title", p0))
 
         fos = None
         if "fulfillment_orders" not in top:
@@ -375,7 +330,7 @@ class ShopifyAdapter(Adapter):
         else:
             fos = top["fulfillment_orders"]
             if type(fos) is not list:
-                fos = reader.take(top, "fulfillment_orders", "", "list")
+                fos = NESTED_ORDER.take(reader, top, "fulfillment_orders", "")
         lines: list[LineIn] = []
         fo_info: list[dict[str, Any]] = []
         per_item: dict[str, int] = {}
@@ -394,8 +349,7 @@ class ShopifyAdapter(Adapter):
                 if type(mt) is str and mt.strip():
                     method = mt
                 else:
-                    method = reader.take(dm, "method_type", f"{path}.delivery_method", "str",
-                                         required=False) or method
+                    method = DELIVERY_METHOD.take(reader, dm, "method_type", f"{path}.delivery_method") or method
             reason = _held_reason(status, method, request, actions)
             fkey_of_fo = None if fid is None else str(fid) if type(fid) is int else _gid_tail(fid)
             held_lines: list[tuple[Any, str, int]] = []
@@ -447,7 +401,7 @@ class ShopifyAdapter(Adapter):
             # repeats the shipping address otherwise)
             fo = next((fo for fo in fo_info if fo["reason"] is None and fo["destination"]), None)
             if fo is not None:
-                address = self._address(reader, fo["destination"], f"{fo['path']}.destination")
+                address = self.read_address(reader, fo["destination"], f"{fo['path']}.destination")
             if address is None and lines:
                 reader.fail(sa_path, "required to route shipping fulfillment orders (no destination either)")
         return OrderIn(str(raw_id) if type(raw_id) is int else _gid_tail(raw_id), raw_id, tuple(lines), address,
@@ -466,40 +420,44 @@ class ShopifyAdapter(Adapter):
         if type(payload) is not dict:
             return None
         # the key says which shape this is: the other would fail only after converting the rest
-        plain = fast_convert(payload, _FastNested if "order" in payload else _FastFlatOrder)
+        plain = fast_convert(payload, _NESTED if "order" in payload else _FLAT)
         return None if plain is None else self.fast_bind(plain, catalog)
 
     # both shapes of a Shopify order payload: {"order": ..., "fulfillment_orders": ...} first
-    fast_schemas = (_FastNested, _FastFlatOrder)
+    fast_schemas = (_NESTED, _FLAT)
 
-    def fast_bind(self, plain: _FastNested | _FastFlatOrder, catalog: Catalog) -> Bound | None:
+    def fast_bind(self, plain: Any, catalog: Catalog) -> Bound | None:
         """:meth:`fast_order` of a payload decoded into either of :attr:`fast_schemas`."""
-        nested = type(plain) is _FastNested
+        nested = type(plain) is _NESTED
         if nested:
-            order, fos = plain.order, plain.fulfillment_orders
+            order = plain.order
         else:
-            order, fos = plain, plain.fulfillment_orders
-            if fos is None or plain.order is not msgspec.UNSET:
+            order = plain
+            if plain.order is not UNSET:
                 return None
+        fos = plain.fulfillment_orders
         raw_id = order.id
         items = order.line_items
         if not items:
             return None
-        line_items: dict[str, _FastLineItem] = {}
+        line_items: dict[str, Any] = {}
         for li in items:
             lid = li.id
             key = str(lid) if type(lid) is int else _gid_tail(lid)
             if key in line_items:
                 return None
             line_items[key] = li
-        address = _plain_address(order.shipping_address, "order.shipping_address" if nested else "shipping_address")
+        sa = order.shipping_address
+        if sa is None:
+            return None
+        address = _plain_address(sa, "order.shipping_address" if nested else "shipping_address")
         if address is None:
             return None
         service = None
         sl = order.shipping_lines
         if sl:
-            first = fast_convert(sl[0], _FastShippingLine)
-            if first is None:
+            first = fast_convert(sl[0], _SHIPPING_LINE)
+            if first is None or first.code is None:
                 return None
             service = first.code
         locations = catalog.locations
@@ -554,21 +512,21 @@ class ShopifyAdapter(Adapter):
         ))
         return bind_plain(order_in, catalog)
 
-    def _address(self, reader: Reader, d: dict, path: str) -> Address:
+    def read_address(self, reader: Reader, d: dict, path: str) -> Address:
+        """A shipping address or destination, read carefully (codes first, names without them)."""
         vals = _ADDRESS.fast(d)
         if vals is not None:
             zip_, country, province = vals
             # the fallbacks are read (and checked) only when the preferred key says nothing, as below
             if not country:
-                country = reader.take(d, "country", path, "str", required=False)
+                country = ADDRESS.take(reader, d, "country", path)
             if not province:
-                province = reader.take(d, "province", path, "str", required=False)
+                province = ADDRESS.take(reader, d, "province", path)
         else:
-            zip_ = reader.take(d, "zip", path, "str", required=False, nonempty=False)
-            country = (reader.take(d, "country_code", path, "str", required=False)
-                       or reader.take(d, "country", path, "str", required=False))
-            province = (reader.take(d, "province_code", path, "str", required=False)
-                        or reader.take(d, "province", path, "str", required=False))
+            zip_ = ADDRESS.take(reader, d, "zip", path)
+            country = ADDRESS.take(reader, d, "country_code", path) or ADDRESS.take(reader, d, "country", path)
+            province = (ADDRESS.take(reader, d, "province_code", path)
+                        or ADDRESS.take(reader, d, "province", path))
         lat, lon = d.get("latitude"), d.get("longitude")
         if lat is None and lon is None:
             return Address(zip_, country, province, path=path)
@@ -737,7 +695,7 @@ def reject_fulfillment_order(session: Session, fulfillment_order: Any) -> dict[s
             if flid is not None and item is not None:
                 by_item.setdefault(adapter.key_of(item), flid)
     r.raise_if_any()
-    bound = session._bound.get(adapter.key_of(oid))
+    bound = session.bound_of(oid)
     if bound is None:
         r.fail(f"{base}.order_id" if base else "order_id", f"order {oid!r} has not been routed in this session")
         r.raise_if_any()

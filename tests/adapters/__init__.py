@@ -20,3 +20,10 @@ def atp_table(router) -> dict[tuple[str, str], int]:
     """Every (node, sku) ATP the router holds: compared before/after to prove nothing changed."""
     net = router.network
     return {(n.node_id, s.sku): router.atp(n.node_id, s.sku) for n in net.nodes for s in net.skus}
+
+
+def at(doc: Any, path: tuple) -> Any:
+    """The value at ``path`` (keys and indices) inside a JSON document."""
+    for key in path:
+        doc = doc[key]
+    return doc

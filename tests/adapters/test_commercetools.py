@@ -265,7 +265,7 @@ def test_rejection_updates_the_deliveries_into_the_new_plan(session):
     assert {"action": "removeDelivery", "deliveryKey": "CT-2024-000187-sf-union-square"} in out["orderUpdate"]["actions"]
     now = _apply(held, out["orderUpdate"]["actions"])
     units = lambda d: sorted((k, i["id"], i["quantity"]) for k, items in d.items() for i in items)  # noqa: E731
-    expected = _apply({}, session.render(session._bound[order["id"]], after)["orderUpdate"]["actions"])
+    expected = _apply({}, session.render(session.bound_of(order["id"]), after)["orderUpdate"]["actions"])
     assert units(now) == units(expected)
     # everything that left the rejected channel went somewhere else or is reported unfilled
     lost = sum(u["quantity"] for u in out["unfilled"])

@@ -1,6 +1,6 @@
 """The fast paths of parsing never decide differently from the careful ones.
 
-:class:`~sourcewise.engine.adapters.base.Shape` reads objects through generated code and
+:class:`~sourcewise.engine.adapters.reader.Shape` reads objects through generated code and
 falls back to :meth:`Reader.take` field by field; :class:`~models.Order`
 confirms the usual order with plain comparisons before running its full
 validation. Each shortcut must accept only what the careful path accepts,
@@ -19,67 +19,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import sourcewise.engine.adapters.base as base_mod
 import sourcewise.engine.adapters.commercetools as ct_mod
 import sourcewise.engine.adapters.generic as generic_mod
 import sourcewise.engine.adapters.magento as magento_mod
 import sourcewise.engine.adapters.shopify as shopify_mod
 from sourcewise.engine.adapters import AdapterError, get_adapter
-from sourcewise.engine.adapters.base import MAX_UNITS, Bound, Catalog, Reader, Shape
-from sourcewise.engine.geocode import GeoPoint, distance_km, swap_suspect, valid_lat_lon
+from sourcewise.engine.adapters.reader import Reader, Shape
+from sourcewise.engine.adapters.records import Bound, Catalog
 from sourcewise.models.errors import Collector
 from sourcewise.models.order import Order, OrderLine
-from tests.adapters import load
-from tests.adapters.test_fuzz import FILES, _paths, _session, mutated
+from tests.adapters import at, load
+from tests.adapters.test_fuzz import FILES, json_paths, mutated, session_for
 
 # every kind, required and optional, bounds and alternative keys
-SHAPES = [
-    Shape(("id", "id"), ("name", "str0", False), ("items", "list"), ("obj", "obj", False), ("flag", "bool", False)),
-    Shape(("q", "int", True, 1), ("f", "int", False), ("neg", "int", False, None), ("d", "int", False, None, 20),
-          ("price", "decimal", False), ("s", "str")),
-    Shape((("stockId", "stock_id"), "int", True, 1), (("a", "b", "c"), "str", False), ("l", "list1")),
-]
-KEYS = ["id", "name", "items", "obj", "flag", "q", "f", "neg", "d", "price", "s", "stockId", "stock_id",
-        "a", "b", "c", "l"]
 # a valid object per shape, so that one or two changed values reach every test of the fast path
-BASES = [{"id": 1, "name": "n", "items": [], "obj": {}, "flag": True},
-         {"q": 1, "f": 0, "neg": -1, "d": 2, "price": "1.00", "s": "x"},
-         {"stockId": 1, "a": "x", "l": [1]}]
 
-_values = (st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([-21, 20, 21, MAX_UNITS, MAX_UNITS + 1,
-                                                                             -MAX_UNITS, -MAX_UNITS - 1])
-           | st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(["", " ", "x", "1.5", "19.99", "-1",
-                                                                              "1e3", "0.1 ", "gid://x/1"])
-           | st.lists(st.integers(0, 2), max_size=2) | st.dictionaries(st.sampled_from(["k"]), st.none(), max_size=1))
 CHECK = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
-
-
-@CHECK
-@given(st.integers(0, len(SHAPES) - 1), st.dictionaries(st.sampled_from(KEYS), _values, max_size=3),
-       st.lists(st.sampled_from(KEYS), max_size=2), st.booleans())
-def test_shape_fast_path_agrees_with_take(k, changes, dropped, from_scratch):
-    shape = SHAPES[k]
-    d = {} if from_scratch else dict(BASES[k])
-    d.update(changes)
-    for key in dropped:
-        d.pop(key, None)
-    fast = shape.fast(d)
-    r = Reader("test", "order")
-    slow = shape.slow(r, d, "x")
-    if fast is not None:
-        assert not r.problems, (d, r.problems)
-        assert fast == slow
-        assert [type(v) for v in fast] == [type(v) for v in slow]
-    # read() is the fast path or else the careful one
-    r2 = Reader("test", "order")
-    assert shape.read(r2, d, "x") == (fast if fast is not None else slow)
-
-
-def test_shape_fast_path_skips_absent_optional_keys():
-    shape = SHAPES[0]
-    assert shape.fast({"id": 7, "items": []}) == (7, None, [], None, None)
-    assert shape.fast({"id": 7}) is None  # a required key is missing: the careful path reports it
-    assert SHAPES[2].fast({"stock_id": 2, "c": "z", "l": [1]}) == (2, "z", [1])
 
 
 _ids = st.sampled_from(["1", "2", "", " ", "o-1"]) | st.integers(-1, 2) | st.none()
@@ -136,8 +91,9 @@ ADAPTERS = (shopify_mod.ShopifyAdapter, ct_mod.CommercetoolsAdapter, magento_mod
 
 @contextlib.contextmanager
 def careful_only():
-    """Every Shape's fast check, plain_coords and every adapter's fast_bind (and so its
-    fast_order and fast_order_json) switched off: only the careful paths run."""
+    """Every Shape's fast check, plain_coords, the plain readers' fast_convert and every
+    adapter's fast_bind (and so its fast_order and fast_order_json) switched off: only the
+    careful paths run."""
     saved = []
     for mod in MODULES:
         for obj in vars(mod).values():
@@ -147,6 +103,9 @@ def careful_only():
     coords = [(mod, mod.plain_coords) for mod in MODULES if hasattr(mod, "plain_coords")]
     for mod, _ in coords:
         mod.plain_coords = lambda lat, lon, ref: None
+    converts = [(mod, mod.fast_convert) for mod in MODULES if hasattr(mod, "fast_convert")]
+    for mod, _ in converts:
+        mod.fast_convert = lambda payload, schema: None
     fast_orders = [(cls, cls.__dict__["fast_bind"]) for cls in ADAPTERS]
     for cls, _ in fast_orders:
         cls.fast_bind = lambda self, plain, catalog: None
@@ -157,6 +116,8 @@ def careful_only():
             obj.fast = fast
         for mod, fn in coords:
             mod.plain_coords = fn
+        for mod, fn in converts:
+            mod.fast_convert = fn
         for cls, fn in fast_orders:
             cls.fast_bind = fn
 
@@ -207,18 +168,8 @@ def test_generic_orders_read_the_same_with_and_without_fast_paths():
 
 
 def test_plain_paths_are_taken_for_the_example_payloads():
-    assert magento_mod.MagentoAdapter._read_plain(load(FILES["magento"][0])) is not None
-    assert generic_mod._read_plain_order(load(FILES["generic"][0]), "", None) is not None
-
-
-@CHECK
-@given(st.floats(-90, 90), st.floats(-180, 180), st.floats(-90, 90), st.floats(-180, 180))
-def test_swap_check_shortcut_agrees_with_distances(lat, lon, rlat, rlon):
-    ref = GeoPoint(rlat, rlon, "postal_code", False, "x")
-    given_km = distance_km(lat, lon, rlat, rlon)
-    expected = not (given_km <= 1500.0 or not valid_lat_lon(lon, lat)) and \
-        distance_km(lon, lat, rlat, rlon) * 2.0 < given_km
-    assert swap_suspect(lat, lon, ref) == expected
+    assert magento_mod.MagentoAdapter.read_plain(load(FILES["magento"][0])) is not None
+    assert generic_mod.read_plain_order(load(FILES["generic"][0]), "", None) is not None
 
 
 # ---------------------------------------------------------------------------- fast_order (payload -> Bound)
@@ -258,7 +209,7 @@ def _fast_and_careful(session, payload):
 
 
 def _check_fast_order(platform, payloads):
-    session = _session(platform)
+    session = session_for(platform)
 
     @WHOLE
     @given(payloads)
@@ -286,7 +237,7 @@ def test_fast_order_builds_the_careful_bound_or_declines(platform):
 
 @pytest.mark.parametrize("platform", sorted(FILES))
 def test_fast_order_is_taken_for_the_example_payloads(platform):
-    session = _session(platform)
+    session = session_for(platform)
     payload = load(FILES[platform][0])
     fast, careful = _fast_and_careful(session, payload)
     assert fast is not None
@@ -304,9 +255,9 @@ def _edged(draw, doc):
     """``doc`` with one to three values (anywhere in it) set to an edge value."""
     doc = copy.deepcopy(doc)
     for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(doc)
+        paths = json_paths(doc)
         path = draw(st.sampled_from(paths))
-        _at(doc, path[:-1])[path[-1]] = copy.deepcopy(draw(_EDGES))  # the samples are shared: never edit them
+        at(doc, path[:-1])[path[-1]] = copy.deepcopy(draw(_EDGES))  # the samples are shared: never edit them
     return doc
 
 
@@ -350,42 +301,19 @@ def bench_setup():
 
 
 def test_fast_order_declines_unstocked_skus_and_unknown_locations():
-    session = _session("generic")
+    session = session_for("generic")
     payload = load(FILES["generic"][0])
     payload["lines"][0]["sku"] = "NOT-STOCKED"
     assert session.adapter.fast_order(payload, session.catalog) is None
     bound = session.parse(payload)  # the careful path leaves it unfilled, with a note
     assert [ln.sku for ln in bound.skipped] == ["NOT-STOCKED"]
-    shop = _session("shopify")
+    shop = session_for("shopify")
     payload = load(FILES["shopify"][0])
     payload["fulfillment_orders"][0]["assigned_location_id"] = 999
     assert shop.adapter.fast_order(payload, shop.catalog) is None
     with pytest.raises(AdapterError) as exc:
         shop.parse(payload)
     assert exc.value.fields == ("fulfillment_orders[0].assigned_location_id",)
-
-
-def test_bind_plain_declines_what_the_model_rejects():
-    """An order the model rejects takes the careful path, which names the field; a plain one binds."""
-    catalog = _session("generic").catalog
-    sku = catalog.network.skus[0].sku
-    line = base_mod.LineIn("1", "1", sku, 2, "lines[0]")
-    good = base_mod.OrderIn("o-1", "o-1", (line,), base_mod.Address("10001", "US"))
-    bound = base_mod.bind_plain(good, catalog)
-    assert bound is not None and bound.order == Order("o-1", (OrderLine("1", sku, 2),), bound.destination.lat,
-                                                      bound.destination.lon)
-    bad = good._replace(max_shipments=0)
-    assert base_mod.bind_plain(bad, catalog) is None
-    with pytest.raises(AdapterError) as exc:
-        base_mod.bind_order(bad, catalog, base_mod.Reader("generic", "order"))
-    assert exc.value.fields == ("max_shipments",)
-
-
-def test_paths_table_formats_each_index_once():
-    paths = base_mod.Paths("lineItems", ".supplyChannel", limit=2)
-    assert paths[1] == "lineItems[1].supplyChannel"
-    assert paths[5] == "lineItems[5].supplyChannel"
-    assert sorted(paths) == [1]  # past the limit: formatted, not kept
 
 
 # ---------------------------------------------------------------------------- JSON text in, JSON text out
@@ -409,7 +337,7 @@ def _json_and_careful(session, payload):
 
 
 def _check_json(platform, payloads):
-    session = _session(platform)
+    session = session_for(platform)
 
     @WHOLE
     @given(payloads)
@@ -434,7 +362,7 @@ def test_json_text_parses_as_its_decoded_document(platform):
 
 @pytest.mark.parametrize("platform", sorted(FILES))
 def test_json_fast_path_is_taken_for_the_example_and_benchmark_payloads(platform, bench_setup):
-    session = _session(platform)
+    session = session_for(platform)
     fast, careful, _ = _json_and_careful(session, load(FILES[platform][0]))
     assert fast is not None and _normalised(fast) == _normalised(careful)
     bench = bench_setup(platform)
@@ -443,36 +371,10 @@ def test_json_fast_path_is_taken_for_the_example_and_benchmark_payloads(platform
         assert fast is not None and _normalised(fast) == _normalised(careful)
 
 
-@pytest.mark.parametrize("platform", sorted(FILES))
-def test_route_json_answers_what_route_answers(platform):
-    """Two sessions over the same stock route the same orders, one from dicts, one from JSON
-    text: every response is the same JSON, reservations included."""
-    order = load(FILES[platform][0])
-    by_dict, by_text = _session(platform), _session(platform)
-    for k in range(3):
-        payload = copy.deepcopy(order)
-        if platform == "magento":
-            payload["orderId"] = f"00000{k}"  # else each request is a new order with a random id
-        out = json.loads(json.dumps(by_dict.route(payload)))
-        text = by_text.route_json(json.dumps(payload).encode())
-        assert isinstance(text, bytes)
-        assert json.loads(text) == out
-
-
-def test_route_json_refuses_text_that_is_not_json_and_reserves_nothing():
-    session = _session("generic")
-    for bad in (b"{\"order_id\": ", b"\xff\xfe\x00", "[1, 2"):
-        with pytest.raises(AdapterError) as err:
-            session.route_json(bad)
-        assert err.value.problems[0].field == "$"
-        assert "not valid JSON" in err.value.problems[0].reason
-    assert session.router.open_orders == ()
-
-
 def test_a_flat_shopify_order_with_an_order_key_is_read_as_the_nested_shape():
     """The careful reader takes any payload with an ``order`` key as the nested shape; the
     JSON fast path, which cannot look at keys first, must not read it as a flat order."""
-    session = _session("shopify")
+    session = session_for("shopify")
     nested = load(FILES["shopify"][0])
     flat = {**nested["order"], "fulfillment_orders": nested["fulfillment_orders"], "order": None}
     assert session.adapter.fast_order_json(json.dumps(flat), session.catalog) is None
@@ -485,57 +387,4 @@ def test_a_flat_shopify_order_with_an_order_key_is_read_as_the_nested_shape():
 
 # ---------------------------------------------------------------------------- the generated blank check
 
-def _naive_blank(t, v) -> bool:
-    """Slow twin of ``base._blank_check``: walk the value beside its type, recursively."""
-    ins = msgspec.inspect
-    if isinstance(t, ins.Metadata):
-        if (t.extra or {}).get(base_mod._NOT_BLANK) and isinstance(v, str):
-            return v.strip() == ""
-        return _naive_blank(t.type, v)
-    if isinstance(t, ins.StructType):
-        return isinstance(v, t.cls) and any(_naive_blank(f.type, getattr(v, f.name)) for f in t.fields)
-    if isinstance(t, ins.ListType | ins.VarTupleType):
-        return isinstance(v, list | tuple) and any(_naive_blank(t.item_type, x) for x in v)
-    if isinstance(t, ins.UnionType):
-        return any(_naive_blank(m, v) for m in t.types)
-    return False
 
-
-_BLANKS = st.sampled_from(["", " ", "\t", "\u00a0", "\u2003", " x ", "x", "\u200b", "0"])
-
-
-@st.composite
-def _blanked(draw, doc):
-    """``doc`` with one to four of its string values (anywhere) replaced."""
-    doc = copy.deepcopy(doc)
-    paths = [p for p in _paths(doc) if isinstance(_at(doc, p), str)]
-    for _ in range(draw(st.integers(1, 4))):
-        path = draw(st.sampled_from(paths))
-        _at(doc, path[:-1])[path[-1]] = draw(_BLANKS)
-    return doc
-
-
-def _at(doc, path):
-    for key in path:
-        doc = doc[key]
-    return doc
-
-
-@pytest.mark.parametrize("platform", sorted(FILES))
-def test_generated_blank_check_agrees_with_a_naive_walk(platform):
-    schemas = get_adapter(platform).fast_schemas
-    order = load(FILES[platform][0])
-
-    @CHECK
-    @given(_blanked(order))
-    def check(payload):
-        for schema in schemas:
-            try:
-                plain = msgspec.convert(payload, schema)
-            except msgspec.ValidationError:
-                continue
-            want = _naive_blank(msgspec.inspect.type_info(schema), plain)
-            assert base_mod._blank_check(schema)(plain) == want
-            assert (base_mod.fast_plain(plain) is None) == want
-
-    check()

@@ -41,17 +41,17 @@ _json = st.recursive(_scalars, lambda kids: st.lists(kids, max_size=3)
                                        max_size=3), max_leaves=6)
 
 
-def _paths(node: Any, here: tuple = ()) -> list[tuple]:
+def json_paths(node: Any, here: tuple = ()) -> list[tuple]:
     """Every location in a JSON tree (the root excluded), depth-first."""
     out: list[tuple] = []
     if isinstance(node, dict):
         for k, v in node.items():
             out.append(here + (k,))
-            out.extend(_paths(v, here + (k,)))
+            out.extend(json_paths(v, here + (k,)))
     elif isinstance(node, list):
         for i, v in enumerate(node):
             out.append(here + (i,))
-            out.extend(_paths(v, here + (i,)))
+            out.extend(json_paths(v, here + (i,)))
     return out
 
 
@@ -59,7 +59,7 @@ def _paths(node: Any, here: tuple = ()) -> list[tuple]:
 def mutated(draw, doc: Any) -> Any:
     doc = copy.deepcopy(doc)
     for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(doc)
+        paths = json_paths(doc)
         if not paths:
             break
         path = draw(st.sampled_from(paths))
@@ -82,7 +82,7 @@ def mutated(draw, doc: Any) -> Any:
     return doc
 
 
-def _session(platform: str) -> Session:
+def session_for(platform: str) -> Session:
     _, locs, inv = FILES[platform]
     adapter = MagentoAdapter(stock_id=2) if platform == "magento" else platform
     return Session(adapter, load(locs), load(inv))
@@ -95,7 +95,7 @@ FUZZ_CATALOG = settings(max_examples=50, deadline=None, suppress_health_check=li
 
 @pytest.mark.parametrize("platform", sorted(FILES))
 def test_mutated_orders_fail_only_with_adapter_error_and_change_nothing(platform):
-    session = _SESSIONS.setdefault(platform, _session(platform))
+    session = _SESSIONS.setdefault(platform, session_for(platform))
     order = load(FILES[platform][0])
 
     @FUZZ
@@ -139,7 +139,7 @@ def test_mutated_locations_and_inventory_fail_only_with_adapter_error(platform):
 
 @pytest.mark.parametrize("platform", ["shopify", "commercetools"])
 def test_rejections_of_mutated_ids_fail_only_with_adapter_error(platform):
-    session = _session(platform)
+    session = session_for(platform)
     order = load(FILES[platform][0])
     out = session.route(order)
     oid = out.get("order_id", out.get("id"))

@@ -230,7 +230,7 @@ def test_route_orders_batch_routes_in_sequence_or_not_at_all():
 
 
 def test_platform_shipping_names_map_to_service_levels():
-    from sourcewise.engine.adapters.base import service_level
+    from sourcewise.engine.adapters.binding import service_level
 
     assert service_level("Overnight Air") == "next_day"
     assert service_level("EXPRESS") == "express"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sourcewise.engine.geocode import (
     COUNTRY_CENTROIDS,
     REGION_CENTROIDS,
+    GeoPoint,
     country_code,
     distance_km,
     geocode,
@@ -86,3 +89,13 @@ def test_swap_suspect_catches_swapped_pairs_and_spares_correct_ones():
                                                 (float("nan"), 0, False)])
 def test_valid_lat_lon(lat, lon, ok):
     assert valid_lat_lon(lat, lon) is ok
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.floats(-90, 90), st.floats(-180, 180), st.floats(-90, 90), st.floats(-180, 180))
+def test_swap_check_shortcut_agrees_with_distances(lat, lon, rlat, rlon):
+    ref = GeoPoint(rlat, rlon, "postal_code", False, "x")
+    given_km = distance_km(lat, lon, rlat, rlon)
+    expected = not (given_km <= 1500.0 or not valid_lat_lon(lon, lat)) and \
+        distance_km(lon, lat, rlat, rlon) * 2.0 < given_km
+    assert swap_suspect(lat, lon, ref) == expected

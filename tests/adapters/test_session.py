@@ -1,0 +1,38 @@
+"""Sessions: JSON text in, JSON text out, answering what the dict path answers."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from sourcewise.engine.adapters import AdapterError
+from tests.adapters import load
+from tests.adapters.test_fuzz import FILES, session_for
+
+
+@pytest.mark.parametrize("platform", sorted(FILES))
+def test_route_json_answers_what_route_answers(platform):
+    """Two sessions over the same stock route the same orders, one from dicts, one from JSON
+    text: every response is the same JSON, reservations included."""
+    order = load(FILES[platform][0])
+    by_dict, by_text = session_for(platform), session_for(platform)
+    for k in range(3):
+        payload = copy.deepcopy(order)
+        if platform == "magento":
+            payload["orderId"] = f"00000{k}"  # else each request is a new order with a random id
+        out = json.loads(json.dumps(by_dict.route(payload)))
+        text = by_text.route_json(json.dumps(payload).encode())
+        assert isinstance(text, bytes)
+        assert json.loads(text) == out
+
+
+def test_route_json_refuses_text_that_is_not_json_and_reserves_nothing():
+    session = session_for("generic")
+    for bad in (b"{\"order_id\": ", b"\xff\xfe\x00", "[1, 2"):
+        with pytest.raises(AdapterError) as err:
+            session.route_json(bad)
+        assert err.value.problems[0].field == "$"
+        assert "not valid JSON" in err.value.problems[0].reason
+    assert session.router.open_orders == ()
