@@ -1102,10 +1102,8 @@ class Router:
                 # the capacity this call sees, for its explanation (earlier tiers may have taken some)
                 caps = (self._cap_orders.copy(), self._cap_units.copy()) if cap_before is not None else (None, None)
                 ok, node, fent, need, fmiles, flead, _, snap = K.route_fast(
-                    dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
-                    self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
-                    self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb, self._sku_bits,
-                    self._cap_orders, self._cap_units, p, self._bands, True, True)
+                    dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._inv.sku_ptr, self._inv.node,
+                    self._sku_bits, self._ibuf, self._fbuf, p, True, True)
                 if ok:
                     want = remaining[sel].copy()
                     for j, g in enumerate(sel.tolist()):
@@ -1118,10 +1116,8 @@ class Router:
                                                    snap, dest_vec, mask, p, caps[0], caps[1], code))
                     return 1 if node >= 0 else 0
             cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K.route_core(
-                dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._nodef, self._skuf,
-                self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
-                self._entry_fee, self._dual, self._entry_risk, self._entry_demand,
-                self._cap_orders, self._cap_units, free_mask, self._mark, p, self._bands, True, fast)
+                dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._inv.sku_ptr, self._inv.node, free_mask,
+                self._ibuf, self._fbuf, p, True, fast)
             new_ships = 0
             rows, cols = np.nonzero(alloc)
             shipped_nodes = set()
@@ -1286,14 +1282,16 @@ class Router:
         m = len(ent_node)
         mask = np.zeros(net.n_nodes, np.bool_)
         mask[vendors] = True
-        skuf = self._skuf[g_sku[need]]
-        reserved = np.zeros(m, np.int64)
+        skuf = np.ascontiguousarray(self._skuf[g_sku[need]])
+        # the vendors' live stock as a packed state of its own: nothing reserved, no safety stock, and
+        # copies of today's capacity and the scratch (this search reserves nothing)
+        ibuf, _ = K.pack_ints([np.array(on_hand, np.int64), np.zeros(m, np.int64), np.zeros(m, np.int64),
+                               self._cap_orders.copy(), self._cap_units.copy(), self._mark.copy()])
+        fbuf, _ = K.pack_floats(ibuf, [self._nodef, skuf, np.array(fee), np.zeros(m), np.array(risk), np.zeros(m),
+                                       np.zeros((len(need), 2)), self._bands])
         cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K.route_core(
-            dest, np.arange(len(need), dtype=np.int64), remaining[need].copy(), k_left, code, mask, self._nodef,
-            np.ascontiguousarray(skuf), np.array(ptr, np.int64), np.array(ent_node, np.int64),
-            np.array(on_hand, np.int64), np.zeros(m, np.int64), reserved, np.array(fee), np.zeros(m),
-            np.array(risk), np.zeros(m), self._cap_orders, self._cap_units, self._no_free, self._mark,
-            params, self._bands, False)
+            dest, np.arange(len(need), dtype=np.int64), remaining[need].copy(), k_left, code, mask,
+            np.array(ptr, np.int64), np.array(ent_node, np.int64), self._no_free, ibuf, fbuf, params, False)
         ships = 0
         rows, cols = np.nonzero(alloc)
         seen = set()
@@ -1674,11 +1672,8 @@ class Router:
         live = np.flatnonzero(self._tier_masks.any(axis=1))
         out_g, out_n, out_q, out_e, out_t, costs, ships, km, days = K.route_batch(
             dest, g_ptr, g_sku, g_qty, k, code, np.ascontiguousarray(self._tier_masks[live]),
-            self._tier_miles[live], self._nodef, self._skuf,
-            self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved,
-            self._entry_fee, self._dual, self._entry_risk, self._entry_demand, self._sku_lb, self._sku_bits,
-            self._cap_orders, self._cap_units, self._no_free, self._mark, params, hour, max_days, self._bands,
-        )
+            self._tier_miles[live], self._inv.sku_ptr, self._inv.node, self._sku_bits, self._no_free,
+            self._ibuf, self._fbuf, params, hour, max_days)
         line_idx, row_idx, a_qty = lines_for_groups(group_of_line, batch.qty, out_g, out_q)
         a_node = out_n[row_idx]
         a_order = owner[line_idx]

@@ -50,9 +50,8 @@ from sourcewise.engine._kernels.layout import (
     P_SPLIT,
     P_SPLIT_CANDS,
     PRIORITY,
-    float_array,
-    float_matrix,
-    int_array,
+    books_of,
+    prices_of,
 )
 from sourcewise.engine._kernels.search import (
     best_by_bits,
@@ -89,10 +88,8 @@ def reserve_whole(node, ents, qty, reserved, cap_orders, cap_units):
 
 
 @njit(cache=True)
-def route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
-                sku_ptr, ent_node, on_hand, safety, reserved,
-                entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, sku_bits,
-                cap_orders, cap_units, params, bands, reserve, want_snap):
+def route_fast(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, ibuf, fbuf, params, reserve,
+               want_snap):
     """The common case without building candidate matrices: one node ships the whole order.
 
     Works straight on the SKU index. Nodes that can ship every unit must
@@ -131,7 +128,38 @@ def route_fast(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
     snap : ndarray of int64
         With ``want_snap``, ATP before this order of every entry of the
         order's SKUs, group by group (what its explanation replays); else empty.
+
+    Parameters
+    ----------
+    dest : ndarray, shape (3,)
+        The customer's unit vector.
+    g_sku, g_qty : ndarray of int64, shape (G,)
+        The order's SKU groups (lines of one SKU merged) and their units.
+    k : int
+        Most parcels the order may still use.
+    strategy : int
+        A strategy code (:data:`~sourcewise.engine._kernels.layout.COST` ... ``DUAL``).
+    mask : ndarray of bool, shape (n_nodes,)
+        Nodes the sourcing tier admits.
+    sku_ptr, ent_node : ndarray of int64
+        The inventory's entries in CSR form: SKU ``s`` owns entries
+        ``sku_ptr[s]:sku_ptr[s+1]``, at nodes ``ent_node``.
+    ibuf, fbuf : ndarray
+        The router's packed state (:func:`~sourcewise.engine._kernels.layout.pack_ints`,
+        :func:`~sourcewise.engine._kernels.layout.pack_floats`): stock, reservations,
+        capacity left and scratch; node matrix, SKU weights, per-entry fees, dual
+        prices, risk and walk-in demand, SKU bounds and transit bands.
+    params : ndarray, shape (N_PARAMS,)
+        The call's parameter vector (``P_*`` positions).
+    reserve : bool
+        Reserve the stock and capacity the plan uses.
+    sku_bits : ndarray of uint64, shape (n_skus, words)
+        Per SKU, the bitset of nodes holding an entry (:func:`sku_bitsets`).
+    want_snap : bool
+        Return the ATP snapshot for the explanation.
     """
+    on_hand, safety, reserved, cap_orders, cap_units, _ = books_of(ibuf)
+    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, bands = prices_of(ibuf, fbuf)
     G = g_sku.shape[0]
     per_mile = params[P_PER_MILE]
     hour = params[P_HOUR]
@@ -350,10 +378,8 @@ def used_rows(alloc, best_set, m_set, k, done):
 
 
 @njit(cache=True)
-def route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
-                sku_ptr, ent_node, on_hand, safety, reserved,
-                entry_fee, entry_dual, entry_risk, entry_demand,
-                cap_orders, cap_units, free, mark, params, bands, reserve, fast_tried=False):
+def route_core(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, free, ibuf, fbuf, params, reserve,
+               fast_tried=False):
     """Route one order within one sourcing tier and optionally reserve its stock.
 
     Strategy 4 (``dual``) plans like ``cost`` with ``entry_dual`` (a shadow
@@ -369,7 +395,38 @@ def route_core(dest, g_sku, g_qty, k, strategy, mask, nodef, skuf,
         ``costs`` holds shipping, handling, vendor fees and penalties
         (lateness and store depletion); the split penalty is left to the
         caller, which sees every tier's parcels.
+
+    Parameters
+    ----------
+    dest : ndarray, shape (3,)
+        The customer's unit vector.
+    g_sku, g_qty : ndarray of int64, shape (G,)
+        The order's SKU groups (lines of one SKU merged) and their units.
+    k : int
+        Most parcels the order may still use.
+    strategy : int
+        A strategy code (:data:`~sourcewise.engine._kernels.layout.COST` ... ``DUAL``).
+    mask : ndarray of bool, shape (n_nodes,)
+        Nodes the sourcing tier admits.
+    sku_ptr, ent_node : ndarray of int64
+        The inventory's entries in CSR form: SKU ``s`` owns entries
+        ``sku_ptr[s]:sku_ptr[s+1]``, at nodes ``ent_node``.
+    ibuf, fbuf : ndarray
+        The router's packed state (:func:`~sourcewise.engine._kernels.layout.pack_ints`,
+        :func:`~sourcewise.engine._kernels.layout.pack_floats`): stock, reservations,
+        capacity left and scratch; node matrix, SKU weights, per-entry fees, dual
+        prices, risk and walk-in demand, SKU bounds and transit bands.
+    params : ndarray, shape (N_PARAMS,)
+        The call's parameter vector (``P_*`` positions).
+    reserve : bool
+        Reserve the stock and capacity the plan uses.
+    free : ndarray of bool, shape (n_nodes,)
+        Nodes that already ship part of this order: their parcel is paid for.
+    fast_tried : bool
+        :func:`route_fast` already looked for a single node and declined.
     """
+    on_hand, safety, reserved, cap_orders, cap_units, mark = books_of(ibuf)
+    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, bands = prices_of(ibuf, fbuf)
     # only a cost search that has not yet looked for a single node can hope to skip
     # pricing most candidates; every other search prices them all, in the scan
     priced = not ((strategy == COST or strategy == DUAL) and not fast_tried)
@@ -544,25 +601,10 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
     g_sku = g[:G]
     g_qty = g[G:]
     dest = unit_vector(lat, lon)
-    on_hand = int_array(ibuf, 0)
-    safety = int_array(ibuf, 1)
-    reserved = int_array(ibuf, 2)
-    cap_orders = int_array(ibuf, 3)
-    cap_units = int_array(ibuf, 4)
-    mark = int_array(ibuf, 5)
-    nodef = float_matrix(ibuf, fbuf, 0)
-    skuf = float_matrix(ibuf, fbuf, 1)
-    entry_fee = float_array(ibuf, fbuf, 2)
-    entry_dual = float_array(ibuf, fbuf, 3)
-    entry_risk = float_array(ibuf, fbuf, 4)
-    entry_demand = float_array(ibuf, fbuf, 5)
-    sku_lb = float_matrix(ibuf, fbuf, 6)
-    bands = float_matrix(ibuf, fbuf, 7)
+    on_hand, safety, reserved, cap_orders, cap_units, _ = books_of(ibuf)
     n_snap = snapshot_size(g_sku, sku_ptr)
     ok, node, fent, need, miles, lead, costs, _ = route_fast(
-        dest, g_sku, g_qty, k, strategy, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved,
-        entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, sku_bits, cap_orders, cap_units, params, bands,
-        False, False)
+        dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, ibuf, fbuf, params, False, False)
     if ok:
         out = np.empty(G + n_snap, np.int64)
         out[:G] = fent
@@ -576,9 +618,7 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
     if not try_split or k < 2:
         return 0, -1, 0, np.empty(0, np.int64)
     cand, atp, ent, alloc, miles_c, lead_c, fixed, unit, costs, used = route_core(
-        dest, g_sku, g_qty, k, strategy, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved,
-        entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units, free, mark, params, bands,
-        False, True)
+        dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, free, ibuf, fbuf, params, False, True)
     rc, gc, qc, ec = rows_of(alloc, ent, used)
     rows = rc.shape[0]
     if qc.sum() != g_qty.sum():
@@ -646,14 +686,32 @@ def append_row(out, n_out, group, node, qty, entry, tier):
 
 
 @njit(cache=True)
-def route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles, nodef, skuf,
-                 sku_ptr, ent_node, on_hand, safety, reserved,
-                 entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, sku_bits,
-                 cap_orders, cap_units, free, mark, params, order_hour, order_max_days, bands):
+def route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles, sku_ptr, ent_node, sku_bits, free,
+                ibuf, fbuf, params, order_hour, order_max_days):
     """Route orders in sequence through the sourcing tiers, each depleting stock for the next.
 
     Order ``o`` owns groups ``g_ptr[o]:g_ptr[o+1]``; each tier sees only
     what earlier tiers left unfilled and the shipments they left unused.
+
+    Parameters
+    ----------
+    dest : ndarray, shape (n_orders, 3)
+        Each order's customer unit vector.
+    g_ptr : ndarray of int64, shape (n_orders + 1,)
+    g_sku, g_qty : ndarray of int64
+        Every order's SKU groups and units, order after order.
+    k : ndarray of int64, shape (n_orders,)
+        Most parcels per order.
+    strategy : int
+    tier_masks : ndarray of bool, shape (n_tiers, n_nodes)
+    tier_miles : ndarray, shape (n_tiers,)
+        Each tier's distance limit (inf: none).
+    sku_ptr, ent_node, sku_bits, free, ibuf, fbuf
+        As for :func:`route_core` and :func:`route_fast`.
+    params : ndarray
+        The parameter vector; ``P_HOUR``, ``P_MAX_DAYS`` and ``P_MAX_MILES``
+        are set per order and tier from ``order_hour``, ``order_max_days``
+        and ``tier_miles``.
 
     Returns
     -------
@@ -717,9 +775,8 @@ def route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles, 
             fast = (strategy == COST or strategy == DUAL) and p[P_MAX_MILES] == np.inf and p[P_MAX_DAYS] < 0
             if fast:
                 ok, node, fent, need, fmiles, flead, fcosts, _ = route_fast(
-                    dest[o], skus_t, qty_t, ships_left, strategy, tier_masks[t], nodef, skuf,
-                    sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk,
-                    entry_demand, sku_lb, sku_bits, cap_orders, cap_units, p, bands, True, False)
+                    dest[o], skus_t, qty_t, ships_left, strategy, tier_masks[t], sku_ptr, ent_node, sku_bits,
+                    ibuf, fbuf, p, True, False)
                 if ok:
                     order_costs[o, 0] += fcosts[0]
                     order_costs[o, 1] += fcosts[1]
@@ -741,9 +798,8 @@ def route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles, 
                             order_days[o] = flead
                     continue
             cand, atp, ent, alloc, miles, lead, fixed, unit, costs, used = route_core(
-                dest[o], skus_t, qty_t, ships_left, strategy, tier_masks[t], nodef, skuf,
-                sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual, entry_risk, entry_demand,
-                cap_orders, cap_units, free, mark, p, bands, True, fast)
+                dest[o], skus_t, qty_t, ships_left, strategy, tier_masks[t], sku_ptr, ent_node, free, ibuf, fbuf,
+                p, True, fast)
             order_costs[o, 0] += costs[0]
             order_costs[o, 1] += costs[1]
             order_costs[o, 2] += costs[2]

@@ -11,6 +11,8 @@ from numba import njit
 EARTH_RADIUS_MI = 3958.7613
 
 __all__ = [
+    "books_of",
+    "prices_of",
     "LATE_EXCLUDE",
     "LATE_PENALTY_MODE",
     "cost_params",
@@ -221,3 +223,20 @@ def cost_params(policy, nodef: np.ndarray) -> np.ndarray:
     p[P_DEPLETION] = policy.stores.depletion_weight
     p[P_SHIP_LB] = cm.per_shipment + (float(nodef[:, NF_HSHIP].min()) if len(nodef) else 0.0)
     return p
+
+
+@njit(cache=True, inline="always")
+def books_of(ibuf):
+    """The router's int arrays in a packed state (views, :data:`PACKED_INTS` order):
+    ``on_hand, safety, reserved, cap_orders, cap_units, mark``."""
+    return (int_array(ibuf, 0), int_array(ibuf, 1), int_array(ibuf, 2), int_array(ibuf, 3),
+            int_array(ibuf, 4), int_array(ibuf, 5))
+
+
+@njit(cache=True, inline="always")
+def prices_of(ibuf, fbuf):
+    """The router's float arrays in a packed state (views, :data:`PACKED_FLOATS` order):
+    ``nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, bands``."""
+    return (float_matrix(ibuf, fbuf, 0), float_matrix(ibuf, fbuf, 1), float_array(ibuf, fbuf, 2),
+            float_array(ibuf, fbuf, 3), float_array(ibuf, fbuf, 4), float_array(ibuf, fbuf, 5),
+            float_matrix(ibuf, fbuf, 6), float_matrix(ibuf, fbuf, 7))

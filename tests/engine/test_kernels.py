@@ -236,9 +236,7 @@ def test_fast_path_on_rare_and_popular_skus_matches_brute_force(seed, bitsets):
         k = int(rng.integers(1, 4))
         before = r._reserved.copy()
         ok, node, ent, need, miles, lead, costs, snap = K.route_fast(
-            dest, skus, qty, k, 0, mask, r._nodef, r._skuf, inv.sku_ptr, inv.node, r._on_hand, r._safety,
-            r._reserved, r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._sku_lb, bits, r._cap_orders,
-            r._cap_units, r._base_params, r._bands, False, True)
+            dest, skus, qty, k, 0, mask, inv.sku_ptr, inv.node, bits, r._ibuf, r._fbuf, r._base_params, False, True)
         np.testing.assert_array_equal(r._reserved, before)  # reserve=False changes nothing
         twin_node, twin_cost = _best_single_twin(r, inv, dest, skus, qty, mask)
         if not ok:
@@ -258,10 +256,8 @@ def test_fast_path_on_rare_and_popular_skus_matches_brute_force(seed, bitsets):
         # the real cost (no risk term here) equals the twin's planning cost
         assert costs.sum() == pytest.approx(twin_cost, rel=1e-9)
         # and no plan of any split beats it: the full search agrees
-        full = K.route_core(dest, skus, qty, k, 0, mask, r._nodef, r._skuf, inv.sku_ptr, inv.node,
-                             r._on_hand, r._safety, r._reserved, r._entry_fee, r._dual, r._entry_risk,
-                             r._entry_demand, r._cap_orders, r._cap_units, r._no_free, r._mark,
-                             r._base_params, r._bands, False)
+        full = K.route_core(dest, skus, qty, k, 0, mask, inv.sku_ptr, inv.node, r._no_free, r._ibuf, r._fbuf,
+                            r._base_params, False)
         assert full[8].sum() == pytest.approx(costs.sum(), rel=1e-9)
     assert accepted > 20 and declined > 5
 
@@ -298,14 +294,11 @@ def test_fast_single_node_path_agrees_with_full_search(seed):
     taken = 0
     for _ in range(60):
         skus, qty, dest, k = _random_order(rng, net, 3, 3, 3)
-        common = (r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._cap_orders, r._cap_units)
         ok, node, ent, need, miles, lead, costs, _ = K.route_fast(
-            dest, skus, qty, k, 0, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr, inv.node, r._on_hand,
-            r._safety, r._reserved, *common[:4], r._sku_lb, r._sku_bits, *common[4:], r._base_params, r._bands,
-            False, False)
-        full = K.route_core(dest, skus, qty, k, 0, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr, inv.node,
-                             r._on_hand, r._safety, r._reserved, *common, r._no_free, r._mark,
-                             r._base_params, r._bands, False)
+            dest, skus, qty, k, 0, r._tier_masks[0], inv.sku_ptr, inv.node, r._sku_bits, r._ibuf, r._fbuf,
+            r._base_params, False, False)
+        full = K.route_core(dest, skus, qty, k, 0, r._tier_masks[0], inv.sku_ptr, inv.node, r._no_free, r._ibuf,
+                            r._fbuf, r._base_params, False)
         assert (r._mark == -1).all()
         if not ok:
             continue
@@ -468,10 +461,8 @@ def test_used_rows_are_the_rows_that_ship(seed):
     for _ in range(80):
         skus, qty, dest, k = _random_order(rng, net, 5, 5, 5)
         strategy = int(rng.integers(0, 5))
-        out = K.route_core(dest, skus, qty, k, strategy, r._tier_masks[0], r._nodef, r._skuf, inv.sku_ptr,
-                            inv.node, r._on_hand, r._safety, r._reserved, r._entry_fee, r._dual, r._entry_risk,
-                            r._entry_demand, r._cap_orders, r._cap_units, r._no_free, r._mark, r._base_params,
-                            r._bands, False, bool(rng.integers(0, 2)))
+        out = K.route_core(dest, skus, qty, k, strategy, r._tier_masks[0], inv.sku_ptr, inv.node, r._no_free,
+                           r._ibuf, r._fbuf, r._base_params, False, bool(rng.integers(0, 2)))
         alloc, ent, used = out[3], out[2], out[9]
         np.testing.assert_array_equal(used, np.flatnonzero(alloc.any(axis=1)))
         seen_split += len(used) > 1
