@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks.conftest import Sizes, median_s
-from sourcewise.data.instances import _places
+from sourcewise.data.instances import us_places_sample
 from sourcewise.engine import _kernels as K
 from sourcewise.engine import scoring
 from sourcewise.models.network import unit_vectors
@@ -19,8 +19,8 @@ from sourcewise.models.network import unit_vectors
 @pytest.fixture(scope="module")
 def score_inputs(sizes: Sizes):
     rng = np.random.default_rng(7)
-    dlat, dlon = _places(sizes.score_orders, rng, 0.25)
-    nlat, nlon = _places(sizes.score_nodes, rng, 0.05)
+    dlat, dlon = us_places_sample(sizes.score_orders, rng, 0.25)
+    nlat, nlon = us_places_sample(sizes.score_nodes, rng, 0.05)
     return dlat, dlon, (nlat, nlon)
 
 

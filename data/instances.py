@@ -114,7 +114,7 @@ def _us_places() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lat, lon, rng.pareto(1.2, n) + 1.0
 
 
-def _places(n: int, rng: np.random.Generator, jitter: float) -> tuple[np.ndarray, np.ndarray]:
+def us_places_sample(n: int, rng: np.random.Generator, jitter: float) -> tuple[np.ndarray, np.ndarray]:
     """``n`` population-weighted points, jittered and clipped to the box."""
     lat0, lon0, pop = _us_places()
     idx = rng.choice(len(lat0), size=n, p=pop / pop.sum())
@@ -150,7 +150,7 @@ def build_network(n_nodes: int, n_skus: int, seed: int = 0, vendors: bool = True
         raise ValueError("n_nodes and n_skus must be >= 1")
     rng = np.random.default_rng([seed, 1])
     # distinct sites where possible: the largest cities first, jittered
-    lat, lon = _places(n_nodes, rng, jitter=0.05)
+    lat, lon = us_places_sample(n_nodes, rng, jitter=0.05)
     nodes: list[Node] = []
     i = 0
     for kind, count in _kind_counts(n_nodes, vendors).items():
@@ -281,7 +281,7 @@ def build_orders(network: Network, n_orders: int, seed: int = 0,
             break
         sku[dup] = rng.integers(0, n_skus, int(dup.sum()))
     qty = rng.choice(QTY_VALUES, size=total, p=QTY_PMF).astype(np.int64)
-    lat, lon = _places(n_orders, rng, jitter=CUSTOMER_JITTER_DEG)
+    lat, lon = us_places_sample(n_orders, rng, jitter=CUSTOMER_JITTER_DEG)
     width = max(7, len(str(n_orders)))
     order_id = np.array([f"O{i:0{width}d}" for i in range(1, n_orders + 1)], dtype=object)
     line_no = np.arange(total) - line_ptr[owner]

@@ -563,13 +563,13 @@ def mip_baseline(quick: bool, log: Callable[[str], None] = print) -> dict[str, A
 # --------------------------------------------------------------------- scoring
 def scoring_measure(quick: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Order x node scores per second of :func:`sourcewise.engine.scoring.proximity_scores` (reused buffer)."""
-    from sourcewise.data.instances import _places
+    from sourcewise.data.instances import us_places_sample
     from sourcewise.engine import scoring
 
     m, n = (512, 500) if quick else (4096, 2000)
     rng = np.random.default_rng(5)
-    dlat, dlon = _places(m, rng, 0.25)
-    nodes = _places(n, rng, 0.05)
+    dlat, dlon = us_places_sample(m, rng, 0.25)
+    nodes = us_places_sample(n, rng, 0.05)
     out: dict[str, Any] = {"orders": m, "nodes": n}
     for dt in (np.float64, np.float32):
         buf = np.empty((m, n), dtype=dt)

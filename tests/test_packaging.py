@@ -119,3 +119,37 @@ def test_fresh_install_runs_the_command(tmp_path):
     for name in ("engine", "models", "data", "cli"):
         done = run(str(py), "-c", f"import {name}")
         assert done.returncode != 0 and "ModuleNotFoundError" in done.stderr, name
+
+
+def _is_module(dotted: str) -> bool:
+    rel = Path(*dotted.split(".")[1:])
+    return (ROOT / rel).with_suffix(".py").exists() or (ROOT / rel / "__init__.py").exists()
+
+
+def test_no_module_uses_another_modules_private_names():
+    """``from m import _x`` and ``m._x`` only within the module that defines ``_x``.
+
+    Private modules (``_kernels``, ``_master``) may be imported by their
+    siblings; their own names are public within them.
+    """
+    bad = []
+    for path in _product_modules():
+        tree = ast.parse(path.read_text(), str(path))
+        aliases: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("sourcewise"):
+                for a in node.names:
+                    target = f"{node.module}.{a.name}"
+                    if _is_module(target):
+                        aliases.add(a.asname or a.name)
+                    elif a.name.startswith("_") and not a.name.startswith("__"):
+                        bad.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {target}")
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.startswith("sourcewise") and a.asname:
+                        aliases.add(a.asname)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
+                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} uses {node.value.id}.{node.attr}")
+    assert not bad, "\n".join(bad)
