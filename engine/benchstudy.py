@@ -54,8 +54,10 @@ import numpy as np
 import pandas as pd
 
 from sourcewise.data.instances import Instance, build_instance, slice_orders, to_frames
+from sourcewise.engine import _kernels as K
 from sourcewise.engine.naive import NaiveRouter
 from sourcewise.engine.router import Router
+from sourcewise.models.network import unit_vectors
 
 
 @dataclass(frozen=True)
@@ -330,41 +332,46 @@ def wave_instance(quick: bool, seed: int = 3) -> Instance:
     return build_instance(n[0], n[1], n[2], seed=seed, stock_cover=cover, vendors=False)
 
 
-def _unit_cost_table(inst: Instance, policy) -> tuple[np.ndarray, np.ndarray]:
-    """Per (order, node) miles and per node fixed cost under ``policy.cost``."""
-    from sourcewise.models.network import unit_vectors
-
+def _row_costs(inst: Instance, policy, o: np.ndarray, n: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Real unit cost of rows (order ``o``, node ``n``, SKU ``s``): the engine's own cost helpers,
+    with the node's fee rate on the SKU's price as the vendor fee."""
     net = inst.network
-    dest = unit_vectors(inst.orders.lat, inst.orders.lon)
-    chord = np.linalg.norm(dest[:, None, :] - net.xyz[None, :, :], axis=2)
-    miles = 2 * 3958.7613 * np.arcsin(np.clip(chord / 2, 0, 1))
-    fixed = policy.cost.per_shipment + net.handling_per_shipment
-    return miles, fixed
+    nodef = K.pack_nodes(net)
+    skuf = np.ascontiguousarray(np.stack([net.price, net.weight_kg], axis=1))
+    dest = unit_vectors(inst.orders.lat[o], inst.orders.lon[o]).reshape(-1, 3)
+    fee = net.fee_rate[n] * net.price[s]
+    return K.real_unit_costs(np.ascontiguousarray(dest), n.astype(np.int64), s.astype(np.int64),
+                             np.ascontiguousarray(fee, dtype=np.float64), nodef, skuf,
+                             K.cost_params(policy, nodef))
+
+
+def _parcel_costs(inst: Instance, policy, n: np.ndarray) -> np.ndarray:
+    """Real cost of one parcel from each node in ``n``."""
+    nodef = K.pack_nodes(inst.network)
+    return K.parcel_costs(n.astype(np.int64), nodef, K.cost_params(policy, nodef))
 
 
 def plan_cost(inst: Instance, policy, alloc: pd.DataFrame) -> tuple[float, int]:
-    """Cost and units of allocations ``order_id, sku, node_id, qty`` under the textbook cost model.
+    """Cost and units of allocations ``order_id, sku, node_id, qty`` under the engine's cost model.
 
     Per shipment (order, node): ``per_shipment + handling_per_shipment``; per
     unit: ``per_unit + per_unit_mile * miles + handling_per_unit + fee_rate *
-    price + per_kg * weight``; ``split_penalty`` per extra shipment.
+    price + per_kg * weight``; ``split_penalty`` per extra shipment. Priced by
+    the kernels' cost helpers (:mod:`sourcewise.engine._kernels.cost`).
     """
-    net, cm = inst.network, policy.cost
-    miles, fixed = _unit_cost_table(inst, policy)
+    net = inst.network
     o_pos = {oid: i for i, oid in enumerate(inst.orders.order_id)}
     n_pos = net.node_index
     s_pos = net.sku_index
     if len(alloc) == 0:
         return 0.0, 0
-    o = np.array([o_pos[x] for x in alloc["order_id"]])
-    n = np.array([n_pos[x] for x in alloc["node_id"]])
-    s = np.array([s_pos[x] for x in alloc["sku"]])
+    o = np.array([o_pos[x] for x in alloc["order_id"]], np.int64)
+    n = np.array([n_pos[x] for x in alloc["node_id"]], np.int64)
+    s = np.array([s_pos[x] for x in alloc["sku"]], np.int64)
     q = alloc["qty"].to_numpy(np.int64)
-    unit = (cm.per_unit + cm.per_unit_mile * miles[o, n] + net.handling_per_unit[n]
-            + net.fee_rate[n] * net.price[s] + cm.per_kg * net.weight_kg[s])
-    cost = float((q * unit).sum())
+    cost = float((q * _row_costs(inst, policy, o, n, s)).sum())
     ships = pd.DataFrame({"o": o, "n": n}).drop_duplicates()
-    cost += float(fixed[ships["n"].to_numpy()].sum())
+    cost += float(_parcel_costs(inst, policy, ships["n"].to_numpy()).sum())
     per_order = ships.groupby("o").size().to_numpy()
     cost += policy.split_penalty * float(np.maximum(per_order - 1, 0).sum())
     return cost, int(q.sum())
@@ -382,8 +389,7 @@ def solve_mip(inst: Instance, policy, time_limit: float) -> dict[str, Any]:
     """
     from ortools.linear_solver import pywraplp
 
-    net, inv, b, cm = inst.network, inst.inventory, inst.orders, policy.cost
-    miles, fixed = _unit_cost_table(inst, policy)
+    net, inv, b = inst.network, inst.inventory, inst.orders
     atp = inv.atp_array()
     ent_by_sku = {s: range(int(inv.sku_ptr[s]), int(inv.sku_ptr[s + 1])) for s in set(b.sku.tolist())}
     solver = pywraplp.Solver.CreateSolver("SCIP")
@@ -409,21 +415,25 @@ def solve_mip(inst: Instance, policy, time_limit: float) -> dict[str, Any]:
             lines[int(b.sku[j])] = lines.get(int(b.sku[j]), 0) + int(b.qty[j])
         for s, q in lines.items():
             groups.append((o, s, q))
-    for gi, (o, s, q) in enumerate(groups):
+    # every (group, entry) the model may use, priced in one call of the engine's cost helpers
+    rows = [(gi, o, s, q, int(e), int(inv.node[e])) for gi, (o, s, q) in enumerate(groups) for e in ent_by_sku[s]
+            if min(q, int(atp[e])) > 0 and net.usable[int(inv.node[e])]]
+    arr = np.array([(o, n, s) for _, o, s, _, _, n in rows], np.int64).reshape(-1, 3)
+    unit_of = _row_costs(inst, policy, arr[:, 0], arr[:, 1], arr[:, 2]) if len(rows) else np.empty(0)
+    fixed = _parcel_costs(inst, policy, np.arange(net.n_nodes))
+    by_group: dict[int, list[tuple[int, int, float]]] = {}
+    for (gi, _, _, _, e, n), unit in zip(rows, unit_of.tolist(), strict=True):
+        by_group.setdefault(gi, []).append((e, n, unit))
+    for gi, (o, _, q) in enumerate(groups):
         u = solver.IntVar(0, q, f"u{gi}")
         obj.SetCoefficient(u, penalty)
         terms = [u]
-        for e in ent_by_sku[s]:
-            n = int(inv.node[e])
+        for e, n, unit in by_group.get(gi, ()):
             cap = min(q, int(atp[e]))
-            if cap <= 0 or not net.usable[n]:
-                continue
             if (o, n) not in y:
                 y[(o, n)] = solver.BoolVar(f"y{o}_{n}")
                 obj.SetCoefficient(y[(o, n)], float(fixed[n]) + policy.split_penalty)
             x = solver.IntVar(0, cap, f"x{gi}_{n}")
-            unit = (cm.per_unit + cm.per_unit_mile * miles[o, n] + net.handling_per_unit[n]
-                    + net.fee_rate[n] * net.price[s] + cm.per_kg * net.weight_kg[s])
             obj.SetCoefficient(x, float(unit))
             solver.Add(x <= cap * y[(o, n)])
             terms.append(x)

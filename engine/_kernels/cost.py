@@ -161,3 +161,29 @@ def with_miles(dest, nodef, n, flat, per_unit_mile):
     """Exact cost through node ``n``: its distance-free cost plus the miles; and the miles."""
     d = arc_miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
     return flat + per_unit_mile * d, d
+
+
+@njit(cache=True)
+def real_unit_costs(dest, node, sku, fee, nodef, skuf, params):
+    """Real cost of one unit per allocation row, for code that prices plans it did not make.
+
+    Row ``i`` ships SKU ``sku[i]`` from node ``node[i]`` to the customer at
+    unit vector ``dest[i]``, paying ``fee[i]`` per unit in vendor fees:
+    :func:`unit_cost_at` (carrier per unit and per unit-mile, node handling per unit),
+    :func:`weight_cost` and the fee. Parcels are priced apart, by :func:`parcel_cost`.
+    """
+    out = np.empty(node.shape[0])
+    for i in range(node.shape[0]):
+        n = node[i]
+        miles = arc_miles(dest[i, 0], dest[i, 1], dest[i, 2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+        out[i] = unit_cost_at(n, miles, nodef, params) + weight_cost(skuf[sku[i], 1], params) + fee[i]
+    return out
+
+
+@njit(cache=True)
+def parcel_costs(node, nodef, params):
+    """:func:`parcel_cost` of each node in ``node``."""
+    out = np.empty(node.shape[0])
+    for i in range(node.shape[0]):
+        out[i] = parcel_cost(node[i], nodef, params)
+    return out
