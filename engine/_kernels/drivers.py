@@ -398,28 +398,8 @@ def route_core(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, free, i
 
     Parameters
     ----------
-    dest : ndarray, shape (3,)
-        The customer's unit vector.
-    g_sku, g_qty : ndarray of int64, shape (G,)
-        The order's SKU groups (lines of one SKU merged) and their units.
-    k : int
-        Most parcels the order may still use.
-    strategy : int
-        A strategy code (:data:`~sourcewise.engine._kernels.layout.COST` ... ``DUAL``).
-    mask : ndarray of bool, shape (n_nodes,)
-        Nodes the sourcing tier admits.
-    sku_ptr, ent_node : ndarray of int64
-        The inventory's entries in CSR form: SKU ``s`` owns entries
-        ``sku_ptr[s]:sku_ptr[s+1]``, at nodes ``ent_node``.
-    ibuf, fbuf : ndarray
-        The router's packed state (:func:`~sourcewise.engine._kernels.layout.pack_ints`,
-        :func:`~sourcewise.engine._kernels.layout.pack_floats`): stock, reservations,
-        capacity left and scratch; node matrix, SKU weights, per-entry fees, dual
-        prices, risk and walk-in demand, SKU bounds and transit bands.
-    params : ndarray, shape (N_PARAMS,)
-        The call's parameter vector (``P_*`` positions).
-    reserve : bool
-        Reserve the stock and capacity the plan uses.
+    dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, ibuf, fbuf, params, reserve
+        As for :func:`route_fast`.
     free : ndarray of bool, shape (n_nodes,)
         Nodes that already ship part of this order: their parcel is paid for.
     fast_tried : bool

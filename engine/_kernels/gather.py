@@ -98,20 +98,25 @@ def gather_priced(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap
                         skuf, free, strategy)
 
 
+@njit(cache=True, inline="always")
+def candidate_buffers(g_sku, sku_ptr):
+    """Scratch for a candidate scan: node, miles, lead days and a touched-node list, each as long as
+    the order's SKUs have entries (no order can have more candidates)."""
+    ub = 0
+    for g in range(g_sku.shape[0]):
+        s = g_sku[g]
+        ub += sku_ptr[s + 1] - sku_ptr[s]
+    return np.empty(ub, np.int64), np.empty(ub), np.empty(ub), np.empty(ub, np.int64)
+
+
 @njit(cache=True)
 def gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark,
                  dest, nodef, params, bands, price, entry_fee, entry_dual, entry_risk, entry_demand, skuf, free,
                  strategy):
     """The scan behind :func:`gather` and, with ``price``, :func:`gather_priced`."""
     G = g_sku.shape[0]
-    ub = 0
-    for g in range(G):
-        s = g_sku[g]
-        ub += sku_ptr[s + 1] - sku_ptr[s]
-    cand = np.empty(ub, np.int64)
-    miles = np.empty(ub)
-    lead = np.empty(ub)
-    touched = np.empty(ub, np.int64)
+    cand, miles, lead, touched = candidate_buffers(g_sku, sku_ptr)
+    ub = cand.shape[0]
     n_touched = 0
     C = 0
     max_miles = params[P_MAX_MILES]

@@ -42,6 +42,7 @@ from sourcewise.engine._kernels.cost import (
     unit_shipping,
     weight_cost,
 )
+from sourcewise.engine._kernels.gather import candidate_buffers
 from sourcewise.engine._kernels.geometry import arc_miles
 from sourcewise.engine._kernels.layout import (
     EPS,
@@ -56,6 +57,7 @@ from sourcewise.engine._kernels.layout import (
     P_PER_SHIPMENT,
     P_SPLIT,
 )
+from sourcewise.engine._kernels.search import members_by_cost
 
 PARALLEL_FROM = 2000
 """Batches of at least this many orders are priced on all cores."""
@@ -88,14 +90,7 @@ def _candidates(g_sku, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest,
         lateness penalty), ``unit[c, g]`` the cost of one unit of group ``g``.
     """
     G = g_sku.shape[0]
-    ub = 0
-    for g in range(G):
-        s = g_sku[g]
-        ub += sku_ptr[s + 1] - sku_ptr[s]
-    cand = np.empty(ub, np.int64)
-    miles = np.empty(ub)
-    lead = np.empty(ub)
-    touched = np.empty(ub, np.int64)
+    cand, miles, lead, touched = candidate_buffers(g_sku, sku_ptr)
     n_touched = 0
     C = 0
     exclude = params[P_LATE_MODE] == LATE_EXCLUDE
@@ -167,15 +162,7 @@ def _eval_pen(S, m, qty, atp, r, f, penalty, split_penalty, buf, write):
     order = np.empty(3, np.int64)
     cost = 0.0
     for g in range(G):
-        for i in range(m):
-            order[i] = i
-        for i in range(1, m):
-            j = i
-            while j > 0 and r[S[order[j]], g] < r[S[order[j - 1]], g]:
-                t = order[j]
-                order[j] = order[j - 1]
-                order[j - 1] = t
-                j -= 1
+        members_by_cost(S, m, r, g, order)
         rem = qty[g]
         for i in range(m):
             if rem == 0:

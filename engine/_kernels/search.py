@@ -124,6 +124,21 @@ def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, node
     return best, best_cost, split_lb, need
 
 
+@njit(cache=True, inline="always")
+def members_by_cost(S, m, unit, g, order):
+    """Order the ``m`` (at most three) members of node set ``S`` by their unit cost of group ``g``:
+    ``order[:m]`` gets positions in ``S``, cheapest first (insertion sort, stable)."""
+    for i in range(m):
+        order[i] = i
+    for i in range(1, m):
+        j = i
+        while j > 0 and unit[S[order[j]], g] < unit[S[order[j - 1]], g]:
+            t = order[j]
+            order[j] = order[j - 1]
+            order[j - 1] = t
+            j -= 1
+
+
 @njit(cache=True)
 def eval_set(S, m, qty, atp, unit, fixed, capu, split_penalty, alloc_out, write, work):
     """Fill and cost of serving the order from candidate set ``S[:m]``.
@@ -146,16 +161,7 @@ def eval_set(S, m, qty, atp, unit, fixed, capu, split_penalty, alloc_out, write,
     fill = 0
     cost = 0.0
     for g in range(G):
-        for i in range(m):
-            order[i] = i
-        # insertion sort of at most three members by unit cost
-        for i in range(1, m):
-            j = i
-            while j > 0 and unit[S[order[j]], g] < unit[S[order[j - 1]], g]:
-                t = order[j]
-                order[j] = order[j - 1]
-                order[j - 1] = t
-                j -= 1
+        members_by_cost(S, m, unit, g, order)
         rem = qty[g]
         for i in range(m):
             if rem == 0:
