@@ -104,10 +104,48 @@ def _target_tags(target, tag_mode, tag_ptr, tag_codes):
     return mark
 
 
+@njit(cache=True, inline="always")
+def _target_state(target, category, brand, price, tag_mode, tag_bits, tag_ptr, tag_codes):
+    """What every SKU is compared with: the target's category, brand, price, tag bits, tag
+    marks (with their length) and number of tags."""
+    tbits = tag_bits[target] if tag_mode == TAGS_BITS else np.uint64(0)
+    mark = _target_tags(target, tag_mode, tag_ptr, tag_codes)
+    return (category[target], brand[target], price[target], tbits, mark, mark.shape[0],
+            tag_ptr[target + 1] - tag_ptr[target])
+
+
+@njit(cache=True, inline="always")
+def _score(j, t, category, brand, price, tag_mode, tag_bits, tag_ptr, tag_codes, w_category, w_brand, w_tags,
+           w_price):
+    """Weighted sum of SKU ``j``'s feature similarities to the target ``t`` (explicit listing apart)."""
+    tc, tb, tp, tbits, mark, top, lt = t
+    s = _attr_score(tc, tb, tp, category[j], brand[j], price[j], w_category, w_brand, w_price)
+    if w_tags > 0.0:
+        if tag_mode == TAGS_BITS:
+            jac = _jaccard_bits(tbits, tag_bits[j])
+        else:
+            inter = 0
+            for e in range(tag_ptr[j], tag_ptr[j + 1]):
+                c = tag_codes[e]
+                if c < top and mark[c]:
+                    inter += 1
+            jac = _jaccard_counts(inter, lt, tag_ptr[j + 1] - tag_ptr[j])
+        s += w_tags * jac
+    return s
+
+
+@njit(cache=True, inline="always")
+def _add_explicit(out, target, explicit_ptr, explicit_idx, weight):
+    # The explicit list is short (a handful of ids), so a pass after the main
+    # loop is cheaper than testing membership for every SKU.
+    for e in range(explicit_ptr[target], explicit_ptr[target + 1]):
+        out[explicit_idx[e]] += weight
+
+
 @njit(cache=True)
 def similarity_scores(target, explicit_ptr, explicit_idx, category, brand, tag_mode,
-                       tag_bits, tag_ptr, tag_codes, price, w_explicit, w_category,
-                       w_brand, w_tags, w_price):
+                      tag_bits, tag_ptr, tag_codes, price, w_explicit, w_category,
+                      w_brand, w_tags, w_price):
     """Similarity of every SKU to ``target``: weighted mean of feature similarities.
 
     Features: explicit listing (1 if the SKU is in the target's substitute
@@ -119,7 +157,7 @@ def similarity_scores(target, explicit_ptr, explicit_idx, category, brand, tag_m
     Serial: for typical catalogues one call takes microseconds, less than
     waking a thread pool (far less on a loaded machine, where OpenMP workers
     spin against other processes). :func:`similarity_scores_parallel` is the
-    same computation for large catalogues; keep the two loops identical.
+    same computation for large catalogues: both score through :func:`_score`.
     """
     n = price.shape[0]
     out = np.zeros(n)
@@ -127,68 +165,29 @@ def similarity_scores(target, explicit_ptr, explicit_idx, category, brand, tag_m
     if total <= 0.0:
         return out
     inv = 1.0 / total
-    tc = category[target]
-    tb = brand[target]
-    tp = price[target]
-    tbits = tag_bits[target] if tag_mode == TAGS_BITS else np.uint64(0)
-    mark = _target_tags(target, tag_mode, tag_ptr, tag_codes)
-    top = mark.shape[0]
-    lt = tag_ptr[target + 1] - tag_ptr[target]
+    t = _target_state(target, category, brand, price, tag_mode, tag_bits, tag_ptr, tag_codes)
     for j in range(n):
-        s = _attr_score(tc, tb, tp, category[j], brand[j], price[j], w_category, w_brand, w_price)
-        if w_tags > 0.0:
-            if tag_mode == TAGS_BITS:
-                jac = _jaccard_bits(tbits, tag_bits[j])
-            else:
-                inter = 0
-                for e in range(tag_ptr[j], tag_ptr[j + 1]):
-                    c = tag_codes[e]
-                    if c < top and mark[c]:
-                        inter += 1
-                jac = _jaccard_counts(inter, lt, tag_ptr[j + 1] - tag_ptr[j])
-            s += w_tags * jac
-        out[j] = s * inv
-    # The explicit list is short (a handful of ids), so a pass after the main
-    # loop is cheaper than testing membership for every SKU.
-    for e in range(explicit_ptr[target], explicit_ptr[target + 1]):
-        out[explicit_idx[e]] += w_explicit * inv
+        out[j] = _score(j, t, category, brand, price, tag_mode, tag_bits, tag_ptr, tag_codes, w_category, w_brand,
+                        w_tags, w_price) * inv
+    _add_explicit(out, target, explicit_ptr, explicit_idx, w_explicit * inv)
     return out
 
 
 @njit(cache=True, parallel=True)
 def similarity_scores_parallel(target, explicit_ptr, explicit_idx, category, brand, tag_mode,
-                                tag_bits, tag_ptr, tag_codes, price, w_explicit, w_category,
-                                w_brand, w_tags, w_price):
+                               tag_bits, tag_ptr, tag_codes, price, w_explicit, w_category,
+                               w_brand, w_tags, w_price):
     """:func:`similarity_scores` with the SKU loop spread over threads."""
     n = price.shape[0]
     out = np.zeros(n)
-    total = w_explicit + w_category + w_brand + w_tags + w_price
-    if total <= 0.0:
-        return out
-    inv = 1.0 / total
-    tc = category[target]
-    tb = brand[target]
-    tp = price[target]
-    tbits = tag_bits[target] if tag_mode == TAGS_BITS else np.uint64(0)
-    mark = _target_tags(target, tag_mode, tag_ptr, tag_codes)
-    top = mark.shape[0]
-    lt = tag_ptr[target + 1] - tag_ptr[target]
-    for j in prange(n):
-        s = _attr_score(tc, tb, tp, category[j], brand[j], price[j], w_category, w_brand, w_price)
-        if w_tags > 0.0:
-            if tag_mode == TAGS_BITS:
-                jac = _jaccard_bits(tbits, tag_bits[j])
-            else:
-                inter = 0
-                for e in range(tag_ptr[j], tag_ptr[j + 1]):
-                    c = tag_codes[e]
-                    if c < top and mark[c]:
-                        inter += 1
-                jac = _jaccard_counts(inter, lt, tag_ptr[j + 1] - tag_ptr[j])
-            s += w_tags * jac
-        out[j] = s * inv
-    for e in range(explicit_ptr[target], explicit_ptr[target + 1]):
-        out[explicit_idx[e]] += w_explicit * inv
+    weights = w_explicit + w_category + w_brand + w_tags + w_price
+    if weights > 0.0:
+        inv = 1.0 / weights
+        t = _target_state(target, category, brand, price, tag_mode, tag_bits, tag_ptr, tag_codes)
+        for j in prange(n):
+            out[j] = _score(j, t, category, brand, price, tag_mode, tag_bits, tag_ptr, tag_codes, w_category,
+                            w_brand, w_tags, w_price) * inv
+        _add_explicit(out, target, explicit_ptr, explicit_idx, w_explicit * inv)
     return out
 
 
