@@ -7,7 +7,9 @@ itself never pays for it beyond keeping the kernel's arrays alive.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import msgspec
 import numpy as np
 
 from sourcewise.engine import _kernels as K
@@ -154,3 +156,93 @@ def build_notes(network: Network, inventory: Inventory, policy: Policy,
     others.sort(key=lambda note: note.distance_km)
     notes.extend(others[: policy.explain_top])
     return tuple(notes)
+
+
+@dataclass(frozen=True, eq=False)
+class ExplainContext:
+    """The arrays an explanation reads, without the router: decisions hold this,
+    so they never form a reference cycle with the router's open orders."""
+
+    inv: Inventory
+    nodef: np.ndarray
+    skuf: np.ndarray
+    entry_fee: np.ndarray
+    dual: np.ndarray
+    entry_demand: np.ndarray
+    entry_risk: np.ndarray
+    no_free: np.ndarray
+    bands: np.ndarray
+    network: Network
+
+
+class LazySnapshot(msgspec.Struct, gc=False):
+    """An explanation snapshot for a decision made without candidate matrices.
+
+    The one-call paths keep only the ATP the order saw; this rebuilds the
+    full :class:`~sourcewise.engine.explain.Snapshot` (candidates, distances, planning
+    costs) when someone reads the explanation. ``node`` ships ``need``
+    alone, or, with ``node`` -1, ``rows`` say what each node of a split
+    ships: a flat list of (node, group, units, entry) quadruples.
+    ``router`` is the router's :class:`ExplainContext`, not the router.
+    """
+
+    router: Any
+    tier: str
+    strategy: str
+    k: int
+    g_sku: Any
+    g_qty: Any
+    node: int
+    need: Any
+    snap: Any
+    dest: Any
+    mask: Any
+    params: Any
+    cap_orders: Any
+    cap_units: Any
+    code: int
+    rows: Any = None
+    policy: Any = None
+
+    def __call__(self) -> tuple[CandidateNote, ...]:
+        """The candidate notes of a decision that is this one snapshot (its explanation's builder).
+
+        A method rather than a closure per decision: routing builds one of these per order.
+        """
+        inv = self.router.inv
+        return build_notes(inv.network, inv, self.policy, [self])
+
+    def full(self) -> Snapshot:
+        r = self.router
+        inv = r.inv
+        dest = self.dest if isinstance(self.dest, np.ndarray) else K.unit_vector(*self.dest)
+        # a private index over just these SKUs, holding the ATP the order saw
+        ranges = [np.arange(inv.sku_ptr[s], inv.sku_ptr[s + 1]) for s in self.g_sku]
+        orig = np.concatenate(ranges) if ranges else np.empty(0, np.int64)
+        ptr = np.zeros(len(self.g_sku) + 1, np.int64)
+        ptr[1:] = np.cumsum([len(x) for x in ranges])
+        m = len(orig)
+        caps_o = self.cap_orders if self.cap_orders is not None else r.network.capacity_orders
+        caps_u = self.cap_units if self.cap_units is not None else r.network.capacity_units
+        mark = np.full(r.network.n_nodes, -1, np.int64)  # private scratch: the router's may be in use
+        local = np.arange(len(self.g_sku), dtype=np.int64)
+        cand, atp, ent, miles, lead = K.gather(local, ptr, inv.node[orig], self.snap, np.zeros(m, np.int64),
+                                                np.zeros(m, np.int64), self.mask, caps_o, caps_u, mark, dest,
+                                                r.nodef, self.params, r.bands)
+        K.fill_distances(cand, miles, lead, dest, r.nodef, self.params, r.bands)
+        skuf = np.ascontiguousarray(r.skuf[self.g_sku])
+        fixed, unit = K.unit_costs(cand, local, ent, atp, miles, lead, r.nodef, skuf, r.entry_fee[orig],
+                                    r.dual[orig], r.entry_demand[orig], r.no_free, self.params, self.code)
+        unit += np.where(ent >= 0, r.entry_risk[orig][np.maximum(ent, 0)], 0.0)
+        alloc = np.zeros_like(atp)
+        position = {n: c for c, n in enumerate(cand.tolist())}
+        if self.rows is None:
+            if self.node in position:
+                alloc[position[self.node]] = self.need
+        else:
+            rows = self.rows
+            for j in range(0, len(rows), 4):
+                alloc[position[rows[j]], rows[j + 1]] = rows[j + 2]
+        capu = np.asarray(caps_u)[cand]
+        return Snapshot(self.tier, self.strategy, self.k, self.g_sku, self.g_qty, cand, atp, alloc, miles, fixed,
+                        unit, capu, dest, self.mask, self.params, r.bands, self.cap_orders)

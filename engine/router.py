@@ -27,10 +27,9 @@ from sourcewise.engine.batch import (
     orders_from_batch,
     take_str,
 )
-from sourcewise.engine.explain import Snapshot, build_notes
+from sourcewise.engine.explain import ExplainContext, LazySnapshot, Snapshot, build_notes
 from sourcewise.models.decision import (
     Allocation,
-    CandidateNote,
     CostBreakdown,
     Decision,
     Explanation,
@@ -123,11 +122,11 @@ class _Piece(msgspec.Struct, gc=False):
     free: bool = False  # the node already shipped for this order (re-routing)
 
 
-# Untracked by the cycle collector (gc=False), as _LazySnapshot: the router keeps one
+# Untracked by the cycle collector (gc=False), as LazySnapshot: the router keeps one
 # per open order, and every tracked survivor brings the next collection nearer; each
 # gen-0 pass (tens of us) and gen-1 pass (hundreds) lands on some order's latency.
 # Neither can be in a cycle: they reach the decision, the order and arrays, and
-# nothing they reach refers back to them (see _Context).
+# nothing they reach refers back to them (see ExplainContext).
 class _Held(msgspec.Struct, gc=False):
     """Stock an open order holds: inventory entry positions and units."""
 
@@ -214,96 +213,6 @@ def _unit_vector(lat: float, lon: float) -> np.ndarray:
     la, lo = math.radians(lat), math.radians(lon)
     cl = math.cos(la)
     return np.array((cl * math.cos(lo), cl * math.sin(lo), math.sin(la)))
-
-
-@dataclass(frozen=True, eq=False)
-class _Context:
-    """The arrays an explanation reads, without the router: decisions hold this,
-    so they never form a reference cycle with the router's open orders."""
-
-    _inv: Inventory
-    _nodef: np.ndarray
-    _skuf: np.ndarray
-    _entry_fee: np.ndarray
-    _dual: np.ndarray
-    _entry_demand: np.ndarray
-    _entry_risk: np.ndarray
-    _no_free: np.ndarray
-    _bands: np.ndarray
-    network: Network
-
-
-class _LazySnapshot(msgspec.Struct, gc=False):
-    """An explanation snapshot for a decision made without candidate matrices.
-
-    The one-call paths keep only the ATP the order saw; this rebuilds the
-    full :class:`~sourcewise.engine.explain.Snapshot` (candidates, distances, planning
-    costs) when someone reads the explanation. ``node`` ships ``need``
-    alone, or, with ``node`` -1, ``rows`` say what each node of a split
-    ships: a flat list of (node, group, units, entry) quadruples.
-    ``router`` is the router's :class:`_Context`, not the router.
-    """
-
-    router: Any
-    tier: str
-    strategy: str
-    k: int
-    g_sku: Any
-    g_qty: Any
-    node: int
-    need: Any
-    snap: Any
-    dest: Any
-    mask: Any
-    params: Any
-    cap_orders: Any
-    cap_units: Any
-    code: int
-    rows: Any = None
-    policy: Any = None
-
-    def __call__(self) -> tuple[CandidateNote, ...]:
-        """The candidate notes of a decision that is this one snapshot (its explanation's builder).
-
-        A method rather than a closure per decision: routing builds one of these per order.
-        """
-        inv = self.router._inv
-        return build_notes(inv.network, inv, self.policy, [self])
-
-    def full(self) -> Snapshot:
-        r = self.router
-        inv = r._inv
-        dest = self.dest if isinstance(self.dest, np.ndarray) else _unit_vector(*self.dest)
-        # a private index over just these SKUs, holding the ATP the order saw
-        ranges = [np.arange(inv.sku_ptr[s], inv.sku_ptr[s + 1]) for s in self.g_sku]
-        orig = np.concatenate(ranges) if ranges else np.empty(0, np.int64)
-        ptr = np.zeros(len(self.g_sku) + 1, np.int64)
-        ptr[1:] = np.cumsum([len(x) for x in ranges])
-        m = len(orig)
-        caps_o = self.cap_orders if self.cap_orders is not None else r.network.capacity_orders
-        caps_u = self.cap_units if self.cap_units is not None else r.network.capacity_units
-        mark = np.full(r.network.n_nodes, -1, np.int64)  # private scratch: the router's may be in use
-        local = np.arange(len(self.g_sku), dtype=np.int64)
-        cand, atp, ent, miles, lead = K.gather(local, ptr, inv.node[orig], self.snap, np.zeros(m, np.int64),
-                                                np.zeros(m, np.int64), self.mask, caps_o, caps_u, mark, dest,
-                                                r._nodef, self.params, r._bands)
-        K.fill_distances(cand, miles, lead, dest, r._nodef, self.params, r._bands)
-        skuf = np.ascontiguousarray(r._skuf[self.g_sku])
-        fixed, unit = K.unit_costs(cand, local, ent, atp, miles, lead, r._nodef, skuf, r._entry_fee[orig],
-                                    r._dual[orig], r._entry_demand[orig], r._no_free, self.params, self.code)
-        unit += np.where(ent >= 0, r._entry_risk[orig][np.maximum(ent, 0)], 0.0)
-        alloc = np.zeros_like(atp)
-        position = {n: c for c, n in enumerate(cand.tolist())}
-        if self.rows is None:
-            if self.node in position:
-                alloc[position[self.node]] = self.need
-        else:
-            rows = self.rows
-            for j in range(0, len(rows), 4):
-                alloc[position[rows[j]], rows[j + 1]] = rows[j + 2]
-        capu = np.asarray(caps_u)[cand]
-        return Snapshot(self.tier, self.strategy, self.k, self.g_sku, self.g_qty, cand, atp, alloc, miles, fixed,
-                        unit, capu, dest, self.mask, self.params, r._bands, self.cap_orders)
 
 
 # the router's attributes behind K.PACKED_INTS and K.PACKED_FLOATS, in that order
@@ -490,8 +399,8 @@ class Router:
         self._default_strategy = self._strategy_code(None)
         self._due_cache: dict[tuple[date, float], date] = {}
 
-    def _context(self) -> _Context:
-        return _Context(self._inv, self._nodef, self._skuf, self._entry_fee, self._dual, self._entry_demand,
+    def _context(self) -> ExplainContext:
+        return ExplainContext(self._inv, self._nodef, self._skuf, self._entry_fee, self._dual, self._entry_demand,
                         self._entry_risk, self._no_free, self._bands, self.network)
 
     # ------------------------------------------------------------------ state
@@ -999,7 +908,7 @@ class Router:
             shipments[-1][1] += q
         shipments = tuple([Shipment(nid, units, km, tuple(its), ld, self._due(start, ld), "ship", tier_name)
                            for nid, units, km, its, ld in shipments])
-        snapshot = _LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, -1, None, out[4 * n_rows:], dest,
+        snapshot = LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, -1, None, out[4 * n_rows:], dest,
                                  mask, p, cap_before[0] if cap_before is not None else None,
                                  cap_before[1] if cap_before is not None else None, code, flat, self.policy)
         split = self.policy.split_penalty * (len(shipments) - 1)
@@ -1032,7 +941,7 @@ class Router:
         items = tuple([(line.line_id, line.qty) for line in lines])
         start = placed.date() if placed is not None else self.business_day
         shipment = Shipment(node_id, units, km, items, lead, self._due(start, lead), "ship", tier_name)
-        snapshot = _LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, node, g_qty, out[G:], dest, mask, p,
+        snapshot = LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, node, g_qty, out[G:], dest, mask, p,
                                  cap_before[0] if cap_before is not None else None,
                                  cap_before[1] if cap_before is not None else None, code, None, self.policy)
         # positional arguments: this runs once per order
@@ -1112,7 +1021,7 @@ class Router:
                             remaining[g] -= q
                             pieces.append(_Piece(g, int(node), int(fent[j]), q, float(flead),
                                                  float(fmiles) * K.MILE_KM, tier_name, method))
-                    snapshots.append(_LazySnapshot(self._ctx, tier_name, name, k, g_sku[sel], want, int(node), need,
+                    snapshots.append(LazySnapshot(self._ctx, tier_name, name, k, g_sku[sel], want, int(node), need,
                                                    snap, dest_vec, mask, p, caps[0], caps[1], code))
                     return 1 if node >= 0 else 0
             cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K.route_core(
@@ -1232,11 +1141,11 @@ class Router:
         def complete(snap):
             miles = snap.miles.copy()
             lead_ = lead.copy()
-            K.fill_distances(snap.cand, miles, lead_, snap.dest, ctx._nodef, snap.params, snap.bands)
-            fixed, unit = K.unit_costs(snap.cand, snap.g_sku, ent, snap.atp, miles, lead_, ctx._nodef, ctx._skuf,
-                                        ctx._entry_fee, ctx._dual, ctx._entry_demand, free_mask, snap.params,
+            K.fill_distances(snap.cand, miles, lead_, snap.dest, ctx.nodef, snap.params, snap.bands)
+            fixed, unit = K.unit_costs(snap.cand, snap.g_sku, ent, snap.atp, miles, lead_, ctx.nodef, ctx.skuf,
+                                        ctx.entry_fee, ctx.dual, ctx.entry_demand, free_mask, snap.params,
                                         code)
-            unit += np.where(ent >= 0, ctx._entry_risk[np.maximum(ent, 0)], 0.0)
+            unit += np.where(ent >= 0, ctx.entry_risk[np.maximum(ent, 0)], 0.0)
             return miles, fixed, unit
         return complete
 

@@ -376,7 +376,7 @@ def test_open_orders_keep_few_objects_for_the_cycle_collector(rng):
     # nearer, and collections land on routing latency. After a collection
     # (which untracks most tuples of untracked values) an open order keeps
     # about two: its Decision and Explanation, as a decision may sit in a cycle
-    # through its explanation; the router's own records (_Held, _LazySnapshot)
+    # through its explanation; the router's own records (_Held, LazySnapshot)
     # cannot, and are untracked.
     import gc
 
