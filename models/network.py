@@ -79,18 +79,8 @@ class Network:
         nodes = tuple(nodes)
         skus = tuple(skus)
         col = Collector()
-        node_index: dict[str, int] = {}
-        for i, n in enumerate(nodes):
-            if n.node_id in node_index:
-                col.add("nodes", i, "node_id", f"duplicate node_id {n.node_id!r}")
-            else:
-                node_index[n.node_id] = i
-        sku_index: dict[str, int] = {}
-        for i, s in enumerate(skus):
-            if s.sku in sku_index:
-                col.add("skus", i, "sku", f"duplicate sku {s.sku!r}")
-            else:
-                sku_index[s.sku] = i
+        node_index = _index([n.node_id for n in nodes], "nodes", "node_id", col)
+        sku_index = _index([k.sku for k in skus], "skus", "sku", col)
         col.raise_if_any()
 
         def arr(values: list, dtype: type) -> np.ndarray:
@@ -143,3 +133,14 @@ class Network:
     @property
     def n_skus(self) -> int:
         return len(self.skus)
+
+
+def _index(ids: list[str], table: str, field: str, col: Collector) -> dict[str, int]:
+    """Position of each id; a repeated id is a problem in ``col`` (the first keeps its place)."""
+    index: dict[str, int] = {}
+    for i, key in enumerate(ids):
+        if key in index:
+            col.add(table, i, field, f"duplicate {field} {key!r}")
+        else:
+            index[key] = i
+    return index
