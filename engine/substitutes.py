@@ -25,6 +25,7 @@ import pandas as pd
 from sourcewise.engine._kernels import similarity as S
 from sourcewise.models.errors import Collector
 from sourcewise.models.network import Network
+from sourcewise.models.tables import readonly
 
 # At most this many distinct tags are encoded as bits of one uint64 per SKU;
 # beyond it a CSR of sorted tag codes keeps memory proportional to the tags.
@@ -88,11 +89,6 @@ class SimilarityWeights:
         col.raise_if_any()
 
 
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    a.setflags(write=False)
-    return a
-
 
 @dataclass(frozen=True, eq=False)
 class SubstituteIndex:
@@ -150,15 +146,15 @@ class SubstituteIndex:
         n = network.n_skus
         return cls(
             n_skus=n,
-            explicit_ptr=_readonly(np.zeros(n + 1, np.int64)),
-            explicit_idx=_readonly(np.zeros(0, np.int64)),
-            category=_readonly(np.full(n, -1, np.int64)),
-            brand=_readonly(np.full(n, -1, np.int64)),
+            explicit_ptr=readonly(np.zeros(n + 1, np.int64)),
+            explicit_idx=readonly(np.zeros(0, np.int64)),
+            category=readonly(np.full(n, -1, np.int64)),
+            brand=readonly(np.full(n, -1, np.int64)),
             tag_mode=S.TAGS_BITS,
-            tag_bits=_readonly(np.zeros(n, np.uint64)),
-            tag_ptr=_readonly(np.zeros(n + 1, np.int64)),
-            tag_codes=_readonly(np.zeros(0, np.int64)),
-            price=_readonly(np.array(network.price, dtype=np.float64)),
+            tag_bits=readonly(np.zeros(n, np.uint64)),
+            tag_ptr=readonly(np.zeros(n + 1, np.int64)),
+            tag_codes=readonly(np.zeros(0, np.int64)),
+            price=readonly(np.array(network.price, dtype=np.float64)),
         )
 
     @classmethod
@@ -278,15 +274,15 @@ class SubstituteIndex:
                                    count=int(explicit_ptr[-1]))
         return cls(
             n_skus=n,
-            explicit_ptr=_readonly(explicit_ptr),
-            explicit_idx=_readonly(explicit_idx),
-            category=_readonly(category),
-            brand=_readonly(brand),
+            explicit_ptr=readonly(explicit_ptr),
+            explicit_idx=readonly(explicit_idx),
+            category=readonly(category),
+            brand=readonly(brand),
             tag_mode=mode,
-            tag_bits=_readonly(bits),
-            tag_ptr=_readonly(tag_ptr),
-            tag_codes=_readonly(tag_codes),
-            price=_readonly(price),
+            tag_bits=readonly(bits),
+            tag_ptr=readonly(tag_ptr),
+            tag_codes=readonly(tag_codes),
+            price=readonly(price),
             categories=categories,
             brands=brands,
             tags=vocab,

@@ -36,6 +36,7 @@ import pandas as pd
 from sourcewise.models.errors import Collector
 from sourcewise.models.network import Network
 from sourcewise.models.node import KIND_CODES, NodeKind
+from sourcewise.models.tables import readonly
 
 __all__ = [
     "HttpVendorGateway",
@@ -61,11 +62,6 @@ _NO_VENDORS.setflags(write=False)
 
 # --------------------------------------------------------------------------- offers
 
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,8 +123,8 @@ class VendorOffers:
         if n > 1 and bool(np.any(key[order][1:] == key[order][:-1])):
             raise ValueError("VendorOffers has duplicate (node, sku) rows")
         for name, a in cols.items():
-            object.__setattr__(self, name, _frozen(a[order]))
-        object.__setattr__(self, "key", _frozen(key[order]))
+            object.__setattr__(self, name, readonly(a[order]))
+        object.__setattr__(self, "key", readonly(key[order]))
 
     # -- construction ------------------------------------------------------
 
