@@ -1,9 +1,25 @@
-"""Slow, obviously correct reference twins of the routing kernels."""
+"""Slow, obviously correct reference twins of the engine's kernels.
+
+Every compiled kernel in :mod:`sourcewise.engine._kernels` has a twin here,
+named after it, written from the documented cost model rather than from the
+kernel's code; ``tests/engine/kernels/`` compares each kernel with its twin
+on random inputs. Twins take plain Python values (dicts, lists, floats)
+where that is clearer, and read only the layout's column and parameter
+positions from the package.
+"""
 
 from __future__ import annotations
 
 import itertools
 import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sourcewise.engine import _kernels as K
+
+if TYPE_CHECKING:
+    from sourcewise.engine.substitutes import SimilarityWeights
 
 EARTH_RADIUS_MI = 3958.7613
 
@@ -102,3 +118,142 @@ def greedy(net, inv_atp: dict, demand: dict[int, int], dest, k: int, strategy: s
             alloc[(n, s)] = take
             rem -= take
     return alloc
+
+
+# -------------------- inputs: inventory and orders as dicts
+
+
+def atp_dict(inv):
+    sku_of = np.repeat(np.arange(inv.network.n_skus), np.diff(inv.sku_ptr))
+    atp = inv.atp_array()
+    return {(int(n), int(s)): int(a) for n, s, a in zip(inv.node, sku_of, atp, strict=True)}
+
+
+def demand(order, net):
+    out: dict[int, int] = {}
+    for line in order.lines:
+        s = net.sku_index[line.sku]
+        out[s] = out.get(s, 0) + line.qty
+    return out
+
+
+# -------------------- geometry, scoring
+
+
+def proximity_score(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Cosine of the central angle, by spherical trigonometry (no unit vectors)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    return math.sin(p1) * math.sin(p2) + math.cos(p1) * math.cos(p2) * math.cos(math.radians(lon2 - lon1))
+
+
+def proximity_scores(dlat, dlon, nlat, nlon) -> np.ndarray:
+    return np.array([[proximity_score(a, b, c, d) for c, d in zip(nlat, nlon, strict=True)]
+                     for a, b in zip(dlat, dlon, strict=True)])
+
+
+def nearest_k(dlat, dlon, nlat, nlon, allowed, k):
+    """Sorted distances of the k nearest allowed nodes, padded with inf."""
+    out = []
+    for a, b in zip(dlat, dlon, strict=True):
+        d = sorted(haversine_miles(a, b, c, e) for c, e, ok in zip(nlat, nlon, allowed, strict=True) if ok)
+        out.append((d + [math.inf] * k)[:k])
+    return np.array(out)
+
+
+# -------------------- gather
+
+
+def gather_eligible(net, n, lat, lon, p, cap_orders, cap_units, cutoff, pdays, bands):
+    """Whether node ``n`` may serve a destination, spelled out rule by rule."""
+    if cap_orders[n] <= 0 or cap_units[n] <= 0:
+        return False
+    if p[K.P_REQUIRE_CUTOFF] and p[K.P_HOUR] >= cutoff[n]:
+        return False
+    miles = haversine_miles(net.lat[n], net.lon[n], lat, lon)
+    if miles > p[K.P_MAX_MILES]:
+        return False
+    km = miles * K.MILE_KM
+    transit = next((d for lim, d in bands if km <= lim), bands[-1, 1])
+    lead = pdays[n] + transit + (1 if p[K.P_HOUR] >= cutoff[n] else 0)
+    return not (p[K.P_MAX_DAYS] >= 0 and p[K.P_LATE_MODE] == 0 and lead > p[K.P_MAX_DAYS])
+
+
+def entry_position(inv, s, n):
+    """Position of node ``n`` in SKU ``s``'s entries, or -1."""
+    lo, hi = inv.sku_ptr[s], inv.sku_ptr[s + 1]
+    hit = np.flatnonzero(inv.node[lo:hi] == n)
+    return int(lo + hit[0]) if len(hit) else -1
+
+
+# -------------------- drivers
+
+
+def route_fast(r, inv, dest, skus, qty, mask):
+    """Cheapest node that ships every unit alone, by brute force over all nodes (planning cost)."""
+    net = r.network
+    p = r._base_params
+    atp = r._on_hand - r._safety - r._reserved
+    best, best_cost = -1, np.inf
+    for n in range(net.n_nodes):
+        if not mask[n] or r._cap_orders[n] <= 0 or r._cap_units[n] < qty.sum():
+            continue
+        cost = p[K.P_PER_SHIPMENT] + r._nodef[n, K.NF_HSHIP]
+        miles = K.distance_miles(dest, r._nodef[:, :3], np.array([n]))[0]
+        ok = True
+        for s, q in zip(skus, qty, strict=True):
+            e = entry_position(inv, s, n)
+            if e < 0 or atp[e] < q:
+                ok = False
+                break
+            cost += q * (p[K.P_PER_UNIT] + r._nodef[n, K.NF_HUNIT] + p[K.P_PER_KG] * r._skuf[s, 1]
+                         + r._entry_fee[e] + r._entry_risk[e] + p[K.P_PER_MILE] * miles)
+        if ok and cost < best_cost - 1e-9:
+            best, best_cost = n, cost
+    return best, best_cost
+
+
+# -------------------- similarity
+
+
+def similarity_scores(attrs: list[dict], target: int, w: SimilarityWeights) -> list[float]:
+    """Score of every SKU, straight from the raw attribute dicts.
+
+    Works on the un-encoded values (strings, Python sets, prices) so that a
+    mismatch catches encoding bugs as well as kernel bugs.
+    """
+    t = attrs[target]
+    we = w.explicit if t["subs"] else 0.0
+    wc = w.category if t["category"] is not None else 0.0
+    wb = w.brand if t["brand"] is not None else 0.0
+    wt = w.tags if t["tags"] else 0.0
+    wp = w.price if t["price"] > 0 else 0.0
+    total = we + wc + wb + wt + wp
+    out = []
+    for j, a in enumerate(attrs):
+        if total == 0:
+            out.append(0.0)
+            continue
+        s = we * (j in t["subs"])
+        s += wc * (t["category"] is not None and a["category"] == t["category"])
+        s += wb * (t["brand"] is not None and a["brand"] == t["brand"])
+        union = t["tags"] | a["tags"]
+        s += wt * (len(t["tags"] & a["tags"]) / len(union) if union else 0.0)
+        if t["price"] > 0 and a["price"] > 0:
+            s += wp * math.exp(-abs(math.log(t["price"]) - math.log(a["price"])))
+        out.append(s / total)
+    return out
+
+
+def propose(attrs, target, stock: set[int], k, w, min_score=0.0):
+    sc = similarity_scores(attrs, target, w)
+    subs = attrs[target]["subs"]
+    first = sorted(range(len(subs)), key=lambda p: (-sc[subs[p]], p))
+    ranked = [subs[p] for p in first]
+    rest = sorted((j for j in range(len(attrs)) if j != target and j not in subs and sc[j] > min_score),
+                  key=lambda j: (-sc[j], j))
+    return [(j, sc[j]) for j in ranked + rest if j in stock][:k]
+
+
+def top_m(key, eligible, m):
+    return sorted((i for i in range(len(key)) if eligible[i]), key=lambda i: (-key[i], i))[:m]
+

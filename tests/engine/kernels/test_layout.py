@@ -1,0 +1,34 @@
+"""The kernels' shared layout (`_kernels.layout`): packed state, node matrix, parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sourcewise.engine import _kernels as K
+from sourcewise.engine.router import Router
+from tests.conftest import make_inventory, make_network
+
+
+def test_packed_state_views_are_the_routers_arrays(rng):
+    net = make_network(rng, 30, 12)
+    inv = make_inventory(rng, net, density=0.5)
+    r = Router(net, inv)
+    ints = [r._on_hand, r._safety, r._reserved, r._cap_orders, r._cap_units, r._mark]
+    floats = [r._nodef, r._skuf, r._entry_fee, r._dual, r._entry_risk, r._entry_demand, r._sku_lb, r._bands]
+    assert len(ints) == len(K.PACKED_INTS) and len(floats) == len(K.PACKED_FLOATS)
+    for i, a in enumerate(ints):
+        got = K.int_array(r._ibuf, i)
+        np.testing.assert_array_equal(got, a)
+        assert np.shares_memory(a, r._ibuf)
+    for i, a in enumerate(floats):
+        got = K.float_matrix(r._ibuf, r._fbuf, i) if a.ndim == 2 else K.float_array(r._ibuf, r._fbuf, i)
+        assert got.shape == a.shape
+        np.testing.assert_array_equal(got, a)
+        assert np.shares_memory(a, r._fbuf)
+    # a write through the router's array is what the kernel reads
+    r._reserved[3] += 7
+    assert K.int_array(r._ibuf, 2)[3] == r._reserved[3]
+    with pytest.raises(ValueError):
+        K.pack_ints(ints[:-1])
+
