@@ -257,3 +257,123 @@ def propose(attrs, target, stock: set[int], k, w, min_score=0.0):
 def top_m(key, eligible, m):
     return sorted((i for i in range(len(key)) if eligible[i]), key=lambda i: (-key[i], i))[:m]
 
+
+
+# -------------------- layout: the node matrix and the parameter vector
+
+
+def pack_nodes(net) -> np.ndarray:
+    """Twin of ``layout.pack_nodes``: per node its unit vector (from latitude and longitude),
+    handling per shipment and per unit, priority rank, processing days and cutoff hour."""
+    rows = []
+    for n in range(net.n_nodes):
+        la, lo = math.radians(net.lat[n]), math.radians(net.lon[n])
+        xyz = [math.cos(la) * math.cos(lo), math.cos(la) * math.sin(lo), math.sin(la)]
+        rows.append([0.0] * K.NODE_COLS)
+        for col, v in zip((K.NF_X, K.NF_Y, K.NF_Z), xyz, strict=True):
+            rows[-1][col] = v
+        rows[-1][K.NF_HSHIP] = net.handling_per_shipment[n]
+        rows[-1][K.NF_HUNIT] = net.handling_per_unit[n]
+        rows[-1][K.NF_PRIO] = net.priority_rank[n]
+        rows[-1][K.NF_PDAYS] = net.processing_days[n]
+        rows[-1][K.NF_CUTOFF] = net.cutoff_hour[n]
+    return np.array(rows, np.float64).reshape(net.n_nodes, K.NODE_COLS)
+
+
+def cost_params(policy, net) -> np.ndarray:
+    """Twin of ``layout.cost_params``: the policy's prices by name, per-order values neutral
+    (no distance limit, hour 0, no cutoff rule, no deadline)."""
+    cm = policy.cost
+    named = {
+        K.P_PER_SHIPMENT: cm.per_shipment, K.P_PER_UNIT: cm.per_unit, K.P_PER_MILE: cm.per_unit_mile,
+        K.P_PER_KG: cm.per_kg, K.P_SPLIT: policy.split_penalty, K.P_SPLIT_CANDS: policy.split_candidates,
+        K.P_MAX_MILES: math.inf, K.P_HOUR: 0.0, K.P_REQUIRE_CUTOFF: 0.0, K.P_MAX_DAYS: -1.0,
+        K.P_LATE_MODE: 0.0 if policy.service.late == "exclude" else 1.0,
+        K.P_LATE_PENALTY: policy.service.late_penalty_per_day, K.P_DEPLETION: policy.stores.depletion_weight,
+        K.P_SHIP_LB: cm.per_shipment + min(net.handling_per_shipment, default=0.0),
+    }
+    assert sorted(named) == list(range(K.N_PARAMS))
+    return np.array([named[i] for i in range(K.N_PARAMS)])
+
+
+# -------------------- cost: the cost model, from the policy and the network
+
+
+def parcel_cost(net, policy, n) -> float:
+    """A parcel from node ``n``: the carrier's charge per shipment plus the node's handling per shipment."""
+    return policy.cost.per_shipment + net.handling_per_shipment[n]
+
+
+def late_cost(lead, max_days, policy) -> float:
+    """The late penalty per day for every day ``lead`` passes a deadline ``max_days`` (none when negative)."""
+    days_late = lead - max_days if max_days >= 0 else 0.0
+    return policy.service.late_penalty_per_day * max(0.0, days_late)
+
+
+def unit_handling(net, policy, n) -> float:
+    """A unit through node ``n`` before distance: the carrier's charge per unit plus the node's handling per unit."""
+    return policy.cost.per_unit + net.handling_per_unit[n]
+
+
+def unit_cost_at(net, policy, n, miles) -> float:
+    """A unit through node ``n`` carried ``miles``: handling plus the carrier's charge per unit-mile."""
+    return unit_handling(net, policy, n) + policy.cost.per_unit_mile * miles
+
+
+def weight_cost(kg, policy) -> float:
+    return policy.cost.per_kg * kg
+
+
+def unit_shipping(miles, kg, policy) -> float:
+    """The carrier's part of a unit: per unit, per unit-mile, per kg."""
+    cm = policy.cost
+    return cm.per_unit + cm.per_unit_mile * miles + cm.per_kg * kg
+
+
+def depletion_cost(demand, atp, weight) -> float:
+    """``weight * d / (d + atp)`` for a store with walk-in demand ``d > 0`` per day; nothing otherwise."""
+    if demand <= 0 or weight <= 0:
+        return 0.0
+    return weight * demand / (demand + atp)
+
+
+def transit_days(miles, bands) -> float:
+    """Days of the first band (ascending km limits) whose limit the distance does not pass; the
+    last band's days beyond every limit."""
+    km = miles * 1.609344
+    for limit, days in bands:
+        if km <= limit:
+            return days
+    return bands[-1][1]
+
+
+def lead_days(net, n, miles, hour, bands) -> float:
+    """Processing days, one more day for an order at or after the node's cutoff hour, and transit."""
+    late_order = 1.0 if hour >= net.cutoff_hour[n] else 0.0
+    return net.processing_days[n] + late_order + transit_days(miles, bands)
+
+
+def unit_costs(net, policy, cand, g_sku, ent, atp, miles, lead, fee, plan, demand, free, max_days, dual):
+    """Twin of ``cost.unit_costs``: per candidate the parcel (free when the node already ships) plus
+    lateness, per (candidate, group) a unit plus, where an entry holds it, its fee, the depletion
+    penalty at the candidate's ATP and, for ``dual``, the entry's shadow price."""
+    fixed = np.zeros(len(cand))
+    unit = np.zeros((len(cand), len(g_sku)))
+    for c, n in enumerate(cand):
+        fixed[c] = (0.0 if free[n] else parcel_cost(net, policy, n)) + late_cost(lead[c], max_days, policy)
+        for g, s in enumerate(g_sku):
+            u = unit_cost_at(net, policy, n, miles[c]) + weight_cost(net.weight_kg[s], policy)
+            e = ent[c][g]
+            if e >= 0:
+                u += fee[e] + depletion_cost(demand[e], atp[c][g], policy.stores.depletion_weight)
+                u += plan[e] if dual else 0.0
+            unit[c, g] = u
+    return fixed, unit
+
+
+def plan_unit(net, policy, e, n, s, a, fee, dual_price, risk, demand, cap_units, dual):
+    """Twin of ``cost.plan_unit``: a unit's distance-free planning cost: handling, weight, fee and
+    risk of the entry, depletion at the ATP the node can still ship, and for ``dual`` the shadow price."""
+    atp = min(a, cap_units[n])
+    return (unit_handling(net, policy, n) + weight_cost(net.weight_kg[s], policy) + fee[e] + risk[e]
+            + depletion_cost(demand[e], atp, policy.stores.depletion_weight) + (dual_price[e] if dual else 0.0))

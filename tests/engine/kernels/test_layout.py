@@ -7,7 +7,9 @@ import pytest
 
 from sourcewise.engine import _kernels as K
 from sourcewise.engine.router import Router
+from tests import naive
 from tests.conftest import make_inventory, make_network
+from tests.engine.kernels import random_network, random_policy
 
 
 def test_packed_state_views_are_the_routers_arrays(rng):
@@ -32,3 +34,23 @@ def test_packed_state_views_are_the_routers_arrays(rng):
     with pytest.raises(ValueError):
         K.pack_ints(ints[:-1])
 
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pack_nodes_matches_the_twin(seed):
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, int(rng.integers(1, 40)), 3)
+    got, want = K.pack_nodes(net), naive.pack_nodes(net)
+    assert got.shape == want.shape == (net.n_nodes, K.NODE_COLS)
+    xyz = [K.NF_X, K.NF_Y, K.NF_Z]
+    np.testing.assert_allclose(got[:, xyz], want[:, xyz], rtol=1e-12, atol=1e-15)  # numpy's and libm's trig
+    rest = [c for c in range(K.NODE_COLS) if c not in xyz]
+    np.testing.assert_array_equal(got[:, rest], want[:, rest])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cost_params_match_the_twin(seed):
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, int(rng.integers(0, 10)), 2)
+    pol = random_policy(rng, split_candidates=int(rng.integers(2, 64)))
+    np.testing.assert_array_equal(K.cost_params(pol, K.pack_nodes(net)), naive.cost_params(pol, net))
