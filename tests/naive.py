@@ -377,3 +377,126 @@ def plan_unit(net, policy, e, n, s, a, fee, dual_price, risk, demand, cap_units,
     atp = min(a, cap_units[n])
     return (unit_handling(net, policy, n) + weight_cost(net.weight_kg[s], policy) + fee[e] + risk[e]
             + depletion_cost(demand[e], atp, policy.stores.depletion_weight) + (dual_price[e] if dual else 0.0))
+
+
+# -------------------- plans: the batch optimizer's plan kernels
+
+
+def plan_candidates(net, policy, g_sku, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, lat, lon, hour, max_days,
+                    maxm, bands, fee_e, pen_e):
+    """Twin of ``plans._candidates``: the nodes ``mask`` admits that hold ATP for a group, in order of
+    first appearance (group, then entry), with order and unit capacity left, within ``maxm[node]``
+    miles and, when late nodes are excluded, on time; their ATP per group (at most their unit
+    capacity), entries (-1: none), miles, lead days, parcel cost with lateness and unit costs with the
+    entry's fee and penalty ``pen_e``."""
+    entry = {}  # (node, group) -> entry with ATP
+    order = []
+    for g, s in enumerate(g_sku):
+        for e in range(sku_ptr[s], sku_ptr[s + 1]):
+            n = int(ent_node[e])
+            if mask[n] and atp_e[e] > 0:
+                entry[(n, g)] = e
+                if n not in order:
+                    order.append(n)
+    rows = []
+    for n in order:
+        miles = haversine_miles(net.lat[n], net.lon[n], lat, lon)
+        lead = lead_days(net, n, miles, hour, bands)
+        on_time = max_days < 0 or lead <= max_days or policy.service.late != "exclude"
+        if cap_o[n] > 0 and cap_u[n] > 0 and miles <= maxm[n] and on_time:
+            rows.append((n, miles, lead))
+    G = len(g_sku)
+    atp = [[min(atp_e[entry[(n, g)]], cap_u[n]) if (n, g) in entry else 0 for g in range(G)] for n, _, _ in rows]
+    ent = [[entry.get((n, g), -1) for g in range(G)] for n, _, _ in rows]
+    fixed = [parcel_cost(net, policy, n) + late_cost(lead, max_days, policy) for n, _, lead in rows]
+    unit = [[unit_cost_at(net, policy, n, miles) + weight_cost(net.weight_kg[s], policy)
+             + (fee_e[ent[c][g]] + pen_e[ent[c][g]] if ent[c][g] >= 0 else 0.0)
+             for g, s in enumerate(g_sku)] for c, (n, miles, _) in enumerate(rows)]
+    return ([n for n, _, _ in rows], atp, ent, [m for _, m, _ in rows], [ld for _, _, ld in rows], fixed, unit)
+
+
+def priced(cand, ent, fixed, unit, lam, mu, nu):
+    """Twin of ``plans._priced``: a parcel pays its node's ``mu``, a unit its node's ``nu`` and its entry's ``lam``."""
+    f = [fixed[c] + mu[n] for c, n in enumerate(cand)]
+    r = [[unit[c][g] + nu[n] + (lam[e] if e >= 0 else 0.0) for g, e in enumerate(ent[c])] for c, n in enumerate(cand)]
+    return f, r
+
+
+def plan_price(S, take, qty, r, f, penalty, split_penalty) -> float:
+    """Price of ``take[i][g]`` units of group ``g`` from member ``S[i]``: units at ``r``, each unfilled
+    unit at ``penalty``, a parcel ``f`` per member that carries units, the split penalty per extra parcel."""
+    used = [i for i in range(len(S)) if sum(take[i]) > 0]
+    units = sum(take[i][g] * r[S[i]][g] for i in range(len(S)) for g in range(len(qty)))
+    unfilled = sum(qty) - sum(map(sum, take))
+    return units + penalty * unfilled + sum(f[S[i]] for i in used) + split_penalty * max(0, len(used) - 1)
+
+
+def eval_pen(S, qty, atp, r, f, penalty, split_penalty):
+    """Twin of ``plans._eval_pen``: each group fills from the members of ``S`` cheapest unit first
+    (ties in ``S`` order) while a unit costs less than leaving it unfilled. Returns ``(price, take)``."""
+    take = [[0] * len(qty) for _ in S]
+    for g, q in enumerate(qty):
+        for i in sorted(range(len(S)), key=lambda i, g=g: r[S[i]][g]):
+            if r[S[i]][g] < penalty:
+                take[i][g] = min(max(atp[S[i]][g], 0), q - sum(t[g] for t in take))
+    return plan_price(S, take, qty, r, f, penalty, split_penalty), take
+
+
+def plan_search(qty, atp, r, f, kk, penalty, split_penalty) -> float:
+    """Twin of ``plans._search``: the least price of any plan, by brute force over every set of at
+    most ``kk`` candidates and every split of every group's units over the set."""
+    best = penalty * sum(qty)  # ship nothing
+    for size in range(1, kk + 1):
+        for S in itertools.combinations(range(len(atp)), size):
+            per_group = [[xs for xs in itertools.product(*[range(min(q, atp[c][g]) + 1) for c in S]) if sum(xs) <= q]
+                         for g, q in enumerate(qty)]
+            for combo in itertools.product(*per_group):
+                take = [[combo[g][i] for g in range(len(qty))] for i in range(size)]
+                best = min(best, plan_price(S, take, qty, r, f, penalty, split_penalty))
+    return best
+
+
+def batch_facts(net, policy, orders, **stock):
+    """Twin of ``plans.batch_facts``: per order ``(g_sku, g_qty, lat, lon, hour, max_days, maxm)``, the
+    dearest single unit shipped alone (parcel plus unit) from a candidate holding it, and the units
+    beyond all the candidates' ATP."""
+    top, short = [], []
+    for g_sku, g_qty, lat, lon, hour, max_days, maxm in orders:
+        _, atp, _, _, _, fixed, unit = plan_candidates(net, policy, g_sku, lat=lat, lon=lon, hour=hour,
+                                                      max_days=max_days, maxm=maxm, **stock)
+        top.append(max([fixed[c] + unit[c][g] for c in range(len(atp)) for g in range(len(g_sku)) if atp[c][g] > 0],
+                       default=0.0))
+        short.append(sum(max(0, q - sum(a[g] for a in atp)) for g, q in enumerate(g_qty)))
+    return top, short
+
+
+def breakdown(net, policy, plans, lat, lon, hour, max_days, bands, fee_e, pen_e):
+    """Twin of ``plans.breakdown``. Plan ``j`` is a list of rows ``(node, qty, sku, entry)`` shipping to
+    ``(lat[j], lon[j])``. Per plan: shipping (carrier per parcel and per unit), handling (node per
+    parcel and per unit), vendor fees, split penalty, penalties (lateness per parcel, ``pen_e`` per
+    unit); parcels; km over parcels; the slowest parcel's lead days (-1 if none). Per row: its
+    parcel's km and lead days."""
+    costs, ships, km, days, node_km, node_days = [], [], [], [], [], []
+    for j, rows in enumerate(plans):
+        c = [0.0] * 5
+        lead = {}
+        for n, q, s, e in rows:
+            miles = haversine_miles(net.lat[n], net.lon[n], lat[j], lon[j])
+            if n not in lead:
+                lead[n] = lead_days(net, n, miles, hour[j], bands)
+                c[0] += policy.cost.per_shipment
+                c[1] += net.handling_per_shipment[n]
+                c[4] += late_cost(lead[n], max_days[j], policy)
+                km.append((j, miles * 1.609344))
+            c[0] += q * unit_shipping(miles, net.weight_kg[s], policy)
+            c[1] += q * net.handling_per_unit[n]
+            c[2] += q * fee_e[e]
+            c[4] += q * pen_e[e]
+            node_km.append(miles * 1.609344)
+            node_days.append(lead[n])
+        c[3] = policy.split_penalty * max(0, len(lead) - 1)
+        costs.append(c)
+        ships.append(len(lead))
+        days.append(max(lead.values(), default=-1.0))
+    km_sum = [sum(k for i, k in km if i == j) for j in range(len(plans))]
+    return costs, ships, km_sum, days, node_km, node_days
