@@ -95,13 +95,15 @@ def test_batch_facts_match_the_twin(seed):
     assert short.any() and (short == 0).any()
 
 
-def _prices(rng, C, G):
-    """Random priced candidates: ATP, unit prices ``r`` on a coarse grid (ties common) and parcel prices ``f``."""
-    atp = (rng.integers(0, 4, (C, G)) * (rng.random((C, G)) < 0.8)).astype(np.int64)
+def _prices(rng, C, G, scarce=False):
+    """Random priced candidates: ATP, unit prices ``r`` on a coarse grid (ties common) and parcel prices ``f``.
+    ``scarce``: at most one unit per candidate, so filling an order takes up to three parcels."""
+    atp = (rng.integers(1 if scarce else 0, 2 if scarce else 4, (C, G)) * (rng.random((C, G)) < 0.8)).astype(np.int64)
     r = np.round(rng.uniform(0, 12, (C, G)) * 2) / 2
     f = np.round(rng.uniform(0, 10, C) * 2) / 2
     qty = rng.integers(1, 4, G).astype(np.int64)
-    return qty, atp, r, f, float(rng.choice([6.0, 9.0, 30.0])), float(rng.choice([0.0, 1.5]))
+    penalty = 30.0 if scarce else float(rng.choice([6.0, 9.0, 30.0]))
+    return qty, atp, r, f / 2 if scarce else f, penalty, float(rng.choice([0.0, 1.5]))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -125,9 +127,10 @@ def test_eval_pen_matches_the_twin(seed):
 @pytest.mark.parametrize("seed", range(4))
 def test_plan_search_matches_brute_force_over_node_sets(seed):
     rng = np.random.default_rng(seed)
-    for _ in range(40):
+    sizes = set()
+    for trial in range(60):
         C, G = int(rng.integers(1, 6)), int(rng.integers(1, 3))
-        qty, atp, r, f, penalty, split = _prices(rng, C, G)
+        qty, atp, r, f, penalty, split = _prices(rng, C, G, scarce=trial % 2 == 1)
         kk = int(rng.integers(1, 4))
         best = np.empty(3, np.int64)
         price, lower = P._search(qty, atp, r, f, kk, penalty, split, 10**9, best)
@@ -135,12 +138,14 @@ def test_plan_search_matches_brute_force_over_node_sets(seed):
         np.testing.assert_allclose([price, lower], [want, want], rtol=1e-12)
         S = [c for c in best.tolist() if c >= 0]
         assert len(S) <= kk
+        sizes.add(len(S))
         # the set it names ships at that price
         np.testing.assert_allclose(naive.eval_pen(S, qty.tolist(), atp.tolist(), r.tolist(), f.tolist(), penalty,
                                                   split)[0], price, rtol=1e-12)
         # out of budget, the price is still a plan's and the bound still a bound
         price, lower = P._search(qty, atp, r, f, kk, penalty, split, 0, best)
         assert lower <= want + 1e-9 <= price + 2e-9
+    assert sizes == {0, 1, 2, 3}
 
 
 @pytest.mark.parametrize("seed", range(3))
