@@ -5,7 +5,7 @@ cosine of the central angle between a destination and a node. It is larger
 for nearer nodes, costs three multiply-adds per pair, and converts exactly to
 a great-circle distance with :func:`scores_to_miles`. The functions here
 validate and convert their inputs, then call the numba kernels of
-:mod:`sourcewise.engine._scoring_kernels`.
+:mod:`sourcewise.engine._kernels.scoring`.
 
 Examples
 --------

@@ -66,6 +66,13 @@ def make_order(rng, net, oid: str, max_lines: int = 3, max_qty: int = 3, allow_s
                  allow_split=allow_split, max_shipments=max_shipments)
 
 
+def random_points(rng, n, world=False):
+    if world:
+        return rng.uniform(-90, 90, n), rng.uniform(-180, 180, n)
+    return rng.uniform(25, 49, n), rng.uniform(-124, -67, n)
+
+
+
 ALL_KINDS = (Tier("all", ("warehouse", "store", "vendor")),)
 
 

@@ -30,8 +30,8 @@ from sourcewise.models import (
     Tier,
     ValidationError,
 )
+from tests import naive
 from tests.conftest import make_inventory, make_network, make_order
-from tests.engine.test_kernels import _atp_dict
 from tests.engine.vendor_server import VendorServer, ok, slow
 
 NYC = (40.71, -74.01)
@@ -321,7 +321,7 @@ def test_invariants_hold_with_every_feature_enabled(seed, strategy):
     pol = Policy(strategy=strategy, stores=StorePolicy(protect_units=1, protect_days=0.5),
                  service=ServicePolicy(standard_days=4.0, late=str(rng.choice(["exclude", "penalty"]))))
     r = Router(net, inv, pol, walkin=walkin)
-    start = _atp_dict(r.snapshot())
+    start = naive.atp_dict(r.snapshot())
     for i in range(12):
         order = make_order(rng, net, f"O{i}", max_qty=4, max_shipments=int(rng.integers(1, 4)))
         order = Order(order.order_id, order.lines, order.lat, order.lon, order.allow_split, order.max_shipments,

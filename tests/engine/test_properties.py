@@ -10,7 +10,6 @@ from sourcewise.engine.router import Router
 from sourcewise.models import Status
 from tests import naive
 from tests.conftest import flat_policy, make_inventory, make_network, make_order
-from tests.engine.test_kernels import _atp_dict, _demand
 
 STRATS = st.sampled_from(["cost", "priority", "nearest", "high_stock"])
 
@@ -23,7 +22,7 @@ def test_never_allocates_more_than_atp(seed, strategy, n_orders):
     router = Router(net, inv, flat_policy(strategy=strategy))
     for i in range(n_orders):
         order = make_order(rng, net, f"O{i}", max_qty=4, max_shipments=int(rng.integers(1, 4)))
-        before = _atp_dict(router.snapshot())
+        before = naive.atp_dict(router.snapshot())
         d = router.route(order)
         taken: dict = {}
         for a in d.allocations:
@@ -65,7 +64,7 @@ def test_cost_strategy_is_optimal_against_brute_force(seed, k, split_penalty):
     inv = make_inventory(rng, net, density=0.7, max_qty=3)
     pol = flat_policy(split_penalty=split_penalty)
     order = make_order(rng, net, "O", max_lines=3, max_qty=3, max_shipments=k)
-    fill, cost = naive.brute_force(net, pol, _atp_dict(inv), _demand(order, net), (order.lat, order.lon), k)
+    fill, cost = naive.brute_force(net, pol, naive.atp_dict(inv), naive.demand(order, net), (order.lat, order.lon), k)
     d = Router(net, inv, pol).route(order)
     assert d.units == fill
     assert abs(d.cost.total - cost) <= 1e-7 * max(1.0, cost)

@@ -393,3 +393,21 @@ def test_open_orders_keep_few_objects_for_the_cycle_collector(rng):
     assert per_order <= 2.5, f"{per_order:.2f} tracked objects kept per open order"
     held = router._open[orders[0].order_id]
     assert not gc.is_tracked(held) and gc.is_tracked(held.decision)
+
+
+def test_atp_of_sku_matches_atp_per_source(rng):
+    """The one-read ATP column of a SKU agrees, entry by entry, with the per-source lookup:
+    on the loaded inventory, and on a router after orders reserved and released stock."""
+    net = make_network(rng, 25, 15)
+    inv = make_inventory(rng, net, density=0.5, max_qty=6)
+    r = Router(net, inv)
+    for i in range(30):
+        r.route(make_order(rng, net, f"o{i}"))
+    for i in range(0, 30, 3):
+        r.release(f"o{i}")
+    for s in net.skus:
+        k = net.sku_index[s.sku]
+        nodes = [net.nodes[n].node_id for n in inv.node[inv.sku_ptr[k]:inv.sku_ptr[k + 1]]]
+        assert inv.atp_of_sku(s.sku).tolist() == [inv.atp(n, s.sku) for n in nodes]
+        assert r.atp_of_sku(s.sku).tolist() == [r.atp(n, s.sku) for n in nodes]
+

@@ -1,0 +1,189 @@
+"""The batch optimizer's plan kernels (`_kernels.plans`) against their twins in ``tests/naive.py``.
+
+Distances: the kernels' arc on unit vectors against the twins' haversine, equal to about 1e-12
+relative; so values that carry miles are compared at rtol 1e-9, the rest exactly or at 1e-12.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sourcewise.engine import _kernels as K
+from sourcewise.engine._kernels import plans as P
+from sourcewise.models.network import unit_vectors
+from tests import naive
+from tests.conftest import make_inventory
+from tests.engine.kernels import random_network, random_policy
+
+MILES = dict(rtol=1e-9, atol=1e-9)
+
+
+def _batch(seed, n_nodes=20, n_skus=8):
+    """A random network, policy and stock as :mod:`sourcewise.engine.optimize` hands them to the kernels."""
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, n_nodes, n_skus, disabled=0.1)
+    inv = make_inventory(rng, net, density=0.6, max_qty=5)
+    pol = random_policy(rng)
+    nodef = K.pack_nodes(net)
+    stock = dict(sku_ptr=inv.sku_ptr, ent_node=inv.node,
+                 atp_e=np.maximum(inv.on_hand - inv.safety_stock - inv.reserved, 0).astype(np.int64),
+                 mask=net.usable & (rng.random(n_nodes) < 0.9), cap_o=rng.integers(0, 3, n_nodes),
+                 cap_u=rng.integers(0, 6, n_nodes), bands=np.array(pol.service.transit_bands),
+                 fee_e=rng.uniform(0, 3, inv.nnz) * (rng.random(inv.nnz) < 0.4),
+                 pen_e=rng.uniform(0, 2, inv.nnz) * (rng.random(inv.nnz) < 0.4))
+    return rng, net, pol, nodef, K.cost_params(pol, nodef), stock
+
+
+def _order(rng, net):
+    """Groups (distinct SKUs) and units, a US destination, hour, deadline and per-node distance limit."""
+    g_sku = rng.choice(net.n_skus, int(rng.integers(1, 4)), replace=False).astype(np.int64)
+    g_qty = rng.integers(1, 4, len(g_sku)).astype(np.int64)
+    lat, lon = float(rng.uniform(26, 48)), float(rng.uniform(-123, -70))
+    maxm = rng.choice([-1.0, 600.0, np.inf], net.n_nodes)
+    return g_sku, g_qty, lat, lon, float(rng.uniform(0, 24)), float(rng.choice([-1.0, 2.0, 3.0, 4.0])), maxm
+
+
+def _candidates(net, pol, nodef, p, stock, g_sku, lat, lon, hour, max_days, maxm):
+    s = stock
+    mark = np.full(net.n_nodes, -1, np.int64)
+    dest = unit_vectors(np.array([lat]), np.array([lon]))[0]
+    got = P._candidates(g_sku, s["sku_ptr"], s["ent_node"], s["atp_e"], s["mask"], s["cap_o"], s["cap_u"], mark,
+                        dest, hour, max_days, maxm, nodef, p, s["bands"], net.weight_kg, s["fee_e"], s["pen_e"])
+    assert (mark == -1).all()
+    return got
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_candidates_and_their_costs_match_the_twin(seed):
+    rng, net, pol, nodef, p, stock = _batch(seed)
+    seen = 0
+    for _ in range(40):
+        g_sku, _, lat, lon, hour, max_days, maxm = _order(rng, net)
+        cand, atp, ent, miles, lead, fixed, unit = _candidates(net, pol, nodef, p, stock, g_sku, lat, lon, hour,
+                                                               max_days, maxm)
+        want = naive.plan_candidates(net, pol, g_sku, lat=lat, lon=lon, hour=hour, max_days=max_days, maxm=maxm,
+                                     **stock)
+        assert cand.tolist() == want[0]
+        seen += len(cand)
+        G = len(g_sku)
+        np.testing.assert_array_equal(atp, np.reshape(want[1], (-1, G)))
+        np.testing.assert_array_equal(ent, np.reshape(want[2], (-1, G)))
+        np.testing.assert_allclose(miles, want[3], **MILES)
+        np.testing.assert_array_equal(lead, want[4])
+        np.testing.assert_allclose(fixed, want[5], **MILES)
+        np.testing.assert_allclose(unit, np.reshape(want[6], (-1, G)), **MILES)
+    assert seen > 50
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_batch_facts_match_the_twin(seed):
+    rng, net, pol, nodef, p, stock = _batch(seed)
+    orders = [_order(rng, net) for _ in range(30)]
+    g_ptr = np.r_[0, np.cumsum([len(o[0]) for o in orders])].astype(np.int64)
+    g_sku, g_qty = (np.concatenate([o[i] for o in orders]) for i in (0, 1))
+    dest = unit_vectors(np.array([o[2] for o in orders]), np.array([o[3] for o in orders]))
+    hour, max_days = (np.array([o[i] for o in orders]) for i in (4, 5))
+    maxmiles = np.array([o[6] for o in orders])
+    s = stock
+    top, short = P.batch_facts(dest, hour, max_days, np.arange(len(orders)), g_ptr, g_sku, g_qty, maxmiles,
+                               s["sku_ptr"], s["ent_node"], s["atp_e"], s["mask"], s["cap_o"], s["cap_u"], nodef, p,
+                               s["bands"], net.weight_kg, s["fee_e"], s["pen_e"])
+    want_top, want_short = naive.batch_facts(net, pol, orders, **stock)
+    np.testing.assert_allclose(top, want_top, **MILES)
+    np.testing.assert_array_equal(short, want_short)
+    assert short.any() and (short == 0).any()
+
+
+def _prices(rng, C, G, scarce=False):
+    """Random priced candidates: ATP, unit prices ``r`` on a coarse grid (ties common) and parcel prices ``f``.
+    ``scarce``: at most one unit per candidate, so filling an order takes up to three parcels."""
+    atp = (rng.integers(1 if scarce else 0, 2 if scarce else 4, (C, G)) * (rng.random((C, G)) < 0.8)).astype(np.int64)
+    r = np.round(rng.uniform(0, 12, (C, G)) * 2) / 2
+    f = np.round(rng.uniform(0, 10, C) * 2) / 2
+    qty = rng.integers(1, 4, G).astype(np.int64)
+    penalty = 30.0 if scarce else float(rng.choice([6.0, 9.0, 30.0]))
+    return qty, atp, r, f / 2 if scarce else f, penalty, float(rng.choice([0.0, 1.5]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_eval_pen_matches_the_twin(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        C, G = int(rng.integers(1, 7)), int(rng.integers(1, 4))
+        qty, atp, r, f, penalty, split = _prices(rng, C, G)
+        m = int(rng.integers(1, min(3, C) + 1))
+        S = np.full(3, -1, np.int64)
+        S[:m] = rng.choice(C, m, replace=False)
+        buf = np.zeros((3, G), np.int64)
+        got = P._eval_pen(S, m, qty, atp, r, f, penalty, split, buf, True)
+        want, take = naive.eval_pen(S[:m].tolist(), qty.tolist(), atp.tolist(), r.tolist(), f.tolist(), penalty,
+                                    split)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        np.testing.assert_array_equal(buf[:m], take)
+        assert P._eval_pen(S, m, qty, atp, r, f, penalty, split, buf, False) == got
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_plan_search_matches_brute_force_over_node_sets(seed):
+    rng = np.random.default_rng(seed)
+    sizes = set()
+    for trial in range(60):
+        C, G = int(rng.integers(1, 6)), int(rng.integers(1, 3))
+        qty, atp, r, f, penalty, split = _prices(rng, C, G, scarce=trial % 2 == 1)
+        kk = int(rng.integers(1, 4))
+        best = np.empty(3, np.int64)
+        price, lower = P._search(qty, atp, r, f, kk, penalty, split, 10**9, best)
+        want = naive.plan_search(qty.tolist(), atp.tolist(), r.tolist(), f.tolist(), kk, penalty, split)
+        np.testing.assert_allclose([price, lower], [want, want], rtol=1e-12)
+        S = [c for c in best.tolist() if c >= 0]
+        assert len(S) <= kk
+        sizes.add(len(S))
+        # the set it names ships at that price
+        np.testing.assert_allclose(naive.eval_pen(S, qty.tolist(), atp.tolist(), r.tolist(), f.tolist(), penalty,
+                                                  split)[0], price, rtol=1e-12)
+        # out of budget, the price is still a plan's and the bound still a bound
+        price, lower = P._search(qty, atp, r, f, kk, penalty, split, 0, best)
+        assert lower <= want + 1e-9 <= price + 2e-9
+    assert sizes == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_priced_matches_the_twin(seed):
+    rng, net, pol, nodef, p, stock = _batch(seed)
+    for _ in range(20):
+        g_sku, _, lat, lon, hour, max_days, maxm = _order(rng, net)
+        cand, atp, ent, miles, lead, fixed, unit = _candidates(net, pol, nodef, p, stock, g_sku, lat, lon, hour,
+                                                               max_days, maxm)
+        lam = rng.uniform(0, 2, len(stock["atp_e"]))
+        mu, nu = rng.uniform(0, 2, net.n_nodes), rng.uniform(0, 1, net.n_nodes)
+        f, r = P._priced(cand, ent, fixed, unit, lam, mu, nu)
+        want_f, want_r = naive.priced(cand.tolist(), ent.tolist(), fixed.tolist(), unit.tolist(), lam, mu, nu)
+        np.testing.assert_array_equal(f, want_f)
+        np.testing.assert_array_equal(r, np.reshape(want_r, r.shape))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_breakdown_matches_the_twin(seed):
+    rng, net, pol, nodef, p, stock = _batch(seed)
+    nnz = len(stock["atp_e"])
+    plans = [[(int(rng.integers(net.n_nodes)), int(rng.integers(1, 4)), int(rng.integers(net.n_skus)),
+               int(rng.integers(nnz))) for _ in range(int(rng.integers(0, 6)))] for _ in range(40)]
+    # nodes repeat within a plan: one parcel per node
+    plans += [[(3, 1, 0, 0), (5, 2, 1, 1), (3, 1, 2, 2)]]
+    lat, lon = rng.uniform(26, 48, len(plans)), rng.uniform(-123, -70, len(plans))
+    hour, max_days = rng.uniform(0, 24, len(plans)), rng.choice([-1.0, 2.0, 3.0], len(plans))
+    rows = np.array([row for plan in plans for row in plan], np.int64).reshape(-1, 4)
+    col_ptr = np.r_[0, np.cumsum([len(plan) for plan in plans])].astype(np.int64)
+    got = P.breakdown(col_ptr, rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], unit_vectors(lat, lon), hour,
+                      max_days, nodef, p, stock["bands"], net.weight_kg, stock["fee_e"], stock["pen_e"])
+    want = naive.breakdown(net, pol, plans, lat, lon, hour, max_days, stock["bands"], stock["fee_e"],
+                           stock["pen_e"])
+    costs, ships, km, days, node_km, node_days = got
+    np.testing.assert_allclose(costs, want[0], **MILES)
+    np.testing.assert_array_equal(ships, want[1])
+    np.testing.assert_allclose(km, want[2], **MILES)
+    np.testing.assert_array_equal(days, want[3])
+    np.testing.assert_allclose(node_km, want[4], **MILES)
+    np.testing.assert_array_equal(node_days, want[5])
+    assert (ships > 1).any() and (days == -1).any()
