@@ -1,6 +1,9 @@
 """Gathering: each order's candidate nodes and their ATP, from the inventory's CSR entries.
 
 The conventions of these kernels are in the package docstring (:mod:`sourcewise.engine._kernels`).
+The inventory CSR (``sku_ptr``, ``ent_node``), the books (``on_hand``,
+``safety``, ``reserved``) and the other "shared arguments" below are
+described once, in :mod:`~sourcewise.engine._kernels.layout`.
 """
 
 from __future__ import annotations
@@ -39,6 +42,19 @@ def sku_views(s, sku_ptr, ent_node, on_hand, safety, reserved):
     Loops indexed from zero over these let numba drop its negative-index
     checks and vectorise where it can (about 6x faster for a plain copy
     than indexing the full arrays by entry).
+
+    Parameters
+    ----------
+    s : int
+        The SKU.
+    sku_ptr, ent_node, on_hand, safety, reserved
+        The inventory and its books (shared arguments).
+
+    Returns
+    -------
+    nodes, on_hand, safety, reserved : ndarray of int64
+        Views of the SKU's slice of each array: element ``i`` is the entry
+        at position ``sku_ptr[s] + i``.
     """
     lo = sku_ptr[s]
     hi = sku_ptr[s + 1]
@@ -59,9 +75,24 @@ def gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders
     ``mark`` is a per-node scratch array that must be all -1 on entry; it is
     restored before returning so the next call can reuse it.
 
+    Parameters
+    ----------
+    g_sku : ndarray of int64, shape (G,)
+        The order's SKU per group (shared arguments).
+    sku_ptr, ent_node, on_hand, safety, reserved
+        The inventory and its books (shared arguments), read only.
+    mask, cap_orders, cap_units, mark
+        Per node (shared arguments): the tier's nodes, the parcels and units
+        each can still take today, and the scan's scratch.
+    dest, nodef, params, bands
+        Shared arguments: the customer, the node matrix, the parameter
+        vector (``P_MAX_MILES``, ``P_MAX_DAYS``, ``P_LATE_MODE``,
+        ``P_REQUIRE_CUTOFF`` and ``P_HOUR`` filter) and the transit bands.
+
     Returns
     -------
     cand, atp, ent, miles, lead
+        The candidate arrays (shared arguments), in order of discovery.
         ``miles`` and ``lead`` are NaN where no filter needed them; see
         :func:`fill_distances`.
     """
@@ -83,9 +114,19 @@ def gather_priced(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap
     order, instead of afterwards by (candidate, group), where every read
     is a cache miss on a large inventory.
 
+    Parameters
+    ----------
+    g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark
+        As for :func:`gather`.
+    dest, nodef, params, bands
+        As for :func:`gather`; ``params`` also prices (charges, ``P_DEPLETION``).
+    entry_fee, entry_dual, entry_risk, entry_demand, skuf, free, strategy
+        The prices (shared arguments).
+
     Returns
     -------
     cand, atp, ent, miles, lead, fixed, unit
+        The candidate arrays (shared arguments), ``unit`` with ``entry_risk``.
         Every ``miles`` is exact; ``lead`` is NaN where no deadline needs it.
     total : ndarray of int64, shape (G,)
         ATP summed over the candidates, per group.
@@ -101,7 +142,19 @@ def gather_priced(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap
 @njit(cache=True, inline="always")
 def candidate_buffers(g_sku, sku_ptr):
     """Scratch for a candidate scan: node, miles, lead days and a touched-node list, each as long as
-    the order's SKUs have entries (no order can have more candidates)."""
+    the order's SKUs have entries (no order can have more candidates).
+
+    Parameters
+    ----------
+    g_sku, sku_ptr
+        The order's SKUs and the inventory CSR (shared arguments).
+
+    Returns
+    -------
+    cand, miles, lead, touched : ndarray
+        Uninitialised; ``cand`` and ``touched`` int64, ``miles`` and
+        ``lead`` float64.
+    """
     ub = 0
     for g in range(g_sku.shape[0]):
         s = g_sku[g]
@@ -113,7 +166,27 @@ def candidate_buffers(g_sku, sku_ptr):
 def gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark,
                  dest, nodef, params, bands, price, entry_fee, entry_dual, entry_risk, entry_demand, skuf, free,
                  strategy):
-    """The scan behind :func:`gather` and, with ``price``, :func:`gather_priced`."""
+    """The scan behind :func:`gather` and, with ``price``, :func:`gather_priced`.
+
+    Parameters
+    ----------
+    g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark, dest
+        As for :func:`gather`.
+    nodef, params, bands
+        As for :func:`gather_priced`.
+    price : bool
+        Whether to price the candidates as :func:`gather_priced` does.
+    entry_fee, entry_dual, entry_risk, entry_demand, skuf, free, strategy
+        As for :func:`gather_priced`; read only with ``price``, and may be
+        empty without it.
+
+    Returns
+    -------
+    cand, atp, ent, miles, lead, fixed, unit, total, cheapest
+        As :func:`gather_priced` returns them. Without ``price``, ``miles``
+        and ``lead`` are as :func:`gather` leaves them, ``fixed`` and
+        ``unit`` have no rows and ``cheapest`` is all inf.
+    """
     G = g_sku.shape[0]
     cand, miles, lead, touched = candidate_buffers(g_sku, sku_ptr)
     ub = cand.shape[0]
@@ -224,6 +297,17 @@ def fill_distances(cand, miles, lead, dest, nodef, params, bands, with_lead=True
 
     With ``with_lead`` False only distances: planning reads lead days only
     under a delivery deadline, and the caller fills them for the nodes it uses.
+
+    Parameters
+    ----------
+    cand : ndarray of int64, shape (C,)
+        The candidates' nodes (shared arguments).
+    miles, lead : ndarray of float64, shape (C,)
+        Filled in place where NaN (``lead`` only with ``with_lead``).
+    dest, nodef, params, bands
+        Shared arguments; ``params`` gives ``P_HOUR``.
+    with_lead : bool
+        Whether to fill the lead days too.
     """
     for c in range(cand.shape[0]):
         n = cand[c]
@@ -235,7 +319,22 @@ def fill_distances(cand, miles, lead, dest, nodef, params, bands, with_lead=True
 
 @njit(cache=True, inline="always")
 def lower_bound(ent_node, lo, hi, n):
-    """First position in ``[lo, hi)`` whose node is not below ``n`` (``hi`` if none): entries ascend by node."""
+    """First position in ``[lo, hi)`` whose node is not below ``n`` (``hi`` if none): entries ascend by node.
+
+    Parameters
+    ----------
+    ent_node : ndarray of int64, shape (E,)
+        Node of each entry (shared arguments).
+    lo, hi : int
+        The positions to search, one SKU's entries or part of them.
+    n : int
+        The node sought.
+
+    Returns
+    -------
+    int
+        Binary search's answer, in ``[lo, hi]``.
+    """
     while lo < hi:
         mid = (lo + hi) >> 1
         if ent_node[mid] < n:
@@ -247,7 +346,20 @@ def lower_bound(ent_node, lo, hi, n):
 
 @njit(cache=True)
 def entry_position(sku_ptr, ent_node, s, n):
-    """Position of node ``n`` in SKU ``s``'s entries (sorted by node), or -1."""
+    """Position of node ``n`` in SKU ``s``'s entries (sorted by node), or -1.
+
+    Parameters
+    ----------
+    sku_ptr, ent_node
+        The inventory CSR (shared arguments).
+    s, n : int
+        The SKU and the node.
+
+    Returns
+    -------
+    int
+        The entry's position in the per-entry arrays, -1 if none is stored.
+    """
     end = sku_ptr[s + 1]
     lo = lower_bound(ent_node, sku_ptr[s], end, n)
     if lo < end and ent_node[lo] == n:
@@ -257,7 +369,21 @@ def entry_position(sku_ptr, ent_node, s, n):
 
 @njit(cache=True)
 def entry_atp(sku_ptr, ent_node, on_hand, safety, reserved, s, n):
-    """ATP (floored at 0) of SKU ``s`` at node ``n``; 0 when no entry is stored."""
+    """ATP (floored at 0) of SKU ``s`` at node ``n``; 0 when no entry is stored.
+
+    Parameters
+    ----------
+    sku_ptr, ent_node, on_hand, safety, reserved
+        The inventory and its books (shared arguments).
+    s, n : int
+        As for :func:`entry_position`.
+
+    Returns
+    -------
+    int
+        ``on_hand - safety - reserved`` of the entry, at least 0; capacity
+        is not applied.
+    """
     e = entry_position(sku_ptr, ent_node, s, n)
     if e < 0:
         return 0
@@ -271,6 +397,19 @@ def sku_bitsets(sku_ptr, ent_node, n_nodes):
 
     Entries never appear or vanish after the inventory is built (only their
     stock changes), so these are computed once per router.
+
+    Parameters
+    ----------
+    sku_ptr, ent_node
+        The inventory CSR (shared arguments).
+    n_nodes : int
+        Number of nodes ``N``.
+
+    Returns
+    -------
+    ndarray of uint64, shape (S, ceil(N / 64))
+        ``sku_bits`` (shared arguments): node ``n`` is bit ``n & 63`` of
+        word ``n >> 6``.
     """
     n_skus = sku_ptr.shape[0] - 1
     words = (n_nodes + 63) // 64
@@ -285,7 +424,18 @@ def sku_bitsets(sku_ptr, ent_node, n_nodes):
 
 @njit(cache=True, inline="always")
 def bit_index(low):
-    """Position of the single bit set in the uint64 ``low``."""
+    """Position of the single bit set in the uint64 ``low``.
+
+    Parameters
+    ----------
+    low : uint64
+        A word with exactly one bit set (``x & -x`` of a bitset word).
+
+    Returns
+    -------
+    int
+        The bit's position, 0 to 63.
+    """
     b = 0
     if low & np.uint64(0xFFFFFFFF00000000):
         b += 32
@@ -304,7 +454,20 @@ def bit_index(low):
 
 @njit(cache=True, inline="always")
 def snapshot_size(g_sku, sku_ptr):
-    """Entries of the order's SKUs: the length of its ATP snapshot."""
+    """Entries of the order's SKUs: the length of its ATP snapshot.
+
+    Parameters
+    ----------
+    g_sku : ndarray of int64, shape (G,)
+        The order's SKUs.
+    sku_ptr : ndarray of int64, shape (S + 1,)
+        The inventory CSR's pointers (shared arguments).
+
+    Returns
+    -------
+    int
+        The length :func:`atp_snapshot` writes.
+    """
     n = 0
     for g in range(g_sku.shape[0]):
         n += sku_ptr[g_sku[g] + 1] - sku_ptr[g_sku[g]]
@@ -314,7 +477,18 @@ def snapshot_size(g_sku, sku_ptr):
 @njit(cache=True)
 def atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out):
     """Write the ATP of every entry of the order's SKUs, group by group, into ``out``
-    (what an explanation replays: the stock the order saw)."""
+    (what an explanation replays: the stock the order saw).
+
+    Parameters
+    ----------
+    g_sku : ndarray of int64, shape (G,)
+        The order's SKUs, in the order the snapshot lists them.
+    sku_ptr, ent_node, on_hand, safety, reserved
+        The inventory and its books (shared arguments).
+    out : ndarray of int64, shape (snapshot_size(g_sku, sku_ptr),)
+        Written in place: each group's entries in storage order, ATP not
+        floored (negative where an entry is over-reserved) nor capped.
+    """
     j = 0
     for g in range(g_sku.shape[0]):
         _, oh, sf, rs = sku_views(g_sku[g], sku_ptr, ent_node, on_hand, safety, reserved)

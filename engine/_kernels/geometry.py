@@ -31,6 +31,16 @@ def fast_asin(x):
     this evaluates fdlibm's rational approximation inline, in about a third
     of the time; above, libm. ``x + x * w`` with ``w >= 0`` is never below
     ``x``, so the chord still bounds the arc from below.
+
+    Parameters
+    ----------
+    x : float
+        The sine, in ``[0, 1]``.
+
+    Returns
+    -------
+    float
+        The angle in radians, in ``[0, pi / 2]``.
     """
     if x >= 0.5:
         return np.arcsin(x)
@@ -42,8 +52,21 @@ def fast_asin(x):
 
 @njit(cache=True, inline="always")
 def arc_miles(ax, ay, az, bx, by, bz):
-    # Great-circle distance from the chord between unit vectors: one asin,
-    # and accurate for nearby points where acos(dot) is not.
+    """Great-circle distance from the chord between unit vectors: one asin,
+    and accurate for nearby points where acos(dot) is not.
+
+    Parameters
+    ----------
+    ax, ay, az : float
+        The first point's unit vector.
+    bx, by, bz : float
+        The second point's unit vector.
+
+    Returns
+    -------
+    float
+        Miles along the surface of a sphere of radius :data:`EARTH_RADIUS_MI`.
+    """
     dx = ax - bx
     dy = ay - by
     dz = az - bz
@@ -55,6 +78,23 @@ def arc_miles(ax, ay, az, bx, by, bz):
 
 @njit(cache=True)
 def distance_miles(dest, xyz, idx):
+    """:func:`arc_miles` from one point to each of the chosen nodes.
+
+    Parameters
+    ----------
+    dest : ndarray of float64, shape (3,)
+        The customer's unit vector.
+    xyz : ndarray of float64, shape (N, 3) or wider
+        Per node, its unit vector in the first three columns (``nodef`` will
+        do: ``NF_X``, ``NF_Y``, ``NF_Z`` are columns 0 to 2).
+    idx : ndarray of int64, shape (K,)
+        The nodes to measure, as rows of ``xyz``.
+
+    Returns
+    -------
+    ndarray of float64, shape (K,)
+        Great-circle miles from ``dest`` to node ``idx[i]``.
+    """
     out = np.empty(idx.shape[0])
     for i in range(idx.shape[0]):
         n = idx[i]
@@ -64,7 +104,21 @@ def distance_miles(dest, xyz, idx):
 
 @njit(cache=True, parallel=True, fastmath=True)
 def proximity_scores(dest_xyz, node_xyz):
-    """Dot products of every destination with every node: larger is nearer."""
+    """Dot products of every destination with every node: larger is nearer.
+
+    Parameters
+    ----------
+    dest_xyz : ndarray of float64, shape (M, 3)
+        Destination unit vectors.
+    node_xyz : ndarray of float64, shape (N, 3) or wider
+        Node unit vectors in the first three columns.
+
+    Returns
+    -------
+    ndarray of float64, shape (M, N)
+        ``out[i, j]``, the cosine of the angle between destination ``i`` and
+        node ``j``.
+    """
     m = dest_xyz.shape[0]
     n = node_xyz.shape[0]
     out = np.empty((m, n))
@@ -79,7 +133,22 @@ def proximity_scores(dest_xyz, node_xyz):
 
 @njit(cache=True, inline="always")
 def chord_miles(dest, nodef, n):
-    """Straight-line (chord) miles to node ``n``: never more than the great-circle distance."""
+    """Straight-line (chord) miles to node ``n``: never more than the great-circle distance.
+
+    Parameters
+    ----------
+    dest : ndarray of float64, shape (3,)
+        The customer's unit vector.
+    nodef : ndarray of float64, shape (N, NODE_COLS)
+        The node matrix (shared arguments, :mod:`~sourcewise.engine._kernels.layout`).
+    n : int
+        The node.
+
+    Returns
+    -------
+    float
+        Miles through the sphere, a lower bound for :func:`arc_miles`.
+    """
     dx = dest[0] - nodef[n, NF_X]
     dy = dest[1] - nodef[n, NF_Y]
     dz = dest[2] - nodef[n, NF_Z]
@@ -88,7 +157,18 @@ def chord_miles(dest, nodef, n):
 
 @njit(cache=True, inline="always")
 def unit_vector(lat, lon):
-    """The point's unit vector, computed as :func:`sourcewise.engine.router.unit_vector` computes it."""
+    """The point's unit vector, computed as :func:`sourcewise.engine.router.unit_vector` computes it.
+
+    Parameters
+    ----------
+    lat, lon : float
+        Latitude and longitude in degrees.
+
+    Returns
+    -------
+    ndarray of float64, shape (3,)
+        ``(cos lat cos lon, cos lat sin lon, sin lat)``.
+    """
     la = math.radians(lat)
     lo = math.radians(lon)
     cl = math.cos(la)

@@ -34,6 +34,15 @@ def scores_into(dest_xyz, nx, ny, nz, out):
     ``out`` (float32 or float64, C-contiguous, shape ``(m, n)``) is written
     in place, so a caller that scores batch after batch reuses one buffer
     instead of paying for fresh pages each time.
+
+    Parameters
+    ----------
+    dest_xyz : ndarray of float64, shape (m, 3)
+        Destination unit vectors, one per row.
+    nx, ny, nz : ndarray of float64, shape (n,)
+        The nodes' unit vectors, one contiguous array per coordinate.
+    out : ndarray of float32 or float64, shape (m, n)
+        C-contiguous; receives the scores.
     """
     for i in prange(dest_xyz.shape[0]):
         _score_row(dest_xyz, i, nx, ny, nz, out[i])
@@ -41,7 +50,13 @@ def scores_into(dest_xyz, nx, ny, nz, out):
 
 @njit(cache=True, fastmath=True)
 def scores_into_serial(dest_xyz, nx, ny, nz, out):
-    """:func:`scores_into` on one thread, for inputs too small to repay a parallel launch."""
+    """:func:`scores_into` on one thread, for inputs too small to repay a parallel launch.
+
+    Parameters
+    ----------
+    dest_xyz, nx, ny, nz, out
+        As for :func:`scores_into`.
+    """
     for i in range(dest_xyz.shape[0]):
         _score_row(dest_xyz, i, nx, ny, nz, out[i])
 
@@ -91,13 +106,19 @@ def nearest_k(dest_xyz, nx, ny, nz, penalty, k, n_chunks, out_idx, out_score):
     Parameters
     ----------
     dest_xyz : float64 (m, 3)
-    nx, ny, nz, penalty : float64 (n,)
+        Destination unit vectors, one per row.
+    nx, ny, nz : float64 (n,)
+        The nodes' unit vectors, one array per coordinate.
+    penalty : float64 (n,)
+        0 for an allowed node, -8 for one that may not be chosen.
     k : int
-        At least 1.
+        How many nodes to keep per destination; at least 1.
     n_chunks : int
         Rows are split into this many chunks for the parallel loop.
     out_idx : int64 (m, k)
+        Receives each row's nodes, best first; -1 in unfilled slots.
     out_score : float64 (m, k)
+        Receives their scores; :data:`_FLOOR` in unfilled slots.
     """
     m = dest_xyz.shape[0]
     n = nx.shape[0]
@@ -144,7 +165,19 @@ def nearest_k(dest_xyz, nx, ny, nz, penalty, k, n_chunks, out_idx, out_score):
 
 @njit(cache=True, parallel=True, fastmath=True)
 def scores_to_miles(scores, radius, out):
-    """Great-circle distance from dot-product scores, ``2 R asin(sqrt((1 - s) / 2))``."""
+    """Great-circle distance from dot-product scores, ``2 R asin(sqrt((1 - s) / 2))``.
+
+    Parameters
+    ----------
+    scores : ndarray of float32 or float64, shape (m, n)
+        Scores from :func:`scores_into` or :func:`nearest_k`; clipped to
+        [-1, 1] so rounding past either end gives 0 or the antipode.
+    radius : float
+        The sphere's radius, in the unit wanted: for miles,
+        :data:`~sourcewise.engine._kernels.layout.EARTH_RADIUS_MI`.
+    out : ndarray of float64, shape (m, n)
+        Receives the distances.
+    """
     m, n = scores.shape
     for i in prange(m):
         for j in range(n):

@@ -1,6 +1,10 @@
 """Plan search: the cheapest single node, exact 2- and 3-node splits, greedy fill, bounds.
 
 The conventions of these kernels are in the package docstring (:mod:`sourcewise.engine._kernels`).
+Parameters called "shared arguments" below (the candidate arrays ``cand,
+atp, ent, miles, lead, fixed, unit, capu``, the inventory and its books,
+the prices, ``params``, ``bands``, ``strategy``) are described in
+:mod:`~sourcewise.engine._kernels.layout`.
 """
 
 from __future__ import annotations
@@ -51,15 +55,34 @@ def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, node
     smaller of the ordered units and the tier's total ATP, so a node that
     covers ``need`` is a maximum-fill plan even when stock is short.
 
+    Parameters
+    ----------
+    cand, atp, ent
+        The candidates from :func:`~sourcewise.engine._kernels.gather.gather`
+        (shared arguments).
+    g_sku, g_qty : ndarray of int64, shape (G,)
+        The order's groups: SKU and units ordered.
+    capu : ndarray of int64, shape (C,)
+        Units each candidate can still take (shared arguments).
+    miles, lead : ndarray of float64, shape (C,)
+        Shared arguments; where NaN, filled in place for the nodes whose
+        bound could still win.
+    dest, nodef, skuf, entry_fee, entry_risk, entry_demand, free, params, bands, strategy
+        Shared arguments.
+    entry_plan : ndarray of float64, shape (E,)
+        The dual price per unit (``entry_dual``), read for ``DUAL`` only.
+
     Returns
     -------
     best : int
         Candidate position, -1 when no node covers ``need``.
     best_cost : float
+        Its planning cost (inf when ``best`` is -1).
     split_lb : float
         A lower bound on the cost of any plan with two or more parcels that
         fills ``need``.
-    need : ndarray of int64
+    need : ndarray of int64, shape (G,)
+        Per group, the smaller of ``g_qty`` and the candidates' total ATP.
     """
     C = cand.shape[0]
     G = g_sku.shape[0]
@@ -127,7 +150,21 @@ def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, node
 @njit(cache=True, inline="always")
 def members_by_cost(S, m, unit, g, order):
     """Order the ``m`` (at most three) members of node set ``S`` by their unit cost of group ``g``:
-    ``order[:m]`` gets positions in ``S``, cheapest first (insertion sort, stable)."""
+    ``order[:m]`` gets positions in ``S``, cheapest first (insertion sort, stable).
+
+    Parameters
+    ----------
+    S : ndarray of int64, shape (3,)
+        Candidate positions; the first ``m`` are the set.
+    m : int
+        Members in the set, 1 to 3.
+    unit : ndarray of float64, shape (C, G)
+        Cost per unit of each cell (shared arguments).
+    g : int
+        The group.
+    order : ndarray of int64, at least (m,)
+        Written in place.
+    """
     for i in range(m):
         order[i] = i
     for i in range(1, m):
@@ -148,6 +185,33 @@ def eval_set(S, m, qty, atp, unit, fixed, capu, split_penalty, alloc_out, write,
     Only members that receive units pay their fixed cost. ``capu`` is each
     candidate's unit capacity left today, shared by all groups (when it
     binds inside one order the group order decides who gets it).
+
+    Parameters
+    ----------
+    S : ndarray of int64, shape (3,)
+        Candidate positions of the set's members, in ``S[:m]``.
+    m : int
+        Size of the set, 1 to 3.
+    qty : ndarray of int64, shape (G,)
+        Units to fill per group.
+    atp, unit, fixed, capu
+        The candidate arrays (shared arguments).
+    split_penalty : float
+        Cost of each parcel beyond the first (``params[P_SPLIT]``).
+    alloc_out : ndarray of int64, shape (C, G)
+        With ``write``, receives the units each member ships per group (cells
+        of members it fills; the rest untouched).
+    write : bool
+        Whether to write the allocation.
+    work : ndarray of int64, shape (9,)
+        Scratch, overwritten.
+
+    Returns
+    -------
+    fill : int
+        Units the set ships.
+    cost : float
+        Their planning cost, with fixed costs and split penalties.
     """
     G = qty.shape[0]
     # scratch from the caller: this runs thousands of times per order, heap allocations would dominate
@@ -192,12 +256,42 @@ def eval_set(S, m, qty, atp, unit, fixed, capu, split_penalty, alloc_out, write,
 
 @njit(cache=True)
 def better(fill, cost, best_fill, best_cost):
+    """Whether a plan beats the incumbent: more units, or as many for less (by more than ``EPS``).
+
+    Parameters
+    ----------
+    fill : int
+        Units the plan ships.
+    cost : float
+        Its cost.
+    best_fill, best_cost
+        The incumbent's.
+
+    Returns
+    -------
+    bool
+    """
     return fill > best_fill or (fill == best_fill and cost < best_cost - EPS)
 
 
 @njit(cache=True, inline="always")
 def fill_bound2(qty, atp, i, j):
-    # the units a pair can fill, ignoring capacity: a cheap test before the full evaluation
+    """The units a pair can fill, ignoring capacity: a cheap test before the full evaluation.
+
+    Parameters
+    ----------
+    qty : ndarray of int64, shape (G,)
+        Units to fill per group.
+    atp : ndarray of int64, shape (C, G)
+        ATP per cell (shared arguments).
+    i, j : int
+        The two candidates.
+
+    Returns
+    -------
+    int
+        At least the fill of :func:`eval_set` on the pair.
+    """
     f = 0
     for g in range(qty.shape[0]):
         a = atp[i, g] + atp[j, g]
@@ -207,6 +301,20 @@ def fill_bound2(qty, atp, i, j):
 
 @njit(cache=True, inline="always")
 def fill_bound3(qty, atp, h, i, j):
+    """:func:`fill_bound2` for three candidates.
+
+    Parameters
+    ----------
+    qty, atp
+        As for :func:`fill_bound2`.
+    h, i, j : int
+        The three candidates.
+
+    Returns
+    -------
+    int
+        The units the three can fill together, ignoring capacity.
+    """
     f = 0
     for g in range(qty.shape[0]):
         a = atp[h, g] + atp[i, g] + atp[j, g]
@@ -221,6 +329,18 @@ def smallest(key, M):
     Equals ``np.argsort(key, kind="mergesort")[:M]`` but costs about one
     compare per key once the first ``M`` settle, instead of a full sort of
     every candidate (the split search only ever reads the first ``M``).
+
+    Parameters
+    ----------
+    key : ndarray of float64, shape (C,)
+        The keys.
+    M : int
+        How many to keep, at most ``C``.
+
+    Returns
+    -------
+    ndarray of int64, shape (M,)
+        Positions in ``key``.
     """
     C = key.shape[0]
     top = np.empty(M, np.int64)
@@ -259,6 +379,24 @@ def split_pool(key, atp, unit, fixed, qty, M):
     the rest, and a source cheap for one line rarely is one. The rest of the
     pool, if any is left of ``M``, follows ``key``; the pair nodes can take
     the pool up to about ``1.5 * M``.
+
+    Parameters
+    ----------
+    key : ndarray of float64, shape (C,)
+        Each candidate's rank for a split: its fixed cost plus the least
+        extra unit cost it adds (as :func:`plan_given` computes it).
+    atp, unit, fixed
+        The candidate arrays (shared arguments).
+    qty : ndarray of int64, shape (G,)
+        Units to fill per group.
+    M : int
+        The pool's target size (``params[P_SPLIT_CANDS]``, at most ``C``).
+
+    Returns
+    -------
+    ndarray of int64
+        Candidate positions, ascending by ``key`` (ties by position); all
+        ``C`` of them when ``C <= M``.
     """
     C, G = atp.shape
     if C <= M:
@@ -351,10 +489,26 @@ def plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, f
     With ``force >= 0`` only sets containing that candidate are searched
     (the explanation uses this to price the best plan through a rejected node).
 
+    Parameters
+    ----------
+    qty : ndarray of int64, shape (G,)
+        Units to fill per group (the order's ``g_qty``).
+    atp, unit, fixed, capu
+        The candidate arrays (shared arguments).
+    k : int
+        Most parcels the order may ship in.
+    split_penalty : float
+        Cost of each parcel beyond the first (``params[P_SPLIT]``).
+    split_candidates : int
+        Size of the pool splits combine (``params[P_SPLIT_CANDS]``).
+    force : int
+        A candidate every searched set must contain, or -1 for none.
+
     Returns
     -------
     best : ndarray of int64, shape (3,)
-        Candidate positions of the chosen set, padded with -1.
+        Candidate positions of the chosen set, padded with -1; all -1 when
+        there are no candidates.
     """
     C, G = atp.shape
     total = np.zeros(G, np.int64)
@@ -371,7 +525,22 @@ def plan_cost(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, f
 @njit(cache=True)
 def plan_given(qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, force, total, cmin):
     """:func:`plan_cost` given, per group, the ATP summed over the candidates (``total``)
-    and the least unit cost among cells with ATP (``cmin``), as the priced gather returns them."""
+    and the least unit cost among cells with ATP (``cmin``), as the priced gather returns them.
+
+    Parameters
+    ----------
+    qty, atp, unit, fixed, capu, k, split_penalty, split_candidates, force
+        As for :func:`plan_cost`.
+    total : ndarray of int64, shape (G,)
+        ATP per group summed over the candidates.
+    cmin : ndarray of float64, shape (G,)
+        Least ``unit`` per group over the cells with ATP (inf if none).
+
+    Returns
+    -------
+    best : ndarray of int64, shape (3,)
+        As :func:`plan_cost` returns it.
+    """
     C, G = atp.shape
     best = np.full(3, -1, np.int64)
     S = np.empty(3, np.int64)
@@ -500,6 +669,17 @@ def extend_greedy(alloc, qty, atp, capu, k):
 
     Used only when an order may ship in more than three parcels: the exact
     search covers up to three, further parcels are added by most units first.
+
+    Parameters
+    ----------
+    alloc : ndarray of int64, shape (C, G)
+        Units per (candidate, group) so far; extended in place.
+    qty : ndarray of int64, shape (G,)
+        Units ordered per group.
+    atp, capu
+        Shared arguments (ATP per cell, units each candidate can take).
+    k : int
+        Most nodes the order may ship from.
     """
     C, G = atp.shape
     nused = 0
@@ -546,7 +726,17 @@ def extend_greedy(alloc, qty, atp, capu, k):
 
 @njit(cache=True)
 def greedy(order_per_group, qty, atp, capu, k, alloc):
-    """Fill group by group from nodes in rank order, opening at most ``k`` nodes."""
+    """Fill group by group from nodes in rank order, opening at most ``k`` nodes.
+
+    Parameters
+    ----------
+    order_per_group : ndarray of int64, shape (G, C)
+        Per group, every candidate position in the strategy's rank order.
+    qty, atp, capu, k
+        As for :func:`extend_greedy`.
+    alloc : ndarray of int64, shape (C, G)
+        All zeros on entry; receives the units per (candidate, group).
+    """
     C, G = atp.shape
     used = np.zeros(C, np.bool_)
     left = capu.copy()
@@ -598,6 +788,22 @@ def split_bound(g_sku, g_qty, mask, nodef, skuf, sku_ptr, ent_node, on_hand, saf
     The static bound of :func:`route_fast` counts every node that ever
     stocks a SKU; this one scans the entries and counts only eligible nodes
     with stock, so it is tighter and costs a pass over the order's entries.
+
+    Parameters
+    ----------
+    g_sku, g_qty : ndarray of int64, shape (G,)
+        The order's groups: SKU and units.
+    mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved
+        Shared arguments: the tier, the nodes, the SKUs, the inventory.
+    entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy
+        Shared arguments: prices, capacity left and the policy.
+
+    Returns
+    -------
+    float
+        The bound: the split penalty, two of the least parcel costs, and per
+        group its units at the least :func:`~sourcewise.engine._kernels.cost.plan_unit`
+        among eligible entries with ATP (inf when a group has none).
     """
     hour = params[P_HOUR]
     need_cutoff = params[P_REQUIRE_CUTOFF] > 0
@@ -644,12 +850,31 @@ def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, sku
     group in ``by_len`` order, as the list path does, so both make the same
     choice bit for bit.
 
+    Parameters
+    ----------
+    dest : ndarray of float64, shape (3,)
+        As for :func:`best_one_sku`.
+    g_sku, g_qty : ndarray of int64, shape (G,)
+        The order's groups: SKU and units ordered.
+    by_len : ndarray of int64, shape (G,)
+        The groups in ascending order of their SKU's entry count.
+    total_q : int
+        Units ordered, ``g_qty.sum()``.
+    sku_bits : ndarray of uint64, shape (S, W)
+        The SKUs' node bitsets (shared arguments).
+    mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual
+        As for :func:`best_one_sku`.
+    entry_risk, entry_demand, cap_orders, cap_units, params, strategy
+        As for :func:`best_one_sku`.
+
     Returns
     -------
     best : int
-        -1 when no node ships every unit.
+        The node, -1 when no node ships every unit.
     entries : ndarray of int64, shape (G,)
+        Its entry per group (-1 when ``best`` is -1).
     cost, miles : float
+        Its planning cost and distance (inf and NaN when ``best`` is -1).
     """
     G = g_sku.shape[0]
     W = sku_bits.shape[1]
@@ -734,11 +959,27 @@ def best_one_sku(dest, s, q, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safe
     is the incumbent, and then their stock and per-entry costs are never
     read. Same comparisons in the same order otherwise, so the same choice.
 
+    Parameters
+    ----------
+    dest : ndarray of float64, shape (3,)
+        The customer's unit vector.
+    s : int
+        The SKU.
+    q : int
+        Units ordered.
+    mask, cap_orders, cap_units
+        Per node (shared arguments): the tier's nodes and capacity left today.
+    nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved
+        Shared arguments: node matrix, SKU price and weight, the inventory.
+    entry_fee, entry_dual, entry_risk, entry_demand, params, strategy
+        Shared arguments: the per-entry prices and the policy.
+
     Returns
     -------
     best, entry : int
-        -1 when no node ships every unit.
+        The node and its entry, -1 when no node ships every unit.
     cost, miles : float
+        Its planning cost and distance (inf and NaN when ``best`` is -1).
     """
     per_mile = params[P_PER_MILE]
     hour = params[P_HOUR]

@@ -158,6 +158,32 @@ def similarity_scores(target, explicit_ptr, explicit_idx, category, brand, tag_m
     waking a thread pool (far less on a loaded machine, where OpenMP workers
     spin against other processes). :func:`similarity_scores_parallel` is the
     same computation for large catalogues: both score through :func:`_score`.
+
+    Parameters
+    ----------
+    target : int
+        The SKU whose substitutes are sought.
+    explicit_ptr, explicit_idx : ndarray of int64
+        CSR of the merchant's substitute lists: SKU ``s`` lists
+        ``explicit_idx[explicit_ptr[s]:explicit_ptr[s + 1]]``.
+    category, brand : ndarray of int64, shape (n,)
+        Codes per SKU (see the module docstring), -1 where unknown.
+    tag_mode : int
+        :data:`TAGS_BITS` or :data:`TAGS_CSR`: which tag encoding to read.
+    tag_bits : ndarray of uint64, shape (n,) in bit mode
+        One bit per tag; not read in CSR mode.
+    tag_ptr, tag_codes : ndarray of int64
+        CSR of each SKU's unique tag codes in CSR mode; ``tag_ptr`` has
+        ``n + 1`` entries in either mode (all zeros in bit mode).
+    price : ndarray of float64, shape (n,)
+        Price per SKU, 0 where unknown; its length gives ``n``.
+    w_explicit, w_category, w_brand, w_tags, w_price : float
+        The features' weights, non-negative.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        Each SKU's similarity to ``target``, in [0, 1].
     """
     n = price.shape[0]
     out = np.zeros(n)
@@ -177,7 +203,20 @@ def similarity_scores(target, explicit_ptr, explicit_idx, category, brand, tag_m
 def similarity_scores_parallel(target, explicit_ptr, explicit_idx, category, brand, tag_mode,
                                tag_bits, tag_ptr, tag_codes, price, w_explicit, w_category,
                                w_brand, w_tags, w_price):
-    """:func:`similarity_scores` with the SKU loop spread over threads."""
+    """:func:`similarity_scores` with the SKU loop spread over threads.
+
+    Parameters
+    ----------
+    target, explicit_ptr, explicit_idx, category, brand, tag_mode, tag_bits, tag_ptr, tag_codes
+        As for :func:`similarity_scores`.
+    price, w_explicit, w_category, w_brand, w_tags, w_price
+        As for :func:`similarity_scores`.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        The same scores, bit for bit.
+    """
     n = price.shape[0]
     out = np.zeros(n)
     weights = w_explicit + w_category + w_brand + w_tags + w_price
@@ -226,6 +265,20 @@ def top_m(key, eligible, m):
     this O(n log m): the caller asks for a few more than it needs and comes
     back for more only if stock checks reject them, so a full sort of every
     SKU would be wasted work.
+
+    Parameters
+    ----------
+    key : ndarray of float64, shape (n,)
+        The ranking key, e.g. :func:`similarity_scores`.
+    eligible : ndarray of bool, shape (n,)
+        Which entries may be returned.
+    m : int
+        How many to return at most.
+
+    Returns
+    -------
+    ndarray of int64, shape (min(m, eligible.sum()),)
+        Positions in ``key``, best first; empty when ``m <= 0``.
     """
     n = key.shape[0]
     if m <= 0:
