@@ -41,7 +41,7 @@ into the new plan.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sourcewise.engine.adapters.base import Adapter
@@ -120,6 +120,20 @@ def _results(reader: Reader, payload: Any) -> tuple[list, str]:
     if doc is None:
         return [], ""
     return reader.take(doc, "results", "", "list") or [], "results"
+
+
+def _plain_channel(ref: dict, locations: Mapping[str, Any], keys: Mapping[str, str]) -> str | None:
+    """The channel a plain supply-channel reference names -- by id, or by key through the
+    channels payload -- when it is a channel of the catalog; ``None`` for anything else,
+    which :meth:`CommercetoolsAdapter.check_order` reads carefully (and may still accept)."""
+    if ref.get("typeId") != "channel":
+        return None
+    if "id" in ref:
+        cid = ref["id"]
+    else:
+        key = ref.get("key")
+        cid = keys.get(key) if type(key) is str else None
+    return cid if type(cid) is str and cid in locations and cid.strip() else None
 
 
 def _localized(v: Any) -> str | None:
@@ -287,8 +301,10 @@ class CommercetoolsAdapter(Adapter):
                 continue
             if left == 0:
                 continue
+            # "channel": the channel the reference names; check_order resolves one given by key
             lines.append(LineIn(lid, lid, sku, left, path, price=price,  # type: ignore[arg-type]
-                                ref={"supplyChannel": ref, "path": f"{path}.supplyChannel"}))
+                                ref={"supplyChannel": ref, "path": f"{path}.supplyChannel",
+                                     "channel": None if ref is None else ref.get("id")}))
         address = None
         sa = order.get("shippingAddress")
         if type(sa) is not dict:
@@ -325,14 +341,14 @@ class CommercetoolsAdapter(Adapter):
                 for it in dl.items:
                     delivered[it.id] = delivered.get(it.id, 0) + it.quantity
         locations = catalog.locations
+        keys = catalog.extra.get("channel_keys", {})
         lines: list[LineIn] = []
         for i, li in enumerate(o.lineItems):
             ref = li.supplyChannel
+            cid = None
             if ref is not None:
-                if type(ref) is not dict or ref.get("typeId") != "channel":
-                    return None
-                cid = ref.get("id")
-                if not (type(cid) is str and cid in locations and cid.strip()):
+                cid = _plain_channel(ref, locations, keys)
+                if cid is None:
                     return None
             price = None
             if li.price is not None and li.price.value is not None:
@@ -349,7 +365,7 @@ class CommercetoolsAdapter(Adapter):
                 return None
             if left:
                 lines.append(new_tuple(LineIn, (lid, lid, li.variant.sku, left, _LINE_PATHS[i], price, None,
-                                                {"supplyChannel": ref, "path": _CHANNEL_PATHS[i]})))
+                                                {"supplyChannel": ref, "path": _CHANNEL_PATHS[i], "channel": cid})))
         a = o.shippingAddress
         if a is None:
             return None
@@ -396,22 +412,20 @@ class CommercetoolsAdapter(Adapter):
         keys = catalog.extra.get("channel_keys", {})
         locations = catalog.locations
         notes = list(order_in.notes)
-        for ln in order_in.lines:
+        lines = list(order_in.lines)
+        for n, ln in enumerate(order_in.lines):
             ref = ln.ref.get("supplyChannel")
-            if ref is None:
-                continue
-            if type(ref) is dict and ref.get("typeId") == "channel":
-                # the usual reference: by id, to a channel of the catalog; nothing to check further
-                cid = ref.get("id")
-                if type(cid) is str and cid in locations and cid.strip():
-                    continue
-            path = ln.ref["path"]
             if not isinstance(ref, dict):
                 continue
-            cid = self._ref_id(reader, ref, path, keys)
+            path = ln.ref["path"]
+            # the usual reference (by id or key, to a channel of the catalog) needs no reading
+            cid = _plain_channel(ref, locations, keys) or self._ref_id(reader, ref, path, keys)
             if cid is None:
                 continue
-            if cid in catalog.locations:
+            if cid != ln.ref.get("channel"):
+                # a reference by key: the response must name the channel by id, as for one by id
+                lines[n] = ln._replace(ref={**ln.ref, "channel": cid})
+            if cid in locations:
                 continue
             if cid in others:
                 reader.fail(path, f"channel {cid!r} lacks the {SUPPLY_ROLE} role (roles {others[cid]})")
@@ -430,7 +444,9 @@ class CommercetoolsAdapter(Adapter):
                 reader.fail(f"{path}.obj.roles", f"channel {cid!r} lacks the {SUPPLY_ROLE} role")
                 continue
             notes.append(f"line item {ln.raw_id}: its supply channel {cid} holds no stock in this catalog")
-        return order_in._replace(notes=tuple(notes)) if len(notes) != len(order_in.notes) else order_in
+        if len(notes) == len(order_in.notes) and all(a is b for a, b in zip(lines, order_in.lines, strict=True)):
+            return order_in
+        return order_in._replace(lines=tuple(lines), notes=tuple(notes))
 
     # ------------------------------------------------------------------ render
     def channel_ref(self, bound: Bound, node_id: str) -> dict[str, Any]:
@@ -474,8 +490,8 @@ class CommercetoolsAdapter(Adapter):
             line_id, raw, sku = ln.line_id, ln.raw_id, ln.sku
             pieces = by_line.get(line_id)
             if pieces:
-                prev = ln.ref.get("supplyChannel")
-                prev_id = None if prev is None else prev.get("id")
+                # the channel the line's reference names, by id or (resolved by check_order) by key
+                prev_id = ln.ref.get("channel")
                 for node_id, qty in pieces:
                     a = {"lineItemId": raw, "sku": sku, "quantity": qty,
                          "supplyChannel": {"typeId": "channel", "id": node_id} if plain_channel

@@ -300,6 +300,29 @@ def bench_setup():
     return lambda platform: Setup(platform, rs)
 
 
+_DALLAS = "4c3b2a19-8d7e-4f6a-a5b4-c3d2e1f0a9b8"
+
+
+@pytest.mark.parametrize(("ref", "plain"), [
+    ({"typeId": "channel", "key": "tx-dallas-dc"}, True),  # a key to a catalog channel is as plain as its id
+    ({"typeId": "channel", "key": "tx-dallas-dc", "id": _DALLAS}, True),
+    ({"typeId": "channel", "key": "us-webshop"}, False), ({"typeId": "channel", "key": " "}, False),
+    ({"typeId": "channel", "key": 3}, False), ({"typeId": "channel"}, False),
+    ({"typeId": "channel", "key": "nope"}, False), ({"typeId": "store", "key": "tx-dallas-dc"}, False),
+    ({"key": "tx-dallas-dc"}, False), ({"typeId": "channel", "key": "tx-dallas-dc", "id": None}, False),
+])
+def test_fast_order_resolves_channel_keys_as_the_careful_path(ref, plain):
+    session = session_for("commercetools")
+    payload = load(FILES["commercetools"][0])
+    payload["lineItems"][1]["supplyChannel"] = ref
+    fast, careful = _fast_and_careful(session, payload)
+    by_text, _, _ = _json_and_careful(session, payload)
+    assert (fast is not None) == (by_text is not None) == plain
+    if plain:
+        assert _normalised(fast) == _normalised(careful) == _normalised(by_text)
+        assert fast.source.lines[1].ref["channel"] == _DALLAS
+
+
 def test_fast_order_declines_unstocked_skus_and_unknown_locations():
     session = session_for("generic")
     payload = load(FILES["generic"][0])
