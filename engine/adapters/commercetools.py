@@ -46,6 +46,7 @@ from typing import Any
 
 from sourcewise.engine.adapters.base import Adapter
 from sourcewise.engine.adapters.binding import bind_plain
+from sourcewise.engine.adapters.fastpath import fast_convert
 from sourcewise.engine.adapters.fields import Field, Record
 from sourcewise.engine.adapters.reader import Paths, Reader
 from sourcewise.engine.adapters.records import (
@@ -134,6 +135,76 @@ def _plain_channel(ref: dict, locations: Mapping[str, Any], keys: Mapping[str, s
         key = ref.get("key")
         cid = keys.get(key) if type(key) is str else None
     return cid if type(cid) is str and cid in locations and cid.strip() else None
+
+
+def _scaled(amount: int, digits: int | None) -> str:
+    """Decimal text of an amount in minor units (``fractionDigits`` of them, 2 by default).
+
+    8999 with 2 digits is ``"89.99"``: string work, exact like Decimal and cheaper.
+    """
+    digits = 2 if digits is None else digits
+    text = str(amount).rjust(digits + 1, "0")
+    return f"{text[:-digits]}.{text[-digits:]}" if digits else text
+
+
+def _plain_order(o: Any, catalog: Catalog | None) -> OrderIn | None:
+    """The :class:`OrderIn` of an order decoded into :data:`ORDER`'s schema -- what the careful
+    reader returns for it -- or ``None`` when it holds what only the careful reader decides.
+
+    Plain: every value read is well formed (msgspec checked the types), the
+    order has a shipping address, no delivery holds more than its line item
+    and prices are cent amounts. With a ``catalog`` (the fast path) each
+    supply channel must also be a reference, by id or by key, to one of its
+    channels -- what :meth:`CommercetoolsAdapter.check_order` accepts without
+    a word -- and the line's channel is the one it names; without one (a
+    read before the catalog is known) it is the reference's id, as the
+    careful reader leaves it.
+    """
+    a = o.shippingAddress
+    if a is None:
+        return None
+    service = None
+    delivered: dict[str, int] = {}
+    info = o.shippingInfo
+    if info is not None:
+        service = info.shippingMethodName
+        for dl in info.deliveries or ():
+            for it in dl.items:
+                delivered[it.id] = delivered.get(it.id, 0) + it.quantity
+    if catalog is not None:
+        locations = catalog.locations
+        keys = catalog.extra.get("channel_keys", {})
+    lines: list[LineIn] = []
+    for i, li in enumerate(o.lineItems):
+        ref = li.supplyChannel
+        cid = None
+        if ref is not None:
+            if catalog is None:
+                cid = ref.get("id")
+            else:
+                cid = _plain_channel(ref, locations, keys)
+                if cid is None:
+                    return None
+        price = None
+        if li.price is not None and li.price.value is not None:
+            money = li.price.value
+            if money.type == "highPrecision":
+                return None
+            price = _scaled(money.centAmount, money.fractionDigits)
+        lid, qty = li.id, li.quantity
+        left = qty - delivered[lid] if delivered and lid in delivered else qty
+        if left < 0:
+            return None
+        if left:
+            lines.append(new_tuple(LineIn, (lid, lid, li.variant.sku, left, _LINE_PATHS[i], price, None,
+                                            {"supplyChannel": ref, "path": _CHANNEL_PATHS[i], "channel": cid})))
+    region = a.state if a.state is not None else a.region
+    oid = o.id
+    return new_tuple(OrderIn, (
+        oid, oid, tuple(lines), new_tuple(Address, (a.postalCode, a.country, region, None, None, "shippingAddress")),
+        service, True, None, {"orderNumber": o.orderNumber, "version": o.version},
+        ("custom line items have no SKU and are not routed",) if o.customLineItems else (), None,
+    ))
 
 
 def _localized(v: Any) -> str | None:
@@ -262,6 +333,12 @@ class CommercetoolsAdapter(Adapter):
 
     # ------------------------------------------------------------------ order
     def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
+        plain = fast_convert(payload, ORDER.struct)
+        order_in = None if plain is None else _plain_order(plain, None)
+        return order_in if order_in is not None else self._read_careful(payload, reader)
+
+    def _read_careful(self, payload: Any, reader: Reader) -> OrderIn | None:
+        """:meth:`read_order` value by value, recording every problem with its JSON path."""
         order = reader.as_obj(payload, "")
         if order is None:
             return None
@@ -324,58 +401,10 @@ class CommercetoolsAdapter(Adapter):
     fast_schemas = (ORDER.struct,)
 
     def fast_bind(self, o: Any, catalog: Catalog) -> Bound | None:
-        """Reading, the channel check and binding in one pass, for a plain order.
-
-        Plain: every value read is well formed, the order has a shipping
-        address, no delivery holds more than its line item, prices are
-        cent amounts and each supply channel is a reference by id to a
-        channel of the catalog. Anything else returns ``None`` and takes
-        the careful path.
-        """
-        service = None
-        delivered: dict[str, int] = {}
-        info = o.shippingInfo
-        if info is not None:
-            service = info.shippingMethodName
-            for dl in info.deliveries or ():
-                for it in dl.items:
-                    delivered[it.id] = delivered.get(it.id, 0) + it.quantity
-        locations = catalog.locations
-        keys = catalog.extra.get("channel_keys", {})
-        lines: list[LineIn] = []
-        for i, li in enumerate(o.lineItems):
-            ref = li.supplyChannel
-            cid = None
-            if ref is not None:
-                cid = _plain_channel(ref, locations, keys)
-                if cid is None:
-                    return None
-            price = None
-            if li.price is not None and li.price.value is not None:
-                money = li.price.value
-                if money.type == "highPrecision":
-                    return None
-                digits = 2 if money.fractionDigits is None else money.fractionDigits
-                # 8999 with 2 digits is "89.99", as _price writes it
-                text = str(money.centAmount).rjust(digits + 1, "0")
-                price = f"{text[:-digits]}.{text[-digits:]}" if digits else text
-            lid, qty = li.id, li.quantity
-            left = qty - delivered[lid] if delivered and lid in delivered else qty
-            if left < 0:
-                return None
-            if left:
-                lines.append(new_tuple(LineIn, (lid, lid, li.variant.sku, left, _LINE_PATHS[i], price, None,
-                                                {"supplyChannel": ref, "path": _CHANNEL_PATHS[i], "channel": cid})))
-        a = o.shippingAddress
-        if a is None:
-            return None
-        region = a.state if a.state is not None else a.region
-        oid = o.id
-        return bind_plain(new_tuple(OrderIn, (
-            oid, oid, tuple(lines), new_tuple(Address, (a.postalCode, a.country, region, None, None, "shippingAddress")),
-            service, True, None, {"orderNumber": o.orderNumber, "version": o.version},
-            ("custom line items have no SKU and are not routed",) if o.customLineItems else (), None,
-        )), catalog)
+        """Reading, the channel check and binding in one pass, for a plain order (see
+        :func:`_plain_order`); anything else returns ``None`` and takes the careful path."""
+        order_in = _plain_order(o, catalog)
+        return None if order_in is None else bind_plain(order_in, catalog)
 
     @staticmethod
     def _price(reader: Reader, price: dict, item_path: str) -> str | None:
@@ -402,10 +431,7 @@ class CommercetoolsAdapter(Adapter):
                 amount = CENT_MONEY.take(reader, value, "centAmount", vp)
             if amount is None:
                 return None
-        digits = 2 if digits is None else digits
-        # 8999 with 2 digits is "89.99": string work, exact like Decimal and cheaper
-        text = str(amount).rjust(digits + 1, "0")
-        return f"{text[:-digits]}.{text[-digits:]}" if digits else text
+        return _scaled(amount, digits)
 
     def check_order(self, order_in: OrderIn, catalog: Catalog, reader: Reader) -> OrderIn:
         others = catalog.extra.get("other_channels", {})
