@@ -172,6 +172,14 @@ def test_plain_paths_are_taken_for_the_example_payloads():
     assert generic_mod.read_plain_order(load(FILES["generic"][0]), "", None) is not None
 
 
+def test_plain_readers_are_taken_for_the_example_payloads():
+    # read_order of Shopify and commercetools tries the plain reader fast_bind is built on
+    shopify = load(FILES["shopify"][0])
+    assert shopify_mod._plain_order(shopify_mod._decoded(shopify)) is not None
+    ct = load(FILES["commercetools"][0])
+    assert ct_mod._plain_order(msgspec.convert(ct, ct_mod.ORDER.struct), None) is not None
+
+
 # ---------------------------------------------------------------------------- fast_order (payload -> Bound)
 
 def _typed(v):
