@@ -113,16 +113,6 @@ _CHANNEL_PATHS = Paths("lineItems", ".supplyChannel")
 _SAFE_KEYS: dict[str, str] = {}
 
 
-def _results(reader: Reader, payload: Any) -> tuple[list, str]:
-    """Elements of a PagedQueryResponse or a bare list (with their path prefix)."""
-    if isinstance(payload, list):
-        return payload, ""
-    doc = reader.as_obj(payload, "")
-    if doc is None:
-        return [], ""
-    return reader.take(doc, "results", "", "list") or [], "results"
-
-
 def _plain_channel(ref: dict, locations: Mapping[str, Any], keys: Mapping[str, str]) -> str | None:
     """The channel a plain supply-channel reference names -- by id, or by key through the
     channels payload -- when it is a channel of the catalog; ``None`` for anything else,
@@ -243,12 +233,8 @@ class CommercetoolsAdapter(Adapter):
         others: dict[str, list[str]] = {}
         keys: dict[str, str] = {}
         notes: list[str] = []
-        items, prefix = _results(cr, locations)
-        for i, ch in enumerate(items):
-            path = f"{prefix}[{i}]"
-            d = cr.as_obj(ch, path)
-            if d is None:
-                continue
+        # a PagedQueryResponse ({"results": [...]}) or a bare list, as for the inventory
+        for _, path, d in cr.objects(*cr.elements(locations, "results")):
             cid = cr.take(d, "id", path, "str")
             key = cr.take(d, "key", path, "str", required=False)
             roles = cr.take(d, "roles", path, "list")
@@ -283,12 +269,7 @@ class CommercetoolsAdapter(Adapter):
             locs.append(LocationIn(cid, cid, addr, path, name=_localized(d.get("name")), extra={"key": key}))
         supply = {loc.node_id for loc in locs}
         stock: list[StockIn] = []
-        items, prefix = _results(ir, inventory)
-        for i, e in enumerate(items):
-            path = f"{prefix}[{i}]"
-            d = ir.as_obj(e, path)
-            if d is None:
-                continue
+        for _, path, d in ir.objects(*ir.elements(inventory, "results")):
             sku = ir.take(d, "sku", path, "str")
             avail = ir.take(d, "availableQuantity", path, "int", lo=None)
             ref = ir.take(d, "supplyChannel", path, "obj", required=False)

@@ -181,17 +181,6 @@ def _fo_line_paths(j: int) -> Paths:
     return paths
 
 
-def _items(reader: Reader, payload: Any, key: str) -> tuple[list, str] | None:
-    """The list under ``key`` in a wrapper object, or a bare list."""
-    if isinstance(payload, list):
-        return payload, ""
-    doc = reader.as_obj(payload, "")
-    if doc is None:
-        return None
-    items = reader.take(doc, key, "", "list")
-    return (items, key) if items is not None else None
-
-
 def _plain_address(a: Any, path: str) -> Address | None:
     """:meth:`ShopifyAdapter.read_address` of an address decoded into :data:`ADDRESS`'s schema;
     ``None`` when it needs the careful reader."""
@@ -320,12 +309,7 @@ class ShopifyAdapter(Adapter):
         ir = reader.doc("inventory")
         locs: list[LocationIn] = []
         notes: list[str] = []
-        got = _items(lr, locations, "locations")
-        for i, loc in enumerate(got[0] if got else []):
-            path = f"{got[1]}[{i}]" if got[1] else f"[{i}]"  # type: ignore[index]
-            d = lr.as_obj(loc, path)
-            if d is None:
-                continue
+        for _, path, d in lr.objects(*lr.elements(locations, "locations")):
             raw = lr.take(d, "id", path, "id")
             name = lr.take(d, "name", path, "str", required=False, nonempty=False)
             active = lr.take(d, "active", path, "bool", required=False)
@@ -345,12 +329,7 @@ class ShopifyAdapter(Adapter):
                                    enabled=active if active is not None else True,
                                    ships=online if online is not None else True))
         stock: list[StockIn] = []
-        got = _items(ir, inventory, "inventory_levels")
-        for i, lvl in enumerate(got[0] if got else []):
-            path = f"{got[1]}[{i}]" if got[1] else f"[{i}]"  # type: ignore[index]
-            d = ir.as_obj(lvl, path)
-            if d is None:
-                continue
+        for _, path, d in ir.objects(*ir.elements(inventory, "inventory_levels")):
             item = ir.take(d, "inventory_item_id", path, "id")
             loc = ir.take(d, "location_id", path, "id")
             if "available" not in d:
