@@ -25,7 +25,9 @@ is still undelivered is routed.
 Response
 --------
 ``lineItemSupplyChannels``: one assignment per (line item, channel) piece,
-as ``{"lineItemId", "sku", "quantity", "supplyChannel": <ChannelResourceIdentifier>}``.
+as ``{"lineItemId", "sku", "quantity", "supplyChannel": <ChannelResourceIdentifier>}``, plus
+``previousSupplyChannel`` (by id, however the line item referenced it) when the piece moves
+off the channel the line item named.
 ``orderUpdate``: an Order update body (``version`` + ``actions``) with one
 ``addDelivery`` per shipping channel, whose ``items`` group the line items
 that ship together -- the item groups of a split; each delivery's
@@ -149,6 +151,17 @@ def _plain_order(o: Any, catalog: Catalog | None) -> OrderIn | None:
     a word -- and the line's channel is the one it names; without one (a
     read before the catalog is known) it is the reference's id, as the
     careful reader leaves it.
+
+    Parameters
+    ----------
+    o : msgspec.Struct
+        The order, decoded into ``ORDER.struct``.
+    catalog : Catalog or None
+        What the supply channels must name (the fast path), or ``None`` (:meth:`read_order`).
+
+    Returns
+    -------
+    OrderIn or None
     """
     a = o.shippingAddress
     if a is None:

@@ -109,6 +109,20 @@ class Reader:
         Platforms answer list endpoints both ways, so catalog documents are
         read through this; a document that is neither is recorded and reads
         as empty, so the rest of the catalog is still checked.
+
+        Parameters
+        ----------
+        payload
+            The document (or the part of it at ``path``).
+        key : str
+            The wrapper object's key of the list (``results``, ``items``, ...).
+        path : str
+            Where ``payload`` sits in its document (``""``: it is the document).
+
+        Returns
+        -------
+        tuple of (list, str)
+            The elements (empty when there are none to read) and their path prefix.
         """
         if isinstance(payload, list):
             return payload, path
@@ -123,6 +137,18 @@ class Reader:
 
         Lazy, so the problems of the elements keep document order with those
         the caller records while reading each one.
+
+        Parameters
+        ----------
+        items : iterable
+            The elements, as :meth:`elements` returns them.
+        prefix : str
+            Their path prefix, as :meth:`elements` returns it.
+
+        Yields
+        ------
+        tuple of (int, str, dict)
+            The element's index, its JSON path and the element.
         """
         for i, v in enumerate(items):
             path = f"{prefix}[{i}]"

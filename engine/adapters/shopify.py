@@ -213,6 +213,15 @@ def _plain_order(plain: Any) -> OrderIn | None:
     a code, and each fulfillment order belongs to the order and holds no more
     than its line items. Whether the locations are the catalog's is
     :meth:`ShopifyAdapter.check_order`'s question.
+
+    Parameters
+    ----------
+    plain : msgspec.Struct
+        The payload, decoded into :data:`NESTED_ORDER`'s or :data:`FLAT_ORDER`'s schema.
+
+    Returns
+    -------
+    OrderIn or None
     """
     nested = type(plain) is _NESTED
     if nested:
