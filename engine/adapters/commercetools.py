@@ -25,7 +25,9 @@ is still undelivered is routed.
 Response
 --------
 ``lineItemSupplyChannels``: one assignment per (line item, channel) piece,
-as ``{"lineItemId", "sku", "quantity", "supplyChannel": <ChannelResourceIdentifier>}``.
+as ``{"lineItemId", "sku", "quantity", "supplyChannel": <ChannelResourceIdentifier>}``, plus
+``previousSupplyChannel`` (by id, however the line item referenced it) when the piece moves
+off the channel the line item named.
 ``orderUpdate``: an Order update body (``version`` + ``actions``) with one
 ``addDelivery`` per shipping channel, whose ``items`` group the line items
 that ship together -- the item groups of a split; each delivery's
@@ -41,11 +43,12 @@ into the new plan.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sourcewise.engine.adapters.base import Adapter
 from sourcewise.engine.adapters.binding import bind_plain
+from sourcewise.engine.adapters.fastpath import fast_convert
 from sourcewise.engine.adapters.fields import Field, Record
 from sourcewise.engine.adapters.reader import Paths, Reader
 from sourcewise.engine.adapters.records import (
@@ -112,14 +115,99 @@ _CHANNEL_PATHS = Paths("lineItems", ".supplyChannel")
 _SAFE_KEYS: dict[str, str] = {}
 
 
-def _results(reader: Reader, payload: Any) -> tuple[list, str]:
-    """Elements of a PagedQueryResponse or a bare list (with their path prefix)."""
-    if isinstance(payload, list):
-        return payload, ""
-    doc = reader.as_obj(payload, "")
-    if doc is None:
-        return [], ""
-    return reader.take(doc, "results", "", "list") or [], "results"
+def _plain_channel(ref: dict, locations: Mapping[str, Any], keys: Mapping[str, str]) -> str | None:
+    """The channel a plain supply-channel reference names -- by id, or by key through the
+    channels payload -- when it is a channel of the catalog; ``None`` for anything else,
+    which :meth:`CommercetoolsAdapter.check_order` reads carefully (and may still accept)."""
+    if ref.get("typeId") != "channel":
+        return None
+    if "id" in ref:
+        cid = ref["id"]
+    else:
+        key = ref.get("key")
+        cid = keys.get(key) if type(key) is str else None
+    return cid if type(cid) is str and cid in locations and cid.strip() else None
+
+
+def _scaled(amount: int, digits: int | None) -> str:
+    """Decimal text of an amount in minor units (``fractionDigits`` of them, 2 by default).
+
+    8999 with 2 digits is ``"89.99"``: string work, exact like Decimal and cheaper.
+    """
+    digits = 2 if digits is None else digits
+    text = str(amount).rjust(digits + 1, "0")
+    return f"{text[:-digits]}.{text[-digits:]}" if digits else text
+
+
+def _plain_order(o: Any, catalog: Catalog | None) -> OrderIn | None:
+    """The :class:`OrderIn` of an order decoded into :data:`ORDER`'s schema -- what the careful
+    reader returns for it -- or ``None`` when it holds what only the careful reader decides.
+
+    Plain: every value read is well formed (msgspec checked the types), the
+    order has a shipping address, no delivery holds more than its line item
+    and prices are cent amounts. With a ``catalog`` (the fast path) each
+    supply channel must also be a reference, by id or by key, to one of its
+    channels -- what :meth:`CommercetoolsAdapter.check_order` accepts without
+    a word -- and the line's channel is the one it names; without one (a
+    read before the catalog is known) it is the reference's id, as the
+    careful reader leaves it.
+
+    Parameters
+    ----------
+    o : msgspec.Struct
+        The order, decoded into ``ORDER.struct``.
+    catalog : Catalog or None
+        What the supply channels must name (the fast path), or ``None`` (:meth:`read_order`).
+
+    Returns
+    -------
+    OrderIn or None
+    """
+    a = o.shippingAddress
+    if a is None:
+        return None
+    service = None
+    delivered: dict[str, int] = {}
+    info = o.shippingInfo
+    if info is not None:
+        service = info.shippingMethodName
+        for dl in info.deliveries or ():
+            for it in dl.items:
+                delivered[it.id] = delivered.get(it.id, 0) + it.quantity
+    if catalog is not None:
+        locations = catalog.locations
+        keys = catalog.extra.get("channel_keys", {})
+    lines: list[LineIn] = []
+    for i, li in enumerate(o.lineItems):
+        ref = li.supplyChannel
+        cid = None
+        if ref is not None:
+            if catalog is None:
+                cid = ref.get("id")
+            else:
+                cid = _plain_channel(ref, locations, keys)
+                if cid is None:
+                    return None
+        price = None
+        if li.price is not None and li.price.value is not None:
+            money = li.price.value
+            if money.type == "highPrecision":
+                return None
+            price = _scaled(money.centAmount, money.fractionDigits)
+        lid, qty = li.id, li.quantity
+        left = qty - delivered[lid] if delivered and lid in delivered else qty
+        if left < 0:
+            return None
+        if left:
+            lines.append(new_tuple(LineIn, (lid, lid, li.variant.sku, left, _LINE_PATHS[i], price, None,
+                                            {"supplyChannel": ref, "path": _CHANNEL_PATHS[i], "channel": cid})))
+    region = a.state if a.state is not None else a.region
+    oid = o.id
+    return new_tuple(OrderIn, (
+        oid, oid, tuple(lines), new_tuple(Address, (a.postalCode, a.country, region, None, None, "shippingAddress")),
+        service, True, None, {"orderNumber": o.orderNumber, "version": o.version},
+        ("custom line items have no SKU and are not routed",) if o.customLineItems else (), None,
+    ))
 
 
 def _localized(v: Any) -> str | None:
@@ -158,12 +246,8 @@ class CommercetoolsAdapter(Adapter):
         others: dict[str, list[str]] = {}
         keys: dict[str, str] = {}
         notes: list[str] = []
-        items, prefix = _results(cr, locations)
-        for i, ch in enumerate(items):
-            path = f"{prefix}[{i}]"
-            d = cr.as_obj(ch, path)
-            if d is None:
-                continue
+        # a PagedQueryResponse ({"results": [...]}) or a bare list, as for the inventory
+        for _, path, d in cr.objects(*cr.elements(locations, "results")):
             cid = cr.take(d, "id", path, "str")
             key = cr.take(d, "key", path, "str", required=False)
             roles = cr.take(d, "roles", path, "list")
@@ -198,12 +282,7 @@ class CommercetoolsAdapter(Adapter):
             locs.append(LocationIn(cid, cid, addr, path, name=_localized(d.get("name")), extra={"key": key}))
         supply = {loc.node_id for loc in locs}
         stock: list[StockIn] = []
-        items, prefix = _results(ir, inventory)
-        for i, e in enumerate(items):
-            path = f"{prefix}[{i}]"
-            d = ir.as_obj(e, path)
-            if d is None:
-                continue
+        for _, path, d in ir.objects(*ir.elements(inventory, "results")):
             sku = ir.take(d, "sku", path, "str")
             avail = ir.take(d, "availableQuantity", path, "int", lo=None)
             ref = ir.take(d, "supplyChannel", path, "obj", required=False)
@@ -248,6 +327,12 @@ class CommercetoolsAdapter(Adapter):
 
     # ------------------------------------------------------------------ order
     def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
+        plain = fast_convert(payload, ORDER.struct)
+        order_in = None if plain is None else _plain_order(plain, None)
+        return order_in if order_in is not None else self._read_careful(payload, reader)
+
+    def _read_careful(self, payload: Any, reader: Reader) -> OrderIn | None:
+        """:meth:`read_order` value by value, recording every problem with its JSON path."""
         order = reader.as_obj(payload, "")
         if order is None:
             return None
@@ -287,8 +372,10 @@ class CommercetoolsAdapter(Adapter):
                 continue
             if left == 0:
                 continue
+            # "channel": the channel the reference names; check_order resolves one given by key
             lines.append(LineIn(lid, lid, sku, left, path, price=price,  # type: ignore[arg-type]
-                                ref={"supplyChannel": ref, "path": f"{path}.supplyChannel"}))
+                                ref={"supplyChannel": ref, "path": f"{path}.supplyChannel",
+                                     "channel": None if ref is None else ref.get("id")}))
         address = None
         sa = order.get("shippingAddress")
         if type(sa) is not dict:
@@ -308,58 +395,10 @@ class CommercetoolsAdapter(Adapter):
     fast_schemas = (ORDER.struct,)
 
     def fast_bind(self, o: Any, catalog: Catalog) -> Bound | None:
-        """Reading, the channel check and binding in one pass, for a plain order.
-
-        Plain: every value read is well formed, the order has a shipping
-        address, no delivery holds more than its line item, prices are
-        cent amounts and each supply channel is a reference by id to a
-        channel of the catalog. Anything else returns ``None`` and takes
-        the careful path.
-        """
-        service = None
-        delivered: dict[str, int] = {}
-        info = o.shippingInfo
-        if info is not None:
-            service = info.shippingMethodName
-            for dl in info.deliveries or ():
-                for it in dl.items:
-                    delivered[it.id] = delivered.get(it.id, 0) + it.quantity
-        locations = catalog.locations
-        lines: list[LineIn] = []
-        for i, li in enumerate(o.lineItems):
-            ref = li.supplyChannel
-            if ref is not None:
-                if type(ref) is not dict or ref.get("typeId") != "channel":
-                    return None
-                cid = ref.get("id")
-                if not (type(cid) is str and cid in locations and cid.strip()):
-                    return None
-            price = None
-            if li.price is not None and li.price.value is not None:
-                money = li.price.value
-                if money.type == "highPrecision":
-                    return None
-                digits = 2 if money.fractionDigits is None else money.fractionDigits
-                # 8999 with 2 digits is "89.99", as _price writes it
-                text = str(money.centAmount).rjust(digits + 1, "0")
-                price = f"{text[:-digits]}.{text[-digits:]}" if digits else text
-            lid, qty = li.id, li.quantity
-            left = qty - delivered[lid] if delivered and lid in delivered else qty
-            if left < 0:
-                return None
-            if left:
-                lines.append(new_tuple(LineIn, (lid, lid, li.variant.sku, left, _LINE_PATHS[i], price, None,
-                                                {"supplyChannel": ref, "path": _CHANNEL_PATHS[i]})))
-        a = o.shippingAddress
-        if a is None:
-            return None
-        region = a.state if a.state is not None else a.region
-        oid = o.id
-        return bind_plain(new_tuple(OrderIn, (
-            oid, oid, tuple(lines), new_tuple(Address, (a.postalCode, a.country, region, None, None, "shippingAddress")),
-            service, True, None, {"orderNumber": o.orderNumber, "version": o.version},
-            ("custom line items have no SKU and are not routed",) if o.customLineItems else (), None,
-        )), catalog)
+        """Reading, the channel check and binding in one pass, for a plain order (see
+        :func:`_plain_order`); anything else returns ``None`` and takes the careful path."""
+        order_in = _plain_order(o, catalog)
+        return None if order_in is None else bind_plain(order_in, catalog)
 
     @staticmethod
     def _price(reader: Reader, price: dict, item_path: str) -> str | None:
@@ -386,32 +425,27 @@ class CommercetoolsAdapter(Adapter):
                 amount = CENT_MONEY.take(reader, value, "centAmount", vp)
             if amount is None:
                 return None
-        digits = 2 if digits is None else digits
-        # 8999 with 2 digits is "89.99": string work, exact like Decimal and cheaper
-        text = str(amount).rjust(digits + 1, "0")
-        return f"{text[:-digits]}.{text[-digits:]}" if digits else text
+        return _scaled(amount, digits)
 
     def check_order(self, order_in: OrderIn, catalog: Catalog, reader: Reader) -> OrderIn:
         others = catalog.extra.get("other_channels", {})
         keys = catalog.extra.get("channel_keys", {})
         locations = catalog.locations
         notes = list(order_in.notes)
-        for ln in order_in.lines:
+        lines = list(order_in.lines)
+        for n, ln in enumerate(order_in.lines):
             ref = ln.ref.get("supplyChannel")
-            if ref is None:
-                continue
-            if type(ref) is dict and ref.get("typeId") == "channel":
-                # the usual reference: by id, to a channel of the catalog; nothing to check further
-                cid = ref.get("id")
-                if type(cid) is str and cid in locations and cid.strip():
-                    continue
-            path = ln.ref["path"]
             if not isinstance(ref, dict):
                 continue
-            cid = self._ref_id(reader, ref, path, keys)
+            path = ln.ref["path"]
+            # the usual reference (by id or key, to a channel of the catalog) needs no reading
+            cid = _plain_channel(ref, locations, keys) or self._ref_id(reader, ref, path, keys)
             if cid is None:
                 continue
-            if cid in catalog.locations:
+            if cid != ln.ref.get("channel"):
+                # a reference by key: the response must name the channel by id, as for one by id
+                lines[n] = ln._replace(ref={**ln.ref, "channel": cid})
+            if cid in locations:
                 continue
             if cid in others:
                 reader.fail(path, f"channel {cid!r} lacks the {SUPPLY_ROLE} role (roles {others[cid]})")
@@ -430,7 +464,9 @@ class CommercetoolsAdapter(Adapter):
                 reader.fail(f"{path}.obj.roles", f"channel {cid!r} lacks the {SUPPLY_ROLE} role")
                 continue
             notes.append(f"line item {ln.raw_id}: its supply channel {cid} holds no stock in this catalog")
-        return order_in._replace(notes=tuple(notes)) if len(notes) != len(order_in.notes) else order_in
+        if len(notes) == len(order_in.notes) and all(a is b for a, b in zip(lines, order_in.lines, strict=True)):
+            return order_in
+        return order_in._replace(lines=tuple(lines), notes=tuple(notes))
 
     # ------------------------------------------------------------------ render
     def channel_ref(self, bound: Bound, node_id: str) -> dict[str, Any]:
@@ -474,8 +510,8 @@ class CommercetoolsAdapter(Adapter):
             line_id, raw, sku = ln.line_id, ln.raw_id, ln.sku
             pieces = by_line.get(line_id)
             if pieces:
-                prev = ln.ref.get("supplyChannel")
-                prev_id = None if prev is None else prev.get("id")
+                # the channel the line's reference names, by id or (resolved by check_order) by key
+                prev_id = ln.ref.get("channel")
                 for node_id, qty in pieces:
                     a = {"lineItemId": raw, "sku": sku, "quantity": qty,
                          "supplyChannel": {"typeId": "channel", "id": node_id} if plain_channel

@@ -113,15 +113,6 @@ def load_schema() -> dict[str, Any]:
         return json.load(fh)
 
 
-def _list(reader: Reader, payload: Any, key: str) -> tuple[list, str]:
-    if isinstance(payload, list):
-        return payload, ""
-    doc = reader.as_obj(payload, "")
-    if doc is None:
-        return [], ""
-    return reader.take(doc, key, "", "list") or [], key
-
-
 def _read_order(reader: Reader, d: Any, path: str, skus: Mapping[str, int] | None = None) -> OrderIn | None:
     """One generic order object -> :class:`OrderIn` (problems recorded in ``reader``).
 
@@ -211,12 +202,7 @@ class GenericAdapter(Adapter):
         lr = reader.doc("locations")
         ir = reader.doc("inventory")
         locs: list[LocationIn] = []
-        items, prefix = _list(lr, locations, "locations")
-        for i, loc in enumerate(items):
-            path = f"{prefix}[{i}]"
-            d = lr.as_obj(loc, path)
-            if d is None:
-                continue
+        for _, path, d in lr.objects(*lr.elements(locations, "locations")):
             nid = lr.take(d, "node_id", path, "id")
             addr = Address(lr.take(d, "postal_code", path, "str", required=False),
                            lr.take(d, "country", path, "str", required=False),
@@ -247,12 +233,7 @@ class GenericAdapter(Adapter):
                 attrs=attrs,
             ))
         stock: list[StockIn] = []
-        items, prefix = _list(ir, inventory, "inventory")
-        for i, row in enumerate(items):
-            path = f"{prefix}[{i}]"
-            d = ir.as_obj(row, path)
-            if d is None:
-                continue
+        for _, path, d in ir.objects(*ir.elements(inventory, "inventory")):
             nid = ir.take(d, "node_id", path, "id")
             sku = ir.take(d, "sku", path, "str")
             on_hand = ir.take(d, "on_hand", path, "int")

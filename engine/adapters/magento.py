@@ -131,16 +131,6 @@ def _plain_request(top: Any) -> OrderIn | None:
     ))
 
 
-def _items(reader: Reader, payload: Any, path: str = "") -> tuple[list, str]:
-    """Elements of a search result (``{"items": [...]}``) or a bare list."""
-    if isinstance(payload, list):
-        return payload, path
-    doc = reader.as_obj(payload, path)
-    if doc is None:
-        return [], path
-    return reader.take(doc, "items", path, "list") or [], f"{path}.items" if path else "items"
-
-
 def _peek_links(locations: Any) -> set[int]:
     """Stock ids the locations payload links sources to (best effort; validation comes later)."""
     if not isinstance(locations, dict) or not isinstance(locations.get("stock_source_links"), dict | list):
@@ -190,15 +180,11 @@ class MagentoAdapter(Adapter):
         if isinstance(locations, dict) and "sources" in locations:
             src_payload, base = locations["sources"], "sources"
             links_raw = locations.get("stock_source_links", None)
-        sources, prefix = _items(lr, src_payload, base)
+        # search results ({"items": [...]}) or bare lists, as for the source items
+        sources, prefix = lr.elements(src_payload, "items", base)
         links: dict[int, dict[str, int]] = {}
         if links_raw is not None:
-            lk, lprefix = _items(lr, links_raw, "stock_source_links")
-            for i, link in enumerate(lk):
-                path = f"{lprefix}[{i}]"
-                d = lr.as_obj(link, path)
-                if d is None:
-                    continue
+            for _, path, d in lr.objects(*lr.elements(links_raw, "items", "stock_source_links")):
                 sid = lr.take(d, ("stock_id", "stockId"), path, "int", lo=1)
                 code = lr.take(d, ("source_code", "sourceCode"), path, "str")
                 prio = lr.take(d, "priority", path, "int", lo=None, required=False)
@@ -210,11 +196,7 @@ class MagentoAdapter(Adapter):
         locs: list[LocationIn] = []
         known: set[str] = set()
         notes: list[str] = []
-        for i, src in enumerate(sources):
-            path = f"{prefix}[{i}]"
-            d = lr.as_obj(src, path)
-            if d is None:
-                continue
+        for i, path, d in lr.objects(sources, prefix):
             code = lr.take(d, ("source_code", "sourceCode"), path, "str")
             enabled = lr.take(d, "enabled", path, "bool", required=False)
             country = lr.take(d, ("country_id", "countryId"), path, "str", required=False)
@@ -245,12 +227,7 @@ class MagentoAdapter(Adapter):
         stock_view = isinstance(locations, list)
         skipped_other = 0
         stock: list[StockIn] = []
-        items, prefix = _items(ir, inventory)
-        for i, it in enumerate(items):
-            path = f"{prefix}[{i}]"
-            d = ir.as_obj(it, path)
-            if d is None:
-                continue
+        for _, path, d in ir.objects(*ir.elements(inventory, "items")):
             sku = ir.take(d, "sku", path, "str")
             code = ir.take(d, ("source_code", "sourceCode"), path, "str")
             qty = ir.take(d, "quantity", path, "num", hi=1e12)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -100,6 +100,61 @@ class Reader:
     def raise_if_any(self) -> None:
         if self.problems:
             raise AdapterError(self.problems)
+
+    # --------------------------------------------------------------- documents
+    def elements(self, payload: Any, key: str, path: str = "") -> tuple[list, str]:
+        """The elements of a listing -- a wrapper object's list under ``key``
+        (``{"results": [...]}``) or a bare list -- and the JSON path they sit under.
+
+        Platforms answer list endpoints both ways, so catalog documents are
+        read through this; a document that is neither is recorded and reads
+        as empty, so the rest of the catalog is still checked.
+
+        Parameters
+        ----------
+        payload
+            The document (or the part of it at ``path``).
+        key : str
+            The wrapper object's key of the list (``results``, ``items``, ...).
+        path : str
+            Where ``payload`` sits in its document (``""``: it is the document).
+
+        Returns
+        -------
+        tuple of (list, str)
+            The elements (empty when there are none to read) and their path prefix.
+        """
+        if isinstance(payload, list):
+            return payload, path
+        doc = self.as_obj(payload, path)
+        if doc is None:
+            return [], path
+        return self.take(doc, key, path, "list") or [], join_path(path, key)
+
+    def objects(self, items: Iterable[Any], prefix: str) -> Iterator[tuple[int, str, dict]]:
+        """``(index, path, object)`` for each element of ``items`` (the list at ``prefix``)
+        that is an object; any other is recorded and skipped.
+
+        Lazy, so the problems of the elements keep document order with those
+        the caller records while reading each one.
+
+        Parameters
+        ----------
+        items : iterable
+            The elements, as :meth:`elements` returns them.
+        prefix : str
+            Their path prefix, as :meth:`elements` returns it.
+
+        Yields
+        ------
+        tuple of (int, str, dict)
+            The element's index, its JSON path and the element.
+        """
+        for i, v in enumerate(items):
+            path = f"{prefix}[{i}]"
+            d = self.as_obj(v, path)
+            if d is not None:
+                yield i, path, d
 
     # --------------------------------------------------------------- lookups
     @staticmethod

@@ -181,17 +181,6 @@ def _fo_line_paths(j: int) -> Paths:
     return paths
 
 
-def _items(reader: Reader, payload: Any, key: str) -> tuple[list, str] | None:
-    """The list under ``key`` in a wrapper object, or a bare list."""
-    if isinstance(payload, list):
-        return payload, ""
-    doc = reader.as_obj(payload, "")
-    if doc is None:
-        return None
-    items = reader.take(doc, key, "", "list")
-    return (items, key) if items is not None else None
-
-
 def _plain_address(a: Any, path: str) -> Address | None:
     """:meth:`ShopifyAdapter.read_address` of an address decoded into :data:`ADDRESS`'s schema;
     ``None`` when it needs the careful reader."""
@@ -208,6 +197,113 @@ def _plain_address(a: Any, path: str) -> Address | None:
     return new_tuple(Address, (zip_, country, province, lat, lon, path))
 
 
+def _decoded(payload: dict) -> Any:
+    """``payload`` converted to the fast schema of its shape, or ``None`` when it does not fit."""
+    # the key says which shape this is: the other would fail only after converting the rest
+    return fast_convert(payload, _NESTED if "order" in payload else _FLAT)
+
+
+def _plain_order(plain: Any) -> OrderIn | None:
+    """The :class:`OrderIn` of a payload decoded into either fast schema -- what
+    :meth:`ShopifyAdapter.read_order` returns for it -- or ``None`` when it holds what only
+    the careful reader decides.
+
+    Plain: every value read is well formed (msgspec checks the types), the
+    order has line items and a shipping address, its first shipping line has
+    a code, and each fulfillment order belongs to the order and holds no more
+    than its line items. Whether the locations are the catalog's is
+    :meth:`ShopifyAdapter.check_order`'s question.
+
+    Parameters
+    ----------
+    plain : msgspec.Struct
+        The payload, decoded into :data:`NESTED_ORDER`'s or :data:`FLAT_ORDER`'s schema.
+
+    Returns
+    -------
+    OrderIn or None
+    """
+    nested = type(plain) is _NESTED
+    if nested:
+        order = plain.order
+    else:
+        order = plain
+        if plain.order is not UNSET:
+            return None
+    fos = plain.fulfillment_orders
+    raw_id = order.id
+    items = order.line_items
+    if not items:
+        return None
+    line_items: dict[str, Any] = {}
+    for li in items:
+        lid = li.id
+        key = str(lid) if type(lid) is int else _gid_tail(lid)
+        if key in line_items:
+            return None
+        line_items[key] = li
+    sa = order.shipping_address
+    if sa is None:
+        return None
+    address = _plain_address(sa, "order.shipping_address" if nested else "shipping_address")
+    if address is None:
+        return None
+    service = None
+    sl = order.shipping_lines
+    if sl:
+        first = fast_convert(sl[0], _SHIPPING_LINE)
+        if first is None or first.code is None:
+            return None
+        service = first.code
+    lines: list[LineIn] = []
+    fo_info: list[dict[str, Any]] = []
+    per_item: dict[str, int] = {}
+    for j, fo in enumerate(fos):
+        oid, dest = fo.order_id, fo.destination
+        if (oid is not None and oid != raw_id and _gid_tail(oid) != _gid_tail(raw_id)
+                or dest is not None and type(dest) is not dict):
+            return None
+        dm = fo.delivery_method
+        method = "shipping" if dm is None or dm.method_type is None else dm.method_type
+        status, request, actions = fo.status, fo.request_status, fo.supported_actions
+        reason = _held_reason(status, method, request, actions)
+        fid, assigned = fo.id, fo.assigned_location_id
+        at = str(assigned) if type(assigned) is int else _gid_tail(assigned)
+        held_lines: list[tuple[Any, str, int]] = []
+        fo_info.append({
+            "raw": fid, "key": str(fid) if type(fid) is int else _gid_tail(fid), "path": _FO_PATHS[j],
+            "assigned_raw": assigned, "assigned": at, "method": method, "reason": reason,
+            "lines": held_lines, "destination": dest,
+        })
+        paths = _fo_line_paths(j)
+        for k, fl in enumerate(fo.line_items):
+            fqty, ffq, item_ref = fl.quantity, fl.fulfillable_quantity, fl.line_item_id
+            if ffq is None:
+                ffq = fqty
+            elif ffq > fqty:
+                return None
+            ik = str(item_ref) if type(item_ref) is int else _gid_tail(item_ref)
+            li = line_items.get(ik)
+            if li is None:
+                return None
+            per_item[ik] = held = per_item.get(ik, 0) + fqty
+            if held > li.quantity:
+                return None
+            flid, inv_item = fl.id, fl.inventory_item_id
+            fkey = str(flid) if type(flid) is int else _gid_tail(flid)
+            held_lines.append((flid, fkey, ffq))
+            if reason is None and ffq > 0:
+                grams = li.grams
+                lines.append(new_tuple(LineIn, (
+                    fkey, flid, str(inv_item) if type(inv_item) is int else _gid_tail(inv_item), ffq, paths[k],
+                    li.price, grams / 1000.0 if grams is not None else None, {"line_item": item_ref, "sku": li.sku},
+                )))
+    return new_tuple(OrderIn, (
+        str(raw_id) if type(raw_id) is int else _gid_tail(raw_id), raw_id, tuple(lines), address, service,
+        True, None, {"name": order.name, "fulfillment_orders": fo_info}, (), None,
+    ))
+
+
 class ShopifyAdapter(Adapter):
     """Shopify REST Admin payloads <-> Sourcewise models (see the module docstring)."""
 
@@ -222,12 +318,7 @@ class ShopifyAdapter(Adapter):
         ir = reader.doc("inventory")
         locs: list[LocationIn] = []
         notes: list[str] = []
-        got = _items(lr, locations, "locations")
-        for i, loc in enumerate(got[0] if got else []):
-            path = f"{got[1]}[{i}]" if got[1] else f"[{i}]"  # type: ignore[index]
-            d = lr.as_obj(loc, path)
-            if d is None:
-                continue
+        for _, path, d in lr.objects(*lr.elements(locations, "locations")):
             raw = lr.take(d, "id", path, "id")
             name = lr.take(d, "name", path, "str", required=False, nonempty=False)
             active = lr.take(d, "active", path, "bool", required=False)
@@ -247,12 +338,7 @@ class ShopifyAdapter(Adapter):
                                    enabled=active if active is not None else True,
                                    ships=online if online is not None else True))
         stock: list[StockIn] = []
-        got = _items(ir, inventory, "inventory_levels")
-        for i, lvl in enumerate(got[0] if got else []):
-            path = f"{got[1]}[{i}]" if got[1] else f"[{i}]"  # type: ignore[index]
-            d = ir.as_obj(lvl, path)
-            if d is None:
-                continue
+        for _, path, d in ir.objects(*ir.elements(inventory, "inventory_levels")):
             item = ir.take(d, "inventory_item_id", path, "id")
             loc = ir.take(d, "location_id", path, "id")
             if "available" not in d:
@@ -276,7 +362,13 @@ class ShopifyAdapter(Adapter):
 
     # ------------------------------------------------------------------ order
     def read_order(self, payload: Any, reader: Reader) -> OrderIn | None:
-        # Per-order path: values that are plainly fine are taken as they are, and JSON paths and
+        plain = _decoded(payload) if type(payload) is dict else None
+        order_in = None if plain is None else _plain_order(plain)
+        return order_in if order_in is not None else self._read_careful(payload, reader)
+
+    def _read_careful(self, payload: Any, reader: Reader) -> OrderIn | None:
+        """:meth:`read_order` value by value, recording every problem with its JSON path."""
+        # Even here values that are plainly fine are taken as they are (the Shapes' fast checks), and JSON paths and
         # Reader.take (which records problems) are only reached when something looks wrong.
         top = reader.as_obj(payload, "")
         if top is None:
@@ -408,19 +500,11 @@ class ShopifyAdapter(Adapter):
                        service_level=service, extra={"name": name, "fulfillment_orders": fo_info})
 
     def fast_order(self, payload: Any, catalog: Catalog) -> Bound | None:
-        """:meth:`read_order`, :meth:`check_order` and binding in one pass, for a plain order.
-
-        Plain: every value :meth:`read_order` reads is well formed (msgspec
-        checks the types), the order has line items and a shipping address,
-        its first shipping line has a code, and each fulfillment order
-        belongs to the order, sits at a known location and holds no more
-        than its line items. Anything else returns ``None`` and takes the
-        careful path.
-        """
+        """:meth:`read_order`, :meth:`check_order` and binding in one pass, for a plain order
+        (see :func:`_plain_order`); anything else returns ``None`` and takes the careful path."""
         if type(payload) is not dict:
             return None
-        # the key says which shape this is: the other would fail only after converting the rest
-        plain = fast_convert(payload, _NESTED if "order" in payload else _FLAT)
+        plain = _decoded(payload)
         return None if plain is None else self.fast_bind(plain, catalog)
 
     # both shapes of a Shopify order payload: {"order": ..., "fulfillment_orders": ...} first
@@ -428,88 +512,13 @@ class ShopifyAdapter(Adapter):
 
     def fast_bind(self, plain: Any, catalog: Catalog) -> Bound | None:
         """:meth:`fast_order` of a payload decoded into either of :attr:`fast_schemas`."""
-        nested = type(plain) is _NESTED
-        if nested:
-            order = plain.order
-        else:
-            order = plain
-            if plain.order is not UNSET:
-                return None
-        fos = plain.fulfillment_orders
-        raw_id = order.id
-        items = order.line_items
-        if not items:
+        order_in = _plain_order(plain)
+        if order_in is None:
             return None
-        line_items: dict[str, Any] = {}
-        for li in items:
-            lid = li.id
-            key = str(lid) if type(lid) is int else _gid_tail(lid)
-            if key in line_items:
-                return None
-            line_items[key] = li
-        sa = order.shipping_address
-        if sa is None:
-            return None
-        address = _plain_address(sa, "order.shipping_address" if nested else "shipping_address")
-        if address is None:
-            return None
-        service = None
-        sl = order.shipping_lines
-        if sl:
-            first = fast_convert(sl[0], _SHIPPING_LINE)
-            if first is None or first.code is None:
-                return None
-            service = first.code
         locations = catalog.locations
-        lines: list[LineIn] = []
-        fo_info: list[dict[str, Any]] = []
-        per_item: dict[str, int] = {}
-        for j, fo in enumerate(fos):
-            oid, dest = fo.order_id, fo.destination
-            if (oid is not None and oid != raw_id and _gid_tail(oid) != _gid_tail(raw_id)
-                    or dest is not None and type(dest) is not dict):
-                return None
-            dm = fo.delivery_method
-            method = "shipping" if dm is None or dm.method_type is None else dm.method_type
-            status, request, actions = fo.status, fo.request_status, fo.supported_actions
-            reason = _held_reason(status, method, request, actions)
-            fid, assigned = fo.id, fo.assigned_location_id
-            at = str(assigned) if type(assigned) is int else _gid_tail(assigned)
-            if at not in locations:
-                return None
-            held_lines: list[tuple[Any, str, int]] = []
-            fo_info.append({
-                "raw": fid, "key": str(fid) if type(fid) is int else _gid_tail(fid), "path": _FO_PATHS[j],
-                "assigned_raw": assigned, "assigned": at, "method": method, "reason": reason,
-                "lines": held_lines, "destination": dest,
-            })
-            paths = _fo_line_paths(j)
-            for k, fl in enumerate(fo.line_items):
-                fqty, ffq, item_ref = fl.quantity, fl.fulfillable_quantity, fl.line_item_id
-                if ffq is None:
-                    ffq = fqty
-                elif ffq > fqty:
-                    return None
-                ik = str(item_ref) if type(item_ref) is int else _gid_tail(item_ref)
-                li = line_items.get(ik)
-                if li is None:
-                    return None
-                per_item[ik] = held = per_item.get(ik, 0) + fqty
-                if held > li.quantity:
-                    return None
-                flid, inv_item = fl.id, fl.inventory_item_id
-                fkey = str(flid) if type(flid) is int else _gid_tail(flid)
-                held_lines.append((flid, fkey, ffq))
-                if reason is None and ffq > 0:
-                    grams = li.grams
-                    lines.append(new_tuple(LineIn, (
-                        fkey, flid, str(inv_item) if type(inv_item) is int else _gid_tail(inv_item), ffq, paths[k],
-                        li.price, grams / 1000.0 if grams is not None else None, {"line_item": item_ref, "sku": li.sku},
-                    )))
-        order_in = new_tuple(OrderIn, (
-            str(raw_id) if type(raw_id) is int else _gid_tail(raw_id), raw_id, tuple(lines), address, service,
-            True, None, {"name": order.name, "fulfillment_orders": fo_info}, (), None,
-        ))
+        for fo in order_in.extra["fulfillment_orders"]:
+            if fo["assigned"] not in locations:
+                return None  # check_order's question: the careful path says what is wrong
         return bind_plain(order_in, catalog)
 
     def read_address(self, reader: Reader, d: dict, path: str) -> Address:

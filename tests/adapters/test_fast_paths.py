@@ -172,6 +172,14 @@ def test_plain_paths_are_taken_for_the_example_payloads():
     assert generic_mod.read_plain_order(load(FILES["generic"][0]), "", None) is not None
 
 
+def test_plain_readers_are_taken_for_the_example_payloads():
+    # read_order of Shopify and commercetools tries the plain reader fast_bind is built on
+    shopify = load(FILES["shopify"][0])
+    assert shopify_mod._plain_order(shopify_mod._decoded(shopify)) is not None
+    ct = load(FILES["commercetools"][0])
+    assert ct_mod._plain_order(msgspec.convert(ct, ct_mod.ORDER.struct), None) is not None
+
+
 # ---------------------------------------------------------------------------- fast_order (payload -> Bound)
 
 def _typed(v):
@@ -298,6 +306,29 @@ def bench_setup():
     batch = build_orders(network, 60, seed=1, lines_per_order=3)
     rs = RoutingSetup(network, inventory, batch, batch, orders_as_objects(network, batch))
     return lambda platform: Setup(platform, rs)
+
+
+_DALLAS = "4c3b2a19-8d7e-4f6a-a5b4-c3d2e1f0a9b8"
+
+
+@pytest.mark.parametrize(("ref", "plain"), [
+    ({"typeId": "channel", "key": "tx-dallas-dc"}, True),  # a key to a catalog channel is as plain as its id
+    ({"typeId": "channel", "key": "tx-dallas-dc", "id": _DALLAS}, True),
+    ({"typeId": "channel", "key": "us-webshop"}, False), ({"typeId": "channel", "key": " "}, False),
+    ({"typeId": "channel", "key": 3}, False), ({"typeId": "channel"}, False),
+    ({"typeId": "channel", "key": "nope"}, False), ({"typeId": "store", "key": "tx-dallas-dc"}, False),
+    ({"key": "tx-dallas-dc"}, False), ({"typeId": "channel", "key": "tx-dallas-dc", "id": None}, False),
+])
+def test_fast_order_resolves_channel_keys_as_the_careful_path(ref, plain):
+    session = session_for("commercetools")
+    payload = load(FILES["commercetools"][0])
+    payload["lineItems"][1]["supplyChannel"] = ref
+    fast, careful = _fast_and_careful(session, payload)
+    by_text, _, _ = _json_and_careful(session, payload)
+    assert (fast is not None) == (by_text is not None) == plain
+    if plain:
+        assert _normalised(fast) == _normalised(careful) == _normalised(by_text)
+        assert fast.source.lines[1].ref["channel"] == _DALLAS
 
 
 def test_fast_order_declines_unstocked_skus_and_unknown_locations():
