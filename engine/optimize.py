@@ -501,6 +501,12 @@ class _Problem:
         self.greedy_objective = float("nan")
         self.phase: dict[str, float] = {}
         self.total_units = groups.units()
+        # the plan kernels' inputs, bundled once per batch
+        self.orders = P.Orders(groups.dest, ctx.hour, ctx.max_days, ctx.chan, groups.g_ptr, groups.g_sku,
+                               groups.g_qty, groups.kk)
+        self.stock = P.Stock(inventory.sku_ptr, inventory.node, ctx.atp, ctx.mask, ctx.cap_o, ctx.cap_u,
+                             ctx.maxmiles)
+        self.costs = P.Costs(ctx.nodef, ctx.params, ctx.bands, ctx.weight, ctx.fee_e, ctx.pen_e)
         self._facts()
         self.penalty = self.auto_penalty if penalty is None else np.full(groups.n, float(penalty))
         # penalty of the units no plan can fill: the same in every solution
@@ -509,22 +515,9 @@ class _Problem:
         self.trace: list[tuple] = []
 
     # ------------------------------------------------------------- kernels
-    def _order_args(self):
-        c, g = self.ctx, self.G
-        return (g.dest, c.hour, c.max_days, c.chan)
-
-    def _stock_args(self):
-        c = self.ctx
-        return (c.maxmiles, self.inv.sku_ptr, self.inv.node, c.atp, c.mask, c.cap_o, c.cap_u, c.nodef,
-                c.params, c.bands, c.weight, c.fee_e, c.pen_e)
-
     def _facts(self) -> None:
         """Default penalty and the units no plan can fill (a constant of the objective)."""
-        g = self.G
-        c = self.ctx
-        top, short = P.batch_facts(*self._order_args(), g.g_ptr, g.g_sku, g.g_qty, c.maxmiles, self.inv.sku_ptr,
-                                    self.inv.node, c.atp, c.mask, c.cap_o, c.cap_u, c.nodef, c.params, c.bands,
-                                    c.weight, c.fee_e, c.pen_e)
+        top, short = P.batch_facts(self.orders, self.stock, self.costs)
         # more than shipping any one unit of the order alone, in its own parcel, from any node that
         # may serve it: filling a unit always beats leaving it, as with the router's fill-first rule
         self.auto_penalty = np.ceil(top + self.pol.split_penalty + 1.0)
@@ -532,21 +525,23 @@ class _Problem:
 
     def breakdown(self, ptr, node, qty, sku, ent, orders):
         c = self.ctx
-        return P.breakdown(ptr, node, qty, sku, ent, self.G.dest[orders], c.hour[orders], c.max_days[orders],
-                            c.nodef, c.params, c.bands, c.weight, c.fee_e, c.pen_e)
+        return P.breakdown(P.PlanRows(ptr, node, qty, sku, ent), self.G.dest[orders], c.hour[orders],
+                           c.max_days[orders], self.costs)
 
-    def price(self, lam, mu, nu, n_single: int = 0, active: np.ndarray | None = None, budget: int | None = None):
-        g = self.G
+    def prices(self, lam, mu, nu) -> P.Prices:
+        """Dual prices with each order's unfilled-unit penalty, as the plan kernels take them."""
+        return P.Prices(lam, mu, nu, self.penalty)
+
+    def price(self, lam, mu, nu, n_single: int = 0, active: np.ndarray | None = None, budget: int | None = None,
+              parallel: bool | None = None) -> P.Priced:
         if active is None:
-            active = np.ones(g.n, np.bool_)
-        return P.price_orders(*self._order_args(), g.g_ptr, g.g_sku, g.g_qty, g.kk, *self._stock_args(),
-                              lam, mu, nu, self.budget if budget is None else budget, n_single, active,
-                              self.penalty)
+            active = np.ones(self.G.n, np.bool_)
+        return P.price_orders(self.orders, self.stock, self.costs, self.prices(lam, mu, nu),
+                              self.budget if budget is None else budget, n_single, active, parallel)
 
     def enumerate(self, lam, mu, nu, limit, max_rows, deadline):
-        g = self.G
-        return P.enumerate_plans(*self._order_args(), g.g_ptr, g.g_sku, g.g_qty, g.kk, *self._stock_args(),
-                                  lam, mu, nu, limit, max_rows, deadline, self.penalty)
+        return P.enumerate_plans(self.orders, self.stock, self.costs, self.prices(lam, mu, nu), limit, max_rows,
+                                 deadline)
 
     # ------------------------------------------------------------ columns
     @property
@@ -663,7 +658,7 @@ class _Problem:
 
     def add_priced(self, res, n_single: int, take: np.ndarray) -> int:
         """Add the pricing result's columns where ``take`` holds; returns how many were new."""
-        c_nrows, _, _, _, _, r_node, r_group, r_qty, r_ent = res
+        c_nrows, r_node, r_group, r_qty, r_ent = res.c_nrows, res.r_node, res.r_group, res.r_qty, res.r_ent
         g = self.G
         per = 1 + n_single
         cols = np.flatnonzero((c_nrows >= 0) & take)
@@ -682,7 +677,7 @@ class _Problem:
 
     def priced_ids(self, res, n_single: int, j: int) -> np.ndarray:
         """Column id of every order's ``j``-th priced plan (registered if new); -1 if none."""
-        c_nrows, _, _, _, _, r_node, r_group, r_qty, r_ent = res
+        c_nrows, r_node, r_group, r_qty, r_ent = res.c_nrows, res.r_node, res.r_group, res.r_qty, res.r_ent
         g = self.G
         per = 1 + n_single
         o = np.flatnonzero(c_nrows[j::per] >= 0)
@@ -987,11 +982,11 @@ def _solve(pb: _Problem, greedy_cols: np.ndarray | None, time_limit: float, solv
     res = pb.price(zl, zn, zn, n_single=pb.n_alt)
     best = pb.priced_ids(res, pb.n_alt, 0)
     best = np.where(best >= 0, best, pb.empty_cols)
-    pb.add_priced(res, pb.n_alt, np.ones(len(res[0]), bool))
+    pb.add_priced(res, pb.n_alt, np.ones(len(res.c_nrows), bool))
     zero = np.zeros(pb.master.n_rows)
-    st.lb, st.lb_lower = pb.lagrangian(zero, res[4])
+    st.lb, st.lb_lower = pb.lagrangian(zero, res.o_lower)
     st.lb_prices = st.last_prices = zero
-    st.truncated = int((res[4] < res[3][:: 1 + pb.n_alt] - 1e-9).sum())
+    st.truncated = int((res.o_lower < res.c_price[:: 1 + pb.n_alt] - 1e-9).sum())
     # orders whose own best plans collide on some resource start active; the rest stay fixed
     m = pb.master
     over = m.usage(best) > m.rhs + 1e-9
@@ -1024,20 +1019,20 @@ def _solve(pb: _Problem, greedy_cols: np.ndarray | None, time_limit: float, solv
         st.lp_value, st.lp_x, st.last_prices = lp_obj, x, row_price
         lam, mu, nu = pb.duals_to_prices(row_price)
         res = pb.price(lam, mu, nu)
-        lb, lower = pb.lagrangian(row_price, res[4])
-        st.truncated = int((res[4] < res[3] - 1e-9).sum())
+        lb, lower = pb.lagrangian(row_price, res.o_lower)
+        st.truncated = int((res.o_lower < res.c_price - 1e-9).sum())
         if lb > st.lb:
             st.lb, st.lb_prices, st.lb_lower = lb, row_price.copy(), lower
-            st.lb_truncated = res[4] < res[3] - 1e-9
+            st.lb_truncated = res.o_lower < res.c_price - 1e-9
         if pb.route is not None and st.iterations in (1, 2, 4, 8, 16, 32) and not _proven(st):
             _route_heuristics(st, pb, x, row_price, left)
         act = alp.active
-        tol = 1e-7 * (1.0 + np.abs(res[3]))
+        tol = 1e-7 * (1.0 + np.abs(res.c_price))
         # active orders: plans pricing below the order's dual enter the LP
-        negative = act & (res[3] - np.where(act, sigma, 0.0) < -tol)
+        negative = act & (res.c_price - np.where(act, sigma, 0.0) < -tol)
         # fixed orders: a plan pricing below the fixed one activates the order
         fixed_price = pb.column_prices(row_price)[np.maximum(alp.fixed, 0)]
-        wake = ~act & (res[3] < fixed_price - tol)
+        wake = ~act & (res.c_price < fixed_price - tol)
         woke = alp.activate(np.flatnonzero(wake))
         added = pb.add_priced(res, 0, negative | wake)
         pb.trace.append(("price", added, woke, lb))
@@ -1099,12 +1094,12 @@ def _tighten(pb: _Problem, st: _State, left) -> None:
     lam, mu, nu = pb.duals_to_prices(st.lb_prices)
     res = pb.price(lam, mu, nu, active=cut, budget=TIGHTEN_BUDGET)
     # a valid lower bound either way: keep the larger one per re-priced order
-    _, fresh = pb.lagrangian(st.lb_prices, res[4])
+    _, fresh = pb.lagrangian(st.lb_prices, res.o_lower)
     lower = np.where(cut, np.maximum(st.lb_lower, fresh), st.lb_lower)
     prices = np.zeros(pb.master.n_rows)
     prices[: len(st.lb_prices)] = st.lb_prices
     lb = float(lower.sum() - prices @ pb.master.rhs)
-    still = cut & (res[4] < res[3] - 1e-9)
+    still = cut & (res.o_lower < res.c_price - 1e-9)
     pb.trace.append(("tighten", int(cut.sum()), int(still.sum()), lb))
     if lb > st.lb:
         st.lb, st.lb_lower, st.lb_truncated = lb, lower, still
@@ -1439,15 +1434,8 @@ def warm_up() -> None:
     r2.route_many(batch, strategy="dual")
     z, zn = np.zeros(inv.nnz), np.zeros(net.n_nodes)
     pb.price(z, zn, zn, n_single=1)
-    g = pb.G
-    args = (*pb._order_args(), g.g_ptr, g.g_sku, g.g_qty, g.kk, *pb._stock_args(), z, zn, zn, np.int64(10),
-            np.int64(0), np.ones(g.n, np.bool_), pb.penalty)
-    n_rows = 3 * int(g.g_ptr[-1])
-    P.price_parallel(np.int64(2), args, (np.full(g.n, -1, np.int64), np.zeros(g.n, np.int64), np.zeros(g.n),
-                                          np.zeros(g.n), np.zeros(g.n), np.empty(n_rows, np.int64),
-                                          np.empty(n_rows, np.int64), np.empty(n_rows, np.int64),
-                                          np.empty(n_rows, np.int64)))
-    pb.enumerate(z, zn, zn, np.full(g.n, 1e9), 1000, time.perf_counter() + 60.0)
+    pb.price(z, zn, zn, budget=10, parallel=True)
+    pb.enumerate(z, zn, zn, np.full(pb.G.n, 1e9), 1000, time.perf_counter() + 60.0)
     _WARM = True
 
 
