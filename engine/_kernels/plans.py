@@ -16,7 +16,7 @@ price parcels and units (node handling, per-entry vendor fees, store
 depletion, here at the batch's starting stock, and lateness), over the same
 node matrix and parameter vector (:mod:`~sourcewise.engine._kernels.layout`);
 node eligibility follows the router too (tier distance limits, capacity
-left, delivery deadlines). ``tests/engine/test_optimize.py`` checks that
+left, delivery deadlines). ``tests/engine/optimize/test_results.py`` checks that
 both price the router's own plans identically.
 
 The pricing search is exact up to an evaluation budget: it enumerates node
@@ -25,7 +25,7 @@ the incumbent, like :func:`sourcewise.engine._kernels.plan_cost`, but minimising
 penalised cost instead of maximising fill first, and without the
 ``split_candidates`` cap. When the budget runs out it still returns a valid
 *lower bound* on the best plan's price, which keeps the Lagrangian bound of
-:mod:`sourcewise.engine.optimize` a proof.
+:mod:`sourcewise.engine.optimize.colgen` a proof.
 """
 
 from __future__ import annotations
