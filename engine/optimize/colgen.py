@@ -178,7 +178,7 @@ class ActiveLP:
 
 
 
-def tighten(pb: Problem, st: SolveState, left) -> None:
+def tighten(pb: Problem, st: SolveState, left: Callable[[], float]) -> None:
     """Re-price, with a far larger search budget, the orders whose pricing was cut short at
     the bound's prices: their share of the bound was only an estimate."""
     if st.lb_truncated is None or not st.lb_truncated.any() or left() < 0.5:

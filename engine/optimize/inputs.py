@@ -7,7 +7,7 @@ Every problem with the inputs is collected and raised together
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ from sourcewise.engine.router import Router
 from sourcewise.models.errors import Collector
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import UNLIMITED, UNLIMITED_FROM, Network
+from sourcewise.models.order import Order
 from sourcewise.models.policy import Policy
 from sourcewise.models.tables import OrderBatch
 
@@ -24,7 +25,7 @@ INF_CAPACITY = 1 << 62
 """A node capacity at or above this is unlimited (the router's ``UNLIMITED_FROM`` mapped here)."""
 
 
-def capacity(value, network: Network, name: str, col: Collector, default: np.ndarray) -> np.ndarray:
+def capacity(value: object, network: Network, name: str, col: Collector, default: np.ndarray) -> np.ndarray:
     """Capacity per node as int64 (``INF_CAPACITY`` where unlimited).
 
     ``value`` is ``None`` (use ``default``), an array with one entry per node
@@ -60,7 +61,8 @@ def capacity(value, network: Network, name: str, col: Collector, default: np.nda
     return out
 
 
-def check_common(col: Collector, time_limit, solver, unfilled_penalty) -> None:
+def check_common(col: Collector, time_limit: object, solver: object, unfilled_penalty: object) -> None:
+    """Add to ``col`` what is wrong with the parameters every entry point takes."""
     if isinstance(time_limit, bool) or not isinstance(time_limit, int | float) or not (
             math.isfinite(time_limit) and time_limit > 0):
         col.add("optimize", None, "time_limit", f"must be a finite number of seconds > 0, got {time_limit!r}")
@@ -73,14 +75,33 @@ def check_common(col: Collector, time_limit, solver, unfilled_penalty) -> None:
 
 
 def check_methods(batch: OrderBatch, col: Collector) -> None:
+    """Add to ``col`` every line that is not shipped (the optimizer plans parcels only)."""
     if batch.method is not None:
         for i in np.flatnonzero(np.asarray(batch.method, dtype=object) != "ship")[:100]:
             col.add("orders", int(i), "method",
                     f"optimize plans shipped lines only; route {batch.method[i]!r} lines with Router.route")
 
 
-def prepare(orders, network: Network, inventory: Inventory, policy: Policy | None, time_limit, solver,
-             unfilled_penalty, node_capacity_orders, node_capacity_units):
+def prepare(orders: OrderBatch | Iterable[Order], network: Network, inventory: Inventory, policy: Policy | None,
+            time_limit: object, solver: object, unfilled_penalty: object, node_capacity_orders: object,
+            node_capacity_units: object) -> tuple[OrderBatch, Policy, np.ndarray, np.ndarray]:
+    """Check the arguments of :func:`~sourcewise.engine.optimize.optimize` and convert them.
+
+    Returns
+    -------
+    batch : OrderBatch
+    policy : Policy
+        ``policy`` or the default one.
+    cap_o, cap_u : ndarray of int64
+        Parcels and units per node (``INF_CAPACITY`` where unlimited).
+
+    Raises
+    ------
+    ValidationError
+        Everything wrong, listed together.
+    ValueError
+        ``inventory`` belongs to another network.
+    """
     if inventory.network is not network:
         raise ValueError("inventory was built for a different network")
     batch = orders if isinstance(orders, OrderBatch) else batch_from_orders(network, orders)
@@ -95,9 +116,12 @@ def prepare(orders, network: Network, inventory: Inventory, policy: Policy | Non
     return batch, policy or Policy(), cap_o, cap_u
 
 
-def new_router(network, inventory, policy, walkin, vendor_offers) -> Router:
+def new_router(network: Network, inventory: Inventory, policy: Policy, walkin: pd.DataFrame | None,
+               vendor_offers: object) -> Router:
+    """A router on ``inventory``: its costs, eligibility and greedy plans are the optimizer's reference."""
     return Router(network, inventory, policy, walkin=walkin, vendor_offers=vendor_offers)
 
 
 def router_capacity(cap: np.ndarray) -> np.ndarray:
+    """Capacities in the router's encoding (``UNLIMITED`` where unlimited)."""
     return np.where(cap >= INF_CAPACITY, UNLIMITED, cap).astype(np.int64)

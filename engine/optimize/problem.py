@@ -18,6 +18,7 @@ from sourcewise.engine._kernels import plans as P
 from sourcewise.engine._kernels.layout import cost_params, pack_nodes
 from sourcewise.engine.optimize.inputs import INF_CAPACITY
 from sourcewise.engine.optimize.master import Master
+from sourcewise.engine.router import StockView
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import Network, unit_vectors
 from sourcewise.models.policy import Policy
@@ -87,9 +88,15 @@ class Context:
     atp: np.ndarray
 
 
-def build_context(network: Network, inventory: Inventory, policy: Policy, batch: OrderBatch, *, on_hand, safety,
-             reserved, fee_e, demand, cap_o, cap_u, business_day: date) -> Context:
-    """Arrays mirroring the router's: ATP after store protection, fees, tiers, deadlines."""
+def build_context(network: Network, inventory: Inventory, policy: Policy, batch: OrderBatch, *,
+                  on_hand: np.ndarray, safety: np.ndarray, reserved: np.ndarray, fee_e: np.ndarray,
+                  demand: np.ndarray, cap_o: np.ndarray, cap_u: np.ndarray, business_day: date) -> Context:
+    """Arrays mirroring the router's: ATP after store protection, fees, tiers, deadlines.
+
+    ``on_hand``, ``safety``, ``reserved``, ``fee_e`` and ``demand`` are per
+    inventory entry; ``cap_o`` and ``cap_u`` per node (``INF_CAPACITY`` where
+    unlimited); ``business_day`` dates orders with no placement time.
+    """
     svc = policy.service
     # the router's node matrix and parameter vector: one layout, one cost model
     nodef = pack_nodes(network)
@@ -213,23 +220,31 @@ class Problem:
         self.auto_penalty = np.ceil(top + self.pol.split_penalty + 1.0)
         self.short = short
 
-    def breakdown(self, ptr, node, qty, sku, ent, orders):
+    def breakdown(self, ptr: np.ndarray, node: np.ndarray, qty: np.ndarray, sku: np.ndarray, ent: np.ndarray,
+                  orders: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Cost parts, parcels, distance and days of plans (rows grouped by ``ptr``) of ``orders``;
+        see :func:`sourcewise.engine._kernels.plans.breakdown`."""
         c = self.ctx
         return P.breakdown(P.PlanRows(ptr, node, qty, sku, ent), self.G.dest[orders], c.hour[orders],
                            c.max_days[orders], self.costs)
 
-    def prices(self, lam, mu, nu) -> P.Prices:
+    def prices(self, lam: np.ndarray, mu: np.ndarray, nu: np.ndarray) -> P.Prices:
         """Dual prices with each order's unfilled-unit penalty, as the plan kernels take them."""
         return P.Prices(lam, mu, nu, self.penalty)
 
-    def price(self, lam, mu, nu, n_single: int = 0, active: np.ndarray | None = None, budget: int | None = None,
+    def price(self, lam: np.ndarray, mu: np.ndarray, nu: np.ndarray, n_single: int = 0,
+              active: np.ndarray | None = None, budget: int | None = None,
               parallel: bool | None = None) -> P.Priced:
+        """Every (``active``) order's best plan at these prices, and its ``n_single`` best single-node
+        plans; see :func:`sourcewise.engine._kernels.plans.price_orders`."""
         if active is None:
             active = np.ones(self.G.n, np.bool_)
         return P.price_orders(self.orders, self.stock, self.costs, self.prices(lam, mu, nu),
                               self.budget if budget is None else budget, n_single, active, parallel)
 
-    def enumerate(self, lam, mu, nu, limit, max_rows, deadline):
+    def enumerate(self, lam: np.ndarray, mu: np.ndarray, nu: np.ndarray, limit: np.ndarray, max_rows: int,
+                  deadline: float) -> tuple:
+        """Every plan priced at most ``limit[o]``; see :func:`sourcewise.engine._kernels.plans.enumerate_plans`."""
         return P.enumerate_plans(self.orders, self.stock, self.costs, self.prices(lam, mu, nu), limit, max_rows,
                                  deadline)
 
@@ -346,41 +361,34 @@ class Problem:
                 return j
         raise RuntimeError("plan hash collision")  # pragma: no cover - add_columns saw its hash
 
-    def add_priced(self, res, n_single: int, take: np.ndarray) -> int:
-        """Add the pricing result's columns where ``take`` holds; returns how many were new."""
-        c_nrows, r_node, r_group, r_qty, r_ent = res.c_nrows, res.r_node, res.r_group, res.r_qty, res.r_ent
-        g = self.G
-        per = 1 + n_single
-        cols = np.flatnonzero((c_nrows >= 0) & take)
-        if not len(cols):
-            return 0
-        o = cols // per
-        j = cols % per
-        G_o = np.diff(g.g_ptr)[o]
-        start = (3 + n_single) * g.g_ptr[o] + np.where(j == 0, 0, 3 * G_o + (j - 1) * G_o)
-        cnt = c_nrows[cols]
-        ptr = np.zeros(len(cols) + 1, np.int64)
-        np.cumsum(cnt, out=ptr[1:])
-        sel = np.repeat(start - ptr[:-1], cnt) + np.arange(int(ptr[-1]))
-        ids = self.add_columns(o, ptr, r_group[sel], r_node[sel], r_qty[sel], r_ent[sel])
-        return int((ids >= 0).sum())
-
-    def priced_ids(self, res, n_single: int, j: int) -> np.ndarray:
-        """Column id of every order's ``j``-th priced plan (registered if new); -1 if none."""
-        c_nrows, r_node, r_group, r_qty, r_ent = res.c_nrows, res.r_node, res.r_group, res.r_qty, res.r_ent
-        g = self.G
-        per = 1 + n_single
-        o = np.flatnonzero(c_nrows[j::per] >= 0)
-        out = np.full(g.n, -1, np.int64)
-        if not len(o):
-            return out
-        G_o = np.diff(g.g_ptr)[o]
-        start = (3 + n_single) * g.g_ptr[o] + (0 if j == 0 else 3 * G_o + (j - 1) * G_o)
-        cnt = c_nrows[o * per + j]
+    def _priced_rows(self, res: P.Priced, n_single: int, o: np.ndarray,
+                     j: np.ndarray | int) -> tuple[np.ndarray, ...]:
+        """Plan ``j`` of each order ``o`` in a pricing result (layout of
+        :func:`~sourcewise.engine._kernels.plans.price_orders`) as ``(ptr, group, node, qty, entry)``."""
+        G_o = np.diff(self.G.g_ptr)[o]
+        start = (3 + n_single) * self.G.g_ptr[o] + np.where(j == 0, 0, 3 * G_o + (j - 1) * G_o)
+        cnt = res.c_nrows[o * (1 + n_single) + j]
         ptr = np.zeros(len(o) + 1, np.int64)
         np.cumsum(cnt, out=ptr[1:])
         sel = np.repeat(start - ptr[:-1], cnt) + np.arange(int(ptr[-1]))
-        out[o] = self.add_or_find(o, ptr, r_group[sel], r_node[sel], r_qty[sel], r_ent[sel])
+        return ptr, res.r_group[sel], res.r_node[sel], res.r_qty[sel], res.r_ent[sel]
+
+    def add_priced(self, res: P.Priced, n_single: int, take: np.ndarray) -> int:
+        """Add the pricing result's columns where ``take`` holds; returns how many were new."""
+        per = 1 + n_single
+        cols = np.flatnonzero((res.c_nrows >= 0) & take)
+        if not len(cols):
+            return 0
+        o = cols // per
+        ids = self.add_columns(o, *self._priced_rows(res, n_single, o, cols % per))
+        return int((ids >= 0).sum())
+
+    def priced_ids(self, res: P.Priced, n_single: int, j: int) -> np.ndarray:
+        """Column id of every order's ``j``-th priced plan (registered if new); -1 if none."""
+        o = np.flatnonzero(res.c_nrows[j::1 + n_single] >= 0)
+        out = np.full(self.G.n, -1, np.int64)
+        if len(o):
+            out[o] = self.add_or_find(o, *self._priced_rows(res, n_single, o, j))
         return out
 
     def add_empty(self) -> np.ndarray:
@@ -474,14 +482,32 @@ class Problem:
         return float(lo.sum() - prices @ self.master.rhs), lo
 
 
-def build_problem(batch, network, inventory, policy, view, cap_o, cap_u, penalty, budget, n_alt, *,
-             on_hand=None, reserved=None) -> Problem:
-    """The batch's plan space over ``view``'s planning costs (a router's :class:`StockView`)."""
+def build_problem(batch: OrderBatch, network: Network, inventory: Inventory, policy: Policy, view: StockView,
+                  cap_o: np.ndarray, cap_u: np.ndarray, penalty: float | None, budget: int, n_alt: int, *,
+                  on_hand: np.ndarray | None = None, reserved: np.ndarray | None = None) -> Problem:
+    """The batch's plan space over ``view``'s planning costs (a router's :class:`StockView`).
+
+    Parameters
+    ----------
+    batch, network, inventory, policy
+    view : StockView
+        The router's safety stock (store protection included), entry fees and walk-in demand.
+    cap_o, cap_u : ndarray of int64
+        Parcels and units per node (``INF_CAPACITY`` where unlimited).
+    penalty : float, optional
+        Price of an unfilled unit; default per order (see :func:`~sourcewise.engine.optimize.optimize`).
+    budget : int
+        Pricing search budget per order and round.
+    n_alt : int
+        Single-node alternatives seeded per order.
+    on_hand, reserved : ndarray, optional
+        Stock to plan against instead of the inventory's.
+    """
     ctx = build_context(network, inventory, policy, batch,
-                   on_hand=inventory.on_hand if on_hand is None else on_hand,
-                   safety=view.safety,  # table safety stock plus store protection
-                   reserved=inventory.reserved if reserved is None else reserved,
-                   fee_e=view.entry_fee,  # node fee rates, or vendor offers where given
-                   demand=view.entry_demand,  # store walk-in demand
-                   cap_o=cap_o, cap_u=cap_u, business_day=view.business_day)
+                        on_hand=inventory.on_hand if on_hand is None else on_hand,
+                        safety=view.safety,  # table safety stock plus store protection
+                        reserved=inventory.reserved if reserved is None else reserved,
+                        fee_e=view.entry_fee,  # node fee rates, or vendor offers where given
+                        demand=view.entry_demand,  # store walk-in demand
+                        cap_o=cap_o, cap_u=cap_u, business_day=view.business_day)
     return Problem(Groups.build(batch, policy), network, inventory, policy, ctx, penalty, budget, n_alt)

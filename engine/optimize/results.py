@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -221,8 +222,15 @@ def _tier_of(pb: Problem, orders: np.ndarray, nodes: np.ndarray, km: np.ndarray)
     return out
 
 
-def tables(pb: Problem, choice: np.ndarray):
-    """Allocation and order tables (columns of ``Router.route_many``) and a decision builder."""
+def tables(pb: Problem, choice: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, Callable[[], tuple[Decision, ...]]]:
+    """Allocation and order tables (columns of ``Router.route_many``) and a decision builder.
+
+    Parameters
+    ----------
+    pb : Problem
+    choice : ndarray of int64
+        A column per order.
+    """
     g = pb.G
     batch = g.batch
     net = pb.net
@@ -295,6 +303,7 @@ def tables(pb: Problem, choice: np.ndarray):
 
 
 def make_plan(pb: Problem, st: SolveState, solver: str, t0: float) -> Plan:
+    """The :class:`Plan` of a finished solve (``t0``: when the call started)."""
     alloc_df, orders_df, decide = tables(pb, st.incumbent)
     cost = float(orders_df["cost"].sum())
     unfilled = orders_df["unfilled"].to_numpy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -111,7 +112,8 @@ def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver
     return st
 
 
-def _enumerate_and_solve(pb: Problem, st: SolveState, left, solver: str, max_enumerate: int) -> bool:
+def _enumerate_and_solve(pb: Problem, st: SolveState, left: Callable[[], float], solver: str,
+                         max_enumerate: int) -> bool:
     """Add every plan whose Lagrangian reduced cost is within the gap, and solve the MIP over them.
 
     With row prices ``y`` and bound ``LB = sum_o L_o - y.b``, any solution
