@@ -1,7 +1,7 @@
 """The full published GAP set: every Cattrysse (1994) and Chu & Beasley (1997)
 type A, B and C instance must be solved to its proven optimum.
 
-CI runs a sample of these in ``tests/engine/test_gap.py``; this file runs
+CI runs a sample of these in ``tests/engine/optimize/test_gap.py``; this file runs
 them all (about 3 minutes here) and records each instance's time.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sourcewise.engine.gap import load_gap, read_optima, solve_gap
+from sourcewise.engine.optimize.gap import load_gap, read_optima, solve_gap
 
 GAP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "gap"
 FILES = (sorted((GAP / "cattrysse1994").glob("gap*"))

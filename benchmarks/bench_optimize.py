@@ -39,6 +39,9 @@ import pytest
 
 import sourcewise.engine.optimize as O
 from benchmarks.conftest import bench_sizes
+from sourcewise.engine.optimize.inputs import new_router, prepare
+from sourcewise.engine.optimize.problem import Problem, build_problem
+from sourcewise.engine.optimize.results import tables
 from sourcewise.engine.scenario import build_router, load_scenario
 
 FULL = dict(n_warehouses=20, n_stores=170, n_vendors=10, n_skus=2000, orders_per_day=10_000, days=1, seed=1)
@@ -51,7 +54,7 @@ LIMITS_SMOKE = (1.0, 2.0, 4.0)
 class Wave:
     scenario: object
     offers: object
-    evaluator: O._Problem
+    evaluator: Problem
     rows: dict = field(default_factory=dict)
     bound: float = -np.inf
 
@@ -75,10 +78,10 @@ def wave(tmp_path_factory) -> Wave:
     O.optimize(sc.orders.take(np.arange(min(50, sc.orders.n_orders))), sc.network, sc.inventory, sc.policy,
                5.0, walkin=sc.tables.get("walkin"), vendor_offers=offers)
     build_router(sc).route_many(sc.orders.take(np.arange(20)), strategy="dual")
-    batch, policy, cap_o, cap_u = O._prepare(sc.orders, sc.network, sc.inventory, sc.policy, 1.0, "highs", None,
+    batch, policy, cap_o, cap_u = prepare(sc.orders, sc.network, sc.inventory, sc.policy, 1.0, "highs", None,
                                              None, None)
-    router = O._router(sc.network, sc.inventory, policy, sc.tables.get("walkin"), offers)
-    ev = O._problem(batch, sc.network, sc.inventory, policy, router.stock_view(), cap_o, cap_u, None, 1000, 0)
+    router = new_router(sc.network, sc.inventory, policy, sc.tables.get("walkin"), offers)
+    ev = build_problem(batch, sc.network, sc.inventory, policy, router.stock_view(), cap_o, cap_u, None, 1000, 0)
     return Wave(sc, offers, ev)
 
 
@@ -86,7 +89,7 @@ def _figures(w: Wave, allocations: pd.DataFrame, seconds: float) -> dict:
     ev = w.evaluator
     cols = ev.add_allocations(allocations)
     assert ev.master.feasible(cols), "a method broke stock or capacity"
-    _, orders, _ = O._tables(ev, cols)
+    _, orders, _ = tables(ev, cols)
     unfilled = orders["unfilled"].to_numpy()
     shipped = orders[orders["units"] > 0]
     return {

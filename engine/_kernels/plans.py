@@ -1,6 +1,8 @@
 """Numba kernels that generate and price candidate plans for the batch optimizer.
 
-Private: arrays and scalars only; :mod:`sourcewise.engine.optimize` validates and converts.
+Private: arrays and scalars, bundled by what they describe (:class:`Orders`,
+:class:`Stock`, :class:`Costs`, :class:`Prices`); :mod:`sourcewise.engine.optimize`
+validates and converts.
 
 A *plan* (a column of the master problem) serves one order from at most
 three nodes; units it does not serve cost ``penalty`` each. Plans are priced
@@ -14,7 +16,7 @@ price parcels and units (node handling, per-entry vendor fees, store
 depletion, here at the batch's starting stock, and lateness), over the same
 node matrix and parameter vector (:mod:`~sourcewise.engine._kernels.layout`);
 node eligibility follows the router too (tier distance limits, capacity
-left, delivery deadlines). ``tests/engine/test_optimize.py`` checks that
+left, delivery deadlines). ``tests/engine/optimize/test_results.py`` checks that
 both price the router's own plans identically.
 
 The pricing search is exact up to an evaluation budget: it enumerates node
@@ -23,12 +25,13 @@ the incumbent, like :func:`sourcewise.engine._kernels.plan_cost`, but minimising
 penalised cost instead of maximising fill first, and without the
 ``split_candidates`` cap. When the budget runs out it still returns a valid
 *lower bound* on the best plan's price, which keeps the Lagrangian bound of
-:mod:`sourcewise.engine.optimize` a proof.
+:mod:`sourcewise.engine.optimize.colgen` a proof.
 """
 
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, objmode, prange
@@ -63,6 +66,156 @@ PARALLEL_FROM = 2000
 """Batches of at least this many orders are priced on all cores."""
 
 
+# The kernels take their inputs bundled by what they describe, never as long positional lists.
+# numba types a NamedTuple of arrays like a plain tuple: fields unpack inside a jitted function
+# at no cost, and the Python side builds each bundle once per batch.
+class Orders(NamedTuple):
+    """Per-order arrays of a batch; an order's lines of one SKU are merged into a *group*.
+
+    Attributes
+    ----------
+    dest : ndarray, shape (n_orders, 3)
+        Destination as a unit vector.
+    hour : ndarray of float
+        Hour of day the order was placed (for cut-offs and lead days).
+    max_days : ndarray of float
+        Delivery deadline in days (< 0: none).
+    chan : ndarray of int64
+        Channel index of the order (row of :attr:`Stock.maxmiles`).
+    g_ptr : ndarray of int64, shape (n_orders + 1,)
+        Order ``o`` owns groups ``g_ptr[o]:g_ptr[o+1]``.
+    g_sku, g_qty : ndarray of int64
+        Each group's SKU and units.
+    kk : ndarray of int64
+        Most nodes a plan of the order may use (<= 3).
+    """
+
+    dest: np.ndarray
+    hour: np.ndarray
+    max_days: np.ndarray
+    chan: np.ndarray
+    g_ptr: np.ndarray
+    g_sku: np.ndarray
+    g_qty: np.ndarray
+    kk: np.ndarray
+
+
+class Stock(NamedTuple):
+    """Where the stock is and which nodes may ship it.
+
+    Attributes
+    ----------
+    sku_ptr : ndarray of int64, shape (n_skus + 1,)
+        Inventory entries of SKU ``s`` are ``sku_ptr[s]:sku_ptr[s+1]``.
+    ent_node : ndarray of int64
+        Node of each entry.
+    atp : ndarray of int64
+        Available-to-promise units of each entry.
+    mask : ndarray of bool, shape (n_nodes,)
+        Nodes that may ship at all.
+    cap_o, cap_u : ndarray of int64, shape (n_nodes,)
+        Parcels and units each node may still take.
+    maxmiles : ndarray, shape (n_channels, n_nodes)
+        Farthest a channel may ship from each node (< 0: never).
+    """
+
+    sku_ptr: np.ndarray
+    ent_node: np.ndarray
+    atp: np.ndarray
+    mask: np.ndarray
+    cap_o: np.ndarray
+    cap_u: np.ndarray
+    maxmiles: np.ndarray
+
+
+class Costs(NamedTuple):
+    """The router's cost model (:mod:`~sourcewise.engine._kernels.layout`).
+
+    Attributes
+    ----------
+    nodef : ndarray, shape (n_nodes, NF_COLS)
+        Node matrix.
+    params : ndarray
+        Parameter vector.
+    bands : ndarray, shape (n_bands, 2)
+        Transit bands (miles, days).
+    weight : ndarray
+        Weight per SKU.
+    fee_e, pen_e : ndarray
+        Per entry: vendor fee and store-depletion penalty per unit.
+    """
+
+    nodef: np.ndarray
+    params: np.ndarray
+    bands: np.ndarray
+    weight: np.ndarray
+    fee_e: np.ndarray
+    pen_e: np.ndarray
+
+
+class Prices(NamedTuple):
+    """What a plan pays beyond its real cost.
+
+    Attributes
+    ----------
+    lam : ndarray, shape (n_entries,)
+        Dual price per unit taken from an inventory entry.
+    mu, nu : ndarray, shape (n_nodes,)
+        Dual price per parcel and per unit shipped from a node.
+    unfilled : ndarray, shape (n_orders,)
+        Price of each unit an order leaves unfilled.
+    """
+
+    lam: np.ndarray
+    mu: np.ndarray
+    nu: np.ndarray
+    unfilled: np.ndarray
+
+
+class Priced(NamedTuple):
+    """Output of :func:`price_orders`; column and row layout as documented there.
+
+    Attributes
+    ----------
+    c_nrows, c_unfilled : ndarray of int64
+        Rows written per column (-1 where no column), unfilled units.
+    c_real, c_price : ndarray
+        Real cost and penalised price under the dual prices.
+    o_lower : ndarray
+        Per order, a lower bound on the price of every plan with at most
+        ``kk[o]`` nodes (exact unless the budget was hit).
+    r_node, r_group, r_qty, r_ent : ndarray of int64
+        Rows: node, group (local to the order), units, inventory entry.
+    """
+
+    c_nrows: np.ndarray
+    c_unfilled: np.ndarray
+    c_real: np.ndarray
+    c_price: np.ndarray
+    o_lower: np.ndarray
+    r_node: np.ndarray
+    r_group: np.ndarray
+    r_qty: np.ndarray
+    r_ent: np.ndarray
+
+
+class PlanRows(NamedTuple):
+    """Plans as rows grouped by plan: plan ``j`` owns rows ``ptr[j]:ptr[j+1]``.
+
+    Attributes
+    ----------
+    ptr : ndarray of int64, shape (n_plans + 1,)
+    node, qty, sku, ent : ndarray of int64
+        Per row: shipping node, units, SKU and inventory entry.
+    """
+
+    ptr: np.ndarray
+    node: np.ndarray
+    qty: np.ndarray
+    sku: np.ndarray
+    ent: np.ndarray
+
+
 @njit(cache=True)
 def _now():
     # wall clock from compiled code, to honour the caller's time limit
@@ -72,16 +225,23 @@ def _now():
 
 
 @njit(cache=True)
-def _candidates(g_sku, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest, hour, max_days, maxm,
-                nodef, params, bands, weight, fee_e, pen_e):
-    """Nodes that may serve an order, their usable stock, and the order's costs there.
+def _candidates(orders, o, stock, costs, mark):
+    """Nodes that may serve order ``o``, their usable stock, and the order's costs there.
 
-    A node qualifies when ``mask`` admits it, it holds ATP for some group,
-    it has order and unit capacity left, it lies within ``maxm[node]`` miles
-    and (when late deliveries are excluded) it meets the ``max_days``
-    deadline. ATP is capped by the node's unit capacity.
+    A node qualifies when ``stock.mask`` admits it, it holds ATP for some
+    group, it has order and unit capacity left, it lies within the order's
+    channel's ``maxmiles`` and (when late deliveries are excluded) it meets
+    the order's deadline. ATP is capped by the node's unit capacity.
 
-    ``mark`` is per-node scratch, all -1 on entry and on return.
+    Parameters
+    ----------
+    orders : Orders
+    o : int
+        The order.
+    stock : Stock
+    costs : Costs
+    mark : ndarray of int64, shape (n_nodes,)
+        Scratch, all -1 on entry and on return.
 
     Returns
     -------
@@ -89,6 +249,14 @@ def _candidates(g_sku, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest,
         ``fixed[c]`` is the cost of a parcel from candidate ``c`` (with any
         lateness penalty), ``unit[c, g]`` the cost of one unit of group ``g``.
     """
+    sku_ptr, ent_node, atp_e, mask, cap_o, cap_u = (stock.sku_ptr, stock.ent_node, stock.atp, stock.mask,
+                                                    stock.cap_o, stock.cap_u)
+    nodef, params, bands, weight = costs.nodef, costs.params, costs.bands, costs.weight
+    g_sku = orders.g_sku[orders.g_ptr[o]:orders.g_ptr[o + 1]]
+    dest = orders.dest[o]
+    hour = orders.hour[o]
+    max_days = orders.max_days[o]
+    maxm = stock.maxmiles[orders.chan[o]]
     G = g_sku.shape[0]
     cand, miles, lead, touched = candidate_buffers(g_sku, sku_ptr)
     n_touched = 0
@@ -142,7 +310,7 @@ def _candidates(g_sku, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest,
             u = base + weight_cost(weight[g_sku[g]], params)
             e = ent[c, g]
             if e >= 0:
-                u += fee_e[e] + pen_e[e]
+                u += costs.fee_e[e] + costs.pen_e[e]
             unit[c, g] = u
     return cand[:C].copy(), atp, ent, miles[:C].copy(), lead[:C].copy(), fixed, unit
 
@@ -315,10 +483,36 @@ def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
 
 
 @njit(cache=True)
-def _write_column(S, m, qty, atp, r, f, penalty, split_penalty, cand, ent, unit, fixed, lam, mu, nu,
-                  o_rows, r_node, r_group, r_qty, r_ent):
-    """Write the plan of set ``S[:m]`` as rows from ``o_rows``; return its row count,
-    real cost, unfilled units and price (penalised, with dual prices)."""
+def _write_column(S, m, qty, cands, r, f, penalty, split_penalty, prices, out, o_rows):
+    """Write the plan of set ``S[:m]`` as rows of ``out`` from ``o_rows``.
+
+    Parameters
+    ----------
+    S : ndarray of int64
+        Candidate indices of the set; ``m`` of them are used.
+    qty : ndarray of int64
+        Units per group of the order.
+    cands : tuple
+        The order's candidates, as :func:`_candidates` returns them.
+    r, f : ndarray
+        Unit and parcel costs under ``prices`` (:func:`_priced`).
+    penalty, split_penalty : float
+        Price of an unfilled unit; cost of each parcel beyond the first.
+    prices : Prices
+    out : Priced
+        Its row arrays receive the plan.
+    o_rows : int
+        First row to write.
+
+    Returns
+    -------
+    n, real, unfilled, priced
+        Rows written, real cost, unfilled units and price (penalised, with
+        dual prices).
+    """
+    cand, atp, ent, _, _, fixed, unit = cands
+    lam, mu, nu = prices.lam, prices.mu, prices.nu
+    r_node, r_group, r_qty, r_ent = out.r_node, out.r_group, out.r_qty, out.r_ent
     G = qty.shape[0]
     buf = np.zeros((3, G), np.int64)
     if m > 0:
@@ -396,8 +590,24 @@ def _group_vectors(U, m, q, atp, r, g, penalty):
 
 
 @njit(cache=True)
-def _priced(cand, ent, fixed, unit, lam, mu, nu):
-    """Costs under dual prices: ``f`` per parcel and ``r`` per unit."""
+def _priced(cands, prices):
+    """Costs of an order's candidates under dual prices.
+
+    Parameters
+    ----------
+    cands : tuple
+        As :func:`_candidates` returns them.
+    prices : Prices
+
+    Returns
+    -------
+    f : ndarray, shape (C,)
+        Per parcel from each candidate.
+    r : ndarray, shape (C, G)
+        Per unit of each group from each candidate.
+    """
+    cand, _, ent, _, _, fixed, unit = cands
+    lam, mu, nu = prices.lam, prices.mu, prices.nu
     C, G = unit.shape
     r = np.empty((C, G))
     f = np.empty(C)
@@ -411,44 +621,37 @@ def _priced(cand, ent, fixed, unit, lam, mu, nu):
 
 
 @njit(cache=True)
-def _price_range(lo, hi, dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmiles, sku_ptr, ent_node,
-                 atp_e, mask, cap_o, cap_u, nodef, params, bands, weight, fee_e, pen_e, lam, mu, nu, budget,
-                 n_single, active, pen_o, c_nrows, c_unfilled, c_real, c_price, o_lower, r_node, r_group, r_qty,
-                 r_ent):
-    """Price orders ``lo:hi`` into the output arrays of :func:`price_orders`."""
-    split_penalty = params[P_SPLIT]
+def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active, out):
+    """Price orders ``lo:hi`` into ``out``; parameters as for :func:`price_orders`."""
+    split_penalty = costs.params[P_SPLIT]
     per = 1 + n_single
-    mark = np.full(mask.shape[0], -1, np.int64)
+    mark = np.full(stock.mask.shape[0], -1, np.int64)
     best = np.empty(3, np.int64)
     S = np.empty(3, np.int64)
     dummy = np.zeros((1, 1), np.int64)
     for o in range(lo, hi):
         if not active[o]:
             continue
-        penalty = pen_o[o]
-        a = g_ptr[o]
-        b = g_ptr[o + 1]
-        G = b - a
-        gs = g_sku[a:b]
-        gq = g_qty[a:b]
-        cand, atp, ent, miles, lead, fixed, unit = _candidates(
-            gs, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest[o], hour[o], max_days[o],
-            maxmiles[chan[o]], nodef, params, bands, weight, fee_e, pen_e)
-        C = cand.shape[0]
-        f, r = _priced(cand, ent, fixed, unit, lam, mu, nu)
-        bc, lower = _search(gq, atp, r, f, kk[o], penalty, split_penalty, budget, best)
-        o_lower[o] = lower
+        penalty = prices.unfilled[o]
+        a = orders.g_ptr[o]
+        G = orders.g_ptr[o + 1] - a
+        gq = orders.g_qty[a:a + G]
+        cands = _candidates(orders, o, stock, costs, mark)
+        atp = cands[1]
+        C = atp.shape[0]
+        f, r = _priced(cands, prices)
+        bc, lower = _search(gq, atp, r, f, orders.kk[o], penalty, split_penalty, budget, best)
+        out.o_lower[o] = lower
         m = 0
         while m < 3 and best[m] >= 0:
             m += 1
         base = (3 + n_single) * a
         col = o * per
-        nr, real, unf, pr = _write_column(best, m, gq, atp, r, f, penalty, split_penalty, cand, ent,
-                                          unit, fixed, lam, mu, nu, base, r_node, r_group, r_qty, r_ent)
-        c_nrows[col] = nr
-        c_real[col] = real
-        c_unfilled[col] = unf
-        c_price[col] = pr
+        nr, real, unf, pr = _write_column(best, m, gq, cands, r, f, penalty, split_penalty, prices, out, base)
+        out.c_nrows[col] = nr
+        out.c_real[col] = real
+        out.c_unfilled[col] = unf
+        out.c_price[col] = pr
         if n_single > 0 and C > 0:
             # the cheapest single-node plans: alternatives the master can switch to
             # when stock or capacity binds
@@ -459,85 +662,100 @@ def _price_range(lo, hi, dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, ma
             top = np.argsort(sc, kind="mergesort")
             for j in range(min(n_single, C)):
                 S[0] = top[j]
-                nr, real, unf, pr = _write_column(S, 1, gq, atp, r, f, penalty, split_penalty, cand,
-                                                  ent, unit, fixed, lam, mu, nu,
-                                                  base + 3 * G + j * G, r_node, r_group, r_qty, r_ent)
-                c_nrows[col + 1 + j] = nr
-                c_real[col + 1 + j] = real
-                c_unfilled[col + 1 + j] = unf
-                c_price[col + 1 + j] = pr
+                nr, real, unf, pr = _write_column(S, 1, gq, cands, r, f, penalty, split_penalty, prices, out,
+                                                  base + 3 * G + j * G)
+                out.c_nrows[col + 1 + j] = nr
+                out.c_real[col + 1 + j] = real
+                out.c_unfilled[col + 1 + j] = unf
+                out.c_price[col + 1 + j] = pr
 
 
 @njit(cache=True, parallel=True)
-def price_parallel(n_chunks, args, out):
-    n_orders = args[4].shape[0] - 1
+def _price_parallel(n_chunks, orders, stock, costs, prices, budget, n_single, active, out):
+    """:func:`_price_range` over ``n_chunks`` slices of the batch, on all cores."""
+    n_orders = orders.g_ptr.shape[0] - 1
     for ch in prange(n_chunks):
         lo = ch * n_orders // n_chunks
         hi = (ch + 1) * n_orders // n_chunks
-        _price_range(lo, hi, *args, *out)
+        _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active, out)
 
 
 @njit(cache=True)
-def price_serial(args, out):
-    _price_range(0, args[4].shape[0] - 1, *args, *out)
+def _price_serial(orders, stock, costs, prices, budget, n_single, active, out):
+    """:func:`_price_range` over the whole batch on one core."""
+    _price_range(0, orders.g_ptr.shape[0] - 1, orders, stock, costs, prices, budget, n_single, active, out)
 
 
-def price_orders(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmiles, sku_ptr, ent_node, atp_e,
-                 mask, cap_o, cap_u, nodef, params, bands, weight, fee_e, pen_e, lam, mu, nu, budget,
-                 n_single, active, pen_o):
+def price_orders(orders: Orders, stock: Stock, costs: Costs, prices: Prices, budget: int, n_single: int,
+                 active: np.ndarray, parallel: bool | None = None) -> Priced:
     """Best plan (and optionally the ``n_single`` best single-node plans) of every active order.
 
-    Order ``o`` owns groups ``g_ptr[o]:g_ptr[o+1]``; ``kk[o]`` (<= 3) caps its nodes and
-    ``pen_o[o]`` is the price of each unit it leaves unfilled.
     Column ``o * (1 + n_single) + j`` is order ``o``'s ``j``-th column (``j = 0`` the
     best plan); its rows start at ``(3 + n_single) * g_ptr[o] + (0 if j == 0 else
-    3 * G + (j - 1) * G)``. Large batches run on all cores.
+    3 * G + (j - 1) * G)``.
+
+    Parameters
+    ----------
+    orders : Orders
+    stock : Stock
+    costs : Costs
+    prices : Prices
+        Dual prices, and each order's price per unfilled unit.
+    budget : int
+        Node sets each order's search may evaluate before it falls back to
+        its bound.
+    n_single : int
+        Single-node alternatives to write per order.
+    active : ndarray of bool, shape (n_orders,)
+        Orders to price; the others get no column.
+    parallel : bool, optional
+        Price on all cores; default when the batch has at least
+        :data:`PARALLEL_FROM` orders.
 
     Returns
     -------
-    c_nrows, c_unfilled : ndarray of int64
-        Rows written per column (-1 where no column), unfilled units.
-    c_real, c_price : ndarray
-        Real cost and penalised price under the dual prices.
-    o_lower : ndarray
-        Per order, a lower bound on the price of every plan with at most
-        ``kk[o]`` nodes (exact unless the budget was hit).
-    r_node, r_group, r_qty, r_ent : ndarray of int64
-        Rows: node, group (local to the order), units, inventory entry.
+    Priced
     """
-    n_orders = g_ptr.shape[0] - 1
+    n_orders = orders.g_ptr.shape[0] - 1
     per = 1 + n_single
-    n_rows = (3 + n_single) * int(g_ptr[n_orders])
-    out = (np.full(n_orders * per, -1, np.int64), np.zeros(n_orders * per, np.int64), np.zeros(n_orders * per),
-           np.zeros(n_orders * per), np.zeros(n_orders), np.empty(n_rows, np.int64), np.empty(n_rows, np.int64),
-           np.empty(n_rows, np.int64), np.empty(n_rows, np.int64))
-    args = (dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmiles, sku_ptr, ent_node, atp_e, mask,
-            cap_o, cap_u, nodef, params, bands, weight, fee_e, pen_e, lam, mu, nu, np.int64(budget),
-            np.int64(n_single), active, pen_o)
-    if n_orders >= PARALLEL_FROM:
-        price_parallel(np.int64(64), args, out)
+    n_rows = (3 + n_single) * int(orders.g_ptr[n_orders])
+    out = Priced(np.full(n_orders * per, -1, np.int64), np.zeros(n_orders * per, np.int64),
+                 np.zeros(n_orders * per), np.zeros(n_orders * per), np.zeros(n_orders),
+                 np.empty(n_rows, np.int64), np.empty(n_rows, np.int64), np.empty(n_rows, np.int64),
+                 np.empty(n_rows, np.int64))
+    search = (np.int64(budget), np.int64(n_single), active)
+    if n_orders >= PARALLEL_FROM if parallel is None else parallel:
+        _price_parallel(np.int64(64), orders, stock, costs, prices, *search, out)
     else:
-        price_serial(args, out)
+        _price_serial(orders, stock, costs, prices, *search, out)
     return out
 
 
 @njit(cache=True)
-def batch_facts(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, maxmiles, sku_ptr, ent_node, atp_e, mask,
-                 cap_o, cap_u, nodef, params, bands, weight, fee_e, pen_e):
+def batch_facts(orders, stock, costs):
     """Per order: the largest cost of shipping one unit alone from a node that may
-    serve it, and the units no plan can fill (more than all eligible stock)."""
-    n_orders = g_ptr.shape[0] - 1
+    serve it, and the units no plan can fill (more than all eligible stock).
+
+    Parameters
+    ----------
+    orders : Orders
+    stock : Stock
+    costs : Costs
+
+    Returns
+    -------
+    top : ndarray, shape (n_orders,)
+    short : ndarray of int64, shape (n_orders,)
+    """
+    n_orders = orders.g_ptr.shape[0] - 1
     top = np.zeros(n_orders)
     short = np.zeros(n_orders, np.int64)
-    mark = np.full(mask.shape[0], -1, np.int64)
+    mark = np.full(stock.mask.shape[0], -1, np.int64)
     for o in range(n_orders):
-        gs = g_sku[g_ptr[o]:g_ptr[o + 1]]
-        gq = g_qty[g_ptr[o]:g_ptr[o + 1]]
-        cand, atp, ent, miles, lead, fixed, unit = _candidates(
-            gs, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest[o], hour[o], max_days[o],
-            maxmiles[chan[o]], nodef, params, bands, weight, fee_e, pen_e)
+        gq = orders.g_qty[orders.g_ptr[o]:orders.g_ptr[o + 1]]
+        cand, atp, ent, miles, lead, fixed, unit = _candidates(orders, o, stock, costs, mark)
         m = 0.0
-        for g in range(gs.shape[0]):
+        for g in range(gq.shape[0]):
             have = 0
             for c in range(cand.shape[0]):
                 if atp[c, g] > 0:
@@ -551,17 +769,24 @@ def batch_facts(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, maxmiles, sku_p
 
 
 @njit(cache=True)
-def breakdown(col_ptr, row_node, row_qty, row_sku, row_ent, dest, hour, max_days, nodef, params, bands,
-               weight, fee_e, pen_e):
-    """Cost components, parcels, distance and promised days of plans (rows grouped by plan).
+def breakdown(plans, dest, hour, max_days, costs):
+    """Cost components, parcels, distance and promised days of plans.
 
-    Plan ``j`` ships to ``dest[j]`` for an order placed at ``hour[j]`` with
-    deadline ``max_days[j]``. Components follow the router: shipping,
-    handling, vendor fees, split penalty, penalties (lateness and depletion).
+    Components follow the router: shipping, handling, vendor fees, split
+    penalty, penalties (lateness and depletion).
+
+    Parameters
+    ----------
+    plans : PlanRows
+    dest : ndarray, shape (n_plans, 3)
+    hour, max_days : ndarray, shape (n_plans,)
+        Plan ``j`` ships to ``dest[j]`` for an order placed at ``hour[j]``
+        with deadline ``max_days[j]``.
+    costs : Costs
 
     Returns
     -------
-    costs : ndarray, shape (n, 5)
+    parts : ndarray, shape (n, 5)
     ships : ndarray of int64
     km : ndarray
         Sum over parcels of node-to-customer distance.
@@ -570,8 +795,10 @@ def breakdown(col_ptr, row_node, row_qty, row_sku, row_ent, dest, hour, max_days
     node_km, node_days : ndarray
         Per row, its parcel's distance and lead days.
     """
+    col_ptr, row_node, row_qty, row_sku, row_ent = plans
+    nodef, params, bands, weight, fee_e, pen_e = costs
     n = col_ptr.shape[0] - 1
-    costs = np.zeros((n, 5))
+    parts = np.zeros((n, 5))
     ships = np.zeros(n, np.int64)
     km = np.zeros(n)
     days = np.full(n, -1.0)
@@ -595,27 +822,25 @@ def breakdown(col_ptr, row_node, row_qty, row_sku, row_ent, dest, hour, max_days
             node_days[i] = ld
             q = row_qty[i]
             e = row_ent[i]
-            costs[j, 0] += q * unit_shipping(miles, weight[row_sku[i]], params)
-            costs[j, 1] += q * nodef[node, NF_HUNIT]
-            costs[j, 2] += q * fee_e[e]
-            costs[j, 4] += q * pen_e[e]
+            parts[j, 0] += q * unit_shipping(miles, weight[row_sku[i]], params)
+            parts[j, 1] += q * nodef[node, NF_HUNIT]
+            parts[j, 2] += q * fee_e[e]
+            parts[j, 4] += q * pen_e[e]
             if first:
                 ships[j] += 1
-                costs[j, 0] += params[P_PER_SHIPMENT]
-                costs[j, 1] += nodef[node, NF_HSHIP]
+                parts[j, 0] += params[P_PER_SHIPMENT]
+                parts[j, 1] += nodef[node, NF_HSHIP]
                 km[j] += miles * MILE_KM
-                costs[j, 4] += late_cost(ld, md, params)
+                parts[j, 4] += late_cost(ld, md, params)
                 if ld > days[j]:
                     days[j] = ld
         if ships[j] > 1:
-            costs[j, 3] = params[P_SPLIT] * (ships[j] - 1)
-    return costs, ships, km, days, node_km, node_days
+            parts[j, 3] = params[P_SPLIT] * (ships[j] - 1)
+    return parts, ships, km, days, node_km, node_days
 
 
 @njit(cache=True)
-def enumerate_plans(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmiles, sku_ptr, ent_node, atp_e,
-                     mask, cap_o, cap_u, nodef, params, bands, weight, fee_e, pen_e, lam, mu, nu, limit,
-                     max_rows, deadline, pen_o):
+def enumerate_plans(orders, stock, costs, prices, limit, max_rows, deadline):
     """Every plan of every order whose price is at most ``limit[o]``.
 
     A plan is identified by its exact set of shipping nodes (each carries at
@@ -624,6 +849,18 @@ def enumerate_plans(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmile
     be written, the work passes ``4 * max_rows`` steps, or the clock
     (``time.perf_counter``) passes ``deadline``.
 
+    Parameters
+    ----------
+    orders : Orders
+    stock : Stock
+    costs : Costs
+    prices : Prices
+    limit : ndarray, shape (n_orders,)
+        Highest price of a plan to list, per order.
+    max_rows : int
+    deadline : float
+        ``time.perf_counter()`` value to stop at.
+
     Returns
     -------
     complete : bool
@@ -631,6 +868,7 @@ def enumerate_plans(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmile
         Plan owners and row offsets.
     r_group, r_node, r_qty, r_ent : ndarray of int64
     """
+    g_ptr, g_qty, kk = orders.g_ptr, orders.g_qty, orders.kk
     n_orders = g_ptr.shape[0] - 1
     cap = 1024
     c_order = np.empty(cap, np.int64)
@@ -642,26 +880,24 @@ def enumerate_plans(dest, hour, max_days, chan, g_ptr, g_sku, g_qty, kk, maxmile
     r_ent = np.empty(rcap, np.int64)
     n_c = 0
     n_r = 0
-    split_penalty = params[P_SPLIT]
-    mark = np.full(mask.shape[0], -1, np.int64)
+    split_penalty = costs.params[P_SPLIT]
+    mark = np.full(stock.mask.shape[0], -1, np.int64)
     U = np.empty(3, np.int64)
     work = 0
     for o in range(n_orders):
         a = g_ptr[o]
         b = g_ptr[o + 1]
         G = b - a
-        gs = g_sku[a:b]
         gq = g_qty[a:b]
         T = limit[o]
-        penalty = pen_o[o]
+        penalty = prices.unfilled[o]
         if _now() > deadline:
             return (False, c_order[:n_c], c_ptr[:n_c + 1], r_group[:n_r], r_node[:n_r], r_qty[:n_r],
                     r_ent[:n_r])
-        cand, atp, ent, miles, lead, fixed, unit = _candidates(
-            gs, sku_ptr, ent_node, atp_e, mask, cap_o, cap_u, mark, dest[o], hour[o], max_days[o],
-            maxmiles[chan[o]], nodef, params, bands, weight, fee_e, pen_e)
+        cands = _candidates(orders, o, stock, costs, mark)
+        cand, atp, ent = cands[0], cands[1], cands[2]
         C = cand.shape[0]
-        f, r = _priced(cand, ent, fixed, unit, lam, mu, nu)
+        f, r = _priced(cands, prices)
         cmin, lb_units, empty_price = _unit_floor(gq, atp, r, penalty)
         key = np.full(C, np.inf)
         for c in range(C):

@@ -37,7 +37,7 @@ def _files(paths: list[str]) -> tuple[list[Path], list[str]]:
 
 
 def _optima_for(files: list[Path], explicit: str | None) -> dict[str, float]:
-    from sourcewise.engine.gap import read_optima
+    from sourcewise.engine.optimize.gap import read_optima
 
     candidates = [Path(explicit)] if explicit else sorted({f.parent.parent / "optima.csv" for f in files}
                                                          | {f.parent / "optima.csv" for f in files})
@@ -49,7 +49,7 @@ def _optima_for(files: list[Path], explicit: str | None) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sourcewise.engine.gap import load_gap, solve_gap
+    from sourcewise.engine.optimize.gap import load_gap, solve_gap
 
     if not (math.isfinite(args.time_limit) and args.time_limit > 0):
         print(f"error: --time-limit must be a positive number of seconds, got {args.time_limit}", file=sys.stderr)

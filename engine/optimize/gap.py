@@ -4,7 +4,7 @@ A GAP instance is the batch optimizer's problem in its purest form: agents
 are fulfillment nodes with one capacity each, jobs are indivisible orders,
 and serving job ``j`` from agent ``i`` costs ``cost[i, j]`` and uses
 ``size[i, j]`` of the agent's capacity. Every job gets exactly one agent.
-That is a set-partitioning master (:class:`sourcewise.engine._master.Master`) whose
+That is a set-partitioning master (:class:`sourcewise.engine.optimize.master.Master`) whose
 columns can all be listed, so its MIP dual bound is a bound on the true
 optimum and a MIP status ``optimal`` is a proof.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sourcewise.engine._master import Master
+from sourcewise.engine.optimize.master import Master
 from sourcewise.models.errors import Collector
 
 

@@ -1,6 +1,6 @@
 """Set-partitioning master problem shared by the batch optimizer and the GAP solver.
 
-Private. A *master* chooses exactly one column per block (an order, or a GAP
+A *master* chooses exactly one column per block (an order, or a GAP
 job) subject to shared ``<=`` resource rows (inventory entries, node
 capacities, GAP agent capacities)::
 
@@ -9,8 +9,9 @@ capacities, GAP agent capacities)::
          sum_p a_rp x_p         <= b_r        for every resource row r
          x_p in {0, 1}
 
-Integer solves use HiGHS or OR-Tools CP-SAT; :mod:`sourcewise.engine.optimize` keeps
-its own incremental HiGHS LP over the master's columns.
+Integer solves use HiGHS or OR-Tools CP-SAT; column generation
+(:mod:`sourcewise.engine.optimize.colgen`) keeps its own incremental HiGHS LP
+over the master's columns.
 
 Why HiGHS comes from scipy by default
 --------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sourcewise.cli import main
-from sourcewise.engine.gap import (
+from sourcewise.engine.optimize.gap import (
     GapInstance,
     load_gap,
     master_for,

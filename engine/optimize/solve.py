@@ -1,0 +1,158 @@
+"""The solve: the phases of :mod:`sourcewise.engine.optimize`, in order, within the time limit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from sourcewise.engine.optimize.colgen import generate_columns, seed_columns, tighten
+from sourcewise.engine.optimize.heuristics import Route, lp_fix, round_lp, route_heuristics
+from sourcewise.engine.optimize.problem import Problem
+from sourcewise.engine.optimize.state import SolveState
+
+MIP_MAX_ACTIVE = 1500
+"""Above this many orders in the LP, the MIP phases are skipped for routing heuristics."""
+
+
+def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver: str, integer: bool,
+          start_cols: np.ndarray | None, cg_share: float, max_enumerate: int, t0: float,
+          route: Route | None = None) -> SolveState:
+    """Run the phases described in :mod:`sourcewise.engine.optimize` until ``t0 + time_limit``.
+
+    Parameters
+    ----------
+    pb : Problem
+    greedy_cols, start_cols : ndarray of int64, optional
+        A column per order: the router's greedy plans (their objective is
+        reported) and a start to beat; each is kept when feasible.
+    time_limit : float
+        Seconds from ``t0`` (a ``time.perf_counter()`` value).
+    solver : {"highs", "cpsat"}
+        MIP solver of the integer phases.
+    integer : bool
+        Run the heuristics and integer phases; else stop after column
+        generation (for the LP's prices).
+    cg_share : float
+        Share of the time left that column generation may use.
+    max_enumerate : int
+        Most plan rows listed when closing the gap (0 disables).
+    route : callable, optional
+        ``route(orders, entry_prices, taken)`` (see
+        :func:`~sourcewise.engine.optimize.heuristics.route_heuristics`);
+        without it the routing heuristics are skipped.
+
+    Returns
+    -------
+    SolveState
+    """
+    deadline = t0 + time_limit
+
+    def left() -> float:
+        return deadline - time.perf_counter()
+
+    t = time.perf_counter()
+    empty = pb.add_empty()
+    st = SolveState(empty, pb.master.objective_of(empty), "empty plans")
+    if greedy_cols is not None:
+        pb.greedy_objective = pb.master.objective_of(greedy_cols)
+        if pb.master.feasible(greedy_cols):
+            st.incumbent, st.objective, st.source = greedy_cols, pb.greedy_objective, "greedy"
+    if start_cols is not None and pb.master.feasible(start_cols):
+        obj = pb.master.objective_of(start_cols)
+        if obj <= st.objective + 1e-9:
+            st.incumbent, st.objective, st.source = start_cols, obj, "incumbent"
+
+    alp = seed_columns(pb, st)
+    pb.phase["columns"] = time.perf_counter() - t
+
+    # column generation: LP duals price every order's plans; each round gives a Lagrangian bound
+    t = time.perf_counter()
+    # a MIP over thousands of contested orders rarely pays within seconds; big batches spend
+    # the time on pricing rounds and routing heuristics instead
+    big = int(alp.active.sum()) > MIP_MAX_ACTIVE
+    generate_columns(pb, st, alp, t + (0.8 if big and integer else cg_share) * max(0.0, left()), left, route)
+    if integer:
+        tighten(pb, st, left)
+    pb.phase["column_generation"] = time.perf_counter() - t
+    if not integer:
+        return st
+
+    # cheap incumbents from the final LP
+    t = time.perf_counter()
+    if st.lp_x is not None:
+        st.consider(pb, round_lp(pb, st.lp_x), "lp-rounding")
+        if route is not None and left() > 0.05 and not st.proven():
+            route_heuristics(st, pb, route, st.lp_x, st.last_prices, left)
+    pb.phase["heuristics"] = pb.phase.get("heuristics", 0.0) + time.perf_counter() - t
+
+    # integer phase: keep the LP's uncontested plans, solve the contested orders exactly
+    t = time.perf_counter()
+    if st.lp_x is not None and left() > 0.05 and not st.proven() and not big:
+        cols, start = lp_fix(pb, st)
+        if np.isin(st.incumbent, cols).all():
+            start = st.incumbent
+        r = pb.master.solve_mip(min(left(), max(1.0, 0.4 * left())), start=start, solver=solver, cols=cols,
+                                rel_gap=1e-5)
+        st.improve(pb, r, "lp-fix")
+    pb.phase["integer"] = time.perf_counter() - t
+    t = time.perf_counter()
+    enumerated = False
+    if not st.proven() and left() > 0.05:
+        enumerated = _enumerate_and_solve(pb, st, left, solver, max_enumerate)
+    pb.phase["enumeration"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if not st.proven() and not enumerated and left() > 0.05 and not big:
+        r = pb.master.solve_mip(left(), start=st.incumbent, solver=solver, rel_gap=1e-5)
+        st.improve(pb, r, "mip")
+    pb.phase["integer"] += time.perf_counter() - t
+    if not st.proven() and left() <= 0.05:
+        st.time_limited = True
+    return st
+
+
+def _enumerate_and_solve(pb: Problem, st: SolveState, left: Callable[[], float], solver: str,
+                         max_enumerate: int) -> bool:
+    """Add every plan whose Lagrangian reduced cost is within the gap, and solve the MIP over them.
+
+    With row prices ``y`` and bound ``LB = sum_o L_o - y.b``, any solution
+    costs at least ``LB + sum_o (price_y(p_o) - L_o)``; one cheaper than the
+    incumbent ``UB`` therefore uses only plans with ``price_y(p) - L_o < UB -
+    LB``. When they can all be listed, the MIP over them (plus the
+    incumbent) settles optimality over the whole plan space, and its dual
+    bound is a global bound.
+
+    Returns whether the enumeration was complete (so the MIP ran on it).
+    """
+    if max_enumerate <= 0:
+        st.enumeration = "off"
+        return False
+    gap = st.objective - st.lb
+    lam, mu, nu = pb.duals_to_prices(st.lb_prices)
+    limit = st.lb_lower + gap + 1e-7 * max(1.0, abs(st.objective))
+    # listing may use half the time left; the MIP over the list needs the rest
+    complete, c_order, c_ptr, r_group, r_node, r_qty, r_ent = pb.enumerate(
+        lam, mu, nu, limit, max_enumerate, time.perf_counter() + 0.5 * left())
+    if not complete:
+        st.enumeration = "skipped (too many plans within the gap)"
+        return False
+    ids = pb.add_or_find(c_order, c_ptr, r_group, r_node, r_qty, r_ent)
+    # explicit plans outside the priced space (the router's with more than three parcels) qualify
+    # by the same test
+    block = pb.master.flat()[0]
+    colp = pb.column_prices(st.lb_prices)
+    within = np.flatnonzero(colp - st.lb_lower[block] <= gap + 1e-7 * max(1.0, abs(st.objective)))
+    cols = np.union1d(np.union1d(ids, within), st.incumbent)
+    r = pb.master.solve_mip(left(), start=st.incumbent, solver=solver, cols=cols, rel_gap=1e-9, abs_gap=1e-7)
+    st.improve(pb, r, "enumeration")
+    if r.status == "optimal":
+        st.enumeration = "proved"
+        st.lb = max(st.lb, st.objective)
+    elif np.isfinite(r.bound):
+        # every improving solution lies in these columns, so their MIP bound is global
+        st.enumeration = "bounded (time)"
+        st.lb = max(st.lb, min(st.objective, r.bound))
+    else:
+        st.enumeration = "incomplete (time)"
+    return True
