@@ -44,12 +44,23 @@ def _order(rng, net):
     return g_sku, g_qty, lat, lon, float(rng.uniform(0, 24)), float(rng.choice([-1.0, 2.0, 3.0, 4.0])), maxm
 
 
-def _candidates(net, pol, nodef, p, stock, g_sku, lat, lon, hour, max_days, maxm):
+def _bundles(net, nodef, p, stock, dest, hour, max_days, maxmiles, g_ptr, g_sku, g_qty):
+    """The kernels' input bundles for orders ``o`` whose channel is ``o`` (row ``o`` of ``maxmiles``)."""
     s = stock
+    n = len(hour)
+    orders = P.Orders(np.ascontiguousarray(dest), np.asarray(hour, np.float64), np.asarray(max_days, np.float64),
+                      np.arange(n, dtype=np.int64), g_ptr, g_sku, g_qty, np.full(n, 3, np.int64))
+    st = P.Stock(s["sku_ptr"], s["ent_node"], s["atp_e"], s["mask"], s["cap_o"], s["cap_u"],
+                 np.ascontiguousarray(maxmiles, dtype=np.float64))
+    return orders, st, P.Costs(nodef, p, s["bands"], net.weight_kg, s["fee_e"], s["pen_e"])
+
+
+def _candidates(net, pol, nodef, p, stock, g_sku, lat, lon, hour, max_days, maxm):
     mark = np.full(net.n_nodes, -1, np.int64)
-    dest = unit_vectors(np.array([lat]), np.array([lon]))[0]
-    got = P._candidates(g_sku, s["sku_ptr"], s["ent_node"], s["atp_e"], s["mask"], s["cap_o"], s["cap_u"], mark,
-                        dest, hour, max_days, maxm, nodef, p, s["bands"], net.weight_kg, s["fee_e"], s["pen_e"])
+    dest = unit_vectors(np.array([lat]), np.array([lon])).reshape(1, 3)
+    orders, st, costs = _bundles(net, nodef, p, stock, dest, [hour], [max_days], maxm.reshape(1, -1),
+                                 np.array([0, len(g_sku)], np.int64), g_sku, np.ones(len(g_sku), np.int64))
+    got = P._candidates(orders, 0, st, costs, mark)
     assert (mark == -1).all()
     return got
 
@@ -85,10 +96,8 @@ def test_batch_facts_match_the_twin(seed):
     dest = unit_vectors(np.array([o[2] for o in orders]), np.array([o[3] for o in orders]))
     hour, max_days = (np.array([o[i] for o in orders]) for i in (4, 5))
     maxmiles = np.array([o[6] for o in orders])
-    s = stock
-    top, short = P.batch_facts(dest, hour, max_days, np.arange(len(orders)), g_ptr, g_sku, g_qty, maxmiles,
-                               s["sku_ptr"], s["ent_node"], s["atp_e"], s["mask"], s["cap_o"], s["cap_u"], nodef, p,
-                               s["bands"], net.weight_kg, s["fee_e"], s["pen_e"])
+    top, short = P.batch_facts(*_bundles(net, nodef, p, stock, dest, hour, max_days, maxmiles, g_ptr, g_sku,
+                                         g_qty))
     want_top, want_short = naive.batch_facts(net, pol, orders, **stock)
     np.testing.assert_allclose(top, want_top, **MILES)
     np.testing.assert_array_equal(short, want_short)
@@ -157,7 +166,7 @@ def test_priced_matches_the_twin(seed):
                                                                max_days, maxm)
         lam = rng.uniform(0, 2, len(stock["atp_e"]))
         mu, nu = rng.uniform(0, 2, net.n_nodes), rng.uniform(0, 1, net.n_nodes)
-        f, r = P._priced(cand, ent, fixed, unit, lam, mu, nu)
+        f, r = P._priced((cand, atp, ent, miles, lead, fixed, unit), P.Prices(lam, mu, nu, np.zeros(1)))
         want_f, want_r = naive.priced(cand.tolist(), ent.tolist(), fixed.tolist(), unit.tolist(), lam, mu, nu)
         np.testing.assert_array_equal(f, want_f)
         np.testing.assert_array_equal(r, np.reshape(want_r, r.shape))
@@ -175,8 +184,9 @@ def test_breakdown_matches_the_twin(seed):
     hour, max_days = rng.uniform(0, 24, len(plans)), rng.choice([-1.0, 2.0, 3.0], len(plans))
     rows = np.array([row for plan in plans for row in plan], np.int64).reshape(-1, 4)
     col_ptr = np.r_[0, np.cumsum([len(plan) for plan in plans])].astype(np.int64)
-    got = P.breakdown(col_ptr, rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], unit_vectors(lat, lon), hour,
-                      max_days, nodef, p, stock["bands"], net.weight_kg, stock["fee_e"], stock["pen_e"])
+    costs = P.Costs(nodef, p, stock["bands"], net.weight_kg, stock["fee_e"], stock["pen_e"])
+    plan_rows = P.PlanRows(col_ptr, *(np.ascontiguousarray(rows[:, i]) for i in range(4)))
+    got = P.breakdown(plan_rows, unit_vectors(lat, lon).reshape(-1, 3), hour, max_days, costs)
     want = naive.breakdown(net, pol, plans, lat, lon, hour, max_days, stock["bands"], stock["fee_e"],
                            stock["pen_e"])
     costs, ships, km, days, node_km, node_days = got
