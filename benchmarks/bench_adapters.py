@@ -62,7 +62,7 @@ from sourcewise.engine.adapters.magento import MagentoAdapter
 from sourcewise.engine.geocode import locate
 from sourcewise.models.order import Order, OrderLine
 
-PAYLOADS = Path(__file__).resolve().parent.parent / "tests" / "adapters" / "payloads"
+PAYLOADS = Path(__file__).resolve().parent.parent / "tests" / "engine" / "adapters" / "payloads"
 PLATFORMS = ("shopify", "commercetools", "magento", "generic")
 TARGET = 0.20
 N_ORDERS = 400

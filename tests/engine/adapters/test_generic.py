@@ -15,7 +15,7 @@ from sourcewise.engine.adapters.generic import (
 )
 from sourcewise.engine.router import Router
 from sourcewise.models import Inventory, Network, Node, Sku, StockRecord
-from tests.adapters import atp_table, load
+from tests.engine.adapters import atp_table, load
 
 SCHEMA = load_schema()
 _TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}

@@ -9,7 +9,7 @@ from sourcewise.engine.adapters import AdapterError
 from sourcewise.engine.adapters.reader import Reader
 from sourcewise.engine.adapters.records import Address, LineIn, OrderIn
 from sourcewise.models.order import Order, OrderLine
-from tests.adapters.test_fuzz import session_for
+from tests.engine.adapters.test_fuzz import session_for
 
 
 def test_bind_plain_declines_what_the_model_rejects():

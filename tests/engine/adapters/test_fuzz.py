@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from sourcewise.engine.adapters import AdapterError, Session, route_payload
 from sourcewise.engine.adapters.magento import MagentoAdapter
-from tests.adapters import atp_table, load
+from tests.engine.adapters import atp_table, load
 
 FILES = {
     "shopify": ("shopify_order.json", "shopify_locations.json", "shopify_inventory.json"),

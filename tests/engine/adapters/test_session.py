@@ -8,8 +8,8 @@ import json
 import pytest
 
 from sourcewise.engine.adapters import AdapterError
-from tests.adapters import load
-from tests.adapters.test_fuzz import FILES, session_for
+from tests.engine.adapters import load
+from tests.engine.adapters.test_fuzz import FILES, session_for
 
 
 @pytest.mark.parametrize("platform", sorted(FILES))

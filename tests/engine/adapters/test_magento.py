@@ -6,7 +6,7 @@ import pytest
 
 from sourcewise.engine.adapters import AdapterError, Session, route_payload
 from sourcewise.engine.adapters.magento import MagentoAdapter
-from tests.adapters import load, route_refused
+from tests.engine.adapters import load, route_refused
 
 
 def _route(request=None, sources=None, items=None):

@@ -28,8 +28,8 @@ from sourcewise.engine.adapters.reader import Reader, Shape
 from sourcewise.engine.adapters.records import Bound, Catalog
 from sourcewise.models.errors import Collector
 from sourcewise.models.order import Order, OrderLine
-from tests.adapters import at, load
-from tests.adapters.test_fuzz import FILES, json_paths, mutated, session_for
+from tests.engine.adapters import at, load
+from tests.engine.adapters.test_fuzz import FILES, json_paths, mutated, session_for
 
 # every kind, required and optional, bounds and alternative keys
 # a valid object per shape, so that one or two changed values reach every test of the fast path

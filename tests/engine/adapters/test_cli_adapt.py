@@ -7,8 +7,8 @@ import json
 import pytest
 
 from sourcewise import cli
-from tests.adapters import PAYLOADS, load
 from tests.conftest import SAMPLE
+from tests.engine.adapters import PAYLOADS, load
 
 FILES = {
     "shopify": ("shopify_order.json", "shopify_locations.json", "shopify_inventory.json"),

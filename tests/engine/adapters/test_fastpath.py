@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 import sourcewise.engine.adapters.fastpath as fastpath_mod
 from sourcewise.engine.adapters import get_adapter
-from tests.adapters import at, load
-from tests.adapters.test_fuzz import FILES, json_paths
+from tests.engine.adapters import at, load
+from tests.engine.adapters.test_fuzz import FILES, json_paths
 
 CHECK = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 
