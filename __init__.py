@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import importlib
 from importlib import metadata as _metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 try:
     __version__ = _metadata.version("sourcewise")
@@ -79,28 +80,30 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from sourcewise.engine.adapters import AdapterError, Session
-    from sourcewise.engine.optimize import dual_prices, optimize, reoptimize
-    from sourcewise.engine.router import ReservationError, Router
+    from sourcewise.engine.adapters import AdapterError
+    from sourcewise.engine.adapters import Session
+    from sourcewise.engine.optimize import dual_prices
+    from sourcewise.engine.optimize import optimize
+    from sourcewise.engine.optimize import reoptimize
+    from sourcewise.engine.router import ReservationError
+    from sourcewise.engine.router import Router
     from sourcewise.engine.scenario import load_scenario
     from sourcewise.engine.warm import warm_up
-    from sourcewise.models import (
-        Allocation,
-        CostBreakdown,
-        Decision,
-        Inventory,
-        Network,
-        Node,
-        Order,
-        OrderLine,
-        Policy,
-        Shipment,
-        Sku,
-        Status,
-        StockRecord,
-        ValidationError,
-        load_policy,
-    )
+    from sourcewise.models import Allocation
+    from sourcewise.models import CostBreakdown
+    from sourcewise.models import Decision
+    from sourcewise.models import Inventory
+    from sourcewise.models import Network
+    from sourcewise.models import Node
+    from sourcewise.models import Order
+    from sourcewise.models import OrderLine
+    from sourcewise.models import Policy
+    from sourcewise.models import Shipment
+    from sourcewise.models import Sku
+    from sourcewise.models import Status
+    from sourcewise.models import StockRecord
+    from sourcewise.models import ValidationError
+    from sourcewise.models import load_policy
 
 
 def __getattr__(name: str) -> Any:

@@ -57,10 +57,12 @@ import numpy as np
 import pytest
 
 from benchmarks.conftest import RoutingSetup
-from sourcewise.engine.adapters import Catalog, Session
+from sourcewise.engine.adapters import Catalog
+from sourcewise.engine.adapters import Session
 from sourcewise.engine.adapters.magento import MagentoAdapter
 from sourcewise.engine.geocode import locate
-from sourcewise.models.order import Order, OrderLine
+from sourcewise.models.order import Order
+from sourcewise.models.order import OrderLine
 
 PAYLOADS = Path(__file__).resolve().parent.parent / "tests" / "engine" / "adapters" / "payloads"
 PLATFORMS = ("shopify", "commercetools", "magento", "generic")

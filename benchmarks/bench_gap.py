@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sourcewise.engine.optimize.gap import load_gap, read_optima, solve_gap
+from sourcewise.engine.optimize.gap import load_gap
+from sourcewise.engine.optimize.gap import read_optima
+from sourcewise.engine.optimize.gap import solve_gap
 
 GAP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "gap"
 FILES = (sorted((GAP / "cattrysse1994").glob("gap*"))

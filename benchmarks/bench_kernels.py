@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.conftest import Sizes, median_s
+from benchmarks.conftest import Sizes
+from benchmarks.conftest import median_s
 from sourcewise.data.instances import us_places_sample
 from sourcewise.engine import _kernels as K
 from sourcewise.engine import scoring

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 import numpy as np
 import pandas as pd
@@ -39,10 +40,13 @@ import pytest
 
 import sourcewise.engine.optimize as O
 from benchmarks.conftest import bench_sizes
-from sourcewise.engine.optimize.inputs import new_router, prepare
-from sourcewise.engine.optimize.problem import Problem, build_problem
+from sourcewise.engine.optimize.inputs import new_router
+from sourcewise.engine.optimize.inputs import prepare
+from sourcewise.engine.optimize.problem import Problem
+from sourcewise.engine.optimize.problem import build_problem
 from sourcewise.engine.optimize.results import tables
-from sourcewise.engine.scenario import build_router, load_scenario
+from sourcewise.engine.scenario import build_router
+from sourcewise.engine.scenario import load_scenario
 
 FULL = dict(n_warehouses=20, n_stores=170, n_vendors=10, n_skus=2000, orders_per_day=10_000, days=1, seed=1)
 SMOKE = dict(n_warehouses=3, n_stores=8, n_vendors=2, n_skus=120, orders_per_day=300, days=1, seed=1)
@@ -67,7 +71,8 @@ def _offers(sc):
 
 @pytest.fixture(scope="module")
 def wave(tmp_path_factory) -> Wave:
-    from sourcewise.data.generate import generate_scenario, write_scenario
+    from sourcewise.data.generate import generate_scenario
+    from sourcewise.data.generate import write_scenario
 
     params = FULL if bench_sizes().name == "full" else SMOKE
     folder = tmp_path_factory.mktemp("wave")

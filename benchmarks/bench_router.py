@@ -18,8 +18,13 @@ import time
 import numpy as np
 import pytest
 
-from benchmarks.conftest import RoutingSetup, Sizes, median_s, percentiles_us, timings
-from sourcewise.data.instances import slice_orders, to_frames
+from benchmarks.conftest import RoutingSetup
+from benchmarks.conftest import Sizes
+from benchmarks.conftest import median_s
+from benchmarks.conftest import percentiles_us
+from benchmarks.conftest import timings
+from sourcewise.data.instances import slice_orders
+from sourcewise.data.instances import to_frames
 from sourcewise.engine.naive import NaiveRouter
 from sourcewise.engine.router import Router
 
@@ -141,7 +146,8 @@ def test_optimize_wave(benchmark):
     model (see :func:`sourcewise.engine.benchstudy.plan_cost`). The full-size wave and
     the MIP comparison are in ``cli.py bench``.
     """
-    from sourcewise.engine.benchstudy import call_optimize, wave_instance
+    from sourcewise.engine.benchstudy import call_optimize
+    from sourcewise.engine.benchstudy import wave_instance
 
     pytest.importorskip("sourcewise.engine.optimize")
     inst = wave_instance(quick=True)

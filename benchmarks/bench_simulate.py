@@ -59,16 +59,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sourcewise.data.generate import (
-    BASKET_PMF,
-    HOURLY_PMF,
-    QTY_PMF,
-    QTY_VALUES,
-    SERVICE_PMF,
-    cities,
-)
+from sourcewise.data.generate import BASKET_PMF
+from sourcewise.data.generate import HOURLY_PMF
+from sourcewise.data.generate import QTY_PMF
+from sourcewise.data.generate import QTY_VALUES
+from sourcewise.data.generate import SERVICE_PMF
+from sourcewise.data.generate import cities
 from sourcewise.engine.scenario import Scenario
-from sourcewise.engine.simulate import SimConfig, check_invariants, simulate
+from sourcewise.engine.simulate import SimConfig
+from sourcewise.engine.simulate import check_invariants
+from sourcewise.engine.simulate import simulate
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import Network
 from sourcewise.models.node import Node

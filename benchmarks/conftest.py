@@ -26,14 +26,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sourcewise.data.instances import (
-    build_inventory,
-    build_network,
-    build_orders,
-    expected_units_per_order,
-    orders_as_objects,
-    slice_orders,
-)
+from sourcewise.data.instances import build_inventory
+from sourcewise.data.instances import build_network
+from sourcewise.data.instances import build_orders
+from sourcewise.data.instances import expected_units_per_order
+from sourcewise.data.instances import orders_as_objects
+from sourcewise.data.instances import slice_orders
 from sourcewise.engine.router import Router
 from sourcewise.engine.warm import warm_up
 from sourcewise.models.inventory import Inventory

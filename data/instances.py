@@ -31,7 +31,8 @@ Everything is deterministic given ``seed``.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,8 @@ import pandas as pd
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import Network
 from sourcewise.models.node import Node
-from sourcewise.models.order import Order, OrderLine
+from sourcewise.models.order import Order
+from sourcewise.models.order import OrderLine
 from sourcewise.models.sku import Sku
 from sourcewise.models.tables import OrderBatch
 

@@ -15,10 +15,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sourcewise.models.decision import Allocation, CostBreakdown, Decision, Status
+from sourcewise.models.decision import Allocation
+from sourcewise.models.decision import CostBreakdown
+from sourcewise.models.decision import Decision
+from sourcewise.models.decision import Status
 from sourcewise.models.errors import Collector
 from sourcewise.models.network import Network
-from sourcewise.models.order import Order, OrderLine
+from sourcewise.models.order import Order
+from sourcewise.models.order import OrderLine
 from sourcewise.models.tables import OrderBatch
 
 

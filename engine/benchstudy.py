@@ -46,14 +46,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sourcewise.data.instances import Instance, build_instance, slice_orders, to_frames
+from sourcewise.data.instances import Instance
+from sourcewise.data.instances import build_instance
+from sourcewise.data.instances import slice_orders
+from sourcewise.data.instances import to_frames
 from sourcewise.engine import _kernels as K
 from sourcewise.engine.naive import NaiveRouter
 from sourcewise.engine.router import Router

@@ -5,10 +5,14 @@ from __future__ import annotations
 import gc
 import math
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, timedelta
-from itertools import islice, repeat
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from datetime import timedelta
+from itertools import islice
+from itertools import repeat
 from typing import Any
 
 import msgspec
@@ -16,33 +20,39 @@ import numpy as np
 import pandas as pd
 
 from sourcewise.engine import _kernels as K
-from sourcewise.engine.batch import (
-    BatchResult,
-    batch_from_orders,
-    decision_from_rows,
-    decisions_to_tables,
-    lines_for_groups,
-    network_labels,
-    orders_frame,
-    orders_from_batch,
-    take_str,
-)
-from sourcewise.engine.explain import ExplainContext, LazySnapshot, Snapshot, build_notes
-from sourcewise.models.decision import (
-    Allocation,
-    CostBreakdown,
-    Decision,
-    Explanation,
-    Shipment,
-    Status,
-    TierNote,
-)
+from sourcewise.engine.batch import BatchResult
+from sourcewise.engine.batch import batch_from_orders
+from sourcewise.engine.batch import decision_from_rows
+from sourcewise.engine.batch import decisions_to_tables
+from sourcewise.engine.batch import lines_for_groups
+from sourcewise.engine.batch import network_labels
+from sourcewise.engine.batch import orders_frame
+from sourcewise.engine.batch import orders_from_batch
+from sourcewise.engine.batch import take_str
+from sourcewise.engine.explain import ExplainContext
+from sourcewise.engine.explain import LazySnapshot
+from sourcewise.engine.explain import Snapshot
+from sourcewise.engine.explain import build_notes
+from sourcewise.models.decision import Allocation
+from sourcewise.models.decision import CostBreakdown
+from sourcewise.models.decision import Decision
+from sourcewise.models.decision import Explanation
+from sourcewise.models.decision import Shipment
+from sourcewise.models.decision import Status
+from sourcewise.models.decision import TierNote
 from sourcewise.models.errors import Collector
 from sourcewise.models.inventory import Inventory
-from sourcewise.models.network import UNLIMITED, UNLIMITED_FROM, Network, unit_vectors
-from sourcewise.models.node import KIND_CODES, NodeKind
-from sourcewise.models.order import SERVICE_LEVELS, Order, OrderLine
-from sourcewise.models.policy import STRATEGIES, Policy
+from sourcewise.models.network import UNLIMITED
+from sourcewise.models.network import UNLIMITED_FROM
+from sourcewise.models.network import Network
+from sourcewise.models.network import unit_vectors
+from sourcewise.models.node import KIND_CODES
+from sourcewise.models.node import NodeKind
+from sourcewise.models.order import SERVICE_LEVELS
+from sourcewise.models.order import Order
+from sourcewise.models.order import OrderLine
+from sourcewise.models.policy import STRATEGIES
+from sourcewise.models.policy import Policy
 from sourcewise.models.tables import OrderBatch
 
 _NO_LIMIT = np.inf
@@ -1323,7 +1333,8 @@ class Router:
         pol = self.policy
         if not (pol.substitutes.enabled and order.allow_substitutes and pol.substitutes.max_proposals):
             return ()
-        from sourcewise.engine.substitutes import SubstituteIndex, propose
+        from sourcewise.engine.substitutes import SubstituteIndex
+        from sourcewise.engine.substitutes import propose
 
         if self._substitutes is None:
             self._substitutes = SubstituteIndex.empty(self.network)

@@ -6,21 +6,23 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 import pandas as pd
 
-from sourcewise.models.errors import Collector, Problem, ValidationError
+from sourcewise.models.errors import Collector
+from sourcewise.models.errors import Problem
+from sourcewise.models.errors import ValidationError
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import Network
-from sourcewise.models.policy import Policy, load_policy
-from sourcewise.models.tables import (
-    OrderBatch,
-    inventory_from_frame,
-    network_from_frames,
-    orders_from_frame,
-)
+from sourcewise.models.policy import Policy
+from sourcewise.models.policy import load_policy
+from sourcewise.models.tables import OrderBatch
+from sourcewise.models.tables import inventory_from_frame
+from sourcewise.models.tables import network_from_frames
+from sourcewise.models.tables import orders_from_frame
 
 REQUIRED = ("nodes", "skus", "inventory", "orders")
 

@@ -29,7 +29,8 @@ import numpy as np
 
 from sourcewise.engine._kernels import scoring as SK
 from sourcewise.models.errors import Collector
-from sourcewise.models.network import Network, unit_vectors
+from sourcewise.models.network import Network
+from sourcewise.models.network import unit_vectors
 
 EARTH_RADIUS_MI = 3958.7613
 """Mean Earth radius in miles (the routing kernels use the same value)."""

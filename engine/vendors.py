@@ -24,18 +24,24 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, wait
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from concurrent.futures import Future
+from concurrent.futures import wait
+from dataclasses import dataclass
+from dataclasses import field
 from functools import cached_property
-from typing import Protocol, runtime_checkable
+from typing import Protocol
+from typing import runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from sourcewise.models.errors import Collector
 from sourcewise.models.network import Network
-from sourcewise.models.node import KIND_CODES, NodeKind
+from sourcewise.models.node import KIND_CODES
+from sourcewise.models.node import NodeKind
 from sourcewise.models.tables import readonly
 
 __all__ = [

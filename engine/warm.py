@@ -15,7 +15,13 @@ import threading
 import time
 from datetime import datetime
 
-from sourcewise.models import Inventory, Network, Node, Order, OrderLine, Sku, StockRecord
+from sourcewise.models import Inventory
+from sourcewise.models import Network
+from sourcewise.models import Node
+from sourcewise.models import Order
+from sourcewise.models import OrderLine
+from sourcewise.models import Sku
+from sourcewise.models import StockRecord
 
 __all__ = ["warm_up"]
 

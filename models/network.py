@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sourcewise.models.errors import Collector
-from sourcewise.models.node import KIND_CODES, Node, NodeKind
+from sourcewise.models.node import KIND_CODES
+from sourcewise.models.node import Node
+from sourcewise.models.node import NodeKind
 from sourcewise.models.sku import Sku
 
 EARTH_RADIUS_KM = 6371.0088

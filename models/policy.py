@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from sourcewise.models.errors import Collector, ValidationError
+from sourcewise.models.errors import Collector
+from sourcewise.models.errors import ValidationError
 
 STRATEGIES: tuple[str, ...] = ("cost", "priority", "nearest", "high_stock", "dual")
 

@@ -15,7 +15,8 @@ import pandas as pd
 from sourcewise.models.errors import Collector
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import Network
-from sourcewise.models.node import Node, NodeKind
+from sourcewise.models.node import Node
+from sourcewise.models.node import NodeKind
 from sourcewise.models.sku import Sku
 
 NODE_DEFAULTS: dict[str, object] = {
@@ -342,7 +343,8 @@ def orders_from_frame(network: Network, df: pd.DataFrame) -> OrderBatch:
 def _order_extras(network: Network, df: pd.DataFrame, oid: np.ndarray, line_ptr: np.ndarray,
                   owner: np.ndarray, col: Collector) -> dict[str, np.ndarray | None]:
     """Optional omnichannel columns of the orders table, validated."""
-    from sourcewise.models.order import METHODS, SERVICE_LEVELS
+    from sourcewise.models.order import METHODS
+    from sourcewise.models.order import SERVICE_LEVELS
 
     out: dict[str, np.ndarray | None] = {}
     n = len(df)

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings
 
-from sourcewise.models import (
-    Inventory,
-    Network,
-    Node,
-    Order,
-    OrderLine,
-    Policy,
-    Sku,
-    StockRecord,
-    Tier,
-)
+from sourcewise.models import Inventory
+from sourcewise.models import Network
+from sourcewise.models import Node
+from sourcewise.models import Order
+from sourcewise.models import OrderLine
+from sourcewise.models import Policy
+from sourcewise.models import Sku
+from sourcewise.models import StockRecord
+from sourcewise.models import Tier
 
 settings.register_profile("ci", max_examples=60, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -89,3 +90,18 @@ def rng():
 @pytest.fixture
 def policy():
     return Policy()
+
+
+def assert_names_resolve(module) -> None:
+    """Every name in ``module.__all__`` resolves (lazy front doors load on first use); others raise."""
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+    with pytest.raises(AttributeError):
+        module.no_such_name  # noqa: B018 - the attribute access is the test
+
+
+def loaded_by_import(module: str, watched: tuple[str, ...]) -> list[str]:
+    """Which of ``watched`` a fresh interpreter has loaded after ``import module``."""
+    code = f"import sys, {module}; print(','.join(m for m in {watched!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    return out.split(",") if out else []

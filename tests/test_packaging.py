@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 import sourcewise
+from tests.conftest import assert_names_resolve
+from tests.conftest import loaded_by_import
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ("engine", "models", "data")
@@ -38,10 +40,9 @@ def _module_name(path: Path) -> str:
 
 def test_front_door_names_resolve():
     assert sourcewise.__version__
-    for name in sourcewise.__all__:
-        assert getattr(sourcewise, name) is not None, name
-    with pytest.raises(AttributeError):
-        sourcewise.no_such_name  # noqa: B018
+    assert_names_resolve(sourcewise)
+    # the front door is lazy: the command's --version must not pay for numba and the kernels
+    assert loaded_by_import("sourcewise", ("numba", "sourcewise.engine.router")) == []
 
 
 def test_every_product_package_ships():

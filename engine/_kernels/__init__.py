@@ -24,75 +24,65 @@ The names the single-order router calls are re-exported here, so that
 
 from __future__ import annotations
 
-from sourcewise.engine._kernels.cost import (
-    depletion_cost,
-    late_cost,
-    lead_days,
-    parcel_cost,
-    parcel_costs,
-    plan_unit,
-    real_unit_costs,
-    transit_days,
-    unit_cost_at,
-    unit_costs,
-    unit_handling,
-    unit_shipping,
-    weight_cost,
-    with_miles,
-)
-from sourcewise.engine._kernels.drivers import (
-    alloc_rows,
-    append_row,
-    reserve_alloc,
-    reserve_whole,
-    route_batch,
-    route_core,
-    route_fast,
-    route_one,
-    rows_of,
-    survive,
-    used_rows,
-)
-from sourcewise.engine._kernels.gather import (
-    atp_snapshot,
-    bit_index,
-    entry_atp,
-    entry_position,
-    fill_distances,
-    gather,
-    gather_core,
-    gather_priced,
-    lower_bound,
-    sku_bitsets,
-    sku_views,
-    snapshot_size,
-)
-from sourcewise.engine._kernels.geometry import (
-    arc_miles,
-    chord_miles,
-    distance_miles,
-    fast_asin,
-    proximity_scores,
-    unit_vector,
-)
+from sourcewise.engine._kernels.cost import depletion_cost
+from sourcewise.engine._kernels.cost import late_cost
+from sourcewise.engine._kernels.cost import lead_days
+from sourcewise.engine._kernels.cost import parcel_cost
+from sourcewise.engine._kernels.cost import parcel_costs
+from sourcewise.engine._kernels.cost import plan_unit
+from sourcewise.engine._kernels.cost import real_unit_costs
+from sourcewise.engine._kernels.cost import transit_days
+from sourcewise.engine._kernels.cost import unit_cost_at
+from sourcewise.engine._kernels.cost import unit_costs
+from sourcewise.engine._kernels.cost import unit_handling
+from sourcewise.engine._kernels.cost import unit_shipping
+from sourcewise.engine._kernels.cost import weight_cost
+from sourcewise.engine._kernels.cost import with_miles
+from sourcewise.engine._kernels.drivers import alloc_rows
+from sourcewise.engine._kernels.drivers import append_row
+from sourcewise.engine._kernels.drivers import reserve_alloc
+from sourcewise.engine._kernels.drivers import reserve_whole
+from sourcewise.engine._kernels.drivers import route_batch
+from sourcewise.engine._kernels.drivers import route_core
+from sourcewise.engine._kernels.drivers import route_fast
+from sourcewise.engine._kernels.drivers import route_one
+from sourcewise.engine._kernels.drivers import rows_of
+from sourcewise.engine._kernels.drivers import survive
+from sourcewise.engine._kernels.drivers import used_rows
+from sourcewise.engine._kernels.gather import atp_snapshot
+from sourcewise.engine._kernels.gather import bit_index
+from sourcewise.engine._kernels.gather import entry_atp
+from sourcewise.engine._kernels.gather import entry_position
+from sourcewise.engine._kernels.gather import fill_distances
+from sourcewise.engine._kernels.gather import gather
+from sourcewise.engine._kernels.gather import gather_core
+from sourcewise.engine._kernels.gather import gather_priced
+from sourcewise.engine._kernels.gather import lower_bound
+from sourcewise.engine._kernels.gather import sku_bitsets
+from sourcewise.engine._kernels.gather import sku_views
+from sourcewise.engine._kernels.gather import snapshot_size
+from sourcewise.engine._kernels.geometry import arc_miles
+from sourcewise.engine._kernels.geometry import chord_miles
+from sourcewise.engine._kernels.geometry import distance_miles
+from sourcewise.engine._kernels.geometry import fast_asin
+from sourcewise.engine._kernels.geometry import proximity_scores
+from sourcewise.engine._kernels.geometry import unit_vector
 from sourcewise.engine._kernels.layout import *  # noqa: F403 - the layout is its named constants
 from sourcewise.engine._kernels.layout import __all__ as _layout_names
-from sourcewise.engine._kernels.search import (
-    best_by_bits,
-    best_one_sku,
-    best_single_lazy,
-    better,
-    eval_set,
-    extend_greedy,
-    fill_bound2,
-    fill_bound3,
-    greedy,
-    plan_cost,
-    plan_given,
-    smallest,
-    split_bound,
-    split_pool,
-)
+from sourcewise.engine._kernels.search import best_by_bits
+from sourcewise.engine._kernels.search import best_one_sku
+from sourcewise.engine._kernels.search import best_single_lazy
+from sourcewise.engine._kernels.search import better
+from sourcewise.engine._kernels.search import eval_set
+from sourcewise.engine._kernels.search import extend_greedy
+from sourcewise.engine._kernels.search import fill_bound2
+from sourcewise.engine._kernels.search import fill_bound3
+from sourcewise.engine._kernels.search import greedy
+from sourcewise.engine._kernels.search import plan_cost
+from sourcewise.engine._kernels.search import plan_given
+from sourcewise.engine._kernels.search import smallest
+from sourcewise.engine._kernels.search import split_bound
+from sourcewise.engine._kernels.search import split_pool
 
 __all__ = [
     *_layout_names,

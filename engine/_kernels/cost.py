@@ -27,24 +27,22 @@ import numpy as np
 from numba import njit
 
 from sourcewise.engine._kernels.geometry import arc_miles
-from sourcewise.engine._kernels.layout import (
-    DUAL,
-    MILE_KM,
-    NF_CUTOFF,
-    NF_HSHIP,
-    NF_HUNIT,
-    NF_PDAYS,
-    NF_X,
-    NF_Y,
-    NF_Z,
-    P_DEPLETION,
-    P_LATE_PENALTY,
-    P_MAX_DAYS,
-    P_PER_KG,
-    P_PER_MILE,
-    P_PER_SHIPMENT,
-    P_PER_UNIT,
-)
+from sourcewise.engine._kernels.layout import DUAL
+from sourcewise.engine._kernels.layout import MILE_KM
+from sourcewise.engine._kernels.layout import NF_CUTOFF
+from sourcewise.engine._kernels.layout import NF_HSHIP
+from sourcewise.engine._kernels.layout import NF_HUNIT
+from sourcewise.engine._kernels.layout import NF_PDAYS
+from sourcewise.engine._kernels.layout import NF_X
+from sourcewise.engine._kernels.layout import NF_Y
+from sourcewise.engine._kernels.layout import NF_Z
+from sourcewise.engine._kernels.layout import P_DEPLETION
+from sourcewise.engine._kernels.layout import P_LATE_PENALTY
+from sourcewise.engine._kernels.layout import P_MAX_DAYS
+from sourcewise.engine._kernels.layout import P_PER_KG
+from sourcewise.engine._kernels.layout import P_PER_MILE
+from sourcewise.engine._kernels.layout import P_PER_SHIPMENT
+from sourcewise.engine._kernels.layout import P_PER_UNIT
 
 
 @njit(cache=True, inline="always")

@@ -8,62 +8,55 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sourcewise.engine._kernels.cost import (
-    depletion_cost,
-    late_cost,
-    lead_days,
-    parcel_cost,
-    plan_unit,
-    unit_costs,
-    unit_shipping,
-    with_miles,
-)
-from sourcewise.engine._kernels.gather import (
-    atp_snapshot,
-    fill_distances,
-    gather,
-    gather_priced,
-    lower_bound,
-    snapshot_size,
-)
-from sourcewise.engine._kernels.geometry import chord_miles, unit_vector
-from sourcewise.engine._kernels.layout import (
-    COST,
-    DUAL,
-    EPS,
-    HIGH_STOCK,
-    MILE_KM,
-    NF_CUTOFF,
-    NF_HSHIP,
-    NF_HUNIT,
-    NF_PRIO,
-    P_DEPLETION,
-    P_HOUR,
-    P_MAX_DAYS,
-    P_MAX_MILES,
-    P_PER_KG,
-    P_PER_MILE,
-    P_PER_SHIPMENT,
-    P_PER_UNIT,
-    P_REQUIRE_CUTOFF,
-    P_SHIP_LB,
-    P_SPLIT,
-    P_SPLIT_CANDS,
-    PRIORITY,
-    books_of,
-    prices_of,
-)
-from sourcewise.engine._kernels.search import (
-    best_by_bits,
-    best_one_sku,
-    best_single_lazy,
-    eval_set,
-    extend_greedy,
-    greedy,
-    plan_cost,
-    plan_given,
-    split_bound,
-)
+from sourcewise.engine._kernels.cost import depletion_cost
+from sourcewise.engine._kernels.cost import late_cost
+from sourcewise.engine._kernels.cost import lead_days
+from sourcewise.engine._kernels.cost import parcel_cost
+from sourcewise.engine._kernels.cost import plan_unit
+from sourcewise.engine._kernels.cost import unit_costs
+from sourcewise.engine._kernels.cost import unit_shipping
+from sourcewise.engine._kernels.cost import with_miles
+from sourcewise.engine._kernels.gather import atp_snapshot
+from sourcewise.engine._kernels.gather import fill_distances
+from sourcewise.engine._kernels.gather import gather
+from sourcewise.engine._kernels.gather import gather_priced
+from sourcewise.engine._kernels.gather import lower_bound
+from sourcewise.engine._kernels.gather import snapshot_size
+from sourcewise.engine._kernels.geometry import chord_miles
+from sourcewise.engine._kernels.geometry import unit_vector
+from sourcewise.engine._kernels.layout import COST
+from sourcewise.engine._kernels.layout import DUAL
+from sourcewise.engine._kernels.layout import EPS
+from sourcewise.engine._kernels.layout import HIGH_STOCK
+from sourcewise.engine._kernels.layout import MILE_KM
+from sourcewise.engine._kernels.layout import NF_CUTOFF
+from sourcewise.engine._kernels.layout import NF_HSHIP
+from sourcewise.engine._kernels.layout import NF_HUNIT
+from sourcewise.engine._kernels.layout import NF_PRIO
+from sourcewise.engine._kernels.layout import P_DEPLETION
+from sourcewise.engine._kernels.layout import P_HOUR
+from sourcewise.engine._kernels.layout import P_MAX_DAYS
+from sourcewise.engine._kernels.layout import P_MAX_MILES
+from sourcewise.engine._kernels.layout import P_PER_KG
+from sourcewise.engine._kernels.layout import P_PER_MILE
+from sourcewise.engine._kernels.layout import P_PER_SHIPMENT
+from sourcewise.engine._kernels.layout import P_PER_UNIT
+from sourcewise.engine._kernels.layout import P_REQUIRE_CUTOFF
+from sourcewise.engine._kernels.layout import P_SHIP_LB
+from sourcewise.engine._kernels.layout import P_SPLIT
+from sourcewise.engine._kernels.layout import P_SPLIT_CANDS
+from sourcewise.engine._kernels.layout import PRIORITY
+from sourcewise.engine._kernels.layout import books_of
+from sourcewise.engine._kernels.layout import prices_of
+from sourcewise.engine._kernels.search import best_by_bits
+from sourcewise.engine._kernels.search import best_one_sku
+from sourcewise.engine._kernels.search import best_single_lazy
+from sourcewise.engine._kernels.search import eval_set
+from sourcewise.engine._kernels.search import extend_greedy
+from sourcewise.engine._kernels.search import greedy
+from sourcewise.engine._kernels.search import plan_cost
+from sourcewise.engine._kernels.search import plan_given
+from sourcewise.engine._kernels.search import split_bound
 
 
 @njit(cache=True, inline="always")

@@ -11,28 +11,24 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sourcewise.engine._kernels.cost import (
-    late_cost,
-    lead_days,
-    parcel_cost,
-    unit_cost_at,
-    weight_cost,
-)
+from sourcewise.engine._kernels.cost import late_cost
+from sourcewise.engine._kernels.cost import lead_days
+from sourcewise.engine._kernels.cost import parcel_cost
+from sourcewise.engine._kernels.cost import unit_cost_at
+from sourcewise.engine._kernels.cost import weight_cost
 from sourcewise.engine._kernels.geometry import arc_miles
-from sourcewise.engine._kernels.layout import (
-    DUAL,
-    LATE_EXCLUDE,
-    NF_CUTOFF,
-    NF_X,
-    NF_Y,
-    NF_Z,
-    P_DEPLETION,
-    P_HOUR,
-    P_LATE_MODE,
-    P_MAX_DAYS,
-    P_MAX_MILES,
-    P_REQUIRE_CUTOFF,
-)
+from sourcewise.engine._kernels.layout import DUAL
+from sourcewise.engine._kernels.layout import LATE_EXCLUDE
+from sourcewise.engine._kernels.layout import NF_CUTOFF
+from sourcewise.engine._kernels.layout import NF_X
+from sourcewise.engine._kernels.layout import NF_Y
+from sourcewise.engine._kernels.layout import NF_Z
+from sourcewise.engine._kernels.layout import P_DEPLETION
+from sourcewise.engine._kernels.layout import P_HOUR
+from sourcewise.engine._kernels.layout import P_LATE_MODE
+from sourcewise.engine._kernels.layout import P_MAX_DAYS
+from sourcewise.engine._kernels.layout import P_MAX_MILES
+from sourcewise.engine._kernels.layout import P_REQUIRE_CUTOFF
 
 
 @njit(cache=True, inline="always")

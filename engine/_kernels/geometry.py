@@ -8,9 +8,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+from numba import prange
 
-from sourcewise.engine._kernels.layout import EARTH_RADIUS_MI, NF_X, NF_Y, NF_Z
+from sourcewise.engine._kernels.layout import EARTH_RADIUS_MI
+from sourcewise.engine._kernels.layout import NF_X
+from sourcewise.engine._kernels.layout import NF_Y
+from sourcewise.engine._kernels.layout import NF_Z
 
 # fdlibm's rational approximation of asin on [0, 0.5): asin(x) = x + x * p(x^2) / q(x^2)
 _PS = (1.66666666666666657415e-01, -3.25565818622400915405e-01, 2.01212532134862925881e-01,

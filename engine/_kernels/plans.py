@@ -34,32 +34,30 @@ import time
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, objmode, prange
+from numba import njit
+from numba import objmode
+from numba import prange
 
 # one cost model and one node layout with the router's kernels: plans are priced by the same helpers
-from sourcewise.engine._kernels.cost import (
-    late_cost,
-    lead_days,
-    parcel_cost,
-    unit_cost_at,
-    unit_shipping,
-    weight_cost,
-)
+from sourcewise.engine._kernels.cost import late_cost
+from sourcewise.engine._kernels.cost import lead_days
+from sourcewise.engine._kernels.cost import parcel_cost
+from sourcewise.engine._kernels.cost import unit_cost_at
+from sourcewise.engine._kernels.cost import unit_shipping
+from sourcewise.engine._kernels.cost import weight_cost
 from sourcewise.engine._kernels.gather import candidate_buffers
 from sourcewise.engine._kernels.geometry import arc_miles
-from sourcewise.engine._kernels.layout import (
-    EPS,
-    LATE_EXCLUDE,
-    MILE_KM,
-    NF_HSHIP,
-    NF_HUNIT,
-    NF_X,
-    NF_Y,
-    NF_Z,
-    P_LATE_MODE,
-    P_PER_SHIPMENT,
-    P_SPLIT,
-)
+from sourcewise.engine._kernels.layout import EPS
+from sourcewise.engine._kernels.layout import LATE_EXCLUDE
+from sourcewise.engine._kernels.layout import MILE_KM
+from sourcewise.engine._kernels.layout import NF_HSHIP
+from sourcewise.engine._kernels.layout import NF_HUNIT
+from sourcewise.engine._kernels.layout import NF_X
+from sourcewise.engine._kernels.layout import NF_Y
+from sourcewise.engine._kernels.layout import NF_Z
+from sourcewise.engine._kernels.layout import P_LATE_MODE
+from sourcewise.engine._kernels.layout import P_PER_SHIPMENT
+from sourcewise.engine._kernels.layout import P_SPLIT
 from sourcewise.engine._kernels.search import members_by_cost
 
 PARALLEL_FROM = 2000

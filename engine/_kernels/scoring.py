@@ -14,7 +14,8 @@ turns into SIMD code; the row loop runs in parallel.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+from numba import prange
 
 
 @njit(cache=True, fastmath=True, inline="always")

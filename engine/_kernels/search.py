@@ -12,33 +12,31 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sourcewise.engine._kernels.cost import (
-    depletion_cost,
-    late_cost,
-    lead_days,
-    parcel_cost,
-    plan_unit,
-    unit_handling,
-    weight_cost,
-    with_miles,
-)
-from sourcewise.engine._kernels.gather import bit_index, lower_bound
-from sourcewise.engine._kernels.geometry import arc_miles, chord_miles
-from sourcewise.engine._kernels.layout import (
-    DUAL,
-    EARTH_RADIUS_MI,
-    EPS,
-    NF_CUTOFF,
-    NF_X,
-    NF_Y,
-    NF_Z,
-    P_DEPLETION,
-    P_HOUR,
-    P_MAX_DAYS,
-    P_PER_MILE,
-    P_REQUIRE_CUTOFF,
-    P_SPLIT,
-)
+from sourcewise.engine._kernels.cost import depletion_cost
+from sourcewise.engine._kernels.cost import late_cost
+from sourcewise.engine._kernels.cost import lead_days
+from sourcewise.engine._kernels.cost import parcel_cost
+from sourcewise.engine._kernels.cost import plan_unit
+from sourcewise.engine._kernels.cost import unit_handling
+from sourcewise.engine._kernels.cost import weight_cost
+from sourcewise.engine._kernels.cost import with_miles
+from sourcewise.engine._kernels.gather import bit_index
+from sourcewise.engine._kernels.gather import lower_bound
+from sourcewise.engine._kernels.geometry import arc_miles
+from sourcewise.engine._kernels.geometry import chord_miles
+from sourcewise.engine._kernels.layout import DUAL
+from sourcewise.engine._kernels.layout import EARTH_RADIUS_MI
+from sourcewise.engine._kernels.layout import EPS
+from sourcewise.engine._kernels.layout import NF_CUTOFF
+from sourcewise.engine._kernels.layout import NF_X
+from sourcewise.engine._kernels.layout import NF_Y
+from sourcewise.engine._kernels.layout import NF_Z
+from sourcewise.engine._kernels.layout import P_DEPLETION
+from sourcewise.engine._kernels.layout import P_HOUR
+from sourcewise.engine._kernels.layout import P_MAX_DAYS
+from sourcewise.engine._kernels.layout import P_PER_MILE
+from sourcewise.engine._kernels.layout import P_REQUIRE_CUTOFF
+from sourcewise.engine._kernels.layout import P_SPLIT
 
 
 @njit(cache=True)

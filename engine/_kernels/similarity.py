@@ -17,7 +17,8 @@ Encodings (built by :class:`sourcewise.engine.substitutes.SubstituteIndex`):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+from numba import prange
 
 TAGS_BITS = 1
 TAGS_CSR = 2

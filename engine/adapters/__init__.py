@@ -29,8 +29,10 @@ from __future__ import annotations
 
 from sourcewise.engine.adapters.base import Adapter
 from sourcewise.engine.adapters.reader import AdapterError
-from sourcewise.engine.adapters.records import Bound, Catalog
-from sourcewise.engine.adapters.session import Session, route_payload
+from sourcewise.engine.adapters.records import Bound
+from sourcewise.engine.adapters.records import Catalog
+from sourcewise.engine.adapters.session import Session
+from sourcewise.engine.adapters.session import route_payload
 
 PLATFORMS: tuple[str, ...] = ("shopify", "commercetools", "magento", "generic")
 

@@ -33,16 +33,26 @@ pieces they share live beside this module:
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from abc import ABC
+from abc import abstractmethod
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import ClassVar
 
 import msgspec
 
-from sourcewise.engine.adapters.binding import bind_order, build_catalog
-from sourcewise.engine.adapters.fastpath import fast_convert, fast_plain
-from sourcewise.engine.adapters.reader import AdapterError, Reader
-from sourcewise.engine.adapters.records import Bound, Catalog, LocationIn, OrderIn, StockIn
+from sourcewise.engine.adapters.binding import bind_order
+from sourcewise.engine.adapters.binding import build_catalog
+from sourcewise.engine.adapters.fastpath import fast_convert
+from sourcewise.engine.adapters.fastpath import fast_plain
+from sourcewise.engine.adapters.reader import AdapterError
+from sourcewise.engine.adapters.reader import Reader
+from sourcewise.engine.adapters.records import Bound
+from sourcewise.engine.adapters.records import Catalog
+from sourcewise.engine.adapters.records import LocationIn
+from sourcewise.engine.adapters.records import OrderIn
+from sourcewise.engine.adapters.records import StockIn
 from sourcewise.engine.adapters.render import AtpLookup
 from sourcewise.models.decision import Decision
 

@@ -11,21 +11,37 @@ without problem bookkeeping, for the fast paths.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import Any
 
-from sourcewise.engine.adapters.reader import Reader, join_path
-from sourcewise.engine.adapters.records import Bound, Catalog, new_tuple
-from sourcewise.engine.geocode import GeoPoint, geocode, locate, valid_lat_lon
+from sourcewise.engine.adapters.reader import Reader
+from sourcewise.engine.adapters.reader import join_path
+from sourcewise.engine.adapters.records import Bound
+from sourcewise.engine.adapters.records import Catalog
+from sourcewise.engine.adapters.records import new_tuple
+from sourcewise.engine.geocode import GeoPoint
+from sourcewise.engine.geocode import geocode
+from sourcewise.engine.geocode import locate
+from sourcewise.engine.geocode import valid_lat_lon
 from sourcewise.models.errors import ValidationError
-from sourcewise.models.inventory import Inventory, StockRecord
+from sourcewise.models.inventory import Inventory
+from sourcewise.models.inventory import StockRecord
 from sourcewise.models.network import Network
-from sourcewise.models.node import Node, NodeKind
-from sourcewise.models.order import Order, OrderLine
+from sourcewise.models.node import Node
+from sourcewise.models.node import NodeKind
+from sourcewise.models.order import Order
+from sourcewise.models.order import OrderLine
 from sourcewise.models.sku import Sku
 
 if TYPE_CHECKING:  # in annotations only
-    from sourcewise.engine.adapters.records import LineIn, LocationIn, OrderIn, StockIn
+    from sourcewise.engine.adapters.records import LineIn
+    from sourcewise.engine.adapters.records import LocationIn
+    from sourcewise.engine.adapters.records import OrderIn
+    from sourcewise.engine.adapters.records import StockIn
 
 __all__ = ["bind_order", "bind_plain", "build_catalog", "read_config", "service_level"]
 

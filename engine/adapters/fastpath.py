@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
+from typing import Any
 
 import msgspec
 
-from sourcewise.engine.adapters.reader import MAX_UNITS, PLAIN_DECIMAL, int_range
+from sourcewise.engine.adapters.reader import MAX_UNITS
+from sourcewise.engine.adapters.reader import PLAIN_DECIMAL
+from sourcewise.engine.adapters.reader import int_range
 
 __all__ = [
     "IS_OBJECT", "NOT_BLANK", "FastDecimal", "FastId", "FastObject", "FastPositive", "FastStr", "FastUnits",

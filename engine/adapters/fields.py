@@ -24,13 +24,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated
+from typing import Any
+from typing import NamedTuple
 
 import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UNSET
+from msgspec import UnsetType
 
-from sourcewise.engine.adapters.fastpath import FastDecimal, FastId, FastObject, FastStr, fast_int
-from sourcewise.engine.adapters.reader import MAX_UNITS, Reader, Shape
+from sourcewise.engine.adapters.fastpath import FastDecimal
+from sourcewise.engine.adapters.fastpath import FastId
+from sourcewise.engine.adapters.fastpath import FastObject
+from sourcewise.engine.adapters.fastpath import FastStr
+from sourcewise.engine.adapters.fastpath import fast_int
+from sourcewise.engine.adapters.reader import MAX_UNITS
+from sourcewise.engine.adapters.reader import Reader
+from sourcewise.engine.adapters.reader import Shape
 
 __all__ = ["Field", "Record", "first_set"]
 

@@ -43,38 +43,41 @@ For ``cli.py route --format json``::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sourcewise.engine.adapters.base import Adapter
 from sourcewise.engine.adapters.binding import bind_plain
 from sourcewise.engine.adapters.fastpath import fast_convert
-from sourcewise.engine.adapters.fields import Field, Record
-from sourcewise.engine.adapters.reader import AdapterError, Paths, Reader, plain_coords
-from sourcewise.engine.adapters.records import (
-    EMPTY,
-    Address,
-    Bound,
-    Catalog,
-    LineIn,
-    LocationIn,
-    OrderIn,
-    StockIn,
-    new_tuple,
-)
-from sourcewise.engine.adapters.render import (
-    AtpLookup,
-    decision_status,
-    summary_notes,
-    unfilled_by_line,
-)
+from sourcewise.engine.adapters.fields import Field
+from sourcewise.engine.adapters.fields import Record
+from sourcewise.engine.adapters.reader import AdapterError
+from sourcewise.engine.adapters.reader import Paths
+from sourcewise.engine.adapters.reader import Reader
+from sourcewise.engine.adapters.reader import plain_coords
+from sourcewise.engine.adapters.records import EMPTY
+from sourcewise.engine.adapters.records import Address
+from sourcewise.engine.adapters.records import Bound
+from sourcewise.engine.adapters.records import Catalog
+from sourcewise.engine.adapters.records import LineIn
+from sourcewise.engine.adapters.records import LocationIn
+from sourcewise.engine.adapters.records import OrderIn
+from sourcewise.engine.adapters.records import StockIn
+from sourcewise.engine.adapters.records import new_tuple
+from sourcewise.engine.adapters.render import AtpLookup
+from sourcewise.engine.adapters.render import decision_status
+from sourcewise.engine.adapters.render import summary_notes
+from sourcewise.engine.adapters.render import unfilled_by_line
 from sourcewise.engine.adapters.session import Session
-from sourcewise.engine.geocode import geocode, locate
+from sourcewise.engine.geocode import geocode
+from sourcewise.engine.geocode import locate
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.network import Network
-from sourcewise.models.order import Order, OrderLine
+from sourcewise.models.order import Order
+from sourcewise.models.order import OrderLine
 
 __all__ = [
     "DESTINATION", "LINE", "ORDER", "SCHEMA_PATH", "GenericAdapter", "is_batch", "load_schema", "parse_orders",

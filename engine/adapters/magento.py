@@ -44,22 +44,28 @@ from typing import Any
 from msgspec import UNSET
 
 from sourcewise.engine.adapters.base import Adapter
-from sourcewise.engine.adapters.binding import bind_plain, build_catalog
+from sourcewise.engine.adapters.binding import bind_plain
+from sourcewise.engine.adapters.binding import build_catalog
 from sourcewise.engine.adapters.fastpath import fast_convert
-from sourcewise.engine.adapters.fields import Field, Record, first_set
-from sourcewise.engine.adapters.reader import MISSING, AdapterError, Paths, Reader
-from sourcewise.engine.adapters.records import (
-    EMPTY,
-    Address,
-    Bound,
-    Catalog,
-    LineIn,
-    LocationIn,
-    OrderIn,
-    StockIn,
-    new_tuple,
-)
-from sourcewise.engine.adapters.render import AtpLookup, allocations_by_line, summary
+from sourcewise.engine.adapters.fields import Field
+from sourcewise.engine.adapters.fields import Record
+from sourcewise.engine.adapters.fields import first_set
+from sourcewise.engine.adapters.reader import MISSING
+from sourcewise.engine.adapters.reader import AdapterError
+from sourcewise.engine.adapters.reader import Paths
+from sourcewise.engine.adapters.reader import Reader
+from sourcewise.engine.adapters.records import EMPTY
+from sourcewise.engine.adapters.records import Address
+from sourcewise.engine.adapters.records import Bound
+from sourcewise.engine.adapters.records import Catalog
+from sourcewise.engine.adapters.records import LineIn
+from sourcewise.engine.adapters.records import LocationIn
+from sourcewise.engine.adapters.records import OrderIn
+from sourcewise.engine.adapters.records import StockIn
+from sourcewise.engine.adapters.records import new_tuple
+from sourcewise.engine.adapters.render import AtpLookup
+from sourcewise.engine.adapters.render import allocations_by_line
+from sourcewise.engine.adapters.render import summary
 from sourcewise.engine.geocode import GeoPoint
 from sourcewise.models.decision import Decision
 

@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from decimal import Decimal
+from decimal import InvalidOperation
 from typing import Any
 
-from sourcewise.engine.geocode import GeoPoint, swap_suspect, valid_lat_lon
-from sourcewise.models.errors import Problem, ValidationError
+from sourcewise.engine.geocode import GeoPoint
+from sourcewise.engine.geocode import swap_suspect
+from sourcewise.engine.geocode import valid_lat_lon
+from sourcewise.models.errors import Problem
+from sourcewise.models.errors import ValidationError
 
 __all__ = [
     "MAX_UNITS", "MISSING", "PLAIN_DECIMAL", "AdapterError", "Paths", "Reader", "Shape", "int_range", "join_path",

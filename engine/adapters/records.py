@@ -9,12 +9,15 @@ fraction of routing time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
+from typing import NamedTuple
 
-from sourcewise.engine.geocode import GeoPoint, geocode
+from sourcewise.engine.geocode import GeoPoint
+from sourcewise.engine.geocode import geocode
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import Network
 from sourcewise.models.node import NodeKind

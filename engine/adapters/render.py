@@ -8,12 +8,14 @@ summary block, what moved after a rejection) lives here once.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 import numpy as np
 
 from sourcewise.engine.adapters.records import Bound
-from sourcewise.models.decision import Decision, Status
+from sourcewise.models.decision import Decision
+from sourcewise.models.decision import Status
 
 __all__ = [
     "AtpLookup", "allocation_delta", "allocations_by_line", "decision_status", "summary", "summary_notes",

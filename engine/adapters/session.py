@@ -6,14 +6,17 @@ the one-off form (``sourcewise adapt``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
 from sourcewise.engine.adapters.base import Adapter
-from sourcewise.engine.adapters.reader import Reader, show
-from sourcewise.engine.adapters.records import Bound, Catalog
+from sourcewise.engine.adapters.reader import Reader
+from sourcewise.engine.adapters.reader import show
+from sourcewise.engine.adapters.records import Bound
+from sourcewise.engine.adapters.records import Catalog
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.policy import Policy

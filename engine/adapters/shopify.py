@@ -49,25 +49,25 @@ from msgspec import UNSET
 from sourcewise.engine.adapters.base import Adapter
 from sourcewise.engine.adapters.binding import bind_plain
 from sourcewise.engine.adapters.fastpath import fast_convert
-from sourcewise.engine.adapters.fields import Field, Record
-from sourcewise.engine.adapters.reader import Paths, Reader, join_path, plain_coords
-from sourcewise.engine.adapters.records import (
-    Address,
-    Bound,
-    Catalog,
-    LineIn,
-    LocationIn,
-    OrderIn,
-    StockIn,
-    new_tuple,
-)
-from sourcewise.engine.adapters.render import (
-    AtpLookup,
-    allocation_delta,
-    allocations_by_line,
-    summary,
-    unfilled_by_line,
-)
+from sourcewise.engine.adapters.fields import Field
+from sourcewise.engine.adapters.fields import Record
+from sourcewise.engine.adapters.reader import Paths
+from sourcewise.engine.adapters.reader import Reader
+from sourcewise.engine.adapters.reader import join_path
+from sourcewise.engine.adapters.reader import plain_coords
+from sourcewise.engine.adapters.records import Address
+from sourcewise.engine.adapters.records import Bound
+from sourcewise.engine.adapters.records import Catalog
+from sourcewise.engine.adapters.records import LineIn
+from sourcewise.engine.adapters.records import LocationIn
+from sourcewise.engine.adapters.records import OrderIn
+from sourcewise.engine.adapters.records import StockIn
+from sourcewise.engine.adapters.records import new_tuple
+from sourcewise.engine.adapters.render import AtpLookup
+from sourcewise.engine.adapters.render import allocation_delta
+from sourcewise.engine.adapters.render import allocations_by_line
+from sourcewise.engine.adapters.render import summary
+from sourcewise.engine.adapters.render import unfilled_by_line
 from sourcewise.engine.adapters.session import Session
 from sourcewise.engine.geocode import locate
 from sourcewise.models.decision import Decision

@@ -23,10 +23,15 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from sourcewise.engine.adapters import PLATFORMS, AdapterError, route_payload
-from sourcewise.engine.adapters.generic import is_batch, route_orders
+from sourcewise.engine.adapters import PLATFORMS
+from sourcewise.engine.adapters import AdapterError
+from sourcewise.engine.adapters import route_payload
+from sourcewise.engine.adapters.generic import is_batch
+from sourcewise.engine.adapters.generic import route_orders
 from sourcewise.models.errors import ValidationError
-from sourcewise.models.policy import STRATEGIES, Policy, load_policy
+from sourcewise.models.policy import STRATEGIES
+from sourcewise.models.policy import Policy
+from sourcewise.models.policy import load_policy
 
 __all__ = ["register", "run"]
 

@@ -49,7 +49,8 @@ def _optima_for(files: list[Path], explicit: str | None) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sourcewise.engine.optimize.gap import load_gap, solve_gap
+    from sourcewise.engine.optimize.gap import load_gap
+    from sourcewise.engine.optimize.gap import solve_gap
 
     if not (math.isfinite(args.time_limit) and args.time_limit > 0):
         print(f"error: --time-limit must be a positive number of seconds, got {args.time_limit}", file=sys.stderr)

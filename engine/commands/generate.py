@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate, generate into a staging folder, then move the files into ``--out``."""
-    from sourcewise.data.generate import generate_scenario, write_scenario
+    from sourcewise.data.generate import generate_scenario
+    from sourcewise.data.generate import write_scenario
     from sourcewise.engine.scenario import staged_output
 
     if (msg := check_out(args.out)) is not None:

@@ -10,8 +10,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from sourcewise.engine.scenario import load_scenario, write_tables
-from sourcewise.engine.summary import format_summary, routing_summary
+from sourcewise.engine.scenario import load_scenario
+from sourcewise.engine.scenario import write_tables
+from sourcewise.engine.summary import format_summary
+from sourcewise.engine.summary import routing_summary
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.tables import OrderBatch

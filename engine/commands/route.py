@@ -13,8 +13,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from sourcewise.engine.router import BatchResult
-from sourcewise.engine.scenario import build_router, load_scenario, write_tables
-from sourcewise.engine.summary import format_summary, routing_summary
+from sourcewise.engine.scenario import build_router
+from sourcewise.engine.scenario import load_scenario
+from sourcewise.engine.scenario import write_tables
+from sourcewise.engine.summary import format_summary
+from sourcewise.engine.summary import routing_summary
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.policy import STRATEGIES
 from sourcewise.models.tables import OrderBatch

@@ -9,7 +9,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sourcewise.engine.simulate import DEFAULT_STRATEGIES, Prepared, SimConfig, simulate
+from sourcewise.engine.simulate import DEFAULT_STRATEGIES
+from sourcewise.engine.simulate import Prepared
+from sourcewise.engine.simulate import SimConfig
+from sourcewise.engine.simulate import simulate
 from sourcewise.models.errors import ValidationError
 
 
@@ -61,7 +64,8 @@ def check_out(out: str) -> str | None:
 def run(args: argparse.Namespace) -> int:
     """Validate everything, replay, write the report; returns the exit code."""
     from sourcewise.engine.scenario import load_scenario
-    from sourcewise.engine.simulate.report import format_table, write_report
+    from sourcewise.engine.simulate.report import format_table
+    from sourcewise.engine.simulate.report import write_report
 
     problem = check_out(args.out)
     if problem:

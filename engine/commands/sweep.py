@@ -39,13 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate the scenario and the grid, run the sweep, write the results; returns the exit code."""
     from sourcewise.engine.scenario import load_scenario
-    from sourcewise.engine.simulate.sweep import (
-        load_grid,
-        open_client,
-        run_sweep,
-        sweep_table,
-        write_sweep,
-    )
+    from sourcewise.engine.simulate.sweep import load_grid
+    from sourcewise.engine.simulate.sweep import open_client
+    from sourcewise.engine.simulate.sweep import run_sweep
+    from sourcewise.engine.simulate.sweep import sweep_table
+    from sourcewise.engine.simulate.sweep import write_sweep
 
     problems = []
     if not 1 <= args.workers <= MAX_LOCAL_WORKERS:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sourcewise.engine.optimize.heuristics import Route, route_heuristics
+from sourcewise.engine.optimize.heuristics import Route
+from sourcewise.engine.optimize.heuristics import route_heuristics
 from sourcewise.engine.optimize.master import highs_core
 from sourcewise.engine.optimize.problem import Problem
 from sourcewise.engine.optimize.state import SolveState

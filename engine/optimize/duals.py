@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from sourcewise.engine.optimize.inputs import new_router, prepare
+from sourcewise.engine.optimize.inputs import new_router
+from sourcewise.engine.optimize.inputs import prepare
 from sourcewise.engine.optimize.problem import build_problem
 from sourcewise.engine.optimize.solve import solve
 from sourcewise.engine.optimize.sourcing import warm_up

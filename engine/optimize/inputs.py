@@ -7,7 +7,8 @@ Every problem with the inputs is collected and raised together
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,9 @@ from sourcewise.engine.batch import batch_from_orders
 from sourcewise.engine.router import Router
 from sourcewise.models.errors import Collector
 from sourcewise.models.inventory import Inventory
-from sourcewise.models.network import UNLIMITED, UNLIMITED_FROM, Network
+from sourcewise.models.network import UNLIMITED
+from sourcewise.models.network import UNLIMITED_FROM
+from sourcewise.models.network import Network
 from sourcewise.models.order import Order
 from sourcewise.models.policy import Policy
 from sourcewise.models.tables import OrderBatch

@@ -32,7 +32,8 @@ import importlib
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from types import ModuleType
 
 import numpy as np

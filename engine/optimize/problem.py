@@ -15,12 +15,14 @@ import numpy as np
 import pandas as pd
 
 from sourcewise.engine._kernels import plans as P
-from sourcewise.engine._kernels.layout import cost_params, pack_nodes
+from sourcewise.engine._kernels.layout import cost_params
+from sourcewise.engine._kernels.layout import pack_nodes
 from sourcewise.engine.optimize.inputs import INF_CAPACITY
 from sourcewise.engine.optimize.master import Master
 from sourcewise.engine.router import StockView
 from sourcewise.models.inventory import Inventory
-from sourcewise.models.network import Network, unit_vectors
+from sourcewise.models.network import Network
+from sourcewise.models.network import unit_vectors
 from sourcewise.models.policy import Policy
 from sourcewise.models.tables import OrderBatch
 

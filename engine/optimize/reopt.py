@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 
 import numpy as np
 
-from sourcewise.engine.batch import batch_from_orders, orders_from_batch
-from sourcewise.engine.optimize.inputs import capacity, check_common, check_methods
+from sourcewise.engine.batch import batch_from_orders
+from sourcewise.engine.batch import orders_from_batch
+from sourcewise.engine.optimize.inputs import capacity
+from sourcewise.engine.optimize.inputs import check_common
+from sourcewise.engine.optimize.inputs import check_methods
 from sourcewise.engine.optimize.problem import build_problem
-from sourcewise.engine.optimize.results import ReoptResult, make_plan, tables
+from sourcewise.engine.optimize.results import ReoptResult
+from sourcewise.engine.optimize.results import make_plan
+from sourcewise.engine.optimize.results import tables
 from sourcewise.engine.optimize.solve import solve
 from sourcewise.engine.optimize.sourcing import warm_up
-from sourcewise.engine.router import Holding, Router, node_usage
+from sourcewise.engine.router import Holding
+from sourcewise.engine.router import Router
+from sourcewise.engine.router import node_usage
 from sourcewise.models.errors import Collector
 from sourcewise.models.network import UNLIMITED_FROM
 from sourcewise.models.order import Order

@@ -5,17 +5,23 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import timedelta
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from sourcewise.engine.batch import lines_for_groups, orders_frame
+from sourcewise.engine.batch import lines_for_groups
+from sourcewise.engine.batch import orders_frame
 from sourcewise.engine.optimize.problem import Problem
 from sourcewise.engine.optimize.state import SolveState
-from sourcewise.models.decision import Allocation, CostBreakdown, Decision, Shipment, Status
+from sourcewise.models.decision import Allocation
+from sourcewise.models.decision import CostBreakdown
+from sourcewise.models.decision import Decision
+from sourcewise.models.decision import Shipment
+from sourcewise.models.decision import Status
 
 STRATEGY = "optimize"
 """Strategy name on every decision the optimizer makes."""

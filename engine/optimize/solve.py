@@ -7,8 +7,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sourcewise.engine.optimize.colgen import generate_columns, seed_columns, tighten
-from sourcewise.engine.optimize.heuristics import Route, lp_fix, round_lp, route_heuristics
+from sourcewise.engine.optimize.colgen import generate_columns
+from sourcewise.engine.optimize.colgen import seed_columns
+from sourcewise.engine.optimize.colgen import tighten
+from sourcewise.engine.optimize.heuristics import Route
+from sourcewise.engine.optimize.heuristics import lp_fix
+from sourcewise.engine.optimize.heuristics import round_lp
+from sourcewise.engine.optimize.heuristics import route_heuristics
 from sourcewise.engine.optimize.problem import Problem
 from sourcewise.engine.optimize.state import SolveState
 

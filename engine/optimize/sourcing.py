@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from sourcewise.engine.optimize.heuristics import Route
-from sourcewise.engine.optimize.inputs import INF_CAPACITY, new_router, prepare, router_capacity
-from sourcewise.engine.optimize.problem import Problem, build_problem
-from sourcewise.engine.optimize.results import Plan, make_plan
+from sourcewise.engine.optimize.inputs import INF_CAPACITY
+from sourcewise.engine.optimize.inputs import new_router
+from sourcewise.engine.optimize.inputs import prepare
+from sourcewise.engine.optimize.inputs import router_capacity
+from sourcewise.engine.optimize.problem import Problem
+from sourcewise.engine.optimize.problem import build_problem
+from sourcewise.engine.optimize.results import Plan
+from sourcewise.engine.optimize.results import make_plan
 from sourcewise.engine.optimize.solve import solve
 from sourcewise.engine.router import Router
 from sourcewise.models.inventory import Inventory

@@ -32,16 +32,21 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from sourcewise.engine.simulate.config import (
-    DEFAULT_STRATEGIES,
-    SimConfig,
-    StrategySpec,
-    parse_strategy,
-)
-from sourcewise.engine.simulate.kpis import KPI_COLUMNS, SUM_COLUMNS, check_invariants, kpi_frame
+from sourcewise.engine.simulate.config import DEFAULT_STRATEGIES
+from sourcewise.engine.simulate.config import SimConfig
+from sourcewise.engine.simulate.config import StrategySpec
+from sourcewise.engine.simulate.config import parse_strategy
+from sourcewise.engine.simulate.kpis import KPI_COLUMNS
+from sourcewise.engine.simulate.kpis import SUM_COLUMNS
+from sourcewise.engine.simulate.kpis import check_invariants
+from sourcewise.engine.simulate.kpis import kpi_frame
 from sourcewise.engine.simulate.ledger import OversellError
-from sourcewise.engine.simulate.prepare import Prepared, take_orders
-from sourcewise.engine.simulate.replay import Replay, SimulationResult, StrategyResult, simulate
+from sourcewise.engine.simulate.prepare import Prepared
+from sourcewise.engine.simulate.prepare import take_orders
+from sourcewise.engine.simulate.replay import Replay
+from sourcewise.engine.simulate.replay import SimulationResult
+from sourcewise.engine.simulate.replay import StrategyResult
+from sourcewise.engine.simulate.replay import simulate
 
 #: Names re-exported from the modules that load on first use, by module.
 _LAZY: dict[str, tuple[str, ...]] = {

@@ -6,7 +6,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from sourcewise.models.errors import Collector, ValidationError
+from sourcewise.models.errors import Collector
+from sourcewise.models.errors import ValidationError
 from sourcewise.models.policy import STRATEGIES
 
 KINDS: tuple[str, ...] = ("warehouse", "store", "vendor")

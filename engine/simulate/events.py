@@ -13,11 +13,15 @@ import numpy as np
 
 from sourcewise.engine.router import Router
 from sourcewise.engine.simulate.ledger import StockLedger
-from sourcewise.engine.simulate.prepare import Prepared, order_objects, take_orders
-from sourcewise.engine.simulate.routed import DayBook, RoutedRows
+from sourcewise.engine.simulate.prepare import Prepared
+from sourcewise.engine.simulate.prepare import order_objects
+from sourcewise.engine.simulate.prepare import take_orders
+from sourcewise.engine.simulate.routed import DayBook
+from sourcewise.engine.simulate.routed import RoutedRows
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import ValidationError
-from sourcewise.models.node import KIND_CODES, NodeKind
+from sourcewise.models.node import KIND_CODES
+from sourcewise.models.node import NodeKind
 
 _STORE = KIND_CODES[NodeKind.STORE]
 _VENDOR = KIND_CODES[NodeKind.VENDOR]

@@ -9,7 +9,9 @@ uniforms that decide pick rejections and vendor failures.
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, timedelta
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,8 @@ from sourcewise.engine.simulate.config import SimConfig
 from sourcewise.models.errors import Collector
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import Network
-from sourcewise.models.node import KIND_CODES, NodeKind
+from sourcewise.models.node import KIND_CODES
+from sourcewise.models.node import NodeKind
 from sourcewise.models.order import Order
 from sourcewise.models.policy import Policy
 from sourcewise.models.tables import OrderBatch

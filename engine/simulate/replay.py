@@ -34,25 +34,35 @@ import contextlib
 import gc
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from sourcewise.engine.scenario import Scenario, build_router
-from sourcewise.engine.simulate.config import KINDS, MINUTES_PER_DAY, SimConfig, parse_strategy
-from sourcewise.engine.simulate.events import Disruptions, WalkIns
-from sourcewise.engine.simulate.kpis import SUM_COLUMNS, kpi_frame
-from sourcewise.engine.simulate.ledger import OversellError, StockLedger
-from sourcewise.engine.simulate.prepare import Prepared, order_objects, take_orders
-from sourcewise.engine.simulate.routed import (
-    MONEY_COLUMNS,
-    DayBook,
-    rows_from_decisions,
-    rows_from_result,
-)
-from sourcewise.engine.simulate.strategies import BatchWaves, DualPrices, optimizer
+from sourcewise.engine.scenario import Scenario
+from sourcewise.engine.scenario import build_router
+from sourcewise.engine.simulate.config import KINDS
+from sourcewise.engine.simulate.config import MINUTES_PER_DAY
+from sourcewise.engine.simulate.config import SimConfig
+from sourcewise.engine.simulate.config import parse_strategy
+from sourcewise.engine.simulate.events import Disruptions
+from sourcewise.engine.simulate.events import WalkIns
+from sourcewise.engine.simulate.kpis import SUM_COLUMNS
+from sourcewise.engine.simulate.kpis import kpi_frame
+from sourcewise.engine.simulate.ledger import OversellError
+from sourcewise.engine.simulate.ledger import StockLedger
+from sourcewise.engine.simulate.prepare import Prepared
+from sourcewise.engine.simulate.prepare import order_objects
+from sourcewise.engine.simulate.prepare import take_orders
+from sourcewise.engine.simulate.routed import MONEY_COLUMNS
+from sourcewise.engine.simulate.routed import DayBook
+from sourcewise.engine.simulate.routed import rows_from_decisions
+from sourcewise.engine.simulate.routed import rows_from_result
+from sourcewise.engine.simulate.strategies import BatchWaves
+from sourcewise.engine.simulate.strategies import DualPrices
+from sourcewise.engine.simulate.strategies import optimizer
 from sourcewise.models.network import UNLIMITED
 from sourcewise.models.policy import Policy
 

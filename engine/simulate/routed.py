@@ -8,7 +8,8 @@ the orders routed one by one until the day ships.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sourcewise.engine.router import BatchResult
-from sourcewise.engine.simulate.prepare import Prepared, encode
+from sourcewise.engine.simulate.prepare import Prepared
+from sourcewise.engine.simulate.prepare import encode
 from sourcewise.models.decision import Decision
 
 #: Money columns of the orders table, summed per day in this order (row ``i`` of :attr:`RoutedRows.money`).

@@ -14,13 +14,18 @@ from types import ModuleType
 
 import numpy as np
 
-from sourcewise.engine.router import BatchResult, Router
+from sourcewise.engine.router import BatchResult
+from sourcewise.engine.router import Router
 from sourcewise.engine.simulate.config import MINUTES_PER_DAY
 from sourcewise.engine.simulate.ledger import StockLedger
-from sourcewise.engine.simulate.prepare import Prepared, take_orders
+from sourcewise.engine.simulate.prepare import Prepared
+from sourcewise.engine.simulate.prepare import take_orders
 from sourcewise.engine.simulate.routed import codes
-from sourcewise.models.network import UNLIMITED, Network, unit_vectors
-from sourcewise.models.node import KIND_CODES, NodeKind
+from sourcewise.models.network import UNLIMITED
+from sourcewise.models.network import Network
+from sourcewise.models.network import unit_vectors
+from sourcewise.models.node import KIND_CODES
+from sourcewise.models.node import NodeKind
 from sourcewise.models.policy import Policy
 from sourcewise.models.tables import OrderBatch
 

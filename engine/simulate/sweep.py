@@ -46,7 +46,9 @@ import logging
 import math
 import tomllib
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,11 +56,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sourcewise.engine.scenario import Scenario, staged_output
-from sourcewise.engine.simulate.config import SimConfig, parse_strategy
+from sourcewise.engine.scenario import Scenario
+from sourcewise.engine.scenario import staged_output
+from sourcewise.engine.simulate.config import SimConfig
+from sourcewise.engine.simulate.config import parse_strategy
 from sourcewise.engine.simulate.replay import simulate
-from sourcewise.models.errors import Collector, ValidationError
-from sourcewise.models.policy import Policy, Tier
+from sourcewise.models.errors import Collector
+from sourcewise.models.errors import ValidationError
+from sourcewise.models.policy import Policy
+from sourcewise.models.policy import Tier
 
 #: Grid keys that are not policy fields.
 SPECIAL_KEYS: tuple[str, ...] = ("strategy", "batch_window", "vendors", "stores_ship")
@@ -312,7 +318,8 @@ def open_client(scheduler: str | None = None, n_workers: int = 2):
     (client, cluster)
         ``cluster`` is ``None`` for a remote scheduler; close both when done.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
+    from distributed import LocalCluster
 
     if scheduler:
         return Client(scheduler, timeout="20s"), None

@@ -9,22 +9,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 from pandas.api import types as ptypes
 
 from sourcewise import cli
-from sourcewise.data.generate import (
-    SCHEMA,
-    TABLES,
-    Scenario,
-    cities,
-    default_policy,
-    generate_scenario,
-    main,
-    read_scenario,
-    write_scenario,
-)
+from sourcewise.data.generate import SCHEMA
+from sourcewise.data.generate import TABLES
+from sourcewise.data.generate import Scenario
+from sourcewise.data.generate import cities
+from sourcewise.data.generate import default_policy
+from sourcewise.data.generate import generate_scenario
+from sourcewise.data.generate import main
+from sourcewise.data.generate import read_scenario
+from sourcewise.data.generate import write_scenario
 from sourcewise.engine.scenario import load_scenario
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"

@@ -6,10 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sourcewise.data.instances import build_instance, to_frames
-from sourcewise.engine.naive import NaiveRouter, haversine_miles, route_naive
+from sourcewise.data.instances import build_instance
+from sourcewise.data.instances import to_frames
+from sourcewise.engine.naive import NaiveRouter
+from sourcewise.engine.naive import haversine_miles
+from sourcewise.engine.naive import route_naive
 from sourcewise.engine.router import Router
-from sourcewise.models import Policy, ValidationError
+from sourcewise.models import Policy
+from sourcewise.models import ValidationError
 from tests import naive as ref
 
 # three nodes on one meridian: A at the customer, B 69 miles north, C 138 miles north

@@ -21,21 +21,19 @@ import pytest
 
 from sourcewise.engine.router import Router
 from sourcewise.engine.vendors import VendorOffers
-from sourcewise.models import (
-    CostModel,
-    Inventory,
-    Network,
-    Node,
-    Order,
-    OrderLine,
-    Policy,
-    Sku,
-    Status,
-    StockRecord,
-    StorePolicy,
-    Tier,
-    VendorPolicy,
-)
+from sourcewise.models import CostModel
+from sourcewise.models import Inventory
+from sourcewise.models import Network
+from sourcewise.models import Node
+from sourcewise.models import Order
+from sourcewise.models import OrderLine
+from sourcewise.models import Policy
+from sourcewise.models import Sku
+from sourcewise.models import Status
+from sourcewise.models import StockRecord
+from sourcewise.models import StorePolicy
+from sourcewise.models import Tier
+from sourcewise.models import VendorPolicy
 from tests.conftest import flat_policy
 
 # README "Cost model": 8.759 per shipment plus 0.423 + 0.000541 x miles per unit

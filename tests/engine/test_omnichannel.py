@@ -3,7 +3,8 @@ service levels, capacity, re-sourcing and substitutes."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -13,26 +14,29 @@ from hypothesis import strategies as st
 
 from sourcewise.engine.router import Router
 from sourcewise.engine.substitutes import SubstituteIndex
-from sourcewise.engine.vendors import HttpVendorGateway, VendorOffers
-from sourcewise.models import (
-    Inventory,
-    MethodPolicy,
-    Network,
-    Node,
-    Order,
-    OrderLine,
-    Policy,
-    ServicePolicy,
-    Sku,
-    Status,
-    StockRecord,
-    StorePolicy,
-    Tier,
-    ValidationError,
-)
+from sourcewise.engine.vendors import HttpVendorGateway
+from sourcewise.engine.vendors import VendorOffers
+from sourcewise.models import Inventory
+from sourcewise.models import MethodPolicy
+from sourcewise.models import Network
+from sourcewise.models import Node
+from sourcewise.models import Order
+from sourcewise.models import OrderLine
+from sourcewise.models import Policy
+from sourcewise.models import ServicePolicy
+from sourcewise.models import Sku
+from sourcewise.models import Status
+from sourcewise.models import StockRecord
+from sourcewise.models import StorePolicy
+from sourcewise.models import Tier
+from sourcewise.models import ValidationError
 from tests import naive
-from tests.conftest import make_inventory, make_network, make_order
-from tests.engine.vendor_server import VendorServer, ok, slow
+from tests.conftest import make_inventory
+from tests.conftest import make_network
+from tests.conftest import make_order
+from tests.engine.vendor_server import VendorServer
+from tests.engine.vendor_server import ok
+from tests.engine.vendor_server import slow
 
 NYC = (40.71, -74.01)
 
@@ -362,7 +366,9 @@ def test_cached_substitute_ranking_still_follows_current_stock():
 
 def test_releasing_batch_routed_orders_gives_back_their_capacity(rng):
     # capacity-limited nodes across two tiers; route_many takes capacity, release returns exactly it
-    from tests.conftest import make_inventory, make_network, make_order
+    from tests.conftest import make_inventory
+    from tests.conftest import make_network
+    from tests.conftest import make_order
 
     net0 = make_network(rng, 12, 6)
     nodes = [Node(n.node_id, n.kind.value, n.lat, n.lon, capacity_orders=int(rng.integers(3, 9)),

@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 from sourcewise.engine.router import Router
 from sourcewise.models import Status
 from tests import naive
-from tests.conftest import flat_policy, make_inventory, make_network, make_order
+from tests.conftest import flat_policy
+from tests.conftest import make_inventory
+from tests.conftest import make_network
+from tests.conftest import make_order
 
 STRATS = st.sampled_from(["cost", "priority", "nearest", "high_stock"])
 

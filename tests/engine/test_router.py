@@ -7,20 +7,22 @@ import threading
 import numpy as np
 import pytest
 
-from sourcewise.engine.router import ReservationError, Router
-from sourcewise.models import (
-    Inventory,
-    Network,
-    Node,
-    Order,
-    OrderLine,
-    Policy,
-    Sku,
-    Status,
-    StockRecord,
-    ValidationError,
-)
-from tests.conftest import flat_policy, make_inventory, make_network, make_order
+from sourcewise.engine.router import ReservationError
+from sourcewise.engine.router import Router
+from sourcewise.models import Inventory
+from sourcewise.models import Network
+from sourcewise.models import Node
+from sourcewise.models import Order
+from sourcewise.models import OrderLine
+from sourcewise.models import Policy
+from sourcewise.models import Sku
+from sourcewise.models import Status
+from sourcewise.models import StockRecord
+from sourcewise.models import ValidationError
+from tests.conftest import flat_policy
+from tests.conftest import make_inventory
+from tests.conftest import make_network
+from tests.conftest import make_order
 
 
 def _net(nodes, skus=("SKU-1", "SKU-2", "SKU-3", "SKU-4")):
@@ -308,7 +310,9 @@ def test_route_many_output_grows_past_its_first_allocation():
 def test_lean_split_path_decides_like_the_tier_machinery(seed, monkeypatch):
     # Orders one tier ships whole in several parcels take a lean path in route();
     # switched off, the general tier passes decide them. Both must agree exactly.
-    from tests.conftest import make_inventory, make_network, make_order
+    from tests.conftest import make_inventory
+    from tests.conftest import make_network
+    from tests.conftest import make_order
 
     rng = np.random.default_rng(900 + seed)
     net = make_network(rng, 40, 12)
@@ -360,7 +364,8 @@ def test_batch_string_columns_match_a_frame_of_python_strings():
     # be the ones pandas makes of the plain object arrays, dtype included
     import pandas as pd
 
-    from sourcewise.engine.batch import arrow_labels, take_str
+    from sourcewise.engine.batch import arrow_labels
+    from sourcewise.engine.batch import take_str
 
     rng = np.random.default_rng(7)
     labels = np.array([f"id-{i}" for i in range(50)], dtype=object)

@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from sourcewise.engine import scoring
-from sourcewise.models import Network, Node, Sku, ValidationError
+from sourcewise.models import Network
+from sourcewise.models import Node
+from sourcewise.models import Sku
+from sourcewise.models import ValidationError
 from sourcewise.models.network import unit_vectors
 from tests.conftest import random_points
 

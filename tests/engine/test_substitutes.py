@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sourcewise.engine.substitutes import (
-    SimilarityWeights,
-    SubstituteIndex,
-    propose,
-    similarity_scores,
-)
-from sourcewise.models import Network, Sku, ValidationError
+from sourcewise.engine.substitutes import SimilarityWeights
+from sourcewise.engine.substitutes import SubstituteIndex
+from sourcewise.engine.substitutes import propose
+from sourcewise.engine.substitutes import similarity_scores
+from sourcewise.models import Network
+from sourcewise.models import Sku
+from sourcewise.models import ValidationError
 
 # ---------------------------------------------------------------- builders
 

@@ -12,16 +12,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sourcewise.engine.vendors import (
-    HttpVendorGateway,
-    VendorError,
-    VendorGateway,
-    VendorOffers,
-    VendorTimeout,
-    check_vendors,
-)
-from sourcewise.models import Network, Node, Sku, ValidationError
-from tests.engine.vendor_server import Behaviour, VendorServer, error, malformed, ok, slow
+from sourcewise.engine.vendors import HttpVendorGateway
+from sourcewise.engine.vendors import VendorError
+from sourcewise.engine.vendors import VendorGateway
+from sourcewise.engine.vendors import VendorOffers
+from sourcewise.engine.vendors import VendorTimeout
+from sourcewise.engine.vendors import check_vendors
+from sourcewise.models import Network
+from sourcewise.models import Node
+from sourcewise.models import Sku
+from sourcewise.models import ValidationError
+from tests.engine.vendor_server import Behaviour
+from tests.engine.vendor_server import VendorServer
+from tests.engine.vendor_server import error
+from tests.engine.vendor_server import malformed
+from tests.engine.vendor_server import ok
+from tests.engine.vendor_server import slow
 
 TIMEOUT = 0.2
 # Generous: the bound being tested is "returns near the timeout, not after the

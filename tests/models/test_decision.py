@@ -9,16 +9,14 @@ from datetime import date
 
 import pytest
 
-from sourcewise.models.decision import (
-    Allocation,
-    CandidateNote,
-    CostBreakdown,
-    Decision,
-    Explanation,
-    Shipment,
-    Status,
-    TierNote,
-)
+from sourcewise.models.decision import Allocation
+from sourcewise.models.decision import CandidateNote
+from sourcewise.models.decision import CostBreakdown
+from sourcewise.models.decision import Decision
+from sourcewise.models.decision import Explanation
+from sourcewise.models.decision import Shipment
+from sourcewise.models.decision import Status
+from sourcewise.models.decision import TierNote
 
 
 def _decision(order_id: str = "o-1", explanation: Explanation | None = None) -> Decision:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sourcewise.models import (
-    Inventory,
-    Network,
-    Node,
-    Order,
-    OrderLine,
-    Policy,
-    Sku,
-    StockRecord,
-    ValidationError,
-)
-from sourcewise.models.tables import inventory_from_frame, network_from_frames, orders_from_frame
+from sourcewise.models import Inventory
+from sourcewise.models import Network
+from sourcewise.models import Node
+from sourcewise.models import Order
+from sourcewise.models import OrderLine
+from sourcewise.models import Policy
+from sourcewise.models import Sku
+from sourcewise.models import StockRecord
+from sourcewise.models import ValidationError
+from sourcewise.models.tables import inventory_from_frame
+from sourcewise.models.tables import network_from_frames
+from sourcewise.models.tables import orders_from_frame
 
 
 def test_node_rejects_every_bad_field_at_once():

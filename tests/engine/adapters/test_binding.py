@@ -7,8 +7,11 @@ import pytest
 import sourcewise.engine.adapters.binding as binding_mod
 from sourcewise.engine.adapters import AdapterError
 from sourcewise.engine.adapters.reader import Reader
-from sourcewise.engine.adapters.records import Address, LineIn, OrderIn
-from sourcewise.models.order import Order, OrderLine
+from sourcewise.engine.adapters.records import Address
+from sourcewise.engine.adapters.records import LineIn
+from sourcewise.engine.adapters.records import OrderIn
+from sourcewise.models.order import Order
+from sourcewise.models.order import OrderLine
 from tests.engine.adapters.test_fuzz import session_for
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from sourcewise import cli
 from tests.conftest import SAMPLE
-from tests.engine.adapters import PAYLOADS, load
+from tests.engine.adapters import PAYLOADS
+from tests.engine.adapters import load
 
 FILES = {
     "shopify": ("shopify_order.json", "shopify_locations.json", "shopify_inventory.json"),

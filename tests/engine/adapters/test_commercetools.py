@@ -8,8 +8,12 @@ import re
 import msgspec
 import pytest
 
-from sourcewise.engine.adapters import AdapterError, Session, get_adapter, route_payload
-from tests.engine.adapters import load, route_refused
+from sourcewise.engine.adapters import AdapterError
+from sourcewise.engine.adapters import Session
+from sourcewise.engine.adapters import get_adapter
+from sourcewise.engine.adapters import route_payload
+from tests.engine.adapters import load
+from tests.engine.adapters import route_refused
 
 EDISON = "9a0e4b7d-2f1c-4c8e-b6a5-3d2e1f0a9b8c"
 DALLAS = "4c3b2a19-8d7e-4f6a-a5b4-c3d2e1f0a9b8"

@@ -16,20 +16,30 @@ import math
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 import sourcewise.engine.adapters.commercetools as ct_mod
 import sourcewise.engine.adapters.generic as generic_mod
 import sourcewise.engine.adapters.magento as magento_mod
 import sourcewise.engine.adapters.shopify as shopify_mod
-from sourcewise.engine.adapters import AdapterError, get_adapter
-from sourcewise.engine.adapters.reader import Reader, Shape
-from sourcewise.engine.adapters.records import Bound, Catalog
+from sourcewise.engine.adapters import AdapterError
+from sourcewise.engine.adapters import get_adapter
+from sourcewise.engine.adapters.reader import Reader
+from sourcewise.engine.adapters.reader import Shape
+from sourcewise.engine.adapters.records import Bound
+from sourcewise.engine.adapters.records import Catalog
 from sourcewise.models.errors import Collector
-from sourcewise.models.order import Order, OrderLine
-from tests.engine.adapters import at, load
-from tests.engine.adapters.test_fuzz import FILES, json_paths, mutated, session_for
+from sourcewise.models.order import Order
+from sourcewise.models.order import OrderLine
+from tests.engine.adapters import at
+from tests.engine.adapters import load
+from tests.engine.adapters.test_fuzz import FILES
+from tests.engine.adapters.test_fuzz import json_paths
+from tests.engine.adapters.test_fuzz import mutated
+from tests.engine.adapters.test_fuzz import session_for
 
 # every kind, required and optional, bounds and alternative keys
 # a valid object per shape, so that one or two changed values reach every test of the fast path
@@ -293,13 +303,11 @@ def test_fast_order_agrees_on_the_benchmark_payloads(platform, bench_setup):
 def bench_setup():
     from benchmarks.bench_adapters import Setup
     from benchmarks.conftest import RoutingSetup
-    from sourcewise.data.instances import (
-        build_inventory,
-        build_network,
-        build_orders,
-        expected_units_per_order,
-        orders_as_objects,
-    )
+    from sourcewise.data.instances import build_inventory
+    from sourcewise.data.instances import build_network
+    from sourcewise.data.instances import build_orders
+    from sourcewise.data.instances import expected_units_per_order
+    from sourcewise.data.instances import orders_as_objects
 
     network = build_network(12, 300, seed=0)
     inventory = build_inventory(network, 60 * expected_units_per_order(3), seed=0)

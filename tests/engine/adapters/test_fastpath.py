@@ -6,13 +6,17 @@ import copy
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 import sourcewise.engine.adapters.fastpath as fastpath_mod
 from sourcewise.engine.adapters import get_adapter
-from tests.engine.adapters import at, load
-from tests.engine.adapters.test_fuzz import FILES, json_paths
+from tests.engine.adapters import at
+from tests.engine.adapters import load
+from tests.engine.adapters.test_fuzz import FILES
+from tests.engine.adapters.test_fuzz import json_paths
 
 CHECK = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 

@@ -6,7 +6,9 @@ import math
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 from msgspec import UNSET
 
@@ -15,8 +17,11 @@ import sourcewise.engine.adapters.generic as generic_mod
 import sourcewise.engine.adapters.magento as magento_mod
 import sourcewise.engine.adapters.shopify as shopify_mod
 from sourcewise.engine.adapters.fastpath import fast_plain
-from sourcewise.engine.adapters.fields import Field, Record, first_set
-from sourcewise.engine.adapters.reader import MAX_UNITS, Reader
+from sourcewise.engine.adapters.fields import Field
+from sourcewise.engine.adapters.fields import Record
+from sourcewise.engine.adapters.fields import first_set
+from sourcewise.engine.adapters.reader import MAX_UNITS
+from sourcewise.engine.adapters.reader import Reader
 
 RECORDS = {f"{mod.__name__.rsplit('.', 1)[-1]}.{name}": rec
            for mod in (shopify_mod, ct_mod, magento_mod, generic_mod)

@@ -15,12 +15,17 @@ import copy
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from sourcewise.engine.adapters import AdapterError, Session, route_payload
+from sourcewise.engine.adapters import AdapterError
+from sourcewise.engine.adapters import Session
+from sourcewise.engine.adapters import route_payload
 from sourcewise.engine.adapters.magento import MagentoAdapter
-from tests.engine.adapters import atp_table, load
+from tests.engine.adapters import atp_table
+from tests.engine.adapters import load
 
 FILES = {
     "shopify": ("shopify_order.json", "shopify_locations.json", "shopify_inventory.json"),

@@ -5,17 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sourcewise.engine.adapters import AdapterError, Session, route_payload
-from sourcewise.engine.adapters.generic import (
-    load_schema,
-    parse_orders,
-    render_batch,
-    render_decision,
-    render_decisions,
-)
+from sourcewise.engine.adapters import AdapterError
+from sourcewise.engine.adapters import Session
+from sourcewise.engine.adapters import route_payload
+from sourcewise.engine.adapters.generic import load_schema
+from sourcewise.engine.adapters.generic import parse_orders
+from sourcewise.engine.adapters.generic import render_batch
+from sourcewise.engine.adapters.generic import render_decision
+from sourcewise.engine.adapters.generic import render_decisions
 from sourcewise.engine.router import Router
-from sourcewise.models import Inventory, Network, Node, Sku, StockRecord
-from tests.engine.adapters import atp_table, load
+from sourcewise.models import Inventory
+from sourcewise.models import Network
+from sourcewise.models import Node
+from sourcewise.models import Sku
+from sourcewise.models import StockRecord
+from tests.engine.adapters import atp_table
+from tests.engine.adapters import load
 
 SCHEMA = load_schema()
 _TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from sourcewise.engine.geocode import (
-    COUNTRY_CENTROIDS,
-    REGION_CENTROIDS,
-    GeoPoint,
-    country_code,
-    distance_km,
-    geocode,
-    swap_suspect,
-    valid_lat_lon,
-    zip_point,
-)
+from sourcewise.engine.geocode import COUNTRY_CENTROIDS
+from sourcewise.engine.geocode import REGION_CENTROIDS
+from sourcewise.engine.geocode import GeoPoint
+from sourcewise.engine.geocode import country_code
+from sourcewise.engine.geocode import distance_km
+from sourcewise.engine.geocode import geocode
+from sourcewise.engine.geocode import swap_suspect
+from sourcewise.engine.geocode import valid_lat_lon
+from sourcewise.engine.geocode import zip_point
 
 
 def test_us_zip_is_geocoded_offline_and_precisely():

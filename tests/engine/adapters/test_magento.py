@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from sourcewise.engine.adapters import AdapterError, Session, route_payload
+from sourcewise.engine.adapters import AdapterError
+from sourcewise.engine.adapters import Session
+from sourcewise.engine.adapters import route_payload
 from sourcewise.engine.adapters.magento import MagentoAdapter
-from tests.engine.adapters import load, route_refused
+from tests.engine.adapters import load
+from tests.engine.adapters import route_refused
 
 
 def _route(request=None, sources=None, items=None):

@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from sourcewise.engine.adapters.reader import MAX_UNITS, Paths, Reader, Shape
+from sourcewise.engine.adapters.reader import MAX_UNITS
+from sourcewise.engine.adapters.reader import Paths
+from sourcewise.engine.adapters.reader import Reader
+from sourcewise.engine.adapters.reader import Shape
 
 SHAPES = [
     Shape(("id", "id"), ("name", "str0", False), ("items", "list"), ("obj", "obj", False), ("flag", "bool", False)),

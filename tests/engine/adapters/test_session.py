@@ -9,7 +9,8 @@ import pytest
 
 from sourcewise.engine.adapters import AdapterError
 from tests.engine.adapters import load
-from tests.engine.adapters.test_fuzz import FILES, session_for
+from tests.engine.adapters.test_fuzz import FILES
+from tests.engine.adapters.test_fuzz import session_for
 
 
 @pytest.mark.parametrize("platform", sorted(FILES))

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from sourcewise.engine.adapters import AdapterError, Session, route_payload
+from sourcewise.engine.adapters import AdapterError
+from sourcewise.engine.adapters import Session
+from sourcewise.engine.adapters import route_payload
 from sourcewise.engine.adapters.shopify import reject_fulfillment_order
-from tests.engine.adapters import atp_table, load, route_refused
+from tests.engine.adapters import atp_table
+from tests.engine.adapters import load
+from tests.engine.adapters import route_refused
 
 NEWARK, FIFTH, COLUMBUS, SHIPWIRE = "655441491", "487838322", "905684977", "24826418"
 GREEN, RED, BLACK, PINK = "39072856", "49148385", "457924702", "808950810"

@@ -10,9 +10,13 @@ import dataclasses
 import numpy as np
 
 from sourcewise.engine import _kernels as K
-from sourcewise.models import CostModel, Network, ServicePolicy, StorePolicy
+from sourcewise.models import CostModel
+from sourcewise.models import Network
+from sourcewise.models import ServicePolicy
+from sourcewise.models import StorePolicy
 from sourcewise.models.network import unit_vectors
-from tests.conftest import flat_policy, make_network
+from tests.conftest import flat_policy
+from tests.conftest import make_network
 
 BANDS = np.array([[300.0, 1.0], [1000.0, 2.0], [2000.0, 3.0], [1e5, 5.0]])
 

@@ -9,13 +9,16 @@ from sourcewise.engine import _kernels as K
 from sourcewise.engine.router import Router
 from sourcewise.models.network import unit_vectors
 from tests import naive
-from tests.conftest import flat_policy, make_inventory, make_network
+from tests.conftest import flat_policy
+from tests.conftest import make_inventory
+from tests.conftest import make_network
 from tests.engine.kernels import random_order
 
 
 def _skewed_inventory(rng, net, densities):
     """Stock where SKU ``j`` sits at a ``densities[j]`` share of the nodes: rare and popular SKUs mixed."""
-    from sourcewise.models import Inventory, StockRecord
+    from sourcewise.models import Inventory
+    from sourcewise.models import StockRecord
 
     records = []
     for j, s in enumerate(net.skus):

@@ -9,8 +9,12 @@ from sourcewise.engine import _kernels as K
 from sourcewise.engine.router import Router
 from sourcewise.models.network import unit_vectors
 from tests import naive
-from tests.conftest import flat_policy, make_inventory, make_network
-from tests.engine.kernels import BANDS, random_order, random_params
+from tests.conftest import flat_policy
+from tests.conftest import make_inventory
+from tests.conftest import make_network
+from tests.engine.kernels import BANDS
+from tests.engine.kernels import random_order
+from tests.engine.kernels import random_params
 
 
 @pytest.mark.parametrize("seed", range(4))

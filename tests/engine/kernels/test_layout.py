@@ -8,8 +8,10 @@ import pytest
 from sourcewise.engine import _kernels as K
 from sourcewise.engine.router import Router
 from tests import naive
-from tests.conftest import make_inventory, make_network
-from tests.engine.kernels import random_network, random_policy
+from tests.conftest import make_inventory
+from tests.conftest import make_network
+from tests.engine.kernels import random_network
+from tests.engine.kernels import random_policy
 
 
 def test_packed_state_views_are_the_routers_arrays(rng):

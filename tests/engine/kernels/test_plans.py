@@ -14,7 +14,8 @@ from sourcewise.engine._kernels import plans as P
 from sourcewise.models.network import unit_vectors
 from tests import naive
 from tests.conftest import make_inventory
-from tests.engine.kernels import random_network, random_policy
+from tests.engine.kernels import random_network
+from tests.engine.kernels import random_policy
 
 MILES = dict(rtol=1e-9, atol=1e-9)
 

@@ -7,7 +7,10 @@ import pytest
 
 from sourcewise.engine.router import Router
 from tests import naive
-from tests.conftest import flat_policy, make_inventory, make_network, make_order
+from tests.conftest import flat_policy
+from tests.conftest import make_inventory
+from tests.conftest import make_network
+from tests.conftest import make_order
 
 
 @pytest.mark.parametrize("strategy", ["priority", "nearest", "high_stock"])
@@ -45,8 +48,13 @@ def test_cost_kernel_matches_brute_force(seed):
 
 def test_more_than_three_parcels_extends_greedily_within_limits(rng):
     # every SKU sits at a different node: five lines need five parcels
-    from sourcewise.models import Inventory, Network, Node, OrderLine, Sku, StockRecord
+    from sourcewise.models import Inventory
+    from sourcewise.models import Network
+    from sourcewise.models import Node
     from sourcewise.models import Order as O
+    from sourcewise.models import OrderLine
+    from sourcewise.models import Sku
+    from sourcewise.models import StockRecord
 
     nodes = [Node(f"N{i}", "warehouse", 30 + i, -90 - i) for i in range(6)]
     net = Network.build(nodes, [Sku(f"S{i}", 1, 10) for i in range(6)])
@@ -63,7 +71,13 @@ def test_split_pool_keeps_a_source_of_every_line():
     # stocks C. With a pool of four split candidates chosen by key alone, all
     # four would be near nodes and no split could ship C; the pool keeps C's
     # source, so the order ships whole in two parcels.
-    from sourcewise.models import Inventory, Network, Node, Order, OrderLine, Sku, StockRecord
+    from sourcewise.models import Inventory
+    from sourcewise.models import Network
+    from sourcewise.models import Node
+    from sourcewise.models import Order
+    from sourcewise.models import OrderLine
+    from sourcewise.models import Sku
+    from sourcewise.models import StockRecord
 
     near = [Node(f"W{i}", "warehouse", 40.0 + 0.01 * i, -75.0, handling_per_shipment=0.5) for i in range(10)]
     far = Node("FAR", "warehouse", 34.0, -118.0, handling_per_shipment=6.0, handling_per_unit=2.0)
@@ -78,7 +92,12 @@ def test_split_pool_keeps_a_source_of_every_line():
 
 def _pool_case(nodes, records, lines, pool):
     """Route one order to (40, -75) with a split pool of ``pool`` nodes; also solve it by brute force."""
-    from sourcewise.models import Inventory, Network, Order, OrderLine, Sku, StockRecord
+    from sourcewise.models import Inventory
+    from sourcewise.models import Network
+    from sourcewise.models import Order
+    from sourcewise.models import OrderLine
+    from sourcewise.models import Sku
+    from sourcewise.models import StockRecord
 
     skus = sorted({s for _, s, _ in records})
     net = Network.build(nodes, [Sku(s, 1.0, 20.0) for s in skus])

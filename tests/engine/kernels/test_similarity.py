@@ -12,14 +12,13 @@ from hypothesis import strategies as st
 
 from sourcewise.engine import substitutes
 from sourcewise.engine._kernels import similarity as K
-from sourcewise.engine.substitutes import (
-    BITSET_MAX_TAGS,
-    SimilarityWeights,
-    SubstituteIndex,
-    propose,
-    similarity_scores,
-)
-from sourcewise.models import Network, Sku
+from sourcewise.engine.substitutes import BITSET_MAX_TAGS
+from sourcewise.engine.substitutes import SimilarityWeights
+from sourcewise.engine.substitutes import SubstituteIndex
+from sourcewise.engine.substitutes import propose
+from sourcewise.engine.substitutes import similarity_scores
+from sourcewise.models import Network
+from sourcewise.models import Sku
 from tests import naive
 
 

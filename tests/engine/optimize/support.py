@@ -8,8 +8,13 @@ import math
 import numpy as np
 
 from sourcewise.engine.router import Router
-from sourcewise.models import Inventory, Network, Order, Policy
-from tests.conftest import make_inventory, make_network, make_order
+from sourcewise.models import Inventory
+from sourcewise.models import Network
+from sourcewise.models import Order
+from sourcewise.models import Policy
+from tests.conftest import make_inventory
+from tests.conftest import make_network
+from tests.conftest import make_order
 from tests.naive import haversine_miles
 
 PENALTY = 30.0

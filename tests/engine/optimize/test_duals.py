@@ -10,7 +10,13 @@ from sourcewise.engine.optimize.problem import build_problem
 from sourcewise.engine.optimize.results import tables
 from sourcewise.engine.router import Router
 from sourcewise.engine.scenario import load_scenario
-from sourcewise.models import Inventory, Network, Node, Order, OrderLine, Sku, StockRecord
+from sourcewise.models import Inventory
+from sourcewise.models import Network
+from sourcewise.models import Node
+from sourcewise.models import Order
+from sourcewise.models import OrderLine
+from sourcewise.models import Sku
+from sourcewise.models import StockRecord
 from tests.conftest import SAMPLE
 
 

@@ -9,14 +9,12 @@ import numpy as np
 import pytest
 
 from sourcewise.cli import main
-from sourcewise.engine.optimize.gap import (
-    GapInstance,
-    load_gap,
-    master_for,
-    parse_gap,
-    read_optima,
-    solve_gap,
-)
+from sourcewise.engine.optimize.gap import GapInstance
+from sourcewise.engine.optimize.gap import load_gap
+from sourcewise.engine.optimize.gap import master_for
+from sourcewise.engine.optimize.gap import parse_gap
+from sourcewise.engine.optimize.gap import read_optima
+from sourcewise.engine.optimize.gap import solve_gap
 from sourcewise.models.errors import ValidationError
 from tests.conftest import REPO
 

@@ -6,11 +6,15 @@ import numpy as np
 import pytest
 
 from sourcewise.engine.optimize import optimize
-from sourcewise.models import Inventory, Network, Node, Order, OrderLine, Sku, StockRecord
+from sourcewise.models import Inventory
+from sourcewise.models import Network
+from sourcewise.models import Node
+from sourcewise.models import Order
+from sourcewise.models import OrderLine
+from sourcewise.models import Sku
+from sourcewise.models import StockRecord
 from sourcewise.models.errors import ValidationError
-from tests.engine.optimize.support import (
-    contested,
-)
+from tests.engine.optimize.support import contested
 
 
 # ------------------------------------------------------------------------ validation

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sourcewise.engine.optimize.inputs import new_router, prepare
-from sourcewise.engine.optimize.problem import Problem, build_problem
+from sourcewise.engine.optimize.inputs import new_router
+from sourcewise.engine.optimize.inputs import prepare
+from sourcewise.engine.optimize.problem import Problem
+from sourcewise.engine.optimize.problem import build_problem
 from sourcewise.models import Policy
 from tests.engine.optimize.support import contested
 

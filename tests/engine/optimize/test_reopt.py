@@ -7,15 +7,22 @@ import pytest
 
 from sourcewise.engine.optimize import reoptimize
 from sourcewise.engine.router import Router
-from sourcewise.models import Inventory, Network, Node, Order, OrderLine, Policy, Sku, StockRecord
+from sourcewise.models import Inventory
+from sourcewise.models import Network
+from sourcewise.models import Node
+from sourcewise.models import Order
+from sourcewise.models import OrderLine
+from sourcewise.models import Policy
+from sourcewise.models import Sku
+from sourcewise.models import StockRecord
 from sourcewise.models.errors import ValidationError
-from tests.conftest import make_inventory, make_network, make_order
-from tests.engine.optimize.support import (
-    PENALTY,
-    contested,
-    reservations_consistent,
-    routed_badly,
-)
+from tests.conftest import make_inventory
+from tests.conftest import make_network
+from tests.conftest import make_order
+from tests.engine.optimize.support import PENALTY
+from tests.engine.optimize.support import contested
+from tests.engine.optimize.support import reservations_consistent
+from tests.engine.optimize.support import routed_badly
 
 
 @pytest.mark.parametrize("seed", range(4))

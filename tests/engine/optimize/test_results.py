@@ -13,9 +13,7 @@ from sourcewise.engine.router import Router
 from sourcewise.engine.scenario import load_scenario
 from sourcewise.models import Policy
 from tests.conftest import SAMPLE
-from tests.engine.optimize.support import (
-    contested,
-)
+from tests.engine.optimize.support import contested
 
 
 def test_decisions_match_the_tables():

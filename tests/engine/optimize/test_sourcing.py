@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from sourcewise.cli import main
@@ -13,14 +14,15 @@ from sourcewise.engine.optimize import optimize
 from sourcewise.engine.router import Router
 from sourcewise.engine.scenario import load_scenario
 from sourcewise.models import Policy
-from tests.conftest import SAMPLE, make_inventory, make_network, make_order
-from tests.engine.optimize.support import (
-    PENALTY,
-    brute_force,
-    check_allocations,
-    check_feasible,
-    contested,
-)
+from tests.conftest import SAMPLE
+from tests.conftest import make_inventory
+from tests.conftest import make_network
+from tests.conftest import make_order
+from tests.engine.optimize.support import PENALTY
+from tests.engine.optimize.support import brute_force
+from tests.engine.optimize.support import check_allocations
+from tests.engine.optimize.support import check_feasible
+from tests.engine.optimize.support import contested
 
 
 # ------------------------------------------------------------------------------ exactness

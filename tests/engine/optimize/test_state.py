@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from sourcewise.engine.optimize.master import Master, MipResult
+from sourcewise.engine.optimize.master import Master
+from sourcewise.engine.optimize.master import MipResult
 from sourcewise.engine.optimize.state import SolveState
 
 

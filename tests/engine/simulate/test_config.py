@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sourcewise.engine.simulate import SimConfig, parse_strategy
+from sourcewise.engine.simulate import SimConfig
+from sourcewise.engine.simulate import parse_strategy
 from sourcewise.models.errors import ValidationError
 
 

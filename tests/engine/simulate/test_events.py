@@ -7,7 +7,9 @@ import shutil
 import pandas as pd
 
 from sourcewise.engine.scenario import load_scenario
-from sourcewise.engine.simulate import SimConfig, check_invariants, simulate
+from sourcewise.engine.simulate import SimConfig
+from sourcewise.engine.simulate import check_invariants
+from sourcewise.engine.simulate import simulate
 from tests.conftest import SAMPLE
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sourcewise.engine.simulate import SUM_COLUMNS, check_invariants, kpi_frame
+from sourcewise.engine.simulate import SUM_COLUMNS
+from sourcewise.engine.simulate import check_invariants
+from sourcewise.engine.simulate import kpi_frame
 
 
 def test_check_invariants_reports_broken_rows():

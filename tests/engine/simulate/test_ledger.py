@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sourcewise.engine.scenario import build_router, load_scenario
-from sourcewise.engine.simulate import OversellError, Prepared, SimConfig
+from sourcewise.engine.scenario import build_router
+from sourcewise.engine.scenario import load_scenario
+from sourcewise.engine.simulate import OversellError
+from sourcewise.engine.simulate import Prepared
+from sourcewise.engine.simulate import SimConfig
 from sourcewise.engine.simulate.ledger import StockLedger
 from tests.conftest import SAMPLE
 

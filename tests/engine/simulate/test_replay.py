@@ -5,9 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sourcewise.data.generate import generate_scenario, write_scenario
+from sourcewise.data.generate import generate_scenario
+from sourcewise.data.generate import write_scenario
 from sourcewise.engine.scenario import load_scenario
-from sourcewise.engine.simulate import SimConfig, check_invariants, simulate
+from sourcewise.engine.simulate import SimConfig
+from sourcewise.engine.simulate import check_invariants
+from sourcewise.engine.simulate import simulate
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,9 @@ import pytest
 from sourcewise import cli
 from sourcewise.engine.scenario import load_scenario
 from sourcewise.engine.simulate import SimConfig
-from sourcewise.engine.simulate.sweep import apply_params, run_variant, variants_from_grid
+from sourcewise.engine.simulate.sweep import apply_params
+from sourcewise.engine.simulate.sweep import run_variant
+from sourcewise.engine.simulate.sweep import variants_from_grid
 from sourcewise.models.errors import ValidationError
 from tests.conftest import SAMPLE
 
