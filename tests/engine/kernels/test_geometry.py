@@ -32,7 +32,7 @@ def test_proximity_scores_rank_like_distance(rng):
 
 def test_kernel_unit_vector_is_the_routers_bit_for_bit(rng):
     # _route_one computes the destination itself; explanations recompute it in Python
-    from sourcewise.engine.router import _unit_vector
+    from sourcewise.engine.holds import point_vector as _unit_vector
 
     lat = np.r_[rng.uniform(-90, 90, 500), -90.0, 90.0, 0.0]
     lon = np.r_[rng.uniform(-180, 180, 500), -180.0, 180.0, 0.0]
