@@ -61,7 +61,23 @@ from sourcewise.engine._kernels.search import split_bound
 
 @njit(cache=True, inline="always")
 def survive(alive, acc, aent, B, i, g, e, extra):
-    """Keep survivor ``i`` of the list intersection as survivor ``B``, now also holding entry ``e`` of group ``g``."""
+    """Keep survivor ``i`` of the list intersection as survivor ``B``, now also holding entry ``e`` of group ``g``.
+
+    Parameters
+    ----------
+    alive : ndarray of int64
+        Surviving nodes of :func:`route_fast`'s list intersection.
+    acc : ndarray
+        Each survivor's cost so far.
+    aent : ndarray of int64, shape (n, G)
+        Each survivor's entry per group.
+    B, i : int
+        Destination and source positions in the survivor lists (``B <= i``).
+    g, e : int
+        The group just intersected and the survivor's entry for it.
+    extra : float
+        The cost that group adds at this survivor.
+    """
     alive[B] = alive[i]
     acc[B] = acc[i] + extra
     for gg in range(aent.shape[1]):
@@ -71,7 +87,16 @@ def survive(alive, acc, aent, B, i, g, e, extra):
 
 @njit(cache=True, inline="always")
 def reserve_whole(node, ents, qty, reserved, cap_orders, cap_units):
-    """Reserve an order one node ships whole: each group's units at its entry, one parcel's capacity."""
+    """Reserve an order one node ships whole: each group's units at its entry, one parcel's capacity.
+
+    Parameters
+    ----------
+    node : int
+    ents, qty : ndarray of int64, shape (G,)
+        Each group's entry at ``node`` and its units.
+    reserved, cap_orders, cap_units
+        The books (shared arguments, :mod:`~sourcewise.engine._kernels.layout`), changed in place.
+    """
     total = 0
     for g in range(ents.shape[0]):
         reserved[ents[g]] += qty[g]
@@ -338,6 +363,21 @@ def used_rows(alloc, best_set, m_set, k, done):
     plus greedy extensions when ``k > 3``; reading those rows, not all
     ``C x G`` cells, is what the callers' loops over the plan need. Anything
     else (the rule strategies, extensions) is found by a scan.
+
+    Parameters
+    ----------
+    alloc : ndarray of int64, shape (C, G)
+        Units per (candidate, group).
+    best_set : ndarray of int64, shape (3,)
+        The cost search's chosen candidates; ``m_set`` of them are set.
+    m_set, k : int
+        Size of the chosen set; the order's parcel limit.
+    done : bool
+        The cost search settled the plan (a single node or an exact split).
+
+    Returns
+    -------
+    ndarray of int64
     """
     C, G = alloc.shape
     if (done or m_set > 0) and k <= 3:
@@ -522,7 +562,17 @@ def route_core(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, free, i
 def reserve_alloc(cand, ent, alloc, used, free, reserved, cap_orders, cap_units):
     """Reserve a plan's units and take its nodes' capacity: a parcel's order slot
     unless the node already ships for the order (``free``), and its units.
-    Only the rows ``used`` (see :func:`used_rows`) ship anything."""
+    Only the rows ``used`` (see :func:`used_rows`) ship anything.
+
+    Parameters
+    ----------
+    cand, ent, alloc
+        Candidates, their entries and the plan's units, as :func:`route_core` returns them.
+    used : ndarray of int64
+        The rows of ``alloc`` that ship (:func:`used_rows`).
+    free, reserved, cap_orders, cap_units
+        Shared arguments (:mod:`~sourcewise.engine._kernels.layout`); the last three change in place.
+    """
     G = alloc.shape[1]
     for c in used:
         units = 0
@@ -621,6 +671,19 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
     array ``g`` (SKUs, then units) and the router's arrays packed by
     :func:`pack_ints` and :func:`pack_floats` into ``ibuf`` and ``fbuf``.
 
+    Parameters
+    ----------
+    lat, lon : float
+        The customer's coordinates.
+    g : ndarray of int64, shape (2 * G,)
+        The groups' SKUs, then their units.
+    k, strategy, mask, sku_ptr, ent_node, sku_bits, free, ibuf, fbuf, params
+        As for :func:`tier_step`.
+    try_split : bool
+        Accept a plan of several parcels from the tier's full search when it ships every unit.
+    fout : ndarray of float64
+        Scratch the float results are written to (see below).
+
     Returns
     -------
     status : int
@@ -681,13 +744,31 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
 
 @njit(cache=True)
 def alloc_rows(alloc, ent):
-    """The nonzero cells of ``alloc`` in row-major order: candidate, group, units and entry of each."""
+    """The nonzero cells of ``alloc`` in row-major order: candidate, group, units and entry of each.
+
+    Parameters
+    ----------
+    alloc, ent : ndarray of int64, shape (C, G)
+        Units and entry per (candidate, group).
+    """
     return rows_of(alloc, ent, np.arange(alloc.shape[0]))
 
 
 @njit(cache=True)
 def rows_of(alloc, ent, rows_in):
-    """:func:`alloc_rows` over the candidates ``rows_in`` (ascending) only: the others ship nothing."""
+    """:func:`alloc_rows` over the candidates ``rows_in`` (ascending) only: the others ship nothing.
+
+    Parameters
+    ----------
+    alloc, ent
+        As for :func:`alloc_rows`.
+    rows_in : ndarray of int64
+        Candidate positions, ascending.
+
+    Returns
+    -------
+    rows, cols, qty, entries : ndarray of int64
+    """
     G = alloc.shape[1]
     n = 0
     for c in rows_in:
@@ -712,7 +793,20 @@ def rows_of(alloc, ent, rows_in):
 
 @njit(cache=True)
 def append_row(out, n_out, group, node, qty, entry, tier):
-    """Write one allocation row (group, node, qty, entry, tier), doubling ``out`` when full."""
+    """Write one allocation row (group, node, qty, entry, tier), doubling ``out`` when full.
+
+    Parameters
+    ----------
+    out : ndarray of int64, shape (n, 5)
+    n_out : int
+        Rows already written.
+    group, node, qty, entry, tier : int
+
+    Returns
+    -------
+    ndarray of int64
+        ``out``, or a copy twice its size.
+    """
     if n_out == out.shape[0]:
         bigger = np.empty((2 * out.shape[0], 5), np.int64)
         bigger[:n_out] = out
