@@ -628,6 +628,13 @@ def tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits
     G = g_sku.shape[0]
     fast = (allow_fast and (strategy == COST or strategy == DUAL) and params[P_MAX_MILES] == np.inf
             and params[P_MAX_DAYS] < 0)
+    node = -1
+    fent = np.empty(0, np.int64)
+    need = np.empty(0, np.int64)
+    fmiles = np.nan
+    flead = np.nan
+    fcosts = np.zeros(4)
+    snap = np.empty(0, np.int64)
     if fast and not skip_fast:
         ok, node, fent, need, fmiles, flead, fcosts, snap = route_fast(
             dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, ibuf, fbuf, params, reserve,
@@ -640,16 +647,6 @@ def tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits
             f1 = fcosts[:0]
             return (True, node, fent, need, fmiles, flead, fcosts, snap, i1, i2, i2, i2, f1, f1, f1,
                     f1.reshape(0, G), fcosts, i1)
-    else:
-        # the single node was not tried: its results stand empty (allocated only here, off the
-        # path route_batch takes for most orders)
-        node = -1
-        fent = np.empty(0, np.int64)
-        need = np.empty(0, np.int64)
-        fmiles = np.nan
-        flead = np.nan
-        fcosts = np.zeros(4)
-        snap = np.empty(0, np.int64)
     if not try_full:
         i1 = fent[:0]
         i2 = i1.reshape(0, G)
