@@ -588,7 +588,7 @@ def reserve_alloc(cand, ent, alloc, used, free, reserved, cap_orders, cap_units)
             cap_units[n] -= units
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, free, ibuf, fbuf, params,
               reserve, allow_fast, skip_fast, try_full, want_snap):
     """One sourcing tier for one order: a single node when one provably wins, else the full search.
