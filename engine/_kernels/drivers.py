@@ -640,19 +640,15 @@ def tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits
             dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, ibuf, fbuf, params, reserve,
             want_snap)
         if ok:
-            # the full search's results stand empty: views of arrays at hand, not new ones, as
-            # route_batch takes this path for most orders and an allocation costs ~0.1 us
-            i1 = fent[:0]
-            i2 = i1.reshape(0, G)
-            f1 = fcosts[:0]
-            return (True, node, fent, need, fmiles, flead, fcosts, snap, i1, i2, i2, i2, f1, f1, f1,
-                    f1.reshape(0, G), fcosts, i1)
+            e2 = np.empty((0, G), np.int64)
+            f1 = np.empty(0)
+            return (True, node, fent, need, fmiles, flead, fcosts, snap, np.empty(0, np.int64), e2, e2, e2, f1, f1,
+                    f1, np.empty((0, G)), np.zeros(4), np.empty(0, np.int64))
     if not try_full:
-        i1 = fent[:0]
-        i2 = i1.reshape(0, G)
-        f1 = fcosts[:0]
-        return (False, node, fent, need, fmiles, flead, fcosts, snap, i1, i2, i2, i2, f1, f1, f1, f1.reshape(0, G),
-                fcosts, i1)
+        e2 = np.empty((0, G), np.int64)
+        f1 = np.empty(0)
+        return (False, node, fent, need, fmiles, flead, fcosts, snap, np.empty(0, np.int64), e2, e2, e2, f1, f1, f1,
+                np.empty((0, G)), np.zeros(4), np.empty(0, np.int64))
     cand, atp, ent, alloc, miles, lead, fixed, unit, costs, used = route_core(
         dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, free, ibuf, fbuf, params, reserve, fast)
     return (False, node, fent, need, fmiles, flead, fcosts, snap, cand, atp, ent, alloc, miles, lead, fixed, unit,
