@@ -227,26 +227,28 @@ class TierPasses:
             if len(sel) == 0 or k <= 0:
                 return 0
             p = params if cost_params is None else cost_params
-            # the capacity a single-node answer saw, for its explanation (earlier tiers may have taken some)
-            may_single = free is None and tier_name != declined
-            caps = ((self._cap_orders.copy(), self._cap_units.copy()) if cap_before is not None and may_single
-                    else (None, None))
-            # the simple path ran this very single-node search a moment ago (same stock, same order)
-            (single, node, fent, need, fmiles, flead, _, snap, cand, atp, ent, alloc, miles, lead, fixed, unit, costs,
-             _) = K.tier_step(dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._inv.sku_ptr, self._inv.node,
-                              self._sku_bits, free_mask, self._ibuf, self._fbuf, p, True, free is None,
-                              tier_name == declined, True, True)
-            if single:
-                want = remaining[sel].copy()
-                for j, g in enumerate(sel.tolist()):
-                    q = int(need[j])
-                    if q > 0 and node >= 0:
-                        remaining[g] -= q
-                        pieces.append(Piece(g, int(node), int(fent[j]), q, float(flead),
-                                             float(fmiles) * K.MILE_KM, tier_name, method))
-                snapshots.append(LazySnapshot(self._ctx, tier_name, name, k, g_sku[sel], want, int(node), need,
-                                               snap, dest_vec, mask, p, caps[0], caps[1], code))
-                return 1 if node >= 0 else 0
+            fast = code in (0, 4) and free is None and p[K.P_MAX_MILES] == NO_LIMIT and p[K.P_MAX_DAYS] < 0
+            # the simple path ran this very search for the tier a moment ago (same stock, same order)
+            if fast and tier_name != declined:
+                # the capacity this call sees, for its explanation (earlier tiers may have taken some)
+                caps = (self._cap_orders.copy(), self._cap_units.copy()) if cap_before is not None else (None, None)
+                ok, node, fent, need, fmiles, flead, _, snap = K.route_fast(
+                    dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._inv.sku_ptr, self._inv.node,
+                    self._sku_bits, self._ibuf, self._fbuf, p, True, True)
+                if ok:
+                    want = remaining[sel].copy()
+                    for j, g in enumerate(sel.tolist()):
+                        q = int(need[j])
+                        if q > 0 and node >= 0:
+                            remaining[g] -= q
+                            pieces.append(Piece(g, int(node), int(fent[j]), q, float(flead),
+                                                 float(fmiles) * K.MILE_KM, tier_name, method))
+                    snapshots.append(LazySnapshot(self._ctx, tier_name, name, k, g_sku[sel], want, int(node), need,
+                                                   snap, dest_vec, mask, p, caps[0], caps[1], code))
+                    return 1 if node >= 0 else 0
+            cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K.route_core(
+                dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._inv.sku_ptr, self._inv.node, free_mask,
+                self._ibuf, self._fbuf, p, True, fast)
             new_ships = 0
             rows, cols = np.nonzero(alloc)
             shipped_nodes = set()
@@ -418,11 +420,9 @@ class TierPasses:
                                self._cap_orders.copy(), self._cap_units.copy(), self._mark.copy()])
         fbuf, _ = K.pack_floats(ibuf, [self._nodef, skuf, np.array(fee), np.zeros(m), np.array(risk), np.zeros(m),
                                        np.zeros((len(need), 2)), self._bands])
-        # the tier step without its single-node search (live stock has no bitsets): the full search
-        *_, cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K.tier_step(
+        cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K.route_core(
             dest, np.arange(len(need), dtype=np.int64), remaining[need].copy(), k_left, code, mask,
-            np.array(ptr, np.int64), np.array(ent_node, np.int64), self._sku_bits, self._no_free, ibuf, fbuf, params,
-            False, False, False, True, False)
+            np.array(ptr, np.int64), np.array(ent_node, np.int64), self._no_free, ibuf, fbuf, params, False)
         ships = 0
         rows, cols = np.nonzero(alloc)
         seen = set()

@@ -48,7 +48,6 @@ from sourcewise.engine._kernels.drivers import route_fast
 from sourcewise.engine._kernels.drivers import route_one
 from sourcewise.engine._kernels.drivers import rows_of
 from sourcewise.engine._kernels.drivers import survive
-from sourcewise.engine._kernels.drivers import tier_step
 from sourcewise.engine._kernels.drivers import used_rows
 from sourcewise.engine._kernels.gather import atp_snapshot
 from sourcewise.engine._kernels.gather import bit_index
@@ -128,7 +127,6 @@ __all__ = [
     "route_fast",
     "route_one",
     "rows_of",
-    "tier_step",
     "sku_bitsets",
     "sku_views",
     "smallest",

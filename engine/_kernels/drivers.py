@@ -589,73 +589,6 @@ def reserve_alloc(cand, ent, alloc, used, free, reserved, cap_orders, cap_units)
 
 
 @njit(cache=True)
-def tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, free, ibuf, fbuf, params,
-              reserve, allow_fast, skip_fast, try_full, want_snap):
-    """One sourcing tier for one order: a single node when one provably wins, else the full search.
-
-    The one place the tier step lives: the batch loop (:func:`route_batch`),
-    the single call (:func:`route_one`) and the router's walk through the
-    tiers (:meth:`~sourcewise.engine.passes.TierPasses._route_passes`) all
-    call it. The single-node search (:func:`route_fast`) runs only where it
-    can prove its node optimal: the ``cost`` and ``dual`` strategies with no
-    distance limit and no deadline, and ``allow_fast``.
-
-    Parameters
-    ----------
-    dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, ibuf, fbuf, params, reserve, want_snap
-        As for :func:`route_fast`.
-    free
-        As for :func:`route_core`.
-    allow_fast : bool
-        The caller allows the single-node search (the router does not once
-        part of the order ships from some node).
-    skip_fast : bool
-        The caller already ran this very single-node search (same stock,
-        same order) and it declined: go straight to the full search, which
-        then knows a single node was tried.
-    try_full : bool
-        Run the full search when the single node declines.
-
-    Returns
-    -------
-    single : bool
-        :func:`route_fast` accepted a node.
-    node, fent, need, fmiles, flead, fcosts, snap
-        :func:`route_fast`'s results (``node`` -1 and empty arrays when it did not run).
-    cand, atp, ent, alloc, miles, lead, fixed, unit, costs, used
-        :func:`route_core`'s results; empty when ``single`` or not ``try_full``.
-    """
-    G = g_sku.shape[0]
-    fast = (allow_fast and (strategy == COST or strategy == DUAL) and params[P_MAX_MILES] == np.inf
-            and params[P_MAX_DAYS] < 0)
-    node = -1
-    fent = np.empty(0, np.int64)
-    need = np.empty(0, np.int64)
-    fmiles = np.nan
-    flead = np.nan
-    fcosts = np.zeros(4)
-    snap = np.empty(0, np.int64)
-    if fast and not skip_fast:
-        ok, node, fent, need, fmiles, flead, fcosts, snap = route_fast(
-            dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, ibuf, fbuf, params, reserve,
-            want_snap)
-        if ok:
-            e2 = np.empty((0, G), np.int64)
-            f1 = np.empty(0)
-            return (True, node, fent, need, fmiles, flead, fcosts, snap, np.empty(0, np.int64), e2, e2, e2, f1, f1,
-                    f1, np.empty((0, G)), np.zeros(4), np.empty(0, np.int64))
-    if not try_full:
-        e2 = np.empty((0, G), np.int64)
-        f1 = np.empty(0)
-        return (False, node, fent, need, fmiles, flead, fcosts, snap, np.empty(0, np.int64), e2, e2, e2, f1, f1, f1,
-                np.empty((0, G)), np.zeros(4), np.empty(0, np.int64))
-    cand, atp, ent, alloc, miles, lead, fixed, unit, costs, used = route_core(
-        dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, free, ibuf, fbuf, params, reserve, fast)
-    return (False, node, fent, need, fmiles, flead, fcosts, snap, cand, atp, ent, alloc, miles, lead, fixed, unit,
-            costs, used)
-
-
-@njit(cache=True)
 def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_bits, free, ibuf, fbuf, params,
                fout):
     """One order that one tier ships whole, in a single call: the router's common cases.
@@ -678,7 +611,7 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
     g : ndarray of int64, shape (2 * G,)
         The groups' SKUs, then their units.
     k, strategy, mask, sku_ptr, ent_node, sku_bits, free, ibuf, fbuf, params
-        As for :func:`tier_step`.
+        As for :func:`route_fast` (``free`` as for :func:`route_core`).
     try_split : bool
         Accept a plan of several parcels from the tier's full search when it ships every unit.
     fout : ndarray of float64
@@ -706,9 +639,8 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
     dest = unit_vector(lat, lon)
     on_hand, safety, reserved, cap_orders, cap_units, _ = books_of(ibuf)
     n_snap = snapshot_size(g_sku, sku_ptr)
-    (ok, node, fent, need, miles, lead, costs, _, cand, atp, ent, alloc, miles_c, lead_c, fixed, unit, costs_c,
-     used) = tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, free, ibuf, fbuf, params,
-                       False, True, False, try_split and k >= 2, False)
+    ok, node, fent, need, miles, lead, costs, _ = route_fast(
+        dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, ibuf, fbuf, params, False, False)
     if ok:
         out = np.empty(G + n_snap, np.int64)
         out[:G] = fent
@@ -721,7 +653,8 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
         return 1, node, 0, out
     if not try_split or k < 2:
         return 0, -1, 0, np.empty(0, np.int64)
-    costs = costs_c
+    cand, atp, ent, alloc, miles_c, lead_c, fixed, unit, costs, used = route_core(
+        dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, free, ibuf, fbuf, params, False, True)
     rc, gc, qc, ec = rows_of(alloc, ent, used)
     rows = rc.shape[0]
     if qc.sum() != g_qty.sum():
@@ -906,29 +839,34 @@ def route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles, 
                 skus_t = g_sku[lo:hi][sel]
                 qty_t = remaining[sel]
             p[P_MAX_MILES] = tier_miles[t]
-            (ok, node, fent, need, fmiles, flead, fcosts, _, cand, atp, ent, alloc, miles, lead, fixed, unit, costs,
-             used) = tier_step(dest[o], skus_t, qty_t, ships_left, strategy, tier_masks[t], sku_ptr, ent_node,
-                               sku_bits, free, ibuf, fbuf, p, True, True, False, True, False)
-            if ok:
-                order_costs[o, 0] += fcosts[0]
-                order_costs[o, 1] += fcosts[1]
-                order_costs[o, 2] += fcosts[2]
-                order_costs[o, 4] += fcosts[3]
-                if node >= 0:
-                    for jj in range(todo):
-                        a = need[jj]
-                        if a <= 0:
-                            continue
-                        g = sel[jj]
-                        remaining[g] -= a
-                        out = append_row(out, n_out, lo + g, node, a, fent[jj], t)
-                        n_out += 1
-                    order_ships[o] += 1
-                    ships_left -= 1
-                    order_km[o] += fmiles * MILE_KM
-                    if flead > order_days[o]:
-                        order_days[o] = flead
-                continue
+            fast = (strategy == COST or strategy == DUAL) and p[P_MAX_MILES] == np.inf and p[P_MAX_DAYS] < 0
+            if fast:
+                ok, node, fent, need, fmiles, flead, fcosts, _ = route_fast(
+                    dest[o], skus_t, qty_t, ships_left, strategy, tier_masks[t], sku_ptr, ent_node, sku_bits,
+                    ibuf, fbuf, p, True, False)
+                if ok:
+                    order_costs[o, 0] += fcosts[0]
+                    order_costs[o, 1] += fcosts[1]
+                    order_costs[o, 2] += fcosts[2]
+                    order_costs[o, 4] += fcosts[3]
+                    if node >= 0:
+                        for jj in range(todo):
+                            a = need[jj]
+                            if a <= 0:
+                                continue
+                            g = sel[jj]
+                            remaining[g] -= a
+                            out = append_row(out, n_out, lo + g, node, a, fent[jj], t)
+                            n_out += 1
+                        order_ships[o] += 1
+                        ships_left -= 1
+                        order_km[o] += fmiles * MILE_KM
+                        if flead > order_days[o]:
+                            order_days[o] = flead
+                    continue
+            cand, atp, ent, alloc, miles, lead, fixed, unit, costs, used = route_core(
+                dest[o], skus_t, qty_t, ships_left, strategy, tier_masks[t], sku_ptr, ent_node, free, ibuf, fbuf,
+                p, True, fast)
             order_costs[o, 0] += costs[0]
             order_costs[o, 1] += costs[1]
             order_costs[o, 2] += costs[2]

@@ -32,8 +32,8 @@ assert warm_up() == 0.0  # once per process
 before = signatures()
 # the kernels called from Python (the rest are only called from compiled code)
 assert all(before[f"sourcewise.engine._kernels.{k}"] >= 1
-           for k in ("drivers.route_one", "drivers.tier_step", "drivers.route_batch", "gather.gather",
-                     "search.plan_cost")), before
+           for k in ("drivers.route_one", "drivers.route_fast", "drivers.route_core", "drivers.route_batch",
+                     "gather.gather", "search.plan_cost")), before
 
 from sourcewise.engine import scenario as sc
 from sourcewise.engine.batch import orders_from_batch
