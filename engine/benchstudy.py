@@ -336,23 +336,21 @@ def wave_instance(quick: bool, seed: int = 3) -> Instance:
     return build_instance(n[0], n[1], n[2], seed=seed, stock_cover=cover, vendors=False)
 
 
-def _row_costs(inst: Instance, policy, o: np.ndarray, n: np.ndarray, s: np.ndarray) -> np.ndarray:
+def _cost_model(inst: Instance, policy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kernels' node matrix, SKU matrix and parameter vector for ``inst`` under ``policy``."""
+    nodef = K.pack_nodes(inst.network)
+    return nodef, K.pack_skus(inst.network), K.cost_params(policy, nodef)
+
+
+def _row_costs(inst: Instance, model: tuple, o: np.ndarray, n: np.ndarray, s: np.ndarray) -> np.ndarray:
     """Real unit cost of rows (order ``o``, node ``n``, SKU ``s``): the engine's own cost helpers,
     with the node's fee rate on the SKU's price as the vendor fee."""
     net = inst.network
-    nodef = K.pack_nodes(net)
-    skuf = np.ascontiguousarray(np.stack([net.price, net.weight_kg], axis=1))
+    nodef, skuf, params = model
     dest = unit_vectors(inst.orders.lat[o], inst.orders.lon[o]).reshape(-1, 3)
     fee = net.fee_rate[n] * net.price[s]
     return K.real_unit_costs(np.ascontiguousarray(dest), n.astype(np.int64), s.astype(np.int64),
-                             np.ascontiguousarray(fee, dtype=np.float64), nodef, skuf,
-                             K.cost_params(policy, nodef))
-
-
-def _parcel_costs(inst: Instance, policy, n: np.ndarray) -> np.ndarray:
-    """Real cost of one parcel from each node in ``n``."""
-    nodef = K.pack_nodes(inst.network)
-    return K.parcel_costs(n.astype(np.int64), nodef, K.cost_params(policy, nodef))
+                             np.ascontiguousarray(fee, dtype=np.float64), nodef, skuf, params)
 
 
 def plan_cost(inst: Instance, policy, alloc: pd.DataFrame) -> tuple[float, int]:
@@ -373,9 +371,11 @@ def plan_cost(inst: Instance, policy, alloc: pd.DataFrame) -> tuple[float, int]:
     n = np.array([n_pos[x] for x in alloc["node_id"]], np.int64)
     s = np.array([s_pos[x] for x in alloc["sku"]], np.int64)
     q = alloc["qty"].to_numpy(np.int64)
-    cost = float((q * _row_costs(inst, policy, o, n, s)).sum())
+    model = _cost_model(inst, policy)
+    cost = float((q * _row_costs(inst, model, o, n, s)).sum())
     ships = pd.DataFrame({"o": o, "n": n}).drop_duplicates()
-    cost += float(_parcel_costs(inst, policy, ships["n"].to_numpy()).sum())
+    nodef, _, params = model
+    cost += float(K.parcel_costs(ships["n"].to_numpy().astype(np.int64), nodef, params).sum())
     per_order = ships.groupby("o").size().to_numpy()
     cost += policy.split_penalty * float(np.maximum(per_order - 1, 0).sum())
     return cost, int(q.sum())
@@ -423,8 +423,9 @@ def solve_mip(inst: Instance, policy, time_limit: float) -> dict[str, Any]:
     rows = [(gi, o, s, q, int(e), int(inv.node[e])) for gi, (o, s, q) in enumerate(groups) for e in ent_by_sku[s]
             if min(q, int(atp[e])) > 0 and net.usable[int(inv.node[e])]]
     arr = np.array([(o, n, s) for _, o, s, _, _, n in rows], np.int64).reshape(-1, 3)
-    unit_of = _row_costs(inst, policy, arr[:, 0], arr[:, 1], arr[:, 2]) if len(rows) else np.empty(0)
-    fixed = _parcel_costs(inst, policy, np.arange(net.n_nodes))
+    model = _cost_model(inst, policy)
+    unit_of = _row_costs(inst, model, arr[:, 0], arr[:, 1], arr[:, 2]) if len(rows) else np.empty(0)
+    fixed = K.parcel_costs(np.arange(net.n_nodes, dtype=np.int64), model[0], model[2])
     by_group: dict[int, list[tuple[int, int, float]]] = {}
     for (gi, _, _, _, e, n), unit in zip(rows, unit_of.tolist(), strict=True):
         by_group.setdefault(gi, []).append((e, n, unit))

@@ -157,7 +157,7 @@ class Router(TierPasses):
         self._committed: dict[str, Decision] = {}
         self._dual = np.zeros(inventory.nnz, np.float64)
         self._nodef = K.pack_nodes(network)
-        self._skuf = np.ascontiguousarray(np.stack([network.price, network.weight_kg], axis=1))
+        self._skuf = K.pack_skus(network)
         self._no_free = np.zeros(network.n_nodes, np.bool_)
         self._sku_of_entry = np.repeat(np.arange(network.n_skus), np.diff(inventory.sku_ptr))
         self._node_ids = np.array([n.node_id for n in network.nodes], dtype=object)

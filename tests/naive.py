@@ -262,6 +262,11 @@ def top_m(key, eligible, m):
 # -------------------- layout: the node matrix and the parameter vector
 
 
+def pack_skus(net) -> np.ndarray:
+    """Twin of ``layout.pack_skus``: per SKU its price, then its weight in kg."""
+    return np.array([[sku.price, sku.weight_kg] for sku in net.skus], dtype=np.float64).reshape(-1, 2)
+
+
 def pack_nodes(net) -> np.ndarray:
     """Twin of ``layout.pack_nodes``: per node its unit vector (from latitude and longitude),
     handling per shipment and per unit, priority rank, processing days and cutoff hour."""

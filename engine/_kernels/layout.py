@@ -132,6 +132,7 @@ __all__ = [
     "LATE_PENALTY_MODE",
     "cost_params",
     "pack_nodes",
+    "pack_skus",
     "EARTH_RADIUS_MI",
     "MILE_KM",
     "COST",
@@ -340,6 +341,11 @@ def float_matrix(ibuf, fbuf, i):
     h = 2 * _N_INTS + 3 * i
     rows, cols = ibuf[h + 1], ibuf[h + 2]
     return fbuf[ibuf[h]:ibuf[h] + rows * cols].reshape(rows, cols)
+
+
+def pack_skus(network) -> np.ndarray:
+    """The per-SKU float matrix the kernels read as ``skuf``: price (column 0) and weight in kg (column 1)."""
+    return np.ascontiguousarray(np.stack([network.price, network.weight_kg], axis=1))
 
 
 def pack_nodes(network) -> np.ndarray:

@@ -17,7 +17,6 @@ from sourcewise.engine.batch import batch_from_orders
 from sourcewise.engine.router import Router
 from sourcewise.models.errors import Collector
 from sourcewise.models.inventory import Inventory
-from sourcewise.models.network import UNLIMITED
 from sourcewise.models.network import UNLIMITED_FROM
 from sourcewise.models.network import Network
 from sourcewise.models.order import Order
@@ -123,8 +122,3 @@ def new_router(network: Network, inventory: Inventory, policy: Policy, walkin: p
                vendor_offers: object) -> Router:
     """A router on ``inventory``: its costs, eligibility and greedy plans are the optimizer's reference."""
     return Router(network, inventory, policy, walkin=walkin, vendor_offers=vendor_offers)
-
-
-def router_capacity(cap: np.ndarray) -> np.ndarray:
-    """Capacities in the router's encoding (``UNLIMITED`` where unlimited)."""
-    return np.where(cap >= INF_CAPACITY, UNLIMITED, cap).astype(np.int64)

@@ -13,7 +13,6 @@ from sourcewise.engine.optimize.heuristics import Route
 from sourcewise.engine.optimize.inputs import INF_CAPACITY
 from sourcewise.engine.optimize.inputs import new_router
 from sourcewise.engine.optimize.inputs import prepare
-from sourcewise.engine.optimize.inputs import router_capacity
 from sourcewise.engine.optimize.problem import Problem
 from sourcewise.engine.optimize.problem import build_problem
 from sourcewise.engine.optimize.results import Plan
@@ -139,7 +138,7 @@ def optimize(orders: OrderBatch | Iterable[Order], network: Network, inventory: 
 def _greedy_columns(pb: Problem, router: Router, batch: OrderBatch, cap_o: np.ndarray, cap_u: np.ndarray,
                     strategy: str = "cost") -> np.ndarray:
     """The router's own sequential routing of the batch, on the same stock and capacities."""
-    router.set_capacity_left(router_capacity(cap_o), router_capacity(cap_u))
+    router.set_capacity_left(cap_o, cap_u)
     res = router.route_many(batch, strategy=strategy)
     return pb.add_allocations(res.allocations)
 
@@ -168,7 +167,7 @@ def _route_fn(pb: Problem, batch: OrderBatch, network: Network, inventory: Inven
             cu = np.where(cap_u >= INF_CAPACITY, cap_u, np.maximum(cap_u - units, 0))
         r = new_router(network, inv, policy, walkin, vendor_offers)
         r.set_dual_prices(np.maximum(prices, 0.0))
-        r.set_capacity_left(router_capacity(co), router_capacity(cu))
+        r.set_capacity_left(co, cu)
         res = r.route_many(batch.take(np.asarray(orders, np.int64)), strategy="dual")
         return pb.add_allocations(res.allocations, orders)
 

@@ -50,6 +50,15 @@ def test_pack_nodes_matches_the_twin(seed):
     np.testing.assert_array_equal(got[:, rest], want[:, rest])
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_pack_skus_matches_the_twin(seed):
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, 3, int(rng.integers(1, 30)))
+    got = K.pack_skus(net)
+    assert got.flags.c_contiguous
+    np.testing.assert_array_equal(got, naive.pack_skus(net))
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_cost_params_match_the_twin(seed):
     rng = np.random.default_rng(seed)
