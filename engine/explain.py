@@ -183,7 +183,8 @@ class LazySnapshot(msgspec.Struct, gc=False):
     costs) when someone reads the explanation. ``node`` ships ``need``
     alone, or, with ``node`` -1, ``rows`` say what each node of a split
     ships: a flat list of (node, group, units, entry) quadruples.
-    ``router`` is the router's :class:`ExplainContext`, not the router.
+    ``router`` is the router's :class:`ExplainContext`, not the router;
+    ``free`` marks the nodes that already shipped for the order (None: none).
     """
 
     router: Any
@@ -203,6 +204,7 @@ class LazySnapshot(msgspec.Struct, gc=False):
     code: int
     rows: Any = None
     policy: Any = None
+    free: Any = None
 
     def __call__(self) -> tuple[CandidateNote, ...]:
         """The candidate notes of a decision that is this one snapshot (its explanation's builder).
@@ -232,7 +234,8 @@ class LazySnapshot(msgspec.Struct, gc=False):
         K.fill_distances(cand, miles, lead, dest, r.nodef, self.params, r.bands)
         skuf = np.ascontiguousarray(r.skuf[self.g_sku])
         fixed, unit = K.unit_costs(cand, local, ent, atp, miles, lead, r.nodef, skuf, r.entry_fee[orig],
-                                    r.dual[orig], r.entry_demand[orig], r.no_free, self.params, self.code)
+                                    r.dual[orig], r.entry_demand[orig],
+                                    r.no_free if self.free is None else self.free, self.params, self.code)
         unit += np.where(ent >= 0, r.entry_risk[orig][np.maximum(ent, 0)], 0.0)
         alloc = np.zeros_like(atp)
         position = {n: c for c, n in enumerate(cand.tolist())}

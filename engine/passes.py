@@ -19,7 +19,6 @@ import numpy as np
 
 from sourcewise.engine import _kernels as K
 from sourcewise.engine.explain import LazySnapshot
-from sourcewise.engine.explain import Snapshot
 from sourcewise.engine.explain import build_notes
 from sourcewise.engine.holds import Held
 from sourcewise.engine.holds import Piece
@@ -214,7 +213,8 @@ class TierPasses:
         deadline = pol.service.deadline(order.service_level)
         k_total = k_override if k_override is not None else self._limit(order.allow_split, order.max_shipments)
         free_mask = self._no_free if free is None else free
-        snapshots: list[Snapshot] = []
+        n_free = 0 if free is None else int(free.sum())
+        snapshots: list[LazySnapshot] = []
         tier_notes: list[TierNote] = []
         messages: list[str] = []
         vendor_failures: dict[str, str] = {}
@@ -227,46 +227,41 @@ class TierPasses:
             if len(sel) == 0 or k <= 0:
                 return 0
             p = params if cost_params is None else cost_params
-            fast = code in (0, 4) and free is None and p[K.P_MAX_MILES] == NO_LIMIT and p[K.P_MAX_DAYS] < 0
-            # the simple path ran this very search for the tier a moment ago (same stock, same order)
-            if fast and tier_name != declined:
-                # the capacity this call sees, for its explanation (earlier tiers may have taken some)
-                caps = (self._cap_orders.copy(), self._cap_units.copy()) if cap_before is not None else (None, None)
-                ok, node, fent, need, fmiles, flead, _, snap = K.route_fast(
-                    dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._inv.sku_ptr, self._inv.node,
-                    self._sku_bits, self._ibuf, self._fbuf, p, True, True)
-                if ok:
-                    want = remaining[sel].copy()
-                    for j, g in enumerate(sel.tolist()):
-                        q = int(need[j])
-                        if q > 0 and node >= 0:
-                            remaining[g] -= q
-                            pieces.append(Piece(g, int(node), int(fent[j]), q, float(flead),
-                                                 float(fmiles) * K.MILE_KM, tier_name, method))
-                    snapshots.append(LazySnapshot(self._ctx, tier_name, name, k, g_sku[sel], want, int(node), need,
-                                                   snap, dest_vec, mask, p, caps[0], caps[1], code))
-                    return 1 if node >= 0 else 0
-            cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K.route_core(
-                dest_vec, g_sku[sel], remaining[sel], k, code, mask, self._inv.sku_ptr, self._inv.node, free_mask,
-                self._ibuf, self._fbuf, p, True, fast)
+            skus = g_sku[sel]
+            want = remaining[sel].copy()
+            flags = K.T_RESERVE | K.T_FULL | K.T_SNAP
+            if free is not None:
+                # nodes already shipping for the order ship for free: no single-node proof holds
+                flags |= K.T_NO_FAST
+            elif tier_name == declined:
+                # the simple path ran this very single-node search a moment ago (same stock, same order)
+                flags |= K.T_FAST_TRIED
+            # the capacity this call sees, for its explanation (earlier tiers may have taken some)
+            caps = (self._cap_orders.copy(), self._cap_units.copy()) if cap_before is not None else (None, None)
+            R = K.tier_rows_bound(len(sel), k + n_free, net.n_nodes)
+            n_snap = K.snapshot_size(skus, self._inv.sku_ptr)
+            out = np.empty(4 * R + n_snap, np.int64)
+            fout = np.empty(4 + 2 * R)
+            n_rows, single = K.tier_step(dest_vec, skus, want, k, code, mask, self._inv.sku_ptr, self._inv.node,
+                                         self._sku_bits, free_mask, self._ibuf, self._fbuf, p, flags, out, fout)
+            rows = out[:4 * n_rows].tolist()
+            fl = fout[4:4 + 2 * n_rows].tolist()
             new_ships = 0
-            rows, cols = np.nonzero(alloc)
-            shipped_nodes = set()
-            for c, j in zip(rows.tolist(), cols.tolist(), strict=True):
-                q = int(alloc[c, j])
-                g = int(sel[j])
+            last = -1
+            for j in range(n_rows):
+                n, jj, q, e = rows[4 * j:4 * j + 4]
+                g = int(sel[jj])
                 remaining[g] -= q
-                n = int(cand[c])
-                pieces.append(Piece(g, n, int(ent[c, j]), q, float(lead[c]), float(miles[c]) * K.MILE_KM,
-                                     tier_name, method, bool(free_mask[n])))
-                if n not in shipped_nodes and not free_mask[n]:
-                    shipped_nodes.add(n)
-                    new_ships += 1
-            capu = self._cap_units[cand] + alloc.sum(axis=1)
-            snapshots.append(Snapshot(tier_name, name, k, g_sku[sel], remaining[sel] + alloc.sum(axis=0), cand,
-                                      atp, alloc, miles, fixed, unit, capu, dest_vec, mask, p, self._bands,
-                                      cap_before[0] if cap_before is not None else None,
-                                      self._completer(ent, lead, free_mask, code)))
+                is_free = bool(free_mask[n])
+                pieces.append(Piece(g, n, e, q, fl[2 * j + 1], fl[2 * j] * K.MILE_KM, tier_name, method, is_free))
+                # rows come node by node: a new node is a new parcel unless it ships for free
+                if n != last:
+                    last = n
+                    new_ships += not is_free
+            snapshots.append(LazySnapshot(self._ctx, tier_name, name, k, skus, want, rows[0] if single else -1,
+                                          want if single else None, out[4 * R:], dest_vec, mask, p, caps[0],
+                                          caps[1], code, None if single else rows, None,
+                                          None if free is None else free_mask))
             return new_ships
 
         # ---- shipped lines (ship and same_day) through the tiers
@@ -352,25 +347,6 @@ class TierPasses:
         return self._finish(order, name, k_total, g_sku, g_qty, line_group, remaining, pieces, snapshots,
                             tier_notes, messages, vendor_failures, cap_before)
 
-    def _completer(self, ent, lead, free_mask, code):
-        """Rebuild the distances and planning costs a fast-path kernel call skipped.
-
-        The closure holds the context, not the router, so decisions never keep
-        the router (and its open orders) in a reference cycle.
-        """
-        ctx = self._ctx
-
-        def complete(snap):
-            miles = snap.miles.copy()
-            lead_ = lead.copy()
-            K.fill_distances(snap.cand, miles, lead_, snap.dest, ctx.nodef, snap.params, snap.bands)
-            fixed, unit = K.unit_costs(snap.cand, snap.g_sku, ent, snap.atp, miles, lead_, ctx.nodef, ctx.skuf,
-                                        ctx.entry_fee, ctx.dual, ctx.entry_demand, free_mask, snap.params,
-                                        code)
-            unit += np.where(ent >= 0, ctx.entry_risk[np.maximum(ent, 0)], 0.0)
-            return miles, fixed, unit
-        return complete
-
     def _live_vendors(self, order, groups, g_sku, remaining, pieces, params, dest, k_left, tier_name, method,
                       vendor_failures, code) -> int:
         """Ask vendors with offers for the still-missing SKUs, then route over their answers."""
@@ -420,24 +396,29 @@ class TierPasses:
                                self._cap_orders.copy(), self._cap_units.copy(), self._mark.copy()])
         fbuf, _ = K.pack_floats(ibuf, [self._nodef, skuf, np.array(fee), np.zeros(m), np.array(risk), np.zeros(m),
                                        np.zeros((len(need), 2)), self._bands])
-        cand, atp, ent, alloc, miles, lead, fixed, unit, costs, _ = K.route_core(
-            dest, np.arange(len(need), dtype=np.int64), remaining[need].copy(), k_left, code, mask,
-            np.array(ptr, np.int64), np.array(ent_node, np.int64), self._no_free, ibuf, fbuf, params, False)
+        G = len(need)
+        R = K.tier_rows_bound(G, k_left, net.n_nodes)
+        out = np.empty(4 * R, np.int64)
+        fout = np.empty(4 + 2 * R)
+        # the vendors' answers are not the stock the single-node search indexes: the full search only
+        n_rows, _ = K.tier_step(dest, np.arange(G, dtype=np.int64), remaining[need].copy(), k_left, code, mask,
+                                np.array(ptr, np.int64), np.array(ent_node, np.int64), self._no_bits, self._no_free,
+                                ibuf, fbuf, params, K.T_FULL | K.T_NO_FAST, out, fout)
+        rows = out[:4 * n_rows].tolist()
+        fl = fout[4:4 + 2 * n_rows].tolist()
         ships = 0
-        rows, cols = np.nonzero(alloc)
-        seen = set()
-        for c, j in zip(rows.tolist(), cols.tolist(), strict=True):
-            q = int(alloc[c, j])
-            g = need[j]
+        last = -1
+        for j in range(n_rows):
+            n, jj, q, _ = rows[4 * j:4 * j + 4]
+            g = need[jj]
             remaining[g] -= q
-            n = int(cand[c])
             self._cap_units[n] -= q
-            if n not in seen:
-                seen.add(n)
+            # rows come node by node: a new node is a new parcel
+            if n != last:
+                last = n
                 ships += 1
                 self._cap_orders[n] -= 1
-            pieces.append(Piece(g, n, -1, q, float(lead[c]), float(miles[c]) * K.MILE_KM, tier_name,
-                                 method))
+            pieces.append(Piece(g, n, -1, q, fl[2 * j + 1], fl[2 * j] * K.MILE_KM, tier_name, method))
         return ships
 
     def _finish(self, order, name, k, g_sku, g_qty, line_group, remaining, pieces, snapshots, tier_notes,

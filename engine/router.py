@@ -171,6 +171,7 @@ class Router(TierPasses):
         self._init_tiers()
         self._sku_lb = self._sku_bounds()
         self._sku_bits = self._sku_bitsets()
+        self._no_bits = np.zeros((0, 1), np.uint64)  # "no bitsets": for searches over a private index
         self._base_params = self._make_base_params()
         bands = self.policy.service.transit_bands
         self._bands = np.array(bands, np.float64).reshape(len(bands), 2)

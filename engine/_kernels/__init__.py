@@ -41,6 +41,7 @@ from sourcewise.engine._kernels.cost import with_miles
 from sourcewise.engine._kernels.drivers import alloc_rows
 from sourcewise.engine._kernels.drivers import append_row
 from sourcewise.engine._kernels.drivers import reserve_alloc
+from sourcewise.engine._kernels.drivers import reserve_rows
 from sourcewise.engine._kernels.drivers import reserve_whole
 from sourcewise.engine._kernels.drivers import route_batch
 from sourcewise.engine._kernels.drivers import route_core
@@ -48,6 +49,8 @@ from sourcewise.engine._kernels.drivers import route_fast
 from sourcewise.engine._kernels.drivers import route_one
 from sourcewise.engine._kernels.drivers import rows_of
 from sourcewise.engine._kernels.drivers import survive
+from sourcewise.engine._kernels.drivers import tier_rows_bound
+from sourcewise.engine._kernels.drivers import tier_step
 from sourcewise.engine._kernels.drivers import used_rows
 from sourcewise.engine._kernels.gather import atp_snapshot
 from sourcewise.engine._kernels.gather import bit_index
@@ -121,6 +124,7 @@ __all__ = [
     "proximity_scores",
     "real_unit_costs",
     "reserve_alloc",
+    "reserve_rows",
     "reserve_whole",
     "route_batch",
     "route_core",
@@ -134,6 +138,8 @@ __all__ = [
     "split_bound",
     "split_pool",
     "survive",
+    "tier_rows_bound",
+    "tier_step",
     "transit_days",
     "unit_cost_at",
     "unit_costs",

@@ -142,6 +142,11 @@ __all__ = [
     "DUAL",
     "STRATEGY_CODES",
     "EPS",
+    "T_RESERVE",
+    "T_FULL",
+    "T_FAST_TRIED",
+    "T_NO_FAST",
+    "T_SNAP",
     "NF_X",
     "NF_Y",
     "NF_Z",
@@ -186,6 +191,14 @@ STRATEGY_CODES = {"cost": COST, "priority": PRIORITY, "nearest": NEAREST, "high_
 
 
 EPS = 1e-9
+
+
+# Flags of one tier step (:func:`~sourcewise.engine._kernels.drivers.tier_step`), or-ed together.
+# T_RESERVE: reserve the plan's stock and capacity. T_FULL: run the full search when no single
+# node wins. T_FAST_TRIED: the caller already ran this very single-node search and it declined.
+# T_NO_FAST: the single-node search must not run (its proof assumes no node ships for free).
+# T_SNAP: write the ATP the order saw, for its explanation.
+T_RESERVE, T_FULL, T_FAST_TRIED, T_NO_FAST, T_SNAP = 1, 2, 4, 8, 16
 
 
 # Columns of the packed per-node float matrix the kernels read.

@@ -32,7 +32,7 @@ assert warm_up() == 0.0  # once per process
 before = signatures()
 # the kernels called from Python (the rest are only called from compiled code)
 assert all(before[f"sourcewise.engine._kernels.{k}"] >= 1
-           for k in ("drivers.route_one", "drivers.route_fast", "drivers.route_core", "drivers.route_batch",
+           for k in ("drivers.route_one", "drivers.tier_step", "drivers.tier_rows_bound", "drivers.route_batch",
                      "gather.gather", "search.plan_cost")), before
 
 from sourcewise.engine import scenario as sc
