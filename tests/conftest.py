@@ -92,6 +92,17 @@ def policy():
     return Policy()
 
 
+def run_on_sample(capsys, command: str, out: Path, *, prints: tuple[str, ...]) -> None:
+    """Run ``sourcewise <command>`` on the bundled sample, writing to ``out``: it must exit 0 and print
+    every one of ``prints``."""
+    from sourcewise import cli
+
+    assert cli.main([command, "--scenario", str(SAMPLE), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for word in prints:
+        assert word in printed
+
+
 def assert_names_resolve(module) -> None:
     """Every name in ``module.__all__`` resolves (lazy front doors load on first use); others raise."""
     for name in module.__all__:

@@ -8,14 +8,13 @@ import pandas as pd
 
 from sourcewise import cli
 from tests.conftest import SAMPLE
+from tests.conftest import run_on_sample
 
 
 def test_route_sample_writes_tables_and_summary(tmp_path, capsys):
     out = tmp_path / "out"
-    assert cli.main(["route", "--scenario", str(SAMPLE), "--out", str(out)]) == 0
-    text = capsys.readouterr().out
-    for word in ("orders", "units allocated", "shipments/order", "total cost", "cost per order", "warehouse"):
-        assert word in text
+    run_on_sample(capsys, "route", out, prints=("orders", "units allocated", "shipments/order", "total cost",
+                                               "cost per order", "warehouse"))
     alloc = pd.read_csv(out / "allocations.csv")
     orders = pd.read_csv(out / "orders.csv")
     assert list(alloc.columns)[:5] == ["order_id", "line_id", "sku", "node_id", "qty"]

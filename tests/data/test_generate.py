@@ -403,32 +403,20 @@ def test_schema_and_invariants(request: pytest.FixtureRequest, fixture: str, arg
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    n_warehouses=st.integers(0, 3),
-    n_stores=st.integers(0, 4),
-    n_vendors=st.integers(0, 2),
-    n_skus=st.integers(1, 30),
-    orders_per_day=st.integers(0, 25),
-    days=st.integers(1, 3),
-    seed=st.integers(0, 2**32 - 1),
+    drawn=st.fixed_dictionaries({
+        "n_warehouses": st.integers(0, 3),
+        "n_stores": st.integers(0, 4),
+        "n_vendors": st.integers(0, 2),
+        "n_skus": st.integers(1, 30),
+        "orders_per_day": st.integers(0, 25),
+        "days": st.integers(1, 3),
+        "seed": st.integers(0, 2**32 - 1),
+    })
 )
-def test_invariants_hold_for_any_parameters(
-    n_warehouses: int,
-    n_stores: int,
-    n_vendors: int,
-    n_skus: int,
-    orders_per_day: int,
-    days: int,
-    seed: int,
-) -> None:
-    args = {
-        "n_warehouses": n_warehouses,
-        "n_stores": n_stores,
-        "n_vendors": n_vendors or (1 if n_warehouses + n_stores == 0 else 0),
-        "n_skus": n_skus,
-        "orders_per_day": orders_per_day,
-        "days": days,
-        "seed": seed,
-    }
+def test_invariants_hold_for_any_parameters(drawn: dict[str, int]) -> None:
+    # a scenario needs at least one node: a vendor when there is nothing else
+    no_other_node = drawn["n_warehouses"] + drawn["n_stores"] == 0
+    args = drawn | {"n_vendors": drawn["n_vendors"] or (1 if no_other_node else 0)}
     check_scenario(generate_scenario(**args), **args)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +59,54 @@ def at(doc: Any, path: tuple) -> Any:
     for key in path:
         doc = doc[key]
     return doc
+
+
+def field_path(field: str) -> tuple[str | int, ...]:
+    """The keys and indices of a field as problems name it: ``a.b[0].c`` is ``("a", "b", 0, "c")``."""
+    return tuple(int(k) if k.isdigit() else k for k in re.findall(r"[^.\[\]]+", field))
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A change to a valid payload (``mutate`` edits it in place) that its adapter must refuse,
+    naming ``field`` with ``words`` in the reason."""
+
+    field: str
+    words: str
+    mutate: Callable[[Any], Any]
+
+    def __str__(self) -> str:  # the test id
+        return f"{self.field}-{self.words}"
+
+    def refused(self, session: Any, name: str) -> AdapterError:
+        """Route the example payload ``name`` changed this way: see :func:`route_refused`."""
+        return route_refused(session, load(name, self.mutate), self.field, self.words)
+
+
+def setting(field: str, value: Any, words: str) -> Malformed:
+    """``field`` set to ``value`` (a fresh copy each time), refused naming that field."""
+    *parent, key = field_path(field)
+
+    def mutate(doc: Any) -> None:
+        at(doc, parent)[key] = copy.deepcopy(value)
+
+    return Malformed(field, words, mutate)
+
+
+def dropping(field: str, words: str = "missing") -> Malformed:
+    """``field`` deleted, refused naming that field."""
+    *parent, key = field_path(field)
+
+    def mutate(doc: Any) -> None:
+        del at(doc, parent)[key]
+
+    return Malformed(field, words, mutate)
+
+
+def refused_beside(session: Any, name: str, other: dict[str, str], case: Malformed) -> None:
+    """Route the example payload ``name`` under the id in ``other`` first, so the router holds live
+    reservations, then ``name`` changed by ``case``: it must be refused as :func:`route_refused`
+    checks, and the first order must still be the one open."""
+    session.route(load(name) | other)
+    case.refused(session, name)
+    assert session.router.open_orders == tuple(other.values())

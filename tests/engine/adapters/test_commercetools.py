@@ -12,8 +12,10 @@ from sourcewise.engine.adapters import AdapterError
 from sourcewise.engine.adapters import Session
 from sourcewise.engine.adapters import get_adapter
 from sourcewise.engine.adapters import route_payload
+from tests.engine.adapters import dropping
 from tests.engine.adapters import load
-from tests.engine.adapters import route_refused
+from tests.engine.adapters import refused_beside
+from tests.engine.adapters import setting
 
 EDISON = "9a0e4b7d-2f1c-4c8e-b6a5-3d2e1f0a9b8c"
 DALLAS = "4c3b2a19-8d7e-4f6a-a5b4-c3d2e1f0a9b8"
@@ -21,6 +23,18 @@ UNION_SQ = "1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b"
 WEBSHOP = "0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b"
 SHOE_LINE = "a1d6c5e2-8f1b-4b62-9d1a-6b5c0f3e7a10"
 SOCK_LINE = "b2e7d6f3-9a2c-4c73-8e2b-7c6d1a4f8b21"
+
+# malformed orders: each must be refused naming its field, and change nothing
+MALFORMED_ORDERS = [
+    dropping("lineItems"),
+    setting("lineItems[0].quantity", "2", "integer"),
+    setting("lineItems[1].supplyChannel", {"typeId": "channel", "id": "deadbeef-0000-4000-8000-000000000000"},
+            "unexpanded reference"),
+    setting("lineItems[1].supplyChannel.typeId", "store", "'channel'"),
+    setting("lineItems[1].supplyChannel", {"typeId": "channel", "id": WEBSHOP}, "InventorySupply"),
+    dropping("lineItems[0].variant.sku"),
+    dropping("shippingAddress"),
+]
 
 
 @pytest.fixture
@@ -177,47 +191,9 @@ def test_channel_referenced_by_key_resolves_on_every_path(how):
 
 
 # ------------------------------------------------------------------ malformed payloads
-def _no_line_items(o):
-    del o["lineItems"]
-
-
-def _string_quantity(o):
-    o["lineItems"][0]["quantity"] = "2"
-
-
-def _unexpanded_unknown(o):
-    o["lineItems"][1]["supplyChannel"] = {"typeId": "channel", "id": "deadbeef-0000-4000-8000-000000000000"}
-
-
-def _wrong_type_id(o):
-    o["lineItems"][1]["supplyChannel"] = {"typeId": "store", "id": DALLAS}
-
-
-def _not_a_supply_channel(o):
-    o["lineItems"][1]["supplyChannel"] = {"typeId": "channel", "id": WEBSHOP}
-
-
-def _no_sku(o):
-    del o["lineItems"][0]["variant"]["sku"]
-
-
-def _no_address(o):
-    del o["shippingAddress"]
-
-
-@pytest.mark.parametrize(("mutate", "field", "words"), [
-    (_no_line_items, "lineItems", "missing"),
-    (_string_quantity, "lineItems[0].quantity", "integer"),
-    (_unexpanded_unknown, "lineItems[1].supplyChannel", "unexpanded reference"),
-    (_wrong_type_id, "lineItems[1].supplyChannel.typeId", "'channel'"),
-    (_not_a_supply_channel, "lineItems[1].supplyChannel", "InventorySupply"),
-    (_no_sku, "lineItems[0].variant.sku", "missing"),
-    (_no_address, "shippingAddress", "missing"),
-])
-def test_malformed_order_names_the_field_and_changes_nothing(session, mutate, field, words):
-    session.route(load("commercetools_order.json") | {"id": "other-order"})
-    route_refused(session, load("commercetools_order.json", mutate), field, words)
-    assert session.router.open_orders == ("other-order",)
+@pytest.mark.parametrize("case", MALFORMED_ORDERS, ids=str)
+def test_malformed_order_names_the_field_and_changes_nothing(session, case):
+    refused_beside(session, "commercetools_order.json", {"id": "other-order"}, case)
 
 
 def test_swapped_geolocation_is_detected_by_plausibility():

@@ -8,9 +8,11 @@ from sourcewise.engine.adapters import AdapterError
 from sourcewise.engine.adapters import Session
 from sourcewise.engine.adapters import route_payload
 from sourcewise.engine.adapters.shopify import reject_fulfillment_order
+from tests.engine.adapters import Malformed
 from tests.engine.adapters import atp_table
+from tests.engine.adapters import dropping
 from tests.engine.adapters import load
-from tests.engine.adapters import route_refused
+from tests.engine.adapters import setting
 
 NEWARK, FIFTH, COLUMBUS, SHIPWIRE = "655441491", "487838322", "905684977", "24826418"
 GREEN, RED, BLACK, PINK = "39072856", "49148385", "457924702", "808950810"
@@ -161,37 +163,9 @@ def _other_order() -> dict:
     return p
 
 
-def _no_line_items(p):
-    del p["order"]["line_items"]
-
-
-def _string_quantity(p):
-    p["order"]["line_items"][1]["quantity"] = "3"
-
-
-def _string_fo_quantity(p):
-    p["fulfillment_orders"][0]["line_items"][1]["fulfillable_quantity"] = "3"
-
-
-def _unknown_location(p):
-    p["fulfillment_orders"][0]["assigned_location_id"] = 111111
-
-
 def _swapped_coordinates(p):
     a = p["order"]["shipping_address"]
     a["latitude"], a["longitude"] = a["longitude"], a["latitude"]
-
-
-def _unknown_line_item(p):
-    p["fulfillment_orders"][0]["line_items"][0]["line_item_id"] = 42
-
-
-def _no_fulfillment_orders(p):
-    del p["fulfillment_orders"]
-
-
-def _bad_price(p):
-    p["order"]["line_items"][0]["price"] = "19,99"
 
 
 def _too_many_in_fos(p):
@@ -199,22 +173,22 @@ def _too_many_in_fos(p):
     p["fulfillment_orders"][0]["line_items"][2]["fulfillable_quantity"] = 5
 
 
-@pytest.mark.parametrize(("mutate", "field", "words"), [
-    (_no_line_items, "order.line_items", "missing"),
-    (_string_quantity, "order.line_items[1].quantity", "integer"),
-    (_string_fo_quantity, "fulfillment_orders[0].line_items[1].fulfillable_quantity", "integer"),
-    (_unknown_location, "fulfillment_orders[0].assigned_location_id", "unknown location"),
-    (_swapped_coordinates, "order.shipping_address.latitude", "swapped"),
-    (_unknown_line_item, "fulfillment_orders[0].line_items[0].line_item_id", "unknown line item"),
-    (_no_fulfillment_orders, "fulfillment_orders", "fulfillment_orders.json"),
-    (_bad_price, "order.line_items[0].price", "decimal"),
-    (_too_many_in_fos, "fulfillment_orders[0].line_items[2].quantity", "quantity 2"),
-])
-def test_malformed_payload_names_the_field_and_changes_nothing(session, mutate, field, words):
+@pytest.mark.parametrize("case", [
+    dropping("order.line_items"),
+    setting("order.line_items[1].quantity", "3", "integer"),
+    setting("fulfillment_orders[0].line_items[1].fulfillable_quantity", "3", "integer"),
+    setting("fulfillment_orders[0].assigned_location_id", 111111, "unknown location"),
+    Malformed("order.shipping_address.latitude", "swapped", _swapped_coordinates),
+    setting("fulfillment_orders[0].line_items[0].line_item_id", 42, "unknown line item"),
+    dropping("fulfillment_orders", "fulfillment_orders.json"),
+    setting("order.line_items[0].price", "19,99", "decimal"),
+    Malformed("fulfillment_orders[0].line_items[2].quantity", "quantity 2", _too_many_in_fos),
+], ids=str)
+def test_malformed_payload_names_the_field_and_changes_nothing(session, case):
     session.route(_other_order())
-    error = route_refused(session, load("shopify_order.json", mutate), field, words)
+    error = case.refused(session, "shopify_order.json")
     assert all(p.table == "shopify" for p in error.problems)
-    assert field in str(error)
+    assert case.field in str(error)
 
 
 def test_every_problem_in_every_document_is_reported_at_once():

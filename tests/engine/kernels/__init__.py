@@ -40,6 +40,12 @@ def random_order(rng, net, lines, units, parcels):
     return skus, qty, dest, int(rng.integers(1, parcels + 1))
 
 
+def random_orders(rng, net, n, lines, units, parcels):
+    """``n`` orders of :func:`random_order`, drawn one at a time: a test may draw more from ``rng`` between them."""
+    for _ in range(n):
+        yield random_order(rng, net, lines, units, parcels)
+
+
 
 def random_network(rng, n_nodes, n_skus, *, disabled=0.0):
     """:func:`~tests.conftest.make_network` with random processing days and cutoff hours as well."""

@@ -12,7 +12,7 @@ from tests import naive
 from tests.conftest import flat_policy
 from tests.conftest import make_inventory
 from tests.conftest import make_network
-from tests.engine.kernels import random_order
+from tests.engine.kernels import random_orders
 
 
 def _skewed_inventory(rng, net, densities):
@@ -27,6 +27,20 @@ def _skewed_inventory(rng, net, densities):
                 on_hand = int(rng.integers(0, 6))
                 records.append(StockRecord(n.node_id, s.sku, on_hand, min(int(rng.integers(0, 2)), on_hand)))
     return Inventory.from_records(net, records)
+
+
+def _random_router(seed, n_nodes, n_skus, density, max_qty):
+    """A generator seeded with ``seed``, a random network and stock on it, and a router over both (one tier)."""
+    rng = np.random.default_rng(seed)
+    net = make_network(rng, n_nodes, n_skus)
+    inv = make_inventory(rng, net, density=density, max_qty=max_qty)
+    return rng, net, inv, Router(net, inv, flat_policy())
+
+
+def _route_core(r, inv, dest, skus, qty, k, strategy, *flags):
+    """``K.route_core`` of one order over the router's first tier, stock, buffers and base parameters."""
+    return K.route_core(dest, skus, qty, k, strategy, r._tier_masks[0], inv.sku_ptr, inv.node, r._no_free, r._ibuf,
+                        r._fbuf, r._base_params, False, *flags)
 
 
 @pytest.mark.parametrize("bitsets", [True, False])
@@ -71,26 +85,20 @@ def test_fast_path_on_rare_and_popular_skus_matches_brute_force(seed, bitsets):
         # the real cost (no risk term here) equals the twin's planning cost
         assert costs.sum() == pytest.approx(twin_cost, rel=1e-9)
         # and no plan of any split beats it: the full search agrees
-        full = K.route_core(dest, skus, qty, k, 0, mask, inv.sku_ptr, inv.node, r._no_free, r._ibuf, r._fbuf,
-                            r._base_params, False)
+        full = _route_core(r, inv, dest, skus, qty, k, 0)
         assert full[8].sum() == pytest.approx(costs.sum(), rel=1e-9)
     assert accepted > 20 and declined > 5
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_fast_single_node_path_agrees_with_full_search(seed):
-    rng = np.random.default_rng(300 + seed)
-    net = make_network(rng, 30, 8)
-    inv = make_inventory(rng, net, density=0.7, max_qty=5)
-    r = Router(net, inv, flat_policy())
+    rng, net, inv, r = _random_router(300 + seed, 30, 8, density=0.7, max_qty=5)
     taken = 0
-    for _ in range(60):
-        skus, qty, dest, k = random_order(rng, net, 3, 3, 3)
+    for skus, qty, dest, k in random_orders(rng, net, 60, 3, 3, 3):
         ok, node, ent, need, miles, lead, costs, _ = K.route_fast(
             dest, skus, qty, k, 0, r._tier_masks[0], inv.sku_ptr, inv.node, r._sku_bits, r._ibuf, r._fbuf,
             r._base_params, False, False)
-        full = K.route_core(dest, skus, qty, k, 0, r._tier_masks[0], inv.sku_ptr, inv.node, r._no_free, r._ibuf,
-                            r._fbuf, r._base_params, False)
+        full = _route_core(r, inv, dest, skus, qty, k, 0)
         assert (r._mark == -1).all()
         if not ok:
             continue
@@ -122,16 +130,11 @@ def test_alloc_rows_match_numpy_nonzero(rng):
 def test_used_rows_are_the_rows_that_ship(seed):
     # _route_core's callers read only the rows it says ship: every strategy and
     # split limit must name exactly the candidates with units, ascending
-    rng = np.random.default_rng(900 + seed)
-    net = make_network(rng, 25, 10)
-    inv = make_inventory(rng, net, density=0.5, max_qty=4)
-    r = Router(net, inv, flat_policy())
+    rng, net, inv, r = _random_router(900 + seed, 25, 10, density=0.5, max_qty=4)
     seen_split = 0
-    for _ in range(80):
-        skus, qty, dest, k = random_order(rng, net, 5, 5, 5)
+    for skus, qty, dest, k in random_orders(rng, net, 80, 5, 5, 5):
         strategy = int(rng.integers(0, 5))
-        out = K.route_core(dest, skus, qty, k, strategy, r._tier_masks[0], inv.sku_ptr, inv.node, r._no_free,
-                           r._ibuf, r._fbuf, r._base_params, False, bool(rng.integers(0, 2)))
+        out = _route_core(r, inv, dest, skus, qty, k, strategy, bool(rng.integers(0, 2)))
         alloc, ent, used = out[3], out[2], out[9]
         np.testing.assert_array_equal(used, np.flatnonzero(alloc.any(axis=1)))
         seen_split += len(used) > 1

@@ -13,7 +13,7 @@ from tests.conftest import flat_policy
 from tests.conftest import make_inventory
 from tests.conftest import make_network
 from tests.engine.kernels import BANDS
-from tests.engine.kernels import random_order
+from tests.engine.kernels import random_orders
 from tests.engine.kernels import random_params
 
 
@@ -94,8 +94,7 @@ def test_priced_gather_matches_gather_then_pricing(rng, strategy):
     dual = rng.uniform(0, 2, inv.nnz)
     free = rng.random(net.n_nodes) < 0.2
     mark = np.full(net.n_nodes, -1, np.int64)
-    for _ in range(25):
-        skus, _, dest, _ = random_order(rng, net, 4, 1, 1)
+    for skus, _, dest, _ in random_orders(rng, net, 25, 4, 1, 1):
         cap_o = rng.integers(0, 3, net.n_nodes)
         cap_u = rng.integers(0, 8, net.n_nodes)
         got = K.gather_priced(skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock, inv.reserved,

@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sourcewise import cli
 from sourcewise.engine.simulate.report import REPORT_FILES
-from tests.conftest import SAMPLE
+from tests.conftest import run_on_sample
 
 COST_PARTS = ["shipping", "handling", "vendor_fees", "split_penalty", "penalties"]
 
@@ -30,10 +29,8 @@ def _check_kpis(kpis: pd.DataFrame, strategies: list[str], n_days: int) -> None:
 
 def test_sample_simulation_writes_every_report_file(tmp_path, capsys):
     out = tmp_path / "report"
-    assert cli.main(["simulate", "--scenario", str(SAMPLE), "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    for word in ("cost per order", "shipments per order", "fill rate", "on-time rate", "nearest", "batch15"):
-        assert word in printed
+    run_on_sample(capsys, "simulate", out, prints=("cost per order", "shipments per order", "fill rate",
+                                                  "on-time rate", "nearest", "batch15"))
     for name in REPORT_FILES:
         assert (out / name).stat().st_size > 0, name
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging left behind
