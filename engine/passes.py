@@ -244,23 +244,13 @@ class TierPasses:
             fout = np.empty(4 + 2 * R)
             n_rows, single = K.tier_step(dest_vec, skus, want, k, code, mask, self._inv.sku_ptr, self._inv.node,
                                          self._sku_bits, free_mask, self._ibuf, self._fbuf, p, flags, out, fout)
-            rows = out[:4 * n_rows].tolist()
-            fl = fout[4:4 + 2 * n_rows].tolist()
-            new_ships = 0
-            last = -1
-            for j in range(n_rows):
-                n, jj, q, e = rows[4 * j:4 * j + 4]
-                g = int(sel[jj])
-                remaining[g] -= q
-                is_free = bool(free_mask[n])
-                pieces.append(Piece(g, n, e, q, fl[2 * j + 1], fl[2 * j] * K.MILE_KM, tier_name, method, is_free))
-                # rows come node by node: a new node is a new parcel unless it ships for free
-                if n != last:
-                    last = n
-                    new_ships += not is_free
-            snapshots.append(LazySnapshot(self._ctx, tier_name, name, k, skus, want, rows[0] if single else -1,
+            step, new_ships = step_pieces(out, fout, n_rows, sel, free_mask, tier_name, method)
+            for pc in step:
+                remaining[pc.group] -= pc.qty
+            pieces.extend(step)
+            snapshots.append(LazySnapshot(self._ctx, tier_name, name, k, skus, want, step[0].node if single else -1,
                                           want if single else None, out[4 * R:], dest_vec, mask, p, caps[0],
-                                          caps[1], code, None if single else rows, None,
+                                          caps[1], code, None if single else out[:4 * n_rows].tolist(), None,
                                           None if free is None else free_mask))
             return new_ships
 
@@ -404,21 +394,14 @@ class TierPasses:
         n_rows, _ = K.tier_step(dest, np.arange(G, dtype=np.int64), remaining[need].copy(), k_left, code, mask,
                                 np.array(ptr, np.int64), np.array(ent_node, np.int64), self._no_bits, self._no_free,
                                 ibuf, fbuf, params, K.T_FULL | K.T_NO_FAST, out, fout)
-        rows = out[:4 * n_rows].tolist()
-        fl = fout[4:4 + 2 * n_rows].tolist()
-        ships = 0
-        last = -1
-        for j in range(n_rows):
-            n, jj, q, _ = rows[4 * j:4 * j + 4]
-            g = need[jj]
-            remaining[g] -= q
-            self._cap_units[n] -= q
-            # rows come node by node: a new node is a new parcel
-            if n != last:
-                last = n
-                ships += 1
-                self._cap_orders[n] -= 1
-            pieces.append(Piece(g, n, -1, q, fl[2 * j + 1], fl[2 * j] * K.MILE_KM, tier_name, method))
+        # vendor stock is held outside our books: the pieces reserve no entry, only capacity
+        step, ships = step_pieces(out, fout, n_rows, need, self._no_free, tier_name, method, with_entries=False)
+        for pc in step:
+            remaining[pc.group] -= pc.qty
+            self._cap_units[pc.node] -= pc.qty
+        for n in dict.fromkeys(pc.node for pc in step):
+            self._cap_orders[n] -= 1
+        pieces.extend(step)
         return ships
 
     def _finish(self, order, name, k, g_sku, g_qty, line_group, remaining, pieces, snapshots, tier_notes,
@@ -556,6 +539,32 @@ class TierPasses:
             if props:
                 out.append((line.line_id, tuple((self.network.skus[j].sku, float(sc)) for j, sc in props)))
         return tuple(out)
+
+
+def step_pieces(out: np.ndarray, fout: np.ndarray, n_rows: int, groups, free: np.ndarray, tier: str, method: str,
+                with_entries: bool = True) -> tuple[list[Piece], int]:
+    """The pieces of the plan :func:`~sourcewise.engine._kernels.tier_step` wrote, and the parcels it adds.
+
+    ``groups`` maps the step's group positions to the order's groups; a
+    node in ``free`` already ships for the order, so it adds no parcel.
+    Without ``with_entries`` the pieces hold no inventory entry (live vendor
+    stock, outside our books).
+    """
+    rows = out[:4 * n_rows].tolist()
+    fl = fout[4:4 + 2 * n_rows].tolist()
+    pieces = []
+    parcels = 0
+    last = -1
+    for j in range(n_rows):
+        n, jj, q, e = rows[4 * j:4 * j + 4]
+        is_free = bool(free[n])
+        pieces.append(Piece(int(groups[jj]), n, e if with_entries else -1, q, fl[2 * j + 1], fl[2 * j] * K.MILE_KM,
+                            tier, method, is_free))
+        # rows come node by node: a new node is a new parcel unless it ships for free
+        if n != last:
+            last = n
+            parcels += not is_free
+    return pieces, parcels
 
 
 def served_units(lines, line_group, groups, before, remaining) -> tuple[tuple[str, int], ...]:
