@@ -48,6 +48,7 @@ __all__ = [
     "Scenario",
     "cities",
     "default_policy",
+    "generate_from_args",
     "generate_scenario",
     "main",
     "read_scenario",
@@ -1064,6 +1065,34 @@ def read_scenario(in_dir: str | Path, fmt: str | None = None) -> Scenario:
 # Command line
 # --------------------------------------------------------------------------- #
 
+#: The arguments of :func:`generate_scenario`; both command lines give each an
+#: option whose ``dest`` is its name.
+_SCENARIO_ARGS = (
+    "n_warehouses", "n_stores", "n_vendors", "n_skus", "orders_per_day", "days", "seed", "country"
+)
+
+
+def generate_from_args(args: argparse.Namespace) -> Scenario:
+    """Generate the scenario that parsed command-line options ask for.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options holding every argument of :func:`generate_scenario`
+        under its own name (other attributes are ignored).
+
+    Returns
+    -------
+    Scenario
+        ``generate_scenario(n_warehouses=args.n_warehouses, ...)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`generate_scenario`.
+    """
+    return generate_scenario(**{name: getattr(args, name) for name in _SCENARIO_ARGS})
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -1118,16 +1147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        scenario = generate_scenario(
-            n_warehouses=args.n_warehouses,
-            n_stores=args.n_stores,
-            n_vendors=args.n_vendors,
-            n_skus=args.n_skus,
-            orders_per_day=args.orders_per_day,
-            days=args.days,
-            seed=args.seed,
-            country=args.country,
-        )
+        scenario = generate_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
     write_scenario(scenario, args.out, fmt=args.fmt)
