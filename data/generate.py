@@ -48,6 +48,7 @@ __all__ = [
     "Scenario",
     "cities",
     "default_policy",
+    "generate_from_args",
     "generate_scenario",
     "main",
     "read_scenario",
@@ -825,17 +826,17 @@ def generate_scenario(
     # ---- inventory, walk-in, replenishment, offers ---------------------- #
     r_inv, r_rep, r_off = rng["inventory"], rng["replenishment"], rng["offers"]
     sku_ids = skus["sku"].to_numpy()
-    inv_parts: list[pd.DataFrame] = []
-    walk_parts: list[pd.DataFrame] = []
-    rep_parts: list[pd.DataFrame] = []
-    offer_parts: list[pd.DataFrame] = []
+    # each table's rows, gathered node by node and stacked once at the end
+    rows: dict[str, list[pd.DataFrame]] = {
+        name: [] for name in ("inventory", "walkin", "replenishment", "vendor_offers")
+    }
     last_day = days + REPLENISHMENT_LOOKAHEAD_DAYS
 
     def stock_frame(
         node_id: str, sku_pos: np.ndarray, on_hand: np.ndarray, safety: np.ndarray
     ) -> None:
         keep = on_hand > 0
-        inv_parts.append(
+        rows["inventory"].append(
             pd.DataFrame(
                 {
                     "node_id": node_id,
@@ -852,7 +853,7 @@ def generate_scenario(
         for d in range(first, last_day + 1, period):
             qty = r_rep.poisson(mean * r_rep.uniform(0.8, 1.3, size=len(mean)))
             keep = qty > 0
-            rep_parts.append(
+            rows["replenishment"].append(
                 pd.DataFrame(
                     {"node_id": node_id, "sku": sku_ids[sku_pos[keep]], "day": d, "qty": qty[keep]}
                 )
@@ -876,7 +877,7 @@ def generate_scenario(
         walkin = walkin_scale * popularity[carried] * p
         on_hand = np.maximum(1, r_inv.poisson(walkin * r_inv.uniform(1.0, 2.5, size=n_carried)))
         stock_frame(node_id, carried, on_hand, np.floor(0.3 * on_hand).astype(np.int64))
-        walk_parts.append(
+        rows["walkin"].append(
             pd.DataFrame(
                 {
                     "node_id": node_id,
@@ -907,7 +908,7 @@ def generate_scenario(
         lead = _NODE_PROFILES["vendor"]["processing_days"] + r_off.integers(0, 4, size=k)
         base_rel = r_off.uniform(0.88, 0.99)
         reliability = np.round(np.clip(base_rel + r_off.normal(0.0, 0.02, size=k), 0.5, 1.0), 3)
-        offer_parts.append(
+        rows["vendor_offers"].append(
             pd.DataFrame(
                 {
                     "node_id": node_id,
@@ -928,23 +929,11 @@ def generate_scenario(
         )
         return _conform(frame, table)
 
-    inventory = concat(inv_parts, "inventory")
-    walkin_df = concat(walk_parts, "walkin")
-    replenishment = concat(rep_parts, "replenishment")
-    vendor_offers = concat(offer_parts, "vendor_offers")
+    tables = {name: concat(parts, name) for name, parts in rows.items()}
 
     orders = _make_orders(geo, skus, popularity, orders_per_day, days, rng["orders"])
 
-    return Scenario(
-        nodes=nodes,
-        skus=skus,
-        inventory=inventory,
-        orders=orders,
-        walkin=walkin_df,
-        replenishment=replenishment,
-        vendor_offers=vendor_offers,
-        policy=default_policy(),
-    )
+    return Scenario(nodes=nodes, skus=skus, orders=orders, policy=default_policy(), **tables)
 
 
 # --------------------------------------------------------------------------- #
@@ -1076,6 +1065,34 @@ def read_scenario(in_dir: str | Path, fmt: str | None = None) -> Scenario:
 # Command line
 # --------------------------------------------------------------------------- #
 
+#: The arguments of :func:`generate_scenario`; both command lines give each an
+#: option whose ``dest`` is its name.
+_SCENARIO_ARGS = (
+    "n_warehouses", "n_stores", "n_vendors", "n_skus", "orders_per_day", "days", "seed", "country"
+)
+
+
+def generate_from_args(args: argparse.Namespace) -> Scenario:
+    """Generate the scenario that parsed command-line options ask for.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options holding every argument of :func:`generate_scenario`
+        under its own name (other attributes are ignored).
+
+    Returns
+    -------
+    Scenario
+        ``generate_scenario(n_warehouses=args.n_warehouses, ...)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`generate_scenario`.
+    """
+    return generate_scenario(**{name: getattr(args, name) for name in _SCENARIO_ARGS})
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -1130,16 +1147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        scenario = generate_scenario(
-            n_warehouses=args.n_warehouses,
-            n_stores=args.n_stores,
-            n_vendors=args.n_vendors,
-            n_skus=args.n_skus,
-            orders_per_day=args.orders_per_day,
-            days=args.days,
-            seed=args.seed,
-            country=args.country,
-        )
+        scenario = generate_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
     write_scenario(scenario, args.out, fmt=args.fmt)

@@ -658,6 +658,48 @@ def _ratio(v: Any, spec: str) -> str:
     return s if s == "-" else f"x{s}"
 
 
+def _measured(title: str, result: dict[str, Any] | None, done: str, describe: Callable[[dict[str, Any]], str],
+              error: Callable[[dict[str, Any]], Any]) -> list[str]:
+    """The Markdown section of one optional measurement of the study.
+
+    Parameters
+    ----------
+    title : str
+        The section's heading.
+    result : dict, optional
+        What the study recorded; no section when it is empty or missing.
+    done : str
+        A key only a finished measurement has: a failed one records its error instead of its figures.
+    describe : callable
+        The paragraph of a finished measurement.
+    error : callable
+        Why a failed one failed.
+
+    Returns
+    -------
+    list of str
+        The section's lines.
+    """
+    if not result:
+        return []
+    return ["", f"## {title}", "", describe(result) if done in result else f"failed: {error(result)}"]
+
+
+def _nojit_text(nj: dict[str, Any]) -> str:
+    """The compiled against interpreted comparison, as one paragraph."""
+    return (f"{nj['n_orders']} orders x {nj['n_nodes']} nodes x {nj['n_skus']} SKUs: compiled "
+            f"{nj['jit']['us_per_order']:.1f} us/order, interpreted {nj['nojit']['us_per_order']:,.0f} "
+            f"us/order: **x{nj['ratio']:,.0f}**.")
+
+
+def _memory_text(mem: dict[str, Any]) -> str:
+    """The peak-memory measurement, as one paragraph."""
+    return (f"{mem['n_orders']:,} orders x {mem['n_nodes']:,} nodes x {mem['n_skus']:,} SKUs "
+            f"({mem['nnz']:,} stock entries): peak RSS **{mem['peak_rss_mb']:,.0f} MiB** "
+            f"({mem['peak_rss_mb_after_build']:,.0f} MiB after building the instance); route_many "
+            f"{mem['route_s_median']:.1f} s ({mem['orders_per_s']:,.0f} orders/s).")
+
+
 def markdown(rows: list[dict[str, Any]], exps: dict[str, float], extra: dict[str, Any]) -> str:
     """The study as Markdown tables."""
     m = extra.get("machine", {})
@@ -680,15 +722,9 @@ def markdown(rows: list[dict[str, Any]], exps: dict[str, float], extra: dict[str
     lines += ["", "## Scaling exponents (least squares on log-log)", "",
               "| sweep | exponent of time in size |", "|---|---:|"]
     lines += [f"| {k} | {_fmt(v, '.2f')} |" for k, v in exps.items()]
-    nj = extra.get("nojit")
-    if nj:
-        lines += ["", "## Compiled vs NUMBA_DISABLE_JIT=1", ""]
-        if "ratio" in nj:
-            lines += [f"{nj['n_orders']} orders x {nj['n_nodes']} nodes x {nj['n_skus']} SKUs: compiled "
-                      f"{nj['jit']['us_per_order']:.1f} us/order, interpreted {nj['nojit']['us_per_order']:,.0f} "
-                      f"us/order: **x{nj['ratio']:,.0f}**."]
-        else:
-            lines += [f"failed: {nj.get('jit', {}).get('error') or nj.get('nojit', {}).get('error')}"]
+    # either run can be the one that failed
+    lines += _measured("Compiled vs NUMBA_DISABLE_JIT=1", extra.get("nojit"), "ratio", _nojit_text,
+                       lambda nj: nj.get("jit", {}).get("error") or nj.get("nojit", {}).get("error"))
     mip = extra.get("mip")
     if mip:
         lines += ["", f"## Fixed-charge MIP vs engine ({mip.get('n_orders')} orders x {mip.get('n_nodes')} "
@@ -714,16 +750,8 @@ def markdown(rows: list[dict[str, Any]], exps: dict[str, float], extra: dict[str
         lines += ["", "## Scoring kernel", "",
                   f"{sc['orders']} orders x {sc['nodes']} nodes into a reused buffer: "
                   f"{sc['pairs_per_s_float64']:.3g} scores/s (float64), {sc['pairs_per_s_float32']:.3g} (float32)."]
-    mem = extra.get("memory")
-    if mem:
-        lines += ["", "## Peak memory", ""]
-        if "peak_rss_mb" in mem:
-            lines += [f"{mem['n_orders']:,} orders x {mem['n_nodes']:,} nodes x {mem['n_skus']:,} SKUs "
-                      f"({mem['nnz']:,} stock entries): peak RSS **{mem['peak_rss_mb']:,.0f} MiB** "
-                      f"({mem['peak_rss_mb_after_build']:,.0f} MiB after building the instance); route_many "
-                      f"{mem['route_s_median']:.1f} s ({mem['orders_per_s']:,.0f} orders/s)."]
-        else:
-            lines += [f"failed: {mem.get('error')}"]
+    lines += _measured("Peak memory", extra.get("memory"), "peak_rss_mb", _memory_text,
+                       lambda mem: mem.get("error"))
     return "\n".join(lines) + "\n"
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 from sourcewise.engine._kernels import similarity as S
 from sourcewise.models.errors import Collector
 from sourcewise.models.network import Network
-from sourcewise.models.tables import readonly
+from sourcewise.models.network import readonly
 
 # At most this many distinct tags are encoded as bits of one uint64 per SKU;
 # beyond it a CSR of sorted tag codes keeps memory proportional to the tags.

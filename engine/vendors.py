@@ -40,9 +40,9 @@ import pandas as pd
 
 from sourcewise.models.errors import Collector
 from sourcewise.models.network import Network
+from sourcewise.models.network import readonly
 from sourcewise.models.node import KIND_CODES
 from sourcewise.models.node import NodeKind
-from sourcewise.models.tables import readonly
 
 __all__ = [
     "HttpVendorGateway",

@@ -9,6 +9,7 @@ import numpy as np
 
 from sourcewise.models.errors import Collector
 from sourcewise.models.network import Network
+from sourcewise.models.network import readonly
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +102,8 @@ class Inventory:
         col.raise_if_any()
         ptr = np.zeros(network.n_skus + 1, dtype=np.int64)
         np.cumsum(np.bincount(ss, minlength=network.n_skus), out=ptr[1:])
-        arrays = [np.ascontiguousarray(a[order]) for a in (node, on_hand, safety_stock, reserved)]
-        for a in (ptr, *arrays):
-            a.setflags(write=False)
-        return cls(network, ptr, *arrays)
+        arrays = [readonly(a[order]) for a in (node, on_hand, safety_stock, reserved)]
+        return cls(network, readonly(ptr), *arrays)
 
     @classmethod
     def from_records(cls, network: Network, records: Iterable[StockRecord]) -> Inventory:

@@ -20,6 +20,13 @@ UNLIMITED_FROM = 1 << 59
 KM_PER_MILE = 1.609344
 
 
+def readonly(a: np.ndarray) -> np.ndarray:
+    """``a`` as a contiguous array that refuses writes: columnar values are shared, never changed."""
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
 def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Points on the unit sphere, so distances need one ``asin`` and no other trigonometry.
 
@@ -86,31 +93,26 @@ class Network:
         col.raise_if_any()
 
         def arr(values: list, dtype: type) -> np.ndarray:
-            a = np.asarray(values, dtype=dtype)
-            a.setflags(write=False)
-            return a
+            return readonly(np.asarray(values, dtype=dtype))
 
         lat = arr([n.lat for n in nodes], np.float64)
         lon = arr([n.lon for n in nodes], np.float64)
-        xyz = unit_vectors(lat, lon).reshape(len(nodes), 3)
-        xyz.setflags(write=False)
         prio = np.asarray([n.priority for n in nodes], dtype=np.int64)
         # Rank by (priority, position) so ties keep the order the nodes were given in,
         # as source-priority algorithms do.
         order = np.lexsort((np.arange(len(nodes)), prio))
         rank = np.empty(len(nodes), dtype=np.int64)
         rank[order] = np.arange(len(nodes))
-        rank.setflags(write=False)
         return cls(
             nodes=nodes,
             skus=skus,
             node_index=node_index,
             sku_index=sku_index,
-            xyz=xyz,
+            xyz=readonly(unit_vectors(lat, lon).reshape(len(nodes), 3)),
             lat=lat,
             lon=lon,
             kind=arr([KIND_CODES[NodeKind(n.kind)] for n in nodes], np.int8),
-            priority_rank=rank,
+            priority_rank=readonly(rank),
             usable=arr([bool(n.enabled and n.ships) for n in nodes], np.bool_),
             handling_per_shipment=arr([n.handling_per_shipment for n in nodes], np.float64),
             handling_per_unit=arr([n.handling_per_unit for n in nodes], np.float64),

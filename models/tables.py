@@ -34,13 +34,6 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 
 
-def readonly(a: np.ndarray) -> np.ndarray:
-    """``a`` as a contiguous array that refuses writes: columnar values are shared, never changed."""
-    a = np.ascontiguousarray(a)
-    a.setflags(write=False)
-    return a
-
-
 def _require(df: pd.DataFrame, table: str, columns: tuple[str, ...], col: Collector) -> bool:
     missing = [c for c in columns if c not in df.columns]
     for c in missing:

@@ -351,11 +351,7 @@ class CommercetoolsAdapter(Adapter):
                     if lid is not None and q is not None:
                         delivered[lid] = delivered.get(lid, 0) + q
         lines: list[LineIn] = []
-        for i, it in enumerate(items or ()):
-            path = f"lineItems[{i}]"
-            vals = _LINE_ITEM.read(reader, it, path)
-            if vals is None:
-                continue
+        for path, vals in _LINE_ITEM.read_each(reader, items, "lineItems"):
             lid, variant, qty, price_obj, ref = vals
             sku = None
             if variant is not None:

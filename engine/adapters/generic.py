@@ -56,6 +56,7 @@ from sourcewise.engine.adapters.fields import Record
 from sourcewise.engine.adapters.reader import AdapterError
 from sourcewise.engine.adapters.reader import Paths
 from sourcewise.engine.adapters.reader import Reader
+from sourcewise.engine.adapters.reader import join_path
 from sourcewise.engine.adapters.reader import plain_coords
 from sourcewise.engine.adapters.records import EMPTY
 from sourcewise.engine.adapters.records import Address
@@ -168,11 +169,7 @@ def _read_careful(reader: Reader, d: Any, path: str, skus: Mapping[str, int] | N
     oid = ORDER.take(reader, o, "order_id", path)
     lines_raw = ORDER.take(reader, o, "lines", path)
     lines: list[LineIn] = []
-    for i, ln in enumerate(lines_raw or []):
-        lp = f"{path}.lines[{i}]" if path else f"lines[{i}]"
-        vals = _LINE.read(reader, ln, lp)
-        if vals is None:
-            continue
+    for lp, vals in _LINE.read_each(reader, lines_raw, join_path(path, "lines")):
         lid, sku, qty = vals
         if sku is not None and skus is not None and sku not in skus:
             reader.fail(f"{lp}.sku", f"unknown sku {sku!r}")

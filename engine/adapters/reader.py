@@ -474,6 +474,33 @@ class Shape:
             return None
         return self.slow(reader, o, path)
 
+    def read_each(self, reader: Reader, items: Iterable[Any] | None, prefix: str) -> Iterator[tuple[str, tuple]]:
+        """``(path, values)`` for each element of ``items`` (the list at ``prefix``), read by :meth:`read`.
+
+        An element that is not an object is recorded and skipped. Lazy, as
+        :meth:`Reader.objects`, so the problems of the elements keep document
+        order with those the caller records while handling each one.
+
+        Parameters
+        ----------
+        reader : Reader
+            Where problems are recorded.
+        items : iterable, optional
+            The elements; ``None`` (a list that was absent or bad) reads as empty.
+        prefix : str
+            The list's JSON path; element ``i`` sits at ``prefix[i]``.
+
+        Yields
+        ------
+        tuple of (str, tuple)
+            The element's JSON path and its field values, as :meth:`read` returns them.
+        """
+        for i, d in enumerate(items or ()):
+            path = f"{prefix}[{i}]"
+            vals = self.read(reader, d, path)
+            if vals is not None:
+                yield path, vals
+
     def slow(self, reader: Reader, o: dict, path: str) -> tuple:
         """Field by field through :meth:`Reader.take`, recording every problem at ``path``."""
         take = self.take_field

@@ -426,11 +426,7 @@ class ShopifyAdapter(Adapter):
         lines: list[LineIn] = []
         fo_info: list[dict[str, Any]] = []
         per_item: dict[str, int] = {}
-        for j, fo in enumerate(fos or ()):
-            path = f"fulfillment_orders[{j}]"
-            vals = _FULFILLMENT_ORDER.read(reader, fo, path)
-            if vals is None:
-                continue
+        for path, vals in _FULFILLMENT_ORDER.read_each(reader, fos, "fulfillment_orders"):
             fid, oid, assigned, status, request, actions, dm, dest, fo_lines = vals
             if (oid is not None and raw_id is not None and oid != raw_id
                     and _gid_tail(oid) != _gid_tail(raw_id)):
@@ -453,11 +449,7 @@ class ShopifyAdapter(Adapter):
                 "method": method, "reason": reason, "lines": held_lines, "destination": dest,
             })
             routed = reason is None and fkey_of_fo is not None
-            for k, fl in enumerate(fo_lines or ()):
-                lp = f"{path}.line_items[{k}]"
-                vals = _FO_LINE.read(reader, fl, lp)
-                if vals is None:
-                    continue
+            for lp, vals in _FO_LINE.read_each(reader, fo_lines, f"{path}.line_items"):
                 flid, item_ref, inv_item, fqty, ffq = vals
                 if flid is None or item_ref is None or inv_item is None or fqty is None:
                     continue

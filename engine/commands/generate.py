@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate, generate into a staging folder, then move the files into ``--out``."""
-    from sourcewise.data.generate import generate_scenario
+    from sourcewise.data.generate import generate_from_args
     from sourcewise.data.generate import write_scenario
     from sourcewise.engine.scenario import staged_output
 
@@ -40,10 +40,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {msg}", file=sys.stderr)
         return 2
     try:
-        scenario = generate_scenario(
-            n_warehouses=args.n_warehouses, n_stores=args.n_stores, n_vendors=args.n_vendors,
-            n_skus=args.n_skus, orders_per_day=args.orders_per_day, days=args.days, seed=args.seed,
-            country=args.country)
+        scenario = generate_from_args(args)
     except (TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
