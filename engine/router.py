@@ -26,11 +26,16 @@ from sourcewise.engine.batch import network_labels
 from sourcewise.engine.batch import orders_frame
 from sourcewise.engine.batch import orders_from_batch
 from sourcewise.engine.batch import take_str
+from sourcewise.engine.durable import Durable
+from sourcewise.engine.durable import bare
 from sourcewise.engine.explain import ExplainContext
 from sourcewise.engine.holds import Held
 from sourcewise.engine.holds import Piece
 from sourcewise.engine.holds import group_lines
 from sourcewise.engine.holds import held_from_batch
+from sourcewise.engine.ledger import Body
+from sourcewise.engine.ledger import Store
+from sourcewise.engine.ledger import column
 from sourcewise.engine.passes import NO_LIMIT
 from sourcewise.engine.passes import TierPasses
 from sourcewise.models.decision import Decision
@@ -109,7 +114,7 @@ _PACKED_INTS = ("_on_hand", "_safety", "_reserved", "_cap_orders", "_cap_units",
 _PACKED_FLOATS = ("_nodef", "_skuf", "_entry_fee", "_dual", "_entry_risk", "_entry_demand", "_sku_lb", "_bands")
 
 
-class Router(TierPasses):
+class Router(TierPasses, Durable):
     """Routes orders one at a time against live available-to-promise stock.
 
     Parameters
@@ -130,6 +135,13 @@ class Router(TierPasses):
         SKU attributes for substitute proposals (price closeness alone when omitted).
     business_day : date, optional
         The day capacities count against; see :meth:`set_business_day`.
+    store : str or Store, optional
+        A durable ledger, e.g. ``"sqlite:///ledger.db"`` (see
+        :mod:`sourcewise.engine.ledger`): every change is written there before
+        the call returns, and :meth:`recover` rebuilds the router after a
+        crash. The store must be new; committed orders then leave memory
+        (their decisions are read back from the ledger). Without it the router
+        lives in memory only.
 
     Notes
     -----
@@ -141,7 +153,7 @@ class Router(TierPasses):
 
     def __init__(self, network: Network, inventory: Inventory, policy: Policy | None = None, *,
                  walkin: pd.DataFrame | None = None, vendor_offers=None, gateway=None, substitutes=None,
-                 business_day: date | None = None):
+                 business_day: date | None = None, store: str | Store | None = None):
         if inventory.network is not network:
             raise ValueError("inventory was built for a different network")
         self.network = network
@@ -184,6 +196,11 @@ class Router(TierPasses):
         for a, v in zip(_PACKED_INTS, views, strict=True):
             setattr(self, a, v)
         self._pack_floats()
+        if store is not None:
+            # the gateway is a live connection: Router.recover() takes it again
+            self._attach_store(store, {"network": network, "inventory": inventory, "policy": self.policy,
+                                       "walkin": walkin, "vendor_offers": vendor_offers,
+                                       "substitutes": substitutes, "business_day": self.business_day})
 
     # ------------------------------------------------------------- set-up
     def _init_stores(self, walkin: pd.DataFrame | None) -> None:
@@ -343,6 +360,11 @@ class Router(TierPasses):
         done = self._committed.get(order_id)
         if isinstance(done, Held):
             done = self._committed[order_id] = done.get()
+        if done is None and self._store is not None:
+            # with a store, committed orders leave memory: the ledger answers for them
+            stored = self._stored(order_id)
+            if stored is not None and stored[0] in ("commit", "commit_many"):
+                return stored[1]
         return done
 
     @property
@@ -351,11 +373,19 @@ class Router(TierPasses):
 
     def set_business_day(self, day: date) -> None:
         """Start counting node capacity against ``day``; a new day resets it."""
+        seq = 0
         with self._lock:
             if day != self.business_day:
+                if self._store is not None:
+                    self._usable()
+                caps = self._caps()
                 self.business_day = day
                 self._cap_orders[:] = self.network.capacity_orders
                 self._cap_units[:] = self.network.capacity_units
+                if self._store is not None:
+                    seq = self._record("day", None, f"business day {day.isoformat()}: capacity counts afresh",
+                                       Body(self._changes(caps), day=day))
+        self._durable(seq)
 
     def capacity_left(self, node_id: str) -> tuple[int, int]:
         """Orders and units ``node_id`` can still take today."""
@@ -401,9 +431,16 @@ class Router(TierPasses):
                 col.add("capacity", self.network.nodes[n].node_id, name, f"must be >= 0, got {int(a[n])}")
             arrays.append(a)
         col.raise_if_any()
+        seq = 0
         with self._lock:
+            if self._store is not None:
+                self._usable()
+            caps = self._caps()
             self._cap_orders[:] = np.minimum(arrays[0], UNLIMITED)
             self._cap_units[:] = np.minimum(arrays[1], UNLIMITED)
+            if self._store is not None:
+                seq = self._record("capacity", None, "capacity left set for planning", Body(self._changes(caps)))
+        self._durable(seq)
 
     def holdings(self, order_ids: Iterable[str] | None = None, *,
                  collector: Collector | None = None) -> tuple[tuple[Holding, ...], StockView] | None:
@@ -475,7 +512,10 @@ class Router(TierPasses):
                 po, pu = node_usage(net, inv, h.entries, h.qty)
                 d_o -= po
                 d_u -= pu
+        seq = 0
         with self._lock:
+            if self._store is not None:
+                self._usable()
             if self.business_day != day:
                 return "the business day changed meanwhile; nothing changed"
             if any(self._open.get(h.order_id) is not h.record for h in holdings):
@@ -488,12 +528,24 @@ class Router(TierPasses):
             if ((d_o > 0) & lim_o & (self._cap_orders - d_o < 0)).any() or \
                     ((d_u > 0) & lim_u & (self._cap_units - d_u < 0)).any():
                 return "node capacity changed meanwhile; nothing changed"
+            caps = self._caps()
             self._reserved += delta
             self._cap_orders[lim_o] -= d_o[lim_o]
             self._cap_units[lim_u] -= d_u[lim_u]
+            swapped = []
             for h in holdings:
                 decision, e, q = plans[h.order_id]
-                self._open[h.order_id] = self._swapped(h.record, decision, e, q, day)
+                new = self._open[h.order_id] = self._swapped(h.record, decision, e, q, day)
+                swapped.append(new)
+            if self._store is not None:
+                moved = np.flatnonzero(delta)
+                seq = self._record("swap", None, f"{len(holdings)} order(s) re-planned by the optimizer",
+                                   Body(self._changes(caps, moved, delta[moved]),
+                                        order_ids=[h.order_id for h in holdings],
+                                        decisions=[bare(x.get()) for x in swapped],
+                                        helds=[self._held_record(x) for x in swapped]),
+                                   [h.order_id for h in holdings])
+        self._durable(seq)
         return ""
 
     def _swapped(self, held: Held, decision: Decision, e: np.ndarray, q: np.ndarray, day: date) -> Held:
@@ -536,10 +588,19 @@ class Router(TierPasses):
             for i in np.flatnonzero(~np.isfinite(p) | (p < 0))[:100]:
                 col.add("dual_prices", int(i), "price", f"must be finite and >= 0, got {p[i]!r}")
         col.raise_if_any()
+        seq = 0
         with self._lock:
-            self._dual = p.copy()
-            self._sku_lb = self._sku_bounds()
-            self._pack_floats()
+            if self._store is not None:
+                self._usable()
+            self._set_prices(p)
+            if self._store is not None:
+                seq = self._record("prices", None, "dual prices set", Body(prices=column(p)))
+        self._durable(seq)
+
+    def _set_prices(self, p: np.ndarray) -> None:
+        self._dual = p.copy()
+        self._sku_lb = self._sku_bounds()
+        self._pack_floats()
 
     def _pack_floats(self) -> None:
         """Copy the float arrays into a new buffer for K.route_one, and point the router and
@@ -573,11 +634,18 @@ class Router(TierPasses):
         if j < 0:
             col.add("stock", f"{node_id}/{sku}", "node_id/sku", "no inventory entry for this pair")
             col.raise_if_any()
+        seq = 0
         with self._lock:
+            if self._store is not None:
+                self._usable()
             if delta < 0:
                 free = max(0, int(self._on_hand[j] - self._reserved[j]))
                 delta = -min(-delta, free)
             self._on_hand[j] += delta
+            if self._store is not None:
+                seq = self._record("adjust", None, f"stock of {sku} at {node_id} changed by {int(delta):+d}",
+                                   Body(self._changes(None, [j], on_hand=[delta])))
+        self._durable(seq)
         return int(delta)
 
     def _entries(self, node: np.ndarray, sku: np.ndarray) -> np.ndarray:
@@ -619,18 +687,25 @@ class Router(TierPasses):
                 col.add("stock", int(i), "entry", f"no inventory entry {int(e[i])}")
         col.raise_if_any()
         with self._lock:
+            if self._store is not None:
+                self._usable()
             if len(np.unique(e)) == len(e):
                 free = np.maximum(self._on_hand[e] - self._reserved[e], 0)
                 applied = np.where(d < 0, -np.minimum(-d, free), d)
                 self._on_hand[e] += applied
-                return applied
-            applied = np.empty_like(d)
-            for i, (j, x) in enumerate(zip(e.tolist(), d.tolist(), strict=True)):
-                if x < 0:
-                    x = -min(-x, max(0, int(self._on_hand[j] - self._reserved[j])))
-                self._on_hand[j] += x
-                applied[i] = x
-            return applied
+            else:
+                applied = np.empty_like(d)
+                for i, (j, x) in enumerate(zip(e.tolist(), d.tolist(), strict=True)):
+                    if x < 0:
+                        x = -min(-x, max(0, int(self._on_hand[j] - self._reserved[j])))
+                    self._on_hand[j] += x
+                    applied[i] = x
+            seq = 0
+            if self._store is not None:
+                seq = self._record("adjust", None, f"stock of {len(e)} entr(ies) adjusted",
+                                   Body(self._changes(None, e, on_hand=applied)))
+        self._durable(seq)
+        return applied
 
     # ---------------------------------------------------------------- routing
     def _strategy_code(self, strategy: str | None) -> tuple[str, int]:
@@ -700,17 +775,55 @@ class Router(TierPasses):
             if existing is not None:
                 return existing
         sku_idx = self._validate(order)
+        store = self._store
         with self._lock:
             if oid in self._open or oid in self._committed:
                 existing = self.decision(oid)
                 if existing is not None:
                     return existing
+            if store is not None:
+                self._usable()
+                # under the lock: a commit on another thread cannot slip in between; the
+                # filter spares the store a query for the ids it certainly never saw (it
+                # keeps the id even if routing fails below: that only costs a query later)
+                if self._seen.check_add(oid):
+                    prior = self._prior(order)
+                    if prior is not None:
+                        return prior
+            caps = self._caps()
             held = self._route_simple(order, sku_idx, name, code)
             if not isinstance(held, Held):
                 # ``held`` names the tier whose single-node search already declined, if any
                 held = self._route_locked(order, sku_idx, name, code, free=None, exclude=None, declined=held)
             self._open[order.order_id] = held
+            seq = 0
+            if store is not None:
+                try:
+                    seq = self._record_held("route", held, order, caps, f"routed ({name}): {held.decision.status}")
+                except BaseException:
+                    # not in the ledger: not made
+                    del self._open[oid]
+                    self._give_back(held)
+                    raise
+        self._durable(seq)
         return held.decision
+
+    def _prior(self, order: Order) -> Decision | None:
+        """With a store, the decision of an order the ledger holds as committed (None: route it).
+
+        The same content gets the committed decision back; other content with
+        the same id is refused, since the id is spent.
+        """
+        stored = self._stored(order.order_id)
+        if stored is None or stored[0] not in ("commit", "commit_many"):
+            return None
+        _, decision, before = stored
+        if before is not None and before != order:
+            col = Collector()
+            col.add("orders", order.order_id, "order_id",
+                    "already committed with different content; an order id can be used once")
+            col.raise_if_any()
+        return decision
 
 
     # ---------------------------------------------------------- reservations
@@ -734,24 +847,43 @@ class Router(TierPasses):
 
     def release(self, order_id: str) -> Decision:
         """Give back the stock (and today's capacity) ``order_id`` reserved; it may be routed again."""
+        seq = 0
         with self._lock:
+            if self._store is not None:
+                self._usable()
             held = self._pop_held(order_id)
             if held is None:
                 raise ReservationError(f"order {order_id!r} holds no reservation")
+            caps = self._caps()
             self._give_back(held)
+            if self._store is not None:
+                e, q = held.rows()
+                seq = self._record("release", order_id, "released: its stock and capacity given back",
+                                   Body(self._changes(caps, e, -q)))
+        self._durable(seq)
         return held.get()
 
     def commit(self, order_id: str) -> Decision:
         """Consume the reserved stock (the order shipped); routing it again returns this decision."""
+        seq = 0
         with self._lock:
+            if self._store is not None:
+                self._usable()
             held = self._pop_held(order_id)
             if held is None:
                 raise ReservationError(f"order {order_id!r} holds no reservation")
             entries, qty = held.rows()
             np.subtract.at(self._reserved, entries, qty)
             np.subtract.at(self._on_hand, entries, qty)
-            self._committed[order_id] = held.get()
-        return self._committed[order_id]
+            decision = held.get()
+            if self._store is None:
+                self._committed[order_id] = decision
+            else:
+                # the ledger keeps it: committed orders leave memory
+                seq = self._record("commit", order_id, "committed: shipped, its stock consumed",
+                                   Body(self._changes(None, entries, -qty, -qty)))
+        self._durable(seq)
+        return decision
 
     def commit_many(self, order_ids: Iterable[str]) -> int:
         """:meth:`commit` many orders; their decisions are built only if asked for later.
@@ -766,15 +898,23 @@ class Router(TierPasses):
             missing = [oid for oid in ids if oid not in self._open]
             if missing:
                 raise ReservationError(f"{len(missing)} order(s) hold no reservation, e.g. {missing[0]!r}")
+            if self._store is not None:
+                self._usable()
             held = [self._pop_held(oid) for oid in ids]
+            seq = 0
             if held:
                 rows = [h.rows() for h in held]
                 ent = np.concatenate([e for e, _ in rows])
                 qty = np.concatenate([q for _, q in rows])
                 np.subtract.at(self._reserved, ent, qty)
                 np.subtract.at(self._on_hand, ent, qty)
-            for oid, h in zip(ids, held, strict=True):
-                self._committed[oid] = h
+                if self._store is not None:
+                    seq = self._record("commit_many", None, f"{len(ids)} order(s) committed",
+                                       Body(self._changes(None, ent, -qty, -qty), order_ids=ids), ids)
+            if self._store is None:
+                for oid, h in zip(ids, held, strict=True):
+                    self._committed[oid] = h
+        self._durable(seq)
         return len(ids)
 
     def reroute(self, order_id: str, rejected_node: str, lines: Iterable[str] | None = None,
@@ -797,9 +937,13 @@ class Router(TierPasses):
         """
         col = Collector()
         with self._lock:
+            if self._store is not None:
+                self._usable()
             held = self._open_held(order_id)
             if held is None:
                 raise ReservationError(f"order {order_id!r} holds no reservation")
+            caps = self._caps()
+            old_rows = tuple(a.copy() for a in held.rows())
             held_pieces = held.piece_list()
             if held_pieces is None:
                 col.add("reroute", order_id, "order_id", "orders routed in a batch cannot be re-routed; route() them")
@@ -822,6 +966,8 @@ class Router(TierPasses):
                 col.add("reroute", order_id, "rejected_node", f"{rejected_node!r} ships none of those lines")
                 col.raise_if_any()
             keep = [pc for pc in held_pieces if pc not in hit]
+            touched = np.array(sorted({pc.entry for pc in hit if pc.entry >= 0}), np.int64)
+            on_hand_before = self._on_hand[touched].copy()
             # release the rejected share and correct the node's stock (once per entry: a SKU can sit
             # in two pieces at the node after an earlier re-route)
             for pc in hit:
@@ -878,7 +1024,13 @@ class Router(TierPasses):
                 merged.cap_nodes = np.concatenate([h.cap_nodes for h in caps])
                 merged.cap_units = np.concatenate([h.cap_units for h in caps], axis=1)
             self._open[order_id] = merged
-            return merged.decision
+            seq = 0
+            if self._store is not None:
+                seq = self._record_held("reroute", merged, order, caps,
+                                        f"re-routed after {rejected_node} rejected {sum(pc.qty for pc in hit)} unit(s)",
+                                        old_rows, (touched, self._on_hand[touched] - on_hand_before))
+        self._durable(seq)
+        return merged.decision
 
     # ------------------------------------------------------------------ batch
     def route_many(self, orders: OrderBatch | Iterable[Order], strategy: str | None = None) -> BatchResult:
@@ -909,12 +1061,21 @@ class Router(TierPasses):
                 for oid in ids:
                     if oid in self._open or oid in self._committed:
                         col.add("orders", str(oid), "order_id", "already routed; use route() to fetch it")
+            if self._store is not None and not col.problems:
+                self._usable()
+                for oid in self._spent(ids):
+                    col.add("orders", str(oid), "order_id", "already committed; use route() to fetch it")
             col.raise_if_any()
             special = batch.method is not None and bool((batch.method != "ship").any())
             channels = batch.channel is not None and any(t.channels for t in self.policy.tiers)
             if special or channels or self._gateway is not None:
-                return self._route_many_slow(batch, name)
-            return self._route_many_fast(batch, name, code, ids)
+                result = self._route_many_slow(batch, name)
+            else:
+                result = self._route_many_fast(batch, name, code, ids)
+            seq = self._last_seq
+        if self._store is not None:
+            self._durable(seq)
+        return result
 
     def _route_many_fast(self, batch: OrderBatch, name: str, code: int, ids: list[str]) -> BatchResult:
         net, pol = self.network, self.policy
@@ -937,6 +1098,7 @@ class Router(TierPasses):
         dest = unit_vectors(batch.lat, batch.lon).reshape(batch.n_orders, 3)
         hour, max_days = self._batch_service(batch)
         params = self._params(None, 0.0, -1.0)
+        caps = self._caps()
         # tiers with no node at all would only scan entries to reject them
         live = np.flatnonzero(self._tier_masks.any(axis=1))
         out_g, out_n, out_q, out_e, out_t, costs, ships, km, days = K.route_batch(
@@ -979,6 +1141,9 @@ class Router(TierPasses):
         finally:
             if was_enabled:
                 gc.enable()
+        if self._store is not None:
+            self._record_batch(batch, result, name, (out_e, out_q, out_t), al, bl, caps)
+            self._seen.add(ids)
         return result
 
     def _batch_service(self, batch: OrderBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -1002,8 +1167,12 @@ class Router(TierPasses):
         decisions = []
         for order in orders:
             sku_idx = self._validate(order)
+            caps = self._caps()
             held = self._route_locked(order, sku_idx, name, K.STRATEGY_CODES[name], free=None, exclude=None)
             self._open[order.order_id] = held
+            if self._store is not None:
+                self._record_held("route", held, order, caps, f"routed ({name}): {held.decision.status}")
+                self._seen.add_one(order.order_id)
             decisions.append(held.decision)
         return decisions_to_tables(decisions)
 

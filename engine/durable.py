@@ -1,0 +1,371 @@
+"""The router's side of the durable ledger: what each change writes, and replaying it.
+
+A mixin of :class:`~sourcewise.engine.router.Router`, as
+:class:`~sourcewise.engine.passes.TierPasses` is: its state is the router's.
+Every state-changing router method calls :meth:`Durable._record` under the
+router's lock once its effects are made, and :meth:`Durable._durable` before
+it returns; :meth:`Durable.recover` builds a router from a store's set-up and
+replays its entries with :meth:`Durable._replay`. Without a store both are a
+single attribute test.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+from itertools import repeat
+from typing import Any
+
+import msgspec
+import numpy as np
+import pandas as pd
+
+from sourcewise.engine.batch import BatchResult
+from sourcewise.engine.batch import orders_from_batch
+from sourcewise.engine.holds import Held
+from sourcewise.engine.holds import Piece
+from sourcewise.engine.holds import held_from_batch
+from sourcewise.engine.ledger import BatchRecord
+from sourcewise.engine.ledger import Body
+from sourcewise.engine.ledger import Changes
+from sourcewise.engine.ledger import Entry
+from sourcewise.engine.ledger import HeldRecord
+from sourcewise.engine.ledger import IdFilter
+from sourcewise.engine.ledger import Store
+from sourcewise.engine.ledger import StoreError
+from sourcewise.engine.ledger import array
+from sourcewise.engine.ledger import column
+from sourcewise.engine.ledger import decode_body
+from sourcewise.engine.ledger import dump_setup
+from sourcewise.engine.ledger import encode_body
+from sourcewise.engine.ledger import load_setup
+from sourcewise.engine.ledger import open_store
+from sourcewise.models.decision import Decision
+from sourcewise.models.order import Order
+from sourcewise.models.tables import OrderBatch
+
+_BATCH_FIELDS = ("order_id", "line_ptr", "line_id", "sku", "qty", "lat", "lon", "allow_split", "max_shipments",
+                 "method", "pickup_node", "service_level", "channel", "placed_at", "allow_substitutes")
+
+
+CLOSED = "the router's store is closed"
+
+
+class LedgerEntry(msgspec.Struct, frozen=True):
+    """One ledger entry, readable: see :meth:`Durable.history`.
+
+    ``stock`` lists ``(node_id, sku, on_hand change, reserved change)`` and
+    ``capacity`` ``(node_id, parcels change, units change)`` of today's
+    remaining capacity; ``decision`` is the order's decision after the entry,
+    where the entry made one.
+    """
+
+    seq: int
+    at: Any
+    kind: str
+    order_id: str | None
+    why: str
+    stock: tuple[tuple[str, str, int, int], ...]
+    capacity: tuple[tuple[str, int, int], ...]
+    decision: Decision | None = None
+
+
+def bare(decision: Decision) -> Decision:
+    """``decision`` without its explanation (a live object the ledger does not keep)."""
+    return decision if decision.explanation is None else msgspec.structs.replace(decision, explanation=None)
+
+
+class Durable:
+    """The ledger-writing and recovery methods of :class:`~sourcewise.engine.router.Router` (a mixin)."""
+
+    _store: Store | None = None
+    _broken: str | None = None
+    _last_seq: int = 0
+    _seen: IdFilter | None = None
+
+    def close(self) -> None:
+        """Let go of the store and its lock, so that another process may recover from it.
+
+        Nothing is lost: every acknowledged change is already in the store.
+        The router then refuses changes, and answers for open orders only.
+        """
+        if self._store is not None and self._broken != CLOSED:
+            self._broken = CLOSED
+            self._store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- writing
+    def _attach_store(self, store: str | Store, setup: dict[str, Any] | None) -> None:
+        """Write to ``store`` from now on; a new ledger starts with ``setup``."""
+        st = open_store(store)
+        try:
+            if setup is not None:
+                if st.setup() is not None:
+                    raise StoreError(f"{st.url} already holds a ledger; use Router.recover() to continue it")
+                st.write_setup(dump_setup(setup))
+        except BaseException:
+            st.close()
+            raise
+        self._store = st
+        self._seen = IdFilter()
+
+    def _usable(self) -> None:
+        """Refuse every change once a write failed: memory may then hold what the ledger lacks."""
+        if self._broken is not None:
+            raise StoreError(f"the ledger could not be written ({self._broken}); recover the router from the store")
+
+    def _record(self, kind: str, order_id: str | None, why: str, body: Body, order_ids=()) -> int:
+        """Append one entry (under the router's lock, after its effects); 0 without a store."""
+        try:
+            seq = self._last_seq = self._store.append(kind, order_id, why, encode_body(body), order_ids)
+            return seq
+        except BaseException as exc:
+            self._broken = str(exc)
+            raise
+
+    def _durable(self, seq: int) -> None:
+        """Return once entry ``seq`` is durable (outside the router's lock: others append meanwhile)."""
+        if seq:
+            try:
+                self._store.sync(seq)
+            except BaseException as exc:
+                self._broken = str(exc)
+                raise
+
+    def _caps(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Today's capacity counters, to diff after a change (only with a store)."""
+        if self._store is None:
+            return None
+        return self._cap_orders.copy(), self._cap_units.copy()
+
+    def _changes(self, caps, entries=None, reserved=None, on_hand=None, nodes=None) -> Changes:
+        """The deltas of one change: per entry, and per node where capacity moved since ``caps``
+        (looking only at ``nodes`` when the caller knows capacity can have moved nowhere else)."""
+        out = Changes()
+        if entries is not None and len(entries):
+            e = np.asarray(entries, np.int64)
+            n = len(e)
+            out.entries = e.tolist()
+            out.reserved = (np.zeros(n, np.int64) if reserved is None else np.asarray(reserved, np.int64)).tolist()
+            out.on_hand = (np.zeros(n, np.int64) if on_hand is None else np.asarray(on_hand, np.int64)).tolist()
+        if caps is not None:
+            if nodes is None:
+                moved = np.flatnonzero((caps[0] != self._cap_orders) | (caps[1] != self._cap_units))
+            else:
+                moved = np.array(sorted(nodes), np.int64)
+                moved = moved[(caps[0][moved] != self._cap_orders[moved]) | (caps[1][moved] != self._cap_units[moved])]
+            if len(moved):
+                out.nodes = moved.tolist()
+                out.cap_orders = (self._cap_orders[moved] - caps[0][moved]).tolist()
+                out.cap_units = (self._cap_units[moved] - caps[1][moved]).tolist()
+        return out
+
+    @staticmethod
+    def _held_record(held: Held) -> HeldRecord:
+        entries, qty = held.rows()
+        pieces = held.piece_list()
+        return HeldRecord(
+            entries.tolist(), qty.tolist(), held.day,
+            None if held.cap_nodes is None else np.asarray(held.cap_nodes).tolist(),
+            None if held.cap_units is None else np.asarray(held.cap_units).tolist(),
+            None if pieces is None else [(p.group, p.node, p.entry, p.qty, p.lead, p.km, p.tier, p.method, p.free)
+                                         for p in pieces],
+            None if held.batch_tiers is None else np.asarray(held.batch_tiers).tolist())
+
+    @staticmethod
+    def _held_of(rec: HeldRecord, decision: Decision, order: Order | None) -> Held:
+        pieces = None if rec.pieces is None else [Piece(*p) for p in rec.pieces]
+        return Held(decision, np.array(rec.entries, np.int64), np.array(rec.qty, np.int64), None, rec.day,
+                    None if rec.cap_nodes is None else np.array(rec.cap_nodes, np.int64),
+                    None if rec.cap_units is None else np.array(rec.cap_units, np.int64).reshape(2, -1),
+                    pieces, order,
+                    batch_tiers=None if rec.batch_tiers is None else np.array(rec.batch_tiers, np.int64))
+
+    def _record_held(self, kind: str, held: Held, order: Order | None, caps, why: str,
+                     reserved_before: tuple[np.ndarray, np.ndarray] | None = None, on_hand=None) -> int:
+        """The entry of an order that now holds ``held`` (routed or re-routed)."""
+        entries, qty = held.rows()
+        nodes = None
+        if reserved_before is not None:
+            # re-routed: the reservation moved from the old rows to the new ones
+            entries = np.concatenate([reserved_before[0], entries])
+            qty = np.concatenate([-reserved_before[1], qty])
+        else:
+            # a new order takes capacity only where it ships (vendor pieces included)
+            pieces = held.piece_list()
+            if pieces is not None:
+                nodes = {p.node for p in pieces}
+        changes = self._changes(caps, entries, qty, nodes=nodes)
+        if on_hand is not None:
+            e, d = on_hand
+            changes.entries += np.asarray(e, np.int64).tolist()
+            changes.reserved += [0] * len(e)
+            changes.on_hand = [0] * (len(changes.entries) - len(e)) + np.asarray(d, np.int64).tolist()
+        d = held.get()
+        return self._record(kind, d.order_id, why, Body(changes, order, bare(d), self._held_record(held)))
+
+    def _record_batch(self, batch: OrderBatch, result: BatchResult, name: str, rows, al, bl, caps) -> int:
+        """The entry of a batch ``route_many`` routed in one compiled call."""
+        out_e, out_q, out_t = rows
+        record = BatchRecord(
+            name, self.business_day, [str(x) for x in batch.order_id.tolist()],
+            {f: column(getattr(batch, f)) for f in _BATCH_FIELDS},
+            {c: column(result.allocations[c].to_numpy()) for c in result.allocations.columns},
+            {c: column(result.orders[c].to_numpy()) for c in result.orders.columns},
+            (column(out_e), column(out_q), column(out_t)), column(np.asarray(al, np.int64)),
+            column(np.asarray(bl, np.int64)))
+        changes = self._changes(caps, out_e, out_q)
+        why = f"batch of {batch.n_orders} order(s) routed ({name})"
+        return self._record("batch", None, why, Body(changes, batch=record), record.order_ids)
+
+    def _spent(self, ids: list[str]) -> list[str]:
+        """Of ``ids`` (none open), those the ledger holds as committed: they cannot be routed again."""
+        maybe = self._seen.maybe(ids)
+        return [x for x, m in zip(ids, maybe.tolist(), strict=True)
+                if m and (last := self._store.last(x)) is not None and last.kind in ("commit", "commit_many")]
+
+    # ----------------------------------------------------------------- reading back
+    def _entry_decision(self, entry: Entry, order_id: str) -> tuple[Decision | None, Order | None]:
+        """The decision and order an entry recorded for ``order_id`` (None where it made none)."""
+        body = decode_body(entry.body)
+        if body.decision is not None and body.decision.order_id == order_id:
+            return body.decision, body.order
+        for d in body.decisions:
+            if d.order_id == order_id:
+                return d, None
+        if body.batch is not None:
+            result, info, batch = self._batch_of(body.batch)
+            o = body.batch.order_ids.index(order_id)
+            al, bl = info[1], info[2]
+            held = held_from_batch((info[0], o, al[o], al[o + 1], bl[o], bl[o + 1]))
+            return bare(held.get()), orders_from_batch(self.network, batch.take(np.array([o])))[0]
+        return None, None
+
+    def _stored(self, order_id: str) -> tuple[str, Decision | None, Order | None] | None:
+        """What the ledger says of an order that is not open: its last entry's kind, its last
+        decision and the order as routed (None when the ledger never saw it)."""
+        if self._store is None or self._broken == CLOSED:
+            return None
+        last = self._store.last(order_id)
+        if last is None:
+            return None
+        for entry in reversed(self._store.history(order_id)):
+            d, order = self._entry_decision(entry, order_id)
+            if d is not None:
+                return last.kind, d, order
+        return last.kind, None, None
+
+    def history(self, order_id: str) -> list[LedgerEntry]:
+        """Every ledger entry about ``order_id``, oldest first (empty without a store).
+
+        Each says when, what kind of change, why, the stock and capacity it
+        moved (node and SKU ids), and the order's decision where it made one.
+        """
+        if self._store is None or self._broken == CLOSED:
+            return []
+        out = []
+        nodes, skus = self._node_ids, self._sku_ids
+        for entry in self._store.history(order_id):
+            body = decode_body(entry.body)
+            ch = body.changes
+            ents = np.asarray(ch.entries, np.int64)
+            stock = tuple((nodes[n], skus[s], int(oh), int(r)) for n, s, oh, r in zip(
+                self._inv.node[ents].tolist(), self._sku_of_entry[ents].tolist(), ch.on_hand, ch.reserved,
+                strict=True))
+            capacity = tuple((nodes[n], int(o), int(u))
+                             for n, o, u in zip(ch.nodes, ch.cap_orders, ch.cap_units, strict=True))
+            d, _ = self._entry_decision(entry, order_id)
+            out.append(LedgerEntry(entry.seq, entry.at, entry.kind, entry.order_id, entry.why, stock, capacity, d))
+        return out
+
+    # ----------------------------------------------------------------- recovery
+    @classmethod
+    def recover(cls, store: str | Store, *, gateway=None):
+        """The router a store's ledger describes: its set-up with every entry replayed.
+
+        Stock on hand, reservations (which order holds which units at which
+        node), open orders and their decisions, capacity used today, the
+        business day and dual prices are as they were after the last
+        acknowledged change; committed orders answer :meth:`decision` from the
+        ledger. The router goes on writing to the same store.
+
+        Parameters
+        ----------
+        store : str or Store
+            ``sqlite:///path`` (see :func:`sourcewise.engine.ledger.parse_url`) or an open store.
+        gateway : VendorGateway, optional
+            The live vendor gateway, which the ledger does not keep.
+
+        Raises
+        ------
+        StoreError
+            When the store holds no ledger, another process writes to it, or it is unreadable.
+        """
+        st = open_store(store)
+        try:
+            data = st.setup()
+            if data is None:
+                raise StoreError(f"{st.url} holds no ledger to recover")
+            setup = load_setup(data)
+            router = cls(**setup, gateway=gateway)
+            router._seen = IdFilter()
+            for entry in st.entries():
+                router._replay(entry)
+        except BaseException:
+            st.close()
+            raise
+        router._store = st
+        return router
+
+    def _batch_of(self, rec: BatchRecord) -> tuple[BatchResult, tuple, OrderBatch]:
+        """A batch entry's result tables, its records' shared part with bounds, and its orders."""
+        result = BatchResult(pd.DataFrame({c: array(v) for c, v in rec.allocations.items()}),
+                             pd.DataFrame({c: array(v) for c, v in rec.decisions.items()}))
+        rows = tuple(array(c) for c in rec.rows)
+        batch = OrderBatch(**{f: array(c) for f, c in rec.orders.items()})
+        info = (result, rec.strategy, rec.day, rows)
+        return result, (info, array(rec.alloc_bounds).tolist(), array(rec.row_bounds).tolist()), batch
+
+    def _replay(self, entry: Entry) -> None:
+        """Apply one entry to this router's state, as the call that wrote it did."""
+        body = decode_body(entry.body)
+        ch = body.changes
+        if ch.entries:
+            e = np.asarray(ch.entries, np.int64)
+            np.add.at(self._on_hand, e, np.asarray(ch.on_hand, np.int64))
+            np.add.at(self._reserved, e, np.asarray(ch.reserved, np.int64))
+        if ch.nodes:
+            n = np.asarray(ch.nodes, np.int64)
+            self._cap_orders[n] += np.asarray(ch.cap_orders, np.int64)
+            self._cap_units[n] += np.asarray(ch.cap_units, np.int64)
+        kind, oid = entry.kind, entry.order_id
+        if kind in ("route", "reroute"):
+            self._open[oid] = self._held_of(body.held, body.decision, body.order)
+            self._seen.add_one(oid)
+        elif kind in ("release", "commit"):
+            self._open.pop(oid, None)
+        elif kind == "commit_many":
+            for x in body.order_ids:
+                self._open.pop(x, None)
+        elif kind == "swap":
+            for d, rec in zip(body.decisions, body.helds, strict=True):
+                old = self._open_held(d.order_id)
+                self._open[d.order_id] = self._held_of(rec, d, None if old is None else old.order)
+        elif kind == "batch":
+            rec = body.batch
+            _, (info, al, bl), _ = self._batch_of(rec)
+            n = len(rec.order_ids)
+            self._seen.add(rec.order_ids)
+            self._open.update(zip(rec.order_ids, zip(repeat(info), range(n), al, islice(al, 1, None), bl,
+                                                     islice(bl, 1, None), strict=False), strict=False))
+        elif kind == "day":
+            self.business_day = body.day
+        elif kind == "prices":
+            self._set_prices(array(body.prices))
+        elif kind not in ("adjust", "capacity"):
+            raise StoreError(f"ledger entry {entry.seq} has unknown kind {kind!r}")
+
