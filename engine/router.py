@@ -27,6 +27,7 @@ from sourcewise.engine.batch import orders_frame
 from sourcewise.engine.batch import orders_from_batch
 from sourcewise.engine.batch import take_str
 from sourcewise.engine.explain import ExplainContext
+from sourcewise.engine.geography import GeoCheck
 from sourcewise.engine.holds import Held
 from sourcewise.engine.holds import Piece
 from sourcewise.engine.holds import group_lines
@@ -183,6 +184,7 @@ class Router(TierPasses):
         for a, v in zip(_PACKED_INTS, views, strict=True):
             setattr(self, a, v)
         self._pack_floats()
+        self._geo = GeoCheck(network, self.policy)  # loads nothing until the first order is checked
 
     # ------------------------------------------------------------- set-up
     def _init_stores(self, walkin: pd.DataFrame | None) -> None:
@@ -708,6 +710,10 @@ class Router(TierPasses):
             if not isinstance(held, Held):
                 # ``held`` names the tier whose single-node search already declined, if any
                 held = self._route_locked(order, sku_idx, name, code, free=None, exclude=None, declined=held)
+            flags = self._geo.flags(order.lat, order.lon)
+            if flags:
+                # a foreign or out-of-reach destination was priced on the domestic model: say so
+                held.decision = msgspec.structs.replace(held.get(), flags=flags)
             self._open[order.order_id] = held
         return held.decision
 
