@@ -13,16 +13,19 @@ from tests.conftest import SAMPLE
 COST_PARTS = ["shipping", "handling", "vendor_fees", "split_penalty", "penalties"]
 
 
-def _check_kpis(kpis: pd.DataFrame, strategies: list[str], n_days: int) -> None:
-    """The invariants the issue names, read back from kpis.csv."""
-    assert (kpis["oversell"] == 0).all()
-    assert (kpis["units_routed"] + kpis["units_unfilled"] == kpis["units_ordered"]).all()
-    np.testing.assert_allclose(kpis[COST_PARTS].sum(axis=1), kpis["cost"], rtol=1e-9, atol=1e-6)
-    assert sorted(kpis["strategy"].unique()) == sorted(strategies)
-    # one row per strategy x day plus one total row per strategy
-    assert len(kpis) == len(strategies) * (n_days + 1)
-    for name, g in kpis.groupby("strategy"):
-        days, total = g[g["date"] != "total"], g[g["date"] == "total"].iloc[0]
+def _check_kpis(daily: pd.DataFrame, totals: pd.DataFrame, strategies: list[str], n_days: int) -> None:
+    """The invariants the issue names, read back from kpis.csv (days) and kpis_total.csv (totals)."""
+    for kpis in (daily, totals):
+        assert (kpis["oversell"] == 0).all()
+        assert (kpis["units_routed"] + kpis["units_unfilled"] == kpis["units_ordered"]).all()
+        np.testing.assert_allclose(kpis[COST_PARTS].sum(axis=1), kpis["cost"], rtol=1e-9, atol=1e-6)
+        assert sorted(kpis["strategy"].unique()) == sorted(strategies)
+    # one row per strategy x day, and one total row per strategy in a table of its own
+    assert len(daily) == len(strategies) * n_days
+    assert len(totals) == len(strategies)
+    assert "total" not in set(daily["date"].astype(str))
+    for name, days in daily.groupby("strategy"):
+        total = totals[totals["strategy"] == name].iloc[0]
         for c in ("orders", "units_ordered", "units_routed", "shipments", "walkin_lost_online"):
             assert days[c].sum() == total[c], (name, c)
         assert total["cost_per_order"] == pytest.approx(total["cost"] / total["orders_shipped"])
@@ -38,8 +41,9 @@ def test_sample_simulation_writes_every_report_file(tmp_path, capsys):
         assert (out / name).stat().st_size > 0, name
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging left behind
     kpis = pd.read_csv(out / "kpis.csv")
-    _check_kpis(kpis, ["nearest", "priority", "cost", "dual", "batch15"], n_days=2)
-    assert kpis["orders"][kpis["date"] == "total"].eq(300).all()
+    totals = pd.read_csv(out / "kpis_total.csv")
+    _check_kpis(kpis, totals, ["nearest", "priority", "cost", "dual", "batch15"], n_days=2)
+    assert totals["orders"].eq(300).all()
     summary = (out / "summary.md").read_text()
     assert "| metric | nearest | priority | cost | dual | batch15 |" in summary
     assert "All hold" in summary
