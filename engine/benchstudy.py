@@ -220,12 +220,16 @@ def measure_point(p: Point, seed: int = 0, log: Callable[[str], None] = print) -
     return row
 
 
+#: Fewest points an exponent is fitted to: a line through two points always fits, and says nothing.
+MIN_FIT_POINTS = 3
+
+
 def fit_exponent(x: list[float] | np.ndarray, y: list[float] | np.ndarray) -> tuple[float, float]:
-    """Least-squares ``log y = a + b log x``; returns ``(b, a)`` (``nan`` for fewer than 2 points)."""
+    """Least-squares ``log y = a + b log x``; returns ``(b, a)`` (``nan`` for fewer than :data:`MIN_FIT_POINTS` points)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     ok = (x > 0) & (y > 0)
-    if ok.sum() < 2:
+    if ok.sum() < MIN_FIT_POINTS:
         return math.nan, math.nan
     b, a = np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)
     return float(b), float(a)
@@ -614,13 +618,30 @@ def write_outputs(out: Path, rows: list[dict[str, Any]], extra: dict[str, Any]) 
     return paths
 
 
-def _plot(rows: list[dict[str, Any]], exps: dict[str, float], path: Path) -> None:
-    import matplotlib
+def _size_label(v: float, _pos: Any = None) -> str:
+    """Compact tick label of a size: 300, 3k, 1.5M."""
+    for div, suffix in ((1e6, "M"), (1e3, "k")):
+        if v >= div:
+            return f"{v / div:g}{suffix}"
+    return f"{v:g}"
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+def scaling_figure(rows: list[dict[str, Any]]):
+    """The log-log scaling chart as a matplotlib Figure (one panel per sweep).
+
+    Size ticks sit at the measured sizes only, with compact labels, and no
+    minor tick is labelled, so labels never overlap. An exponent is fitted
+    only to :data:`MIN_FIT_POINTS` points or more; a panel with fewer says so.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FixedLocator
+    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import LogLocator
+    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import NullLocator
+
+    fig = Figure(figsize=(14, 4.4), layout="constrained")
+    axes = fig.subplots(1, 3)
     for ax, (sweep, axis) in zip(axes, SWEEP_AXIS.items(), strict=True):
         pts = sorted((r for r in rows if r["sweep"] == sweep), key=lambda r: r[axis])
         if not pts:
@@ -634,17 +655,35 @@ def _plot(rows: list[dict[str, Any]], exps: dict[str, float], path: Path) -> Non
             xs = np.geomspace(x.min(), x.max(), 50)
             ax.loglog(xs, np.exp(a) * xs ** b, "-", label=f"fit: time ~ size^{b:.2f}")
             ax.loglog(xs, y[0] * xs / x[0], ":", color="grey", label="linear reference")
+        else:
+            ax.text(0.5, 0.5, f"{len(pts)} point{'s' if len(pts) != 1 else ''}: too few to fit an exponent\n"
+                              f"({MIN_FIT_POINTS} needed)", transform=ax.transAxes, ha="center", va="center",
+                    fontsize=9, color="#a04000")
+        ax.xaxis.set_major_locator(FixedLocator(np.unique(x)))
+        ax.xaxis.set_major_formatter(FuncFormatter(_size_label))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_major_locator(LogLocator(base=10, numticks=6))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        if len(np.unique(x)) == 1:
+            ax.set_xlim(x[0] / 2, x[0] * 2)
         fixed = {k: v for k, v in (("orders", pts[0]["n_orders"]), ("nodes", pts[0]["n_nodes"]),
                                    ("SKUs", pts[0]["n_skus"])) if k.lower() != sweep}
         ax.set_title(f"time vs {sweep} ({', '.join(f'{v:,} {k}' for k, v in fixed.items())})", fontsize=9)
         ax.set_xlabel(sweep)
         ax.set_ylabel("seconds")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
     fig.suptitle("Sourcewise route_many scaling (log-log)")
-    fig.tight_layout()
+    return fig
+
+
+def _plot(rows: list[dict[str, Any]], exps: dict[str, float], path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = scaling_figure(rows)
+    FigureCanvasAgg(fig)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _fmt(v: Any, spec: str = ",.0f") -> str:
@@ -722,6 +761,7 @@ def markdown(rows: list[dict[str, Any]], exps: dict[str, float], extra: dict[str
     lines += ["", "## Scaling exponents (least squares on log-log)", "",
               "| sweep | exponent of time in size |", "|---|---:|"]
     lines += [f"| {k} | {_fmt(v, '.2f')} |" for k, v in exps.items()]
+    lines += ["", f"An exponent is fitted only to {MIN_FIT_POINTS} sizes or more; '-' marks a sweep with fewer."]
     # either run can be the one that failed
     lines += _measured("Compiled vs NUMBA_DISABLE_JIT=1", extra.get("nojit"), "ratio", _nojit_text,
                        lambda nj: nj.get("jit", {}).get("error") or nj.get("nojit", {}).get("error"))

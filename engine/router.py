@@ -29,6 +29,7 @@ from sourcewise.engine.batch import take_str
 from sourcewise.engine.durable import Durable
 from sourcewise.engine.durable import bare
 from sourcewise.engine.explain import ExplainContext
+from sourcewise.engine.geography import GeoCheck
 from sourcewise.engine.holds import Held
 from sourcewise.engine.holds import Piece
 from sourcewise.engine.holds import group_lines
@@ -196,6 +197,7 @@ class Router(TierPasses, Durable):
         for a, v in zip(_PACKED_INTS, views, strict=True):
             setattr(self, a, v)
         self._pack_floats()
+        self._geo = GeoCheck(network, self.policy)  # loads nothing until the first order is checked
         if store is not None:
             # the gateway is a live connection: Router.recover() takes it again
             self._attach_store(store, {"network": network, "inventory": inventory, "policy": self.policy,
@@ -795,6 +797,10 @@ class Router(TierPasses, Durable):
             if not isinstance(held, Held):
                 # ``held`` names the tier whose single-node search already declined, if any
                 held = self._route_locked(order, sku_idx, name, code, free=None, exclude=None, declined=held)
+            flags = self._geo.flags(order.lat, order.lon)
+            if flags:
+                # a foreign or out-of-reach destination was priced on the domestic model: say so
+                held.decision = msgspec.structs.replace(held.get(), flags=flags)
             self._open[order.order_id] = held
             seq = 0
             if store is not None:

@@ -162,6 +162,11 @@ class Decision(msgspec.Struct, frozen=True):
     substitutes : tuple of (line_id, tuple of (sku, score))
         Proposed in-stock alternatives for unfilled lines, best first. They
         are proposals only; nothing is allocated for them.
+    flags : tuple of str
+        Geography warnings: the destination is outside every shipping node's
+        country, or farther than every node's service radius. The decision
+        then rests on the domestic cost model and transit bands, so its
+        costs and promise dates are estimates (see ``sourcewise.engine.geography``).
     """
 
     order_id: str
@@ -173,6 +178,7 @@ class Decision(msgspec.Struct, frozen=True):
     explanation: Explanation | None = None
     unfilled: tuple[tuple[str, int], ...] = ()
     substitutes: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
+    flags: tuple[str, ...] = ()
 
     @property
     def backordered(self) -> tuple[tuple[str, int], ...]:

@@ -257,6 +257,9 @@ class Policy:
         tiers left. Default: own warehouses and stores by cost, then vendors.
     stores, service, methods, substitutes, vendors
         Sections of ``policy.toml`` with the same names.
+    currency : str
+        ISO 4217 code of every money figure (costs, fees, penalties, item
+        prices); reports name it on their money axes and columns.
     """
 
     strategy: str = "cost"
@@ -271,6 +274,7 @@ class Policy:
     methods: MethodPolicy = field(default_factory=MethodPolicy)
     substitutes: SubstitutePolicy = field(default_factory=SubstitutePolicy)
     vendors: VendorPolicy = field(default_factory=VendorPolicy)
+    currency: str = "USD"
 
     def __post_init__(self) -> None:
         col = Collector()
@@ -286,6 +290,9 @@ class Policy:
             col.add("policy", None, "tiers", "at least one tier is needed")
         if len(set(names)) != len(names):
             col.add("policy", None, "tiers", f"tier names must be unique, got {names}")
+        cur = self.currency
+        if not isinstance(cur, str) or len(cur) != 3 or not (cur.isascii() and cur.isalpha() and cur.isupper()):
+            col.add("policy", None, "currency", f"must be a three-letter ISO 4217 code such as USD, got {cur!r}")
         sp = self.split_penalty
         if isinstance(sp, bool) or not isinstance(sp, int | float) or not math.isfinite(sp) or sp < 0:
             col.add("policy", None, "split_penalty", f"must be a finite number >= 0, got {sp!r}")

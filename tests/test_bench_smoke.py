@@ -40,3 +40,23 @@ def test_one_pytest_benchmark_at_smallest_size():
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "1 passed" in proc.stdout
+
+
+def test_scaling_chart_fits_only_three_points_or_more_and_labels_measured_sizes():
+    def row(sweep, n_orders, n_nodes, n_skus, secs):
+        return {"sweep": sweep, "n_orders": n_orders, "n_nodes": n_nodes, "n_skus": n_skus, "engine_s_median": secs}
+
+    rows = [row("orders", n, 50, 1_000, n / 1e4) for n in (300, 1_000, 3_000)]
+    rows += [row("skus", 1_000, 50, s, 0.1 + s / 1e6) for s in (1_000, 10_000)]
+    assert bs.fit_exponent([1, 10], [2, 20]) == (pytest.approx(float("nan"), nan_ok=True),) * 2
+    assert bs.exponents(rows)["skus"] != bs.exponents(rows)["skus"]  # nan: two sizes fit nothing
+    fig = bs.scaling_figure(rows)
+    orders_ax, _, skus_ax = fig.axes
+    assert any(t.get_text().startswith("fit:") for t in orders_ax.get_legend().get_texts())
+    assert not any(t.get_text().startswith("fit:") for t in skus_ax.get_legend().get_texts())
+    assert any("too few to fit" in t.get_text() for t in skus_ax.texts)
+    # ticks only at the measured sizes, with compact labels, and no labelled minor ticks
+    assert [t for t in orders_ax.get_xticks()] == [300, 1_000, 3_000]
+    labels = [orders_ax.xaxis.get_major_formatter()(v, i) for i, v in enumerate((300, 1_000, 3_000))]
+    assert labels == ["300", "1k", "3k"]
+    assert list(orders_ax.xaxis.get_minorticklocs()) == []

@@ -393,6 +393,7 @@ def render_decision(decision: Decision, notes: Iterable[str] = ()) -> dict[str, 
     carry none, and then shipments are grouped from the allocations
     (without distances).
     """
+    notes = list(notes)
     c = decision.cost
     shipments = [
         {"node_id": s.node_id, "units": s.units, "distance_km": s.distance_km,
@@ -416,7 +417,8 @@ def render_decision(decision: Decision, notes: Iterable[str] = ()) -> dict[str, 
         "cost": {"shipping": c.shipping, "handling": c.handling, "vendor_fees": c.vendor_fees,
                  "split_penalty": c.split_penalty, "penalties": c.penalties, "total": c.total},
         "unfilled": [{"line_id": lid, "qty": q} for lid, q in decision.unfilled],
-        "notes": list(notes),
+        # the router's geography flags (a foreign or out-of-reach destination) travel with the notes
+        "notes": [*notes, *(f for f in decision.flags if f not in notes)],
     }
 
 

@@ -108,6 +108,8 @@ def summary_notes(bound: Bound, decision: Decision | None) -> list[str]:
 
 
 def _add_location_notes(notes: list[str], bound: Bound, decision: Decision) -> None:
+    # a foreign or out-of-reach destination: the router's geography flags go out with the response
+    notes.extend(f for f in decision.flags if f not in notes)
     approximate = bound.catalog.approximate
     if approximate:
         # a location placed by a centroid makes this decision's distances estimates too

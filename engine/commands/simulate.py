@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "simulate", help="replay a scenario day by day under several strategies and compare them",
         description="Replay the scenario's orders in time order once per strategy, from the same starting "
                     "stock, with daily capacity resets, replenishment, walk-in sales, store pick rejections "
-                    "and vendor failures; write kpis.csv, summary.md and plots to --out.")
+                    "and vendor failures; write kpis.csv, kpis_total.csv, nodes.csv, node_days.csv, "
+                    "dictionary.csv, summary.md, charts and report.html to --out.")
     p.add_argument("--scenario", required=True, help="scenario folder (CSV or Parquet tables + policy.toml)")
     p.add_argument("--out", required=True, help="output folder for the report")
     p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
@@ -64,6 +65,7 @@ def check_out(out: str) -> str | None:
 def run(args: argparse.Namespace) -> int:
     """Validate everything, replay, write the report; returns the exit code."""
     from sourcewise.engine.scenario import load_scenario
+    from sourcewise.engine.simulate.report import currency_of
     from sourcewise.engine.simulate.report import format_table
     from sourcewise.engine.simulate.report import write_report
 
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     days = prep.n_days
     print(f"Replayed {prep.orders.n_orders:,} orders over {days} day{'s' if days != 1 else ''} with "
           f"{len(config.strategies)} strategies in {elapsed:.1f} s (seed {config.seed})\n")
-    print(format_table(result.kpis))
+    print(format_table(result.kpis, currency_of(result)))
     notes = [n for r in result.results.values() for n in r.notes]
     if notes:
         print("\n" + "\n".join(f"note: {n}" for n in notes))

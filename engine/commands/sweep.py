@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sweep", help="replay policy variants of a grid file on Dask (one task per replay)",
         description="Cross the values of --grid (e.g. store protection x batch windows x vendors on/off), "
                     "replay the scenario once per variant as one Dask task each, and write sweep.csv, "
-                    "sweep_kpis.csv and sweep.png. Without --scheduler an in-process LocalCluster with "
+                    "sweep_kpis.csv, sweep.png and report.html. Without --scheduler an in-process LocalCluster with "
                     f"{MAX_LOCAL_WORKERS} single-threaded worker processes runs the tasks.")
     p.add_argument("--scenario", required=True, help="scenario folder")
     p.add_argument("--grid", required=True, help="grid file (TOML with [sweep] and [grid]; see "
@@ -80,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
         client.close()
         if cluster is not None:
             cluster.close()
-    files = write_sweep(kpis, args.out, args.format)
+    meta = {"scenario": args.scenario, "grid": args.grid, "variants": len(variants),
+            "seeds": ", ".join(sorted({str(v.config.seed) for v in variants})),
+            "scheduler": args.scheduler or f"LocalCluster of {args.workers} worker processes"}
+    files = write_sweep(kpis, args.out, args.format, currency=sc.policy.currency, meta=meta)
     table = sweep_table(kpis)
     cols = ["variant", "cost_per_order", "shipments_per_order", "fill_rate", "share_store", "share_vendor",
             "walkin_lost_online", "on_time_rate"]

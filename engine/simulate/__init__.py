@@ -18,8 +18,11 @@ Modules, by job:
 * :mod:`~sourcewise.engine.simulate.strategies`: batch waves and dual prices;
 * :mod:`~sourcewise.engine.simulate.events`: walk-in sales, pick rejections, vendor failures;
 * :mod:`~sourcewise.engine.simulate.ledger`: the independent stock ledger and the oversell check;
+* :mod:`~sourcewise.engine.simulate.records`: the planner's per-order, per-node and end-of-day figures;
 * :mod:`~sourcewise.engine.simulate.kpis`: the KPI table and its invariants;
-* :mod:`~sourcewise.engine.simulate.report`: ``kpis.csv``, ``summary.md`` and plots;
+* :mod:`~sourcewise.engine.simulate.dictionary`: unit and meaning of every column;
+* :mod:`~sourcewise.engine.simulate.charts`: the charts, as matplotlib figures;
+* :mod:`~sourcewise.engine.simulate.report`: the tables, ``summary.md``, PNGs and ``report.html``;
 * :mod:`~sourcewise.engine.simulate.sweep`: policy sweeps on Dask, one replay per task.
 
 The names of ``report`` and ``sweep`` are importable from here too, but load
@@ -37,9 +40,12 @@ from sourcewise.engine.simulate.config import SimConfig
 from sourcewise.engine.simulate.config import StrategySpec
 from sourcewise.engine.simulate.config import parse_strategy
 from sourcewise.engine.simulate.kpis import KPI_COLUMNS
+from sourcewise.engine.simulate.kpis import RECORDED_COLUMNS
 from sourcewise.engine.simulate.kpis import SUM_COLUMNS
 from sourcewise.engine.simulate.kpis import check_invariants
+from sourcewise.engine.simulate.kpis import daily_rows
 from sourcewise.engine.simulate.kpis import kpi_frame
+from sourcewise.engine.simulate.kpis import total_rows
 from sourcewise.engine.simulate.ledger import OversellError
 from sourcewise.engine.simulate.prepare import Prepared
 from sourcewise.engine.simulate.prepare import take_orders
@@ -71,7 +77,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "DEFAULT_STRATEGIES", "KPI_COLUMNS", "SUM_COLUMNS", "OversellError", "Prepared", "Replay", "SimConfig",
-    "SimulationResult", "StrategyResult", "StrategySpec", "check_invariants", "kpi_frame", "parse_strategy",
-    "simulate", "take_orders", *_LAZY_HOME,
+    "DEFAULT_STRATEGIES", "KPI_COLUMNS", "RECORDED_COLUMNS", "SUM_COLUMNS", "OversellError", "Prepared", "Replay",
+    "SimConfig", "SimulationResult", "StrategyResult", "StrategySpec", "check_invariants", "daily_rows",
+    "kpi_frame", "parse_strategy", "simulate", "take_orders", "total_rows", *_LAZY_HOME,
 ]

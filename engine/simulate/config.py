@@ -104,6 +104,10 @@ class SimConfig:
         Compare the ledger with the router's stock every day (costs a
         snapshot); by default only for scenarios under 200,000 stock entries,
         and always once at the end.
+    records : bool
+        Keep one record per order and per allocation
+        (:attr:`StrategyResult.orders`, :attr:`StrategyResult.allocations`),
+        from which every KPI can be recomputed; about 200 bytes per order.
     """
 
     strategies: tuple[str, ...] = DEFAULT_STRATEGIES
@@ -121,6 +125,7 @@ class SimConfig:
     dual_max_orders: int = 2000
     dual_time_limit: float = 5.0
     verify_router: bool | None = None
+    records: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strategies", tuple(self.strategies))
@@ -156,7 +161,7 @@ class SimConfig:
         number("dual_time_limit", 0.01)
         if self.days is not None:
             number("days", 1, integer=True)
-        for name in ("vendor_failures", "walkin"):
+        for name in ("vendor_failures", "walkin", "records"):
             if not isinstance(getattr(self, name), bool):
                 col.add("simulate", None, name, f"must be true or false, got {getattr(self, name)!r}")
         for level, days in self.sla:

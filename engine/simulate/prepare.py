@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from numba import njit
 
 from sourcewise.engine.batch import orders_from_batch
+from sourcewise.engine.geography import countries
 from sourcewise.engine.scenario import Scenario
 from sourcewise.engine.simulate.config import SimConfig
 from sourcewise.models.errors import Collector
@@ -206,9 +207,17 @@ class Prepared:
         owner = np.repeat(np.arange(bo.n_orders), np.diff(bo.line_ptr))
         self.line_owner = owner
         self.order_units = np.bincount(owner, weights=bo.qty, minlength=bo.n_orders).astype(np.int64)
+        # sales value at the SKUs' list prices: what an unfilled unit loses
+        self.order_value = np.bincount(owner, weights=bo.qty * scenario.network.price[bo.sku], minlength=bo.n_orders)
         self.order_lines = np.diff(bo.line_ptr)
 
     # -- lookups
+    def destination_countries(self) -> np.ndarray:
+        """Country of every order's destination (``""`` when unknown), looked up once for every strategy."""
+        if getattr(self, "_countries", None) is None:
+            self._countries = countries(self.orders.lat, self.orders.lon)
+        return self._countries
+
     def entry_of(self, node: np.ndarray, sku: np.ndarray) -> np.ndarray:
         """Inventory entry of each (node, SKU) position pair, -1 where none is stored."""
         node = np.ascontiguousarray(node, np.int64)

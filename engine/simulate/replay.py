@@ -56,6 +56,8 @@ from sourcewise.engine.simulate.ledger import StockLedger
 from sourcewise.engine.simulate.prepare import Prepared
 from sourcewise.engine.simulate.prepare import order_objects
 from sourcewise.engine.simulate.prepare import take_orders
+from sourcewise.engine.simulate.records import Recorder
+from sourcewise.engine.simulate.records import Shipped
 from sourcewise.engine.simulate.routed import MONEY_COLUMNS
 from sourcewise.engine.simulate.routed import DayBook
 from sourcewise.engine.simulate.routed import rows_from_decisions
@@ -83,6 +85,15 @@ class StrategyResult:
         Wall time of the replay.
     notes : tuple of str
         How batch waves and dual prices were produced.
+    node_days : DataFrame, optional
+        Workload per node and day against its daily capacity (see
+        :meth:`~sourcewise.engine.simulate.records.Recorder.node_days`).
+    orders : DataFrame, optional
+        One record per order: what it got, cost, promise, processing days,
+        whether it was perfect (kept when :attr:`SimConfig.records`).
+    allocations : DataFrame, optional
+        One record per allocation: ``day, pos, node, sku, qty, value``
+        (node and SKU positions in the network).
     """
 
     strategy: str
@@ -90,6 +101,9 @@ class StrategyResult:
     nodes: pd.DataFrame
     seconds: float
     notes: tuple[str, ...] = ()
+    node_days: pd.DataFrame | None = None
+    orders: pd.DataFrame | None = None
+    allocations: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,6 +118,11 @@ class SimulationResult:
         :attr:`StrategyResult.nodes` of every strategy, with a ``strategy`` column.
     results : dict of str to StrategyResult
     config : SimConfig
+    scenario_path : str
+    policy : Policy, optional
+        The policy replayed (its ``strategy`` aside); reports read its currency.
+    node_days : DataFrame, optional
+        :attr:`StrategyResult.node_days` of every strategy, with a ``strategy`` column.
     """
 
     kpis: pd.DataFrame
@@ -111,6 +130,8 @@ class SimulationResult:
     results: dict[str, StrategyResult]
     config: SimConfig
     scenario_path: str = ""
+    policy: Policy | None = None
+    node_days: pd.DataFrame | None = None
 
     @property
     def totals(self) -> pd.DataFrame:
@@ -202,6 +223,7 @@ class Replay:
         self.node_units = np.zeros(net.n_nodes, np.int64)
         self.node_parcels = np.zeros(net.n_nodes, np.int64)
         self.limited = net.capacity_orders < UNLIMITED
+        self.recorder = Recorder(prep, self.spec, self.policy, cfg.records)
         verify = cfg.verify_router if cfg.verify_router is not None else prep.inventory.nnz < 200_000
         rows = [self._day(d, verify) for d in range(prep.n_days)]
         self.stock.verify(self.spec.name, final=True)
@@ -214,7 +236,9 @@ class Replay:
             "capacity_orders": np.where(self.limited, cap, -1),
             "utilization": np.where(self.limited, self.node_parcels / np.maximum(cap, 1), np.nan),
         })
-        return StrategyResult(self.spec.name, daily, nodes, time.perf_counter() - t0, tuple(self.notes))
+        orders, allocations = self.recorder.records()
+        return StrategyResult(self.spec.name, daily, nodes, time.perf_counter() - t0, tuple(self.notes),
+                              self.recorder.node_days(), orders, allocations)
 
     # -- one day
     def _day(self, d: int, verify: bool) -> dict:
@@ -248,6 +272,7 @@ class Replay:
             next_walk += 1
         self.disruptions.apply(day)
         self._ship(d, lo, hi, day)
+        self.recorder.end_of_day(d, self.stock.ledger, s)
         if verify:
             self.stock.verify(self.spec.name, final=False)
         return {"day": d, "date": prep.dates[d].isoformat(), **s}
@@ -318,6 +343,10 @@ class Replay:
         s["units_ordered"] = int(prep.order_units[lo:hi].sum())
         if not day.rows:
             self._capacity_sums(s, np.zeros(net.n_nodes, np.int64))
+            i0, f0 = np.zeros(0, np.int64), np.zeros(0)
+            self.recorder.shipped(d, lo, hi, Shipped(i0, i0, i0, i0, i0, np.zeros((len(MONEY_COLUMNS), 0)), f0,
+                                                     f0 > 0, f0 > 0, f0, i0, i0, i0, i0), s,
+                                  self.cfg.reroute_delay_days)
             return
 
         def cat(field: str) -> np.ndarray:
@@ -343,7 +372,8 @@ class Replay:
         late = np.isin(pos, np.fromiter(day.rerouted, np.int64, count=len(day.rerouted)))
         promised = cat("promised") + late * self.cfg.reroute_delay_days
         s["promised_days_sum"] = float(promised[shipped].sum())
-        s["orders_on_time"] = int((promised[shipped] <= self.sla[pos[shipped]] + 1e-9).sum())
+        on_time = shipped & (promised <= self.sla[pos] + 1e-9)
+        s["orders_on_time"] = int(on_time.sum())
         s["units_routed"] = int(qty.sum())
         by_kind = np.bincount(net.kind[node], weights=qty, minlength=3).astype(np.int64)
         for k, name in enumerate(KINDS):
@@ -352,6 +382,9 @@ class Replay:
         parcels = np.bincount(np.unique(a_pos * net.n_nodes + node) % net.n_nodes, minlength=net.n_nodes)
         self.node_parcels += parcels
         self._capacity_sums(s, parcels)
+        self.recorder.shipped(d, lo, hi, Shipped(pos, st, cat("units"), cat("unfilled"), ships, money, promised,
+                                                 on_time, late, self.sla[pos], a_pos, node, cat("a_sku"), qty),
+                              s, self.cfg.reroute_delay_days)
         # the ledger: shipped units leave their entries; no entry may go below zero
         s["oversell"] = self.stock.ship(ent, qty)
         if s["oversell"]:
@@ -404,10 +437,16 @@ def simulate(scenario: Scenario, config: SimConfig | None = None, *, policy: Pol
     for name in config.strategies:
         results[name] = Replay(prep, name, policy, progress).run()
     kpis = kpi_frame({k: r.daily for k, r in results.items()})
-    nodes = pd.concat([r.nodes.assign(strategy=k) for k, r in results.items()], ignore_index=True)
-    nodes = nodes[["strategy", *[c for c in nodes.columns if c != "strategy"]]]
+    nodes = _with_strategy({k: r.nodes for k, r in results.items()})
+    node_days = _with_strategy({k: r.node_days for k, r in results.items()})
     path = str(scenario.path) if scenario.path is not None else ""
-    return SimulationResult(kpis, nodes, results, config, path)
+    return SimulationResult(kpis, nodes, results, config, path, policy or scenario.policy, node_days)
+
+
+def _with_strategy(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The strategies' frames stacked, ``strategy`` first."""
+    out = pd.concat([f.assign(strategy=k) for k, f in frames.items()], ignore_index=True)
+    return out[["strategy", *[c for c in out.columns if c != "strategy"]]]
 
 
 __all__ = ["Replay", "SimulationResult", "StrategyResult", "simulate"]

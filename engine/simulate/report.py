@@ -1,77 +1,49 @@
-"""Simulation reports: the KPI table, a side-by-side summary and plots.
+"""Simulation reports: the KPI tables and their dictionary, a side-by-side summary, charts and one HTML page.
 
 :func:`write_report` writes, into one folder:
 
-* ``kpis.csv`` (and ``kpis.parquet`` with ``fmt="parquet"``): one row per
-  strategy × day plus a ``total`` row per strategy (see
-  :func:`sourcewise.engine.simulate.kpis.kpi_frame`);
-* ``nodes.csv``: units, parcels and utilization per strategy × node;
+* ``kpis.csv``: one row per strategy × day; ``kpis_total.csv``: one row per
+  strategy over the whole horizon (with ``fmt="parquet"`` also as Parquet;
+  see :func:`sourcewise.engine.simulate.kpis.kpi_frame`);
+* ``nodes.csv``: units, parcels and utilization per strategy × node over the
+  horizon; ``node_days.csv``: the same per day, against daily capacity;
+* ``dictionary.csv``: unit and meaning of every column of those tables;
 * ``summary.md``: the strategies side by side, the run's settings and notes;
-* ``cost_per_order.png``: cost per order by strategy, split into its components;
-* ``splits.png``: shipments per order and the share of split orders;
-* ``fill_rate.png``: fill rate per day and strategy;
-* ``ship_from_map.png``: where units shipped from, per strategy (nodes at
-  their coordinates, sized by units).
-
-Figures are drawn on :class:`matplotlib.figure.Figure` with the Agg canvas,
-never through ``pyplot``, so no global backend or figure state is touched
-(safe in Dask workers and threads).
+* the charts (:mod:`~sourcewise.engine.simulate.charts`): ``cost_per_order.png``,
+  ``splits.png``, ``fill_rate.png``, ``planner_kpis.png``, ``workload.png``,
+  ``ship_from_map.png``;
+* ``report.html``: all of the above on one self-contained page (charts as
+  data URIs, no external file, font, style sheet or script).
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import html
+import io
+from collections.abc import Callable
 from collections.abc import Sequence
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from sourcewise.engine.scenario import staged_output
+from sourcewise.engine.simulate import charts
+from sourcewise.engine.simulate.dictionary import PERFECT_ORDER
+from sourcewise.engine.simulate.dictionary import dictionary_frame
 from sourcewise.engine.simulate.kpis import check_invariants
+from sourcewise.engine.simulate.kpis import daily_rows
+from sourcewise.engine.simulate.kpis import total_rows
 from sourcewise.engine.simulate.replay import SimulationResult
+from sourcewise.models.policy import Policy
 
-#: Rows of the side-by-side table: label, KPI column, format.
-SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("orders", "orders", "{:,.0f}"),
-    ("cost per order", "cost_per_order", "{:.2f}"),
-    ("  shipping", "shipping_per_order", "{:.2f}"),
-    ("  handling", "handling_per_order", "{:.2f}"),
-    ("  vendor fees", "vendor_fees_per_order", "{:.2f}"),
-    ("  split penalty", "split_penalty_per_order", "{:.2f}"),
-    ("  penalties", "penalties_per_order", "{:.2f}"),
-    ("shipments per order", "shipments_per_order", "{:.3f}"),
-    ("split orders", "split_rate", "{:.1%}"),
-    ("fill rate", "fill_rate", "{:.1%}"),
-    ("cancel rate", "cancel_rate", "{:.1%}"),
-    ("backorder rate", "backorder_rate", "{:.1%}"),
-    ("units from warehouses", "share_warehouse", "{:.1%}"),
-    ("units from stores", "share_store", "{:.1%}"),
-    ("units from vendors", "share_vendor", "{:.1%}"),
-    ("avg distance km / parcel", "avg_distance_km", "{:,.0f}"),
-    ("promised days", "promised_days", "{:.2f}"),
-    ("on-time rate", "on_time_rate", "{:.1%}"),
-    ("walk-in stock-outs", "walkin_lost", "{:,.0f}"),
-    ("  caused by online orders", "walkin_lost_online", "{:,.0f}"),
-    ("pick rejections re-routed", "pick_rejections", "{:,.0f}"),
-    ("vendor failures re-routed", "vendor_failures", "{:,.0f}"),
-    ("warehouse utilization", "util_warehouse", "{:.1%}"),
-    ("store utilization", "util_store", "{:.1%}"),
-    ("vendor utilization", "util_vendor", "{:.1%}"),
-    ("oversold entries", "oversell", "{:,.0f}"),
-)
-
-COST_PARTS: tuple[tuple[str, str], ...] = (
-    ("shipping", "shipping_per_order"), ("handling", "handling_per_order"),
-    ("vendor fees", "vendor_fees_per_order"), ("split penalty", "split_penalty_per_order"),
-    ("penalties", "penalties_per_order"),
-)
-KIND_COLORS = {"warehouse": "#1f77b4", "store": "#2ca02c", "vendor": "#d62728"}
-
-REPORT_FILES: tuple[str, ...] = ("kpis.csv", "nodes.csv", "summary.md", "cost_per_order.png", "splits.png",
-                                 "fill_rate.png", "ship_from_map.png")
+Cell = Callable[[pd.Series], str]
 
 
 def _fmt(value, spec: str) -> str:
@@ -80,16 +52,92 @@ def _fmt(value, spec: str) -> str:
     return spec.format(value)
 
 
-def comparison_table(kpis: pd.DataFrame, rows: Sequence[tuple[str, str, str]] = SUMMARY_ROWS) -> pd.DataFrame:
+def _of(part: str, whole: str) -> Cell:
+    """``"31.2% of 7,602"``: a rate with its denominator (the row's label names the unit)."""
+    def cell(r: pd.Series) -> str:
+        if not r[whole]:
+            return "-"
+        return f"{r[part] / r[whole]:.1%} of {r[whole]:,.0f}"
+    return cell
+
+
+def summary_rows(currency: str = "USD") -> tuple[tuple[str, str | Cell, str], ...]:
+    """Rows of the side-by-side table: label, KPI column (or a function of the total row), format."""
+    c = currency
+    return (
+        ("orders", "orders", "{:,.0f}"),
+        (f"cost per order ({c})", "cost_per_order", "{:.2f}"),
+        ("  shipping", "shipping_per_order", "{:.2f}"),
+        ("  handling", "handling_per_order", "{:.2f}"),
+        ("  vendor fees", "vendor_fees_per_order", "{:.2f}"),
+        ("  split penalty", "split_penalty_per_order", "{:.2f}"),
+        ("  penalties", "penalties_per_order", "{:.2f}"),
+        (f"cost per unit ({c})", "cost_per_unit", "{:.2f}"),
+        ("shipments per order", "shipments_per_order", "{:.3f}"),
+        ("split orders (% of shipped orders)", "split_rate", "{:.1%}"),
+        ("fill rate (% of units)", "fill_rate", "{:.1%}"),
+        (f"lost sales value ({c}, list price)", "lost_sales_value", "{:,.0f}"),
+        ("perfect order rate", "perfect_order_rate", "{:.1%}"),
+        ("order processing days (order to ship)", "processing_days", "{:.2f}"),
+        ("promised days", "promised_days", "{:.2f}"),
+        ("on-time rate (promise vs service level)", "on_time_rate", "{:.1%}"),
+        ("orders nothing was routed for", "unsourced_rate", "{:.1%}"),
+        ("orders partly routed", "backorder_rate", "{:.1%}"),
+        ("open backorder units at the end", "backorder_units_open", "{:,.0f}"),
+        ("  mean age, days", "backorder_age_days", "{:.2f}"),
+        ("units from warehouses", "share_warehouse", "{:.1%}"),
+        ("units from stores", "share_store", "{:.1%}"),
+        ("units from vendors", "share_vendor", "{:.1%}"),
+        ("vendor share of value routed", "spend_share_vendor", "{:.1%}"),
+        ("avg distance km / parcel", "avg_distance_km", "{:,.0f}"),
+        ("days of supply, warehouses", "days_of_supply_warehouse", "{:.1f}"),
+        ("days of supply, stores", "days_of_supply_store", "{:.1f}"),
+        ("ending units, warehouses", "ending_units_warehouse", "{:,.0f}"),
+        ("ending units, stores", "ending_units_store", "{:,.0f}"),
+        ("store stock-outs (of SKU-store-days)", _of("stockout_sku_store_days", "store_sku_days"), ""),
+        ("walk-in demand lost (of units wanted)", _of("walkin_lost", "walkin_demand"), ""),
+        ("  lost to online orders", _of("walkin_lost_online", "walkin_demand"), ""),
+        ("pick rejections re-routed", "pick_rejections", "{:,.0f}"),
+        ("vendor failures re-routed", "vendor_failures", "{:,.0f}"),
+        ("warehouse utilization", "util_warehouse", "{:.1%}"),
+        ("store utilization", "util_store", "{:.1%}"),
+        ("vendor utilization", "util_vendor", "{:.1%}"),
+        ("busiest node-day, % of capacity", lambda r: _fmt(np.nanmax([r["peak_util_warehouse"],
+                                                                   r["peak_util_store"],
+                                                                   r["peak_util_vendor"]])
+                                                           if np.isfinite([r["peak_util_warehouse"],
+                                                                           r["peak_util_store"],
+                                                                           r["peak_util_vendor"]]).any()
+                                                           else np.nan, "{:.0%}"), ""),
+        ("destinations flagged outside node countries", "orders_foreign", "{:,.0f}"),
+        ("destinations flagged beyond every node's reach", "orders_out_of_reach", "{:,.0f}"),
+        ("oversold entries", "oversell", "{:,.0f}"),
+    )
+
+
+#: The side-by-side rows in US dollars (see :func:`summary_rows`).
+SUMMARY_ROWS = summary_rows()
+
+#: Charts of a simulation report, by file name.
+CHART_FILES: tuple[str, ...] = ("cost_per_order.png", "splits.png", "fill_rate.png", "planner_kpis.png",
+                                "workload.png", "ship_from_map.png")
+REPORT_FILES: tuple[str, ...] = ("kpis.csv", "kpis_total.csv", "nodes.csv", "node_days.csv", "dictionary.csv",
+                                 "summary.md", *CHART_FILES, "report.html")
+
+
+def comparison_table(kpis: pd.DataFrame, rows: Sequence[tuple[str, str | Cell, str]] | None = None,
+                     currency: str = "USD") -> pd.DataFrame:
     """The strategies' totals side by side: one row per metric, one column per strategy (formatted text)."""
+    rows = summary_rows(currency) if rows is None else rows
     totals = kpis[kpis["date"] == "total"].set_index("strategy")
-    out = {name: [_fmt(totals.at[name, col], spec) for _, col, spec in rows] for name in totals.index}
+    out = {name: [col(totals.loc[name]) if callable(col) else _fmt(totals.at[name, col], spec)
+                  for _, col, spec in rows] for name in totals.index}
     return pd.DataFrame(out, index=[label for label, _, _ in rows])
 
 
-def format_table(kpis: pd.DataFrame) -> str:
+def format_table(kpis: pd.DataFrame, currency: str = "USD") -> str:
     """:func:`comparison_table` as aligned plain text, for the terminal."""
-    t = comparison_table(kpis)
+    t = comparison_table(kpis, currency=currency)
     label_w = max(len(s) for s in t.index)
     widths = [max(len(c), *(len(v) for v in t[c])) for c in t.columns]
     lines = [" " * label_w + "  " + "  ".join(c.rjust(w) for c, w in zip(t.columns, widths, strict=True))]
@@ -106,26 +154,52 @@ def _markdown_table(t: pd.DataFrame) -> str:
     return "\n".join([head, sep, *body])
 
 
+def currency_of(result: SimulationResult) -> str:
+    """The currency of a result's money figures (the replayed policy's)."""
+    return result.policy.currency if result.policy is not None else Policy().currency
+
+
+def definitions(result: SimulationResult) -> list[str]:
+    """The sentences that say what the summary's figures are."""
+    cfg = result.config
+    sla = ", ".join(f"{k} {v:g} d" for k, v in cfg.sla)
+    return [
+        "Per order figures count orders that shipped at least one unit; per unit figures count units routed.",
+        f"Perfect order: {PERFECT_ORDER}.",
+        "Order processing time: days from order to ship (node processing days, a day past the node's cutoff, "
+        "a day for a re-sourced parcel); promised days add the transit band.",
+        f"On-time rate compares each order's promised days (plus a day when re-sourced) with its service level's "
+        f"promise ({sla}, unless the policy sets a deadline): a promise check, not a measured delivery.",
+        "Orders nothing was routed for, and the unfilled units of partly routed orders, stay open backorders: the "
+        "replay neither cancels them nor fills them later.",
+        "Store stock-outs count store x SKU pairs with no unit on hand at a day's end, out of every stocked pair "
+        "and day; walk-in demand lost is units walk-in shoppers could not buy, out of the units they wanted.",
+        "Days of supply: units on hand at the end over units leaving per day (online units, plus walk-in sales "
+        "at stores). Vendor share of value: units from vendors x SKU list price over all units routed x price.",
+        "Utilization: parcels over the daily order capacity of capacity-limited nodes.",
+        "Destinations outside every node's country, or beyond every node's service radius, are flagged: the "
+        "cost model and transit bands are domestic, so their costs and promises are estimates.",
+    ]
+
+
 def summary_markdown(result: SimulationResult, title: str = "Simulation summary") -> str:
-    """``summary.md``: settings, the side-by-side table, invariants and notes."""
+    """``summary.md``: settings, the side-by-side table, definitions, invariants and notes."""
     cfg = result.config
     kpis = result.kpis
     days = kpis[kpis["date"] != "total"]["date"].unique()
     problems = check_invariants(kpis)
+    currency = currency_of(result)
     lines = [
         f"# {title}", "",
         f"- scenario: `{result.scenario_path or '(in memory)'}`",
         f"- days: {len(days)} ({days[0]} to {days[-1]})" if len(days) else "- days: 0",
         f"- seed: {cfg.seed}; store pick rejections: {cfg.pick_reject_rate:.1%} of orders shipped from a store; "
         f"vendor failures: {'1 - reliability per shipment' if cfg.vendor_failures else 'off'}; "
-        f"walk-in sales: {'on' if cfg.walkin else 'off'}",
+        f"walk-in sales: {'on' if cfg.walkin else 'off'}; money in {currency}",
         "", "## Strategies side by side (whole horizon)", "",
-        _markdown_table(comparison_table(kpis)), "",
-        "Per order figures count orders that shipped at least one unit. Cancel rate: orders nothing could be "
-        "sourced for; backorder rate: orders partly sourced. On time: promised days (plus a day when an order "
-        f"was re-sourced) within the service level's promise ({', '.join(f'{k} {v:g} d' for k, v in cfg.sla)}, "
-        "unless the policy sets a deadline). Utilization: parcels over the daily order capacity of "
-        "capacity-limited nodes.", "",
+        _markdown_table(comparison_table(kpis, currency=currency)), "",
+        *[f"- {d}" for d in definitions(result)], "",
+        "Every column of the tables is defined in `dictionary.csv`.", "",
         "## Invariants", "",
         "All hold: no oversell; units routed + units unfilled = units ordered; cost components add up to the "
         "total." if not problems else "\n".join(f"- VIOLATED: {p}" for p in problems), "",
@@ -137,107 +211,185 @@ def summary_markdown(result: SimulationResult, title: str = "Simulation summary"
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- plots
-def _save(fig: Figure, path: Path) -> None:
+# --------------------------------------------------------------------------- figures
+def figures(result: SimulationResult, customers: tuple[np.ndarray, np.ndarray] | None = None
+            ) -> dict[str, tuple[Figure, str]]:
+    """Every chart of the report, by file name, with its caption (nothing is saved)."""
+    kpis, currency = result.kpis, currency_of(result)
+    out = {
+        "cost_per_order.png": (charts.cost_figure(kpis, currency),
+                               f"Cost per shipped order and per unit routed, by component ({currency})."),
+        "splits.png": (charts.splits_figure(kpis), "Parcels per shipped order, and the share of orders split."),
+        "fill_rate.png": (charts.fill_rate_figure(kpis), "Fill rate per day: units routed over units ordered."),
+        "planner_kpis.png": (charts.planner_figure(kpis, currency),
+                             "Perfect orders, processing time, lost sales, days of supply, store stock-outs and "
+                             "vendor share over the whole horizon."),
+    }
+    if result.node_days is not None:
+        out["workload.png"] = (charts.workload_figure(result.node_days),
+                               "Each capacity-limited node's parcels per day over its daily capacity.")
+    out["ship_from_map.png"] = (charts.map_figure(result.nodes, customers),
+                                "Where units shipped from; marker area is proportional to units.")
+    return out
+
+
+def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes."""
     FigureCanvasAgg(fig)
-    fig.savefig(path, format="png", dpi=110)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
 
 
-def plot_cost(kpis: pd.DataFrame, path: Path) -> None:
-    """Stacked bars: cost per order by strategy, by component."""
-    t = kpis[kpis["date"] == "total"].set_index("strategy")
-    fig = Figure(figsize=(1.6 + 1.3 * len(t), 4.2))
-    ax = fig.add_subplot()
-    bottom = np.zeros(len(t))
-    x = np.arange(len(t))
-    for label, col in COST_PARTS:
-        v = t[col].fillna(0).to_numpy(float)
-        ax.bar(x, v, bottom=bottom, label=label, width=0.6)
-        bottom += v
-    for i, v in enumerate(t["cost_per_order"].fillna(0)):
-        ax.text(i, v, f"{v:.2f}", ha="center", va="bottom", fontsize=9)
-    ax.set_xticks(x, t.index, rotation=20)
-    ax.set_ylabel("cost per shipped order")
-    ax.set_title("Cost per order by strategy")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
-    _save(fig, path)
+# --------------------------------------------------------------------------- HTML
+_CSS = """
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;
+color:#222;line-height:1.4;padding:0 1em}
+h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right;vertical-align:top}
+th:first-child,td:first-child{text-align:left}
+table.text td,table.text th{text-align:left}
+tr:nth-child(even) td{background:#fafafa}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.85em;color:#555}
+pre{background:#f6f6f6;padding:.6em;font-size:.8em;overflow-x:auto}
+.flag{background:#fff4e5;border-left:4px solid #f0a030;padding:.4em .8em}
+nav a{margin-right:1em}
+"""
 
 
-def plot_splits(kpis: pd.DataFrame, path: Path) -> None:
-    """Shipments per order and the share of orders split over several parcels."""
-    t = kpis[kpis["date"] == "total"].set_index("strategy")
-    fig = Figure(figsize=(2.0 + 2.0 * len(t), 3.8))
-    x = np.arange(len(t))
-    for k, (col, label, fmt) in enumerate((("shipments_per_order", "shipments per order", "{:.3f}"),
-                                           ("split_rate", "orders split", "{:.1%}"))):
-        ax = fig.add_subplot(1, 2, k + 1)
-        v = t[col].fillna(0).to_numpy(float)
-        ax.bar(x, v, color="#8c564b" if k else "#9467bd", width=0.6)
-        for i, y in enumerate(v):
-            ax.text(i, y, fmt.format(y), ha="center", va="bottom", fontsize=8)
-        ax.set_xticks(x, t.index, rotation=20)
-        ax.set_title(label)
-        if k == 0:
-            ax.set_ylim(min(1.0, v.min() if len(v) else 1.0) * 0.95, max(v.max() if len(v) else 1.0, 1.0) * 1.05)
-    fig.suptitle("Splits by strategy")
-    fig.tight_layout()
-    _save(fig, path)
+def table_html(df: pd.DataFrame, *, index: bool = True, css: str = "") -> str:
+    head = ([""] if index else []) + [str(c) for c in df.columns]
+    rows = ["<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
+    for label, row in df.iterrows():
+        cells = ([f"<td>{html.escape(str(label))}</td>"] if index else []) + \
+                [f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    cls = f' class="{css}"' if css else ""
+    return f"<table{cls}>\n" + "\n".join(rows) + "\n</table>"
 
 
-def plot_fill_rate(kpis: pd.DataFrame, path: Path) -> None:
-    """Fill rate per day, one line per strategy."""
-    d = kpis[kpis["date"] != "total"]
-    fig = Figure(figsize=(7.5, 3.8))
-    ax = fig.add_subplot()
-    for name, g in d.groupby("strategy", sort=False):
-        ax.plot(pd.to_datetime(g["date"]), g["fill_rate"], marker="o" if len(g) < 40 else None, label=name)
-    ax.set_ylabel("fill rate (units routed / ordered)")
-    ax.set_title("Fill rate per day")
-    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    ax.legend(fontsize=8)
-    n_days = d["date"].nunique()
-    ax.xaxis.set_major_locator(mdates.DayLocator(interval=max(1, n_days // 10)))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
-    if n_days == 1:
-        ax.set_xlim(pd.to_datetime(d["date"]).min() - pd.Timedelta(days=1),
-                    pd.to_datetime(d["date"]).max() + pd.Timedelta(days=1))
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    _save(fig, path)
+def _policy_text(policy: Policy | None) -> str:
+    """The replayed policy as ``key = value`` lines."""
+    if policy is None:
+        return "(scenario policy)"
+    lines = []
+    for f in dataclasses.fields(policy):
+        v = getattr(policy, f.name)
+        if dataclasses.is_dataclass(v):
+            lines.append(f"[{f.name}]")
+            lines += [f"  {g.name} = {getattr(v, g.name)!r}" for g in dataclasses.fields(v)]
+        elif f.name == "tiers":
+            lines += [f"[[tiers]] {t.name}: kinds={list(t.kinds)}, max_distance_km={t.max_distance_km:g}"
+                      + (f", regions={list(t.regions)}" if t.regions else "")
+                      + (f", channels={list(t.channels)}" if t.channels else "") for t in v]
+        else:
+            lines.append(f"{f.name} = {v!r}")
+    return "\n".join(lines)
 
 
-def plot_map(nodes: pd.DataFrame, path: Path, customers: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-    """Where units shipped from: nodes at (lon, lat), area by units, colour by kind; one panel per strategy."""
-    names = list(dict.fromkeys(nodes["strategy"]))
-    cols = min(3, len(names))
-    rows = int(np.ceil(len(names) / cols))
-    fig = Figure(figsize=(4.6 * cols, 3.4 * rows + 0.4))
-    top = max(1.0, float(nodes["units"].max()))
-    for i, name in enumerate(names):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        g = nodes[nodes["strategy"] == name]
-        if customers is not None:
-            ax.scatter(customers[1], customers[0], s=1, c="#cccccc", alpha=0.5, linewidths=0)
-        idle = g[g["units"] == 0]
-        ax.scatter(idle["lon"], idle["lat"], s=6, facecolors="none", edgecolors="#999999", linewidths=0.5)
-        busy = g[g["units"] > 0]
-        for kind, color in KIND_COLORS.items():
-            k = busy[busy["kind"] == kind]
-            ax.scatter(k["lon"], k["lat"], s=8 + 400 * k["units"] / top, c=color, alpha=0.6, label=kind,
-                       edgecolors="white", linewidths=0.4)
-        ax.set_title(f"{name}: {int(g['units'].sum()):,} units", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_aspect(1.25)
-        if i == 0:
-            ax.legend(fontsize=7, loc="lower left", markerscale=0.6)
-    fig.suptitle("Where units shipped from (marker area ~ units)")
-    fig.tight_layout()
-    _save(fig, path)
+def html_page(title: str, sections: Sequence[tuple[str, str, str]]) -> str:
+    """A self-contained page: ``sections`` are (anchor, heading, inner HTML)."""
+    nav = "".join(f'<a href="#{a}">{html.escape(h)}</a>' for a, h, _ in sections)
+    body = "\n".join(f'<section id="{a}">\n<h2>{html.escape(h)}</h2>\n{inner}\n</section>'
+                     for a, h, inner in sections)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}'
+            f"</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n<nav>{nav}</nav>\n"
+            f"{body}\n</body>\n</html>\n")
+
+
+def figure_html(name: str, png: bytes, caption: str) -> str:
+    """One chart as an embedded image (a data URI) with its caption."""
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure id="{html.escape(name)}"><img src="data:image/png;base64,{data}" '
+            f'alt="{html.escape(caption)}"><figcaption>{html.escape(name)}: {html.escape(caption)}'
+            "</figcaption></figure>")
+
+
+def run_metadata(result: SimulationResult) -> pd.DataFrame:
+    """Version, scenario, seed and replay settings, one row each."""
+    from sourcewise import __version__
+
+    cfg = result.config
+    days = result.kpis[result.kpis["date"] != "total"]["date"].unique()
+    rows = [
+        ("sourcewise version", __version__),
+        ("written", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+        ("scenario", result.scenario_path or "(in memory)"),
+        ("strategies", ", ".join(cfg.strategies)),
+        ("seed", cfg.seed),
+        ("days", f"{len(days)} ({days[0]} to {days[-1]})" if len(days) else "0"),
+        ("store pick rejections", f"{cfg.pick_reject_rate:.1%} of orders shipped from a store"),
+        ("vendor failures", "1 - reliability per shipment" if cfg.vendor_failures else "off"),
+        ("walk-in sales", "on" if cfg.walkin else "off"),
+        ("currency", currency_of(result)),
+    ]
+    return pd.DataFrame({"value": [str(v) for _, v in rows]}, index=[k for k, _ in rows])
+
+
+def dictionary_html(dictionary: pd.DataFrame) -> str:
+    """The data dictionary as one table per file."""
+    parts = []
+    for table, g in dictionary.groupby("table", sort=False):
+        parts.append(f"<h3>{html.escape(str(table))}</h3>")
+        parts.append(table_html(g[["column", "unit", "meaning"]], index=False, css="text"))
+    return "\n".join(parts)
+
+
+def report_html(result: SimulationResult, charts_png: dict[str, tuple[bytes, str]], dictionary: pd.DataFrame,
+                title: str) -> str:
+    """``report.html`` of a simulation: comparison table, charts, definitions, metadata; self-contained."""
+    kpis = result.kpis
+    currency = currency_of(result)
+    t = comparison_table(kpis, currency=currency)
+    flagged = total_rows(kpis)[["strategy", "orders_foreign", "orders_out_of_reach"]]
+    n_foreign, n_far = int(flagged["orders_foreign"].max()), int(flagged["orders_out_of_reach"].max())
+    if n_foreign or n_far:
+        flags = (f'<p class="flag">{n_foreign:,} order destinations lie outside every node\'s country and '
+                 f"{n_far:,} beyond every node's service radius. They were routed on the domestic cost model and "
+                 "transit bands, so their costs and promise dates are estimates; the decisions carry the same "
+                 "flags.</p>")
+    else:
+        flags = "<p>Every destination lies in a node's country and within a node's service radius.</p>"
+    problems = check_invariants(kpis)
+    inv = ("<p>All hold: no oversell; units routed + units unfilled = units ordered; cost components add up "
+           "to the total.</p>" if not problems else
+           "<ul>" + "".join(f"<li>VIOLATED: {html.escape(p)}</li>" for p in problems) + "</ul>")
+    how = ("<p>Each column of the comparison table is one strategy replayed over the same orders, stock and "
+           "random events; read across a row to compare them. Rates are shares of the denominator the row "
+           "names; money is in " + html.escape(currency) + ". The charts repeat the table (bars start at zero; "
+           "rate axes are in percent); the workload chart shows each capacity-limited node-day, and the map "
+           "where units shipped from. The tables behind every figure are the CSV files beside this page, "
+           "their columns defined below.</p>")
+    notes = "".join(f"<li><code>{html.escape(name)}</code>: {r.seconds:.1f} s"
+                    + "".join(f"; {html.escape(n)}" for n in r.notes) + "</li>" for name, r in result.results.items())
+    sections = [
+        ("how", "How to read this page", how),
+        ("comparison", "Strategies side by side (whole horizon)", table_html(t)),
+        ("geography", "Geography checks", flags),
+        ("charts", "Charts", "\n".join(figure_html(n, png, cap) for n, (png, cap) in charts_png.items())),
+        ("definitions", "KPI definitions", "<ul>" + "".join(f"<li>{html.escape(d)}</li>"
+                                                             for d in definitions(result)) + "</ul>"
+         + dictionary_html(dictionary)),
+        ("invariants", "Invariants", inv),
+        ("run", "Run", table_html(run_metadata(result), css="text") + f"<ul>{notes}</ul>"
+         + "<h3>Policy</h3><pre>" + html.escape(_policy_text(result.policy)) + "</pre>"
+         + "<p>Files beside this page: " + ", ".join(f"<code>{html.escape(f)}</code>" for f in REPORT_FILES)
+         + "</p>"),
+    ]
+    return html_page(title, sections)
 
 
 # --------------------------------------------------------------------------- writing
+def report_tables(result: SimulationResult) -> dict[str, pd.DataFrame]:
+    """The tables of a report, by file name: daily KPIs, totals, nodes and node-days."""
+    out = {"kpis.csv": daily_rows(result.kpis), "kpis_total.csv": total_rows(result.kpis),
+           "nodes.csv": result.nodes}
+    if result.node_days is not None:
+        out["node_days.csv"] = result.node_days
+    return out
+
+
 def write_report(result: SimulationResult, out: str | Path, fmt: str = "csv", *,
                  customers: tuple[np.ndarray, np.ndarray] | None = None, title: str = "Simulation summary"
                  ) -> list[Path]:
@@ -249,7 +401,7 @@ def write_report(result: SimulationResult, out: str | Path, fmt: str = "csv", *,
     out : path
         Created if missing; files of the same names are replaced.
     fmt : {"csv", "parquet"}
-        ``parquet`` writes ``kpis.parquet`` and ``nodes.parquet`` as well.
+        ``parquet`` writes the KPI and node tables as Parquet as well.
     customers : (lat, lon) arrays, optional
         Order destinations drawn faintly under the map.
     title : str
@@ -260,15 +412,27 @@ def write_report(result: SimulationResult, out: str | Path, fmt: str = "csv", *,
     """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be csv or parquet, got {fmt!r}")
+    currency = currency_of(result)
+    tables = report_tables(result)
+    dictionary = dictionary_frame({name: list(df.columns) for name, df in tables.items()}, currency)
     with staged_output(out, ".report-") as (stage, written):
-        result.kpis.to_csv(stage / "kpis.csv", index=False)
-        result.nodes.to_csv(stage / "nodes.csv", index=False)
-        if fmt == "parquet":
-            result.kpis.to_parquet(stage / "kpis.parquet", index=False)
-            result.nodes.to_parquet(stage / "nodes.parquet", index=False)
+        for name, df in tables.items():
+            df.to_csv(stage / name, index=False)
+            if fmt == "parquet":
+                df.to_parquet(stage / name.replace(".csv", ".parquet"), index=False)
+        dictionary.to_csv(stage / "dictionary.csv", index=False)
         (stage / "summary.md").write_text(summary_markdown(result, title), encoding="utf-8")
-        plot_cost(result.kpis, stage / "cost_per_order.png")
-        plot_splits(result.kpis, stage / "splits.png")
-        plot_fill_rate(result.kpis, stage / "fill_rate.png")
-        plot_map(result.nodes, stage / "ship_from_map.png", customers)
+        rendered = {}
+        for name, (fig, caption) in figures(result, customers).items():
+            png = png_bytes(fig)
+            (stage / name).write_bytes(png)
+            rendered[name] = (png, caption)
+        (stage / "report.html").write_text(report_html(result, rendered, dictionary, title), encoding="utf-8")
     return written
+
+
+__all__ = ["CHART_FILES", "REPORT_FILES", "SUMMARY_ROWS", "comparison_table", "currency_of", "definitions",
+           "dictionary_html", "figure_html", "figures", "format_table", "html_page", "png_bytes", "report_html", "report_tables",
+           "run_metadata", "summary_markdown", "summary_rows", "table_html", "write_report"]
+
+

@@ -29,8 +29,8 @@ Grid keys:
 Each variant is submitted as one task that replays the whole scenario with
 its own router, so no engine state is ever shared between workers. The
 scenario is scattered to the workers once. Results are gathered into one
-table (``sweep.csv``: one row per variant; ``sweep_kpis.csv``: per day) and
-one plot (``sweep.png``).
+table (``sweep.csv``: one row per variant; ``sweep_kpis.csv``: per day), one
+plot (``sweep.png``) and one self-contained page (``report.html``).
 
 By default the sweep starts an in-process
 ``distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True)``;
@@ -76,9 +76,13 @@ _POLICY_SECTIONS = ("cost", "stores", "service", "methods", "substitutes", "vend
 #: Totals columns of ``sweep.csv`` after the variant columns.
 SWEEP_COLUMNS: tuple[str, ...] = (
     "orders", "cost_per_order", "shipping_per_order", "handling_per_order", "vendor_fees_per_order",
-    "penalties_per_order", "shipments_per_order", "split_rate", "fill_rate", "cancel_rate", "backorder_rate",
-    "share_warehouse", "share_store", "share_vendor", "avg_distance_km", "promised_days", "on_time_rate",
-    "walkin_lost", "walkin_lost_online", "pick_rejections", "vendor_failures", "util_store", "oversell",
+    "penalties_per_order", "cost_per_unit", "shipments_per_order", "split_rate", "fill_rate", "lost_sales_value",
+    "unsourced_rate", "backorder_rate", "perfect_order_rate", "processing_days",
+    "share_warehouse", "share_store", "share_vendor", "spend_share_vendor", "avg_distance_km", "promised_days",
+    "on_time_rate", "days_of_supply_warehouse", "days_of_supply_store", "stockout_rate",
+    "walkin_demand", "walkin_lost", "walkin_lost_rate", "walkin_lost_online", "walkin_lost_online_rate",
+    "backorder_units_open", "backorder_age_days", "pick_rejections", "vendor_failures", "util_store",
+    "orders_foreign", "orders_out_of_reach", "oversell",
 )
 
 
@@ -300,7 +304,8 @@ def run_variant(scenario: Scenario, variant: Variant) -> pd.DataFrame:
     DataFrame
         The KPI rows (per day and total) with ``variant`` and the grid values first.
     """
-    res = simulate(scenario, variant.config, policy=variant.policy)
+    # the sweep keeps only the KPI rows: per-order records would only travel back and be dropped
+    res = simulate(scenario, variant.config.replace(records=False), policy=variant.policy)
     k = res.kpis.copy()
     front = {"variant": variant.name, **{key: _show(v) if isinstance(v, bool) else v
                                          for key, v in variant.params.items()}}
@@ -364,17 +369,22 @@ def sweep_table(kpis: pd.DataFrame) -> pd.DataFrame:
     return tot[[*front, *SWEEP_COLUMNS, "seconds"]].reset_index(drop=True)
 
 
-def plot_sweep(table: pd.DataFrame, path: Path) -> None:
-    """Cost per order, fill rate and walk-in stock-outs caused by online orders, per variant."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+def sweep_figure(table: pd.DataFrame, currency: str = "USD"):
+    """Cost per order, fill rate and walk-in demand lost to online orders, per variant (a matplotlib Figure).
+
+    Bars start at zero; the fill rate is in percent of units ordered.
+    """
     from matplotlib.figure import Figure
 
+    from sourcewise.engine.simulate.charts import rate_axis
+
     n = len(table)
-    fig = Figure(figsize=(13, 1.6 + 0.32 * n))
+    fig = Figure(figsize=(13, 1.8 + 0.32 * n), layout="constrained")
     y = np.arange(n)[::-1]
-    panels = (("cost_per_order", "cost per order", "{:.2f}", "#1f77b4"),
-              ("fill_rate", "fill rate", "{:.1%}", "#2ca02c"),
-              ("walkin_lost_online", "walk-in stock-outs caused by online", "{:,.0f}", "#d62728"))
+    panels = (("cost_per_order", f"cost per shipped order ({currency})", "{:.2f}", "#1f77b4"),
+              ("fill_rate", "fill rate (% of units ordered)", "{:.1%}", "#2ca02c"),
+              ("walkin_lost_online_rate", "walk-in demand lost to online orders (% of units wanted)", "{:.1%}",
+               "#d62728"))
     for k, (col, title, fmt, color) in enumerate(panels):
         ax = fig.add_subplot(1, 3, k + 1)
         v = table[col].to_numpy(float)
@@ -384,19 +394,76 @@ def plot_sweep(table: pd.DataFrame, path: Path) -> None:
                 ax.text(vi, yi, " " + fmt.format(vi), va="center", fontsize=7)
         ax.set_title(title, fontsize=10)
         ax.set_yticks(y, table["variant"] if k == 0 else [""] * n, fontsize=7)
-        if col == "fill_rate":
-            lo = float(np.nanmin(v)) if n else 0.0
-            ax.set_xlim(max(0.0, lo - 0.05), 1.0)
+        if col == "cost_per_order":
+            ax.set_xlabel(f"{currency} per shipped order")
+            # the value axis of horizontal bars is x: start it at zero with room for the labels
+            top = float(np.nanmax(v)) if n and np.isfinite(v).any() else 0.0
+            ax.set_xlim(0.0, top * 1.25 if top > 0 else 1.0)
         else:
-            ax.set_xlim(0, float(np.nanmax(v)) * 1.25 if n and np.nanmax(v) > 0 else 1)
+            rate_axis(ax, v * 1.1, bars=True, axis="x")  # room for the value labels
     fig.suptitle(f"Sweep: {n} variants (totals over the replay)")
-    fig.tight_layout()
-    FigureCanvasAgg(fig)
-    fig.savefig(path, format="png", dpi=110)
+    return fig
 
 
-def write_sweep(kpis: pd.DataFrame, out: str | Path, fmt: str = "csv") -> list[Path]:
-    """Write ``sweep.csv``, ``sweep_kpis.csv`` and ``sweep.png`` (all or nothing)."""
+def plot_sweep(table: pd.DataFrame, path: Path, currency: str = "USD") -> None:
+    """Write :func:`sweep_figure` as a PNG."""
+    from sourcewise.engine.simulate.report import png_bytes
+
+    Path(path).write_bytes(png_bytes(sweep_figure(table, currency)))
+
+
+def sweep_html(table: pd.DataFrame, png: bytes, currency: str, meta: Mapping[str, Any] | None = None) -> str:
+    """``report.html`` of a sweep: the variants side by side, the chart, definitions and the run; self-contained."""
+    from sourcewise import __version__
+    from sourcewise.engine.simulate.dictionary import dictionary_frame
+    from sourcewise.engine.simulate.report import dictionary_html
+    from sourcewise.engine.simulate.report import figure_html
+    from sourcewise.engine.simulate.report import html_page
+    from sourcewise.engine.simulate.report import table_html
+
+    shown = table.set_index("variant")
+    shown = shown[[c for c in SWEEP_COLUMNS if c in shown.columns]].T
+    shown = shown.map(lambda v: f"{v:,.4g}" if isinstance(v, float) else str(v))
+    flagged = int(table["orders_foreign"].max()) if "orders_foreign" in table and len(table) else 0
+    meta_rows = {"sourcewise version": __version__, "currency": currency, **(meta or {})}
+    cols = [c for c in SWEEP_COLUMNS if c in table.columns]
+    sections = [
+        ("how", "How to read this page",
+         "<p>Each column of the table is one variant of the grid (its policy and replay settings in its name), "
+         "replayed over the same scenario as one Dask task; rates are fractions of the denominator in their "
+         f"definition, money is in {currency}. sweep.csv holds these totals, sweep_kpis.csv the same per day "
+         "(rows with date = total are the totals).</p>"),
+        ("comparison", "Variants side by side (whole replay)", table_html(shown)),
+        ("geography", "Geography checks",
+         f"<p>{flagged:,} order destinations lie outside every node's country (flagged in the decisions; routed "
+         "on the domestic cost model).</p>" if flagged else
+         "<p>Every destination lies in a node's country.</p>"),
+        ("charts", "Charts", figure_html("sweep.png", png, "cost per order, fill rate and walk-in demand lost "
+                                                          "to online orders per variant")),
+        ("definitions", "KPI definitions", dictionary_html(dictionary_frame({"sweep.csv": cols}, currency))),
+        ("run", "Run", table_html(pd.DataFrame({"value": [str(v) for v in meta_rows.values()]},
+                                               index=list(meta_rows)), css="text")),
+    ]
+    return html_page("Policy sweep", sections)
+
+
+def write_sweep(kpis: pd.DataFrame, out: str | Path, fmt: str = "csv", *, currency: str = "USD",
+                meta: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write ``sweep.csv``, ``sweep_kpis.csv``, ``sweep.png`` and ``report.html`` (all or nothing).
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        :func:`run_sweep`'s rows.
+    out : path
+    fmt : {"csv", "parquet"}
+    currency : str
+        Of the money figures (the scenario policy's).
+    meta : mapping, optional
+        Run metadata for the page (scenario, grid, seed, ...).
+    """
+    from sourcewise.engine.simulate.report import png_bytes
+
     with staged_output(out, ".sweep-") as (stage, written):
         table = sweep_table(kpis)
         table.to_csv(stage / "sweep.csv", index=False)
@@ -404,9 +471,11 @@ def write_sweep(kpis: pd.DataFrame, out: str | Path, fmt: str = "csv") -> list[P
         if fmt == "parquet":
             table.to_parquet(stage / "sweep.parquet", index=False)
             kpis.to_parquet(stage / "sweep_kpis.parquet", index=False)
-        plot_sweep(table, stage / "sweep.png")
+        png = png_bytes(sweep_figure(table, currency))
+        (stage / "sweep.png").write_bytes(png)
+        (stage / "report.html").write_text(sweep_html(table, png, currency, meta), encoding="utf-8")
     return written
 
 
 __all__ = ["Variant", "apply_params", "load_grid", "open_client", "plot_sweep", "run_sweep", "run_variant",
-           "sweep_table", "variants_from_grid", "write_sweep"]
+           "sweep_figure", "sweep_html", "sweep_table", "variants_from_grid", "write_sweep"]

@@ -104,6 +104,15 @@ def test_policy_rejects_unknown_keys_and_bad_values():
     assert {p.field for p in err.value.problems} == {"strategy", "max_shipments"}
 
 
+def test_policy_currency_defaults_to_usd_and_must_be_an_iso_code():
+    assert Policy().currency == "USD"
+    assert Policy.from_dict({"currency": "EUR"}).currency == "EUR"
+    for bad in ("usd", "EURO", "", 3, "U$D"):
+        with pytest.raises(ValidationError) as err:
+            Policy.from_dict({"currency": bad})
+        assert [p.field for p in err.value.problems] == ["currency"]
+
+
 def test_models_are_immutable():
     n = Node("A", "store", 1, 1)
     with pytest.raises(AttributeError):
