@@ -851,15 +851,20 @@ class Router(TierPasses, Durable):
                 self._cap_orders[n] += 1
                 self._cap_units[n] += q
 
+    def _pop_open(self, order_id: str) -> Held:
+        """Take an open order out (under the lock) to release or commit it."""
+        if self._store is not None:
+            self._usable()
+        held = self._pop_held(order_id)
+        if held is None:
+            raise ReservationError(f"order {order_id!r} holds no reservation")
+        return held
+
     def release(self, order_id: str) -> Decision:
         """Give back the stock (and today's capacity) ``order_id`` reserved; it may be routed again."""
         seq = 0
         with self._lock:
-            if self._store is not None:
-                self._usable()
-            held = self._pop_held(order_id)
-            if held is None:
-                raise ReservationError(f"order {order_id!r} holds no reservation")
+            held = self._pop_open(order_id)
             caps = self._caps()
             self._give_back(held)
             if self._store is not None:
@@ -873,11 +878,7 @@ class Router(TierPasses, Durable):
         """Consume the reserved stock (the order shipped); routing it again returns this decision."""
         seq = 0
         with self._lock:
-            if self._store is not None:
-                self._usable()
-            held = self._pop_held(order_id)
-            if held is None:
-                raise ReservationError(f"order {order_id!r} holds no reservation")
+            held = self._pop_open(order_id)
             entries, qty = held.rows()
             np.subtract.at(self._reserved, entries, qty)
             np.subtract.at(self._on_hand, entries, qty)

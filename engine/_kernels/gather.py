@@ -432,19 +432,13 @@ def bit_index(low):
     int
         The bit's position, 0 to 63.
     """
+    # binary search on the position: six halvings of 64 (a constant trip count the compiler unrolls)
     b = 0
-    if low & np.uint64(0xFFFFFFFF00000000):
-        b += 32
-    if low & np.uint64(0xFFFF0000FFFF0000):
-        b += 16
-    if low & np.uint64(0xFF00FF00FF00FF00):
-        b += 8
-    if low & np.uint64(0xF0F0F0F0F0F0F0F0):
-        b += 4
-    if low & np.uint64(0xCCCCCCCCCCCCCCCC):
-        b += 2
-    if low & np.uint64(0xAAAAAAAAAAAAAAAA):
-        b += 1
+    step = 32
+    while step:
+        if low >> np.uint64(b + step):
+            b += step
+        step >>= 1
     return b
 
 

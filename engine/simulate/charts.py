@@ -52,6 +52,9 @@ PART_COLORS = ("#4c72b0", "#dd8452", "#c44e52", "#8172b3", "#937860")
 CONUS = (-125.0, -66.5, 24.0, 49.8)
 ALASKA = (-170.0, -129.0, 51.0, 71.5)
 HAWAII = (-160.5, -154.5, 18.5, 22.5)
+# the insets drawn when their state has points: key, title, box, latitude for the aspect, place in the panel
+INSETS = (("alaska", "Alaska", ALASKA, 61.0, [0.0, 0.0, 0.24, 0.30]),
+          ("hawaii", "Hawaii", HAWAII, 20.5, [0.25, 0.0, 0.14, 0.16]))
 
 
 # --------------------------------------------------------------------------- axes helpers
@@ -344,18 +347,13 @@ def map_figure(nodes: pd.DataFrame, customers: tuple[np.ndarray, np.ndarray] | N
             ax.axhline(lat, color="#eeeeee", linewidth=0.5, zorder=0)
         for lon in range(-125, -65, 10):
             ax.axvline(lon, color="#eeeeee", linewidth=0.5, zorder=0)
-        if used["alaska"]:
-            inset = ax.inset_axes([0.0, 0.0, 0.24, 0.30])
-            _draw(inset, g, customers, top, where["alaska"][0], where["alaska"][1])
-            _frame(inset, ALASKA, 61.0)
-            inset.set_title("Alaska", fontsize=6, pad=1)
-            inset.set_label("alaska")
-        if used["hawaii"]:
-            inset = ax.inset_axes([0.25, 0.0, 0.14, 0.16])
-            _draw(inset, g, customers, top, where["hawaii"][0], where["hawaii"][1])
-            _frame(inset, HAWAII, 20.5)
-            inset.set_title("Hawaii", fontsize=6, pad=1)
-            inset.set_label("hawaii")
+        for key, title, box, lat, rect in INSETS:
+            if used[key]:
+                inset = ax.inset_axes(rect)
+                _draw(inset, g, customers, top, where[key][0], where[key][1])
+                _frame(inset, box, lat)
+                inset.set_title(title, fontsize=6, pad=1)
+                inset.set_label(key)
         off = int(off_nodes.sum()) + (int(off_cust.sum()) if off_cust is not None else 0)
         title = f"{name}: {int(g['units'].sum()):,} units"
         if off:
