@@ -761,7 +761,7 @@ class _Exchange:
 
     def start(self) -> None:
         """Begin connecting; may already settle the outcome (no address left to try)."""
-        self._connect_next()
+        self._guarded(self._connect_next)
 
     def time_out(self, reason: str) -> None:
         """Settle an exchange still open at the deadline as a timeout."""
@@ -775,15 +775,13 @@ class _Exchange:
 
     def step(self) -> None:
         """Do whatever the socket allows now without blocking."""
+        actions = {"connect": self._connected, "tls": self._handshake, "send": self._send}
+        self._guarded(actions.get(self._state, self._receive))
+
+    def _guarded(self, action: Callable[[], None]) -> None:
+        """Run one action; whatever it raises becomes this vendor's failure, never the caller's."""
         try:
-            if self._state == "connect":
-                self._connected()
-            elif self._state == "tls":
-                self._handshake()
-            elif self._state == "send":
-                self._send()
-            else:
-                self._receive()
+            action()
         except VendorError as exc:
             self.outcome = exc
         except h11.RemoteProtocolError as exc:

@@ -613,6 +613,18 @@ def test_host_names_are_resolved_when_built_not_during_a_check(server, monkeypat
     assert check.available == {"V1": {"A": 3}}
 
 
+def test_failed_refresh_keeps_the_last_good_addresses(server, monkeypatch):
+    gw = HttpVendorGateway({"V1": f"http://localhost:{server.port}/V1"}, dns_ttl=0.001)
+    time.sleep(0.01)  # now stale
+
+    def dns_down(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns_down)
+    assert gw.refresh_addresses() == {}
+    assert gw.availability("V1", ["A"], timeout=2.0) == {"A": 3}
+
+
 def test_unresolvable_host_is_unreachable_until_a_refresh_finds_it():
     gw = HttpVendorGateway({"V1": "http://vendor.invalid/api"})
     assert set(gw.refresh_addresses()) == {"vendor.invalid"}
