@@ -1,14 +1,22 @@
-"""Vendor offers, the HTTP vendor gateway and time-bounded availability checks."""
+"""Vendor offers, the HTTP vendor gateway and time-bounded availability checks.
+
+The HTTP tests talk to real local servers (tests/engine/vendor_server.py) that
+trickle, hang, redirect and flood; no mock stands in for HTTP.
+"""
 
 from __future__ import annotations
 
+import select
 import socket
+import ssl
 import threading
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import pytest
+import trustme
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,9 +33,14 @@ from sourcewise.models import ValidationError
 from tests.engine.vendor_server import Behaviour
 from tests.engine.vendor_server import VendorServer
 from tests.engine.vendor_server import error
+from tests.engine.vendor_server import hang
+from tests.engine.vendor_server import huge
 from tests.engine.vendor_server import malformed
 from tests.engine.vendor_server import ok
+from tests.engine.vendor_server import redirect
 from tests.engine.vendor_server import slow
+from tests.engine.vendor_server import trickle_body
+from tests.engine.vendor_server import trickle_headers
 
 TIMEOUT = 0.2
 # Generous: the bound being tested is "returns near the timeout, not after the
@@ -383,3 +396,249 @@ def test_check_vendors_argument_errors_and_empty_request():
     with pytest.raises(ValueError, match="max_workers"):
         check_vendors(gw, {"a": ["A"]}, timeout=0.1, max_workers=0)
     assert gw.calls == []
+
+
+# --------------------------------------------------------------------------- one deadline, no threads
+
+# A misbehaving vendor must cost no more than the deadline plus this; generous
+# for a loaded 2-core box, still far below what trickling used to cost (seconds).
+DEADLINE = 0.3
+DEADLINE_SLACK = 0.25
+
+
+@contextmanager
+def no_thread_left_behind():
+    """Assert that the block starts no thread that outlives it."""
+    count, before = threading.active_count(), set(threading.enumerate())
+    yield
+    assert set(threading.enumerate()) == before
+    assert threading.active_count() == count
+
+
+@pytest.fixture(scope="module")
+def target():
+    """A healthy vendor that redirects point to: it must never be asked."""
+    with VendorServer({"T": ok({"A": 5})}) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def rogue(target):
+    where = target.url_for("T") + "/availability?skus=A"
+    behaviours = {
+        "trickle-body": trickle_body(0.05, {"A": 1}),
+        "trickle-head": trickle_headers(0.05, {"A": 1}),
+        "hang": hang(),
+        "hang-2": hang(),
+        "hang-3": hang(),
+        "fine": ok({"A": 4}),
+        "r301": redirect(where, 301),
+        "r302": redirect(where, 302),
+        "r307": redirect(where, 307),
+        "huge-length": huge(64 << 20, "length"),
+        "huge-close": huge(8 << 20, "close"),
+        "huge-chunked": huge(8 << 20, "chunked"),
+    }
+    with VendorServer(behaviours) as srv:
+        yield srv
+
+
+@pytest.fixture
+def full_backlog():
+    """URL of a listener whose accept queue is full: a new connect never completes."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = listener.getsockname()[1]
+    fillers: list[socket.socket] = []
+    try:
+        # Connect until one stays pending: Linux queues backlog + 1 connections.
+        for _ in range(8):
+            s = socket.socket()
+            s.setblocking(False)
+            fillers.append(s)
+            s.connect_ex(("127.0.0.1", port))
+            _, writable, _ = select.select([], [s], [], 0.2)
+            if not writable:
+                break
+        else:
+            pytest.skip("this kernel completes connects to a full accept queue")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for s in fillers:
+            s.close()
+        listener.close()
+
+
+def _timed_check(gw, requests, timeout=DEADLINE, **kwargs):
+    t0 = time.monotonic()
+    with no_thread_left_behind():
+        check = check_vendors(gw, requests, timeout=timeout, **kwargs)
+    return check, time.monotonic() - t0
+
+
+@pytest.mark.parametrize(("vendor", "reason"), [
+    ("trickle-body", "timeout after 0.30 s"),
+    ("trickle-head", "timeout after 0.30 s"),
+    ("hang", "timeout after 0.30 s"),
+    ("huge-length", "bad payload: response larger than 1048576 bytes"),
+    ("huge-close", "bad payload: response larger than 1048576 bytes"),
+    ("huge-chunked", "bad payload: response larger than 1048576 bytes"),
+])
+def test_misbehaving_vendor_ends_within_the_deadline_and_leaves_no_thread(rogue, vendor, reason):
+    check, wall = _timed_check(HttpVendorGateway(rogue.base_urls), {vendor: ["A"], "fine": ["A"]})
+    assert wall < DEADLINE + DEADLINE_SLACK
+    assert check.failures == {vendor: reason}
+    assert check.available == {"fine": {"A": 4}}
+
+
+@pytest.mark.parametrize("vendor", ["trickle-body", "trickle-head", "hang"])
+def test_gateway_call_alone_is_bounded_by_one_deadline(rogue, vendor):
+    gw = HttpVendorGateway(rogue.base_urls)
+    t0 = time.monotonic()
+    with no_thread_left_behind(), pytest.raises(VendorTimeout, match=r"^timeout after 0\.30 s$"):
+        gw.availability(vendor, ["A"], timeout=DEADLINE)
+    assert time.monotonic() - t0 < DEADLINE + DEADLINE_SLACK
+
+
+def test_connect_that_never_completes_times_out(full_backlog):
+    check, wall = _timed_check(HttpVendorGateway({"V": full_backlog}), {"V": ["A"]})
+    assert wall < DEADLINE + DEADLINE_SLACK
+    assert check.failures == {"V": "timeout after 0.30 s"}
+
+
+@pytest.mark.parametrize("status", [301, 302, 307])
+def test_redirects_are_failures_and_never_followed(rogue, target, status):
+    vendor = f"r{status}"
+    check, wall = _timed_check(HttpVendorGateway(rogue.base_urls), {vendor: ["A"]})
+    assert check.failures == {vendor: f"HTTP {status}: redirects are not followed"}
+    assert wall < DEADLINE + DEADLINE_SLACK
+    assert target.requests == []
+    # The target would have answered: asked directly, it does.
+    assert HttpVendorGateway(target.base_urls).availability("T", ["A"], timeout=2.0) == {"A": 5}
+    assert target.requests == [("T", ["A"])]
+    target.requests.clear()
+
+
+def test_hanging_vendors_are_checked_concurrently(rogue):
+    hanging = ["hang", "hang-2", "hang-3"]
+    seen = len(rogue.requests)
+    check, wall = _timed_check(HttpVendorGateway(rogue.base_urls), {v: ["A"] for v in hanging})
+    # One after another would take 3 x 0.3 s.
+    assert wall < DEADLINE + DEADLINE_SLACK
+    assert check.failures == {v: "timeout after 0.30 s" for v in hanging}
+    # All three requests were sent, so all three were in flight at once. The
+    # server logs them on its own thread: give it a moment on a busy machine.
+    until = time.monotonic() + 2.0
+    while len(rogue.requests) < seen + 3 and time.monotonic() < until:
+        time.sleep(0.01)
+    assert sorted(v for v, _ in rogue.requests[seen:]) == hanging
+
+
+def test_http_check_with_fewer_connections_than_vendors_stays_bounded(rogue):
+    # One connection at a time: the hanging vendor holds it, the healthy one never starts.
+    gw = HttpVendorGateway(rogue.base_urls)
+    check, wall = _timed_check(gw, {"hang": ["A"], "fine": ["A"]}, max_workers=1)
+    assert wall < DEADLINE + DEADLINE_SLACK
+    assert check.failures == {"hang": "timeout after 0.30 s", "fine": "timeout after 0.30 s"}
+    check, _ = _timed_check(gw, {"fine": ["A"], "hang": ["A"]}, max_workers=1)
+    assert check.available == {"fine": {"A": 4}}
+
+
+def test_check_vendors_on_threads_leaves_no_thread_when_the_gateway_returns():
+    gw = _StubbornGateway({v: {"A": 1} for v in "abcd"}, stuck=set())
+    check, _ = _timed_check(gw, {v: ["A"] for v in "abcd"}, timeout=2.0, max_workers=2)
+    assert check.available == {v: {"A": 1} for v in "abcd"}
+
+
+def test_gateway_subclass_overriding_availability_is_still_called(server):
+    class Counting(HttpVendorGateway):
+        calls = 0
+
+        def availability(self, vendor_id, skus, timeout):
+            Counting.calls += 1
+            return super().availability(vendor_id, skus, timeout)
+
+    check = check_vendors(Counting(server.base_urls), {"V1": ["A"]}, timeout=2.0)
+    assert check.available == {"V1": {"A": 3}} and Counting.calls == 1
+
+
+# --------------------------------------------------------------------------- TLS, names, options
+
+
+@pytest.fixture(scope="module")
+def tls():
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    with VendorServer({"S": ok({"A": 6}), "S-hang": hang()}, ssl_context=server_ctx) as srv:
+        yield srv, client_ctx
+
+
+def test_https_vendor_answers_through_a_non_blocking_handshake(tls):
+    srv, client_ctx = tls
+    gw = HttpVendorGateway(srv.base_urls, ssl_context=client_ctx)
+    assert srv.base_urls["S"].startswith("https://")
+    with no_thread_left_behind():
+        assert gw.availability("S", ["A", "B"], timeout=2.0) == {"A": 6, "B": 0}
+    check, wall = _timed_check(gw, {"S": ["A"], "S-hang": ["A"]})
+    assert check.available == {"S": {"A": 6}}
+    assert check.failures == {"S-hang": "timeout after 0.30 s"}
+    assert wall < DEADLINE + DEADLINE_SLACK
+
+
+def test_https_with_an_untrusted_certificate_is_unreachable(tls):
+    srv, _ = tls
+    with pytest.raises(VendorError, match="^unreachable: .*CERTIFICATE_VERIFY_FAILED"):
+        HttpVendorGateway(srv.base_urls).availability("S", ["A"], timeout=2.0)
+
+
+def test_tls_handshake_that_never_completes_times_out(rogue):
+    # A plain-HTTP server waiting for a request line never answers a ClientHello.
+    gw = HttpVendorGateway({"V": rogue.url_for("fine").replace("http://", "https://")})
+    check, wall = _timed_check(gw, {"V": ["A"]})
+    assert wall < DEADLINE + DEADLINE_SLACK
+    assert check.failures == {"V": "timeout after 0.30 s"}
+
+
+def test_host_names_are_resolved_when_built_not_during_a_check(server, monkeypatch):
+    gw = HttpVendorGateway({"V1": f"http://localhost:{server.port}/V1"})
+
+    def no_dns(*args, **kwargs):
+        raise AssertionError("getaddrinfo called during a check")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    # localhost may list ::1 first, where nothing listens: the next address is tried
+    check = check_vendors(gw, {"V1": ["A"]}, timeout=2.0)
+    assert check.available == {"V1": {"A": 3}}
+
+
+def test_failed_refresh_keeps_the_last_good_addresses(server, monkeypatch):
+    gw = HttpVendorGateway({"V1": f"http://localhost:{server.port}/V1"}, dns_ttl=0.001)
+    time.sleep(0.01)  # now stale
+
+    def dns_down(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns_down)
+    assert gw.refresh_addresses() == {}
+    assert gw.availability("V1", ["A"], timeout=2.0) == {"A": 3}
+
+
+def test_unresolvable_host_is_unreachable_until_a_refresh_finds_it():
+    gw = HttpVendorGateway({"V1": "http://vendor.invalid/api"})
+    assert set(gw.refresh_addresses()) == {"vendor.invalid"}
+    check = check_vendors(gw, {"V1": ["A"]}, timeout=1.0)
+    assert check.failures["V1"].startswith("unreachable: cannot resolve host 'vendor.invalid'")
+
+
+def test_gateway_options_are_checked():
+    with pytest.raises(ValueError, match="does not support proxies"):
+        HttpVendorGateway({"V1": "http://127.0.0.1:1"}, proxies={"http": "http://proxy:3128"})
+    HttpVendorGateway({"V1": "http://127.0.0.1:1"}, proxies={})  # no proxies: fine
+    with pytest.raises(ValueError, match="credentials"):
+        HttpVendorGateway({"V1": "http://user:pw@127.0.0.1:1"})
+    with pytest.raises(ValueError, match="absolute"):
+        HttpVendorGateway({"V1": "ftp://127.0.0.1/x"})
+    with pytest.raises(ValueError, match="max_bytes"):
+        HttpVendorGateway({"V1": "http://127.0.0.1:1"}, max_bytes=0)
