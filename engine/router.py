@@ -949,7 +949,7 @@ class Router(TierPasses, Durable):
             held = self._open_held(order_id)
             if held is None:
                 raise ReservationError(f"order {order_id!r} holds no reservation")
-            caps = self._caps()
+            caps_before = self._caps()
             old_rows = tuple(a.copy() for a in held.rows())
             held_pieces = held.piece_list()
             if held_pieces is None:
@@ -1033,7 +1033,7 @@ class Router(TierPasses, Durable):
             self._open[order_id] = merged
             seq = 0
             if self._store is not None:
-                seq = self._record_held("reroute", merged, order, caps,
+                seq = self._record_held("reroute", merged, order, caps_before,
                                         f"re-routed after {rejected_node} rejected {sum(pc.qty for pc in hit)} unit(s)",
                                         old_rows, (touched, self._on_hand[touched] - on_hand_before))
         self._durable(seq)
