@@ -42,6 +42,12 @@ HALF_CIRCUMFERENCE_KM = math.pi * EARTH_RADIUS_KM
 # Cached answers per point rounded to 0.01 degree (about a kilometre): an OMS
 # meets the same towns again and again, and a tree query costs far more than routing wants.
 _CACHE_LIMIT = 200_000
+#: Cells of this many degrees square are cleared whole when every point in them is provably at
+#: home and in reach (see :meth:`GeoCheck.flags`); a cell's points are within this many km of its centre.
+CELL_DEG = 0.25
+CELL_RADIUS_KM = 0.5 * CELL_DEG * (math.pi / 180.0) * EARTH_RADIUS_KM * math.sqrt(2.0)
+#: Cells are decided a block of BLOCK x BLOCK at a time.
+BLOCK = 16
 
 __all__ = ["BORDER_KM", "GeoCheck", "MAX_TOWN_KM", "countries", "service_radius_km"]
 
@@ -56,6 +62,11 @@ def _towns() -> tuple[cKDTree, np.ndarray]:
     lon = np.fromiter((c["longitude"] for c in cities), np.float64)
     code = np.array([c["countrycode"] for c in cities], dtype=object)
     return cKDTree(unit_vectors(lat, lon).reshape(-1, 3)), code
+
+
+def _km(chord: float) -> float:
+    """Surface distance of unit vectors ``chord`` apart (inverse of :func:`_chord`)."""
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord / 2.0, 1.0))
 
 
 def _chord(km: float) -> float:
@@ -122,6 +133,8 @@ class GeoCheck:
         self.radius = service_radius_km(network, policy)
         self._home: frozenset[str] | None = None
         self._cache: dict[tuple[float, float], tuple[str, ...]] = {}
+        self._cells: dict[tuple[int, int], bool] = {}
+        self._trees: tuple[cKDTree | None, cKDTree | None] | None = None
 
     @property
     def home(self) -> frozenset[str]:
@@ -175,8 +188,60 @@ class GeoCheck:
             beyond = ~(km <= self.radius[None, :]).any(axis=1)
         return outside, beyond, country
 
+    def _town_trees(self) -> tuple[cKDTree | None, cKDTree | None]:
+        """The towns of the home countries and of all others, as two trees (None when empty)."""
+        if self._trees is None:
+            tree, code = _towns()
+            home = np.isin(code, list(self.home))
+            pts = tree.data
+            self._trees = (cKDTree(pts[home]) if home.any() else None,
+                           cKDTree(pts[~home]) if (~home).any() else None)
+        return self._trees
+
+    def _clear_block(self, i: int, j: int) -> None:
+        """Decide, for the block of :data:`BLOCK` x :data:`BLOCK` cells holding cell (``i``, ``j``),
+        which cells are provably at home and within some node's reach, every point of them.
+
+        A point ``p`` within ``r`` km of a cell's centre ``c`` is nearer a home town than any other
+        town when ``d(c, foreign) - d(c, home) > 2 r`` (each distance moves by at most ``r``), and
+        within node ``n``'s reach when ``radius[n] - d(c, n) > r``. A block at a time: one tree
+        query for many centres costs about what one query for one centre does.
+        """
+        bi, bj = i // BLOCK * BLOCK, j // BLOCK * BLOCK
+        ii, jj = np.meshgrid(np.arange(bi, bi + BLOCK), np.arange(bj, bj + BLOCK), indexing="ij")
+        ii, jj = ii.ravel(), jj.ravel()
+        lat, lon = (ii + 0.5) * CELL_DEG, (jj + 0.5) * CELL_DEG
+        clear = np.abs(lat) < 90.0
+        home_tree, foreign_tree = self._town_trees()
+        if home_tree is None:
+            clear[:] = False
+        else:
+            c = unit_vectors(np.clip(lat, -90.0, 90.0), lon).reshape(-1, 3)
+            r = CELL_RADIUS_KM
+            d_home = _km(home_tree.query(c)[0])
+            d_foreign = _km(foreign_tree.query(c)[0]) if foreign_tree is not None else np.full(len(c), np.inf)
+            clear &= (d_foreign - d_home > 2.0 * r) & (d_home + r < MAX_TOWN_KM)
+            reach = self.radius.max() if len(self.radius) else 0.0
+            if reach < HALF_CIRCUMFERENCE_KM and clear.any():
+                chord = np.sqrt(np.maximum(2.0 - 2.0 * (c @ self.network.xyz.reshape(-1, 3).T), 0.0))
+                clear &= (self.radius[None, :] - _km(chord) > r).any(axis=1)
+        if len(self._cells) < _CACHE_LIMIT:
+            self._cells.update(zip(zip(ii.tolist(), jj.tolist(), strict=True), clear.tolist(), strict=True))
+
     def flags(self, lat: float, lon: float) -> tuple[str, ...]:
-        """Sentences for a decision about a destination at (``lat``, ``lon``); empty when it is in range."""
+        """Sentences for a decision about a destination at (``lat``, ``lon``); empty when it is in range.
+
+        Most destinations fall in a cell of :data:`CELL_DEG` degrees that is cleared whole (one
+        dictionary lookup); the others get the exact check of :meth:`check_many`, cached per point.
+        """
+        if math.isfinite(lat) and math.isfinite(lon):
+            cell = (math.floor(lat / CELL_DEG), math.floor(lon / CELL_DEG))
+            clear = self._cells.get(cell)
+            if clear is None:
+                self._clear_block(*cell)
+                clear = self._cells.get(cell, False)
+            if clear:
+                return ()
         key = (round(float(lat), 2), round(float(lon), 2))
         hit = self._cache.get(key)
         if hit is not None:

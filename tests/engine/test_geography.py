@@ -73,3 +73,31 @@ def test_points_near_home_nodes_are_never_beyond_reach(lat, lon):
     for f in check.flags(lat, lon):
         assert "estimates" in f
     assert outside[0] == bool(check.flags(lat, lon))
+
+
+def _exact(check: GeoCheck, lat: float, lon: float) -> tuple[bool, bool]:
+    outside, beyond, _ = check.check_many(np.array([lat]), np.array([lon]))
+    return bool(outside[0]), bool(beyond[0])
+
+
+_NEAR = Policy(tiers=(Tier("near", ("warehouse", "store"), max_distance_km=800.0),),
+               service=ServicePolicy(transit_bands=((300.0, 1.0), (3000.0, 3.0))))
+
+
+@given(st.floats(-60.0, 75.0), st.floats(-179.9, 179.9), st.booleans())
+def test_cleared_cells_agree_with_the_exact_check(lat, lon, near):
+    """A cell cleared whole (the fast path) never hides a flag the exact check would raise."""
+    check = GeoCheck(_router(_NEAR if near else None).network, _NEAR if near else Policy())
+    flags = check.flags(lat, lon)
+    outside, beyond = _exact(check, lat, lon)
+    assert bool(flags) == (outside or beyond)
+    assert any("country" in f for f in flags) == outside
+    assert any("service radius" in f for f in flags) == beyond
+
+
+def test_border_towns_and_cells_near_the_border():
+    # Brownsville (US) and Matamoros (MX) are 7 km apart: cells there are not cleared whole
+    check = GeoCheck(_router().network, Policy())
+    for lat, lon in ((25.90, -97.50), (25.87, -97.50), (32.54, -117.03), (49.0, -123.07)):
+        outside, beyond = _exact(check, lat, lon)
+        assert bool(check.flags(lat, lon)) == (outside or beyond)
