@@ -373,6 +373,10 @@ class Router(TierPasses, Durable):
     def open_orders(self) -> tuple[str, ...]:
         return tuple(self._open)
 
+    def is_open(self, order_id: str) -> bool:
+        """Whether ``order_id`` holds a reservation (routed, neither released nor committed)."""
+        return order_id in self._open
+
     def set_business_day(self, day: date) -> None:
         """Start counting node capacity against ``day``; a new day resets it."""
         seq = 0

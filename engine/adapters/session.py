@@ -58,6 +58,7 @@ class Session:
         self.catalog = catalog
         self.router = Router(catalog.network, catalog.inventory, policy)
         self._bound: dict[str, Bound] = {}
+        self._prune_at = 1024
 
     @classmethod
     def from_catalog(cls, adapter: Adapter | str, catalog: Catalog, *, policy: Policy | None = None) -> Session:
@@ -103,7 +104,35 @@ class Session:
     def route_bound(self, bound: Bound, *, strategy: str | None = None) -> Decision | None:
         """Route an already parsed order; ``None`` when it has nothing to route."""
         decision = self.router.route(bound.order, strategy) if bound.order is not None else None
-        self._bound[bound.order_id] = bound  # kept for reject(): it needs the platform's ids
+        bound_ = self._bound
+        bound_[bound.order_id] = bound  # kept for reject(): it needs the platform's ids
+        if len(bound_) > self._prune_at:
+            self._forget_closed()
+        return decision
+
+    def _forget_closed(self) -> None:
+        """Drop the payloads of orders that are no longer open (released or committed, here or
+        on the router directly): only an open order can be rejected, so only its payload is needed.
+        Run when the payloads double, so it costs O(1) per order and memory stays O(open orders)."""
+        is_open = self.router.is_open
+        self._bound = {k: b for k, b in self._bound.items() if is_open(k)}
+        self._prune_at = max(1024, 2 * len(self._bound))
+
+    def release(self, order_id: Any) -> Decision:
+        """Release an order this session routed (see :meth:`Router.release <engine.router.Router.release>`)
+        and forget its payload."""
+        return self._close(order_id, self.router.release)
+
+    def commit(self, order_id: Any) -> Decision:
+        """Commit an order this session routed (see :meth:`Router.commit <engine.router.Router.commit>`)
+        and forget its payload."""
+        return self._close(order_id, self.router.commit)
+
+    def _close(self, order_id: Any, how) -> Decision:
+        bound = self.bound_of(order_id)
+        key = bound.order_id if bound is not None else self.adapter.key_of(order_id)
+        decision = how(key)
+        self._bound.pop(key, None)
         return decision
 
     def bound_of(self, order_id: Any) -> Bound | None:

@@ -37,3 +37,24 @@ def test_route_json_refuses_text_that_is_not_json_and_reserves_nothing():
         assert err.value.problems[0].field == "$"
         assert "not valid JSON" in err.value.problems[0].reason
     assert session.router.open_orders == ()
+
+
+def test_a_session_forgets_the_payloads_of_closed_orders():
+    """Committed or released orders, through the session or the router, leave the session's memory:
+    it keeps payloads for open orders only (reject() needs nothing else)."""
+    session = session_for("generic")
+    order = load(FILES["generic"][0])
+    for k in range(5000):
+        payload = copy.deepcopy(order)
+        payload["order_id"] = f"A-{k}"
+        payload["lines"] = payload["lines"][:1]
+        payload["lines"][0]["qty"] = 1
+        session.route(payload)
+        # every order ships or is cancelled soon after, half through the router itself
+        if k >= 3:
+            old = f"A-{k - 3}"
+            if session.router.is_open(old):
+                (session.router.commit if k % 2 else session.release)(old)
+        assert len(session._bound) <= max(1024, 2 * len(session.router.open_orders)) + 1  # noqa: SLF001
+    assert session.bound_of("A-4999") is not None
+    assert session.bound_of("A-10") is None
