@@ -27,6 +27,7 @@ except _metadata.PackageNotFoundError:  # a checkout that was never installed
 _FRONT_DOOR = {
     "Router": "sourcewise.engine.router",
     "ReservationError": "sourcewise.engine.router",
+    "StoreError": "sourcewise.engine.ledger",
     "optimize": "sourcewise.engine.optimize",
     "reoptimize": "sourcewise.engine.optimize",
     "dual_prices": "sourcewise.engine.optimize",
@@ -70,6 +71,7 @@ __all__ = [
     "Sku",
     "Status",
     "StockRecord",
+    "StoreError",
     "ValidationError",
     "dual_prices",
     "load_policy",
@@ -82,6 +84,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sourcewise.engine.adapters import AdapterError
     from sourcewise.engine.adapters import Session
+    from sourcewise.engine.ledger import StoreError
     from sourcewise.engine.optimize import dual_prices
     from sourcewise.engine.optimize import optimize
     from sourcewise.engine.optimize import reoptimize
