@@ -33,13 +33,22 @@ def test_study_smallest_configuration(tmp_path):
     assert bs.fit_exponent([1, 10, 100], [2, 20, 200])[0] == pytest.approx(1.0)
 
 
-def test_one_pytest_benchmark_at_smallest_size():
+@pytest.mark.parametrize(("target", "n"), [("benchmarks/bench_router.py::test_route_many_throughput", 1),
+                                           ("benchmarks/bench_ledger.py", 2)])
+def test_one_pytest_benchmark_at_smallest_size(target, n):
     env = dict(os.environ, SOURCEWISE_BENCH_SIZE="smoke")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-disable",
-           "benchmarks/bench_router.py::test_route_many_throughput"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-disable", target]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "1 passed" in proc.stdout
+    assert f"{n} passed" in proc.stdout
+
+
+def test_memory_benchmark_runs_small():
+    cmd = [sys.executable, "-m", "benchmarks.memory_ledger", "--orders", "60000", "--batch", "20000",
+           "--every", "20000", "--max-growth", "10"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "60,000 orders" in proc.stdout and "growth" in proc.stdout
 
 
 def test_scaling_chart_fits_only_three_points_or_more_and_labels_measured_sizes():
