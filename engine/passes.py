@@ -39,6 +39,63 @@ NO_LIMIT = np.inf
 SUBSTITUTE_POOL = 24
 
 
+class NeedVendors(Exception):  # noqa: N818 - a signal inside the router, not an error anyone sees
+    """A routing attempt needs live vendor answers it was not given.
+
+    Raised from the live-vendor pass; the router rolls the attempt back, asks
+    the vendors outside its lock (so a slow vendor delays no other order) and
+    routes the order again with the answers.
+    """
+
+    def __init__(self, requests: dict[str, list[str]]):
+        super().__init__(requests)
+        self.requests = requests
+
+
+class VendorAnswers:
+    """The live vendor answers one order's routing has gathered, round after round.
+
+    ``final`` marks the last round: vendors it still lacks answers from (the
+    stock changed while they were asked, so other SKUs went missing) count as
+    failed rather than being asked again.
+    """
+
+    def __init__(self) -> None:
+        self.available: dict[str, dict[str, int]] = {}
+        self.failures: dict[str, str] = {}
+        self.final = False
+
+    def missing(self, requests: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Of ``requests``, what was never asked."""
+        out = {}
+        for v, skus in requests.items():
+            if v in self.failures:
+                continue
+            got = self.available.get(v, {})
+            miss = [s for s in skus if s not in got]
+            if miss:
+                out[v] = miss
+        return out
+
+    def add(self, check) -> None:
+        """Fold in the outcome of one :func:`~sourcewise.engine.vendors.check_vendors`."""
+        for v, units in check.available.items():
+            self.available.setdefault(v, {}).update(units)
+        for v, why in check.failures.items():
+            if v not in self.available:
+                self.failures[v] = why
+
+    def check(self, requests: dict[str, list[str]]):
+        """The :class:`~sourcewise.engine.vendors.VendorCheck` these answers give for ``requests``."""
+        from sourcewise.engine.vendors import VendorCheck
+
+        available = {v: {s: self.available[v].get(s, 0) for s in skus}
+                     for v, skus in requests.items() if v in self.available}
+        failures = {v: self.failures.get(v, "not asked: stock changed while vendors were being checked")
+                    for v in requests if v not in available}
+        return VendorCheck(available, failures)
+
+
 class TierPasses:
     """The single-order routing passes of :class:`~sourcewise.engine.router.Router` (a mixin: the
     router's attributes are its state)."""
@@ -101,6 +158,31 @@ class TierPasses:
 
     # the lean path for orders one tier ships whole in several parcels (tests switch it off to compare)
     _lean_splits = True
+    # live vendor answers for the routing attempt under way (see Router.route); None: ask in place
+    _answers: VendorAnswers | None = None
+
+    def _route_attempt(self, order: Order, sku_idx: list[int], name: str, code: int, declined: str | None,
+                       answers: VendorAnswers | None) -> Held:
+        """:meth:`_route_locked` with the vendor answers gathered so far; all or nothing.
+
+        Raises
+        ------
+        NeedVendors
+            When vendors must be asked first; the books are as they were.
+        """
+        if answers is None:
+            return self._route_locked(order, sku_idx, name, code, free=None, exclude=None, declined=declined)
+        caps = self._cap_orders.copy(), self._cap_units.copy()
+        self._answers = answers
+        try:
+            return self._route_locked(order, sku_idx, name, code, free=None, exclude=None, declined=declined)
+        except NeedVendors:
+            # _route_locked gave the reservations back; the capacity the attempt took comes back here
+            self._cap_orders[:] = caps[0]
+            self._cap_units[:] = caps[1]
+            raise
+        finally:
+            self._answers = None
 
     def _split_held(self, order, name, code, tier_name, k, g_sku, g_qty, n_rows, out, fout, dest, mask, p,
                     cap_before, placed) -> Held:
@@ -355,7 +437,14 @@ class TierPasses:
                     requests.setdefault(net.nodes[v].node_id, []).append(net.skus[g_sku[g]].sku)
         if not requests:
             return 0
-        check = check_vendors(self._gateway, requests, self.policy.vendors.gateway_timeout_s)
+        answers = self._answers
+        if answers is None:
+            # a call that holds the lock throughout (route_many, reroute) asks here
+            check = check_vendors(self._gateway, requests, self.policy.vendors.gateway_timeout_s)
+        else:
+            if not answers.final and answers.missing(requests):
+                raise NeedVendors(answers.missing(requests))
+            check = answers.check(requests)
         vendor_failures.update(check.failures)
         # a private CSR over the missing SKUs holding the vendors' live answers
         vendors = sorted(net.node_index[v] for v in check.available)

@@ -38,9 +38,12 @@ from sourcewise.engine.ledger import Body
 from sourcewise.engine.ledger import Store
 from sourcewise.engine.ledger import column
 from sourcewise.engine.passes import NO_LIMIT
+from sourcewise.engine.passes import NeedVendors
 from sourcewise.engine.passes import TierPasses
+from sourcewise.engine.passes import VendorAnswers
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import Collector
+from sourcewise.models.errors import ValidationError
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import UNLIMITED
 from sourcewise.models.network import UNLIMITED_FROM
@@ -54,6 +57,15 @@ from sourcewise.models.order import OrderLine
 from sourcewise.models.policy import STRATEGIES
 from sourcewise.models.policy import Policy
 from sourcewise.models.tables import OrderBatch
+
+#: Rounds of asking vendors outside the lock per order before unanswered ones count as failed.
+VENDOR_ROUNDS = 3
+
+
+class _Existing(msgspec.Struct, gc=False):
+    """What :meth:`Router._route_round` hands back for an order that already holds a decision."""
+
+    decision: Decision
 
 
 class ReservationError(KeyError):
@@ -781,12 +793,33 @@ class Router(TierPasses, Durable):
             if existing is not None:
                 return existing
         sku_idx = self._validate(order)
+        # with a live gateway, vendors are asked outside the lock (a slow vendor must not hold up
+        # other orders): an attempt that needs them rolls back, they are asked, and it runs again
+        answers = VendorAnswers() if self._gateway is not None else None
+        for attempt in range(VENDOR_ROUNDS):
+            if answers is not None:
+                answers.final = attempt == VENDOR_ROUNDS - 1
+            held, extra = self._route_round(order, sku_idx, name, code, answers)
+            if held is not None:
+                self._durable(extra)  # the ledger seq of the change (0: none)
+                return held.decision
+            from sourcewise.engine.vendors import check_vendors
+
+            # ``extra`` is what the vendors must be asked; the books are as they were
+            answers.add(check_vendors(self._gateway, extra, self.policy.vendors.gateway_timeout_s))
+        raise AssertionError("unreachable: the last round asks no vendor")
+
+    def _route_round(self, order: Order, sku_idx: list[int], name: str, code: int,
+                     answers: VendorAnswers | None) -> tuple[Held | None, Any]:
+        """One attempt of :meth:`route` under the lock: (held, ledger seq), or (None, the vendor
+        requests it needs) with nothing changed."""
+        oid = order.order_id
         store = self._store
         with self._lock:
             if oid in self._open or oid in self._committed:
                 existing = self.decision(oid)
                 if existing is not None:
-                    return existing
+                    return _Existing(existing), 0
             if store is not None:
                 self._usable()
                 # under the lock: a commit on another thread cannot slip in between; the
@@ -795,12 +828,15 @@ class Router(TierPasses, Durable):
                 if self._seen.check_add(oid):
                     prior = self._prior(order)
                     if prior is not None:
-                        return prior
+                        return _Existing(prior), 0
             caps = self._caps()
             held = self._route_simple(order, sku_idx, name, code)
             if not isinstance(held, Held):
                 # ``held`` names the tier whose single-node search already declined, if any
-                held = self._route_locked(order, sku_idx, name, code, free=None, exclude=None, declined=held)
+                try:
+                    held = self._route_attempt(order, sku_idx, name, code, held, answers)
+                except NeedVendors as need:
+                    return None, need.requests
             flags = self._geo.flags(order.lat, order.lon)
             if flags:
                 # a foreign or out-of-reach destination was priced on the domestic model: say so
@@ -815,8 +851,7 @@ class Router(TierPasses, Durable):
                     del self._open[oid]
                     self._give_back(held)
                     raise
-        self._durable(seq)
-        return held.decision
+        return held, seq
 
     def _prior(self, order: Order) -> Decision | None:
         """With a store, the decision of an order the ledger holds as committed (None: route it).
@@ -1079,14 +1114,30 @@ class Router(TierPasses, Durable):
             col.raise_if_any()
             special = batch.method is not None and bool((batch.method != "ship").any())
             channels = batch.channel is not None and any(t.channels for t in self.policy.tiers)
-            if special or channels or self._gateway is not None:
+            if self._gateway is not None:
+                # order by order through route(), which asks vendors outside the lock
+                orders = orders_from_batch(self.network, batch)
+                self._validate_all(orders)
+            elif special or channels:
                 result = self._route_many_slow(batch, name)
             else:
                 result = self._route_many_fast(batch, name, code, ids)
             seq = self._last_seq
+        if self._gateway is not None:
+            return decisions_to_tables([self.route(order, name) for order in orders])
         if self._store is not None:
             self._durable(seq)
         return result
+
+    def _validate_all(self, orders: list[Order]) -> None:
+        """Check every order before any is routed; one error lists every problem."""
+        col = Collector()
+        for order in orders:
+            try:
+                self._validate(order)
+            except ValidationError as exc:
+                col.extend(exc.problems)
+        col.raise_if_any()
 
     def _route_many_fast(self, batch: OrderBatch, name: str, code: int, ids: list[str]) -> BatchResult:
         net, pol = self.network, self.policy

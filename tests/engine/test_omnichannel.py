@@ -3,6 +3,8 @@ service levels, capacity, re-sourcing and substitutes."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 from datetime import datetime
 
@@ -35,6 +37,7 @@ from tests.conftest import make_inventory
 from tests.conftest import make_network
 from tests.conftest import make_order
 from tests.engine.vendor_server import VendorServer
+from tests.engine.vendor_server import hang
 from tests.engine.vendor_server import ok
 from tests.engine.vendor_server import slow
 
@@ -120,6 +123,51 @@ def test_vendor_gateway_timeout_is_skipped_and_order_still_routes():
     # live vendor stock is not held in our books: releasing touches only the warehouse
     r.release("o")
     assert r.atp("WH", "A") == 1
+
+
+def test_a_hanging_vendor_does_not_delay_other_orders():
+    """Vendors are asked outside the router's lock: while one order waits for a vendor that never
+    answers, other threads route, release and commit without waiting; the waiting order still
+    gets its answer by its deadline, no thread is left behind, and the books add up."""
+    net, inv, offers = _vendor_setup()
+    inv = Inventory.from_records(net, [StockRecord("WH", "A", 500)])
+    timeout = 0.8
+    with VendorServer({"VN-1": hang(), "VN-2": hang()}) as srv:
+        pol = Policy(vendors=Policy().vendors.__class__(gateway_timeout_s=timeout))
+        r = Router(net, inv, pol, vendor_offers=offers, gateway=HttpVendorGateway(srv.base_urls))
+        r.route(Order("warm", (_line("A", 1, "1"),), *NYC))  # compile before timing anything
+        threads_before = set(threading.enumerate())
+        started = threading.Event()
+        waited: list[float] = []
+
+        def needs_vendor():
+            started.set()
+            t0 = time.monotonic()
+            d = r.route(Order("slow", (_line("B", 2, "1"),), *NYC))  # only vendors offer B
+            waited.append(time.monotonic() - t0)
+            assert d.status is Status.UNROUTABLE and set(dict(d.explanation.vendor_failures)) == {"VN-1", "VN-2"}
+
+        t = threading.Thread(target=needs_vendor)
+        t.start()
+        started.wait()
+        time.sleep(0.1)  # the vendor call is under way
+        lat = []
+        for k in range(40):
+            t0 = time.monotonic()
+            r.route(Order(f"p{k}", (_line("A", 1, "1"),), *NYC))
+            if k % 2:
+                r.commit(f"p{k}")
+            else:
+                r.release(f"p{k}")
+            lat.append(time.monotonic() - t0)
+        busy_while = t.is_alive()
+        t.join(timeout=10)
+    assert busy_while, "the vendor order should still be waiting while the others ran"
+    assert max(lat) < 0.25, f"a plain order waited {max(lat):.2f} s behind the vendor call"
+    assert waited and timeout - 0.05 < waited[0] < timeout + 0.5
+    assert set(threading.enumerate()) <= threads_before | {threading.current_thread()}
+    assert r.atp("WH", "A") == 500 - 1 - 20  # the warm-up order and the 20 commits
+    assert r.open_orders == ("warm", "slow")
 
 
 def test_all_vendors_failing_leaves_the_order_partial_not_lost():
