@@ -10,6 +10,10 @@ import numpy as np
 from sourcewise.models.errors import Collector
 from sourcewise.models.network import Network
 
+# Most units one inventory entry may hold on hand (2**62): what the router's stock changes keep
+# within, so that no sum of on-hand and a change (each at most this) can overflow int64.
+MAX_STOCK: int = 1 << 62
+
 
 @dataclass(frozen=True, slots=True)
 class StockRecord:
