@@ -1044,6 +1044,9 @@ class Router(TierPasses):
             free[list(kept_nodes)] = True
             k = self._limit(order.allow_split, order.max_shipments)
             name = held.get().strategy
+            if name not in K.STRATEGY_CODES:
+                # a plan the optimizer swapped in ("optimize"): re-route with the router's own strategy
+                name = self._default_strategy[0]
             code = K.STRATEGY_CODES[name]
             sub_idx = [self.network.sku_index[ln.sku] for ln in sub_lines]
             part = self._route_locked(sub, sub_idx, name, code, free=free, exclude=n, k_override=k)

@@ -447,3 +447,19 @@ def test_session_answers_a_changed_payload_under_a_routed_id_with_an_adapter_con
     with pytest.raises(AdapterConflict):
         s.route_json(json.dumps(payload))
     assert state(s.router) == before
+
+
+def test_an_order_the_optimizer_replanned_can_be_rerouted():
+    # swapped plans carry the strategy "optimize", which the router cannot route with: it used
+    # to raise KeyError part-way through reroute, after giving back the order's reservation
+    import msgspec
+
+    r = _store_router()
+    d = r.route(_order("o", ("A", 2)))
+    (h,), _ = r.holdings(["o"])
+    plan = msgspec.structs.replace(d, strategy="optimize")
+    assert r.swap_plans([h], {"o": (plan, h.entries, h.qty)}, DAY) == ""
+    assert r.decision("o").strategy == "optimize"
+    d2 = r.reroute("o", "ST", shortfall=0)
+    assert [(a.node_id, a.qty) for a in d2.allocations] == [("WH", 2)]
+    assert r.snapshot().reserved.tolist() == [0, 2, 0, 0]
