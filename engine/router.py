@@ -144,7 +144,12 @@ class Router(TierPasses):
     ``route`` reserves what it allocates; ``release`` gives it back and
     ``commit`` consumes it (on-hand and reservation both drop). Every state
     change happens under one lock, so concurrent callers never oversell, and
-    a call that fails part-way rolls back what it reserved.
+    every state-changing call checks all of its input before it changes
+    anything and rolls back what it changed if it fails part-way
+    (reservations, on-hand and capacity alike): a call that raises leaves
+    the router as it was. Quantities are bounded so the int64 books cannot
+    overflow: :data:`~sourcewise.models.order.MAX_QTY` units per order,
+    :data:`~sourcewise.models.inventory.MAX_STOCK` on hand per entry.
     """
 
     def __init__(self, network: Network, inventory: Inventory, policy: Policy | None = None, *,

@@ -56,7 +56,9 @@ class Order(msgspec.Struct, frozen=True):
     Parameters
     ----------
     order_id : str
-        Unique identifier; routing the same id twice is idempotent.
+        Unique identifier; routing the same order twice is idempotent, and a
+        different order under a routed id is refused
+        (:class:`~sourcewise.models.errors.OrderConflict`).
     lines : tuple of OrderLine
         At least one line; line ids unique.
     lat, lon : float
