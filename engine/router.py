@@ -874,7 +874,8 @@ class Router(TierPasses):
             self._pop_held(order_id)
             np.subtract.at(self._reserved, entries, qty)
             np.subtract.at(self._on_hand, entries, qty)
-            self._committed[order_id] = held
+            # only what decision() and a repeated id need: the plan's pieces and arrays go
+            self._committed[order_id] = Held(decision, None, None, order=held.order, origin=held.origin)
         return decision
 
     def commit_many(self, order_ids: Iterable[str]) -> int:
