@@ -132,7 +132,7 @@ class Session:
             if not isinstance(exc, UnicodeEncodeError | msgspec.EncodeError):
                 raise
             r = Reader(self.adapter.name, "order")
-            r.fail("$", f"the reply cannot be encoded as JSON ({exc}); nothing is reserved")
+            r.fail("$", f"the reply cannot be encoded as JSON ({exc}); this call reserved nothing")
             r.raise_if_any()
             raise
 

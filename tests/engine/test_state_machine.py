@@ -475,7 +475,7 @@ class RouterMachine(RuleBasedStateMachine):
 
 
 # CI runs 60 programs of 30 steps (a few seconds); SM_EXAMPLES=2000 searches harder (about a minute)
-RouterMachine.TestCase.settings = settings(max_examples=int(os.environ.get("SM_EXAMPLES", "60")), stateful_step_count=30, deadline=None,
-                                           suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.filter_too_much])
+RouterMachine.TestCase.settings = settings(
+    max_examples=int(os.environ.get("SM_EXAMPLES", "60")), stateful_step_count=30, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 test_router_state_machine = RouterMachine.TestCase
