@@ -42,6 +42,7 @@ _FRONT_DOOR = {
     "Network": "sourcewise.models",
     "Node": "sourcewise.models",
     "Order": "sourcewise.models",
+    "OrderConflict": "sourcewise.models",
     "OrderLine": "sourcewise.models",
     "Policy": "sourcewise.models",
     "Shipment": "sourcewise.models",
@@ -62,6 +63,7 @@ __all__ = [
     "Network",
     "Node",
     "Order",
+    "OrderConflict",
     "OrderLine",
     "Policy",
     "ReservationError",
@@ -99,6 +101,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sourcewise.models import Network
     from sourcewise.models import Node
     from sourcewise.models import Order
+    from sourcewise.models import OrderConflict
     from sourcewise.models import OrderLine
     from sourcewise.models import Policy
     from sourcewise.models import Shipment

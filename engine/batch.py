@@ -252,3 +252,41 @@ def batch_from_orders(network: Network, orders: Iterable[Order]) -> OrderBatch:
         placed_at=placed,
         allow_substitutes=np.array([o.allow_substitutes for o in orders], np.bool_),
     )
+
+
+# what an absent optional column of an OrderBatch means, per order or per line
+_ORDER_DEFAULTS = (("service_level", "standard"), ("channel", "web"), ("allow_substitutes", True))
+
+
+def row_differences(a: OrderBatch, i: int, b: OrderBatch, j: int) -> list[str]:
+    """The fields in which order ``i`` of batch ``a`` and order ``j`` of batch ``b`` differ.
+
+    Compared as routing sees them (the columnar form): an absent optional
+    column stands for its default, ``placed_at`` to the second. Any
+    difference in the lines (count, ids, SKUs, units, methods or pickup
+    stores) is reported as ``lines``. Empty when the two are the same order.
+    """
+    out = [name for name in ("order_id", "lat", "lon", "allow_split", "max_shipments")
+           if getattr(a, name)[i] != getattr(b, name)[j]]
+    for name, default in _ORDER_DEFAULTS:
+        x, y = getattr(a, name), getattr(b, name)
+        if (default if x is None else x[i]) != (default if y is None else y[j]):
+            out.append(name)
+    nat = np.datetime64("NaT", "s")
+    pa_, pb = (nat if a.placed_at is None else a.placed_at[i]), (nat if b.placed_at is None else b.placed_at[j])
+    if not (np.isnat(pa_) and np.isnat(pb)) and pa_ != pb:
+        out.append("placed_at")
+    la, lb = slice(int(a.line_ptr[i]), int(a.line_ptr[i + 1])), slice(int(b.line_ptr[j]), int(b.line_ptr[j + 1]))
+    n = la.stop - la.start
+    if n != lb.stop - lb.start:
+        return [*out, "lines"]
+
+    def lines(batch: OrderBatch, name: str, sl: slice, default: object) -> list:
+        col = getattr(batch, name)
+        return [default] * n if col is None else col[sl].tolist()
+
+    for name, default in (("line_id", None), ("sku", None), ("qty", None), ("method", "ship"),
+                          ("pickup_node", -1)):
+        if lines(a, name, la, default) != lines(b, name, lb, default):
+            return [*out, "lines"]
+    return out

@@ -186,8 +186,18 @@ class Durable:
                     batch_tiers=None if rec.batch_tiers is None else np.array(rec.batch_tiers, np.int64))
 
     def _record_held(self, kind: str, held: Held, order: Order | None, caps, why: str,
-                     reserved_before: tuple[np.ndarray, np.ndarray] | None = None, on_hand=None) -> int:
-        """The entry of an order that now holds ``held`` (routed or re-routed)."""
+                     reserved_before: tuple[np.ndarray, np.ndarray] | None = None, on_hand=None,
+                     changes: Changes | None = None) -> int:
+        """The entry of an order that now holds ``held`` (routed or re-routed); ``changes``
+        when the caller took them already (:meth:`_held_changes`)."""
+        if changes is None:
+            changes = self._held_changes(held, caps, reserved_before, on_hand)
+        d = held.get()
+        return self._record(kind, d.order_id, why, Body(changes, order, bare(d), self._held_record(held)))
+
+    def _held_changes(self, held: Held, caps, reserved_before=None, on_hand=None) -> Changes:
+        """What routing (or re-routing) ``held`` changed since ``caps``: reservations moved, the
+        on-hand corrections ``on_hand`` = (entries, deltas), capacity taken."""
         entries, qty = held.rows()
         nodes = None
         if reserved_before is not None:
@@ -205,8 +215,7 @@ class Durable:
             changes.entries += np.asarray(e, np.int64).tolist()
             changes.reserved += [0] * len(e)
             changes.on_hand = [0] * (len(changes.entries) - len(e)) + np.asarray(d, np.int64).tolist()
-        d = held.get()
-        return self._record(kind, d.order_id, why, Body(changes, order, bare(d), self._held_record(held)))
+        return changes
 
     def _record_batch(self, batch: OrderBatch, result: BatchResult, name: str, rows, al, bl, caps) -> int:
         """The entry of a batch ``route_many`` routed in one compiled call."""
@@ -327,7 +336,7 @@ class Durable:
                              pd.DataFrame({c: array(v) for c, v in rec.decisions.items()}))
         rows = tuple(array(c) for c in rec.rows)
         batch = OrderBatch(**{f: array(c) for f, c in rec.orders.items()})
-        info = (result, rec.strategy, rec.day, rows)
+        info = (result, rec.strategy, rec.day, rows, batch)
         return result, (info, array(rec.alloc_bounds).tolist(), array(rec.row_bounds).tolist()), batch
 
     def _replay(self, entry: Entry) -> None:

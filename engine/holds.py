@@ -63,6 +63,9 @@ class Held(msgspec.Struct, gc=False):
     # batch-routed orders: the batch's (entries, qty, tiers) arrays, shared by all its
     # orders; an order's own rows (bounds at ``source[5:7]``) are cut out by rows()
     batch_rows: tuple | None = None
+    # route_many-routed orders: (OrderBatch, position) of the order as it came in, so that routing
+    # its id again can be compared with it (they keep no Order; see Router.route)
+    origin: tuple | None = None
 
     def rows(self) -> tuple[np.ndarray, np.ndarray]:
         """The entries and units this order holds (``entries``, ``qty``), cut from its batch's on first use."""
@@ -101,9 +104,9 @@ class Held(msgspec.Struct, gc=False):
 
 def held_from_batch(lazy: tuple) -> Held:
     """The :class:`Held` of a batch-routed order from the tuple ``route_many`` stored for it:
-    ``((result, strategy, day, (entries, qty, tiers)), order, a0, a1, b0, b1)``."""
-    (result, name, day, rows), o, a0, a1, b0, b1 = lazy
-    return Held(None, None, None, (result, name, o, a0, a1, b0, b1), day, batch_rows=rows)
+    ``((result, strategy, day, (entries, qty, tiers), batch), order, a0, a1, b0, b1)``."""
+    (result, name, day, rows, batch), o, a0, a1, b0, b1 = lazy
+    return Held(None, None, None, (result, name, o, a0, a1, b0, b1), day, batch_rows=rows, origin=(batch, o))
 
 
 def group_lines(sku_idx: list[int], qty: list[int]) -> tuple[np.ndarray, np.ndarray, list[int]]:

@@ -31,6 +31,7 @@ from sourcewise.models.decision import Explanation
 from sourcewise.models.decision import Shipment
 from sourcewise.models.decision import Status
 from sourcewise.models.decision import TierNote
+from sourcewise.models.inventory import MAX_STOCK
 from sourcewise.models.order import Order
 
 # no distance or deadline limit
@@ -271,14 +272,23 @@ class TierPasses:
     def _route_locked(self, order: Order, sku_idx: list[int], name: str, code: int, *,
                       free: np.ndarray | None, exclude: int | None, k_override: int | None = None,
                       declined: str | None = None) -> Held:
-        """Route every pass of the order and build its decision; roll back on failure."""
+        """Route every pass of the order and build its decision; roll back on failure.
+
+        The rollback gives back the reservations and today's capacity the
+        passes took before the failure (kernels and live vendors both count
+        capacity down), so a failed call leaves the books as they were.
+        """
         pieces: list[Piece] = []
+        # O(nodes) copies, on the full path only: the single-call path never gets here
+        cap = (self._cap_orders.copy(), self._cap_units.copy())
         try:
             return self._route_passes(order, sku_idx, name, code, pieces, free, exclude, k_override, declined)
         except BaseException:
             for pc in pieces:
                 if pc.entry >= 0:
                     self._reserved[pc.entry] -= pc.qty
+            self._cap_orders[:] = cap[0]
+            self._cap_units[:] = cap[1]
             raise
 
     def _route_passes(self, order, sku_idx, name, code, pieces, free, exclude, k_override, declined=None) -> Held:
@@ -446,8 +456,13 @@ class TierPasses:
                 raise NeedVendors(answers.missing(requests))
             check = answers.check(requests)
         vendor_failures.update(check.failures)
+        # a vendor promising more than any stock entry may hold (int64 arrays below would overflow)
+        # answered nonsense: a failed vendor, like any other bad payload, not a failed order
+        absurd = {v: sku for v, units in check.available.items() for sku, q in units.items() if q > MAX_STOCK}
+        for v, sku in absurd.items():
+            vendor_failures[v] = f"bad payload: {sku!r} reported {check.units(v, sku)} units, more than {MAX_STOCK}"
         # a private CSR over the missing SKUs holding the vendors' live answers
-        vendors = sorted(net.node_index[v] for v in check.available)
+        vendors = sorted(net.node_index[v] for v in check.available if v not in absurd)
         if not vendors:
             return 0
         ptr = [0]

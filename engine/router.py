@@ -6,9 +6,11 @@ import gc
 import threading
 from collections.abc import Iterable
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
+from datetime import datetime
 from itertools import islice
 from itertools import repeat
 from typing import Any
@@ -25,6 +27,7 @@ from sourcewise.engine.batch import lines_for_groups
 from sourcewise.engine.batch import network_labels
 from sourcewise.engine.batch import orders_frame
 from sourcewise.engine.batch import orders_from_batch
+from sourcewise.engine.batch import row_differences
 from sourcewise.engine.batch import take_str
 from sourcewise.engine.durable import Durable
 from sourcewise.engine.durable import bare
@@ -43,7 +46,10 @@ from sourcewise.engine.passes import TierPasses
 from sourcewise.engine.passes import VendorAnswers
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import Collector
+from sourcewise.models.errors import OrderConflict
+from sourcewise.models.errors import Problem
 from sourcewise.models.errors import ValidationError
+from sourcewise.models.inventory import MAX_STOCK
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import UNLIMITED
 from sourcewise.models.network import UNLIMITED_FROM
@@ -51,6 +57,7 @@ from sourcewise.models.network import Network
 from sourcewise.models.network import unit_vectors
 from sourcewise.models.node import KIND_CODES
 from sourcewise.models.node import NodeKind
+from sourcewise.models.order import MAX_QTY
 from sourcewise.models.order import SERVICE_LEVELS
 from sourcewise.models.order import Order
 from sourcewise.models.order import OrderLine
@@ -161,7 +168,12 @@ class Router(TierPasses, Durable):
     ``route`` reserves what it allocates; ``release`` gives it back and
     ``commit`` consumes it (on-hand and reservation both drop). Every state
     change happens under one lock, so concurrent callers never oversell, and
-    a call that fails part-way rolls back what it reserved.
+    every state-changing call checks all of its input before it changes
+    anything and rolls back what it changed if it fails part-way
+    (reservations, on-hand and capacity alike): a call that raises leaves
+    the router as it was. Quantities are bounded so the int64 books cannot
+    overflow: :data:`~sourcewise.models.order.MAX_QTY` units per order,
+    :data:`~sourcewise.models.inventory.MAX_STOCK` on hand per entry.
     """
 
     def __init__(self, network: Network, inventory: Inventory, policy: Policy | None = None, *,
@@ -179,7 +191,9 @@ class Router(TierPasses, Durable):
         self._lock = threading.RLock()
         # open orders' reservation records; batch orders start as plain tuples (see held_from_batch)
         self._open: dict[str, Held | tuple] = {}
-        self._committed: dict[str, Decision] = {}
+        # committed orders' records (Held): their decision, and the order or its batch row, which
+        # routing the id again is compared with (see route)
+        self._committed: dict[str, Held] = {}
         self._dual = np.zeros(inventory.nnz, np.float64)
         self._nodef = K.pack_nodes(network)
         self._skuf = K.pack_skus(network)
@@ -372,14 +386,51 @@ class Router(TierPasses, Durable):
         if held is not None:
             return held.get()
         done = self._committed.get(order_id)
-        if isinstance(done, Held):
-            done = self._committed[order_id] = done.get()
-        if done is None and self._store is not None:
+        if done is not None:
+            # the record stays (it also answers whether a repeated id is the same order); get() caches
+            return done.get()
+        if self._store is not None:
             # with a store, committed orders leave memory: the ledger answers for them
             stored = self._stored(order_id)
             if stored is not None and stored[0] in ("commit", "commit_many"):
                 return stored[1]
-        return done
+        return None
+
+    def _repeat(self, order: Order) -> Decision | None:
+        """The decision of an order whose id is open or committed already, if the content is the same.
+
+        Compared with what the router kept: the :class:`Order` that
+        :meth:`route` routed, or the batch row :meth:`route_many` routed
+        (compared in the batch's columnar form, ``placed_at`` to the second).
+        ``None`` when the id holds nothing (any more).
+
+        Raises
+        ------
+        OrderConflict
+            When the id holds a decision for different content.
+        """
+        oid = order.order_id
+        rec = self._open.get(oid)
+        if rec is None:
+            rec = self._committed.get(oid)
+            if rec is None:
+                return None
+        # a batch order's plain tuple holds its batch and row (see held_from_batch)
+        origin = (rec[0][4], rec[1]) if type(rec) is tuple else rec.origin
+        if origin is not None:
+            try:
+                diff = row_differences(origin[0], origin[1], batch_from_orders(self.network, [order]), 0)
+            except ValidationError:  # unknown SKUs or stores: not the order that was routed
+                diff = ["lines"]
+        elif rec.order is None or rec.order == order:
+            diff = []
+        else:
+            diff = [f for f in rec.order.__struct_fields__ if getattr(rec.order, f) != getattr(order, f)]
+        if diff:
+            raise OrderConflict([Problem(
+                "orders", oid, "order_id",
+                f"already routed with different content ({', '.join(diff)}); release it or use a new order id")])
+        return self.decision(oid)
 
     @property
     def open_orders(self) -> tuple[str, ...]:
@@ -390,9 +441,28 @@ class Router(TierPasses, Durable):
         return order_id in self._open
 
     def set_business_day(self, day: date) -> None:
-        """Start counting node capacity against ``day``; a new day resets it."""
+        """Start counting node capacity against ``day``; a new day resets it.
+
+        Days only move forward: the same day changes nothing, a later one
+        resets every node's capacity, an earlier one is refused (its counters
+        are gone, and a reset would hand out a day's capacity twice).
+
+        Raises
+        ------
+        ValidationError
+            For a value that is not a ``date`` (a ``datetime`` included) or a
+            day before the current business day; nothing changes.
+        """
         seq = 0
+        col = Collector()
+        if not isinstance(day, date) or isinstance(day, datetime):
+            col.add("router", None, "business_day", f"must be a date, got {day!r}")
+        col.raise_if_any()
         with self._lock:
+            if day < self.business_day:
+                col.add("router", None, "business_day",
+                        f"{day} is before the current business day {self.business_day}; days only move forward")
+                col.raise_if_any()
             if day != self.business_day:
                 if self._store is not None:
                     self._usable()
@@ -636,18 +706,28 @@ class Router(TierPasses, Durable):
         A decrease takes at most the units not reserved for open orders, so it
         never invalidates a reservation. Returns the change applied.
 
+        ``delta`` is an integer (Python or numpy; not a bool or a float, even
+        a whole one) within ``+-MAX_STOCK`` (2**62), and an increase may
+        not take on-hand past :data:`MAX_STOCK`: stock stays exact in int64.
+
         Raises
         ------
         ValidationError
-            For an unknown node or SKU, or a pair with no stocked entry
-            (add it to the inventory table first).
+            For an unknown node or SKU, a pair with no stocked entry (add it
+            to the inventory table first), or a ``delta`` of the wrong type
+            or out of range; nothing changes.
         """
         col = Collector()
         if node_id not in self.network.node_index:
             col.add("stock", node_id, "node_id", f"unknown node {node_id!r}")
         if sku not in self.network.sku_index:
             col.add("stock", sku, "sku", f"unknown sku {sku!r}")
+        # int(-0.5) is 0 and True is 1: anything but a true integer would change stock silently
+        whole = not isinstance(delta, bool | np.bool_) and isinstance(delta, int | np.integer)
+        if not whole or not -MAX_STOCK <= int(delta) <= MAX_STOCK:
+            col.add("stock", f"{node_id}/{sku}", "delta", f"must be an integer within +-{MAX_STOCK}, got {delta!r}")
         col.raise_if_any()
+        delta = int(delta)
         j = self._inv.entry(node_id, sku)
         if j < 0:
             col.add("stock", f"{node_id}/{sku}", "node_id/sku", "no inventory entry for this pair")
@@ -659,6 +739,10 @@ class Router(TierPasses, Durable):
             if delta < 0:
                 free = max(0, int(self._on_hand[j] - self._reserved[j]))
                 delta = -min(-delta, free)
+            elif delta > MAX_STOCK - int(self._on_hand[j]):
+                col.add("stock", f"{node_id}/{sku}", "delta",
+                        f"would take on-hand {int(self._on_hand[j])} past {MAX_STOCK} units, got {delta}")
+                col.raise_if_any()
             self._on_hand[j] += delta
             if self._store is not None:
                 seq = self._record("adjust", None, f"stock of {sku} at {node_id} changed by {int(delta):+d}",
@@ -682,7 +766,9 @@ class Router(TierPasses, Durable):
             Entry positions in the inventory (see :class:`sourcewise.models.Inventory`).
         delta : ndarray of int
             Change per row; rows apply in order, so a repeated entry sees
-            the rows before it.
+            the rows before it. Integers (any numpy integer dtype; not bool
+            or float) within ``+-MAX_STOCK``; an increase may not take an
+            entry's on-hand past :data:`MAX_STOCK`.
 
         Returns
         -------
@@ -693,31 +779,56 @@ class Router(TierPasses, Durable):
         Raises
         ------
         ValidationError
-            For ragged input or an entry out of range; nothing changes.
+            For ragged input, an entry out of range, or a delta of the wrong
+            type or out of range (every row is checked before any applies);
+            nothing changes.
         """
-        e = np.asarray(entries, np.int64).ravel()
-        d = np.asarray(delta, np.int64).ravel()
+        e_in, d_in = np.asarray(entries).ravel(), np.asarray(delta).ravel()
         col = Collector()
-        if e.shape != d.shape:
-            col.add("stock", None, "delta", f"needs one delta per entry, got {d.shape} for {e.shape}")
-        else:
-            for i in np.flatnonzero((e < 0) | (e >= self._inv.nnz))[:100]:
-                col.add("stock", int(i), "entry", f"no inventory entry {int(e[i])}")
+        # an empty list arrives as float64; anything else must be integers already: a cast
+        # would turn -0.5 into 0, True into 1 and 2**63 into a negative number
+        for name, a in (("entries", e_in), ("delta", d_in)):
+            if len(a) and a.dtype.kind not in "iu":
+                col.add("stock", None, name, f"must be integers, got {a.dtype}")
         col.raise_if_any()
+        if e_in.shape != d_in.shape:
+            col.add("stock", None, "delta", f"needs one delta per entry, got {d_in.shape} for {e_in.shape}")
+        else:
+            for i in np.flatnonzero((e_in < 0) | (e_in >= self._inv.nnz))[:100]:
+                col.add("stock", int(i), "entry", f"no inventory entry {e_in[i]}")
+            big = d_in > MAX_STOCK if d_in.dtype.kind == "u" else (d_in > MAX_STOCK) | (d_in < -MAX_STOCK)
+            for i in np.flatnonzero(big)[:100]:
+                col.add("stock", int(i), "delta", f"must be within +-{MAX_STOCK}, got {d_in[i]}")
+        col.raise_if_any()
+        e, d = e_in.astype(np.int64), d_in.astype(np.int64)
         with self._lock:
             if self._store is not None:
                 self._usable()
             if len(np.unique(e)) == len(e):
                 free = np.maximum(self._on_hand[e] - self._reserved[e], 0)
                 applied = np.where(d < 0, -np.minimum(-d, free), d)
+                # room left under the bound: subtracting cannot overflow, adding could
+                for i in np.flatnonzero(applied > MAX_STOCK - self._on_hand[e])[:100]:
+                    col.add("stock", int(i), "delta", f"would take entry {int(e[i])}'s on-hand "
+                            f"{int(self._on_hand[e[i]])} past {MAX_STOCK} units, got {int(d[i])}")
+                col.raise_if_any()
                 self._on_hand[e] += applied
             else:
+                # a repeated entry sees the rows before it: play them on Python ints first, apply after
                 applied = np.empty_like(d)
+                now: dict[int, int] = {}
                 for i, (j, x) in enumerate(zip(e.tolist(), d.tolist(), strict=True)):
+                    on_hand = now.get(j, int(self._on_hand[j]))
                     if x < 0:
-                        x = -min(-x, max(0, int(self._on_hand[j] - self._reserved[j])))
-                    self._on_hand[j] += x
+                        x = -min(-x, max(0, on_hand - int(self._reserved[j])))
+                    elif x > MAX_STOCK - on_hand:
+                        col.add("stock", i, "delta", f"would take entry {j}'s on-hand {on_hand} past {MAX_STOCK} "
+                                f"units, got {x}")
+                    now[j] = on_hand + x
                     applied[i] = x
+                col.raise_if_any()
+                for j, v in now.items():
+                    self._on_hand[j] = v
             seq = 0
             if self._store is not None:
                 seq = self._record("adjust", None, f"stock of {len(e)} entr(ies) adjusted",
@@ -777,19 +888,25 @@ class Router(TierPasses, Durable):
         own warehouses and stores, then vendors); what no tier can ship gets
         substitute proposals and is backordered. Pickup lines are sourced at
         their store, same-day lines only from nearby nodes before cutoff.
-        Routing an ``order_id`` that already holds a decision returns that
-        decision and reserves nothing more.
+        Routing an ``order_id`` that already holds a decision (open or
+        committed) with the same content returns that decision and reserves
+        nothing more; with different content it raises :class:`OrderConflict`.
+        Content is the order as routed: for ``route`` the whole
+        :class:`Order` (ids, lines, destination, flags, ``placed_at``); for
+        ``route_many`` its batch row (``placed_at`` to the second).
 
         Raises
         ------
         ValidationError
             If a line names an unknown SKU or pickup node; nothing is reserved.
+        OrderConflict
+            If the id holds a decision for different content; nothing changes.
         """
         name, code = self._default_strategy if strategy is None else self._strategy_code(strategy)
         oid = order.order_id
-        # plain membership first: the usual order holds no decision yet
+        # plain membership first: the usual order holds no decision yet, and pays for no comparison
         if oid in self._open or oid in self._committed:
-            existing = self.decision(oid)
+            existing = self._repeat(order)
             if existing is not None:
                 return existing
         sku_idx = self._validate(order)
@@ -817,7 +934,7 @@ class Router(TierPasses, Durable):
         store = self._store
         with self._lock:
             if oid in self._open or oid in self._committed:
-                existing = self.decision(oid)
+                existing = self._repeat(order)
                 if existing is not None:
                     return _Existing(existing), 0
             if store is not None:
@@ -864,10 +981,8 @@ class Router(TierPasses, Durable):
             return None
         _, decision, before = stored
         if before is not None and before != order:
-            col = Collector()
-            col.add("orders", order.order_id, "order_id",
-                    "already committed with different content; an order id can be used once")
-            col.raise_if_any()
+            raise OrderConflict([Problem("orders", order.order_id, "order_id",
+                                         "already committed with different content; an order id can be used once")])
         return decision
 
 
@@ -914,16 +1029,29 @@ class Router(TierPasses, Durable):
         return held.get()
 
     def commit(self, order_id: str) -> Decision:
-        """Consume the reserved stock (the order shipped); routing it again returns this decision."""
+        """Consume the reserved stock (the order shipped); routing it again returns this decision.
+
+        In memory, the router keeps the committed order's record (its
+        decision, and the order or its batch row) so that routing the id
+        again is answered, or refused as a conflict, like an open order's;
+        with a store, the ledger keeps it and memory does not.
+        """
         seq = 0
         with self._lock:
-            held = self._pop_open(order_id)
+            if self._store is not None:
+                self._usable()
+            held = self._open_held(order_id)
+            if held is None:
+                raise ReservationError(f"order {order_id!r} holds no reservation")
+            # what can fail comes first: the order leaves the open ones only once its decision exists
+            decision = held.get()
             entries, qty = held.rows()
+            self._pop_held(order_id)
             np.subtract.at(self._reserved, entries, qty)
             np.subtract.at(self._on_hand, entries, qty)
-            decision = held.get()
             if self._store is None:
-                self._committed[order_id] = decision
+                # only what decision() and a repeated id need: the plan's pieces and arrays go
+                self._committed[order_id] = Held(decision, None, None, order=held.order, origin=held.origin)
             else:
                 # the ledger keeps it: committed orders leave memory
                 seq = self._record("commit", order_id, "committed: shipped, its stock consumed",
@@ -936,11 +1064,23 @@ class Router(TierPasses, Durable):
 
         Raises
         ------
+        ValidationError
+            If an id repeats; nothing is committed.
         ReservationError
             If any order holds no reservation; nothing is committed.
         """
         ids = list(order_ids)
         with self._lock:
+            if len(set(ids)) != len(ids):
+                # the second pop of a repeated id would find nothing after the first had removed
+                # the order: refuse before anything changes
+                col = Collector()
+                seen: set = set()
+                for oid in ids:
+                    if oid in seen:
+                        col.add("orders", str(oid), "order_id", "repeated in commit_many; each order commits once")
+                    seen.add(oid)
+                col.raise_if_any()
             missing = [oid for oid in ids if oid not in self._open]
             if missing:
                 raise ReservationError(f"{len(missing)} order(s) hold no reservation, e.g. {missing[0]!r}")
@@ -973,16 +1113,31 @@ class Router(TierPasses, Durable):
         Only the affected units are routed again; the rest of the order stays
         where it is, and nodes it already ships from cost no new parcel.
 
+        A shortfall is a whole number of units (an ``int`` or numpy integer;
+        not a bool, float or string), at least 0 and at most what the node
+        holds for this order: its on-hand of the SKU less what *other* open
+        orders reserve there. So the correction can take the order's own
+        units and the node's free stock (safety stock included), never units
+        another order holds. Mapping keys must be SKUs of the rejected lines;
+        a SKU the mapping leaves out has its ATP zeroed. For stock held
+        outside the books (a live vendor's) the bound is the units the order
+        had there, and nothing is corrected.
+
+        Everything is checked before anything changes, and if re-routing
+        fails part-way the order's reservation, the node's stock and today's
+        capacity are restored: a call that raises changes nothing.
+
         Raises
         ------
         ReservationError
             If the order holds no open decision.
         ValidationError
-            For an unknown node or line, or a node the order does not use;
-            nothing changes.
+            For an unknown node or line, a node the order does not use, or a
+            bad shortfall; nothing changes.
         """
         col = Collector()
-        with self._lock:
+        # undo: what restores the books if re-routing fails part-way (emptied once it succeeded)
+        with self._lock, ExitStack() as undo:
             if self._store is not None:
                 self._usable()
             held = self._open_held(order_id)
@@ -1012,6 +1167,55 @@ class Router(TierPasses, Durable):
                 col.add("reroute", order_id, "rejected_node", f"{rejected_node!r} ships none of those lines")
                 col.raise_if_any()
             keep = [pc for pc in held_pieces if pc not in hit]
+            # the shortfall, checked before anything changes
+            sku_of_group = {line_group[i]: ln.sku for i, ln in enumerate(order.lines)}
+            held_units: dict[str, int] = {}  # units the order holds at the node per rejected SKU
+            entry_of: dict[str, int] = {}  # the node's inventory entry of each (-1: held outside the books)
+            for pc in hit:
+                sku = sku_of_group[pc.group]
+                held_units[sku] = held_units.get(sku, 0) + pc.qty
+                entry_of[sku] = max(entry_of.get(sku, -1), pc.entry)
+            miss_of: dict[str, int | None] = dict.fromkeys(held_units)
+            if shortfall is not None:
+                given = shortfall.items() if isinstance(shortfall, Mapping) else [(s, shortfall) for s in held_units]
+                for sku, miss in given:
+                    where = f"shortfall[{sku!r}]" if isinstance(shortfall, Mapping) else "shortfall"
+                    if sku not in held_units:
+                        col.add("reroute", order_id, where, f"{rejected_node!r} ships no rejected line of sku {sku!r}")
+                    elif isinstance(miss, bool | np.bool_) or not isinstance(miss, int | np.integer):
+                        # int("x") used to raise only after the reservation was given back; int(1.5) is 1
+                        col.add("reroute", order_id, where, f"must be a whole number of units, got {miss!r}")
+                    elif miss < 0:
+                        col.add("reroute", order_id, where, f"must be >= 0, got {int(miss)}")
+                    else:
+                        e = entry_of[sku]
+                        # others' reservations at the node: units the correction must leave in place
+                        others = int(self._reserved[e]) - sum(pc.qty for pc in hit if pc.entry == e) if e >= 0 else 0
+                        bound = int(self._on_hand[e]) - others if e >= 0 else held_units[sku]
+                        if miss > bound:
+                            col.add("reroute", order_id, where,
+                                    f"must be at most {bound}, the units {rejected_node} holds for this order of "
+                                    f"sku {sku!r} (on hand less {others} reserved by other open orders), "
+                                    f"got {int(miss)}")
+                        miss_of[sku] = int(miss)
+            col.raise_if_any()
+            saved = {e: (int(self._on_hand[e]), int(self._reserved[e])) for e in entry_of.values() if e >= 0}
+            cap_saved = (self._cap_orders.copy(), self._cap_units.copy())
+            routed: list[Held] = []  # re-routed parts that hold a reservation
+
+            def restore() -> None:
+                for h in routed:
+                    entries, qty = h.rows()
+                    if len(entries):
+                        np.subtract.at(self._reserved, entries, qty)
+                for e, (on_hand, reserved) in saved.items():
+                    self._on_hand[e] = on_hand
+                    self._reserved[e] = reserved
+                self._cap_orders[:] = cap_saved[0]
+                self._cap_units[:] = cap_saved[1]
+                self._open[order_id] = held
+
+            undo.callback(restore)
             touched = np.array(sorted({pc.entry for pc in hit if pc.entry >= 0}), np.int64)
             on_hand_before = self._on_hand[touched].copy()
             # release the rejected share and correct the node's stock (once per entry: a SKU can sit
@@ -1021,11 +1225,11 @@ class Router(TierPasses, Durable):
                     self._reserved[pc.entry] -= pc.qty
             for e in sorted({pc.entry for pc in hit if pc.entry >= 0}):
                 sku = self.network.skus[self._sku_of_entry[e]].sku
-                miss = shortfall.get(sku) if isinstance(shortfall, Mapping) else shortfall
+                miss = miss_of[sku]
                 if miss is None:
                     self._on_hand[e] = min(self._on_hand[e], self._reserved[e] + self._safety[e])
                 else:
-                    self._on_hand[e] = max(0, self._on_hand[e] - int(miss))
+                    self._on_hand[e] = max(0, self._on_hand[e] - miss)
             # the units to place again, as an order of just those lines
             need: dict[int, int] = {}
             for pc in hit:
@@ -1041,15 +1245,21 @@ class Router(TierPasses, Durable):
             free[list(kept_nodes)] = True
             k = self._limit(order.allow_split, order.max_shipments)
             name = held.get().strategy
+            if name not in K.STRATEGY_CODES:
+                # a plan the optimizer swapped in ("optimize"): re-route with the router's own strategy
+                name = self._default_strategy[0]
             code = K.STRATEGY_CODES[name]
             sub_idx = [self.network.sku_index[ln.sku] for ln in sub_lines]
             part = self._route_locked(sub, sub_idx, name, code, free=free, exclude=n, k_override=k)
+            routed.append(part)
             new_nodes = {pc.node for pc in part.pieces if pc.method in ("ship", "same_day")} - kept_nodes
             if len(kept_nodes) + len(new_nodes) > k:
                 # the union broke the split limit: undo and place the units on new nodes only
                 self._give_back(part)
+                routed.clear()
                 part = self._route_locked(sub, sub_idx, name, code, free=None, exclude=n,
                                           k_override=max(1, k - len(kept_nodes)))
+                routed.append(part)
             # map the sub-order's groups back onto the original order's groups
             sub_to_orig = {j: g for j, g in enumerate(need)}
             for pc in part.pieces:
@@ -1065,16 +1275,20 @@ class Router(TierPasses, Durable):
             merged = self._finish(order, name, k, g_sku, g_qty, line_group, remaining, pieces, [], notes,
                                   [f"re-routed after {rejected_node} rejected {sum(pc.qty for pc in hit)} unit(s)"],
                                   {}, None)
-            caps = [h for h in (held, part) if h.cap_nodes is not None]
+            # the capacity the old plan took counts only if it was taken today: release gives back
+            # today's counters, and an earlier day's units would push them past the node's limit
+            caps = [h for h in (held, part) if h.cap_nodes is not None and h.day == self.business_day]
             if caps:
                 merged.cap_nodes = np.concatenate([h.cap_nodes for h in caps])
                 merged.cap_units = np.concatenate([h.cap_units for h in caps], axis=1)
+            merged.origin = held.origin
             self._open[order_id] = merged
             seq = 0
             if self._store is not None:
                 seq = self._record_held("reroute", merged, order, caps_before,
                                         f"re-routed after {rejected_node} rejected {sum(pc.qty for pc in hit)} unit(s)",
                                         old_rows, (touched, self._on_hand[touched] - on_hand_before))
+            undo.pop_all()  # done: nothing to restore
         self._durable(seq)
         return merged.decision
 
@@ -1092,11 +1306,26 @@ class Router(TierPasses, Durable):
         Raises
         ------
         ValidationError
-            If an order id repeats or already holds a decision; nothing is reserved.
+            If an order id repeats or already holds a decision, or a line's
+            ``qty`` is not an integer from 1 to :data:`MAX_QTY` (nor an
+            order's total); nothing is reserved.
         """
         batch = orders if isinstance(orders, OrderBatch) else batch_from_orders(self.network, orders)
         name, code = self._strategy_code(strategy)
         col = Collector()
+        # Orders check their units; a batch built by hand has not, and its sums would overflow
+        qty = np.asarray(batch.qty)
+        if len(qty) and (qty.dtype.kind not in "iu"):
+            col.add("orders", None, "qty", f"must be integers, got {qty.dtype}")
+            col.raise_if_any()
+        for i in np.flatnonzero((qty < 1) | (qty > MAX_QTY))[:100]:
+            col.add("orders", int(i), "qty", f"must be an integer from 1 to {MAX_QTY}, got {qty[i]}")
+        # float sums: exact while they matter (up to 2**53), and they cannot wrap
+        owner = np.repeat(np.arange(batch.n_orders), np.diff(batch.line_ptr))
+        total = np.bincount(owner, weights=qty.astype(np.float64), minlength=batch.n_orders)
+        for o in np.flatnonzero(total > MAX_QTY)[:100]:
+            col.add("orders", str(batch.order_id[o]), "lines", f"add up to {int(total[o])} units, more than {MAX_QTY}")
+        col.raise_if_any()
         ids = batch.order_id.tolist()
         if len(set(ids)) != len(ids):
             for i in np.flatnonzero(pd.Series(batch.order_id).duplicated().to_numpy()):
@@ -1191,7 +1420,8 @@ class Router(TierPasses, Durable):
         bl, al = bounds.tolist(), a_bounds.tolist()
         # one plain tuple per order, made by zip in C: held_from_batch() turns it into a Held
         # the first time anyone looks at the order (most batch orders are only committed)
-        batch_info = (result, name, self.business_day, (out_e, out_q, out_t))
+        # (the batch itself is kept, by reference, to compare a repeated id with: see Router._repeat)
+        batch_info = (result, name, self.business_day, (out_e, out_q, out_t), batch)
         # these records form no cycles; collections triggered by allocating them
         # would only rescan the whole heap (the network's objects included)
         was_enabled = gc.isenabled()
@@ -1227,15 +1457,28 @@ class Router(TierPasses, Durable):
     def _route_many_slow(self, batch: OrderBatch, name: str) -> BatchResult:
         orders = orders_from_batch(self.network, batch)
         decisions = []
-        for order in orders:
-            sku_idx = self._validate(order)
-            caps = self._caps()
-            held = self._route_locked(order, sku_idx, name, K.STRATEGY_CODES[name], free=None, exclude=None)
-            self._open[order.order_id] = held
-            if self._store is not None:
-                self._record_held("route", held, order, caps, f"routed ({name}): {held.decision.status}")
-                self._seen.add_one(order.order_id)
-            decisions.append(held.decision)
+        pending = []
+        try:
+            for o, order in enumerate(orders):
+                sku_idx = self._validate(order)
+                caps = self._caps()
+                held = self._route_locked(order, sku_idx, name, K.STRATEGY_CODES[name], free=None, exclude=None)
+                held.origin = (batch, o)  # compared as a batch row, like the fast path's orders
+                self._open[order.order_id] = held
+                decisions.append(held.decision)
+                if self._store is not None:
+                    # each order's own deltas now (later orders move the same counters); written
+                    # once the whole batch stands
+                    pending.append((held, order, self._held_changes(held, caps)))
+        except BaseException:
+            # all or nothing: an order that fails gives back the batch's earlier ones too
+            for d in decisions:
+                self._give_back(self._open.pop(d.order_id))
+            raise
+        for held, order, changes in pending:
+            self._record_held("route", held, order, None, f"routed ({name}): {held.decision.status}",
+                              changes=changes)
+            self._seen.add_one(order.order_id)
         return decisions_to_tables(decisions)
 
 

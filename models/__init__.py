@@ -8,6 +8,7 @@ from sourcewise.models.decision import Explanation
 from sourcewise.models.decision import Shipment
 from sourcewise.models.decision import Status
 from sourcewise.models.decision import TierNote
+from sourcewise.models.errors import OrderConflict
 from sourcewise.models.errors import Problem
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.inventory import Inventory
@@ -31,7 +32,7 @@ from sourcewise.models.sku import Sku
 
 __all__ = [
     "Allocation", "CandidateNote", "CostBreakdown", "CostModel", "Decision", "Explanation",
-    "Inventory", "Network", "Node", "NodeKind", "Order", "OrderLine", "Policy", "Problem",
+    "Inventory", "Network", "Node", "NodeKind", "Order", "OrderConflict", "OrderLine", "Policy", "Problem",
     "STRATEGIES", "Shipment", "Sku", "Status", "StockRecord", "ValidationError", "load_policy",
     "MethodPolicy", "ServicePolicy", "StorePolicy", "SubstitutePolicy", "Tier", "TierNote", "VendorPolicy",
 ]

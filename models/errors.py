@@ -74,3 +74,15 @@ class Collector:
     def raise_if_any(self) -> None:
         if self.problems:
             raise ValidationError(self.problems)
+
+
+class OrderConflict(ValidationError):
+    """Raised when an order id that already holds a decision is routed again with different content.
+
+    Routing the same id with the same content is idempotent (the existing
+    decision comes back and nothing more is reserved); different content
+    means a different order under a reused id, or a retried request that was
+    changed, and the router cannot tell which: it refuses and changes nothing.
+    Subclasses :class:`ValidationError`, so code that handles bad input
+    handles this too; ``problems`` name the order and the fields that differ.
+    """

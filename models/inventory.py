@@ -11,6 +11,10 @@ from sourcewise.models.errors import Collector
 from sourcewise.models.network import Network
 from sourcewise.models.network import readonly
 
+# Most units one inventory entry may hold on hand (2**62): what the router's stock changes keep
+# within, so that no sum of on-hand and a change (each at most this) can overflow int64.
+MAX_STOCK: int = 1 << 62
+
 
 @dataclass(frozen=True, slots=True)
 class StockRecord:

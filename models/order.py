@@ -13,6 +13,10 @@ from sourcewise.models.node import check_coordinates
 
 METHODS: tuple[str, ...] = ("ship", "pickup", "same_day")
 SERVICE_LEVELS: tuple[str, ...] = ("standard", "express", "next_day")
+# Most units one order may ask for, over all its lines (2**40, about 1.1e12). Far above any real
+# order, and low enough that the router's int64 books cannot overflow: group totals, batch sums
+# (float64, exact to 2**53) and reservations all stay exact.
+MAX_QTY: int = 1 << 40
 
 # Set forms for the fast check in Order.__post_init__ (membership of a str only: it must not raise).
 _METHOD_SET = frozenset(METHODS)
@@ -31,7 +35,8 @@ class OrderLine(msgspec.Struct, frozen=True, gc=False):
     sku : str
         The item ordered.
     qty : int
-        Units ordered, a positive integer.
+        Units ordered, a positive integer; the order's lines add up to at most
+        :data:`MAX_QTY` units.
     method : str
         ``ship`` (default), ``pickup`` at ``pickup_node`` (BOPIS), or ``same_day``.
     pickup_node : str or None
@@ -51,7 +56,9 @@ class Order(msgspec.Struct, frozen=True):
     Parameters
     ----------
     order_id : str
-        Unique identifier; routing the same id twice is idempotent.
+        Unique identifier; routing the same order twice is idempotent, and a
+        different order under a routed id is refused
+        (:class:`~sourcewise.models.errors.OrderConflict`).
     lines : tuple of OrderLine
         At least one line; line ids unique.
     lat, lon : float
@@ -113,11 +120,13 @@ class Order(msgspec.Struct, frozen=True):
         if not lines:
             return False
         seen: set[Any] = set()
+        total = 0
         for line in lines:
             lid, sku, qty = line.line_id, line.sku, line.qty
             if not (type(lid) is str and lid and lid not in seen and type(sku) is str and sku
-                    and type(qty) is int and qty > 0):
+                    and type(qty) is int and 0 < qty <= MAX_QTY):
                 return False
+            total += qty
             method = line.method
             if method == "ship":  # the usual line: no store may be named
                 if line.pickup_node:
@@ -126,7 +135,7 @@ class Order(msgspec.Struct, frozen=True):
                       and (bool(line.pickup_node) if method == "pickup" else not line.pickup_node)):
                 return False
             seen.add(lid)
-        return True
+        return total <= MAX_QTY
 
     def validate_into(self, col: Collector) -> None:
         """Append every problem with this order to ``col``."""
@@ -137,6 +146,7 @@ class Order(msgspec.Struct, frozen=True):
         if not self.lines:
             col.add("orders", oid, "lines", "an order needs at least one line")
         seen: set[str] = set()
+        total = 0
         for line in self.lines:
             where = f"{oid}/{line.line_id}"
             if not isinstance(line.line_id, str) or not line.line_id:
@@ -146,14 +156,18 @@ class Order(msgspec.Struct, frozen=True):
             seen.add(line.line_id)
             if not isinstance(line.sku, str) or not line.sku:
                 col.add("orders", where, "sku", "must be a non-empty string")
-            if isinstance(line.qty, bool) or not isinstance(line.qty, int) or line.qty <= 0:
-                col.add("orders", where, "qty", f"must be a positive integer, got {line.qty!r}")
+            if isinstance(line.qty, bool) or not isinstance(line.qty, int) or not 0 < line.qty <= MAX_QTY:
+                col.add("orders", where, "qty", f"must be a positive integer <= {MAX_QTY}, got {line.qty!r}")
+            else:
+                total += line.qty
             if line.method not in METHODS:
                 col.add("orders", where, "method", f"must be one of {', '.join(METHODS)}, got {line.method!r}")
             elif line.method == "pickup" and not line.pickup_node:
                 col.add("orders", where, "pickup_node", "a pickup line must name the store")
             elif line.method != "pickup" and line.pickup_node:
                 col.add("orders", where, "pickup_node", f"only pickup lines name a store, not {line.method!r}")
+        if total > MAX_QTY:
+            col.add("orders", oid, "lines", f"the lines add up to {total} units, more than {MAX_QTY}")
         if self.max_shipments is not None and (
             isinstance(self.max_shipments, bool)
             or not isinstance(self.max_shipments, int)

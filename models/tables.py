@@ -17,6 +17,7 @@ from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import Network
 from sourcewise.models.node import Node
 from sourcewise.models.node import NodeKind
+from sourcewise.models.order import MAX_QTY
 from sourcewise.models.sku import Sku
 
 NODE_DEFAULTS: dict[str, object] = {
@@ -291,7 +292,8 @@ def orders_from_frame(network: Network, df: pd.DataFrame) -> OrderBatch:
     sku = _lookup(skus, network.sku_index)
     for i in np.flatnonzero(sku < 0):
         col.add("orders", int(i), "sku", f"unknown sku {skus[i]!r}")
-    qty = _numeric(df, "orders", "qty", col, integer=True, positive=True)
+    # bounded, so that the cast to int64 below cannot wrap (1e19 would)
+    qty = _numeric(df, "orders", "qty", col, integer=True, positive=True, hi=MAX_QTY)
     lat = _numeric(df, "orders", "lat", col, lo=-90, hi=90)
     lon = _numeric(df, "orders", "lon", col, lo=-180, hi=180)
     allow = _boolean(df, "orders", "allow_split", True, col)

@@ -31,13 +31,14 @@ from sourcewise.engine.adapters.base import Adapter
 from sourcewise.engine.adapters.reader import AdapterError
 from sourcewise.engine.adapters.records import Bound
 from sourcewise.engine.adapters.records import Catalog
+from sourcewise.engine.adapters.session import AdapterConflict
 from sourcewise.engine.adapters.session import Session
 from sourcewise.engine.adapters.session import route_payload
 
 PLATFORMS: tuple[str, ...] = ("shopify", "commercetools", "magento", "generic")
 
 __all__ = [
-    "PLATFORMS", "Adapter", "AdapterError", "Bound", "Catalog", "Session", "get_adapter", "route_payload",
+    "PLATFORMS", "Adapter", "AdapterConflict", "AdapterError", "Bound", "Catalog", "Session", "get_adapter", "route_payload",
 ]
 
 

@@ -13,15 +13,27 @@ from typing import Any
 import msgspec
 
 from sourcewise.engine.adapters.base import Adapter
+from sourcewise.engine.adapters.reader import AdapterError
 from sourcewise.engine.adapters.reader import Reader
 from sourcewise.engine.adapters.reader import show
 from sourcewise.engine.adapters.records import Bound
 from sourcewise.engine.adapters.records import Catalog
 from sourcewise.models.decision import Decision
+from sourcewise.models.errors import OrderConflict
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.policy import Policy
 
-__all__ = ["Session", "route_payload"]
+__all__ = ["AdapterConflict", "Session", "route_payload"]
+
+
+class AdapterConflict(AdapterError, OrderConflict):
+    """An order payload reuses the id of an order this session routed, with different content.
+
+    Both an :class:`AdapterError` (the session's error contract: every
+    payload problem is one) and an
+    :class:`~sourcewise.models.errors.OrderConflict` (what the router
+    raised); nothing changes.
+    """
 
 
 class Session:
@@ -80,6 +92,9 @@ class Session:
         ------
         AdapterError
             For a malformed payload; nothing is reserved.
+        AdapterConflict
+            For an order id this session routed with different content (an
+            :class:`AdapterError`); nothing changes.
         """
         bound = self.parse(payload)
         return self.render(bound, self.route_bound(bound, strategy=strategy))
@@ -96,14 +111,47 @@ class Session:
         Raises
         ------
         AdapterError
-            For text that is not JSON or a malformed payload; nothing is reserved.
+            For text that is not JSON, a malformed payload, or a reply that
+            cannot be encoded (a lone surrogate such as ``"\\ud800"`` in an
+            id decodes, but is not UTF-8); nothing is reserved.
         """
         bound = self.parse_json(data)
-        return msgspec.json.encode(self.render(bound, self.route_bound(bound, strategy=strategy)))
+        order = bound.order
+        # whether this call makes the reservation: only then may a failed reply give it back
+        fresh = order is not None and self.router.decision(order.order_id) is None
+        known = bound.order_id in self._bound
+        decision = self.route_bound(bound, strategy=strategy)
+        try:
+            return msgspec.json.encode(self.render(bound, decision))
+        except Exception as exc:
+            # the caller never sees the decision: keep no reservation it cannot know about,
+            # so that a retry starts from the same state (and fails the same way)
+            if fresh and self.router.decision(order.order_id) is decision:
+                self.router.release(order.order_id)
+            if not known:
+                self._bound.pop(bound.order_id, None)
+            if not isinstance(exc, UnicodeEncodeError | msgspec.EncodeError):
+                raise
+            r = Reader(self.adapter.name, "order")
+            r.fail("$", f"the reply cannot be encoded as JSON ({exc}); this call reserved nothing")
+            r.raise_if_any()
+            raise
 
     def route_bound(self, bound: Bound, *, strategy: str | None = None) -> Decision | None:
-        """Route an already parsed order; ``None`` when it has nothing to route."""
-        decision = self.router.route(bound.order, strategy) if bound.order is not None else None
+        """Route an already parsed order; ``None`` when it has nothing to route.
+
+        Raises
+        ------
+        AdapterConflict
+            For an order id routed before with different content; nothing changes.
+        """
+        try:
+            decision = self.router.route(bound.order, strategy) if bound.order is not None else None
+        except OrderConflict as exc:
+            r = Reader(self.adapter.name, "order")
+            for p in exc.problems:
+                r.fail("order_id", p.reason)
+            raise AdapterConflict(r.problems) from exc
         bound_ = self._bound
         bound_[bound.order_id] = bound  # kept for reject(): it needs the platform's ids
         if len(bound_) > self._prune_at:

@@ -56,7 +56,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         sc = load_scenario(args.scenario)
         policy = sc.policy.replace(strategy=args.strategy) if args.strategy else sc.policy
-        router = build_router(sc, policy)
+        # business days only move forward: start at the earliest order's day, not today
+        placed = sc.orders.placed_at
+        first = None
+        if placed is not None and not np.isnat(placed).all():
+            first = placed[~np.isnat(placed)].min().astype("datetime64[D]").astype(object)
+        router = build_router(sc, policy, business_day=first)
     except ValidationError as exc:
         print(f"error: scenario {args.scenario} is invalid\n{exc}", file=sys.stderr)
         return 2
@@ -65,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=sc.orders.n_orders, unit="order", disable=sc.orders.n_orders < 5 * CHUNK,
               file=sys.stderr) as bar:
         for day, part in _chunks(sc.orders, CHUNK):
-            if day is not None:
-                # node capacities are daily: each order date is its own business day
+            if day is not None and day > router.business_day:
+                # node capacities are daily: each order date is its own business day (orders out of
+                # date order count against the latest day reached: an earlier one is refused)
                 router.set_business_day(day)
             res = router.route_many(part)
             allocs.append(res.allocations)
