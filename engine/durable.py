@@ -225,8 +225,8 @@ class Durable:
             {f: column(getattr(batch, f)) for f in _BATCH_FIELDS},
             {c: column(result.allocations[c].to_numpy()) for c in result.allocations.columns},
             {c: column(result.orders[c].to_numpy()) for c in result.orders.columns},
-            (column(out_e), column(out_q), column(out_t)), column(np.asarray(al, np.int64)),
-            column(np.asarray(bl, np.int64)))
+            (column(out_e), column(out_q), column(out_t)), row_bounds=column(np.asarray(bl, np.int64)),
+            alloc_bounds=column(np.asarray(al, np.int64)))
         changes = self._changes(caps, out_e, out_q)
         why = f"batch of {batch.n_orders} order(s) routed ({name})"
         return self._record("batch", None, why, Body(changes, batch=record), record.order_ids)
@@ -363,7 +363,10 @@ class Durable:
         elif kind == "swap":
             for d, rec in zip(body.decisions, body.helds, strict=True):
                 old = self._open_held(d.order_id)
-                self._open[d.order_id] = self._held_of(rec, d, None if old is None else old.order)
+                new = self._held_of(rec, d, None if old is None else old.order)
+                # what a repeated id is compared with stays: the order, or its batch row
+                new.origin = None if old is None else old.origin
+                self._open[d.order_id] = new
         elif kind == "batch":
             rec = body.batch
             _, (info, al, bl), _ = self._batch_of(rec)

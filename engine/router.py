@@ -909,6 +909,13 @@ class Router(TierPasses, Durable):
             existing = self._repeat(order)
             if existing is not None:
                 return existing
+        if self._store is not None and self._seen.maybe_one(oid):
+            # a committed id (the ledger's) answers, or conflicts, before its content is checked, as an
+            # open one does above
+            with self._lock:
+                prior = self._prior(order)
+            if prior is not None:
+                return prior
         sku_idx = self._validate(order)
         # with a live gateway, vendors are asked outside the lock (a slow vendor must not hold up
         # other orders): an attempt that needs them rolls back, they are asked, and it runs again

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from datetime import date
 from datetime import timedelta
 
@@ -31,6 +32,7 @@ from hypothesis.stateful import invariant
 from hypothesis.stateful import precondition
 from hypothesis.stateful import rule
 
+from sourcewise.engine.durable import bare
 from sourcewise.engine.optimize import reoptimize
 from sourcewise.engine.router import ReservationError
 from sourcewise.engine.router import Router
@@ -71,6 +73,9 @@ def _alloc(decision) -> dict[tuple[str, str], int]:
 class RouterMachine(RuleBasedStateMachine):
     """The router under every call, with the model's books beside it."""
 
+    # with a SQLite ledger (DurableRouterMachine): the router may also crash and be recovered
+    STORE = False
+
     # ------------------------------------------------------------ set-up
     @initialize(data=st.data())
     def build(self, data: st.DataObject) -> None:
@@ -90,8 +95,9 @@ class RouterMachine(RuleBasedStateMachine):
         if not records:
             records.append(StockRecord("WH", "A", 3))
         inv = Inventory.from_records(net, records)
+        self.url = f"sqlite:///{tempfile.mkdtemp()}/ledger.db" if self.STORE else None
         self.router = Router(net, inv, Policy(stores=StorePolicy(protect_units=0, depletion_weight=0.0)),
-                             business_day=DAY)
+                             business_day=DAY, store=self.url)
         # the model's books
         self.on_hand = {(r.node_id, r.sku): r.on_hand for r in records}
         self.safety = {(r.node_id, r.sku): r.safety_stock for r in records}
@@ -116,8 +122,12 @@ class RouterMachine(RuleBasedStateMachine):
             "capacity": [r.capacity_left(n) for n in NODES],
             "day": r.business_day,
             "open": r.open_orders,
-            "decisions": {oid: r.decision(oid) for oid in self.content},
+            "decisions": {oid: self.bare(r.decision(oid)) for oid in self.content},
         }
+
+    def bare(self, decision):
+        """With a ledger, decisions compare without their explanations (the ledger keeps none)."""
+        return bare(decision) if self.STORE and decision is not None else decision
 
     def refused(self, errors, call, *args, **kwargs) -> None:
         """``call`` must raise one of ``errors`` and change nothing."""
@@ -177,7 +187,7 @@ class RouterMachine(RuleBasedStateMachine):
         same = Order(oid, tuple(OrderLine(x.line_id, x.sku, x.qty, x.method, x.pickup_node) for x in old.lines),
                      old.lat, old.lon, max_shipments=old.max_shipments)
         before = self.state()
-        assert self.router.route(same) == self.router.decision(oid)
+        assert self.bare(self.router.route(same)) == self.bare(self.router.decision(oid))
         assert self.state() == before
         first = old.lines[0]
         changed = data.draw(st.sampled_from([
@@ -259,7 +269,7 @@ class RouterMachine(RuleBasedStateMachine):
             self.refused(ReservationError, self.router.commit, oid)
             return
         d = self.router.commit(oid)
-        assert d == self.router.decision(oid)
+        assert self.bare(d) == self.bare(self.router.decision(oid))
         self._commit_model(oid)
 
     @rule(data=st.data())
@@ -443,6 +453,28 @@ class RouterMachine(RuleBasedStateMachine):
         for oid in ids:
             self.holds[oid] = _alloc(self.router.decision(oid))
 
+    @precondition(lambda self: self.STORE)
+    @rule()
+    def crash_and_recover(self) -> None:
+        """The process dies after the last acknowledged call; a new one recovers from the ledger."""
+        before = self.state()
+        hist = {oid: [(e.kind, e.why, e.decision and e.decision.allocations) for e in self.router.history(oid)]
+                for oid in before["decisions"]}
+        self.router.close()
+        self.router = Router.recover(self.url)
+        after = self.state()
+        for oid, d in before["decisions"].items():
+            a = after["decisions"][oid]
+            if d != a:
+                raise AssertionError(f"{oid}: {hist[oid]} " + "; ".join(f"{f}: {getattr(d, f)!r} != {getattr(a, f)!r}"
+                                                          for f in d.__struct_fields__ if getattr(d, f) != getattr(a, f)))
+        assert after == before
+        event("recovered from the ledger")
+
+    def teardown(self) -> None:
+        if hasattr(self, "router"):
+            self.router.close()
+
     # ------------------------------------------------------------ invariants
     @invariant()
     def books_agree_and_nothing_is_below_zero(self) -> None:
@@ -479,3 +511,15 @@ RouterMachine.TestCase.settings = settings(
     max_examples=int(os.environ.get("SM_EXAMPLES", "60")), stateful_step_count=30, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 test_router_state_machine = RouterMachine.TestCase
+
+
+class DurableRouterMachine(RouterMachine):
+    """The same calls with a SQLite ledger behind the router, and crashes with recovery between them."""
+
+    STORE = True
+
+
+DurableRouterMachine.TestCase.settings = settings(
+    max_examples=int(os.environ.get("SM_EXAMPLES", "40")), stateful_step_count=30, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+test_durable_router_state_machine = DurableRouterMachine.TestCase
