@@ -237,7 +237,7 @@ class TierPasses:
                      cap_before, placed, units) -> Held:
         """The decision and reservation record of an order one node ships whole."""
         G = len(g_sku)
-        miles, lead, c0, c1, c2, c3 = fout[:6].tolist()
+        c0, c1, c2, c3, miles, lead = fout[:6].tolist()
         node_id = self._node_ids[node]
         km = miles * K.MILE_KM
         lines = order.lines
@@ -245,14 +245,15 @@ class TierPasses:
         items = tuple([(line.line_id, line.qty) for line in lines])
         start = placed.date() if placed is not None else self.business_day
         shipment = Shipment(node_id, units, km, items, lead, self._due(start, lead), "ship", tier_name)
-        snapshot = LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, node, g_qty, out[G:], dest, mask, p,
+        # out: one (node, group, units, entry) row per group, in group order, then the ATP snapshot
+        snapshot = LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, node, g_qty, out[4 * G:], dest, mask, p,
                                  cap_before[0] if cap_before is not None else None,
                                  cap_before[1] if cap_before is not None else None, code, None, self.policy)
         # positional arguments: this runs once per order
         decision = Decision(order.order_id, Status.ROUTED, allocations, (shipment,),
                             CostBreakdown(c0, c1, c2, 0.0, c3), name,
                             Explanation(name, snapshot, (TierNote(tier_name, items),)))
-        held = Held(decision, out[:G], g_qty, None, self.business_day, None, None, None, order,
+        held = Held(decision, out[3:4 * G:4], g_qty, None, self.business_day, None, None, None, order,
                      (node, lead, km, tier_name))
         if cap_before is not None:
             held.cap_nodes = np.array([node], np.int64)

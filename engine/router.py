@@ -69,12 +69,6 @@ from sourcewise.models.tables import OrderBatch
 VENDOR_ROUNDS = 3
 
 
-class _Existing(msgspec.Struct, gc=False):
-    """What :meth:`Router._route_round` hands back for an order that already holds a decision."""
-
-    decision: Decision
-
-
 class ReservationError(KeyError):
     """Raised when releasing, committing or re-routing an order that holds no reservation."""
 
@@ -918,64 +912,59 @@ class Router(TierPasses, Durable):
                 return prior
         sku_idx = self._validate(order)
         # with a live gateway, vendors are asked outside the lock (a slow vendor must not hold up
-        # other orders): an attempt that needs them rolls back, they are asked, and it runs again
+        # other orders): an attempt that needs them rolls back, they are asked, and it runs again;
+        # everything else happens in the first round, under the lock
         answers = VendorAnswers() if self._gateway is not None else None
+        store = self._store
         for attempt in range(VENDOR_ROUNDS):
             if answers is not None:
                 answers.final = attempt == VENDOR_ROUNDS - 1
-            held, extra = self._route_round(order, sku_idx, name, code, answers)
+            with self._lock:
+                if oid in self._open or oid in self._committed:
+                    existing = self._repeat(order)
+                    if existing is not None:
+                        return existing
+                if store is not None:
+                    self._usable()
+                    # under the lock: a commit on another thread cannot slip in between; the
+                    # filter spares the store a query for the ids it certainly never saw (it
+                    # keeps the id even if routing fails below: that only costs a query later)
+                    if self._seen.check_add(oid):
+                        prior = self._prior(order)
+                        if prior is not None:
+                            return prior
+                caps = None if store is None else self._caps()
+                held = self._route_simple(order, sku_idx, name, code)
+                if not isinstance(held, Held):
+                    # ``held`` names the tier whose single-node search already declined, if any
+                    try:
+                        held = self._route_attempt(order, sku_idx, name, code, held, answers)
+                    except NeedVendors as need:
+                        # nothing changed: ask the vendors outside the lock, then try again
+                        held, requests = None, need.requests
+                if held is not None:
+                    flags = self._geo.flags(order.lat, order.lon)
+                    if flags:
+                        # a foreign or out-of-reach destination was priced on the domestic model: say so
+                        held.decision = msgspec.structs.replace(held.get(), flags=flags)
+                    self._open[oid] = held
+                    if store is None:
+                        return held.decision
+                    try:
+                        seq = self._record_held("route", held, order, caps,
+                                                f"routed ({name}): {held.decision.status}")
+                    except BaseException:
+                        # not in the ledger: not made
+                        del self._open[oid]
+                        self._give_back(held)
+                        raise
             if held is not None:
-                self._durable(extra)  # the ledger seq of the change (0: none)
+                self._durable(seq)
                 return held.decision
             from sourcewise.engine.vendors import check_vendors
 
-            # ``extra`` is what the vendors must be asked; the books are as they were
-            answers.add(check_vendors(self._gateway, extra, self.policy.vendors.gateway_timeout_s))
+            answers.add(check_vendors(self._gateway, requests, self.policy.vendors.gateway_timeout_s))
         raise AssertionError("unreachable: the last round asks no vendor")
-
-    def _route_round(self, order: Order, sku_idx: list[int], name: str, code: int,
-                     answers: VendorAnswers | None) -> tuple[Held | None, Any]:
-        """One attempt of :meth:`route` under the lock: (held, ledger seq), or (None, the vendor
-        requests it needs) with nothing changed."""
-        oid = order.order_id
-        store = self._store
-        with self._lock:
-            if oid in self._open or oid in self._committed:
-                existing = self._repeat(order)
-                if existing is not None:
-                    return _Existing(existing), 0
-            if store is not None:
-                self._usable()
-                # under the lock: a commit on another thread cannot slip in between; the
-                # filter spares the store a query for the ids it certainly never saw (it
-                # keeps the id even if routing fails below: that only costs a query later)
-                if self._seen.check_add(oid):
-                    prior = self._prior(order)
-                    if prior is not None:
-                        return _Existing(prior), 0
-            caps = self._caps()
-            held = self._route_simple(order, sku_idx, name, code)
-            if not isinstance(held, Held):
-                # ``held`` names the tier whose single-node search already declined, if any
-                try:
-                    held = self._route_attempt(order, sku_idx, name, code, held, answers)
-                except NeedVendors as need:
-                    return None, need.requests
-            flags = self._geo.flags(order.lat, order.lon)
-            if flags:
-                # a foreign or out-of-reach destination was priced on the domestic model: say so
-                held.decision = msgspec.structs.replace(held.get(), flags=flags)
-            self._open[order.order_id] = held
-            seq = 0
-            if store is not None:
-                try:
-                    seq = self._record_held("route", held, order, caps, f"routed ({name}): {held.decision.status}")
-                except BaseException:
-                    # not in the ledger: not made
-                    del self._open[oid]
-                    self._give_back(held)
-                    raise
-        return held, seq
 
     def _prior(self, order: Order) -> Decision | None:
         """With a store, the decision of an order the ledger holds as committed (None: route it).
@@ -1142,9 +1131,26 @@ class Router(TierPasses, Durable):
             For an unknown node or line, a node the order does not use, or a
             bad shortfall; nothing changes.
         """
+        # as route(): live vendors are asked outside the lock, between attempts that change nothing
+        answers = VendorAnswers() if self._gateway is not None else None
+        for attempt in range(VENDOR_ROUNDS):
+            if answers is not None:
+                answers.final = attempt == VENDOR_ROUNDS - 1
+            try:
+                return self._reroute(order_id, rejected_node, lines, shortfall, answers)
+            except NeedVendors as need:
+                from sourcewise.engine.vendors import check_vendors
+
+                answers.add(check_vendors(self._gateway, need.requests, self.policy.vendors.gateway_timeout_s))
+        raise AssertionError("unreachable: the last round asks no vendor")
+
+    def _reroute(self, order_id: str, rejected_node: str, lines, shortfall, answers: VendorAnswers | None) -> Decision:
+        """One attempt of :meth:`reroute`; raises :class:`NeedVendors` (nothing changed) when vendors must be asked."""
         col = Collector()
         # undo: what restores the books if re-routing fails part-way (emptied once it succeeded)
         with self._lock, ExitStack() as undo:
+            self._answers = answers
+            undo.callback(setattr, self, "_answers", None)
             if self._store is not None:
                 self._usable()
             held = self._open_held(order_id)
@@ -1296,6 +1302,7 @@ class Router(TierPasses, Durable):
                                         f"re-routed after {rejected_node} rejected {sum(pc.qty for pc in hit)} unit(s)",
                                         old_rows, (touched, self._on_hand[touched] - on_hand_before))
             undo.pop_all()  # done: nothing to restore
+            self._answers = None
         self._durable(seq)
         return merged.decision
 

@@ -636,15 +636,18 @@ def tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits
     G = g_sku.shape[0]
     may_fast = ((flags & T_NO_FAST) == 0 and (strategy == COST or strategy == DUAL)
                 and params[P_MAX_MILES] == np.inf and params[P_MAX_DAYS] < 0)
+    if want_snap:
+        # before either search reserves anything: the ATP the order saw, straight into the caller's buffer
+        on_hand, safety, reserved, _, _, _ = books_of(ibuf)
+        atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved,
+                     out[out.shape[0] - snapshot_size(g_sku, sku_ptr):])
     if may_fast and (flags & T_FAST_TRIED) == 0:
-        ok, node, fent, need, fmiles, flead, fcosts, fsnap = route_fast(
+        ok, node, fent, need, fmiles, flead, fcosts, _ = route_fast(
             dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, ibuf, fbuf, params, reserve,
-            want_snap)
+            False)
         if ok:
             for i in range(4):
                 fout[i] = fcosts[i]
-            if want_snap:
-                out[out.shape[0] - fsnap.shape[0]:] = fsnap
             n = 0
             for g in range(G):
                 if need[g] > 0:
@@ -658,10 +661,6 @@ def tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits
             return n, True
     if (flags & T_FULL) == 0:
         return 0, False
-    if want_snap:
-        on_hand, safety, reserved, _, _, _ = books_of(ibuf)
-        atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved,
-                     out[out.shape[0] - snapshot_size(g_sku, sku_ptr):])
     cand, atp, ent, alloc, miles, lead, fixed, unit, costs, used = route_core(
         dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, free, ibuf, fbuf, params, reserve, may_fast)
     for i in range(4):
@@ -756,14 +755,12 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
     node : int
         The node (status 1).
     rows : int
-        Allocation rows (status 2).
+        Allocation rows (for status 1, one per group, in group order).
     out : ndarray of int64
-        Status 1: the entry of each group, then the snapshot. Status 2:
         ``rows`` rows of (node, group, units, entry), then the snapshot.
     fout
-        Status 1: miles, lead, then the four costs (shipping, handling, vendor
-        fees, penalties). Status 2: the four costs, then miles and lead per row.
-        The caller sizes it: ``6`` and ``4 + 2 * G * max(k, 3)`` suffice.
+        The four costs (shipping, handling, vendor fees, penalties), then
+        miles and lead per row. The caller sizes it: ``4 + 2 * G * max(k, 3)`` suffices.
     """
     G = g.shape[0] // 2
     g_sku = g[:G]
@@ -782,23 +779,9 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
     if n_rows == 0 or shipped != g_qty.sum():
         return 0, -1, 0, np.empty(0, np.int64)
     reserve_rows(out, n_rows, free, reserved, cap_orders, cap_units)
-    if single:
-        node = out[0]
-        res = np.empty(G + n_snap, np.int64)
-        for j in range(n_rows):
-            res[out[4 * j + 1]] = out[4 * j + 3]
-        res[G:] = out[4 * R:]
-        miles = fout[4]
-        lead = fout[5]
-        # miles and lead first, then the four costs
-        for i in range(3, -1, -1):
-            fout[2 + i] = fout[i]
-        fout[0] = miles
-        fout[1] = lead
-        return 1, node, 0, res
     # the snapshot moves up behind the rows
     out[4 * n_rows:4 * n_rows + n_snap] = out[4 * R:]
-    return 2, -1, n_rows, out[:4 * n_rows + n_snap]
+    return (1 if single else 2), (out[0] if single else -1), n_rows, out[:4 * n_rows + n_snap]
 
 
 @njit(cache=True)

@@ -170,6 +170,36 @@ def test_a_hanging_vendor_does_not_delay_other_orders():
     assert r.open_orders == ("warm", "slow")
 
 
+def test_a_reroute_waiting_on_a_vendor_does_not_delay_other_orders():
+    """reroute() asks vendors outside the lock too: a re-route that falls to a hanging vendor lets
+    other orders through, and ends with the vendor's failure recorded and the books whole."""
+    net, inv, offers = _vendor_setup()
+    inv = Inventory.from_records(net, [StockRecord("WH", "A", 500)])
+    with VendorServer({"VN-1": hang(), "VN-2": hang()}) as srv:
+        pol = Policy(vendors=Policy().vendors.__class__(gateway_timeout_s=0.8))
+        r = Router(net, inv, pol, vendor_offers=offers, gateway=HttpVendorGateway(srv.base_urls))
+        r.route(Order("o", (_line("A", 2, "1"),), *NYC))
+        done = threading.Event()
+
+        def reroute():
+            r.reroute("o", "WH", shortfall=0)  # only the vendors offer A elsewhere
+            done.set()
+
+        t = threading.Thread(target=reroute)
+        t.start()
+        time.sleep(0.15)
+        t0 = time.monotonic()
+        for k in range(20):
+            r.route(Order(f"p{k}", (_line("A", 1, "1"),), *NYC))
+        waited = time.monotonic() - t0
+        busy_while = not done.is_set()
+        t.join(timeout=10)
+    assert busy_while and waited < 0.5, waited
+    d = r.decision("o")
+    assert d.status is not Status.ROUTED and r.atp("WH", "A") == 500 - 20
+    assert set(dict(d.explanation.vendor_failures)) <= {"VN-1", "VN-2"}
+
+
 def test_all_vendors_failing_leaves_the_order_partial_not_lost():
     net, inv, offers = _vendor_setup()
     with VendorServer({"VN-1": slow(3.0, {"B": 9}), "VN-2": slow(3.0, {"B": 9})}) as srv:
