@@ -213,16 +213,14 @@ def route_fast(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bit
     best_miles = np.nan
     if G == 1:
         best, one_ent, best_cost, best_miles = best_one_sku(
-            dest, g_sku[0], g_qty[0], mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved, entry_fee,
-            entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy)
+            dest, g_sku[0], g_qty[0], mask, sku_ptr, ent_node, ibuf, fbuf, params, strategy)
         A = 0
         alive = np.empty(0, np.int64)
         acc = np.empty(0)
         aent = np.empty((0, 1), np.int64)
     elif sku_bits.shape[0] > 0:
         best, bits_ent, best_cost, best_miles = best_by_bits(
-            dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety,
-            reserved, entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy)
+            dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, sku_ptr, ent_node, ibuf, fbuf, params, strategy)
         A = 0
         alive = np.empty(0, np.int64)
         acc = np.empty(0)
@@ -329,8 +327,7 @@ def route_fast(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bit
             s = g_sku[g]
             split_lb += g_qty[g] * (params[P_PER_UNIT] + params[P_PER_KG] * skuf[s, 1] + sku_lb[s, col])
         if best_cost > split_lb and best_cost > split_bound(
-                g_sku, g_qty, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved, entry_fee,
-                entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy):
+                g_sku, g_qty, mask, sku_ptr, ent_node, ibuf, fbuf, params, strategy):
             return False, -1, best_ent, need, np.nan, np.nan, costs, snap
     if want_snap:
         # taken only once the order is accepted, still before its reservation
@@ -450,8 +447,7 @@ def route_core(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, free, i
     priced = not ((strategy == COST or strategy == DUAL) and not fast_tried)
     if priced:
         cand, atp, ent, miles, lead, fixed, unit, total, cheapest = gather_priced(
-            g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark, dest, nodef,
-            params, bands, entry_fee, entry_dual, entry_risk, entry_demand, skuf, free, strategy)
+            g_sku, sku_ptr, ent_node, mask, free, dest, ibuf, fbuf, params, strategy)
     else:
         cand, atp, ent, miles, lead = gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask,
                                               cap_orders, cap_units, mark, dest, nodef, params, bands)
@@ -484,8 +480,7 @@ def route_core(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, free, i
         # fast path: a single covering node beats every split whenever its cost is
         # below the cheapest conceivable two-parcel plan, the common case
         best, best_cost, split_lb, need = best_single_lazy(
-            cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, nodef, skuf, entry_fee, entry_dual,
-            entry_risk, entry_demand, free, params, bands, strategy)
+            cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, free, ibuf, fbuf, params, strategy)
         if best >= 0 and (k == 1 or best_cost <= split_lb):
             for g in range(G):
                 alloc[best, g] = need[g]

@@ -29,6 +29,8 @@ from sourcewise.engine._kernels.layout import P_LATE_MODE
 from sourcewise.engine._kernels.layout import P_MAX_DAYS
 from sourcewise.engine._kernels.layout import P_MAX_MILES
 from sourcewise.engine._kernels.layout import P_REQUIRE_CUTOFF
+from sourcewise.engine._kernels.layout import books_of
+from sourcewise.engine._kernels.layout import prices_of
 
 
 @njit(cache=True, inline="always")
@@ -94,15 +96,13 @@ def gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders
     """
     empty = np.empty(0)
     cand, atp, ent, miles, lead, _, _, _, _ = gather_core(
-        g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark, dest, nodef,
-        params, bands, False, empty, empty, empty, empty, np.zeros((0, 2)), np.zeros(0, np.bool_), 0)
+        g_sku, sku_ptr, ent_node, (on_hand, safety, reserved, cap_orders, cap_units, mark), mask, dest, nodef,
+        params, bands, (empty, empty, empty, empty, np.zeros((0, 2))), np.zeros(0, np.bool_), 0, False)
     return cand, atp, ent, miles, lead
 
 
 @njit(cache=True)
-def gather_priced(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark,
-                   dest, nodef, params, bands, entry_fee, entry_dual, entry_risk, entry_demand, skuf, free,
-                   strategy):
+def gather_priced(g_sku, sku_ptr, ent_node, mask, free, dest, ibuf, fbuf, params, strategy):
     """:func:`gather`, :func:`fill_distances` and :func:`unit_costs` (plus ``entry_risk``) in one pass.
 
     For a search that will price every candidate anyway. The per-entry
@@ -112,12 +112,16 @@ def gather_priced(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap
 
     Parameters
     ----------
-    g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark
+    g_sku, sku_ptr, ent_node, mask, dest
         As for :func:`gather`.
-    dest, nodef, params, bands
-        As for :func:`gather`; ``params`` also prices (charges, ``P_DEPLETION``).
-    entry_fee, entry_dual, entry_risk, entry_demand, skuf, free, strategy
-        The prices (shared arguments).
+    free, strategy
+        Nodes already shipping for the order, and the strategy code (shared arguments).
+    ibuf, fbuf
+        The router's packed state (:func:`~sourcewise.engine._kernels.layout.pack_ints`,
+        :func:`~sourcewise.engine._kernels.layout.pack_floats`): the books, the
+        node matrix, the prices and the transit bands.
+    params
+        As for :func:`gather`; it also prices (charges, ``P_DEPLETION``).
 
     Returns
     -------
@@ -130,9 +134,9 @@ def gather_priced(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap
         Least ``unit`` over the cells with ATP, per group (inf if none).
         The plan search would otherwise make a pass over every cell for these.
     """
-    return gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark,
-                        dest, nodef, params, bands, True, entry_fee, entry_dual, entry_risk, entry_demand,
-                        skuf, free, strategy)
+    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, bands = prices_of(ibuf, fbuf)
+    return gather_core(g_sku, sku_ptr, ent_node, books_of(ibuf), mask, dest, nodef, params, bands,
+                       (entry_fee, entry_dual, entry_risk, entry_demand, skuf), free, strategy, True)
 
 
 @njit(cache=True, inline="always")
@@ -159,22 +163,23 @@ def candidate_buffers(g_sku, sku_ptr):
 
 
 @njit(cache=True)
-def gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark,
-                 dest, nodef, params, bands, price, entry_fee, entry_dual, entry_risk, entry_demand, skuf, free,
-                 strategy):
+def gather_core(g_sku, sku_ptr, ent_node, books, mask, dest, nodef, params, bands, prices, free, strategy, price):
     """The scan behind :func:`gather` and, with ``price``, :func:`gather_priced`.
 
     Parameters
     ----------
-    g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders, cap_units, mark, dest
+    g_sku, sku_ptr, ent_node, mask, dest, nodef, params, bands
         As for :func:`gather`.
-    nodef, params, bands
-        As for :func:`gather_priced`.
+    books : tuple of ndarray
+        ``(on_hand, safety, reserved, cap_orders, cap_units, mark)``, as
+        :func:`~sourcewise.engine._kernels.layout.books_of` unpacks them.
+    prices : tuple of ndarray
+        ``(entry_fee, entry_dual, entry_risk, entry_demand, skuf)``; read only
+        with ``price``, and may be empty without it.
+    free, strategy
+        As for :func:`gather_priced`; read only with ``price``.
     price : bool
         Whether to price the candidates as :func:`gather_priced` does.
-    entry_fee, entry_dual, entry_risk, entry_demand, skuf, free, strategy
-        As for :func:`gather_priced`; read only with ``price``, and may be
-        empty without it.
 
     Returns
     -------
@@ -183,6 +188,8 @@ def gather_core(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_o
         and ``lead`` are as :func:`gather` leaves them, ``fixed`` and
         ``unit`` have no rows and ``cheapest`` is all inf.
     """
+    on_hand, safety, reserved, cap_orders, cap_units, mark = books
+    entry_fee, entry_dual, entry_risk, entry_demand, skuf = prices
     G = g_sku.shape[0]
     cand, miles, lead, touched = candidate_buffers(g_sku, sku_ptr)
     ub = cand.shape[0]

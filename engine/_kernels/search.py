@@ -37,11 +37,12 @@ from sourcewise.engine._kernels.layout import P_MAX_DAYS
 from sourcewise.engine._kernels.layout import P_PER_MILE
 from sourcewise.engine._kernels.layout import P_REQUIRE_CUTOFF
 from sourcewise.engine._kernels.layout import P_SPLIT
+from sourcewise.engine._kernels.layout import books_of
+from sourcewise.engine._kernels.layout import prices_of
 
 
 @njit(cache=True)
-def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, nodef, skuf, entry_fee,
-                      entry_plan, entry_risk, entry_demand, free, params, bands, strategy):
+def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, free, ibuf, fbuf, params, strategy):
     """Cheapest node that ships the whole order alone, and a bound on any split.
 
     The per-mile term is the only one that needs trigonometry, so each
@@ -65,10 +66,12 @@ def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, node
     miles, lead : ndarray of float64, shape (C,)
         Shared arguments; where NaN, filled in place for the nodes whose
         bound could still win.
-    dest, nodef, skuf, entry_fee, entry_risk, entry_demand, free, params, bands, strategy
+    dest, free, params, strategy
         Shared arguments.
-    entry_plan : ndarray of float64, shape (E,)
-        The dual price per unit (``entry_dual``), read for ``DUAL`` only.
+    ibuf, fbuf
+        The router's packed state (:func:`~sourcewise.engine._kernels.layout.pack_ints`,
+        :func:`~sourcewise.engine._kernels.layout.pack_floats`): books, node matrix, SKU
+        weights and the per-entry prices (``entry_dual`` read for ``DUAL`` only), unpacked here.
 
     Returns
     -------
@@ -82,6 +85,7 @@ def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, node
     need : ndarray of int64, shape (G,)
         Per group, the smaller of ``g_qty`` and the candidates' total ATP.
     """
+    nodef, skuf, entry_fee, entry_plan, entry_risk, entry_demand, _, bands = prices_of(ibuf, fbuf)
     C = cand.shape[0]
     G = g_sku.shape[0]
     w = params[P_DEPLETION]
@@ -779,8 +783,7 @@ def greedy(order_per_group, qty, atp, capu, k, alloc):
 
 
 @njit(cache=True)
-def split_bound(g_sku, g_qty, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved, entry_fee,
-                 entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy):
+def split_bound(g_sku, g_qty, mask, sku_ptr, ent_node, ibuf, fbuf, params, strategy):
     """A lower bound on any plan of two or more parcels, from the nodes that can ship now.
 
     The static bound of :func:`route_fast` counts every node that ever
@@ -791,10 +794,12 @@ def split_bound(g_sku, g_qty, mask, nodef, skuf, sku_ptr, ent_node, on_hand, saf
     ----------
     g_sku, g_qty : ndarray of int64, shape (G,)
         The order's groups: SKU and units.
-    mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved
-        Shared arguments: the tier, the nodes, the SKUs, the inventory.
-    entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy
-        Shared arguments: prices, capacity left and the policy.
+    mask, sku_ptr, ent_node, params, strategy
+        Shared arguments: the tier, the inventory and the policy.
+    ibuf, fbuf
+        The router's packed state (:func:`~sourcewise.engine._kernels.layout.pack_ints`,
+        :func:`~sourcewise.engine._kernels.layout.pack_floats`): books, node matrix, SKU
+        weights and the per-entry prices (and capacity left), unpacked here.
 
     Returns
     -------
@@ -803,6 +808,8 @@ def split_bound(g_sku, g_qty, mask, nodef, skuf, sku_ptr, ent_node, on_hand, saf
         group its units at the least :func:`~sourcewise.engine._kernels.cost.plan_unit`
         among eligible entries with ATP (inf when a group has none).
     """
+    on_hand, safety, reserved, cap_orders, cap_units, _ = books_of(ibuf)
+    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, _ = prices_of(ibuf, fbuf)
     hour = params[P_HOUR]
     need_cutoff = params[P_REQUIRE_CUTOFF] > 0
     fmin = np.inf
@@ -834,9 +841,8 @@ def split_bound(g_sku, g_qty, mask, nodef, skuf, sku_ptr, ent_node, on_hand, saf
 
 
 @njit(cache=True)
-def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, skuf, sku_ptr, ent_node, on_hand,
-                  safety, reserved, entry_fee, entry_dual, entry_risk, entry_demand, cap_orders, cap_units,
-                  params, strategy):
+def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, sku_ptr, ent_node, ibuf, fbuf, params,
+                 strategy):
     """The cheapest node shipping every unit of a multi-line order, from the SKUs' node bitsets.
 
     The candidates are the set bits of the AND of the order's SKU bitsets,
@@ -860,9 +866,7 @@ def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, sku
         Units ordered, ``g_qty.sum()``.
     sku_bits : ndarray of uint64, shape (S, W)
         The SKUs' node bitsets (shared arguments).
-    mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved, entry_fee, entry_dual
-        As for :func:`best_one_sku`.
-    entry_risk, entry_demand, cap_orders, cap_units, params, strategy
+    mask, sku_ptr, ent_node, ibuf, fbuf, params, strategy
         As for :func:`best_one_sku`.
 
     Returns
@@ -874,6 +878,8 @@ def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, sku
     cost, miles : float
         Its planning cost and distance (inf and NaN when ``best`` is -1).
     """
+    on_hand, safety, reserved, cap_orders, cap_units, _ = books_of(ibuf)
+    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, _ = prices_of(ibuf, fbuf)
     G = g_sku.shape[0]
     W = sku_bits.shape[1]
     per_mile = params[P_PER_MILE]
@@ -945,8 +951,7 @@ def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, nodef, sku
 
 
 @njit(cache=True)
-def best_one_sku(dest, s, q, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved, entry_fee,
-                  entry_dual, entry_risk, entry_demand, cap_orders, cap_units, params, strategy):
+def best_one_sku(dest, s, q, mask, sku_ptr, ent_node, ibuf, fbuf, params, strategy):
     """The cheapest node shipping ``q`` units of SKU ``s`` alone: a one-line order.
 
     Walks the SKU's entries in node order, as the multi-line search walks
@@ -965,12 +970,14 @@ def best_one_sku(dest, s, q, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safe
         The SKU.
     q : int
         Units ordered.
-    mask, cap_orders, cap_units
-        Per node (shared arguments): the tier's nodes and capacity left today.
-    nodef, skuf, sku_ptr, ent_node, on_hand, safety, reserved
-        Shared arguments: node matrix, SKU price and weight, the inventory.
-    entry_fee, entry_dual, entry_risk, entry_demand, params, strategy
-        Shared arguments: the per-entry prices and the policy.
+    mask
+        The tier's nodes (shared argument).
+    sku_ptr, ent_node, params, strategy
+        Shared arguments: the inventory and the policy.
+    ibuf, fbuf
+        The router's packed state (:func:`~sourcewise.engine._kernels.layout.pack_ints`,
+        :func:`~sourcewise.engine._kernels.layout.pack_floats`): books, node matrix, SKU
+        weights and the per-entry prices (and capacity left today), unpacked here.
 
     Returns
     -------
@@ -979,6 +986,8 @@ def best_one_sku(dest, s, q, mask, nodef, skuf, sku_ptr, ent_node, on_hand, safe
     cost, miles : float
         Its planning cost and distance (inf and NaN when ``best`` is -1).
     """
+    on_hand, safety, reserved, cap_orders, cap_units, _ = books_of(ibuf)
+    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, _ = prices_of(ibuf, fbuf)
     per_mile = params[P_PER_MILE]
     hour = params[P_HOUR]
     need_cutoff = params[P_REQUIRE_CUTOFF] > 0
