@@ -48,6 +48,8 @@ CELL_DEG = 0.25
 CELL_RADIUS_KM = 0.5 * CELL_DEG * (math.pi / 180.0) * EARTH_RADIUS_KM * math.sqrt(2.0)
 #: Cells are decided a block of BLOCK x BLOCK at a time.
 BLOCK = 16
+_PER_DEG = 1.0 / CELL_DEG
+_ROWS, _COLS = int(180 * _PER_DEG), int(360 * _PER_DEG)
 
 __all__ = ["BORDER_KM", "GeoCheck", "MAX_TOWN_KM", "countries", "service_radius_km"]
 
@@ -133,7 +135,9 @@ class GeoCheck:
         self.radius = service_radius_km(network, policy)
         self._home: frozenset[str] | None = None
         self._cache: dict[tuple[float, float], tuple[str, ...]] = {}
-        self._cells: dict[tuple[int, int], bool] = {}
+        # per cell of the world, 0: not decided yet, 1: cleared whole, 2: not (a byte each, 1 MB in
+        # all): one index per routed order, where a dictionary's entries would scatter over memory
+        self._cells = bytearray(_ROWS * _COLS)
         self._trees: tuple[cKDTree | None, cKDTree | None] | None = None
 
     @property
@@ -210,7 +214,8 @@ class GeoCheck:
         bi, bj = i // BLOCK * BLOCK, j // BLOCK * BLOCK
         ii, jj = np.meshgrid(np.arange(bi, bi + BLOCK), np.arange(bj, bj + BLOCK), indexing="ij")
         ii, jj = ii.ravel(), jj.ravel()
-        lat, lon = (ii + 0.5) * CELL_DEG, (jj + 0.5) * CELL_DEG
+        # cells count from the south pole and the antimeridian (see flags)
+        lat, lon = (ii + 0.5) * CELL_DEG - 90.0, (jj + 0.5) * CELL_DEG - 180.0
         clear = np.abs(lat) < 90.0
         home_tree, foreign_tree = self._town_trees()
         if home_tree is None:
@@ -225,8 +230,9 @@ class GeoCheck:
             if reach < HALF_CIRCUMFERENCE_KM and clear.any():
                 chord = np.sqrt(np.maximum(2.0 - 2.0 * (c @ self.network.xyz.reshape(-1, 3).T), 0.0))
                 clear &= (self.radius[None, :] - _km(chord) > r).any(axis=1)
-        if len(self._cells) < _CACHE_LIMIT:
-            self._cells.update(zip(zip(ii.tolist(), jj.tolist(), strict=True), clear.tolist(), strict=True))
+        ok = (ii < _ROWS) & (jj < _COLS)
+        cells = np.frombuffer(self._cells, np.uint8)
+        cells[ii[ok] * _COLS + jj[ok]] = np.where(clear[ok], 1, 2)
 
     def flags(self, lat: float, lon: float) -> tuple[str, ...]:
         """Sentences for a decision about a destination at (``lat``, ``lon``); empty when it is in range.
@@ -234,13 +240,18 @@ class GeoCheck:
         Most destinations fall in a cell of :data:`CELL_DEG` degrees that is cleared whole (one
         dictionary lookup); the others get the exact check of :meth:`check_many`, cached per point.
         """
-        if math.isfinite(lat) and math.isfinite(lon):
-            cell = (math.floor(lat / CELL_DEG), math.floor(lon / CELL_DEG))
-            clear = self._cells.get(cell)
-            if clear is None:
-                self._clear_block(*cell)
-                clear = self._cells.get(cell, False)
-            if clear:
+        try:
+            # the cell, counted from the south pole and the antimeridian (int() floors the
+            # non-negative offsets): this runs once per routed order, so no tuple and no math calls
+            i, j = int((lat + 90.0) * _PER_DEG), int((lon + 180.0) * _PER_DEG)
+        except (ValueError, OverflowError):  # nan or inf: no cell, the exact check says what it can
+            i = -1
+        if 0 <= i < _ROWS and 0 <= j < _COLS:
+            state = self._cells[i * _COLS + j]
+            if not state:
+                self._clear_block(i, j)
+                state = self._cells[i * _COLS + j]
+            if state == 1:
                 return ()
         key = (round(float(lat), 2), round(float(lon), 2))
         hit = self._cache.get(key)
