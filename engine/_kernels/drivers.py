@@ -181,8 +181,10 @@ def route_fast(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bit
     want_snap : bool
         Return the ATP snapshot for the explanation.
     """
-    on_hand, safety, reserved, cap_orders, cap_units, _ = books_of(ibuf)
-    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, bands = prices_of(ibuf, fbuf)
+    books = books_of(ibuf)
+    prices = prices_of(ibuf, fbuf)
+    on_hand, safety, reserved, cap_orders, cap_units, _ = books
+    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, sku_lb, bands = prices
     G = g_sku.shape[0]
     per_mile = params[P_PER_MILE]
     hour = params[P_HOUR]
@@ -213,14 +215,14 @@ def route_fast(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bit
     best_miles = np.nan
     if G == 1:
         best, one_ent, best_cost, best_miles = best_one_sku(
-            dest, g_sku[0], g_qty[0], mask, sku_ptr, ent_node, ibuf, fbuf, params, strategy)
+            dest, g_sku[0], g_qty[0], mask, sku_ptr, ent_node, books, prices, params, strategy)
         A = 0
         alive = np.empty(0, np.int64)
         acc = np.empty(0)
         aent = np.empty((0, 1), np.int64)
     elif sku_bits.shape[0] > 0:
         best, bits_ent, best_cost, best_miles = best_by_bits(
-            dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, sku_ptr, ent_node, ibuf, fbuf, params, strategy)
+            dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, sku_ptr, ent_node, books, prices, params, strategy)
         A = 0
         alive = np.empty(0, np.int64)
         acc = np.empty(0)
@@ -327,7 +329,7 @@ def route_fast(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bit
             s = g_sku[g]
             split_lb += g_qty[g] * (params[P_PER_UNIT] + params[P_PER_KG] * skuf[s, 1] + sku_lb[s, col])
         if best_cost > split_lb and best_cost > split_bound(
-                g_sku, g_qty, mask, sku_ptr, ent_node, ibuf, fbuf, params, strategy):
+                g_sku, g_qty, mask, sku_ptr, ent_node, books, prices, params, strategy):
             return False, -1, best_ent, need, np.nan, np.nan, costs, snap
     if want_snap:
         # taken only once the order is accepted, still before its reservation
@@ -440,14 +442,16 @@ def route_core(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, free, i
     fast_tried : bool
         :func:`route_fast` already looked for a single node and declined.
     """
-    on_hand, safety, reserved, cap_orders, cap_units, mark = books_of(ibuf)
-    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, bands = prices_of(ibuf, fbuf)
+    books = books_of(ibuf)
+    prices = prices_of(ibuf, fbuf)
+    on_hand, safety, reserved, cap_orders, cap_units, mark = books
+    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, bands = prices
     # only a cost search that has not yet looked for a single node can hope to skip
     # pricing most candidates; every other search prices them all, in the scan
     priced = not ((strategy == COST or strategy == DUAL) and not fast_tried)
     if priced:
         cand, atp, ent, miles, lead, fixed, unit, total, cheapest = gather_priced(
-            g_sku, sku_ptr, ent_node, mask, free, dest, ibuf, fbuf, params, strategy)
+            g_sku, sku_ptr, ent_node, mask, free, dest, books, prices, params, strategy)
     else:
         cand, atp, ent, miles, lead = gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask,
                                               cap_orders, cap_units, mark, dest, nodef, params, bands)
@@ -480,7 +484,7 @@ def route_core(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, free, i
         # fast path: a single covering node beats every split whenever its cost is
         # below the cheapest conceivable two-parcel plan, the common case
         best, best_cost, split_lb, need = best_single_lazy(
-            cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, free, ibuf, fbuf, params, strategy)
+            cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, free, prices, params, strategy)
         if best >= 0 and (k == 1 or best_cost <= split_lb):
             for g in range(G):
                 alloc[best, g] = need[g]

@@ -29,8 +29,6 @@ from sourcewise.engine._kernels.layout import P_LATE_MODE
 from sourcewise.engine._kernels.layout import P_MAX_DAYS
 from sourcewise.engine._kernels.layout import P_MAX_MILES
 from sourcewise.engine._kernels.layout import P_REQUIRE_CUTOFF
-from sourcewise.engine._kernels.layout import books_of
-from sourcewise.engine._kernels.layout import prices_of
 
 
 @njit(cache=True, inline="always")
@@ -102,7 +100,7 @@ def gather(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, mask, cap_orders
 
 
 @njit(cache=True)
-def gather_priced(g_sku, sku_ptr, ent_node, mask, free, dest, ibuf, fbuf, params, strategy):
+def gather_priced(g_sku, sku_ptr, ent_node, mask, free, dest, books, prices, params, strategy):
     """:func:`gather`, :func:`fill_distances` and :func:`unit_costs` (plus ``entry_risk``) in one pass.
 
     For a search that will price every candidate anyway. The per-entry
@@ -116,10 +114,10 @@ def gather_priced(g_sku, sku_ptr, ent_node, mask, free, dest, ibuf, fbuf, params
         As for :func:`gather`.
     free, strategy
         Nodes already shipping for the order, and the strategy code (shared arguments).
-    ibuf, fbuf
-        The router's packed state (:func:`~sourcewise.engine._kernels.layout.pack_ints`,
-        :func:`~sourcewise.engine._kernels.layout.pack_floats`): the books, the
-        node matrix, the prices and the transit bands.
+    books, prices : tuple of ndarray
+        The router's books, and its node matrix, prices and transit bands, as
+        :func:`~sourcewise.engine._kernels.layout.books_of` and
+        :func:`~sourcewise.engine._kernels.layout.prices_of` unpack its packed state.
     params
         As for :func:`gather`; it also prices (charges, ``P_DEPLETION``).
 
@@ -134,8 +132,8 @@ def gather_priced(g_sku, sku_ptr, ent_node, mask, free, dest, ibuf, fbuf, params
         Least ``unit`` over the cells with ATP, per group (inf if none).
         The plan search would otherwise make a pass over every cell for these.
     """
-    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, bands = prices_of(ibuf, fbuf)
-    return gather_core(g_sku, sku_ptr, ent_node, books_of(ibuf), mask, dest, nodef, params, bands,
+    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, bands = prices
+    return gather_core(g_sku, sku_ptr, ent_node, books, mask, dest, nodef, params, bands,
                        (entry_fee, entry_dual, entry_risk, entry_demand, skuf), free, strategy, True)
 
 

@@ -37,12 +37,10 @@ from sourcewise.engine._kernels.layout import P_MAX_DAYS
 from sourcewise.engine._kernels.layout import P_PER_MILE
 from sourcewise.engine._kernels.layout import P_REQUIRE_CUTOFF
 from sourcewise.engine._kernels.layout import P_SPLIT
-from sourcewise.engine._kernels.layout import books_of
-from sourcewise.engine._kernels.layout import prices_of
 
 
 @njit(cache=True)
-def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, free, ibuf, fbuf, params, strategy):
+def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, free, prices, params, strategy):
     """Cheapest node that ships the whole order alone, and a bound on any split.
 
     The per-mile term is the only one that needs trigonometry, so each
@@ -68,10 +66,10 @@ def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, free
         bound could still win.
     dest, free, params, strategy
         Shared arguments.
-    ibuf, fbuf
-        The router's packed state (:func:`~sourcewise.engine._kernels.layout.pack_ints`,
-        :func:`~sourcewise.engine._kernels.layout.pack_floats`): books, node matrix, SKU
-        weights and the per-entry prices (``entry_dual`` read for ``DUAL`` only), unpacked here.
+    prices : tuple of ndarray
+        The router's prices as :func:`~sourcewise.engine._kernels.layout.prices_of` unpacks
+        them (node matrix, SKU weights, per-entry prices, bounds, bands); ``entry_dual`` is read
+        for ``DUAL`` only. A tuple, not the packed buffer: the caller unpacked it once already.
 
     Returns
     -------
@@ -85,7 +83,7 @@ def best_single_lazy(cand, atp, ent, g_sku, g_qty, capu, miles, lead, dest, free
     need : ndarray of int64, shape (G,)
         Per group, the smaller of ``g_qty`` and the candidates' total ATP.
     """
-    nodef, skuf, entry_fee, entry_plan, entry_risk, entry_demand, _, bands = prices_of(ibuf, fbuf)
+    nodef, skuf, entry_fee, entry_plan, entry_risk, entry_demand, _, bands = prices
     C = cand.shape[0]
     G = g_sku.shape[0]
     w = params[P_DEPLETION]
@@ -783,7 +781,7 @@ def greedy(order_per_group, qty, atp, capu, k, alloc):
 
 
 @njit(cache=True)
-def split_bound(g_sku, g_qty, mask, sku_ptr, ent_node, ibuf, fbuf, params, strategy):
+def split_bound(g_sku, g_qty, mask, sku_ptr, ent_node, books, prices, params, strategy):
     """A lower bound on any plan of two or more parcels, from the nodes that can ship now.
 
     The static bound of :func:`route_fast` counts every node that ever
@@ -796,10 +794,10 @@ def split_bound(g_sku, g_qty, mask, sku_ptr, ent_node, ibuf, fbuf, params, strat
         The order's groups: SKU and units.
     mask, sku_ptr, ent_node, params, strategy
         Shared arguments: the tier, the inventory and the policy.
-    ibuf, fbuf
-        The router's packed state (:func:`~sourcewise.engine._kernels.layout.pack_ints`,
-        :func:`~sourcewise.engine._kernels.layout.pack_floats`): books, node matrix, SKU
-        weights and the per-entry prices (and capacity left), unpacked here.
+    books, prices : tuple of ndarray
+        The router's books and prices as :func:`~sourcewise.engine._kernels.layout.books_of`
+        and :func:`~sourcewise.engine._kernels.layout.prices_of` unpack them. Tuples, not the
+        packed buffers: the caller unpacked them once already, and unpacking costs per call.
 
     Returns
     -------
@@ -808,8 +806,8 @@ def split_bound(g_sku, g_qty, mask, sku_ptr, ent_node, ibuf, fbuf, params, strat
         group its units at the least :func:`~sourcewise.engine._kernels.cost.plan_unit`
         among eligible entries with ATP (inf when a group has none).
     """
-    on_hand, safety, reserved, cap_orders, cap_units, _ = books_of(ibuf)
-    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, _ = prices_of(ibuf, fbuf)
+    on_hand, safety, reserved, cap_orders, cap_units, _ = books
+    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, _ = prices
     hour = params[P_HOUR]
     need_cutoff = params[P_REQUIRE_CUTOFF] > 0
     fmin = np.inf
@@ -841,7 +839,7 @@ def split_bound(g_sku, g_qty, mask, sku_ptr, ent_node, ibuf, fbuf, params, strat
 
 
 @njit(cache=True)
-def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, sku_ptr, ent_node, ibuf, fbuf, params,
+def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, sku_ptr, ent_node, books, prices, params,
                  strategy):
     """The cheapest node shipping every unit of a multi-line order, from the SKUs' node bitsets.
 
@@ -866,7 +864,7 @@ def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, sku_ptr, e
         Units ordered, ``g_qty.sum()``.
     sku_bits : ndarray of uint64, shape (S, W)
         The SKUs' node bitsets (shared arguments).
-    mask, sku_ptr, ent_node, ibuf, fbuf, params, strategy
+    mask, sku_ptr, ent_node, books, prices, params, strategy
         As for :func:`best_one_sku`.
 
     Returns
@@ -878,8 +876,8 @@ def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, sku_ptr, e
     cost, miles : float
         Its planning cost and distance (inf and NaN when ``best`` is -1).
     """
-    on_hand, safety, reserved, cap_orders, cap_units, _ = books_of(ibuf)
-    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, _ = prices_of(ibuf, fbuf)
+    on_hand, safety, reserved, cap_orders, cap_units, _ = books
+    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, _ = prices
     G = g_sku.shape[0]
     W = sku_bits.shape[1]
     per_mile = params[P_PER_MILE]
@@ -951,7 +949,7 @@ def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, sku_ptr, e
 
 
 @njit(cache=True)
-def best_one_sku(dest, s, q, mask, sku_ptr, ent_node, ibuf, fbuf, params, strategy):
+def best_one_sku(dest, s, q, mask, sku_ptr, ent_node, books, prices, params, strategy):
     """The cheapest node shipping ``q`` units of SKU ``s`` alone: a one-line order.
 
     Walks the SKU's entries in node order, as the multi-line search walks
@@ -974,10 +972,10 @@ def best_one_sku(dest, s, q, mask, sku_ptr, ent_node, ibuf, fbuf, params, strate
         The tier's nodes (shared argument).
     sku_ptr, ent_node, params, strategy
         Shared arguments: the inventory and the policy.
-    ibuf, fbuf
-        The router's packed state (:func:`~sourcewise.engine._kernels.layout.pack_ints`,
-        :func:`~sourcewise.engine._kernels.layout.pack_floats`): books, node matrix, SKU
-        weights and the per-entry prices (and capacity left today), unpacked here.
+    books, prices : tuple of ndarray
+        The router's books and prices as :func:`~sourcewise.engine._kernels.layout.books_of`
+        and :func:`~sourcewise.engine._kernels.layout.prices_of` unpack them. Tuples, not the
+        packed buffers: the caller unpacked them once already, and unpacking costs per call.
 
     Returns
     -------
@@ -986,8 +984,8 @@ def best_one_sku(dest, s, q, mask, sku_ptr, ent_node, ibuf, fbuf, params, strate
     cost, miles : float
         Its planning cost and distance (inf and NaN when ``best`` is -1).
     """
-    on_hand, safety, reserved, cap_orders, cap_units, _ = books_of(ibuf)
-    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, _ = prices_of(ibuf, fbuf)
+    on_hand, safety, reserved, cap_orders, cap_units, _ = books
+    nodef, skuf, entry_fee, entry_dual, entry_risk, entry_demand, _, _ = prices
     per_mile = params[P_PER_MILE]
     hour = params[P_HOUR]
     need_cutoff = params[P_REQUIRE_CUTOFF] > 0

@@ -29,7 +29,7 @@ Grid keys:
 Each variant is submitted as one task that replays the whole scenario with
 its own router, so no engine state is ever shared between workers. The
 scenario is scattered to the workers once. Results are gathered into one
-table (``sweep.csv``: one row per variant; ``sweep_kpis.csv``: per day), one
+table (``sweep.csv``: one row per variant, its totals; ``sweep_kpis.csv``: per day), one
 plot (``sweep.png``) and one self-contained page (``report.html``).
 
 By default the sweep starts an in-process
@@ -60,6 +60,7 @@ from sourcewise.engine.scenario import Scenario
 from sourcewise.engine.scenario import staged_output
 from sourcewise.engine.simulate.config import SimConfig
 from sourcewise.engine.simulate.config import parse_strategy
+from sourcewise.engine.simulate.kpis import daily_rows
 from sourcewise.engine.simulate.replay import simulate
 from sourcewise.models.errors import Collector
 from sourcewise.models.errors import ValidationError
@@ -431,8 +432,8 @@ def sweep_html(table: pd.DataFrame, png: bytes, currency: str, meta: Mapping[str
         ("how", "How to read this page",
          "<p>Each column of the table is one variant of the grid (its policy and replay settings in its name), "
          "replayed over the same scenario as one Dask task; rates are fractions of the denominator in their "
-         f"definition, money is in {currency}. sweep.csv holds these totals, sweep_kpis.csv the same per day "
-         "(rows with date = total are the totals).</p>"),
+         f"definition, money is in {currency}. sweep.csv holds these totals, sweep_kpis.csv the same per day."
+         "</p>"),
         ("comparison", "Variants side by side (whole replay)", table_html(shown)),
         ("geography", "Geography checks",
          f"<p>{flagged:,} order destinations lie outside every node's country (flagged in the decisions; routed "
@@ -467,10 +468,12 @@ def write_sweep(kpis: pd.DataFrame, out: str | Path, fmt: str = "csv", *, curren
     with staged_output(out, ".sweep-") as (stage, written):
         table = sweep_table(kpis)
         table.to_csv(stage / "sweep.csv", index=False)
-        kpis.to_csv(stage / "sweep_kpis.csv", index=False)
+        # the days only: each variant's totals are its row of sweep.csv
+        daily = daily_rows(kpis)
+        daily.to_csv(stage / "sweep_kpis.csv", index=False)
         if fmt == "parquet":
             table.to_parquet(stage / "sweep.parquet", index=False)
-            kpis.to_parquet(stage / "sweep_kpis.parquet", index=False)
+            daily.to_parquet(stage / "sweep_kpis.parquet", index=False)
         png = png_bytes(sweep_figure(table, currency))
         (stage / "sweep.png").write_bytes(png)
         (stage / "report.html").write_text(sweep_html(table, png, currency, meta), encoding="utf-8")

@@ -100,7 +100,8 @@ def test_priced_gather_matches_gather_then_pricing(rng, strategy):
         ibuf, _ = K.pack_ints([inv.on_hand, inv.safety_stock, inv.reserved, cap_o, cap_u, mark])
         fbuf, _ = K.pack_floats(ibuf, [r._nodef, r._skuf, fee, dual, risk, demand, np.zeros((net.n_skus, 2)),
                                        r._bands])
-        got = K.gather_priced(skus, inv.sku_ptr, inv.node, net.usable, free, dest, ibuf, fbuf, p, strategy)
+        got = K.gather_priced(skus, inv.sku_ptr, inv.node, net.usable, free, dest, K.books_of(ibuf),
+                              K.prices_of(ibuf, fbuf), p, strategy)
         mark[:] = K.books_of(ibuf)[5]  # the scan's scratch, as the packed state holds it (checked below)
         cand, atp, ent, miles, lead = K.gather(skus, inv.sku_ptr, inv.node, inv.on_hand, inv.safety_stock,
                                                 inv.reserved, net.usable, cap_o, cap_u, mark, dest, r._nodef, p,

@@ -46,7 +46,8 @@ def test_sweep_runs_on_a_local_cluster_by_default(tmp_path, capsys):
     assert by.at[3, "share_store"] < by.at[0, "share_store"]
     assert by.at[3, "walkin_lost_online"] <= by.at[0, "walkin_lost_online"]
     per_day = pd.read_csv(out / "sweep_kpis.csv")
-    assert len(per_day) == 2 * 2  # one day plus the total, per variant
+    assert len(per_day) == 2  # one day per variant: the totals are sweep.csv's rows (issue #22)
+    assert (per_day["date"] != "total").all()
     assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     assert "stores.protect_units=3, vendors=on" in captured.out
 
