@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.spatial import cKDTree
 
+from sourcewise.engine import _kernels as K
 from sourcewise.models.network import Network
 from sourcewise.models.network import unit_vectors
 from sourcewise.models.node import KIND_CODES
@@ -44,12 +45,12 @@ HALF_CIRCUMFERENCE_KM = math.pi * EARTH_RADIUS_KM
 _CACHE_LIMIT = 200_000
 #: Cells of this many degrees square are cleared whole when every point in them is provably at
 #: home and in reach (see :meth:`GeoCheck.flags`); a cell's points are within this many km of its centre.
-CELL_DEG = 0.25
+CELL_DEG = 180.0 / K.CELL_ROWS  # the kernels' raster layout: route_one reads a destination's cell
 CELL_RADIUS_KM = 0.5 * CELL_DEG * (math.pi / 180.0) * EARTH_RADIUS_KM * math.sqrt(2.0)
 #: Cells are decided a block of BLOCK x BLOCK at a time.
 BLOCK = 16
 _PER_DEG = 1.0 / CELL_DEG
-_ROWS, _COLS = int(180 * _PER_DEG), int(360 * _PER_DEG)
+_ROWS, _COLS = K.CELL_ROWS, K.CELL_COLS
 
 __all__ = ["BORDER_KM", "GeoCheck", "MAX_TOWN_KM", "countries", "service_radius_km"]
 
@@ -138,6 +139,8 @@ class GeoCheck:
         # per cell of the world, 0: not decided yet, 1: cleared whole, 2: not (a byte each, 1 MB in
         # all): one index per routed order, where a dictionary's entries would scatter over memory
         self._cells = bytearray(_ROWS * _COLS)
+        #: the same bytes as an array, for the kernels (route_one reads a destination's cell)
+        self.cells = np.frombuffer(self._cells, np.uint8)
         self._trees: tuple[cKDTree | None, cKDTree | None] | None = None
 
     @property

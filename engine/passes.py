@@ -15,6 +15,7 @@ import math
 from datetime import date
 from datetime import timedelta
 
+import msgspec
 import numpy as np
 
 from sourcewise.engine import _kernels as K
@@ -145,22 +146,34 @@ class TierPasses:
             if len(fout) < 4 + 2 * G * max(k, 3):
                 fout = self._fout = np.empty(4 + 2 * G * max(k, 3))
             # a split is tried here only when lines and groups coincide (the lean builder's premise)
-            status, node, n_rows, out = K.route_one(
+            status, node, n_rows, out, cell = K.route_one(
                 dest[0], dest[1], g, k, code, self._lean_splits and G == len(lines), mask, self._inv.sku_ptr,
-                self._inv.node, self._sku_bits, self._no_free, self._ibuf, self._fbuf, p, fout)
+                self._inv.node, self._sku_bits, self._no_free, self._ibuf, self._fbuf, p, fout, self._geo.cells)
             if status == 1:
-                return self._simple_held(order, name, code, tier.name, k, g[:G], g[G:], node, out, fout, dest, mask,
-                                         p, cap_before, placed, sum(qtys))
-            if status == 2:
-                return self._split_held(order, name, code, tier.name, k, g[:G], g[G:], n_rows, out, fout, dest,
+                held = self._simple_held(order, name, code, tier.name, k, g[:G], g[G:], node, out, fout, dest,
+                                         mask, p, cap_before, placed, sum(qtys))
+            elif status == 2:
+                held = self._split_held(order, name, code, tier.name, k, g[:G], g[G:], n_rows, out, fout, dest,
                                         mask, p, cap_before, placed)
-            return tier.name
+            else:
+                return tier.name
+            if cell != 1:
+                # the kernel read the destination's cell: only one not cleared whole needs the check
+                self._flag_geography(held, order)
+            return held
         return None
 
     # the lean path for orders one tier ships whole in several parcels (tests switch it off to compare)
     _lean_splits = True
     # live vendor answers for the routing attempt under way (see Router.route); None: ask in place
     _answers: VendorAnswers | None = None
+
+    def _flag_geography(self, held: Held, order: Order) -> None:
+        """Flag a decision whose destination lies outside every node's country or reach."""
+        flags = self._geo.flags(order.lat, order.lon)
+        if flags:
+            # priced on the domestic model and transit bands: say so
+            held.decision = msgspec.structs.replace(held.get(), flags=flags)
 
     def _route_attempt(self, order: Order, sku_idx: list[int], name: str, code: int, declined: str | None,
                        answers: VendorAnswers | None) -> Held:
@@ -172,11 +185,15 @@ class TierPasses:
             When vendors must be asked first; the books are as they were.
         """
         if answers is None:
-            return self._route_locked(order, sku_idx, name, code, free=None, exclude=None, declined=declined)
+            held = self._route_locked(order, sku_idx, name, code, free=None, exclude=None, declined=declined)
+            self._flag_geography(held, order)
+            return held
         caps = self._cap_orders.copy(), self._cap_units.copy()
         self._answers = answers
         try:
-            return self._route_locked(order, sku_idx, name, code, free=None, exclude=None, declined=declined)
+            held = self._route_locked(order, sku_idx, name, code, free=None, exclude=None, declined=declined)
+            self._flag_geography(held, order)
+            return held
         except NeedVendors:
             # _route_locked gave the reservations back; the capacity the attempt took comes back here
             self._cap_orders[:] = caps[0]

@@ -943,10 +943,7 @@ class Router(TierPasses, Durable):
                         # nothing changed: ask the vendors outside the lock, then try again
                         held, requests = None, need.requests
                 if held is not None:
-                    flags = self._geo.flags(order.lat, order.lon)
-                    if flags:
-                        # a foreign or out-of-reach destination was priced on the domestic model: say so
-                        held.decision = msgspec.structs.replace(held.get(), flags=flags)
+                    # (its geography flags are set: by route_one's cell, or by _route_attempt)
                     self._open[oid] = held
                     if store is None:
                         return held.decision

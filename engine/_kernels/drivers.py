@@ -24,6 +24,8 @@ from sourcewise.engine._kernels.gather import lower_bound
 from sourcewise.engine._kernels.gather import snapshot_size
 from sourcewise.engine._kernels.geometry import chord_miles
 from sourcewise.engine._kernels.geometry import unit_vector
+from sourcewise.engine._kernels.layout import CELL_COLS
+from sourcewise.engine._kernels.layout import CELL_ROWS
 from sourcewise.engine._kernels.layout import COST
 from sourcewise.engine._kernels.layout import DUAL
 from sourcewise.engine._kernels.layout import EPS
@@ -718,9 +720,29 @@ def tier_rows_bound(n_groups, k, n_nodes):
     return max(1, n_groups * max(1, min(k, n_nodes)))
 
 
+@njit(cache=True, inline="always")
+def geo_cell(lat, lon, cells):
+    """The state of the destination's cell in the geography raster ``cells`` (0 when off it).
+
+    Parameters
+    ----------
+    lat, lon : float
+    cells : ndarray of uint8
+        As for :func:`route_one`: ``CELL_ROWS * CELL_COLS`` bytes.
+    """
+    per_deg = CELL_ROWS / 180.0
+    if not (lat >= -90.0 and lat < 90.0 and lon >= -180.0 and lon < 180.0) or cells.shape[0] != CELL_ROWS * CELL_COLS:
+        return 0
+    i = int((lat + 90.0) * per_deg)
+    j = int((lon + 180.0) * per_deg)
+    if i >= CELL_ROWS or j >= CELL_COLS:
+        return 0
+    return cells[i * CELL_COLS + j]
+
+
 @njit(cache=True)
 def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_bits, free, ibuf, fbuf, params,
-               fout):
+               fout, cells):
     """One order that one tier ships whole, in a single call: the router's common cases.
 
     One :func:`tier_step`: a single node when one provably wins; when none
@@ -746,6 +768,12 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
         Accept a plan of several parcels from the tier's full search when it ships every unit.
     fout : ndarray of float64
         Scratch the float results are written to (see below).
+    cells : ndarray of uint8
+        The geography check's world raster (:class:`~sourcewise.engine.geography.GeoCheck`:
+        one byte per cell of ``1 / per_deg`` degrees, rows from the south pole,
+        columns from the antimeridian; :data:`~sourcewise.engine._kernels.layout.CELL_ROWS`
+        x ``CELL_COLS``). Read here, where it costs nothing, so that Python checks
+        the geography only for the rare destination whose cell is not cleared.
 
     Returns
     -------
@@ -760,10 +788,14 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
     fout
         The four costs (shipping, handling, vendor fees, penalties), then
         miles and lead per row. The caller sizes it: ``4 + 2 * G * max(k, 3)`` suffices.
+    cell : int
+        The destination's cell state in ``cells`` (1: cleared whole, no flag can
+        apply; 0 or 2: the caller must check; 0 also off the raster).
     """
     G = g.shape[0] // 2
     g_sku = g[:G]
     g_qty = g[G:]
+    cell = geo_cell(lat, lon, cells)
     dest = unit_vector(lat, lon)
     _, _, reserved, cap_orders, cap_units, _ = books_of(ibuf)
     n_snap = snapshot_size(g_sku, sku_ptr)
@@ -776,11 +808,11 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
     for j in range(n_rows):
         shipped += out[4 * j + 2]
     if n_rows == 0 or shipped != g_qty.sum():
-        return 0, -1, 0, np.empty(0, np.int64)
+        return 0, -1, 0, np.empty(0, np.int64), cell
     reserve_rows(out, n_rows, free, reserved, cap_orders, cap_units)
     # the snapshot moves up behind the rows
     out[4 * n_rows:4 * n_rows + n_snap] = out[4 * R:]
-    return (1 if single else 2), (out[0] if single else -1), n_rows, out[:4 * n_rows + n_snap]
+    return (1 if single else 2), (out[0] if single else -1), n_rows, out[:4 * n_rows + n_snap], cell
 
 
 @njit(cache=True)

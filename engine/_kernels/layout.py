@@ -142,6 +142,8 @@ __all__ = [
     "DUAL",
     "STRATEGY_CODES",
     "EPS",
+    "CELL_ROWS",
+    "CELL_COLS",
     "T_RESERVE",
     "T_FULL",
     "T_FAST_TRIED",
@@ -191,6 +193,11 @@ STRATEGY_CODES = {"cost": COST, "priority": PRIORITY, "nearest": NEAREST, "high_
 
 
 EPS = 1e-9
+
+
+# The geography check's world raster (engine/geography.py): cells of a quarter degree, rows from the
+# south pole, columns from the antimeridian; route_one reads a destination's cell (drivers.geo_cell).
+CELL_ROWS, CELL_COLS = 720, 1440
 
 
 # Flags of one tier step (:func:`~sourcewise.engine._kernels.drivers.tier_step`), or-ed together.
