@@ -206,7 +206,8 @@ class TierPasses:
                     cap_before, placed) -> Held:
         """The decision of an order the first tier ships whole in several parcels, reserved by
         :func:`~sourcewise.engine._kernels.route_one`, without the tier machinery: lines and groups coincide."""
-        flat = out[:4 * n_rows].tolist()
+        head = len(out) - 4 * n_rows  # the ATP snapshot, then the rows
+        flat = out[head:].tolist()
         fl = fout[:4 + 2 * n_rows].tolist()
         lines = order.lines
         node_ids = self._node_ids
@@ -229,7 +230,7 @@ class TierPasses:
             shipments[-1][1] += q
         shipments = tuple([Shipment(nid, units, km, tuple(its), ld, self._due(start, ld), "ship", tier_name)
                            for nid, units, km, its, ld in shipments])
-        snapshot = LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, -1, None, out[4 * n_rows:], dest,
+        snapshot = LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, -1, None, out[:head], dest,
                                  mask, p, cap_before[0] if cap_before is not None else None,
                                  cap_before[1] if cap_before is not None else None, code, flat, self.policy)
         split = self.policy.split_penalty * (len(shipments) - 1)
@@ -237,7 +238,7 @@ class TierPasses:
         decision = Decision(order.order_id, Status.ROUTED, tuple(allocations), shipments,
                             CostBreakdown(fl[0], fl[1], fl[2], split, fl[3]), name,
                             Explanation(name, snapshot, (TierNote(tier_name, served),)))
-        held = Held(decision, out[3:4 * n_rows:4], out[2:4 * n_rows:4], None, self.business_day, None, None, None,
+        held = Held(decision, out[head + 3::4], out[head + 2::4], None, self.business_day, None, None, None,
                      order, (flat, fl, tier_name))
         self._note_capacity(held, cap_before)
         return held
@@ -262,15 +263,16 @@ class TierPasses:
         items = tuple([(line.line_id, line.qty) for line in lines])
         start = placed.date() if placed is not None else self.business_day
         shipment = Shipment(node_id, units, km, items, lead, self._due(start, lead), "ship", tier_name)
-        # out: one (node, group, units, entry) row per group, in group order, then the ATP snapshot
-        snapshot = LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, node, g_qty, out[4 * G:], dest, mask, p,
+        # out: the ATP snapshot, then one (node, group, units, entry) row per group, in group order
+        head = len(out) - 4 * G
+        snapshot = LazySnapshot(self._ctx, tier_name, name, k, g_sku, g_qty, node, g_qty, out[:head], dest, mask, p,
                                  cap_before[0] if cap_before is not None else None,
                                  cap_before[1] if cap_before is not None else None, code, None, self.policy)
         # positional arguments: this runs once per order
         decision = Decision(order.order_id, Status.ROUTED, allocations, (shipment,),
                             CostBreakdown(c0, c1, c2, 0.0, c3), name,
                             Explanation(name, snapshot, (TierNote(tier_name, items),)))
-        held = Held(decision, out[3:4 * G:4], g_qty, None, self.business_day, None, None, None, order,
+        held = Held(decision, out[head + 3::4], g_qty, None, self.business_day, None, None, None, order,
                      (node, lead, km, tier_name))
         if cap_before is not None:
             held.cap_nodes = np.array([node], np.int64)
@@ -350,17 +352,18 @@ class TierPasses:
             caps = (self._cap_orders.copy(), self._cap_units.copy()) if cap_before is not None else (None, None)
             R = K.tier_rows_bound(len(sel), k + n_free, net.n_nodes)
             n_snap = K.snapshot_size(skus, self._inv.sku_ptr)
-            out = np.empty(4 * R + n_snap, np.int64)
+            out = np.empty(n_snap + 4 * R, np.int64)
             fout = np.empty(4 + 2 * R)
             n_rows, single = K.tier_step(dest_vec, skus, want, k, code, mask, self._inv.sku_ptr, self._inv.node,
                                          self._sku_bits, free_mask, self._ibuf, self._fbuf, p, flags, out, fout)
-            step, new_ships = step_pieces(out, fout, n_rows, sel, free_mask, tier_name, method)
+            rows = out[n_snap:]  # the ATP snapshot comes first
+            step, new_ships = step_pieces(rows, fout, n_rows, sel, free_mask, tier_name, method)
             for pc in step:
                 remaining[pc.group] -= pc.qty
             pieces.extend(step)
             snapshots.append(LazySnapshot(self._ctx, tier_name, name, k, skus, want, step[0].node if single else -1,
-                                          want if single else None, out[4 * R:], dest_vec, mask, p, caps[0],
-                                          caps[1], code, None if single else out[:4 * n_rows].tolist(), None,
+                                          want if single else None, out[:n_snap], dest_vec, mask, p, caps[0],
+                                          caps[1], code, None if single else rows[:4 * n_rows].tolist(), None,
                                           None if free is None else free_mask))
             return new_ships
 

@@ -616,11 +616,12 @@ def tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits
     flags : int
         :data:`~sourcewise.engine._kernels.layout.T_RESERVE` ... ``T_SNAP``, or-ed.
     out : ndarray of int64
-        Written: one row per (node, group) the plan ships from, node by
-        node, as four ints (node, group position, units, entry); with
-        ``T_SNAP``, its last :func:`~sourcewise.engine._kernels.gather.snapshot_size`
-        ints are the ATP the order saw. The rows need ``4 * R`` ints, ``R``
-        from :func:`tier_rows_bound`.
+        Written: with ``T_SNAP``, first the ATP the order saw
+        (:func:`~sourcewise.engine._kernels.gather.snapshot_size` ints); then
+        one row per (node, group) the plan ships from, node by node, as four
+        ints (node, group position, units, entry). The rows need ``4 * R``
+        ints, ``R`` from :func:`tier_rows_bound`. The snapshot comes first so
+        that the caller can hand back ``out[:head + 4 * n_rows]`` without a copy.
     fout : ndarray of float64
         Written: the plan's shipping, handling, vendor fees and penalties,
         then the miles and lead days of each row's node (``4 + 2 * R``).
@@ -637,11 +638,12 @@ def tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits
     G = g_sku.shape[0]
     may_fast = ((flags & T_NO_FAST) == 0 and (strategy == COST or strategy == DUAL)
                 and params[P_MAX_MILES] == np.inf and params[P_MAX_DAYS] < 0)
+    head = 0
     if want_snap:
         # before either search reserves anything: the ATP the order saw, straight into the caller's buffer
+        head = snapshot_size(g_sku, sku_ptr)
         on_hand, safety, reserved, _, _, _ = books_of(ibuf)
-        atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved,
-                     out[out.shape[0] - snapshot_size(g_sku, sku_ptr):])
+        atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out[:head])
     if may_fast and (flags & T_FAST_TRIED) == 0:
         ok, node, fent, need, fmiles, flead, fcosts, _ = route_fast(
             dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, ibuf, fbuf, params, reserve,
@@ -652,10 +654,10 @@ def tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits
             n = 0
             for g in range(G):
                 if need[g] > 0:
-                    out[4 * n] = node
-                    out[4 * n + 1] = g
-                    out[4 * n + 2] = need[g]
-                    out[4 * n + 3] = fent[g]
+                    out[head + 4 * n] = node
+                    out[head + 4 * n + 1] = g
+                    out[head + 4 * n + 2] = need[g]
+                    out[head + 4 * n + 3] = fent[g]
                     fout[4 + 2 * n] = fmiles
                     fout[5 + 2 * n] = flead
                     n += 1
@@ -671,10 +673,10 @@ def tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits
         for g in range(G):
             a = alloc[c, g]
             if a > 0:
-                out[4 * n] = cand[c]
-                out[4 * n + 1] = g
-                out[4 * n + 2] = a
-                out[4 * n + 3] = ent[c, g]
+                out[head + 4 * n] = cand[c]
+                out[head + 4 * n + 1] = g
+                out[head + 4 * n + 2] = a
+                out[head + 4 * n + 3] = ent[c, g]
                 fout[4 + 2 * n] = miles[c]
                 fout[5 + 2 * n] = lead[c]
                 n += 1
@@ -784,7 +786,7 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
     rows : int
         Allocation rows (for status 1, one per group, in group order).
     out : ndarray of int64
-        ``rows`` rows of (node, group, units, entry), then the snapshot.
+        The snapshot, then ``rows`` rows of (node, group, units, entry).
     fout
         The four costs (shipping, handling, vendor fees, penalties), then
         miles and lead per row. The caller sizes it: ``4 + 2 * G * max(k, 3)`` suffices.
@@ -800,19 +802,18 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
     _, _, reserved, cap_orders, cap_units, _ = books_of(ibuf)
     n_snap = snapshot_size(g_sku, sku_ptr)
     R = tier_rows_bound(G, k, cap_units.shape[0])
-    out = np.empty(4 * R + n_snap, np.int64)
+    out = np.empty(n_snap + 4 * R, np.int64)
     flags = T_SNAP | T_FULL if try_split and k >= 2 else T_SNAP
     n_rows, single = tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, free, ibuf,
                                fbuf, params, flags, out, fout)
+    rows = out[n_snap:]
     shipped = 0
     for j in range(n_rows):
-        shipped += out[4 * j + 2]
+        shipped += rows[4 * j + 2]
     if n_rows == 0 or shipped != g_qty.sum():
         return 0, -1, 0, np.empty(0, np.int64), cell
-    reserve_rows(out, n_rows, free, reserved, cap_orders, cap_units)
-    # the snapshot moves up behind the rows
-    out[4 * n_rows:4 * n_rows + n_snap] = out[4 * R:]
-    return (1 if single else 2), (out[0] if single else -1), n_rows, out[:4 * n_rows + n_snap], cell
+    reserve_rows(rows, n_rows, free, reserved, cap_orders, cap_units)
+    return (1 if single else 2), (rows[0] if single else -1), n_rows, out[:n_snap + 4 * n_rows], cell
 
 
 @njit(cache=True)
