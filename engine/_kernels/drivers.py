@@ -747,9 +747,9 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
                fout, cells):
     """One order that one tier ships whole, in a single call: the router's common cases.
 
-    One :func:`tier_step`: a single node when one provably wins; when none
-    does and ``try_split``, the tier's full search, accepted only when it
-    ships every unit. Either way the reservation is made here, and the
+    A single node when one provably wins (:func:`route_fast`); when none
+    does and ``try_split``, the tier's full search through :func:`tier_step`,
+    accepted only when it ships every unit. Either way the reservation is made here, and the
     ATP the order saw is kept for its explanation. Everything comes back in
     scalars, one int array and the caller's float scratch ``fout``: each
     array a compiled function returns costs about a microsecond to hand to
@@ -799,13 +799,33 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
     g_qty = g[G:]
     cell = geo_cell(lat, lon, cells)
     dest = unit_vector(lat, lon)
-    _, _, reserved, cap_orders, cap_units, _ = books_of(ibuf)
+    on_hand, safety, reserved, cap_orders, cap_units, _ = books_of(ibuf)
     n_snap = snapshot_size(g_sku, sku_ptr)
+    # the single-node search first, here rather than in tier_step: most orders end with it, and the
+    # extra compiled call layer with its row buffers measured about 10 % of this path's time
+    ok, node, fent, need, miles, lead, costs, _ = route_fast(
+        dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, ibuf, fbuf, params, False, False)
+    if ok:
+        out = np.empty(n_snap + 4 * G, np.int64)
+        atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out[:n_snap])
+        reserve_whole(node, fent, g_qty, reserved, cap_orders, cap_units)
+        for i in range(4):
+            fout[i] = costs[i]
+        for g in range(G):
+            out[n_snap + 4 * g] = node
+            out[n_snap + 4 * g + 1] = g
+            out[n_snap + 4 * g + 2] = g_qty[g]
+            out[n_snap + 4 * g + 3] = fent[g]
+            fout[4 + 2 * g] = miles
+            fout[5 + 2 * g] = lead
+        return 1, node, G, out, cell
+    if not try_split or k < 2:
+        return 0, -1, 0, np.empty(0, np.int64), cell
+    # then the tier's full search, knowing the single node was tried
     R = tier_rows_bound(G, k, cap_units.shape[0])
     out = np.empty(n_snap + 4 * R, np.int64)
-    flags = T_SNAP | T_FULL if try_split and k >= 2 else T_SNAP
-    n_rows, single = tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, free, ibuf,
-                               fbuf, params, flags, out, fout)
+    n_rows, _ = tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, free, ibuf,
+                          fbuf, params, T_SNAP | T_FULL | T_FAST_TRIED, out, fout)
     rows = out[n_snap:]
     shipped = 0
     for j in range(n_rows):
@@ -813,7 +833,7 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
     if n_rows == 0 or shipped != g_qty.sum():
         return 0, -1, 0, np.empty(0, np.int64), cell
     reserve_rows(rows, n_rows, free, reserved, cap_orders, cap_units)
-    return (1 if single else 2), (rows[0] if single else -1), n_rows, out[:n_snap + 4 * n_rows], cell
+    return 2, -1, n_rows, out[:n_snap + 4 * n_rows], cell
 
 
 @njit(cache=True)
