@@ -144,37 +144,53 @@ class Durable:
 
     def _changes(self, caps, entries=None, reserved=None, on_hand=None, nodes=None) -> Changes:
         """The deltas of one change: per entry, and per node where capacity moved since ``caps``
-        (looking only at ``nodes`` when the caller knows capacity can have moved nowhere else)."""
+        (looking only at ``nodes`` when the caller knows capacity can have moved nowhere else).
+
+        Plain lists and ints where the change is small: this runs once per routed order.
+        """
         out = Changes()
         if entries is not None and len(entries):
-            e = np.asarray(entries, np.int64)
+            e = entries.tolist() if isinstance(entries, np.ndarray) else list(entries)
             n = len(e)
-            out.entries = e.tolist()
-            out.reserved = (np.zeros(n, np.int64) if reserved is None else np.asarray(reserved, np.int64)).tolist()
-            out.on_hand = (np.zeros(n, np.int64) if on_hand is None else np.asarray(on_hand, np.int64)).tolist()
+            out.entries = e
+            out.reserved = [0] * n if reserved is None else np.asarray(reserved, np.int64).tolist()
+            out.on_hand = [0] * n if on_hand is None else np.asarray(on_hand, np.int64).tolist()
         if caps is not None:
+            co, cu = self._cap_orders, self._cap_units
             if nodes is None:
-                moved = np.flatnonzero((caps[0] != self._cap_orders) | (caps[1] != self._cap_units))
+                moved = np.flatnonzero((caps[0] != co) | (caps[1] != cu)).tolist()
             else:
-                moved = np.array(sorted(nodes), np.int64)
-                moved = moved[(caps[0][moved] != self._cap_orders[moved]) | (caps[1][moved] != self._cap_units[moved])]
-            if len(moved):
-                out.nodes = moved.tolist()
-                out.cap_orders = (self._cap_orders[moved] - caps[0][moved]).tolist()
-                out.cap_units = (self._cap_units[moved] - caps[1][moved]).tolist()
+                moved = sorted(n for n in nodes if caps[0][n] != co[n] or caps[1][n] != cu[n])
+            for n in moved:
+                out.nodes.append(n)
+                out.cap_orders.append(int(co[n] - caps[0][n]))
+                out.cap_units.append(int(cu[n] - caps[1][n]))
         return out
+
+    @staticmethod
+    def _ship_nodes(held: Held):
+        """The nodes an order ships from, read without building its pieces when it has none yet."""
+        whole = held.whole
+        if whole is not None:
+            # (node, lead, km, tier) of one node, or (rows, floats, tier) of a split: see Held
+            return (whole[0],) if len(whole) == 4 else set(whole[0][0::4])
+        pieces = held.piece_list()
+        return None if pieces is None else {p.node for p in pieces}
 
     @staticmethod
     def _held_record(held: Held) -> HeldRecord:
         entries, qty = held.rows()
-        pieces = held.piece_list()
+        whole = held.whole
+        # the one-call paths' compact form when there is one (their pieces are built from it on use)
+        pieces = None if whole is not None else held.piece_list()
         return HeldRecord(
             entries.tolist(), qty.tolist(), held.day,
             None if held.cap_nodes is None else np.asarray(held.cap_nodes).tolist(),
             None if held.cap_units is None else np.asarray(held.cap_units).tolist(),
             None if pieces is None else [(p.group, p.node, p.entry, p.qty, p.lead, p.km, p.tier, p.method, p.free)
                                          for p in pieces],
-            None if held.batch_tiers is None else np.asarray(held.batch_tiers).tolist())
+            None if held.batch_tiers is None else np.asarray(held.batch_tiers).tolist(),
+            None if whole is None else list(whole))
 
     @staticmethod
     def _held_of(rec: HeldRecord, decision: Decision, order: Order | None) -> Held:
@@ -182,7 +198,7 @@ class Durable:
         return Held(decision, np.array(rec.entries, np.int64), np.array(rec.qty, np.int64), None, rec.day,
                     None if rec.cap_nodes is None else np.array(rec.cap_nodes, np.int64),
                     None if rec.cap_units is None else np.array(rec.cap_units, np.int64).reshape(2, -1),
-                    pieces, order,
+                    pieces, order, None if rec.whole is None else tuple(rec.whole),
                     batch_tiers=None if rec.batch_tiers is None else np.array(rec.batch_tiers, np.int64))
 
     def _record_held(self, kind: str, held: Held, order: Order | None, caps, why: str,
@@ -206,10 +222,22 @@ class Durable:
             qty = np.concatenate([-reserved_before[1], qty])
         else:
             # a new order takes capacity only where it ships (vendor pieces included)
-            pieces = held.piece_list()
-            if pieces is not None:
-                nodes = {p.node for p in pieces}
+            nodes = self._ship_nodes(held)
         changes = self._changes(caps, entries, qty, nodes=nodes)
+        if caps is None and reserved_before is None and held.whole is not None:
+            # the one-call path (route_one): one parcel and the units at each node it ships from,
+            # exactly what its reservation took (reserve_whole, reserve_rows), with no copy of the counters
+            whole = held.whole
+            if len(whole) == 4:
+                changes.nodes, changes.cap_orders, changes.cap_units = [whole[0]], [-1], [-int(held.qty.sum())]
+            else:
+                units: dict[int, int] = {}
+                rows = whole[0]
+                for j in range(0, len(rows), 4):
+                    units[rows[j]] = units.get(rows[j], 0) - rows[j + 2]
+                changes.nodes = sorted(units)
+                changes.cap_orders = [-1] * len(units)
+                changes.cap_units = [units[n] for n in changes.nodes]
         if on_hand is not None:
             e, d = on_hand
             changes.entries += np.asarray(e, np.int64).tolist()

@@ -83,6 +83,9 @@ class HeldRecord(msgspec.Struct, array_like=True, gc=False):
     # (group, node, entry, qty, lead, km, tier, method, free) per piece; None for batch orders
     pieces: list[tuple[int, int, int, int, float, float, str, str, bool]] | None
     batch_tiers: list[int] | None = None
+    # the one-call paths' compact plan, instead of pieces: (node, lead, km, tier) of one node, or
+    # (rows, floats, tier) of a split (see engine.holds.Held.whole)
+    whole: list[Any] | None = None
 
 
 class Column(msgspec.Struct, array_like=True, gc=False):
@@ -422,6 +425,9 @@ class SQLiteStore:
             uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             if not readonly:
+                # small pages (a new file only): each commit writes a table and an index page to the
+                # log, and 1 KiB frames instead of 4 KiB took about 3.5 us off every commit
+                self._db.execute("PRAGMA page_size=1024")
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute(f"PRAGMA synchronous={'FULL' if self.durability == 'fsync' else 'NORMAL'}")
                 # the log is copied into the database by a thread of its own (see _checkpoints),

@@ -903,19 +903,14 @@ class Router(TierPasses, Durable):
             existing = self._repeat(order)
             if existing is not None:
                 return existing
-        if self._store is not None and self._seen.maybe_one(oid):
-            # a committed id (the ledger's) answers, or conflicts, before its content is checked, as an
-            # open one does above
-            with self._lock:
-                prior = self._prior(order)
-            if prior is not None:
-                return prior
-        sku_idx = self._validate(order)
+        store = self._store
+        # with a store, a committed id (the ledger's) answers, or conflicts, before its content is
+        # checked, as an open one does above: the check is made under the lock below
+        sku_idx = self._validate(order) if store is None else None
         # with a live gateway, vendors are asked outside the lock (a slow vendor must not hold up
         # other orders): an attempt that needs them rolls back, they are asked, and it runs again;
         # everything else happens in the first round, under the lock
         answers = VendorAnswers() if self._gateway is not None else None
-        store = self._store
         for attempt in range(VENDOR_ROUNDS):
             if answers is not None:
                 answers.final = attempt == VENDOR_ROUNDS - 1
@@ -933,10 +928,14 @@ class Router(TierPasses, Durable):
                         prior = self._prior(order)
                         if prior is not None:
                             return prior
-                caps = None if store is None else self._caps()
+                    if sku_idx is None:
+                        sku_idx = self._validate(order)
+                caps = None  # the one-call path's capacity change is read off its plan (see _held_changes)
                 held = self._route_simple(order, sku_idx, name, code)
                 if not isinstance(held, Held):
                     # ``held`` names the tier whose single-node search already declined, if any
+                    if store is not None:
+                        caps = self._caps()
                     try:
                         held = self._route_attempt(order, sku_idx, name, code, held, answers)
                     except NeedVendors as need:
