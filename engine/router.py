@@ -997,13 +997,20 @@ class Router(TierPasses, Durable):
                 self._cap_orders[n] += 1
                 self._cap_units[n] += q
 
-    def _pop_open(self, order_id: str) -> Held:
-        """Take an open order out (under the lock) to release or commit it."""
+    def _open_or_refuse(self, order_id: str) -> Held:
+        """An open order's record (under the lock) for a change to it; refused when it holds
+        nothing or the ledger cannot be written."""
         if self._store is not None:
             self._usable()
-        held = self._pop_held(order_id)
+        held = self._open_held(order_id)
         if held is None:
             raise ReservationError(f"order {order_id!r} holds no reservation")
+        return held
+
+    def _pop_open(self, order_id: str) -> Held:
+        """Take an open order out (under the lock) to release or commit it."""
+        held = self._open_or_refuse(order_id)
+        self._pop_held(order_id)
         return held
 
     def release(self, order_id: str) -> Decision:
@@ -1030,11 +1037,7 @@ class Router(TierPasses, Durable):
         """
         seq = 0
         with self._lock:
-            if self._store is not None:
-                self._usable()
-            held = self._open_held(order_id)
-            if held is None:
-                raise ReservationError(f"order {order_id!r} holds no reservation")
+            held = self._open_or_refuse(order_id)
             # what can fail comes first: the order leaves the open ones only once its decision exists
             decision = held.get()
             entries, qty = held.rows()
@@ -1147,11 +1150,7 @@ class Router(TierPasses, Durable):
         with self._lock, ExitStack() as undo:
             self._answers = answers
             undo.callback(setattr, self, "_answers", None)
-            if self._store is not None:
-                self._usable()
-            held = self._open_held(order_id)
-            if held is None:
-                raise ReservationError(f"order {order_id!r} holds no reservation")
+            held = self._open_or_refuse(order_id)
             caps_before = self._caps()
             old_rows = tuple(a.copy() for a in held.rows())
             held_pieces = held.piece_list()

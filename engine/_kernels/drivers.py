@@ -594,6 +594,41 @@ def reserve_alloc(cand, ent, alloc, used, free, reserved, cap_orders, cap_units)
             cap_units[n] -= units
 
 
+@njit(cache=True, inline="always")
+def single_rows(out, head, node, ents, qty, miles, lead, costs, fout):
+    """Write a one-node plan as :func:`tier_step`'s rows: one (node, group, units, entry) per group.
+
+    Parameters
+    ----------
+    out, fout
+        As for :func:`tier_step`; rows start at ``out[head]``.
+    head : int
+        Where the rows start (after the snapshot, if any).
+    node : int
+    ents, qty : ndarray of int64, shape (G,)
+        Each group's entry at ``node`` and its units.
+    miles, lead : float
+    costs : ndarray, shape (4,)
+        Shipping, handling, vendor fees and penalties.
+
+    Returns
+    -------
+    int
+        Rows written (``G``).
+    """
+    for i in range(4):
+        fout[i] = costs[i]
+    G = qty.shape[0]
+    for g in range(G):
+        out[head + 4 * g] = node
+        out[head + 4 * g + 1] = g
+        out[head + 4 * g + 2] = qty[g]
+        out[head + 4 * g + 3] = ents[g]
+        fout[4 + 2 * g] = miles
+        fout[5 + 2 * g] = lead
+    return G
+
+
 @njit(cache=True)
 def tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, free, ibuf, fbuf, params, flags,
               out, fout):
@@ -649,19 +684,8 @@ def tier_step(dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits
             dest, g_sku, g_qty, k, strategy, mask, sku_ptr, ent_node, sku_bits, ibuf, fbuf, params, reserve,
             False)
         if ok:
-            for i in range(4):
-                fout[i] = fcosts[i]
-            n = 0
-            for g in range(G):
-                if need[g] > 0:
-                    out[head + 4 * n] = node
-                    out[head + 4 * n + 1] = g
-                    out[head + 4 * n + 2] = need[g]
-                    out[head + 4 * n + 3] = fent[g]
-                    fout[4 + 2 * n] = fmiles
-                    fout[5 + 2 * n] = flead
-                    n += 1
-            return n, True
+            # a single node ships every unit (``need`` is all of ``g_qty``)
+            return single_rows(out, head, node, fent, need, fmiles, flead, fcosts, fout), True
     if (flags & T_FULL) == 0:
         return 0, False
     cand, atp, ent, alloc, miles, lead, fixed, unit, costs, used = route_core(
@@ -809,16 +833,7 @@ def route_one(lat, lon, g, k, strategy, try_split, mask, sku_ptr, ent_node, sku_
         out = np.empty(n_snap + 4 * G, np.int64)
         atp_snapshot(g_sku, sku_ptr, ent_node, on_hand, safety, reserved, out[:n_snap])
         reserve_whole(node, fent, g_qty, reserved, cap_orders, cap_units)
-        for i in range(4):
-            fout[i] = costs[i]
-        for g in range(G):
-            out[n_snap + 4 * g] = node
-            out[n_snap + 4 * g + 1] = g
-            out[n_snap + 4 * g + 2] = g_qty[g]
-            out[n_snap + 4 * g + 3] = fent[g]
-            fout[4 + 2 * g] = miles
-            fout[5 + 2 * g] = lead
-        return 1, node, G, out, cell
+        return 1, node, single_rows(out, n_snap, node, fent, g_qty, miles, lead, costs, fout), out, cell
     if not try_split or k < 2:
         return 0, -1, 0, np.empty(0, np.int64), cell
     # then the tier's full search, knowing the single node was tried

@@ -247,11 +247,18 @@ class RouterMachine(RuleBasedStateMachine):
         pool = sorted(self.holds) + sorted(self.committed) + ["ghost"]
         return data.draw(st.sampled_from(pool), "oid")
 
-    @rule(data=st.data())
-    def release(self, data: st.DataObject) -> None:
+    def pick_open(self, data: st.DataObject, call) -> str | None:
+        """An id for ``call`` (release or commit): one that is not open must be refused, changing nothing."""
         oid = self.pick_id(data)
         if oid not in self.holds:
-            self.refused(ReservationError, self.router.release, oid)
+            self.refused(ReservationError, call, oid)
+            return None
+        return oid
+
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        oid = self.pick_open(data, self.router.release)
+        if oid is None:
             return
         self.router.release(oid)
         del self.holds[oid], self.how[oid], self.content[oid]
@@ -264,9 +271,8 @@ class RouterMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def commit(self, data: st.DataObject) -> None:
-        oid = self.pick_id(data)
-        if oid not in self.holds:
-            self.refused(ReservationError, self.router.commit, oid)
+        oid = self.pick_open(data, self.router.commit)
+        if oid is None:
             return
         d = self.router.commit(oid)
         assert self.bare(d) == self.bare(self.router.decision(oid))
