@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from sourcewise.models.decision import FLAG_SEP
 from sourcewise.models.decision import Allocation
 from sourcewise.models.decision import CostBreakdown
 from sourcewise.models.decision import Decision
@@ -60,8 +61,9 @@ def decisions_to_tables(decisions: list[Decision]) -> BatchResult:
     ships = np.array([sum(1 for s in d.shipments if s.method != "pickup") for d in decisions], np.int64)
     km = np.array([d.distance_km for d in decisions], np.float64)
     days = np.array([max((s.promised_days for s in d.shipments), default=-1.0) for d in decisions], np.float64)
+    flags = np.array([FLAG_SEP.join(d.flags) for d in decisions] or [""], dtype=object)[:len(decisions)]
     return BatchResult(alloc_df, orders_frame(np.array([d.order_id for d in decisions], dtype=object),
-                                               filled, filled + unfilled, ships, costs, km, days))
+                                               filled, filled + unfilled, ships, costs, km, days, flags))
 
 
 # pandas' default string dtype for a column of Python str; with Arrow storage, a
@@ -106,7 +108,7 @@ def network_labels(network: Network) -> tuple:
     return labels
 
 
-def orders_frame(order_id, filled, ordered, ships, costs, km, days) -> pd.DataFrame:
+def orders_frame(order_id, filled, ordered, ships, costs, km, days, flags=None) -> pd.DataFrame:
     status = np.where(filled == ordered, 0, np.where(filled == 0, 2, 1))
     return pd.DataFrame({
         "order_id": order_id,
@@ -122,6 +124,8 @@ def orders_frame(order_id, filled, ordered, ships, costs, km, days) -> pd.DataFr
         "penalties": costs[:, 4],
         "distance_km": km,
         "promised_days": days,
+        # geography flags (engine.geography), joined by FLAG_SEP; "" for the usual domestic order
+        "flags": np.full(len(order_id), "", dtype=object) if flags is None else flags,
     })
 
 
@@ -209,6 +213,7 @@ def decision_from_rows(rec: dict, rows: pd.DataFrame, strategy: str) -> Decision
         cost=CostBreakdown(rec["shipping"], rec["handling"], rec["vendor_fees"], rec["split_penalty"],
                            rec.get("penalties", 0.0)),
         strategy=strategy,
+        flags=tuple(rec["flags"].split(FLAG_SEP)) if rec.get("flags") else (),
     )
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from sourcewise.engine import _kernels as K
+from sourcewise.models.decision import FLAG_SEP
 from sourcewise.models.network import Network
 from sourcewise.models.network import unit_vectors
 from sourcewise.models.node import KIND_CODES
@@ -236,6 +237,30 @@ class GeoCheck:
         ok = (ii < _ROWS) & (jj < _COLS)
         cells = np.frombuffer(self._cells, np.uint8)
         cells[ii[ok] * _COLS + jj[ok]] = np.where(clear[ok], 1, 2)
+
+    def flags_many(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """:meth:`flags` of many destinations, each joined by :data:`FLAG_SEP` (``""`` where none applies).
+
+        For the batch tables (``route_many``, ``optimize``): the cells are
+        looked up together, and only destinations in cells not cleared whole
+        get the exact check.
+        """
+        lat = np.asarray(lat, np.float64)
+        lon = np.asarray(lon, np.float64)
+        out = np.full(len(lat), "", dtype=object)
+        if not len(lat):
+            return out
+        with np.errstate(invalid="ignore"):
+            i = np.floor((lat + 90.0) * _PER_DEG)
+            j = np.floor((lon + 180.0) * _PER_DEG)
+        on = np.isfinite(i) & np.isfinite(j) & (i >= 0) & (i < _ROWS) & (j >= 0) & (j < _COLS)
+        cell = np.where(on, np.where(on, i, 0) * _COLS + np.where(on, j, 0), 0).astype(np.int64)
+        for c in np.unique(cell[on][self.cells[cell[on]] == 0]).tolist():
+            self._clear_block(c // _COLS, c % _COLS)
+        check = np.flatnonzero(~on | (self.cells[cell] != 1))
+        for k in check.tolist():
+            out[k] = FLAG_SEP.join(self.flags(float(lat[k]), float(lon[k])))
+        return out
 
     def flags(self, lat: float, lon: float) -> tuple[str, ...]:
         """Sentences for a decision about a destination at (``lat``, ``lon``); empty when it is in range.

@@ -1420,7 +1420,8 @@ class Router(TierPasses, Durable):
             "qty": a_qty,
             "tier": take_str(tier_names, live[out_t[row_idx]] if len(row_idx) else np.empty(0, np.int64)),
         })
-        orders_df = orders_frame(batch.order_id, filled, ordered, ships, costs, km, days)
+        orders_df = orders_frame(batch.order_id, filled, ordered, ships, costs, km, days,
+                                 self._geo.flags_many(batch.lat, batch.lon))
         result = BatchResult(alloc_df, orders_df)
         # reservations, so that release and commit work for batch-routed orders
         bounds = np.searchsorted(g_owner[out_g], np.arange(batch.n_orders + 1))

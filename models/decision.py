@@ -16,6 +16,10 @@ import msgspec
 # they never count towards a garbage collection.
 
 
+#: Between a decision's flags where a table holds them in one cell (the sentences themselves hold "; ").
+FLAG_SEP = " | "
+
+
 class Status(StrEnum):
     """Outcome of routing one order."""
 

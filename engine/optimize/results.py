@@ -15,6 +15,7 @@ import pandas as pd
 
 from sourcewise.engine.batch import lines_for_groups
 from sourcewise.engine.batch import orders_frame
+from sourcewise.engine.geography import GeoCheck
 from sourcewise.engine.optimize.problem import Problem
 from sourcewise.engine.optimize.state import SolveState
 from sourcewise.models.decision import Allocation
@@ -267,7 +268,8 @@ def tables(pb: Problem, choice: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame,
         "qty": piece,
         "tier": tiers,
     })
-    orders_df = orders_frame(batch.order_id, filled, ordered, ships, costs, km, days)
+    orders_df = orders_frame(batch.order_id, filled, ordered, ships, costs, km, days,
+                             GeoCheck(net, pb.pol).flags_many(batch.lat, batch.lon))
     a_km, a_days = row_km[row_idx], row_days[row_idx]
     start = pb.ctx.start_day
 

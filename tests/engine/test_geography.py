@@ -20,6 +20,7 @@ from sourcewise.models import Policy
 from sourcewise.models import Sku
 from sourcewise.models import StockRecord
 from sourcewise.models import Tier
+from sourcewise.models.decision import FLAG_SEP
 from sourcewise.models.policy import ServicePolicy
 
 PARIS = (48.86, 2.35)
@@ -101,3 +102,15 @@ def test_border_towns_and_cells_near_the_border():
     for lat, lon in ((25.90, -97.50), (25.87, -97.50), (32.54, -117.03), (49.0, -123.07)):
         outside, beyond = _exact(check, lat, lon)
         assert bool(check.flags(lat, lon)) == (outside or beyond)
+
+
+def test_batch_tables_and_their_decisions_carry_the_flags():
+    """route_many's orders table (orders.csv) and the decisions read from it say what route() says."""
+    router = _router()
+    orders = [_order("FR", PARIS), _order("US", NEW_YORK)]
+    result = router.route_many(orders)
+    flags = dict(zip(result.orders["order_id"], result.orders["flags"], strict=True))
+    assert "country" in flags["FR"] and flags["US"] == ""
+    assert router.decision("FR").flags == tuple(flags["FR"].split(FLAG_SEP))
+    assert router.decision("US").flags == ()
+    assert router.decision("FR").flags == _router().route(_order("FR", PARIS)).flags

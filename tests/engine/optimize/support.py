@@ -158,7 +158,7 @@ def check_feasible(net, inv, orders, plan, cap_o=None, cap_u=None, policy=None):
         assert row.units + row.unfilled == sum(ln.qty for ln in o.lines)
     assert list(plan.orders.columns) == ["order_id", "status", "shipments", "units", "unfilled", "cost",
                                          "shipping", "handling", "vendor_fees", "split_penalty", "penalties",
-                                         "distance_km", "promised_days"]
+                                         "distance_km", "promised_days", "flags"]
     assert list(a.columns) == ["order_id", "line_id", "sku", "node_id", "qty", "tier"]
 
 
