@@ -21,6 +21,7 @@ The router puts the sentences of :meth:`GeoCheck.flags` into
 from __future__ import annotations
 
 import math
+import weakref
 from functools import lru_cache
 
 import numpy as np
@@ -52,6 +53,9 @@ CELL_RADIUS_KM = 0.5 * CELL_DEG * (math.pi / 180.0) * EARTH_RADIUS_KM * math.sqr
 BLOCK = 16
 _PER_DEG = 1.0 / CELL_DEG
 _ROWS, _COLS = K.CELL_ROWS, K.CELL_COLS
+
+# decided cells per network (weakly: they go with it) and service radii, see GeoCheck.__init__
+_RASTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 __all__ = ["BORDER_KM", "GeoCheck", "MAX_TOWN_KM", "countries", "service_radius_km"]
 
@@ -138,8 +142,14 @@ class GeoCheck:
         self._home: frozenset[str] | None = None
         self._cache: dict[tuple[float, float], tuple[str, ...]] = {}
         # per cell of the world, 0: not decided yet, 1: cleared whole, 2: not (a byte each, 1 MB in
-        # all): one index per routed order, where a dictionary's entries would scatter over memory
-        self._cells = bytearray(_ROWS * _COLS)
+        # all): one index per routed order, where a dictionary's entries would scatter over memory.
+        # Shared by every check of the same network and service radii (routers built afresh for
+        # each batch or replay decide each cell once per process, not once per router)
+        shared = _RASTERS.setdefault(network, {})
+        key = self.radius.tobytes()
+        if key not in shared:
+            shared[key] = bytearray(_ROWS * _COLS)
+        self._cells = shared[key]
         #: the same bytes as an array, for the kernels (route_one reads a destination's cell)
         self.cells = np.frombuffer(self._cells, np.uint8)
         self._trees: tuple[cKDTree | None, cKDTree | None] | None = None
@@ -255,8 +265,11 @@ class GeoCheck:
             j = np.floor((lon + 180.0) * _PER_DEG)
         on = np.isfinite(i) & np.isfinite(j) & (i >= 0) & (i < _ROWS) & (j >= 0) & (j < _COLS)
         cell = np.where(on, np.where(on, i, 0) * _COLS + np.where(on, j, 0), 0).astype(np.int64)
-        for c in np.unique(cell[on][self.cells[cell[on]] == 0]).tolist():
-            self._clear_block(c // _COLS, c % _COLS)
+        # one block computation per block not decided yet (a block decides BLOCK x BLOCK cells at once)
+        todo = cell[on][self.cells[cell[on]] == 0]
+        blocks = np.unique((todo // _COLS) // BLOCK * _COLS + (todo % _COLS) // BLOCK)
+        for b in blocks.tolist():
+            self._clear_block(b // _COLS * BLOCK, b % _COLS * BLOCK)
         check = np.flatnonzero(~on | (self.cells[cell] != 1))
         for k in check.tolist():
             out[k] = FLAG_SEP.join(self.flags(float(lat[k]), float(lon[k])))
