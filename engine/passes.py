@@ -473,8 +473,9 @@ class TierPasses:
             # a call that holds the lock throughout (route_many, reroute) asks here
             check = check_vendors(self._gateway, requests, self.policy.vendors.gateway_timeout_s)
         else:
-            if not answers.final and answers.missing(requests):
-                raise NeedVendors(answers.missing(requests))
+            missing = answers.missing(requests) if not answers.final else None
+            if missing:
+                raise NeedVendors(missing)
             check = answers.check(requests)
         vendor_failures.update(check.failures)
         # a vendor promising more than any stock entry may hold (int64 arrays below would overflow)
