@@ -74,6 +74,51 @@ def bare(decision: Decision) -> Decision:
     return decision if decision.explanation is None else msgspec.structs.replace(decision, explanation=None)
 
 
+class Turns:
+    """The router's lock when its store is shared by several processes (PostgreSQL).
+
+    Each outermost hold is a *turn* (see :mod:`sourcewise.engine.pgstore`):
+    it waits for the ledger's head, replays the other processes' entries onto
+    this router, and on leaving commits the entries the call appended, or
+    rolls them back when the call raised (its effects in memory are then
+    already undone: a call that raises changes nothing). Nested holds (a
+    method calling another) belong to the outermost turn.
+    """
+
+    __slots__ = ("_router", "_lock", "_depth")
+
+    def __init__(self, router: Durable, lock) -> None:
+        self._router = router
+        self._lock = lock
+        self._depth = 0
+
+    def __enter__(self):
+        self._lock.acquire()
+        if self._depth == 0:
+            try:
+                self._router._begin_turn()
+            except BaseException:
+                self._lock.release()
+                raise
+        self._depth += 1
+        return self
+
+    def look(self) -> None:
+        """Apply the entries other processes committed, without taking the turn (before a read)."""
+        with self._lock:
+            if self._depth == 0:
+                self._router._catch_up()
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self._depth -= 1
+        try:
+            if self._depth == 0:
+                self._router._end_turn(exc_type is None)
+        finally:
+            self._lock.release()
+        return False
+
+
 class Durable:
     """The ledger-writing and recovery methods of :class:`~sourcewise.engine.router.Router` (a mixin)."""
 
@@ -81,6 +126,7 @@ class Durable:
     _broken: str | None = None
     _last_seq: int = 0
     _seen: IdFilter | None = None
+    _turn_head: int | None = None  # the ledger's head when this process's open turn began
 
     def close(self) -> None:
         """Let go of the store and its lock, so that another process may recover from it.
@@ -110,8 +156,66 @@ class Durable:
         except BaseException:
             st.close()
             raise
-        self._store = st
         self._seen = IdFilter()
+        self._use_store(st)
+
+    def _use_store(self, st: Store) -> None:
+        """Write to ``st`` from now on; a shared store makes every hold of the lock a turn."""
+        self._store = st
+        if getattr(st, "shared", False):
+            self._lock = Turns(self, self._lock)
+
+    def _begin_turn(self) -> None:
+        """Start a turn (under the router's lock): wait for the head, apply the others' entries."""
+        if self._broken is not None:
+            return  # closed or broken: reads answer from memory, changes are refused (_usable)
+        try:
+            entries = self._store.begin(self._last_seq)
+            for entry in entries:
+                self._replay(entry)
+                self._last_seq = entry.seq
+        except BaseException as exc:
+            # an entry half-applied, or the database gone: memory may now differ from the ledger
+            self._store.end(False)
+            if self._broken is None:
+                self._broken = str(exc)
+            raise
+        self._turn_head = self._last_seq
+
+    def _look(self) -> None:
+        """Before a read outside the lock: with a shared store, see the other processes' changes."""
+        lock = self._lock
+        if type(lock) is Turns:
+            lock.look()
+
+    def _catch_up(self) -> None:
+        if self._broken is not None:
+            return
+        try:
+            for entry in self._store.catch_up(self._last_seq):
+                self._replay(entry)
+                self._last_seq = entry.seq
+        except BaseException as exc:
+            if self._broken is None:
+                self._broken = str(exc)
+            raise
+
+    def _end_turn(self, ok: bool) -> None:
+        """End the turn: commit what the call appended, or roll it back when the call raised."""
+        head = self._turn_head
+        if head is None:
+            return
+        self._turn_head = None
+        if not ok:
+            self._store.end(False)
+            self._last_seq = head  # the appended entries are gone; the next turn reads from here
+            return
+        try:
+            self._store.end(True)
+        except BaseException as exc:
+            self._last_seq = head
+            self._broken = str(exc)
+            raise
 
     def _usable(self) -> None:
         """Refuse every change once a write failed: memory may then hold what the ledger lacks."""
@@ -352,10 +456,11 @@ class Durable:
             router._seen = IdFilter()
             for entry in st.entries():
                 router._replay(entry)
+                router._last_seq = entry.seq
         except BaseException:
             st.close()
             raise
-        router._store = st
+        router._use_store(st)
         return router
 
     def _batch_of(self, rec: BatchRecord) -> tuple[BatchResult, tuple, OrderBatch]:

@@ -599,8 +599,11 @@ class SQLiteStore:
 
 
 def open_store(store: str | Store) -> Store:
-    """A :class:`Store` for a URL (``sqlite:///...``), or ``store`` itself."""
+    """A :class:`Store` for a URL (``sqlite:///...`` or ``postgresql://...``), or ``store`` itself."""
     if isinstance(store, str):
+        if store.startswith(("postgresql://", "postgres://")):
+            from sourcewise.engine.pgstore import PostgresStore  # psycopg only when asked for
+            return PostgresStore(store)
         return SQLiteStore(store)
     if not isinstance(store, Store):
         raise StoreError(f"store must be a URL or a Store, got {type(store).__name__}")

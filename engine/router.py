@@ -376,6 +376,7 @@ class Router(TierPasses, Durable):
 
     def decision(self, order_id: str) -> Decision | None:
         """The open or committed decision for ``order_id``, if any."""
+        self._look()
         held = self._open_held(order_id)
         if held is not None:
             return held.get()
@@ -428,10 +429,12 @@ class Router(TierPasses, Durable):
 
     @property
     def open_orders(self) -> tuple[str, ...]:
+        self._look()
         return tuple(self._open)
 
     def is_open(self, order_id: str) -> bool:
         """Whether ``order_id`` holds a reservation (routed, neither released nor committed)."""
+        self._look()
         return order_id in self._open
 
     def set_business_day(self, day: date) -> None:
@@ -472,6 +475,7 @@ class Router(TierPasses, Durable):
     def capacity_left(self, node_id: str) -> tuple[int, int]:
         """Orders and units ``node_id`` can still take today."""
         n = self.network.node_index[node_id]
+        self._look()
         return int(self._cap_orders[n]), int(self._cap_units[n])
 
     @property

@@ -1,4 +1,4 @@
-"""The process the crash test kills: routes a stream of orders against a SQLite ledger.
+"""The process the crash test kills: routes a stream of orders against a ledger (SQLite or PostgreSQL).
 
 Run as ``python -m tests.engine.crash_child LEDGER_URL START`` (from the
 repository root). It recovers the router from the ledger (or creates it when
@@ -21,7 +21,7 @@ from sourcewise.data.instances import build_network
 from sourcewise.data.instances import build_orders
 from sourcewise.data.instances import orders_as_objects
 from sourcewise.engine.durable import bare
-from sourcewise.engine.ledger import SQLiteStore
+from sourcewise.engine.ledger import open_store
 from sourcewise.engine.router import Router
 
 N_ORDERS = 3000
@@ -37,7 +37,7 @@ def stream():
 
 def main(url: str, start: int) -> None:
     net, inv, orders = stream()
-    store = SQLiteStore(url)
+    store = open_store(url)
     new = store.setup() is None
     store.close()
     router = Router(net, inv, store=url) if new else Router.recover(url)

@@ -50,6 +50,7 @@ from sourcewise.models import ValidationError
 from sourcewise.models.inventory import MAX_STOCK
 from sourcewise.models.network import UNLIMITED
 from sourcewise.models.tables import OrderBatch
+from tests.pg import fresh_database
 
 DAY = date(2026, 5, 4)
 NODES = ("WH", "ST", "VN")
@@ -75,6 +76,11 @@ class RouterMachine(RuleBasedStateMachine):
 
     # with a SQLite ledger (DurableRouterMachine): the router may also crash and be recovered
     STORE = False
+    PEERS = False  # a second router on the same (shared) ledger serves calls in turn
+
+    @staticmethod
+    def new_url() -> str:
+        return f"sqlite:///{tempfile.mkdtemp()}/ledger.db"
 
     # ------------------------------------------------------------ set-up
     @initialize(data=st.data())
@@ -95,7 +101,8 @@ class RouterMachine(RuleBasedStateMachine):
         if not records:
             records.append(StockRecord("WH", "A", 3))
         inv = Inventory.from_records(net, records)
-        self.url = f"sqlite:///{tempfile.mkdtemp()}/ledger.db" if self.STORE else None
+        self.url = self.new_url() if self.STORE else None
+        self.peer = None
         self.router = Router(net, inv, Policy(stores=StorePolicy(protect_units=0, depletion_weight=0.0)),
                              business_day=DAY, store=self.url)
         # the model's books
@@ -477,9 +484,20 @@ class RouterMachine(RuleBasedStateMachine):
         assert after == before
         event("recovered from the ledger")
 
+    @precondition(lambda self: self.PEERS)
+    @rule()
+    def another_process_serves(self) -> None:
+        """From now on the other router on the shared ledger takes the calls (it sees every change)."""
+        if self.peer is None:
+            self.peer = Router.recover(self.url)
+        self.router, self.peer = self.peer, self.router
+        event("the other process serves")
+
     def teardown(self) -> None:
         if hasattr(self, "router"):
             self.router.close()
+        if getattr(self, "peer", None) is not None:
+            self.peer.close()
 
     # ------------------------------------------------------------ invariants
     @invariant()
@@ -529,3 +547,21 @@ DurableRouterMachine.TestCase.settings = settings(
     max_examples=int(os.environ.get("SM_EXAMPLES", "40")), stateful_step_count=30, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 test_durable_router_state_machine = DurableRouterMachine.TestCase
+
+
+class PostgresRouterMachine(RouterMachine):
+    """The same calls on a PostgreSQL ledger shared by two routers, as two processes would, served in
+    turn; crashes and recovery between them."""
+
+    STORE = True
+    PEERS = True
+
+    @staticmethod
+    def new_url() -> str:
+        return fresh_database()
+
+
+PostgresRouterMachine.TestCase.settings = settings(
+    max_examples=int(os.environ.get("SM_EXAMPLES", "30")), stateful_step_count=30, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+test_postgres_router_state_machine = PostgresRouterMachine.TestCase
