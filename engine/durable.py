@@ -134,6 +134,7 @@ class Durable:
         Nothing is lost: every acknowledged change is already in the store.
         The router then refuses changes, and answers for open orders only.
         """
+        self._stop_reaper()
         if self._store is not None and self._broken != CLOSED:
             self._broken = CLOSED
             self._store.close()
@@ -313,7 +314,10 @@ class Durable:
         if changes is None:
             changes = self._held_changes(held, caps, reserved_before, on_hand)
         d = held.get()
-        return self._record(kind, d.order_id, why, Body(changes, order, bare(d), self._held_record(held)))
+        # a hold's expiry goes with its route entry (see Holds.hold), and stays through re-routes
+        expires = self._hold_expiry if kind == "route" else self._holds.get(d.order_id)
+        return self._record(kind, d.order_id, why, Body(changes, order, bare(d), self._held_record(held),
+                                                       expires=expires))
 
     def _held_changes(self, held: Held, caps, reserved_before=None, on_hand=None) -> Changes:
         """What routing (or re-routing) ``held`` changed since ``caps``: reservations moved, the
@@ -425,7 +429,7 @@ class Durable:
 
     # ----------------------------------------------------------------- recovery
     @classmethod
-    def recover(cls, store: str | Store, *, gateway=None):
+    def recover(cls, store: str | Store, *, gateway=None, clock=None):
         """The router a store's ledger describes: its set-up with every entry replayed.
 
         Stock on hand, reservations (which order holds which units at which
@@ -440,6 +444,9 @@ class Durable:
             ``sqlite:///path`` (see :func:`sourcewise.engine.ledger.parse_url`) or an open store.
         gateway : VendorGateway, optional
             The live vendor gateway, which the ledger does not keep.
+        clock : Clock, optional
+            The clock holds expire by (:mod:`sourcewise.engine.clock`); the wall clock by default.
+            Holds keep their recorded expiry: those due while no process ran are given back at once.
 
         Raises
         ------
@@ -452,7 +459,7 @@ class Durable:
             if data is None:
                 raise StoreError(f"{st.url} holds no ledger to recover")
             setup = load_setup(data)
-            router = cls(**setup, gateway=gateway)
+            router = cls(**setup, gateway=gateway, clock=clock)
             router._seen = IdFilter()
             for entry in st.entries():
                 router._replay(entry)
@@ -461,6 +468,8 @@ class Durable:
             st.close()
             raise
         router._use_store(st)
+        if router._holds:
+            router._wake_reaper()
         return router
 
     def _batch_of(self, rec: BatchRecord) -> tuple[BatchResult, tuple, OrderBatch]:
@@ -488,11 +497,19 @@ class Durable:
         if kind in ("route", "reroute"):
             self._open[oid] = self._held_of(body.held, body.decision, body.order)
             self._seen.add_one(oid)
-        elif kind in ("release", "commit"):
+            if body.expires is not None:
+                self._holds[oid] = body.expires
+        elif kind in ("release", "commit", "expire"):
             self._open.pop(oid, None)
+            self._holds.pop(oid, None)
         elif kind == "commit_many":
             for x in body.order_ids:
                 self._open.pop(x, None)
+                self._holds.pop(x, None)
+        elif kind == "confirm":
+            self._holds.pop(oid, None)
+        elif kind == "extend":
+            self._holds[oid] = body.expires
         elif kind == "swap":
             for d, rec in zip(body.decisions, body.helds, strict=True):
                 old = self._open_held(d.order_id)

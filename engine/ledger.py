@@ -125,6 +125,7 @@ class Body(msgspec.Struct, omit_defaults=True, gc=False):
     decisions: list[Decision] = []
     helds: list[HeldRecord] = []
     prices: Column | None = None
+    expires: float | None = None  # a hold's expiry (clock seconds): kinds route, reroute and extend
 
 
 def _no_custom(type_: type, obj: Any) -> Any:

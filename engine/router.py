@@ -29,8 +29,11 @@ from sourcewise.engine.batch import orders_frame
 from sourcewise.engine.batch import orders_from_batch
 from sourcewise.engine.batch import row_differences
 from sourcewise.engine.batch import take_str
+from sourcewise.engine.clock import Clock
+from sourcewise.engine.clock import SystemClock
 from sourcewise.engine.durable import Durable
 from sourcewise.engine.durable import bare
+from sourcewise.engine.expiry import Holds
 from sourcewise.engine.explain import ExplainContext
 from sourcewise.engine.geography import GeoCheck
 from sourcewise.engine.holds import Held
@@ -128,7 +131,7 @@ _PACKED_INTS = ("_on_hand", "_safety", "_reserved", "_cap_orders", "_cap_units",
 _PACKED_FLOATS = ("_nodef", "_skuf", "_entry_fee", "_dual", "_entry_risk", "_entry_demand", "_sku_lb", "_bands")
 
 
-class Router(TierPasses, Durable):
+class Router(TierPasses, Durable, Holds):
     """Routes orders one at a time against live available-to-promise stock.
 
     Parameters
@@ -155,7 +158,12 @@ class Router(TierPasses, Durable):
         the call returns, and :meth:`recover` rebuilds the router after a
         crash. The store must be new; committed orders then leave memory
         (their decisions are read back from the ledger). Without it the router
-        lives in memory only.
+        lives in memory only. ``"postgresql://..."`` shares one ledger, and
+        so one stock, among several processes: the others join it with
+        :meth:`recover` (see :mod:`sourcewise.engine.pgstore`).
+    clock : Clock, optional
+        What holds expire by (:meth:`hold`); the wall clock by default, a
+        :class:`~sourcewise.engine.clock.ManualClock` in tests and simulations.
 
     Notes
     -----
@@ -172,7 +180,7 @@ class Router(TierPasses, Durable):
 
     def __init__(self, network: Network, inventory: Inventory, policy: Policy | None = None, *,
                  walkin: pd.DataFrame | None = None, vendor_offers=None, gateway=None, substitutes=None,
-                 business_day: date | None = None, store: str | Store | None = None):
+                 business_day: date | None = None, store: str | Store | None = None, clock: Clock | None = None):
         if inventory.network is not network:
             raise ValueError("inventory was built for a different network")
         self.network = network
@@ -183,6 +191,8 @@ class Router(TierPasses, Durable):
         self._mark = np.full(network.n_nodes, -1, np.int64)
         self._fout = np.empty(64)  # float scratch of K.route_one, used under the lock
         self._lock = threading.RLock()
+        self._clock = clock if clock is not None else SystemClock()
+        self._holds = {}  # held orders' expiry (see Holds)
         # open orders' reservation records; batch orders start as plain tuples (see held_from_batch)
         self._open: dict[str, Held | tuple] = {}
         # committed orders' records (Held): their decision, and the order or its batch row, which
@@ -370,8 +380,10 @@ class Router(TierPasses, Durable):
         return held
 
     def _pop_held(self, order_id: str) -> Held | None:
-        """Remove an open order and return its reservation record."""
+        """Remove an open order (and its hold, if any) and return its reservation record."""
         held = self._open.pop(order_id, None)
+        if self._holds:
+            self._holds.pop(order_id, None)
         return held_from_batch(held) if type(held) is tuple else held
 
     def decision(self, order_id: str) -> Decision | None:
@@ -1019,6 +1031,9 @@ class Router(TierPasses, Durable):
 
     def release(self, order_id: str) -> Decision:
         """Give back the stock (and today's capacity) ``order_id`` reserved; it may be routed again."""
+        return self._release(order_id, "release", "released: its stock and capacity given back")
+
+    def _release(self, order_id: str, kind: str, why: str) -> Decision:
         seq = 0
         with self._lock:
             held = self._pop_open(order_id)
@@ -1026,8 +1041,7 @@ class Router(TierPasses, Durable):
             self._give_back(held)
             if self._store is not None:
                 e, q = held.rows()
-                seq = self._record("release", order_id, "released: its stock and capacity given back",
-                                   Body(self._changes(caps, e, -q)))
+                seq = self._record(kind, order_id, why, Body(self._changes(caps, e, -q)))
         self._durable(seq)
         return held.get()
 
