@@ -40,6 +40,7 @@ from sourcewise.engine.ledger import encode_body
 from sourcewise.engine.ledger import load_setup
 from sourcewise.engine.ledger import open_store
 from sourcewise.models.decision import Decision
+from sourcewise.models.errors import Collector
 from sourcewise.models.order import Order
 from sourcewise.models.tables import OrderBatch
 
@@ -127,6 +128,7 @@ class Durable:
     _last_seq: int = 0
     _seen: IdFilter | None = None
     _turn_head: int | None = None  # the ledger's head when this process's open turn began
+    _contended: bool = False  # the last turn found other processes' entries
 
     def close(self) -> None:
         """Let go of the store and its lock, so that another process may recover from it.
@@ -170,8 +172,14 @@ class Durable:
         """Start a turn (under the router's lock): wait for the head, apply the others' entries."""
         if self._broken is not None:
             return  # closed or broken: reads answer from memory, changes are refused (_usable)
+        # when others are writing, most of their entries are replayed before the head is locked:
+        # the turn, which holds up every process, then applies only those that arrived meanwhile
+        # (alone, that read would only cost a round trip)
+        if self._contended:
+            self._catch_up()
         try:
             entries = self._store.begin(self._last_seq)
+            self._contended = bool(entries)
             for entry in entries:
                 self._replay(entry)
                 self._last_seq = entry.seq
@@ -271,6 +279,39 @@ class Durable:
                 out.cap_orders.append(int(co[n] - caps[0][n]))
                 out.cap_units.append(int(cu[n] - caps[1][n]))
         return out
+
+    @staticmethod
+    def _storable(orders: list[Order] | None = None, batch: OrderBatch | None = None) -> None:
+        """Refuse, before anything changes, text the ledger cannot keep: lone surrogates (not
+        Unicode, so not UTF-8) and NUL characters (which PostgreSQL's text refuses) in ids."""
+        texts = []
+        if orders is not None:
+            for o in orders:
+                texts.append((o.order_id, o.order_id, "order_id"))
+                texts += [(o.order_id, ln.line_id, "line_id") for ln in o.lines]
+        if batch is not None:
+            texts += [(x, x, "order_id") for x in batch.order_id.tolist()]
+            owner = np.repeat(batch.order_id, np.diff(batch.line_ptr))
+            texts += [(o, x, "line_id") for o, x in zip(owner.tolist(), batch.line_id.tolist(), strict=True)]
+        try:
+            "".join(str(t) for _, t, _ in texts).encode("utf-8")
+            bad = "\x00" in "".join(str(t) for _, t, _ in texts)
+        except UnicodeEncodeError:
+            bad = True
+        if not bad:
+            return
+        col = Collector()
+        for oid, text, field in texts:
+            t = str(text)
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError:
+                col.add("orders", repr(oid), field, f"{t!r} is not valid Unicode (a lone surrogate): "
+                        "the ledger cannot keep it")
+                continue
+            if "\x00" in t:
+                col.add("orders", repr(oid), field, f"{t!r} holds a NUL character: the ledger cannot keep it")
+        col.raise_if_any()
 
     @staticmethod
     def _ship_nodes(held: Held):

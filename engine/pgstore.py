@@ -12,11 +12,24 @@ PostgreSQL transaction that
 
 A process that would have decided on stale stock instead waits for the lock
 and then decides on fresh stock: two processes can never both sell the last
-unit, and no conditional write can fail after the decision. The price is
-that turns do not overlap: the ledger takes about one transaction per change
-(a lock, an insert and a commit, three round trips), whichever process makes
-it, so throughput does not grow with processes; routing itself runs in
-memory, in parallel, outside any transaction only for reads (:meth:`catch_up`).
+unit, and no conditional write can fail after the decision.
+
+Durability without a convoy: a turn commits without waiting for the disk
+(``synchronous_commit = off`` for that transaction only), which releases the
+lock at once; the call then waits, outside the lock, until the database's
+write-ahead log is flushed past its commit (in :meth:`PostgresStore.end`,
+which commits a one-record transaction that must reach the disk, and the log
+is flushed in order). Only then does the call return. Another process may
+have read the entry before it reached the disk; if the server crashed in
+between, that process's own later entry is lost with it (the log is
+sequential), and neither call has returned. Waits of several processes
+share one flush.
+
+Cost per change: before the turn, the other processes' entries are read and
+replayed without the lock; the turn itself is three round trips (lock with
+the few entries that arrived meanwhile, insert, commit) plus the decision in
+memory; then one flush, shared. Turns do not overlap, so the ledger takes
+changes one at a time, whichever process makes them.
 
 URL: any libpq URL, ``postgresql://user:password@host:port/dbname`` (with
 ``?host=/socket/dir`` for a Unix socket). One database holds one ledger.
@@ -93,10 +106,14 @@ class PostgresStore:
         self._head = 0  # the head seq while a turn is open
         self._in_turn = False
         self._appended = 0
+        self._rows: list[str] = []  # the open turn's entries, as SQL values (sent with its commit)
+        self._ids: list[str] = []
         try:
             self._read = psycopg.connect(url, autocommit=True)
             if not readonly:
                 self._write = psycopg.connect(url, autocommit=True)
+                # the entries are sent as literals (see append): quotes are then the only escape
+                self._write.execute("SET standard_conforming_strings TO on")
                 # the tables may be created by several processes at once: serialize that too
                 with self._write.transaction():
                     self._write.execute("SELECT pg_advisory_xact_lock(4242424242)")
@@ -110,7 +127,7 @@ class PostgresStore:
                 raise StoreError(f"{self._where()} holds ledger format {int(fmt)}; this version reads {FORMAT}")
         except psycopg.Error as exc:
             self.close()
-            raise StoreError(f"cannot open {self._where()}: {str(exc).strip()}") from None
+            raise StoreError(f"cannot open {self._where()}: {_one_line(exc)}") from None
         except StoreError:
             self.close()
             raise
@@ -126,7 +143,7 @@ class PostgresStore:
         return f"PostgreSQL database {info.get('dbname', '?')!r} at {host}"
 
     def _fail(self, exc: Exception) -> StoreError:
-        return StoreError(f"cannot write to {self._where()}: {str(exc).strip()}")
+        return StoreError(f"cannot write to {self._where()}: {_one_line(exc)}")
 
     @staticmethod
     def _meta(key: str, conn) -> bytes | None:
@@ -139,7 +156,7 @@ class PostgresStore:
             try:
                 return self._meta("setup", self._read)
             except self._errors as exc:
-                raise StoreError(f"cannot read {self._where()}: {str(exc).strip()}") from None
+                raise StoreError(f"cannot read {self._where()}: {_one_line(exc)}") from None
 
     def write_setup(self, setup: bytes) -> None:
         """Record the set-up of a new ledger (refused when the database holds one)."""
@@ -171,28 +188,37 @@ class PostgresStore:
                                 (after,)).fetchall()
         except self._errors as exc:
             self._abort()
-            raise StoreError(f"cannot read {self._where()}: {str(exc).strip()}") from None
+            raise StoreError(f"cannot read {self._where()}: {_one_line(exc)}") from None
         return [_entry(r) for r in rows]
 
     def append(self, kind: str, order_id: str | None, why: str, body: bytes, order_ids: Sequence[str] = ()) -> int:
-        """Add one entry to the open turn and return its seq (durable once :meth:`end` commits)."""
+        """Add one entry to the open turn and return its seq (durable once :meth:`end` returns).
+
+        The entry is sent with the commit, in the same round trip.
+        """
         if not self._in_turn:
             raise StoreError("a PostgreSQL ledger is written only inside a turn (the router's lock)")
         seq = self._appended + 1
         try:
-            self._write.execute("INSERT INTO sourcewise_ledger VALUES (%s, %s, %s, %s, %s, %s)",
-                                (seq, time.time(), kind, order_id, why, body))
+            self._rows.append(f"({seq}, {time.time()!r}, {_text(kind)}, {_text(order_id)}, {_text(why)}, "
+                              f"'\\x{body.hex()}'::bytea)")
             if order_ids:
-                with self._write.cursor() as cur:
-                    cur.executemany("INSERT INTO sourcewise_ledger_orders VALUES (%s, %s)",
-                                    [(x, seq) for x in order_ids])
-        except self._errors as exc:
-            raise self._fail(exc) from None
+                self._ids.extend(f"({_text(x)}, {seq})" for x in order_ids)
+        except (UnicodeEncodeError, ValueError) as exc:
+            raise StoreError(f"cannot write to {self._where()}: {exc}") from None
         self._appended = seq
         return seq
 
     def end(self, commit: bool) -> None:
-        """Close the turn: commit what it appended (or, after a failed call, roll it back)."""
+        """Close the turn: commit what it appended (or, after a failed call, roll it back).
+
+        One round trip: the entries, the new head and an asynchronous commit,
+        which releases the lock at once; then, in the same message, a
+        transaction of one log record (a logical message) that commits
+        synchronously. Its commit waits for the log to be flushed past its
+        record, so past our commit too: when this returns, the entries are
+        on disk. Processes waiting at once share one flush.
+        """
         if not self._in_turn:
             return
         if not commit:
@@ -200,18 +226,28 @@ class PostgresStore:
             return
         conn = self._write
         try:
-            # one round trip (no parameters: the seq is an int we made)
-            moved = f"UPDATE sourcewise_head SET seq = {int(self._appended)} WHERE id = 1; " \
-                if self._appended != self._head else ""
-            conn.execute(moved + "COMMIT")
+            if self._appended == self._head:
+                conn.execute("COMMIT")
+            else:
+                sql = ["INSERT INTO sourcewise_ledger VALUES " + ", ".join(self._rows)]
+                if self._ids:
+                    sql.append("INSERT INTO sourcewise_ledger_orders VALUES " + ", ".join(self._ids))
+                sql += ["SET LOCAL synchronous_commit TO off",
+                        f"UPDATE sourcewise_head SET seq = {int(self._appended)} WHERE id = 1",
+                        "COMMIT", "SELECT pg_logical_emit_message(true, 'sourcewise', '')"]
+                conn.execute("; ".join(sql))
         except self._errors as exc:
             self._abort()
             raise self._fail(exc) from None
         finally:
             self._in_turn = False
+            self._rows.clear()
+            self._ids.clear()
 
     def _abort(self) -> None:
         self._in_turn = False
+        self._rows.clear()
+        self._ids.clear()
         try:
             self._write.execute("ROLLBACK")
         except self._errors:
@@ -224,11 +260,11 @@ class PostgresStore:
                 rows = self._read.execute(f"SELECT {_COLS} FROM sourcewise_ledger WHERE seq > %s ORDER BY seq",
                                           (after,)).fetchall()
             except self._errors as exc:
-                raise StoreError(f"cannot read {self._where()}: {str(exc).strip()}") from None
+                raise StoreError(f"cannot read {self._where()}: {_one_line(exc)}") from None
         return [_entry(r) for r in rows]
 
     def sync(self, seq: int) -> None:
-        """Nothing to wait for: a turn's entries are durable once :meth:`end` returns."""
+        """Nothing to wait for: :meth:`end` returns once the turn's entries are on disk."""
 
     # ----------------------------------------------------------------- reading
     def _entries(self, sql: str, args: tuple) -> list[Entry]:
@@ -236,7 +272,7 @@ class PostgresStore:
             try:
                 rows = self._read.execute(sql, args).fetchall()
             except self._errors as exc:
-                raise StoreError(f"cannot read {self._where()}: {str(exc).strip()}") from None
+                raise StoreError(f"cannot read {self._where()}: {_one_line(exc)}") from None
         return [_entry(r) for r in rows]
 
     def entries(self, after: int = 0) -> Iterator[Entry]:
@@ -272,6 +308,27 @@ class PostgresStore:
                     pass
                 setattr(self, name, None)
         self._in_turn = False
+
+
+def _one_line(exc: BaseException) -> str:
+    """libpq's message on one line (it spreads hints over several)."""
+    return " ".join(str(exc).split())
+
+
+def _text(s: str | None) -> str:
+    """``s`` as an SQL string literal (standard-conforming strings: only quotes are doubled).
+
+    Raises
+    ------
+    ValueError
+        For text PostgreSQL cannot hold (a NUL character; lone surrogates raise UnicodeEncodeError).
+    """
+    if s is None:
+        return "NULL"
+    if "\x00" in s:
+        raise ValueError(f"text with a NUL character cannot be stored: {s!r}")
+    s.encode("utf-8")
+    return "'" + s.replace("'", "''") + "'"
 
 
 def _entry(row) -> Entry:

@@ -946,6 +946,7 @@ class Router(TierPasses, Durable, Holds):
                             return prior
                     if sku_idx is None:
                         sku_idx = self._validate(order)
+                        self._storable([order])
                 caps = None  # the one-call path's capacity change is read off its plan (see _held_changes)
                 held = self._route_simple(order, sku_idx, name, code)
                 if not isinstance(held, Held):
@@ -1365,6 +1366,7 @@ class Router(TierPasses, Durable, Holds):
                         col.add("orders", str(oid), "order_id", "already routed; use route() to fetch it")
             if self._store is not None and not col.problems:
                 self._usable()
+                self._storable(batch=batch)
                 for oid in self._spent(ids):
                     col.add("orders", str(oid), "order_id", "already committed; use route() to fetch it")
             col.raise_if_any()
