@@ -9,8 +9,8 @@ state after a crash.
 
 The store is a small interface (:class:`Store`): append entries, read them
 back in order or by order id, keep the set-up. :class:`SQLiteStore` is the
-embedded implementation; another database only has to provide the same few
-methods.
+embedded implementation, for one process;
+:class:`~sourcewise.engine.pgstore.PostgresStore` is shared by several.
 
 Durability
 ----------
@@ -308,6 +308,13 @@ class Store(Protocol):
     Entries are appended in the order the router made the changes, under the
     router's lock; :meth:`sync` makes everything appended so far durable
     (the router calls it before the call that made the change returns).
+
+    A store several processes share says ``shared = True`` and also
+    provides ``begin(after) -> list[Entry]`` (start a turn: wait for the
+    ledger's head and return the entries after ``after``), ``end(commit)``
+    (commit the turn's entries durably, or roll them back) and
+    ``catch_up(after) -> list[Entry]`` (the committed entries after
+    ``after``, without waiting): see :mod:`sourcewise.engine.pgstore`.
     """
 
     url: str

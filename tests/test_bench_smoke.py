@@ -34,7 +34,8 @@ def test_study_smallest_configuration(tmp_path):
 
 
 @pytest.mark.parametrize(("target", "n"), [("benchmarks/bench_router.py::test_route_many_throughput", 1),
-                                           ("benchmarks/bench_ledger.py", 2)])
+                                           ("benchmarks/bench_ledger.py", 2),
+                                           ("benchmarks/bench_shared.py", 3)])
 def test_one_pytest_benchmark_at_smallest_size(target, n):
     env = dict(os.environ, SOURCEWISE_BENCH_SIZE="smoke")
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-disable", target]
