@@ -120,6 +120,31 @@ class Turns:
         return False
 
 
+class Looks:
+    """The router's lock for reads when its store is shared: the other processes' committed
+    entries are applied first, without taking the turn (a read decides nothing)."""
+
+    __slots__ = ("_turns",)
+
+    def __init__(self, turns: Turns) -> None:
+        self._turns = turns
+
+    def __enter__(self):
+        t = self._turns
+        t._lock.acquire()
+        try:
+            if t._depth == 0:
+                t._router._catch_up()
+        except BaseException:
+            t._lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self._turns._lock.release()
+        return False
+
+
 class Durable:
     """The ledger-writing and recovery methods of :class:`~sourcewise.engine.router.Router` (a mixin)."""
 
@@ -167,6 +192,7 @@ class Durable:
         self._store = st
         if getattr(st, "shared", False):
             self._lock = Turns(self, self._lock)
+            self._read_lock = Looks(self._lock)
 
     def _begin_turn(self) -> None:
         """Start a turn (under the router's lock): wait for the head, apply the others' entries."""

@@ -191,6 +191,7 @@ class Router(TierPasses, Durable, Holds):
         self._mark = np.full(network.n_nodes, -1, np.int64)
         self._fout = np.empty(64)  # float scratch of K.route_one, used under the lock
         self._lock = threading.RLock()
+        self._read_lock = self._lock  # for reads: with a shared store, a catch-up without the turn
         self._clock = clock if clock is not None else SystemClock()
         self._holds = {}  # held orders' expiry (see Holds)
         # open orders' reservation records; batch orders start as plain tuples (see held_from_batch)
@@ -349,7 +350,7 @@ class Router(TierPasses, Durable, Holds):
         # adapters call this per source row when rendering: a compiled search,
         # not numpy's searchsorted on a slice (several microseconds of overhead)
         s, n = net.sku_index[sku], net.node_index[node_id]
-        with self._lock:
+        with self._read_lock:
             return K.entry_atp(self._inv.sku_ptr, self._inv.node, self._on_hand, self._safety, self._reserved, s, n)
 
     def atp_of_sku(self, sku: str) -> np.ndarray:
@@ -358,7 +359,7 @@ class Router(TierPasses, Durable, Holds):
         every source of a SKU, where :meth:`atp` per source would cost a call each."""
         s = self.network.sku_index[sku]
         lo, hi = self._inv.sku_ptr[s], self._inv.sku_ptr[s + 1]
-        with self._lock:
+        with self._read_lock:
             a = self._on_hand[lo:hi] - self._safety[lo:hi] - self._reserved[lo:hi]
         return np.maximum(a, 0)
 
@@ -367,7 +368,7 @@ class Router(TierPasses, Durable, Holds):
 
         Its ``safety_stock`` is the table's, without store protection.
         """
-        with self._lock:
+        with self._read_lock:
             on_hand, reserved = self._on_hand.copy(), self._reserved.copy()
         inv = self._inv
         return Inventory.from_arrays(self.network, inv.node, self._sku_of_entry, on_hand, inv.safety_stock, reserved)
@@ -497,7 +498,7 @@ class Router(TierPasses, Durable, Holds):
 
     def stock_view(self) -> StockView:
         """A consistent copy of the stock, reservations, planning costs and capacity left today."""
-        with self._lock:
+        with self._read_lock:
             return self._stock_view()
 
     def _stock_view(self) -> StockView:
