@@ -60,6 +60,7 @@ from sourcewise.engine.simulate.records import Recorder
 from sourcewise.engine.simulate.records import Shipped
 from sourcewise.engine.simulate.routed import MONEY_COLUMNS
 from sourcewise.engine.simulate.routed import DayBook
+from sourcewise.engine.simulate.routed import RoutedRows
 from sourcewise.engine.simulate.routed import rows_from_decisions
 from sourcewise.engine.simulate.routed import rows_from_result
 from sourcewise.engine.simulate.strategies import BatchWaves
@@ -227,7 +228,11 @@ class Replay:
         verify = cfg.verify_router if cfg.verify_router is not None else prep.inventory.nnz < 200_000
         rows = [self._day(d, verify) for d in range(prep.n_days)]
         self.stock.verify(self.spec.name, final=True)
-        daily = pd.DataFrame(rows)
+        return self._result(pd.DataFrame(rows), t0)
+
+    def _result(self, daily: pd.DataFrame, t0: float, **extra) -> StrategyResult:
+        """The strategy's result: ``daily`` rows, the per-node totals and the recorder's tables."""
+        prep, net = self.prep, self.prep.network
         kinds = np.array(KINDS, dtype=object)[net.kind]
         cap = np.where(self.limited, net.capacity_orders * prep.n_days, 0)
         nodes = pd.DataFrame({
@@ -238,7 +243,7 @@ class Replay:
         })
         orders, allocations = self.recorder.records()
         return StrategyResult(self.spec.name, daily, nodes, time.perf_counter() - t0, tuple(self.notes),
-                              self.recorder.node_days(), orders, allocations)
+                              self.recorder.node_days(), orders, allocations, **extra)
 
     # -- one day
     def _day(self, d: int, verify: bool) -> dict:
@@ -322,7 +327,6 @@ class Replay:
     def _ship(self, d: int, lo: int, hi: int, day: DayBook) -> None:
         prep, router = self.prep, self.router
         s = day.sums
-        net = prep.network
         if day.replaced:
             # orders routed again after a vendor failure: their bulk rows give way to the new decision
             gone = np.fromiter(day.replaced, np.int64, count=len(day.replaced))
@@ -339,18 +343,36 @@ class Replay:
         if day.watched:
             wpos = np.fromiter(day.watched.keys(), np.int64, count=len(day.watched))
             day.rows.append(rows_from_decisions(prep, wpos, list(day.watched.values())))
+        shipped = self._book(d, lo, hi, day.rows, day.rerouted, s)
+        # the ledger: shipped units leave their entries; no entry may go below zero
+        s["oversell"] = self.stock.ship(*shipped)
+        if s["oversell"]:
+            raise OversellError(f"{self.spec.name}, day {d}: {s['oversell']} inventory entries shipped more "
+                                f"units than they held (worst {int(self.stock.ledger.min())})")
+
+    def _book(self, d: int, lo: int, hi: int, rows: list[RoutedRows], rerouted: set[int],
+              s: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The figures of the orders at positions ``lo..hi`` (day ``d``) from what they were decided.
+
+        ``rows`` hold every one of those orders once, ``rerouted`` the positions
+        re-sourced after a failure. The day's sums ``s``, the per-node totals
+        and the recorder get the figures; returns the inventory entries and
+        units of the allocations (entries -1 where none is stored).
+        """
+        prep = self.prep
+        net = prep.network
         s["orders"] = hi - lo
         s["units_ordered"] = int(prep.order_units[lo:hi].sum())
-        if not day.rows:
+        if not rows:
             self._capacity_sums(s, np.zeros(net.n_nodes, np.int64))
             i0, f0 = np.zeros(0, np.int64), np.zeros(0)
             self.recorder.shipped(d, lo, hi, Shipped(i0, i0, i0, i0, i0, np.zeros((len(MONEY_COLUMNS), 0)), f0,
                                                      f0 > 0, f0 > 0, f0, i0, i0, i0, i0), s,
                                   self.cfg.reroute_delay_days)
-            return
+            return i0, i0
 
         def cat(field: str) -> np.ndarray:
-            return np.concatenate([getattr(r, field) for r in day.rows])
+            return np.concatenate([getattr(r, field) for r in rows])
 
         pos = cat("pos")
         if len(pos) != hi - lo or len(np.unique(pos)) != hi - lo:
@@ -363,13 +385,13 @@ class Replay:
         s["orders_partial"] = int((st == 1).sum())
         s["orders_unroutable"] = int((st == 2).sum())
         s["units_unfilled"] = int(cat("unfilled").sum())
-        money = np.concatenate([r.money for r in day.rows], axis=1)
+        money = np.concatenate([r.money for r in rows], axis=1)
         for i, c in enumerate(MONEY_COLUMNS):
             s[c] = float(money[i].sum())
         ships = cat("shipments")
         s["shipments"] = int(ships.sum())
         s["split_orders"] = int((ships > 1).sum())
-        late = np.isin(pos, np.fromiter(day.rerouted, np.int64, count=len(day.rerouted)))
+        late = np.isin(pos, np.fromiter(rerouted, np.int64, count=len(rerouted)))
         promised = cat("promised") + late * self.cfg.reroute_delay_days
         s["promised_days_sum"] = float(promised[shipped].sum())
         on_time = shipped & (promised <= self.sla[pos] + 1e-9)
@@ -385,11 +407,7 @@ class Replay:
         self.recorder.shipped(d, lo, hi, Shipped(pos, st, cat("units"), cat("unfilled"), ships, money, promised,
                                                  on_time, late, self.sla[pos], a_pos, node, cat("a_sku"), qty),
                               s, self.cfg.reroute_delay_days)
-        # the ledger: shipped units leave their entries; no entry may go below zero
-        s["oversell"] = self.stock.ship(ent, qty)
-        if s["oversell"]:
-            raise OversellError(f"{self.spec.name}, day {d}: {s['oversell']} inventory entries shipped more "
-                                f"units than they held (worst {int(self.stock.ledger.min())})")
+        return ent, qty
 
     def _capacity_sums(self, s: dict, parcels: np.ndarray) -> None:
         net = self.prep.network
