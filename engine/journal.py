@@ -102,6 +102,8 @@ _INT_COLUMNS = ("seq", "qty", "cap_orders", "cap_units", "shipments", "units", "
 _TEXT_COLUMNS = ("at", "kind", "order_id", "node_id", "sku", "day", "strategy", "batch_columns", "why", "line_id",
                  "status", "flags", "decision", "tier")
 _REROUTED = re.compile(r"^re-routed after (.+) rejected \d+ unit\(s\)$")
+# the entries of a batch route_many routed order by order (Router._route_many_slow) end so
+_OF_A_BATCH = re.compile(r"; order (\d+) of (\d+) of a batch$")
 
 _encode_json = msgspec.json.Encoder().encode
 # Decision.explanation is a live object the ledger never keeps: it reads back as None
@@ -243,6 +245,9 @@ class _Export:
         # single orders and decisions wait here and are turned into rows in bulk, before the next batch's
         self._orders: list[tuple[int, str, Order]] = []
         self._decisions: list[tuple[int, str, Decision]] = []
+        # a batch route_many routed order by order, until its last entry is read
+        self._slow: list[tuple[Order, Decision]] = []
+        self._slow_head: dict[str, Any] = {}
         self.entries = 0
         self.last_seq = 0
         self.arrivals = 0
@@ -262,7 +267,12 @@ class _Export:
         self.last_seq = entry.seq
         kind, oid = entry.kind, entry.order_id
         base = {"seq": entry.seq, "at": entry.at.isoformat(), "kind": kind, "why": entry.why}
-        if kind == "route":
+        part = _OF_A_BATCH.search(entry.why) if kind == "route" else None
+        if self._slow and (part is None or int(part.group(1)) == 1):
+            self._end_slow()  # a batch cut short (the process died while writing it)
+        if part is not None:
+            self._slow_order(base, body, int(part.group(1)), int(part.group(2)))
+        elif kind == "route":
             d = body.decision
             self.events.add(**base, order_id=d.order_id, strategy=d.strategy)
             self._orders.append((entry.seq, base["at"], body.order))
@@ -302,6 +312,8 @@ class _Export:
         elif kind == "swap":
             for d, rec in zip(body.decisions, body.helds, strict=True):
                 e = np.asarray(rec.entries, np.int64)
+                if not len(e):
+                    self.events.add(**base, order_id=d.order_id)  # its new plan holds nothing
                 self.events.extend(len(e), **base, order_id=d.order_id, node_id=self.node_ids[self.entry_node[e]],
                                    sku=self.sku_ids[self.entry_sku[e]], qty=np.asarray(rec.qty, np.int64))
                 self._decisions.append((entry.seq, "swap", d))
@@ -325,6 +337,28 @@ class _Export:
                                **{c: o[c] for c in RECORDED_ORDER_COLUMNS[2:-1]})
         a = {c: array(v) for c, v in rec.allocations.items()}
         self.rec_allocs.extend(len(a["order_id"]), seq=base["seq"], **{c: a[c] for c in RECORDED_ALLOCATION_COLUMNS[1:]})
+
+    def _slow_order(self, base: dict, body, k: int, n: int) -> None:
+        """Order ``k`` of ``n`` of a batch ``route_many`` routed order by order (its entries follow each
+        other): the batch becomes one ``batch`` event under its first entry's ``seq`` once complete."""
+        if k == 1:
+            self._flush()
+            self._slow_head = {**base, "kind": "batch", "strategy": body.decision.strategy,
+                               "why": f"batch of {n} order(s) routed order by order ({body.decision.strategy})"}
+        self._slow.append((body.order, body.decision))
+        self.open[body.decision.order_id] = body.decision
+        if k == n:
+            self._end_slow()
+
+    def _end_slow(self) -> None:
+        """Write the batch routed order by order gathered so far."""
+        head, slow = self._slow_head, self._slow
+        self._slow = []
+        self.events.add(**head, batch_columns=";".join(OPTIONAL_ORDER_COLUMNS))
+        for order, d in slow:
+            self._orders.append((head["seq"], head["at"], order))
+            self._decisions.append((head["seq"], "batch", d))
+        self.arrivals += len(slow)
 
     def _reroute(self, base: dict, oid: str, body, why: str) -> None:
         """A re-route: the node that rejected, each SKU it rejected and the units its stock was corrected by."""
@@ -414,6 +448,8 @@ class _Export:
 
     # -- the folder's tables
     def tables(self) -> dict[str, pd.DataFrame]:
+        if self._slow:
+            self._end_slow()
         self._flush()
         s = self.setup
         net, inv = self.network, s["inventory"]
@@ -430,6 +466,10 @@ class _Export:
                 "node_id": self.node_ids[offers.node], "sku": self.sku_ids[offers.sku], "price": offers.price,
                 "fee_rate": offers.fee_rate, "lead_days": offers.lead_days, "reliability": offers.reliability})
         out["orders"] = self.orders.frame()
+        # a text column no row uses is left out (the loader's default is the same), not written empty
+        for table, name in (("nodes", "region"), ("orders", "pickup_node")):
+            if not out[table][name].astype(bool).any():
+                out[table] = out[table].drop(columns=name)
         out["events"] = self.events.frame()
         out["recorded_orders"] = self.rec_orders.frame()
         out["recorded_allocations"] = self.rec_allocs.frame()
