@@ -41,6 +41,7 @@ SUM_COLUMNS: tuple[str, ...] = (
     "orders_perfect", "orders_substituted", "processing_days_sum",
     "store_sku_days", "stockout_sku_store_days",
     "orders_foreign", "orders_out_of_reach",
+    "decisions", "decisions_as_recorded", "adjust_short_units",
 )
 
 #: End-of-day levels the replay records; totals take the last day's.

@@ -46,6 +46,7 @@ from sourcewise.engine.scenario import build_router
 from sourcewise.engine.simulate.config import KINDS
 from sourcewise.engine.simulate.config import MINUTES_PER_DAY
 from sourcewise.engine.simulate.config import SimConfig
+from sourcewise.engine.simulate.config import check_strategies
 from sourcewise.engine.simulate.config import parse_strategy
 from sourcewise.engine.simulate.events import Disruptions
 from sourcewise.engine.simulate.events import WalkIns
@@ -95,6 +96,10 @@ class StrategyResult:
     allocations : DataFrame, optional
         One record per allocation: ``day, pos, node, sku, qty, value``
         (node and SKU positions in the network).
+    checks : DataFrame, optional
+        Journal replays: one row per decision the history recorded, ``seq,
+        day, date, kind, order_id, as_recorded`` (whether this replay made
+        exactly that decision; see :mod:`~sourcewise.engine.simulate.journal`).
     """
 
     strategy: str
@@ -105,6 +110,7 @@ class StrategyResult:
     node_days: pd.DataFrame | None = None
     orders: pd.DataFrame | None = None
     allocations: pd.DataFrame | None = None
+    checks: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,6 +130,9 @@ class SimulationResult:
         The policy replayed (its ``strategy`` aside); reports read its currency.
     node_days : DataFrame, optional
         :attr:`StrategyResult.node_days` of every strategy, with a ``strategy`` column.
+    journal : bool
+        Whether the scenario was a journal: its recorded events replayed,
+        nothing generated (see :mod:`~sourcewise.engine.simulate.journal`).
     """
 
     kpis: pd.DataFrame
@@ -133,6 +142,13 @@ class SimulationResult:
     scenario_path: str = ""
     policy: Policy | None = None
     node_days: pd.DataFrame | None = None
+    journal: bool = False
+
+    @property
+    def checks(self) -> pd.DataFrame | None:
+        """Journal replays: :attr:`StrategyResult.checks` of every strategy, with a ``strategy`` column."""
+        frames = {k: r.checks for k, r in self.results.items() if r.checks is not None}
+        return _with_strategy(frames) if frames else None
 
     @property
     def totals(self) -> pd.DataFrame:
@@ -188,6 +204,7 @@ class Replay:
         self.prep = prep
         self.cfg = prep.config
         self.spec = parse_strategy(strategy)
+        check_strategies([strategy], journal=False)
         self.policy = policy or prep.scenario.policy
         self.progress = progress or (lambda n: None)
         self.notes: list[str] = []
@@ -422,6 +439,10 @@ def simulate(scenario: Scenario, config: SimConfig | None = None, *, policy: Pol
              prepared: Prepared | None = None) -> SimulationResult:
     """Replay ``scenario`` once per strategy, each from the same initial state.
 
+    A journal folder (one with an ``events`` table, from ``sourcewise journal
+    export``) replays its recorded events instead of generating any; see
+    :mod:`~sourcewise.engine.simulate.journal`.
+
     Parameters
     ----------
     scenario : Scenario
@@ -435,7 +456,8 @@ def simulate(scenario: Scenario, config: SimConfig | None = None, *, policy: Pol
         Called with the number of orders replayed since the last call
         (summed over strategies: ``n_orders * len(strategies)`` in all).
     prepared : Prepared, optional
-        Reuse the preparation of an earlier call with the same scenario and config.
+        Reuse the preparation of an earlier call with the same scenario and config
+        (:func:`~sourcewise.engine.simulate.journal.prepare` makes the right one).
 
     Returns
     -------
@@ -444,21 +466,29 @@ def simulate(scenario: Scenario, config: SimConfig | None = None, *, policy: Pol
     Raises
     ------
     ValidationError
-        For a bad configuration or bad optional tables, before anything runs.
+        For a bad configuration, bad optional tables or a strategy the
+        scenario cannot replay (``as_recorded`` without a journal, ``batchN``
+        on one), before anything runs.
     OversellError
         If any inventory entry ships more units than it held (a bug; the
         invariant is checked every day).
     """
+    from sourcewise.engine.simulate.journal import JournalPrepared
+    from sourcewise.engine.simulate.journal import JournalReplay
+    from sourcewise.engine.simulate.journal import prepare
+
     config = config or SimConfig()
-    prep = prepared or Prepared(scenario, config)
-    results: dict[str, StrategyResult] = {}
-    for name in config.strategies:
-        results[name] = Replay(prep, name, policy, progress).run()
+    prep = prepared or prepare(scenario, config)
+    journal = isinstance(prep, JournalPrepared)
+    check_strategies(config.strategies, journal)
+    make = JournalReplay if journal else Replay
+    replays = [make(prep, name, policy, progress) for name in config.strategies]
+    results: dict[str, StrategyResult] = {name: r.run() for name, r in zip(config.strategies, replays, strict=True)}
     kpis = kpi_frame({k: r.daily for k, r in results.items()})
     nodes = _with_strategy({k: r.nodes for k, r in results.items()})
     node_days = _with_strategy({k: r.node_days for k, r in results.items()})
     path = str(scenario.path) if scenario.path is not None else ""
-    return SimulationResult(kpis, nodes, results, config, path, policy or scenario.policy, node_days)
+    return SimulationResult(kpis, nodes, results, config, path, policy or scenario.policy, node_days, journal)
 
 
 def _with_strategy(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
