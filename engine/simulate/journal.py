@@ -431,13 +431,7 @@ class JournalPrepared(Prepared):
         self.start = start
         self.dates = dates
         self.n_days = len(dates)
-        self.day_ptr = np.searchsorted(self.day, np.arange(self.n_days + 1))
-        bo = self.orders
-        owner = np.repeat(np.arange(bo.n_orders), np.diff(bo.line_ptr))
-        self.line_owner = owner
-        self.order_units = np.bincount(owner, weights=bo.qty, minlength=bo.n_orders).astype(np.int64)
-        self.order_value = np.bincount(owner, weights=bo.qty * self.network.price[bo.sku], minlength=bo.n_orders)
-        self.order_lines = np.diff(bo.line_ptr)
+        self._order_figures()
 
 
 class JournalReplay(Replay):
