@@ -164,6 +164,15 @@ def is_journal_folder(folder: str | Path) -> bool:
     return (f / "events.csv").is_file() or (f / "events.parquet").is_file()
 
 
+def journal_refused(folder: str | Path, command: str) -> str | None:
+    """Why ``command``, which routes a scenario's orders from its starting stock, refuses ``folder``:
+    a journal's orders are only meaningful with the events they met (``None`` for any other folder)."""
+    if not is_journal_folder(folder):
+        return None
+    return (f"{folder} is a journal (sourcewise journal export): its orders come with the events they met, "
+            f"which {command} would ignore; replay it with sourcewise simulate")
+
+
 def open_for_reading(store: str | Store) -> Store:
     """A store to read history from: a SQLite ledger read only (no lock), any other URL by
     :func:`~sourcewise.engine.ledger.open_store`, a :class:`Store` as it is."""
@@ -662,5 +671,5 @@ def journal_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 __all__ = ["EVENT_COLUMNS", "EVENT_KINDS", "JOURNAL_TABLES", "OPTIONAL_ORDER_COLUMNS", "ORDER_COLUMNS",
            "RECORDED_ALLOCATION_COLUMNS", "RECORDED_ORDER_COLUMNS", "ExportError", "ExportSummary",
            "StoreError", "decision_from_json", "decision_json", "export_journal", "is_journal", "is_journal_folder",
-           "journal_orders",
+           "journal_orders", "journal_refused",
            "journal_tables", "nodes_frame", "open_for_reading", "skus_frame"]

@@ -429,3 +429,17 @@ def test_a_broken_journal_is_refused_with_every_problem(history, tmp_path, capsy
     assert cli.main(["simulate", "--scenario", str(bad), "--out", str(tmp_path / "out")]) == 2
     assert "NEVER-ROUTED" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_commands_that_would_ignore_the_events_refuse_a_journal(history, tmp_path, capsys):
+    _, folder, _, _ = history
+    for argv in (["route", "--scenario", str(folder), "--out", str(tmp_path / "r")],
+                 ["optimize", "--scenario", str(folder), "--out", str(tmp_path / "o")]):
+        assert cli.main(argv) == 2
+        assert "replay it with sourcewise simulate" in capsys.readouterr().err
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\nbatch_window = [0, 30]\n')
+    assert cli.main(["sweep", "--scenario", str(folder), "--grid", str(grid), "--out", str(tmp_path / "s"),
+                     "--workers", "1"]) == 2
+    assert "batch30" in capsys.readouterr().err
+    assert not any((tmp_path / x).exists() for x in ("r", "o", "s"))
