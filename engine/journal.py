@@ -30,8 +30,8 @@ it. Then, as CSV or Parquet like the rest:
     re-route, a swapped plan), in the columns of ``route``'s ``orders`` and
     ``allocations`` tables, keyed by ``seq`` and ``order_id``;
     ``recorded_orders.decision`` holds the whole decision as JSON for the
-    decisions made one order at a time (empty for batch orders, whose
-    decision is exactly their table rows).
+    decisions made one order at a time (empty for the orders of a compiled
+    batch, whose decision is exactly their table rows).
 """
 
 from __future__ import annotations
@@ -500,7 +500,8 @@ def nodes_frame(network: Network) -> pd.DataFrame:
 
 
 def skus_frame(network: Network, substitutes=None) -> pd.DataFrame:
-    """The ``skus`` table: weight and price, plus the substitute attributes when the router had them."""
+    """The ``skus`` table: weight and price, plus the substitute attributes (category, brand, tags,
+    explicit substitutes) of a :class:`~sourcewise.engine.substitutes.SubstituteIndex` when the router had one."""
     df = pd.DataFrame({"sku": [s.sku for s in network.skus], "weight_kg": network.weight_kg,
                        "price": network.price})
     if substitutes is None:
@@ -523,7 +524,6 @@ def skus_frame(network: Network, substitutes=None) -> pd.DataFrame:
         tags.append(";".join(sx.tags[c] for c in codes))
     df["tags"] = tags
     df["substitutes"] = [";".join(ids[t] for t in sx.explicit_of(s).tolist()) for s in range(network.n_skus)]
-    df["price"] = np.asarray(sx.price, np.float64)
     return df
 
 

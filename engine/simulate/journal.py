@@ -463,6 +463,7 @@ class JournalReplay(Replay):
         self._sku_index = prep.network.sku_index
 
     def _run(self) -> StrategyResult:
+        """Every event in ``seq`` order, then each day's figures from the plans its orders ended with."""
         t0 = time.perf_counter()
         prep, cfg = self.prep, self.cfg
         net = prep.network
