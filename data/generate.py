@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import math
 import re
 import sys
 import tomllib
 import unicodedata
-from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -40,6 +38,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from sourcewise.models.policy import dump_toml
 
 __all__ = [
     "POLICY_FILE",
@@ -940,57 +940,6 @@ def generate_scenario(
 # I/O
 # --------------------------------------------------------------------------- #
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_string(key)
-
-
-def _toml_string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def _dump_toml(data: Mapping[str, Any]) -> str:
-    """Serialise nested dicts of scalars/lists to TOML (scalars before tables)."""
-    lines: list[str] = []
-
-    def emit(table: Mapping[str, Any], prefix: tuple[str, ...]) -> None:
-        scalars = [(k, v) for k, v in table.items() if not isinstance(v, Mapping)]
-        subtables = [(k, v) for k, v in table.items() if isinstance(v, Mapping)]
-        if prefix and (scalars or not subtables):
-            if lines:
-                lines.append("")
-            lines.append("[" + ".".join(_toml_key(p) for p in prefix) + "]")
-        for key, value in scalars:
-            lines.append(f"{_toml_key(str(key))} = {_toml_value(value)}")
-        for key, value in subtables:
-            emit(value, (*prefix, str(key)))
-
-    emit(data, ())
-    return "\n".join(lines) + "\n"
-
-
 def write_scenario(scenario: Scenario, out_dir: str | Path, fmt: str = "csv") -> None:
     """Write a scenario as one file per table plus ``policy.toml``.
 
@@ -1017,7 +966,7 @@ def write_scenario(scenario: Scenario, out_dir: str | Path, fmt: str = "csv") ->
             frame.to_csv(out / f"{name}.csv", index=False)
         else:
             frame.to_parquet(out / f"{name}.parquet", index=False)
-    (out / POLICY_FILE).write_text(_dump_toml(scenario.policy), encoding="utf-8")
+    (out / POLICY_FILE).write_text(dump_toml(scenario.policy), encoding="utf-8")
 
 
 def read_scenario(in_dir: str | Path, fmt: str | None = None) -> Scenario:

@@ -1506,9 +1506,10 @@ class Router(TierPasses, Durable, Holds):
             for d in decisions:
                 self._give_back(self._open.pop(d.order_id))
             raise
-        for held, order, changes in pending:
-            self._record_held("route", held, order, None, f"routed ({name}): {held.decision.status}",
-                              changes=changes)
+        for k, (held, order, changes) in enumerate(pending, 1):
+            # "of a batch": a replay routes these together, as this path did (engine.journal)
+            self._record_held("route", held, order, None, f"routed ({name}): {held.decision.status}; "
+                              f"order {k} of {len(pending)} of a batch", changes=changes)
             self._seen.add_one(order.order_id)
         return decisions_to_tables(decisions)
 

@@ -58,6 +58,10 @@ def read_table(folder: Path, name: str) -> pd.DataFrame | None:
 def load_scenario(folder: str | Path, *, orders: bool = True) -> Scenario:
     """Read and validate a scenario folder.
 
+    A folder with an ``events`` table is a journal (``sourcewise journal
+    export``): its orders are read one per routing (``seq``), so an id routed
+    again after a release is a second order (see :mod:`sourcewise.engine.journal`).
+
     Raises
     ------
     ValidationError
@@ -83,13 +87,20 @@ def load_scenario(folder: str | Path, *, orders: bool = True) -> Scenario:
     network = network_from_frames(tables["nodes"], tables["skus"])
     problems: list[Problem] = []
     inventory = batch = None
+    journal = "events" in tables
+    if journal:
+        # a journal folder (sourcewise journal export): each routing of an order is an order of its own
+        from sourcewise.engine.journal import journal_orders
+        from sourcewise.engine.journal import journal_tables
+
+        tables = journal_tables(tables)
     try:
         inventory = inventory_from_frame(network, tables["inventory"])
     except ValidationError as exc:
         problems.extend(exc.problems)
     if orders:
         try:
-            batch = orders_from_frame(network, tables["orders"])
+            batch = (journal_orders if journal else orders_from_frame)(network, tables["orders"])
         except ValidationError as exc:
             problems.extend(exc.problems)
     if problems:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import fields
@@ -304,6 +308,10 @@ class Policy:
         values.update(changes)
         return Policy(**values)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as ``policy.toml`` holds it: :meth:`from_dict` of the result is an equal policy."""
+        return asdict(self)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Policy:
         """Build a policy from parsed TOML, rejecting unknown keys.
@@ -374,3 +382,75 @@ def load_policy(path: str | Path | None) -> Policy:
         return Policy()
     with p.open("rb") as fh:
         return Policy.from_dict(tomllib.load(fh))
+
+
+# ----------------------------------------------------------------------------- writing TOML
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _toml_string(key)
+
+
+def _toml_string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_value(value: Any) -> str:
+    if hasattr(value, "item") and not isinstance(value, list | tuple | str):
+        value = value.item()  # a numpy scalar
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)  # the shortest text that reads back as the same float
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, list | tuple) and bool(value) and all(isinstance(v, Mapping) for v in value)
+
+
+def dump_toml(data: Mapping[str, Any]) -> str:
+    """TOML text of nested mappings of scalars and lists (scalars before tables).
+
+    A list of mappings becomes an array of tables (``[[tiers]]``); floats are
+    written so that they read back exactly, infinities as ``inf``.
+    """
+    lines: list[str] = []
+
+    def emit(table: Mapping[str, Any], prefix: tuple[str, ...], header: str) -> None:
+        scalars = [(k, v) for k, v in table.items() if not isinstance(v, Mapping) and not _is_table_array(v)]
+        subtables = [(k, v) for k, v in table.items() if isinstance(v, Mapping) or _is_table_array(v)]
+        if header and (scalars or not subtables or header.startswith("[[")):
+            if lines:
+                lines.append("")
+            lines.append(header)
+        for key, value in scalars:
+            lines.append(f"{_toml_key(str(key))} = {_toml_value(value)}")
+        for key, value in subtables:
+            path = (*prefix, str(key))
+            name = ".".join(_toml_key(p) for p in path)
+            if isinstance(value, Mapping):
+                emit(value, path, f"[{name}]")
+            else:
+                for item in value:
+                    emit(item, path, f"[[{name}]]")
+
+    emit(data, (), "")
+    return "\n".join(lines) + "\n"
+
+
+def dump_policy(policy: Policy) -> str:
+    """``policy.toml`` text of ``policy``: :func:`load_policy` reads back an equal policy."""
+    return dump_toml(policy.to_dict())

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from sourcewise.engine.journal import journal_refused
 from sourcewise.engine.scenario import load_scenario
 from sourcewise.engine.scenario import write_tables
 from sourcewise.engine.summary import format_summary
@@ -46,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not (math.isfinite(args.time_limit) and args.time_limit > 0):
         print(f"error: --time-limit must be a positive number of seconds, got {args.time_limit}", file=sys.stderr)
+        return 2
+    refused = journal_refused(args.scenario, "optimize")
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
         return 2
     try:
         sc = load_scenario(args.scenario)

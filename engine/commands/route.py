@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from sourcewise.engine.journal import journal_refused
 from sourcewise.engine.router import BatchResult
 from sourcewise.engine.scenario import build_router
 from sourcewise.engine.scenario import load_scenario
@@ -53,6 +54,10 @@ def _chunks(batch: OrderBatch, size: int):
 
 
 def run(args: argparse.Namespace) -> int:
+    refused = journal_refused(args.scenario, "route")
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
     try:
         sc = load_scenario(args.scenario)
         policy = sc.policy.replace(strategy=args.strategy) if args.strategy else sc.policy

@@ -9,11 +9,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sourcewise.engine.journal import is_journal_folder
 from sourcewise.engine.simulate import DEFAULT_STRATEGIES
-from sourcewise.engine.simulate import Prepared
 from sourcewise.engine.simulate import SimConfig
 from sourcewise.engine.simulate import simulate
+from sourcewise.engine.simulate.config import AS_RECORDED
+from sourcewise.engine.simulate.config import check_strategies
+from sourcewise.engine.simulate.journal import default_strategies
+from sourcewise.engine.simulate.journal import prepare
 from sourcewise.models.errors import ValidationError
+from sourcewise.models.policy import load_policy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,14 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Replay the scenario's orders in time order once per strategy, from the same starting "
                     "stock, with daily capacity resets, replenishment, walk-in sales, store pick rejections "
                     "and vendor failures; write kpis.csv, kpis_total.csv, nodes.csv, node_days.csv, "
-                    "dictionary.csv, summary.md, charts and report.html to --out.")
+                    "dictionary.csv, summary.md, charts and report.html to --out. A journal folder "
+                    "(sourcewise journal export; it has an events table) replays its recorded events instead, "
+                    "nothing generated, and adds as_recorded.csv.")
     p.add_argument("--scenario", required=True, help="scenario folder (CSV or Parquet tables + policy.toml)")
     p.add_argument("--out", required=True, help="output folder for the report")
-    p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
+    p.add_argument("--strategies",
                    help="comma-separated: nearest, priority, cost, high_stock, dual, batch (15 min) or batchN "
-                        f"(N minutes) (default: {','.join(DEFAULT_STRATEGIES)})")
+                        f"(N minutes) (default: {','.join(DEFAULT_STRATEGIES)}); on a journal folder "
+                        f"{AS_RECORDED} (the recorded decisions) and the router strategies, no batchN (default: "
+                        f"{AS_RECORDED}, the recorded policy's strategy, then nearest, priority, cost, dual)")
     p.add_argument("--seed", type=int, default=0, help="seed of walk-in demand, pick rejections and vendor "
-                                                       "failures (default: 0)")
+                                                       "failures (default: 0; journals generate none)")
     p.add_argument("--pick-reject-rate", type=float, default=0.02,
                    help="probability that a store fails to pick one SKU of an order it ships (default: 0.02)")
     p.add_argument("--no-vendor-failures", action="store_true", help="vendors always deliver")
@@ -43,9 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def config_from_args(args: argparse.Namespace) -> SimConfig:
-    """The :class:`SimConfig` the arguments ask for (raises ValidationError listing every bad value)."""
-    strategies = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
+def config_from_args(args: argparse.Namespace, default: tuple[str, ...] = DEFAULT_STRATEGIES) -> SimConfig:
+    """The :class:`SimConfig` the arguments ask for (raises ValidationError listing every bad value);
+    ``default`` are the strategies when ``--strategies`` is not given."""
+    text = args.strategies if args.strategies is not None else ",".join(default)
+    strategies = tuple(s.strip() for s in text.split(",") if s.strip())
     return SimConfig(strategies=strategies, seed=args.seed, pick_reject_rate=args.pick_reject_rate,
                      vendor_failures=not args.no_vendor_failures, walkin=not args.no_walkin, days=args.days,
                      wave_time_limit=args.wave_time_limit)
@@ -73,14 +84,18 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    journal = is_journal_folder(args.scenario)
     try:
-        config = config_from_args(args)
+        default = default_strategies(load_policy(Path(args.scenario) / "policy.toml")) if journal \
+            else DEFAULT_STRATEGIES
+        config = config_from_args(args, default)
+        check_strategies(config.strategies, journal)
     except ValidationError as exc:
         print(f"error: bad simulation settings\n{exc}", file=sys.stderr)
         return 2
     try:
         sc = load_scenario(args.scenario)
-        prep = Prepared(sc, config)
+        prep = prepare(sc, config)
     except ValidationError as exc:
         print(f"error: scenario {args.scenario} is invalid\n{exc}", file=sys.stderr)
         return 2
@@ -93,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
     files = write_report(result, args.out, args.format, customers=lat_lon,
                          title=f"Simulation of {Path(args.scenario).name}")
     days = prep.n_days
+    events = "the recorded events" if journal else f"seed {config.seed}"
     print(f"Replayed {prep.orders.n_orders:,} orders over {days} day{'s' if days != 1 else ''} with "
-          f"{len(config.strategies)} strategies in {elapsed:.1f} s (seed {config.seed})\n")
+          f"{len(config.strategies)} strategies in {elapsed:.1f} s ({events})\n")
     print(format_table(result.kpis, currency_of(result)))
     notes = [n for r in result.results.values() for n in r.notes]
     if notes:

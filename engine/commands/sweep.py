@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the scenario and the grid, run the sweep, write the results; returns the exit code."""
+    from sourcewise.engine.journal import is_journal
     from sourcewise.engine.scenario import load_scenario
+    from sourcewise.engine.simulate.config import check_strategies
     from sourcewise.engine.simulate.sweep import load_grid
     from sourcewise.engine.simulate.sweep import open_client
     from sourcewise.engine.simulate.sweep import run_sweep
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         variants = load_grid(args.grid, sc.policy)
+        # a journal replays its recorded events: no batch windows (engine.simulate.journal)
+        check_strategies([s for v in variants for s in v.config.strategies], is_journal(sc))
     except ValidationError as exc:
         print(f"error: grid {args.grid} is invalid\n{exc}", file=sys.stderr)
         return 2

@@ -6,7 +6,8 @@ strategy, each from the same initial state (a fresh
 each policy would have done. Random draws (walk-in demand, pick rejections,
 vendor failures) depend only on the seed, the day and the order, never on
 the strategy, so strategies are compared on the same events, and a seed
-reproduces a run exactly.
+reproduces a run exactly. A journal folder (``sourcewise journal export``)
+replays a production router's recorded events instead of generating any.
 
 Modules, by job:
 
@@ -14,6 +15,8 @@ Modules, by job:
 * :mod:`~sourcewise.engine.simulate.prepare`: the order stream, stock entries and
   random draws every strategy shares (:class:`Prepared`);
 * :mod:`~sourcewise.engine.simulate.replay`: the day loop (:class:`Replay`) and :func:`simulate`;
+* :mod:`~sourcewise.engine.simulate.journal`: replaying a journal folder's recorded events
+  (:class:`JournalReplay`), ``as_recorded`` and the check of the recorded decisions;
 * :mod:`~sourcewise.engine.simulate.routed`: what a day routed, as arrays;
 * :mod:`~sourcewise.engine.simulate.strategies`: batch waves and dual prices;
 * :mod:`~sourcewise.engine.simulate.events`: walk-in sales, pick rejections, vendor failures;
@@ -35,10 +38,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from sourcewise.engine.simulate.config import AS_RECORDED
 from sourcewise.engine.simulate.config import DEFAULT_STRATEGIES
 from sourcewise.engine.simulate.config import SimConfig
 from sourcewise.engine.simulate.config import StrategySpec
+from sourcewise.engine.simulate.config import check_strategies
 from sourcewise.engine.simulate.config import parse_strategy
+from sourcewise.engine.simulate.journal import JournalPrepared
+from sourcewise.engine.simulate.journal import JournalReplay
+from sourcewise.engine.simulate.journal import default_strategies
+from sourcewise.engine.simulate.journal import prepare
 from sourcewise.engine.simulate.kpis import KPI_COLUMNS
 from sourcewise.engine.simulate.kpis import RECORDED_COLUMNS
 from sourcewise.engine.simulate.kpis import SUM_COLUMNS
@@ -77,7 +86,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "DEFAULT_STRATEGIES", "KPI_COLUMNS", "RECORDED_COLUMNS", "SUM_COLUMNS", "OversellError", "Prepared", "Replay",
-    "SimConfig", "SimulationResult", "StrategyResult", "StrategySpec", "check_invariants", "daily_rows",
-    "kpi_frame", "parse_strategy", "simulate", "take_orders", "total_rows", *_LAZY_HOME,
+    "AS_RECORDED", "DEFAULT_STRATEGIES", "KPI_COLUMNS", "RECORDED_COLUMNS", "SUM_COLUMNS", "JournalPrepared",
+    "JournalReplay", "OversellError", "Prepared", "Replay", "SimConfig", "SimulationResult", "StrategyResult",
+    "StrategySpec", "check_invariants", "check_strategies", "daily_rows", "default_strategies", "kpi_frame",
+    "parse_strategy", "prepare", "simulate", "take_orders", "total_rows", *_LAZY_HOME,
 ]

@@ -13,6 +13,8 @@ from sourcewise.models.policy import STRATEGIES
 KINDS: tuple[str, ...] = ("warehouse", "store", "vendor")
 MINUTES_PER_DAY = 1440
 DEFAULT_STRATEGIES: tuple[str, ...] = ("nearest", "priority", "cost", "dual", "batch15")
+#: The strategy that applies a journal's recorded decisions (see :mod:`sourcewise.engine.simulate.journal`).
+AS_RECORDED = "as_recorded"
 DEFAULT_SLA: tuple[tuple[str, float], ...] = (("standard", 5.0), ("express", 3.0), ("next_day", 1.0))
 
 
@@ -25,7 +27,9 @@ class StrategySpec:
     name : str
         The name given (``cost``, ``dual``, ``batch15``, ...).
     route : str
-        Router strategy used for each order (``cost`` for batch strategies).
+        Router strategy used for each order (``cost`` for batch strategies;
+        empty for ``as_recorded``, which routes each order with the strategy
+        its recorded call used).
     window : int
         Minutes orders are held before their wave is optimized; 0 routes on arrival.
     dual : bool
@@ -39,7 +43,8 @@ class StrategySpec:
 
 
 def parse_strategy(name: str) -> StrategySpec:
-    """Parse a strategy name: a router strategy, or ``batch``/``batchN`` (hold ``N`` minutes, default 15).
+    """Parse a strategy name: a router strategy, ``batch``/``batchN`` (hold ``N`` minutes, default 15),
+    or ``as_recorded`` (a journal's recorded decisions; journal folders only).
 
     Raises
     ------
@@ -50,6 +55,8 @@ def parse_strategy(name: str) -> StrategySpec:
     text = str(name).strip()
     if text in STRATEGIES:
         return StrategySpec(text, text, 0, text == "dual")
+    if text == AS_RECORDED:
+        return StrategySpec(text, "", 0, False)
     if text.startswith("batch"):
         tail = text[len("batch"):] or "15"
         if tail.isdigit() and 1 <= int(tail) <= MINUTES_PER_DAY:
@@ -57,9 +64,34 @@ def parse_strategy(name: str) -> StrategySpec:
         col.add("simulate", None, "strategies", f"batch window must be 1..1440 minutes, got {text!r}")
     else:
         col.add("simulate", None, "strategies",
-                f"unknown strategy {text!r}; use {', '.join(STRATEGIES)}, batch or batchN (minutes)")
+                f"unknown strategy {text!r}; use {', '.join(STRATEGIES)}, batch or batchN (minutes), "
+                f"or {AS_RECORDED} (journal folders)")
     col.raise_if_any()
     raise AssertionError("unreachable")
+
+
+def check_strategies(strategies: tuple[str, ...] | list[str], journal: bool) -> None:
+    """Refuse the strategies a scenario cannot replay, all named in one error.
+
+    ``as_recorded`` applies a journal's recorded decisions, so it needs a
+    journal folder; ``batchN`` holds orders on the minute clock of a
+    generated order stream, which a journal's ledger order does not have.
+
+    Raises
+    ------
+    ValidationError
+    """
+    col = Collector()
+    for s in strategies:
+        spec = parse_strategy(s)
+        if spec.name == AS_RECORDED and not journal:
+            col.add("simulate", None, "strategies", f"{AS_RECORDED} replays a journal's recorded decisions; "
+                    "this scenario has no events table (export one with sourcewise journal export)")
+        if spec.window and journal:
+            col.add("simulate", None, "strategies", f"{spec.name} holds orders in timed waves, which a journal "
+                    "does not replay: its events apply one by one in ledger order; use "
+                    f"{AS_RECORDED}, {', '.join(STRATEGIES)}")
+    col.raise_if_any()
 
 
 @dataclass(frozen=True)
@@ -174,5 +206,5 @@ class SimConfig:
         return dataclasses.replace(self, **changes)
 
 
-__all__ = ["DEFAULT_SLA", "DEFAULT_STRATEGIES", "KINDS", "MINUTES_PER_DAY", "SimConfig", "StrategySpec",
-           "parse_strategy"]
+__all__ = ["AS_RECORDED", "DEFAULT_SLA", "DEFAULT_STRATEGIES", "KINDS", "MINUTES_PER_DAY", "SimConfig", "StrategySpec",
+           "check_strategies", "parse_strategy"]

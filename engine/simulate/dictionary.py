@@ -2,8 +2,8 @@
 
 :func:`dictionary_frame` gives one row per (table, column) for the tables
 the report writes (``kpis.csv``, ``kpis_total.csv``, ``nodes.csv``,
-``node_days.csv``); the report writes it as ``dictionary.csv`` beside them
-and shows it in ``report.html``. ``{cur}`` in a unit stands for the policy's
+``node_days.csv``, and ``as_recorded.csv`` for journal replays); the report
+writes it as ``dictionary.csv`` beside them and shows it in ``report.html``. ``{cur}`` in a unit stands for the policy's
 currency.
 """
 
@@ -25,7 +25,8 @@ PERFECT_ORDER = ("an order whose every unit was routed (status routed), whose on
 
 #: Column -> (unit, meaning); shared by every table that has the column unless :data:`_BY_TABLE` says otherwise.
 COLUMNS: dict[str, tuple[str, str]] = {
-    "strategy": ("", "replayed strategy (cost, priority, nearest, high_stock, dual, batchN)"),
+    "strategy": ("", "replayed strategy (cost, priority, nearest, high_stock, dual, batchN; as_recorded for "
+                     "journals)"),
     "day": ("day", "day of the replay, 0 for the first"),
     "date": ("date", "calendar date of the day (ISO)"),
     "days": ("days", "days the row covers (1 on daily rows, the horizon on totals)"),
@@ -102,6 +103,13 @@ COLUMNS: dict[str, tuple[str, str]] = {
                                  "the domestic cost model)"),
     "orders_out_of_reach": ("orders", "orders whose destination is farther than every node's service radius "
                                       "(flagged)"),
+    "decisions": ("decisions", "journal replays: decisions the recorded history made this day (a routing, each "
+                               "order of a batch, a re-route, a swapped plan); 0 for generated scenarios"),
+    "decisions_as_recorded": ("decisions", "journal replays: recorded decisions this replay made exactly so (same "
+                                           "allocations, shipments, costs, promise and status; the strategy's name "
+                                           "aside)"),
+    "adjust_short_units": ("units", "journal replays: units of recorded stock decreases (adjustments, re-route "
+                                    "corrections) this replay could not take because its open orders held them"),
     "backorder_orders_open": ("orders", "orders with units left unfilled so far (open at the end of the day; the "
                                         "replay does not source backorders later)"),
     "backorder_units_open": ("units", "units left unfilled so far, open at the end of the day"),
@@ -149,6 +157,14 @@ _BY_TABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("node_days.csv", "capacity_orders"): ("parcels/day", "daily order capacity (-1: unlimited)"),
     ("node_days.csv", "capacity_units"): ("units/day", "daily unit capacity (-1: unlimited)"),
     ("kpis_total.csv", "days"): ("days", "days in the horizon"),
+    ("as_recorded.csv", "seq"): ("", "the ledger entry (journal seq) that recorded the decision"),
+    ("as_recorded.csv", "day"): ("day", "business day of the replay the decision was made on, 0 for the first"),
+    ("as_recorded.csv", "date"): ("date", "that business day (ISO)"),
+    ("as_recorded.csv", "kind"): ("", "what made the decision: route, batch (an order of a route_many batch), "
+                                      "reroute or swap (an optimizer re-plan)"),
+    ("as_recorded.csv", "order_id"): ("", "the order"),
+    ("as_recorded.csv", "as_recorded"): ("", "whether this strategy's replay made exactly the recorded decision "
+                                             "(allocations, shipments, costs, promise, status)"),
 }
 
 

@@ -41,6 +41,7 @@ SUM_COLUMNS: tuple[str, ...] = (
     "orders_perfect", "orders_substituted", "processing_days_sum",
     "store_sku_days", "stockout_sku_store_days",
     "orders_foreign", "orders_out_of_reach",
+    "decisions", "decisions_as_recorded", "adjust_short_units",
 )
 
 #: End-of-day levels the replay records; totals take the last day's.
@@ -167,7 +168,8 @@ def kpi_frame(daily: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ints = [c for c in RECORDED_COLUMNS if c not in _FLOATS]
     k[ints] = k[ints].astype(np.int64)
     k["days"] = k["days"].astype(np.int64)
-    return k[["strategy", "day", "date", "days", *KPI_COLUMNS, *RECORDED_COLUMNS]]
+    # one block per dtype: the columns were added one by one, and a fragmented frame slows every later insert
+    return k[["strategy", "day", "date", "days", *KPI_COLUMNS, *RECORDED_COLUMNS]].copy()
 
 
 def daily_rows(kpis: pd.DataFrame) -> pd.DataFrame:

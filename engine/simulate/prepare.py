@@ -202,13 +202,18 @@ class Prepared:
         self.minute = minute[order]
         self.start = start
         self.dates = [start + timedelta(days=d) for d in range(self.n_days)]
+        self._order_figures()
+
+    def _order_figures(self) -> None:
+        """Each day's first order (``day_ptr``) and each order's lines, units and value, from the
+        orders in replay order (:attr:`orders`, :attr:`day`, :attr:`n_days`)."""
         self.day_ptr = np.searchsorted(self.day, np.arange(self.n_days + 1))
         bo = self.orders
         owner = np.repeat(np.arange(bo.n_orders), np.diff(bo.line_ptr))
         self.line_owner = owner
         self.order_units = np.bincount(owner, weights=bo.qty, minlength=bo.n_orders).astype(np.int64)
         # sales value at the SKUs' list prices: what an unfilled unit loses
-        self.order_value = np.bincount(owner, weights=bo.qty * scenario.network.price[bo.sku], minlength=bo.n_orders)
+        self.order_value = np.bincount(owner, weights=bo.qty * self.network.price[bo.sku], minlength=bo.n_orders)
         self.order_lines = np.diff(bo.line_ptr)
 
     # -- lookups

@@ -185,8 +185,12 @@ class Recorder:
 
     def end_of_day(self, d: int, ledger: np.ndarray, s: dict) -> None:
         """End-of-day stock by node kind, store stock-outs and open backorders, from the independent ledger."""
-        prep = self.prep
-        kind = prep.entry_kind
+        self.stock_levels(ledger, s)
+        self.open_backorders(d, s)
+
+    def stock_levels(self, ledger: np.ndarray, s: dict) -> None:
+        """End-of-day stock by node kind and store stock-outs, from the units each entry holds (``ledger``)."""
+        kind = self.prep.entry_kind
         units = np.bincount(kind, weights=ledger, minlength=3)
         value = np.bincount(kind, weights=ledger * self.entry_price, minlength=3)
         for k, name in enumerate(KINDS):
@@ -194,6 +198,10 @@ class Recorder:
             s[f"ending_value_{name}"] = float(value[k])
         s["store_sku_days"] = int(self.store_entries.sum())
         s["stockout_sku_store_days"] = int((ledger[self.store_entries] <= 0).sum())
+
+    def open_backorders(self, d: int, s: dict) -> None:
+        """Backorders open at the end of day ``d``: the unfilled units of the orders of days ``0..d``
+        (:meth:`shipped` must have seen those days)."""
         open_units = self.backorders[: d + 1]
         age = d - np.arange(d + 1)
         s["backorder_units_open"] = int(open_units.sum())

@@ -46,6 +46,7 @@ from sourcewise.engine.scenario import build_router
 from sourcewise.engine.simulate.config import KINDS
 from sourcewise.engine.simulate.config import MINUTES_PER_DAY
 from sourcewise.engine.simulate.config import SimConfig
+from sourcewise.engine.simulate.config import check_strategies
 from sourcewise.engine.simulate.config import parse_strategy
 from sourcewise.engine.simulate.events import Disruptions
 from sourcewise.engine.simulate.events import WalkIns
@@ -60,6 +61,7 @@ from sourcewise.engine.simulate.records import Recorder
 from sourcewise.engine.simulate.records import Shipped
 from sourcewise.engine.simulate.routed import MONEY_COLUMNS
 from sourcewise.engine.simulate.routed import DayBook
+from sourcewise.engine.simulate.routed import RoutedRows
 from sourcewise.engine.simulate.routed import rows_from_decisions
 from sourcewise.engine.simulate.routed import rows_from_result
 from sourcewise.engine.simulate.strategies import BatchWaves
@@ -94,6 +96,10 @@ class StrategyResult:
     allocations : DataFrame, optional
         One record per allocation: ``day, pos, node, sku, qty, value``
         (node and SKU positions in the network).
+    checks : DataFrame, optional
+        Journal replays: one row per decision the history recorded, ``seq,
+        day, date, kind, order_id, as_recorded`` (whether this replay made
+        exactly that decision; see :mod:`~sourcewise.engine.simulate.journal`).
     """
 
     strategy: str
@@ -104,6 +110,7 @@ class StrategyResult:
     node_days: pd.DataFrame | None = None
     orders: pd.DataFrame | None = None
     allocations: pd.DataFrame | None = None
+    checks: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,6 +130,9 @@ class SimulationResult:
         The policy replayed (its ``strategy`` aside); reports read its currency.
     node_days : DataFrame, optional
         :attr:`StrategyResult.node_days` of every strategy, with a ``strategy`` column.
+    journal : bool
+        Whether the scenario was a journal: its recorded events replayed,
+        nothing generated (see :mod:`~sourcewise.engine.simulate.journal`).
     """
 
     kpis: pd.DataFrame
@@ -132,6 +142,13 @@ class SimulationResult:
     scenario_path: str = ""
     policy: Policy | None = None
     node_days: pd.DataFrame | None = None
+    journal: bool = False
+
+    @property
+    def checks(self) -> pd.DataFrame | None:
+        """Journal replays: :attr:`StrategyResult.checks` of every strategy, with a ``strategy`` column."""
+        frames = {k: r.checks for k, r in self.results.items() if r.checks is not None}
+        return _with_strategy(frames) if frames else None
 
     @property
     def totals(self) -> pd.DataFrame:
@@ -187,6 +204,7 @@ class Replay:
         self.prep = prep
         self.cfg = prep.config
         self.spec = parse_strategy(strategy)
+        check_strategies([strategy], journal=False)
         self.policy = policy or prep.scenario.policy
         self.progress = progress or (lambda n: None)
         self.notes: list[str] = []
@@ -227,7 +245,11 @@ class Replay:
         verify = cfg.verify_router if cfg.verify_router is not None else prep.inventory.nnz < 200_000
         rows = [self._day(d, verify) for d in range(prep.n_days)]
         self.stock.verify(self.spec.name, final=True)
-        daily = pd.DataFrame(rows)
+        return self._result(pd.DataFrame(rows), t0)
+
+    def _result(self, daily: pd.DataFrame, t0: float, **extra) -> StrategyResult:
+        """The strategy's result: ``daily`` rows, the per-node totals and the recorder's tables."""
+        prep, net = self.prep, self.prep.network
         kinds = np.array(KINDS, dtype=object)[net.kind]
         cap = np.where(self.limited, net.capacity_orders * prep.n_days, 0)
         nodes = pd.DataFrame({
@@ -238,7 +260,7 @@ class Replay:
         })
         orders, allocations = self.recorder.records()
         return StrategyResult(self.spec.name, daily, nodes, time.perf_counter() - t0, tuple(self.notes),
-                              self.recorder.node_days(), orders, allocations)
+                              self.recorder.node_days(), orders, allocations, **extra)
 
     # -- one day
     def _day(self, d: int, verify: bool) -> dict:
@@ -322,7 +344,6 @@ class Replay:
     def _ship(self, d: int, lo: int, hi: int, day: DayBook) -> None:
         prep, router = self.prep, self.router
         s = day.sums
-        net = prep.network
         if day.replaced:
             # orders routed again after a vendor failure: their bulk rows give way to the new decision
             gone = np.fromiter(day.replaced, np.int64, count=len(day.replaced))
@@ -339,18 +360,36 @@ class Replay:
         if day.watched:
             wpos = np.fromiter(day.watched.keys(), np.int64, count=len(day.watched))
             day.rows.append(rows_from_decisions(prep, wpos, list(day.watched.values())))
+        shipped = self._book(d, lo, hi, day.rows, day.rerouted, s)
+        # the ledger: shipped units leave their entries; no entry may go below zero
+        s["oversell"] = self.stock.ship(*shipped)
+        if s["oversell"]:
+            raise OversellError(f"{self.spec.name}, day {d}: {s['oversell']} inventory entries shipped more "
+                                f"units than they held (worst {int(self.stock.ledger.min())})")
+
+    def _book(self, d: int, lo: int, hi: int, rows: list[RoutedRows], rerouted: set[int],
+              s: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The figures of the orders at positions ``lo..hi`` (day ``d``) from what they were decided.
+
+        ``rows`` hold every one of those orders once, ``rerouted`` the positions
+        re-sourced after a failure. The day's sums ``s``, the per-node totals
+        and the recorder get the figures; returns the inventory entries and
+        units of the allocations (entries -1 where none is stored).
+        """
+        prep = self.prep
+        net = prep.network
         s["orders"] = hi - lo
         s["units_ordered"] = int(prep.order_units[lo:hi].sum())
-        if not day.rows:
+        if not rows:
             self._capacity_sums(s, np.zeros(net.n_nodes, np.int64))
             i0, f0 = np.zeros(0, np.int64), np.zeros(0)
             self.recorder.shipped(d, lo, hi, Shipped(i0, i0, i0, i0, i0, np.zeros((len(MONEY_COLUMNS), 0)), f0,
                                                      f0 > 0, f0 > 0, f0, i0, i0, i0, i0), s,
                                   self.cfg.reroute_delay_days)
-            return
+            return i0, i0
 
         def cat(field: str) -> np.ndarray:
-            return np.concatenate([getattr(r, field) for r in day.rows])
+            return np.concatenate([getattr(r, field) for r in rows])
 
         pos = cat("pos")
         if len(pos) != hi - lo or len(np.unique(pos)) != hi - lo:
@@ -363,13 +402,13 @@ class Replay:
         s["orders_partial"] = int((st == 1).sum())
         s["orders_unroutable"] = int((st == 2).sum())
         s["units_unfilled"] = int(cat("unfilled").sum())
-        money = np.concatenate([r.money for r in day.rows], axis=1)
+        money = np.concatenate([r.money for r in rows], axis=1)
         for i, c in enumerate(MONEY_COLUMNS):
             s[c] = float(money[i].sum())
         ships = cat("shipments")
         s["shipments"] = int(ships.sum())
         s["split_orders"] = int((ships > 1).sum())
-        late = np.isin(pos, np.fromiter(day.rerouted, np.int64, count=len(day.rerouted)))
+        late = np.isin(pos, np.fromiter(rerouted, np.int64, count=len(rerouted)))
         promised = cat("promised") + late * self.cfg.reroute_delay_days
         s["promised_days_sum"] = float(promised[shipped].sum())
         on_time = shipped & (promised <= self.sla[pos] + 1e-9)
@@ -385,11 +424,7 @@ class Replay:
         self.recorder.shipped(d, lo, hi, Shipped(pos, st, cat("units"), cat("unfilled"), ships, money, promised,
                                                  on_time, late, self.sla[pos], a_pos, node, cat("a_sku"), qty),
                               s, self.cfg.reroute_delay_days)
-        # the ledger: shipped units leave their entries; no entry may go below zero
-        s["oversell"] = self.stock.ship(ent, qty)
-        if s["oversell"]:
-            raise OversellError(f"{self.spec.name}, day {d}: {s['oversell']} inventory entries shipped more "
-                                f"units than they held (worst {int(self.stock.ledger.min())})")
+        return ent, qty
 
     def _capacity_sums(self, s: dict, parcels: np.ndarray) -> None:
         net = self.prep.network
@@ -404,6 +439,10 @@ def simulate(scenario: Scenario, config: SimConfig | None = None, *, policy: Pol
              prepared: Prepared | None = None) -> SimulationResult:
     """Replay ``scenario`` once per strategy, each from the same initial state.
 
+    A journal folder (one with an ``events`` table, from ``sourcewise journal
+    export``) replays its recorded events instead of generating any; see
+    :mod:`~sourcewise.engine.simulate.journal`.
+
     Parameters
     ----------
     scenario : Scenario
@@ -417,7 +456,8 @@ def simulate(scenario: Scenario, config: SimConfig | None = None, *, policy: Pol
         Called with the number of orders replayed since the last call
         (summed over strategies: ``n_orders * len(strategies)`` in all).
     prepared : Prepared, optional
-        Reuse the preparation of an earlier call with the same scenario and config.
+        Reuse the preparation of an earlier call with the same scenario and config
+        (:func:`~sourcewise.engine.simulate.journal.prepare` makes the right one).
 
     Returns
     -------
@@ -426,21 +466,29 @@ def simulate(scenario: Scenario, config: SimConfig | None = None, *, policy: Pol
     Raises
     ------
     ValidationError
-        For a bad configuration or bad optional tables, before anything runs.
+        For a bad configuration, bad optional tables or a strategy the
+        scenario cannot replay (``as_recorded`` without a journal, ``batchN``
+        on one), before anything runs.
     OversellError
         If any inventory entry ships more units than it held (a bug; the
         invariant is checked every day).
     """
+    from sourcewise.engine.simulate.journal import JournalPrepared
+    from sourcewise.engine.simulate.journal import JournalReplay
+    from sourcewise.engine.simulate.journal import prepare
+
     config = config or SimConfig()
-    prep = prepared or Prepared(scenario, config)
-    results: dict[str, StrategyResult] = {}
-    for name in config.strategies:
-        results[name] = Replay(prep, name, policy, progress).run()
+    prep = prepared or prepare(scenario, config)
+    journal = isinstance(prep, JournalPrepared)
+    check_strategies(config.strategies, journal)
+    make = JournalReplay if journal else Replay
+    replays = [make(prep, name, policy, progress) for name in config.strategies]
+    results: dict[str, StrategyResult] = {name: r.run() for name, r in zip(config.strategies, replays, strict=True)}
     kpis = kpi_frame({k: r.daily for k, r in results.items()})
     nodes = _with_strategy({k: r.nodes for k, r in results.items()})
     node_days = _with_strategy({k: r.node_days for k, r in results.items()})
     path = str(scenario.path) if scenario.path is not None else ""
-    return SimulationResult(kpis, nodes, results, config, path, policy or scenario.policy, node_days)
+    return SimulationResult(kpis, nodes, results, config, path, policy or scenario.policy, node_days, journal)
 
 
 def _with_strategy(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

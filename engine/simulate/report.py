@@ -7,6 +7,8 @@
   see :func:`sourcewise.engine.simulate.kpis.kpi_frame`);
 * ``nodes.csv``: units, parcels and utilization per strategy × node over the
   horizon; ``node_days.csv``: the same per day, against daily capacity;
+* ``as_recorded.csv`` (journal replays only): per strategy, every decision the
+  recorded history made and whether the replay made it exactly so;
 * ``dictionary.csv``: unit and meaning of every column of those tables;
 * ``summary.md``: the strategies side by side, the run's settings and notes;
 * the charts (:mod:`~sourcewise.engine.simulate.charts`): ``cost_per_order.png``,
@@ -59,6 +61,17 @@ def _of(part: str, whole: str) -> Cell:
             return "-"
         return f"{r[part] / r[whole]:.1%} of {r[whole]:,.0f}"
     return cell
+
+
+def _count_of(part: str, whole: str) -> Cell:
+    """``"1,204 of 1,210"``: a count out of another."""
+    def cell(r: pd.Series) -> str:
+        return f"{r[part]:,.0f} of {r[whole]:,.0f}"
+    return cell
+
+
+#: The side-by-side row of a journal replay's check (shown only when the history recorded decisions).
+AS_RECORDED_ROW = ("recorded decisions made as recorded", _count_of("decisions_as_recorded", "decisions"), "")
 
 
 def summary_rows(currency: str = "USD") -> tuple[tuple[str, str | Cell, str], ...]:
@@ -128,8 +141,11 @@ REPORT_FILES: tuple[str, ...] = ("kpis.csv", "kpis_total.csv", "nodes.csv", "nod
 def comparison_table(kpis: pd.DataFrame, rows: Sequence[tuple[str, str | Cell, str]] | None = None,
                      currency: str = "USD") -> pd.DataFrame:
     """The strategies' totals side by side: one row per metric, one column per strategy (formatted text)."""
-    rows = summary_rows(currency) if rows is None else rows
     totals = kpis[kpis["date"] == "total"].set_index("strategy")
+    if rows is None:
+        rows = summary_rows(currency)
+        if "decisions" in totals.columns and totals["decisions"].sum() > 0:
+            rows = (AS_RECORDED_ROW, *rows)  # a journal replay: its check comes first
     out = {name: [col(totals.loc[name]) if callable(col) else _fmt(totals.at[name, col], spec)
                   for _, col, spec in rows] for name in totals.index}
     return pd.DataFrame(out, index=[label for label, _, _ in rows])
@@ -182,9 +198,30 @@ def definitions(result: SimulationResult) -> list[str]:
     ]
 
 
+#: What a journal replay generates, in the words of the summary and the run table.
+JOURNAL_EVENTS = ("the recorded history (a journal): its events replayed in ledger order; no walk-in sales, pick "
+                  "rejections, vendor failures or replenishment generated")
+
+
+def _settings(result: SimulationResult) -> str:
+    """The replay's events in one line: the recorded history, or the generated events' settings."""
+    cfg = result.config
+    if result.journal:
+        return f"events: {JOURNAL_EVENTS}"
+    return (f"seed: {cfg.seed}; store pick rejections: {cfg.pick_reject_rate:.1%} of orders shipped from a store; "
+            f"vendor failures: {'1 - reliability per shipment' if cfg.vendor_failures else 'off'}; "
+            f"walk-in sales: {'on' if cfg.walkin else 'off'}")
+
+
+def report_files(result: SimulationResult) -> tuple[str, ...]:
+    """The files :func:`write_report` writes for ``result`` (a journal replay adds ``as_recorded.csv``)."""
+    if result.checks is None:
+        return REPORT_FILES
+    return (*REPORT_FILES[:5], "as_recorded.csv", *REPORT_FILES[5:])
+
+
 def summary_markdown(result: SimulationResult, title: str = "Simulation summary") -> str:
     """``summary.md``: settings, the side-by-side table, definitions, invariants and notes."""
-    cfg = result.config
     kpis = result.kpis
     days = kpis[kpis["date"] != "total"]["date"].unique()
     problems = check_invariants(kpis)
@@ -193,9 +230,7 @@ def summary_markdown(result: SimulationResult, title: str = "Simulation summary"
         f"# {title}", "",
         f"- scenario: `{result.scenario_path or '(in memory)'}`",
         f"- days: {len(days)} ({days[0]} to {days[-1]})" if len(days) else "- days: 0",
-        f"- seed: {cfg.seed}; store pick rejections: {cfg.pick_reject_rate:.1%} of orders shipped from a store; "
-        f"vendor failures: {'1 - reliability per shipment' if cfg.vendor_failures else 'off'}; "
-        f"walk-in sales: {'on' if cfg.walkin else 'off'}; money in {currency}",
+        f"- {_settings(result)}; money in {currency}",
         "", "## Strategies side by side (whole horizon)", "",
         _markdown_table(comparison_table(kpis, currency=currency)), "",
         *[f"- {d}" for d in definitions(result)], "",
@@ -207,7 +242,7 @@ def summary_markdown(result: SimulationResult, title: str = "Simulation summary"
     ]
     for name, r in result.results.items():
         lines.append(f"- `{name}`: {r.seconds:.1f} s" + "".join(f"; {n}" for n in r.notes))
-    lines += ["", "Files: " + ", ".join(f"`{f}`" for f in REPORT_FILES), ""]
+    lines += ["", "Files: " + ", ".join(f"`{f}`" for f in report_files(result)), ""]
     return "\n".join(lines)
 
 
@@ -317,13 +352,18 @@ def run_metadata(result: SimulationResult) -> pd.DataFrame:
         ("written", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
         ("scenario", result.scenario_path or "(in memory)"),
         ("strategies", ", ".join(cfg.strategies)),
-        ("seed", cfg.seed),
         ("days", f"{len(days)} ({days[0]} to {days[-1]})" if len(days) else "0"),
-        ("store pick rejections", f"{cfg.pick_reject_rate:.1%} of orders shipped from a store"),
-        ("vendor failures", "1 - reliability per shipment" if cfg.vendor_failures else "off"),
-        ("walk-in sales", "on" if cfg.walkin else "off"),
-        ("currency", currency_of(result)),
     ]
+    if result.journal:
+        rows.append(("events", JOURNAL_EVENTS))
+    else:
+        rows += [
+            ("seed", cfg.seed),
+            ("store pick rejections", f"{cfg.pick_reject_rate:.1%} of orders shipped from a store"),
+            ("vendor failures", "1 - reliability per shipment" if cfg.vendor_failures else "off"),
+            ("walk-in sales", "on" if cfg.walkin else "off"),
+        ]
+    rows.append(("currency", currency_of(result)))
     return pd.DataFrame({"value": [str(v) for _, v in rows]}, index=[k for k, _ in rows])
 
 
@@ -374,7 +414,7 @@ def report_html(result: SimulationResult, charts_png: dict[str, tuple[bytes, str
         ("invariants", "Invariants", inv),
         ("run", "Run", table_html(run_metadata(result), css="text") + f"<ul>{notes}</ul>"
          + "<h3>Policy</h3><pre>" + html.escape(_policy_text(result.policy)) + "</pre>"
-         + "<p>Files beside this page: " + ", ".join(f"<code>{html.escape(f)}</code>" for f in REPORT_FILES)
+         + "<p>Files beside this page: " + ", ".join(f"<code>{html.escape(f)}</code>" for f in report_files(result))
          + "</p>"),
     ]
     return html_page(title, sections)
@@ -387,6 +427,8 @@ def report_tables(result: SimulationResult) -> dict[str, pd.DataFrame]:
            "nodes.csv": result.nodes}
     if result.node_days is not None:
         out["node_days.csv"] = result.node_days
+    if result.checks is not None:
+        out["as_recorded.csv"] = result.checks
     return out
 
 
@@ -431,8 +473,8 @@ def write_report(result: SimulationResult, out: str | Path, fmt: str = "csv", *,
     return written
 
 
-__all__ = ["CHART_FILES", "REPORT_FILES", "SUMMARY_ROWS", "comparison_table", "currency_of", "definitions",
-           "dictionary_html", "figure_html", "figures", "format_table", "html_page", "png_bytes", "report_html", "report_tables",
+__all__ = ["AS_RECORDED_ROW", "CHART_FILES", "JOURNAL_EVENTS", "REPORT_FILES", "SUMMARY_ROWS", "comparison_table", "currency_of", "definitions",
+           "dictionary_html", "figure_html", "figures", "format_table", "html_page", "png_bytes", "report_files", "report_html", "report_tables",
            "run_metadata", "summary_markdown", "summary_rows", "table_html", "write_report"]
 
 

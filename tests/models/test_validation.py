@@ -113,6 +113,21 @@ def test_policy_currency_defaults_to_usd_and_must_be_an_iso_code():
         assert [p.field for p in err.value.problems] == ["currency"]
 
 
+def test_policy_written_as_toml_reads_back_equal(tmp_path):
+    from sourcewise.models.policy import Tier
+    from sourcewise.models.policy import dump_policy
+    from sourcewise.models.policy import load_policy
+
+    policy = Policy(strategy="nearest", split_penalty=0.1 + 0.2, currency="EUR",
+                    tiers=(Tier("east", ("warehouse",), regions=("east",), max_distance_km=812.25),
+                           Tier("rest", ("store", "vendor"), channels=("web", "app"))))
+    path = tmp_path / "policy.toml"
+    path.write_text(dump_policy(policy))
+    assert load_policy(path) == policy
+    path.write_text(dump_policy(Policy()))
+    assert load_policy(path) == Policy()
+
+
 def test_models_are_immutable():
     n = Node("A", "store", 1, 1)
     with pytest.raises(AttributeError):
