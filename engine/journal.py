@@ -290,9 +290,12 @@ class _Export:
             self.arrivals += 1
         elif kind == "batch":
             self._batch(base, body.batch)
-        elif kind in ("release", "commit"):
-            self.events.add(**base, order_id=oid)
+        elif kind in ("release", "commit", "expire"):
+            # an expired hold gives its stock back as a release does (its reason says it expired)
+            self.events.add(**{**base, "kind": "release" if kind == "expire" else kind}, order_id=oid)
             self.open.pop(oid, None)
+        elif kind in ("confirm", "extend"):
+            pass  # a hold confirmed or extended: no stock moves (its end is a release, expire or commit)
         elif kind == "commit_many":
             self.events.extend(len(body.order_ids), **base, order_id=body.order_ids)
             for x in body.order_ids:

@@ -443,3 +443,40 @@ def test_commands_that_would_ignore_the_events_refuse_a_journal(history, tmp_pat
                      "--workers", "1"]) == 2
     assert "batch30" in capsys.readouterr().err
     assert not any((tmp_path / x).exists() for x in ("r", "o", "s"))
+
+
+def test_a_shared_ledger_with_holds_exports_and_replays_as_recorded(sample, tmp_path):
+    """A PostgreSQL ledger written by two routers, with holds that expire, are confirmed or extended: an
+    expired hold replays as the release it was, and the recorded strategy makes every recorded decision."""
+    from sourcewise.engine.clock import ManualClock
+    from tests.pg import fresh_database
+
+    url = fresh_database()
+    orders = orders_from_batch(sample.network, sample.orders)
+    clock = ManualClock()
+    with build_router(sample, business_day=DAY, store=url, clock=clock) as a:
+        with Router.recover(url, clock=clock) as b:
+            for i, o in enumerate(orders[:40]):
+                (a if i % 2 else b).route(o)
+            for o in orders[40:50]:
+                a.hold(o, 600)
+            b.confirm(orders[40].order_id)
+            a.extend(orders[41].order_id, 3600)
+            b.commit(orders[40].order_id)
+            clock.advance(601)
+            a.expire_holds()
+            b.expire_holds()  # nothing left for the second process: the first one's turn came first
+            for o in orders[50:60]:
+                b.route(o)
+            expired = [o.order_id for o in orders[42:50]]
+            assert all(not a.is_open(x) for x in expired) and a.is_open(orders[41].order_id)
+    _export(url, tmp_path / "journal")
+    sc = load_scenario(tmp_path / "journal")
+    events = sc.tables["events"]
+    released = set(events.loc[events["kind"] == "release", "order_id"])
+    assert released == set(expired)
+    assert set(events.loc[events["why"].str.startswith("hold expired"), "order_id"]) == set(expired)
+    res = simulate(sc, SimConfig(strategies=("as_recorded", "cost")))
+    for strategy in ("as_recorded", "cost"):
+        t = res.totals.loc[strategy]
+        assert t["decisions"] == t["decisions_as_recorded"] == 60
