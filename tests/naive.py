@@ -178,6 +178,25 @@ def gather_eligible(net, n, lat, lon, p, cap_orders, cap_units, cutoff, pdays, b
     return not (p[K.P_MAX_DAYS] >= 0 and p[K.P_LATE_MODE] == 0 and lead > p[K.P_MAX_DAYS])
 
 
+def nearby_holders(net, inv_atp: dict, lat, lon, nodes, max_miles, hour, skus, qty, cap_orders, cap_units, cutoff):
+    """(node, units, miles) of each of ``nodes`` that could hand over every SKU's units whole today, in
+    the order of ``nodes``: an order slot, unit capacity for the total, within its distance, before its
+    cutoff (``hour >= 0``), and ATP of at least the units of each SKU; units is the least ATP, capped."""
+    out = []
+    for n, limit in zip(nodes, max_miles, strict=True):
+        if cap_orders[n] < 1 or cap_units[n] < sum(qty):
+            continue
+        if hour >= 0 and hour >= cutoff[n]:
+            continue
+        miles = haversine_miles(net.lat[n], net.lon[n], lat, lon)
+        if miles > limit:
+            continue
+        atp = [inv_atp.get((int(n), int(s)), 0) for s in skus]
+        if all(a >= q for a, q in zip(atp, qty, strict=True)):
+            out.append((int(n), min([*atp, int(cap_units[n])]), miles))
+    return out
+
+
 def entry_position(inv, s, n):
     """Position of node ``n`` in SKU ``s``'s entries, or -1."""
     lo, hi = inv.sku_ptr[s], inv.sku_ptr[s + 1]

@@ -17,6 +17,7 @@ from sourcewise.engine._kernels.cost import parcel_cost
 from sourcewise.engine._kernels.cost import unit_cost_at
 from sourcewise.engine._kernels.cost import weight_cost
 from sourcewise.engine._kernels.geometry import arc_miles
+from sourcewise.engine._kernels.geometry import unit_vector
 from sourcewise.engine._kernels.layout import DUAL
 from sourcewise.engine._kernels.layout import LATE_EXCLUDE
 from sourcewise.engine._kernels.layout import NF_CUTOFF
@@ -29,6 +30,8 @@ from sourcewise.engine._kernels.layout import P_LATE_MODE
 from sourcewise.engine._kernels.layout import P_MAX_DAYS
 from sourcewise.engine._kernels.layout import P_MAX_MILES
 from sourcewise.engine._kernels.layout import P_REQUIRE_CUTOFF
+from sourcewise.engine._kernels.layout import books_of
+from sourcewise.engine._kernels.layout import float_matrix
 
 
 @njit(cache=True, inline="always")
@@ -390,6 +393,81 @@ def entry_atp(sku_ptr, ent_node, on_hand, safety, reserved, s, n):
         return 0
     a = on_hand[e] - safety[e] - reserved[e]
     return a if a > 0 else 0
+
+
+@njit(cache=True)
+def nearby_holders(lat, lon, nodes, max_miles, hour, g_sku, g_qty, sku_ptr, ent_node, ibuf, fbuf,
+                   out_node, out_units, out_miles):
+    """Of the ``nodes`` near a point, those that could hand over every group whole today.
+
+    Node ``nodes[i]`` qualifies when it has an order slot left today and unit
+    capacity for all the units, lies at most ``max_miles[i]`` away, is
+    before its cutoff at ``hour`` (when ``hour >= 0``), and holds ATP of at
+    least ``g_qty[g]`` (every ``g_qty`` at least 1) for every group: the
+    same rules, applied to one node and the whole order, as :func:`gather`
+    applies to a candidate.
+
+    Parameters
+    ----------
+    lat, lon : float
+        The point (a shopper's address).
+    nodes : ndarray of int64, shape (M,)
+        The nodes to look at.
+    max_miles : ndarray of float64, shape (M,)
+        The farthest each may be.
+    hour : float
+        The hour of the day the order is placed; negative: no cutoff applies.
+    g_sku, g_qty
+        The groups (shared arguments).
+    sku_ptr, ent_node, ibuf, fbuf
+        The inventory CSR and the router's packed state
+        (:func:`~sourcewise.engine._kernels.layout.pack_ints`, ``pack_floats``), read only.
+    out_node, out_units : ndarray of int64, shape (M,)
+        Written: each qualifying node, and the least over the groups of its
+        ATP capped by its unit capacity left today.
+    out_miles : ndarray of float64, shape (M,)
+        Written: its great-circle miles (:func:`~sourcewise.engine._kernels.geometry.arc_miles`).
+
+    Returns
+    -------
+    int
+        How many rows were written, in the order of ``nodes``.
+    """
+    dest = unit_vector(lat, lon)
+    on_hand, safety, reserved, cap_orders, cap_units, _ = books_of(ibuf)
+    nodef = float_matrix(ibuf, fbuf, 0)
+    total = 0
+    for g in range(g_qty.shape[0]):
+        total += g_qty[g]
+    k = 0
+    for i in range(nodes.shape[0]):
+        n = nodes[i]
+        if cap_orders[n] <= 0 or cap_units[n] < total:
+            continue
+        if hour >= 0 and hour >= nodef[n, NF_CUTOFF]:
+            continue
+        d = arc_miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+        if d > max_miles[i]:
+            continue
+        units = cap_units[n]
+        ok = True
+        for g in range(g_sku.shape[0]):
+            e = entry_position(sku_ptr, ent_node, g_sku[g], n)
+            if e < 0:
+                ok = False
+                break
+            a = on_hand[e] - safety[e] - reserved[e]
+            if a < g_qty[g]:
+                ok = False
+                break
+            if a < units:
+                units = a
+        if ok:
+            out_node[k] = n
+            out_units[k] = units
+            out_miles[k] = d
+            k += 1
+    return k
 
 
 @njit(cache=True)
