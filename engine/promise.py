@@ -59,12 +59,12 @@ class Promising:
     """Promises and store availability of :class:`~sourcewise.engine.router.Router` (a mixin: the
     router's attributes are its state, and it changes none of them)."""
 
-    # per channel (None: a channel no tier names), the nodes a same-day parcel may come from and
-    # how far each may be; built on first use (tiers and policy never change)
-    _same_day_nodes: dict | None = None
-    # the nodes that offer pickup, and scratch rows for nearby_holders
-    _pickup_nodes: np.ndarray | None = None
-    _holder_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    # per channel (None: a channel no tier names), the candidate matrix of nearby_holders and its
+    # reach; built on first use (tiers and policy never change)
+    _candidate_cache: dict | None = None
+    _named_channels: frozenset = frozenset()
+    # scratch rows for nearby_holders, written under the lock
+    _holder_rows: tuple[np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ public
     def promise(self, order: Order, strategy: str | None = None, *, ask_vendors: bool = True) -> Promise:
@@ -201,17 +201,16 @@ class Promising:
         if placed_at is not None and not isinstance(placed_at, datetime):
             col.add("availability", None, "placed_at", f"must be a datetime, got {placed_at!r}")
         col.raise_if_any()
-        nodes = self._pickup_candidates()
-        g = np.array([s], np.int64)
-        one = np.ones(1, np.int64)
+        net = self.network
+        nodes = np.flatnonzero(net.pickup)
+        cand, reach = candidate_matrix(net, nodes, np.full(len(nodes), radius / K.MILE_KM), np.full(len(nodes), -1.0))
+        g = np.array([s, 1], np.int64)
         with self._lock:
             start = placed_at.date() if placed_at is not None else self.business_day
-            rows = self._holders(float(lat), float(lon), nodes, np.full(len(nodes), radius / K.MILE_KM), -1.0,
-                                 g, one, int(count))
-        pdays = self.network.processing_days
-        return tuple([StoreStock(self._node_ids[n], miles * K.MILE_KM, units, float(pdays[n]),
-                                 _after(start, float(pdays[n])))
-                      for n, units, miles in rows])
+            rows = self._holders(float(lat), float(lon), reach, -1.0, g, cand)
+        return tuple([StoreStock(node_id, km, units, days, ready)
+                      for (node_id, km, days, ready), units in
+                      ((self._place(n, miles, start), units) for n, units, _, miles in rows[:count])])
 
     # ------------------------------------------------------------------ the decision
     def _standing(self, order: Order) -> Decision | None:
@@ -286,77 +285,96 @@ class Promising:
     # ------------------------------------------------------------------ the options
     def _options(self, order: Order, sku_idx: list[int], ship: Decision, existing: bool) -> Promise:
         """The promise around ``ship``: pickup and same-day options (under the lock)."""
-        g_sku, g_qty, _ = group_lines(sku_idx, [line.qty for line in order.lines])
+        qtys = [line.qty for line in order.lines]
+        if len(set(sku_idx)) == len(sku_idx):
+            g = np.array(sku_idx + qtys, np.int64)
+        else:
+            g_sku, g_qty, _ = group_lines(sku_idx, qtys)
+            g = np.concatenate((g_sku, g_qty))
         placed = order.placed_at
         start = placed.date() if placed is not None else self.business_day
         hour = placed.hour + placed.minute / 60.0 if placed is not None else 0.0
-        lat, lon = float(order.lat), float(order.lon)
-        methods = self.policy.methods
-        pdays = self.network.processing_days
-        node_ids = self._node_ids
-        pickup = ()
-        if methods.pickup_options:
-            nodes = self._pickup_candidates()
-            radius = np.full(len(nodes), methods.pickup_radius_km / K.MILE_KM)
-            pickup = tuple([PickupOption(node_ids[n], miles * K.MILE_KM, float(pdays[n]), _after(start, float(pdays[n])))
-                            for n, _, miles in self._holders(lat, lon, nodes, radius, -1.0, g_sku, g_qty,
-                                                             methods.pickup_options)])
+        cand, reach = self._candidates(order.channel)
+        pickup = []
         same_day = None
-        nodes, radius = self._same_day_candidates(order.channel)
-        nearest = self._holders(lat, lon, nodes, radius, hour, g_sku, g_qty, 1)
-        if nearest:
-            n, _, miles = nearest[0]
-            same_day = SameDayOption(node_ids[n], miles * K.MILE_KM, float(pdays[n]), _after(start, float(pdays[n])))
-        return Promise(order.order_id, ship, pickup, same_day, existing)
+        limit = self.policy.methods.pickup_options
+        for n, _, flags, miles in self._holders(float(order.lat), float(order.lon), reach, hour, g, cand):
+            if flags & 1 and len(pickup) < limit:
+                pickup.append(PickupOption(*self._place(n, miles, start)))
+            if flags & 2 and same_day is None:
+                same_day = SameDayOption(*self._place(n, miles, start))
+        return Promise(order.order_id, ship, tuple(pickup), same_day, existing)
 
-    def _holders(self, lat: float, lon: float, nodes: np.ndarray, max_miles: np.ndarray, hour: float,
-                 g_sku: np.ndarray, g_qty: np.ndarray, limit: int) -> list[tuple[int, int, float]]:
-        """(node, units, miles) of the ``nodes`` that could hand over every group whole today,
-        nearest first (ties: the order of ``nodes``), at most ``limit``. Under the lock."""
-        if not len(nodes) or limit <= 0:
+    def _place(self, n: int, miles: float, start: date) -> tuple[str, float, float, date]:
+        """Node id, distance (km), processing days and the date they end for node ``n``."""
+        days = float(self.network.processing_days[n])
+        return self._node_ids[n], miles * K.MILE_KM, days, _after(start, days)
+
+    def _holders(self, lat: float, lon: float, reach: float, hour: float, g: np.ndarray,
+                 cand: np.ndarray) -> list[tuple[int, int, int, float]]:
+        """(node, units, flags, miles) of the candidates that could hand over every group whole today
+        (:func:`~sourcewise.engine._kernels.nearby_holders`), nearest first, ties by node. Under the lock."""
+        if not len(cand) or reach < 0:
             return []
         rows = self._holder_rows
-        if rows is None or len(rows[0]) < len(nodes):
-            n = self.network.n_nodes
-            rows = self._holder_rows = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n))
-        out_node, out_units, out_miles = rows
-        k = K.nearby_holders(lat, lon, nodes, max_miles, hour, g_sku, g_qty, self._inv.sku_ptr, self._inv.node,
-                             self._ibuf, self._fbuf, out_node, out_units, out_miles)
+        if rows is None:
+            rows = self._holder_rows = (np.empty((self.network.n_nodes, 3), np.int64), np.empty(self.network.n_nodes))
+        k = K.nearby_holders(lat, lon, reach, hour, g, cand, self._inv.sku_ptr, self._inv.node, self._ibuf,
+                             self._fbuf, rows[0], rows[1])
         if k == 0:
             return []
-        found = list(zip(out_node[:k].tolist(), out_units[:k].tolist(), out_miles[:k].tolist(), strict=True))
+        found = [(n, units, flags, miles) for (n, units, flags), miles
+                 in zip(rows[0][:k].tolist(), rows[1][:k].tolist(), strict=True)]
         if k > 1:
-            found.sort(key=lambda row: row[2])  # stable: equal distances keep the order of ``nodes``
-        return found[:limit]
+            found.sort(key=lambda row: (row[3], row[0]))
+        return found
 
-    def _pickup_candidates(self) -> np.ndarray:
-        """The nodes that offer pickup (enabled, ``pickup``), as route accepts a pickup store."""
-        nodes = self._pickup_nodes
-        if nodes is None:
-            nodes = self._pickup_nodes = np.flatnonzero(self.network.pickup).astype(np.int64)
-        return nodes
+    def _candidates(self, channel: str) -> tuple[np.ndarray, float]:
+        """The candidate matrix of :func:`~sourcewise.engine._kernels.nearby_holders` for an order of
+        ``channel``, and the farthest any candidate may be (miles).
 
-    def _same_day_candidates(self, channel: str) -> tuple[np.ndarray, np.ndarray]:
-        """The nodes a same-day line of ``channel`` may be sourced from, and the farthest each may be
-        (miles): as route's same-day pass sees them, tier by tier (the nearest tier limit wins within a
-        tier, the loosest across tiers)."""
-        cache = self._same_day_nodes
-        if cache is None:
-            cache = self._same_day_nodes = {}
+        Pickup: the nodes route accepts as a pickup store (enabled, ``pickup``), within
+        ``methods.pickup_radius_km``. Same-day: the nodes route's same-day pass may source from, tier
+        by tier (a tier for the channel, with nodes), within ``methods.same_day_radius_km`` and the
+        tier's distance (the loosest over the node's tiers). Built once per channel: the policy and the
+        tiers never change, and channels no tier names share one entry.
+        """
+        cache = self._candidate_cache
         tiers = self.policy.tiers
-        key = channel if any(channel in t.channels for t in tiers) else None
+        if cache is None:
+            cache = self._candidate_cache = {}
+            # channels no tier names all see the same tiers: one entry (None) for them
+            self._named_channels = frozenset(c for t in tiers for c in t.channels)
+        key = channel if channel in self._named_channels else None
         hit = cache.get(key)
         if hit is None:
-            radius = self.policy.methods.same_day_radius_km / K.MILE_KM
-            reach = np.full(self.network.n_nodes, -np.inf)
+            net, methods = self.network, self.policy.methods
+            pick = np.full(net.n_nodes, -1.0)
+            if methods.pickup_options:
+                pick[net.pickup] = methods.pickup_radius_km / K.MILE_KM
+            radius = methods.same_day_radius_km / K.MILE_KM
+            same = np.full(net.n_nodes, -1.0)
             for t, tier in enumerate(tiers):
                 if (tier.channels and key not in tier.channels) or not self._tier_nonempty[t]:
                     continue
                 m = self._tier_masks[t]
-                reach[m] = np.maximum(reach[m], min(self._tier_miles[t], radius))
-            nodes = np.flatnonzero(reach >= 0).astype(np.int64)
-            hit = cache[key] = (nodes, np.ascontiguousarray(reach[nodes]))
+                same[m] = np.maximum(same[m], min(self._tier_miles[t], radius))
+            nodes = np.flatnonzero((pick >= 0) | (same >= 0))
+            hit = cache[key] = candidate_matrix(net, nodes, pick[nodes], same[nodes])
         return hit
+
+
+def candidate_matrix(network, nodes: np.ndarray, pickup_miles: np.ndarray,
+                     same_day_miles: np.ndarray) -> tuple[np.ndarray, float]:
+    """The ``cand`` matrix of :func:`~sourcewise.engine._kernels.nearby_holders` (per node ``z, x, y``,
+    node, pickup and same-day limits; rows ascending by ``z``) and its ``reach``, the largest limit in it
+    (-1 when it has no rows)."""
+    xyz = network.xyz[nodes]
+    order = np.argsort(xyz[:, 2], kind="stable")
+    cand = np.column_stack([xyz[:, 2], xyz[:, 0], xyz[:, 1], nodes.astype(np.float64), pickup_miles,
+                            same_day_miles])[order]
+    reach = float(max(pickup_miles.max(), same_day_miles.max())) if len(nodes) else -1.0
+    return np.ascontiguousarray(cand, dtype=np.float64), reach
 
 
 def _after(start: date, days: float) -> date:

@@ -178,22 +178,21 @@ def gather_eligible(net, n, lat, lon, p, cap_orders, cap_units, cutoff, pdays, b
     return not (p[K.P_MAX_DAYS] >= 0 and p[K.P_LATE_MODE] == 0 and lead > p[K.P_MAX_DAYS])
 
 
-def nearby_holders(net, inv_atp: dict, lat, lon, nodes, max_miles, hour, skus, qty, cap_orders, cap_units, cutoff):
-    """(node, units, miles) of each of ``nodes`` that could hand over every SKU's units whole today, in
-    the order of ``nodes``: an order slot, unit capacity for the total, within its distance, before its
-    cutoff (``hour >= 0``), and ATP of at least the units of each SKU; units is the least ATP, capped."""
+def nearby_holders(net, inv_atp: dict, lat, lon, hour, skus, qty, cand, cap_orders, cap_units, cutoff):
+    """(node, units, flags, miles) of each candidate row ``(z, x, y, node, pickup miles, same-day miles)``, in
+    the rows' order, that could hand over every SKU's units whole today: an order slot, unit capacity
+    for the total, ATP of at least the units of each SKU (units: the least ATP, capped by the capacity);
+    flag 1 within its pickup miles, flag 2 within its same-day miles and before its cutoff at ``hour``."""
     out = []
-    for n, limit in zip(nodes, max_miles, strict=True):
+    for *_, node, pick, same in cand:
+        n = int(node)
         if cap_orders[n] < 1 or cap_units[n] < sum(qty):
             continue
-        if hour >= 0 and hour >= cutoff[n]:
-            continue
         miles = haversine_miles(net.lat[n], net.lon[n], lat, lon)
-        if miles > limit:
-            continue
-        atp = [inv_atp.get((int(n), int(s)), 0) for s in skus]
-        if all(a >= q for a, q in zip(atp, qty, strict=True)):
-            out.append((int(n), min([*atp, int(cap_units[n])]), miles))
+        flags = (1 if miles <= pick else 0) | (2 if miles <= same and hour < cutoff[n] else 0)
+        atp = [inv_atp.get((n, int(s)), 0) for s in skus]
+        if flags and all(a >= q for a, q in zip(atp, qty, strict=True)):
+            out.append((n, min([*atp, int(cap_units[n])]), flags, miles))
     return out
 
 
