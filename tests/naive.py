@@ -179,8 +179,8 @@ def gather_eligible(net, n, lat, lon, p, cap_orders, cap_units, cutoff, pdays, b
 
 
 def nearby_holders(net, inv_atp: dict, lat, lon, hour, skus, qty, cand, cap_orders, cap_units, cutoff):
-    """(node, units, flags, miles) of each candidate row ``(z, x, y, node, pickup miles, same-day miles)``, in
-    the rows' order, that could hand over every SKU's units whole today: an order slot, unit capacity
+    """(node, units, flags, miles) of each candidate row ``(z, x, y, node, pickup miles, same-day miles)``,
+    nearest first (ties by node), that could hand over every SKU's units whole today: an order slot, unit capacity
     for the total, ATP of at least the units of each SKU (units: the least ATP, capped by the capacity);
     flag 1 within its pickup miles, flag 2 within its same-day miles and before its cutoff at ``hour``."""
     out = []
@@ -193,7 +193,7 @@ def nearby_holders(net, inv_atp: dict, lat, lon, hour, skus, qty, cand, cap_orde
         atp = [inv_atp.get((n, int(s)), 0) for s in skus]
         if flags and all(a >= q for a, q in zip(atp, qty, strict=True)):
             out.append((n, min([*atp, int(cap_units[n])]), flags, miles))
-    return out
+    return sorted(out, key=lambda row: (row[3], row[0]))
 
 
 def entry_position(inv, s, n):

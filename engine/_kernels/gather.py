@@ -428,9 +428,10 @@ def nearby_holders(lat, lon, reach, hour, g, cand, sku_ptr, ent_node, ibuf, fbuf
         The inventory CSR and the router's packed state
         (:func:`~sourcewise.engine._kernels.layout.pack_ints`, ``pack_floats``), read only.
     out : ndarray of int64, shape (M, 3)
-        Written, one row per qualifying candidate in the order of ``cand``:
-        its node, the least over the groups of its ATP capped by its unit
-        capacity left today, and flags (1: pickup, 2: same-day).
+        Written, one row per qualifying candidate, nearest first (ties: the
+        lower node first): its node, the least over the groups of its ATP
+        capped by its unit capacity left today, and flags (1: pickup, 2:
+        same-day).
     out_miles : ndarray of float64, shape (M,)
         Written: each row's great-circle miles (:func:`~sourcewise.engine._kernels.geometry.arc_miles`).
 
@@ -446,6 +447,15 @@ def nearby_holders(lat, lon, reach, hour, g, cand, sku_ptr, ent_node, ibuf, fbuf
     total = 0
     for j in range(G):
         total += g[G + j]
+    # the groups by how few nodes stock their SKU: most candidates fail on the rarest at once
+    by_rarity = np.empty(G, np.int64)
+    for j in range(G):
+        at = j
+        size = sku_ptr[g[j] + 1] - sku_ptr[g[j]]
+        while at > 0 and sku_ptr[g[by_rarity[at - 1]] + 1] - sku_ptr[g[by_rarity[at - 1]]] > size:
+            by_rarity[at] = by_rarity[at - 1]
+            at -= 1
+        by_rarity[at] = j
     # |z - z'| is at most the chord between two unit vectors: 2 sin(arc / 2); a hair wider for rounding
     half = 0.5 * reach / EARTH_RADIUS_MI
     band = 2.0 * np.sin(half) * (1.0 + 1e-9) + 1e-12 if half < 1.5 else 3.0
@@ -479,7 +489,8 @@ def nearby_holders(lat, lon, reach, hour, g, cand, sku_ptr, ent_node, ibuf, fbuf
         if flags == 0:
             continue
         units = cap_units[n]
-        for j in range(G):
+        for jj in range(G):
+            j = by_rarity[jj]
             e = entry_position(sku_ptr, ent_node, g[j], n)
             a = on_hand[e] - safety[e] - reserved[e] if e >= 0 else 0
             if a < g[G + j]:
@@ -488,10 +499,18 @@ def nearby_holders(lat, lon, reach, hour, g, cand, sku_ptr, ent_node, ibuf, fbuf
             if a < units:
                 units = a
         if units > 0:
-            out[k, 0] = n
-            out[k, 1] = units
-            out[k, 2] = flags
-            out_miles[k] = d
+            # insertion: the rows stay nearest first, ties by node (few rows: the nearby holders)
+            at = k
+            while at > 0 and (out_miles[at - 1] > d or (out_miles[at - 1] == d and out[at - 1, 0] > n)):
+                out[at, 0] = out[at - 1, 0]
+                out[at, 1] = out[at - 1, 1]
+                out[at, 2] = out[at - 1, 2]
+                out_miles[at] = out_miles[at - 1]
+                at -= 1
+            out[at, 0] = n
+            out[at, 1] = units
+            out[at, 2] = flags
+            out_miles[at] = d
             k += 1
     return k
 
