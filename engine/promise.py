@@ -97,12 +97,14 @@ class Promising:
             reservations, at least each line's units) and have an order slot
             and unit capacity left today, nearest first, at most
             ``policy.methods.pickup_options``; each is ready after its
-            processing days. ``same_day``: the nearest node that a
+            processing days. ``same_day``: a node that a
             ``same_day`` line may be sourced from (a sourcing tier for the
             order's channel, within ``policy.methods.same_day_radius_km``
             and the tier's distance, before its cutoff at the order's hour,
             with capacity left) that holds every item, or ``None``; one
-            node ships it all in one parcel.
+            node ships it all in one parcel, promised as routing promises a
+            same-day parcel (the order date plus the node's processing
+            days). Of several, the earliest date wins, then the nearest.
 
         Raises
         ------
@@ -301,8 +303,11 @@ class Promising:
         for n, _, flags, miles in self._holders(float(order.lat), float(order.lon), reach, hour, g, cand):
             if flags & 1 and len(pickup) < limit:
                 pickup.append(PickupOption(*self._place(n, miles, start)))
-            if flags & 2 and same_day is None:
-                same_day = SameDayOption(*self._place(n, miles, start))
+            if flags & 2:
+                # the earliest promised date wins, then the nearest (rows come nearest first)
+                option = SameDayOption(*self._place(n, miles, start))
+                if same_day is None or option.promised_date < same_day.promised_date:
+                    same_day = option
         return Promise(order.order_id, ship, tuple(pickup), same_day, existing)
 
     def _place(self, n: int, miles: float, start: date) -> tuple[str, float, float, date]:
@@ -323,11 +328,8 @@ class Promising:
                              self._fbuf, rows[0], rows[1])
         if k == 0:
             return []
-        found = [(n, units, flags, miles) for (n, units, flags), miles
-                 in zip(rows[0][:k].tolist(), rows[1][:k].tolist(), strict=True)]
-        if k > 1:
-            found.sort(key=lambda row: (row[3], row[0]))
-        return found
+        return [(n, units, flags, miles) for (n, units, flags), miles
+                in zip(rows[0][:k].tolist(), rows[1][:k].tolist(), strict=True)]
 
     def _candidates(self, channel: str) -> tuple[np.ndarray, float]:
         """The candidate matrix of :func:`~sourcewise.engine._kernels.nearby_holders` for an order of

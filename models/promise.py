@@ -40,7 +40,7 @@ class SameDayOption(msgspec.Struct, frozen=True, gc=False):
     Parameters
     ----------
     node_id : str
-        The nearest eligible node.
+        The eligible node with the earliest promised date (then the nearest).
     distance_km : float
         Great-circle distance from the shopper's address.
     promised_days : float
@@ -94,8 +94,8 @@ class Promise(msgspec.Struct, frozen=True):
         Stores within the pickup radius that hold every item of the order
         (and can hand it over today), nearest first.
     same_day : SameDayOption or None
-        The nearest node that could deliver the whole order the same day,
-        or ``None`` when none can.
+        The node that could deliver the whole order same-day soonest (then
+        nearest), or ``None`` when none can.
     existing : bool
         True when ``order_id`` already holds a decision with the same
         content: ``ship`` is that decision, as ``route`` would return it.
