@@ -21,6 +21,7 @@ import math
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from itertools import islice
 
 import numpy as np
 
@@ -65,6 +66,7 @@ class Promising:
     _named_channels: frozenset = frozenset()
     # scratch rows for nearby_holders, written under the lock
     _holder_rows: tuple[np.ndarray, np.ndarray] | None = None
+    _days: list[int] | None = None
 
     # ------------------------------------------------------------------ public
     def promise(self, order: Order, strategy: str | None = None, *, ask_vendors: bool = True) -> Promise:
@@ -297,22 +299,32 @@ class Promising:
         start = placed.date() if placed is not None else self.business_day
         hour = placed.hour + placed.minute / 60.0 if placed is not None else 0.0
         cand, reach = self._candidates(order.channel)
-        pickup = []
-        same_day = None
+        rows = self._holders(float(order.lat), float(order.lon), reach, hour, g, cand)
+        if not rows:
+            return Promise(order.order_id, ship, (), None, existing)
         limit = self.policy.methods.pickup_options
-        for n, _, flags, miles in self._holders(float(order.lat), float(order.lon), reach, hour, g, cand):
-            if flags & 1 and len(pickup) < limit:
-                pickup.append(PickupOption(*self._place(n, miles, start)))
-            if flags & 2:
-                # the earliest promised date wins, then the nearest (rows come nearest first)
-                option = SameDayOption(*self._place(n, miles, start))
-                if same_day is None or option.promised_date < same_day.promised_date:
-                    same_day = option
+        pickup = [PickupOption(*self._place(n, miles, start)) for n, miles in
+                  islice(((n, miles) for n, _, flags, miles in rows if flags & 1), limit)]
+        # same-day: the earliest promised date wins (the fewest processing days, a whole number), then
+        # the nearest (rows come nearest first)
+        days = self._processing_days()
+        best = None
+        for n, _, flags, miles in rows:
+            if flags & 2 and (best is None or days[n] < days[best[0]]):
+                best = (n, miles)
+        same_day = SameDayOption(*self._place(*best, start)) if best is not None else None
         return Promise(order.order_id, ship, tuple(pickup), same_day, existing)
+
+    def _processing_days(self) -> list[int]:
+        """Each node's processing days, as a list (read per option, where a numpy scalar costs more)."""
+        days = self._days
+        if days is None:
+            days = self._days = self.network.processing_days.tolist()
+        return days
 
     def _place(self, n: int, miles: float, start: date) -> tuple[str, float, float, date]:
         """Node id, distance (km), processing days and the date they end for node ``n``."""
-        days = float(self.network.processing_days[n])
+        days = float(self._processing_days()[n])
         return self._node_ids[n], miles * K.MILE_KM, days, _after(start, days)
 
     def _holders(self, lat: float, lon: float, reach: float, hour: float, g: np.ndarray,
