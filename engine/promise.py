@@ -180,8 +180,8 @@ class Promising:
             One row per node offering pickup within the radius that could
             hand over at least one unit today: its ATP (net of safety stock,
             store protection and reservations) capped by the units it can
-            still take today, and an order slot left. Ties in distance keep
-            the network's node order. Nothing changes.
+            still take today, and an order slot left. Ties in distance go
+            in the network's node order. Nothing changes.
 
         Raises
         ------
@@ -212,9 +212,11 @@ class Promising:
         with self._lock:
             start = placed_at.date() if placed_at is not None else self.business_day
             rows = self._holders(float(lat), float(lon), reach, -1.0, g, cand)
-        return tuple([StoreStock(node_id, km, units, days, ready)
-                      for (node_id, km, days, ready), units in
-                      ((self._place(n, miles, start), units) for n, units, _, miles in rows[:count])])
+        out = []
+        for n, units, _, miles in rows[:count]:
+            node_id, km, days, ready = self._place(n, miles, start)
+            out.append(StoreStock(node_id, km, units, days, ready))
+        return tuple(out)
 
     # ------------------------------------------------------------------ the decision
     def _standing(self, order: Order) -> Decision | None:
@@ -248,8 +250,8 @@ class Promising:
         if isinstance(held, Held):
             self._unreserve_simple(held)
             return held.decision
-        # the full path: route's passes count capacity down as they go (unlimited counters too),
-        # and route_many's records hold no copy of them, so the counters are saved whole here
+        # the full path: its passes count capacity down as they go, unlimited counters too, while its
+        # record notes only what limited capacity took (see _note_capacity): the counters are saved whole
         caps = self._cap_orders.copy(), self._cap_units.copy()
         try:
             held = self._route_attempt(order, sku_idx, name, code, held, answers)
