@@ -45,6 +45,7 @@ _FRONT_DOOR = {
     "OrderConflict": "sourcewise.models",
     "OrderLine": "sourcewise.models",
     "Policy": "sourcewise.models",
+    "Promise": "sourcewise.models",
     "Shipment": "sourcewise.models",
     "Sku": "sourcewise.models",
     "Status": "sourcewise.models",
@@ -66,6 +67,7 @@ __all__ = [
     "OrderConflict",
     "OrderLine",
     "Policy",
+    "Promise",
     "ReservationError",
     "Router",
     "Session",
@@ -104,6 +106,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sourcewise.models import OrderConflict
     from sourcewise.models import OrderLine
     from sourcewise.models import Policy
+    from sourcewise.models import Promise
     from sourcewise.models import Shipment
     from sourcewise.models import Sku
     from sourcewise.models import Status

@@ -19,6 +19,7 @@ warm-up batch through a throw-away router first.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +135,18 @@ def latency_setup(sizes: Sizes, network: Network) -> RoutingSetup:
     warm = build_orders(network, 200, seed=99, lines_per_order=3)
     _warm(network, inv, warm)
     return RoutingSetup(network, inv, warm, batch, orders_as_objects(network, batch))
+
+
+@pytest.fixture(scope="session")
+def promise_setup(sizes: Sizes, network: Network, latency_setup: RoutingSetup) -> RoutingSetup:
+    """The latency stream over the same network with every store offering pickup (the generated
+    network offers none), so that promises look for pickup stores as a retailer's would."""
+    net = Network.build([dataclasses.replace(n, pickup=n.kind.value == "store") for n in network.nodes],
+                        list(network.skus))
+    n = sizes.latency_warmup + sizes.latency_orders
+    inv = build_inventory(net, n * expected_units_per_order(3), seed=0)
+    batch = build_orders(net, n, seed=1, lines_per_order=3)
+    return RoutingSetup(net, inv, latency_setup.warmup, batch, orders_as_objects(net, batch))
 
 
 @pytest.fixture(scope="session")

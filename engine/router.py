@@ -47,6 +47,7 @@ from sourcewise.engine.passes import NO_LIMIT
 from sourcewise.engine.passes import NeedVendors
 from sourcewise.engine.passes import TierPasses
 from sourcewise.engine.passes import VendorAnswers
+from sourcewise.engine.promise import Promising
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import Collector
 from sourcewise.models.errors import OrderConflict
@@ -131,7 +132,7 @@ _PACKED_INTS = ("_on_hand", "_safety", "_reserved", "_cap_orders", "_cap_units",
 _PACKED_FLOATS = ("_nodef", "_skuf", "_entry_fee", "_dual", "_entry_risk", "_entry_demand", "_sku_lb", "_bands")
 
 
-class Router(TierPasses, Durable, Holds):
+class Router(TierPasses, Durable, Holds, Promising):
     """Routes orders one at a time against live available-to-promise stock.
 
     Parameters

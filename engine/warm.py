@@ -69,7 +69,7 @@ def warm_up() -> float:
 
     Covers :meth:`~sourcewise.engine.router.Router.route` (one node, split, vendor
     fallback, backorder, split limit, pickup, same-day, delivery
-    deadlines, every strategy), explanations,
+    deadlines, every strategy), explanations, ``promise`` and ``availability``,
     :meth:`~sourcewise.engine.router.Router.route_many` (compiled and order-by-order
     batches), ``release``, ``commit`` and ``reroute``. Later calls return
     at once.
@@ -90,6 +90,8 @@ def warm_up() -> float:
             net, inv = _scenario(capacity)
             for strategy in ("cost", "priority", "nearest", "high_stock", "dual"):
                 r = Router(net, inv)
+                for order in _orders(f"promise-{strategy}"):
+                    r.promise(order, strategy=strategy)
                 decisions = [r.route(order, strategy=strategy) for order in _orders(strategy)]
                 for d in decisions:
                     str(d.explanation)
@@ -100,5 +102,6 @@ def warm_up() -> float:
         plain = [o for o in _orders("batch") if all(ln.method == "ship" for ln in o.lines)]
         r.route_many(plain)
         r.route_many(_orders("mixed"))  # pickup and same-day lines: order by order
+        r.availability("A", 41.9, -87.6)
         _done = True
         return time.perf_counter() - t0

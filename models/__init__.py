@@ -28,6 +28,10 @@ from sourcewise.models.policy import SubstitutePolicy
 from sourcewise.models.policy import Tier
 from sourcewise.models.policy import VendorPolicy
 from sourcewise.models.policy import load_policy
+from sourcewise.models.promise import PickupOption
+from sourcewise.models.promise import Promise
+from sourcewise.models.promise import SameDayOption
+from sourcewise.models.promise import StoreStock
 from sourcewise.models.sku import Sku
 
 __all__ = [
@@ -35,4 +39,5 @@ __all__ = [
     "Inventory", "Network", "Node", "NodeKind", "Order", "OrderConflict", "OrderLine", "Policy", "Problem",
     "STRATEGIES", "Shipment", "Sku", "Status", "StockRecord", "ValidationError", "load_policy",
     "MethodPolicy", "ServicePolicy", "StorePolicy", "SubstitutePolicy", "Tier", "TierNote", "VendorPolicy",
+    "PickupOption", "Promise", "SameDayOption", "StoreStock",
 ]

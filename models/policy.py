@@ -183,15 +183,25 @@ class MethodPolicy:
         Whether a pickup store lacking stock may receive a transfer.
     transfer_radius_km : float
         How far a transfer may come from.
+    pickup_radius_km : float
+        How far from the shopper :meth:`Router.promise` and
+        :meth:`Router.availability` look for pickup stores.
+    pickup_options : int
+        At most this many pickup stores are offered (the nearest).
     """
 
     same_day_radius_km: float = 50.0
     pickup_transfer: bool = False
     transfer_radius_km: float = 150.0
+    pickup_radius_km: float = 25.0
+    pickup_options: int = 5
 
     def __post_init__(self) -> None:
         col = Collector()
-        _check_numbers(self, "methods", ("same_day_radius_km", "transfer_radius_km"), col)
+        _check_numbers(self, "methods", ("same_day_radius_km", "transfer_radius_km", "pickup_radius_km"), col)
+        n = self.pickup_options
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            col.add("policy", "methods", "pickup_options", f"must be an integer >= 0, got {n!r}")
         col.raise_if_any()
 
 

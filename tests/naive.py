@@ -178,6 +178,24 @@ def gather_eligible(net, n, lat, lon, p, cap_orders, cap_units, cutoff, pdays, b
     return not (p[K.P_MAX_DAYS] >= 0 and p[K.P_LATE_MODE] == 0 and lead > p[K.P_MAX_DAYS])
 
 
+def nearby_holders(net, inv_atp: dict, lat, lon, hour, skus, qty, cand, cap_orders, cap_units, cutoff):
+    """(node, units, flags, miles) of each candidate row ``(z, x, y, node, pickup miles, same-day miles)``,
+    nearest first (ties by node), that could hand over every SKU's units whole today: an order slot, unit capacity
+    for the total, ATP of at least the units of each SKU (units: the least ATP, capped by the capacity);
+    flag 1 within its pickup miles, flag 2 within its same-day miles and before its cutoff at ``hour``."""
+    out = []
+    for *_, node, pick, same in cand:
+        n = int(node)
+        if cap_orders[n] < 1 or cap_units[n] < sum(qty):
+            continue
+        miles = haversine_miles(net.lat[n], net.lon[n], lat, lon)
+        flags = (1 if miles <= pick else 0) | (2 if miles <= same and hour < cutoff[n] else 0)
+        atp = [inv_atp.get((n, int(s)), 0) for s in skus]
+        if flags and all(a >= q for a, q in zip(atp, qty, strict=True)):
+            out.append((n, min([*atp, int(cap_units[n])]), flags, miles))
+    return sorted(out, key=lambda row: (row[3], row[0]))
+
+
 def entry_position(inv, s, n):
     """Position of node ``n`` in SKU ``s``'s entries, or -1."""
     lo, hi = inv.sku_ptr[s], inv.sku_ptr[s + 1]

@@ -34,6 +34,7 @@ def test_study_smallest_configuration(tmp_path):
 
 
 @pytest.mark.parametrize(("target", "n"), [("benchmarks/bench_router.py::test_route_many_throughput", 1),
+                                           ("benchmarks/bench_router.py::test_promise_latency", 1),
                                            ("benchmarks/bench_ledger.py", 2),
                                            ("benchmarks/bench_shared.py", 3)])
 def test_one_pytest_benchmark_at_smallest_size(target, n):

@@ -61,6 +61,7 @@ from sourcewise.engine._kernels.gather import gather
 from sourcewise.engine._kernels.gather import gather_core
 from sourcewise.engine._kernels.gather import gather_priced
 from sourcewise.engine._kernels.gather import lower_bound
+from sourcewise.engine._kernels.gather import nearby_holders
 from sourcewise.engine._kernels.gather import sku_bitsets
 from sourcewise.engine._kernels.gather import sku_views
 from sourcewise.engine._kernels.gather import snapshot_size
@@ -116,6 +117,7 @@ __all__ = [
     "late_cost",
     "lead_days",
     "lower_bound",
+    "nearby_holders",
     "parcel_cost",
     "parcel_costs",
     "plan_cost",

@@ -17,7 +17,9 @@ from sourcewise.engine._kernels.cost import parcel_cost
 from sourcewise.engine._kernels.cost import unit_cost_at
 from sourcewise.engine._kernels.cost import weight_cost
 from sourcewise.engine._kernels.geometry import arc_miles
+from sourcewise.engine._kernels.geometry import unit_vector
 from sourcewise.engine._kernels.layout import DUAL
+from sourcewise.engine._kernels.layout import EARTH_RADIUS_MI
 from sourcewise.engine._kernels.layout import LATE_EXCLUDE
 from sourcewise.engine._kernels.layout import NF_CUTOFF
 from sourcewise.engine._kernels.layout import NF_X
@@ -29,6 +31,8 @@ from sourcewise.engine._kernels.layout import P_LATE_MODE
 from sourcewise.engine._kernels.layout import P_MAX_DAYS
 from sourcewise.engine._kernels.layout import P_MAX_MILES
 from sourcewise.engine._kernels.layout import P_REQUIRE_CUTOFF
+from sourcewise.engine._kernels.layout import books_of
+from sourcewise.engine._kernels.layout import float_matrix
 
 
 @njit(cache=True, inline="always")
@@ -390,6 +394,125 @@ def entry_atp(sku_ptr, ent_node, on_hand, safety, reserved, s, n):
         return 0
     a = on_hand[e] - safety[e] - reserved[e]
     return a if a > 0 else 0
+
+
+@njit(cache=True)
+def nearby_holders(lat, lon, reach, hour, g, cand, sku_ptr, ent_node, ibuf, fbuf, out, out_miles):
+    """Of the candidate nodes near a point, those that could hand over a whole order today, for
+    pickup or for same-day delivery.
+
+    A candidate qualifies when it has an order slot left today and unit
+    capacity for all the units, holds ATP of at least each group's units
+    (the same rules, for one node and the whole order, as :func:`gather`
+    applies to a candidate), and lies within its pickup limit (a pickup) or
+    within its same-day limit and before its cutoff at ``hour`` (same-day).
+    Only the candidates whose ``z`` lies within the chord of ``reach`` of the
+    point's are looked at, and only those within that chord are measured:
+    no other can be that near.
+
+    Parameters
+    ----------
+    lat, lon : float
+        The point (a shopper's address).
+    reach : float
+        Miles: no candidate's limit exceeds it (inf: look at every one).
+    hour : float
+        The hour the order is placed, for same-day cutoffs.
+    g : ndarray of int64, shape (2 * G,)
+        The groups' SKUs, then their units (each at least 1).
+    cand : ndarray of float64, shape (M, 6)
+        Per candidate, ascending by column 0: the ``z``, ``x`` and ``y`` of
+        its unit vector, its node, its pickup limit and its same-day limit in
+        miles (negative: not a candidate for that).
+    sku_ptr, ent_node, ibuf, fbuf
+        The inventory CSR and the router's packed state
+        (:func:`~sourcewise.engine._kernels.layout.pack_ints`, ``pack_floats``), read only.
+    out : ndarray of int64, shape (M, 3)
+        Written, one row per qualifying candidate, nearest first (ties: the
+        lower node first): its node, the least over the groups of its ATP
+        capped by its unit capacity left today, and flags (1: pickup, 2:
+        same-day).
+    out_miles : ndarray of float64, shape (M,)
+        Written: each row's great-circle miles (:func:`~sourcewise.engine._kernels.geometry.arc_miles`).
+
+    Returns
+    -------
+    int
+        How many rows were written.
+    """
+    G = g.shape[0] // 2
+    dest = unit_vector(lat, lon)
+    on_hand, safety, reserved, cap_orders, cap_units, _ = books_of(ibuf)
+    nodef = float_matrix(ibuf, fbuf, 0)
+    total = 0
+    for j in range(G):
+        total += g[G + j]
+    # the groups by how few nodes stock their SKU: most candidates fail on the rarest at once
+    by_rarity = np.empty(G, np.int64)
+    for j in range(G):
+        at = j
+        size = sku_ptr[g[j] + 1] - sku_ptr[g[j]]
+        while at > 0 and sku_ptr[g[by_rarity[at - 1]] + 1] - sku_ptr[g[by_rarity[at - 1]]] > size:
+            by_rarity[at] = by_rarity[at - 1]
+            at -= 1
+        by_rarity[at] = j
+    # |z - z'| is at most the chord between two unit vectors: 2 sin(arc / 2); a hair wider for rounding
+    half = 0.5 * reach / EARTH_RADIUS_MI
+    band = 2.0 * np.sin(half) * (1.0 + 1e-9) + 1e-12 if half < 1.5 else 3.0
+    M = cand.shape[0]
+    lo, hi = 0, M
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if cand[mid, 0] < dest[2] - band:
+            lo = mid + 1
+        else:
+            hi = mid
+    band2 = band * band
+    k = 0
+    for i in range(lo, M):
+        dz = cand[i, 0] - dest[2]
+        if dz > band:
+            break
+        dx = cand[i, 1] - dest[0]
+        dy = cand[i, 2] - dest[1]
+        if dx * dx + dy * dy + dz * dz > band2:
+            continue
+        n = np.int64(cand[i, 3])
+        if cap_orders[n] <= 0 or cap_units[n] < total:
+            continue
+        d = arc_miles(dest[0], dest[1], dest[2], nodef[n, NF_X], nodef[n, NF_Y], nodef[n, NF_Z])
+        flags = 0
+        if d <= cand[i, 4]:
+            flags |= 1
+        if d <= cand[i, 5] and hour < nodef[n, NF_CUTOFF]:
+            flags |= 2
+        if flags == 0:
+            continue
+        units = cap_units[n]
+        for jj in range(G):
+            j = by_rarity[jj]
+            e = entry_position(sku_ptr, ent_node, g[j], n)
+            a = on_hand[e] - safety[e] - reserved[e] if e >= 0 else 0
+            if a < g[G + j]:
+                units = 0
+                break
+            if a < units:
+                units = a
+        if units > 0:
+            # insertion: the rows stay nearest first, ties by node (few rows: the nearby holders)
+            at = k
+            while at > 0 and (out_miles[at - 1] > d or (out_miles[at - 1] == d and out[at - 1, 0] > n)):
+                out[at, 0] = out[at - 1, 0]
+                out[at, 1] = out[at - 1, 1]
+                out[at, 2] = out[at - 1, 2]
+                out_miles[at] = out_miles[at - 1]
+                at -= 1
+            out[at, 0] = n
+            out[at, 1] = units
+            out[at, 2] = flags
+            out_miles[at] = d
+            k += 1
+    return k
 
 
 @njit(cache=True)

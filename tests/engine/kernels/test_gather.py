@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from sourcewise.engine import _kernels as K
+from sourcewise.engine.promise import candidate_matrix
 from sourcewise.engine.router import Router
+from sourcewise.models import Inventory
 from sourcewise.models.network import unit_vectors
 from tests import naive
 from tests.conftest import flat_policy
@@ -121,3 +123,39 @@ def test_priced_gather_matches_gather_then_pricing(rng, strategy):
         want = np.where(atp > 0, got[6], np.inf).min(axis=0) if len(cand) else np.full(len(skus), np.inf)
         np.testing.assert_array_equal(cheapest, want)
 
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nearby_holders_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    net = make_network(rng, 60, 6, disabled=0.2)
+    inv = make_inventory(rng, net, density=0.7, max_qty=6)
+    r = Router(net, inv, flat_policy())
+    nodef = r._nodef.copy()
+    nodef[:, K.NF_CUTOFF] = rng.choice([24.0, 12.0, 8.0], net.n_nodes)
+    out = np.empty((net.n_nodes, 3), np.int64), np.empty(net.n_nodes)
+    found = 0
+    for _ in range(40):
+        skus = rng.choice(net.n_skus, size=int(rng.integers(1, 4)), replace=False).astype(np.int64)
+        qty = rng.integers(1, 4, len(skus)).astype(np.int64)
+        nodes = np.sort(rng.choice(net.n_nodes, size=int(rng.integers(0, net.n_nodes + 1)), replace=False))
+        limits = [-1.0, 100.0, 400.0, 900.0] if rng.random() < 0.8 else [-1.0, np.inf]
+        pick, same = rng.choice(limits, len(nodes)), rng.choice(limits, len(nodes))
+        cand, reach = candidate_matrix(net, nodes, pick, same)
+        cap_o = rng.integers(0, 3, net.n_nodes)
+        cap_u = rng.integers(0, 10, net.n_nodes)
+        reserved = np.minimum(rng.integers(0, 2, inv.nnz), inv.on_hand)
+        ibuf, _ = K.pack_ints([inv.on_hand, inv.safety_stock, reserved, cap_o, cap_u, r._mark])
+        fbuf, _ = K.pack_floats(ibuf, [nodef, r._skuf, r._entry_fee, r._dual, r._entry_risk, r._entry_demand,
+                                       r._sku_lb, r._bands])
+        lat, lon = rng.uniform(26, 48), rng.uniform(-123, -70)
+        hour = float(rng.choice([0.0, 10.0, 20.0]))
+        k = K.nearby_holders(lat, lon, reach, hour, np.concatenate((skus, qty)), cand, inv.sku_ptr, inv.node,
+                             ibuf, fbuf, *out)
+        atp = naive.atp_dict(Inventory.from_arrays(net, inv.node, r._sku_of_entry, inv.on_hand, inv.safety_stock,
+                                                   reserved))
+        want = naive.nearby_holders(net, atp, lat, lon, hour, skus, qty, cand, cap_o, cap_u, nodef[:, K.NF_CUTOFF])
+        assert out[0][:k].tolist() == [[n, u, f] for n, u, f, _ in want]
+        np.testing.assert_allclose(out[1][:k], [m for *_, m in want], rtol=1e-9)
+        found += k
+    assert found  # the draws do find holders
