@@ -129,3 +129,15 @@ def test_ids_a_ledger_cannot_keep_are_refused_and_change_nothing(world, tmp_path
         assert (r.snapshot().reserved == before).all() and not r.open_orders
         assert r.route(orders[8]).order_id == orders[8].order_id  # the router goes on
         assert [e.order_id for e in r._store.entries()] == [orders[8].order_id]
+
+
+def test_a_promise_in_one_process_is_the_route_another_makes_next(world):
+    """promise() reads the shared stock as a turn does: it answers what the next route will do, whichever
+    process routes, and writes nothing to the ledger."""
+    net, inv, orders = world
+    url = fresh_database()
+    with Router(net, inv, business_day=DAY, store=url) as a, Router.recover(url) as b:
+        for o in orders[10:70]:
+            p = b.promise(o)
+            assert bare(p.ship) == bare(a.route(o)), o.order_id
+        assert [e.kind for e in a._store.entries()] == ["route"] * 60
