@@ -32,6 +32,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from datetime import UTC
@@ -568,14 +569,8 @@ class SQLiteStore:
                 for seq, at, kind, oid, why, body in rows]
 
     def entries(self, after: int = 0) -> Iterator[Entry]:
-        last = after
-        while True:
-            chunk = self._entries("SELECT seq, at, kind, order_id, why, body FROM ledger WHERE seq > ? "
-                                  "ORDER BY seq LIMIT 10000", (last,))
-            if not chunk:
-                return
-            yield from chunk
-            last = chunk[-1].seq
+        return paged(lambda last: self._entries("SELECT seq, at, kind, order_id, why, body FROM ledger "
+                                                "WHERE seq > ? ORDER BY seq LIMIT 10000", (last,)), after)
 
     def last(self, order_id: str) -> Entry | None:
         out = self._entries(
@@ -604,6 +599,17 @@ class SQLiteStore:
         if self._lockfile is not None:
             os.close(self._lockfile)  # closing the descriptor releases the lock
             self._lockfile = None
+
+
+def paged(chunk: Callable[[int], list[Entry]], after: int) -> Iterator[Entry]:
+    """Every entry after ``after``, read by ``chunk(last)`` (the next bounded run after seq ``last``)."""
+    last = after
+    while True:
+        rows = chunk(last)
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
 
 
 def open_store(store: str | Store) -> Store:

@@ -47,6 +47,7 @@ from datetime import datetime
 from sourcewise.engine.ledger import FORMAT
 from sourcewise.engine.ledger import Entry
 from sourcewise.engine.ledger import StoreError
+from sourcewise.engine.ledger import paged
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sourcewise_meta (key text PRIMARY KEY, value bytea NOT NULL);
@@ -276,14 +277,8 @@ class PostgresStore:
         return [_entry(r) for r in rows]
 
     def entries(self, after: int = 0) -> Iterator[Entry]:
-        last = after
-        while True:
-            chunk = self._entries(f"SELECT {_COLS} FROM sourcewise_ledger WHERE seq > %s ORDER BY seq LIMIT 10000",
-                                  (last,))
-            if not chunk:
-                return
-            yield from chunk
-            last = chunk[-1].seq
+        return paged(lambda last: self._entries(f"SELECT {_COLS} FROM sourcewise_ledger WHERE seq > %s "
+                                                "ORDER BY seq LIMIT 10000", (last,)), after)
 
     def last(self, order_id: str) -> Entry | None:
         out = self._entries(

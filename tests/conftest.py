@@ -33,6 +33,18 @@ SAMPLE = REPO / "data" / "sample"
 SHARED = REPO.parent / "shared"
 
 
+def small_world(nodes: int, skus: int, units: float, n_orders: int, seed: int):
+    """A generated network, stock for ``units`` of demand and ``n_orders`` two-line orders (ledger tests)."""
+    from sourcewise.data.instances import build_inventory
+    from sourcewise.data.instances import build_network
+    from sourcewise.data.instances import build_orders
+    from sourcewise.data.instances import orders_as_objects
+
+    net = build_network(nodes, skus, seed=seed)
+    inv = build_inventory(net, units, seed=seed)
+    return net, inv, orders_as_objects(net, build_orders(net, n_orders, seed=seed + 1, lines_per_order=2))
+
+
 def make_network(rng: np.random.Generator, n_nodes: int, n_skus: int, *, disabled: float = 0.0):
     """Random nodes over the continental US and random SKUs."""
     kinds = ["warehouse", "store", "vendor"]

@@ -11,13 +11,10 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from sourcewise.data.instances import build_inventory
-from sourcewise.data.instances import build_network
-from sourcewise.data.instances import build_orders
-from sourcewise.data.instances import orders_as_objects
 from sourcewise.engine.clock import ManualClock
 from sourcewise.engine.expiry import HoldError
 from sourcewise.engine.router import Router
+from tests.conftest import small_world
 from tests.pg import fresh_database
 
 TTL = 900.0
@@ -25,10 +22,7 @@ TTL = 900.0
 
 @pytest.fixture(scope="module")
 def world():
-    net = build_network(20, 100, seed=5)
-    inv = build_inventory(net, 800, seed=5)
-    orders = orders_as_objects(net, build_orders(net, 60, seed=6, lines_per_order=2))
-    return net, inv, orders
+    return small_world(20, 100, 800, 60, seed=5)
 
 
 def _books(r: Router) -> tuple[list[int], list[int], list[str]]:

@@ -10,10 +10,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from sourcewise.data.instances import build_inventory
-from sourcewise.data.instances import build_network
 from sourcewise.data.instances import build_orders
-from sourcewise.data.instances import orders_as_objects
 from sourcewise.engine.durable import bare
 from sourcewise.engine.ledger import IdFilter
 from sourcewise.engine.ledger import SQLiteStore
@@ -24,16 +21,14 @@ from sourcewise.models import Order
 from sourcewise.models import OrderLine
 from sourcewise.models import ValidationError
 from sourcewise.models.tables import OrderBatch
+from tests.conftest import small_world
 
 DAY = date(2026, 3, 2)
 
 
 @pytest.fixture(scope="module")
 def world():
-    net = build_network(25, 150, seed=7)
-    inv = build_inventory(net, 1500, seed=7)
-    orders = orders_as_objects(net, build_orders(net, 300, seed=8, lines_per_order=2))
-    return net, inv, orders
+    return small_world(25, 150, 1500, 300, seed=7)
 
 
 def _url(tmp_path, name="ledger.db", **opts):

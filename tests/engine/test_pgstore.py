@@ -7,16 +7,13 @@ from datetime import date
 
 import pytest
 
-from sourcewise.data.instances import build_inventory
-from sourcewise.data.instances import build_network
-from sourcewise.data.instances import build_orders
-from sourcewise.data.instances import orders_as_objects
 from sourcewise.engine.durable import bare
 from sourcewise.engine.ledger import StoreError
 from sourcewise.engine.ledger import open_store
 from sourcewise.engine.pgstore import PostgresStore
 from sourcewise.engine.router import Router
 from sourcewise.models import ValidationError
+from tests.conftest import small_world
 from tests.pg import fresh_database
 from tests.pg import server_url
 
@@ -25,10 +22,7 @@ DAY = date(2026, 3, 2)
 
 @pytest.fixture(scope="module")
 def world():
-    net = build_network(20, 120, seed=3)
-    inv = build_inventory(net, 900, seed=3)
-    orders = orders_as_objects(net, build_orders(net, 80, seed=4, lines_per_order=2))
-    return net, inv, orders
+    return small_world(20, 120, 900, 80, seed=3)
 
 
 def _calls(r: Router, orders) -> None:
