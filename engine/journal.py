@@ -40,7 +40,6 @@ import dataclasses
 import re
 import shutil
 import tempfile
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -54,7 +53,6 @@ import pandas as pd
 
 from sourcewise.engine.batch import decisions_to_tables
 from sourcewise.engine.ledger import Entry
-from sourcewise.engine.ledger import SQLiteStore
 from sourcewise.engine.ledger import Store
 from sourcewise.engine.ledger import StoreError
 from sourcewise.engine.ledger import array
@@ -174,11 +172,9 @@ def journal_refused(folder: str | Path, command: str) -> str | None:
 
 
 def open_for_reading(store: str | Store) -> Store:
-    """A store to read history from: a SQLite ledger read only (no lock), any other URL by
-    :func:`~sourcewise.engine.ledger.open_store`, a :class:`Store` as it is."""
-    if isinstance(store, str) and urllib.parse.urlsplit(store).scheme == "sqlite":
-        return SQLiteStore(store, readonly=True)
-    return open_store(store)
+    """A store to read history from: a URL opened read only (no lock, nothing created), a
+    :class:`Store` as it is."""
+    return open_store(store, readonly=True)
 
 
 # ----------------------------------------------------------------------------- tables of rows

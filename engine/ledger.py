@@ -612,13 +612,16 @@ def paged(chunk: Callable[[int], list[Entry]], after: int) -> Iterator[Entry]:
         last = rows[-1].seq
 
 
-def open_store(store: str | Store) -> Store:
-    """A :class:`Store` for a URL (``sqlite:///...`` or ``postgresql://...``), or ``store`` itself."""
+def open_store(store: str | Store, *, readonly: bool = False) -> Store:
+    """A :class:`Store` for a URL (``sqlite:///...`` or ``postgresql://...``), or ``store`` itself.
+
+    ``readonly`` opens a URL for reading history only (nothing is created or locked).
+    """
     if isinstance(store, str):
         if store.startswith(("postgresql://", "postgres://")):
             from sourcewise.engine.pgstore import PostgresStore  # psycopg only when asked for
-            return PostgresStore(store)
-        return SQLiteStore(store)
+            return PostgresStore(store, readonly=readonly)
+        return SQLiteStore(store, readonly=readonly)
     if not isinstance(store, Store):
         raise StoreError(f"store must be a URL or a Store, got {type(store).__name__}")
     return store

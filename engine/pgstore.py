@@ -123,6 +123,8 @@ class PostgresStore:
                     if fmt is None:
                         self._write.execute("INSERT INTO sourcewise_meta VALUES ('format', %s)",
                                             (str(FORMAT).encode(),))
+            if readonly and self._read.execute("SELECT to_regclass('sourcewise_meta')").fetchone()[0] is None:
+                raise StoreError(f"{self._where()} holds no ledger")
             fmt = self._meta("format", self._read)
             if fmt is not None and int(fmt) != FORMAT:
                 raise StoreError(f"{self._where()} holds ledger format {int(fmt)}; this version reads {FORMAT}")

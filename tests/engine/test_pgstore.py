@@ -135,3 +135,22 @@ def test_a_promise_in_one_process_is_the_route_another_makes_next(world):
             p = b.promise(o)
             assert bare(p.ship) == bare(a.route(o)), o.order_id
         assert [e.kind for e in a._store.entries()] == ["route"] * 60
+
+
+def test_reading_history_opens_read_only_and_creates_nothing(world):
+    net, inv, orders = world
+    empty = fresh_database()
+    with pytest.raises(StoreError, match="holds no ledger"):
+        PostgresStore(empty, readonly=True)
+    with pytest.raises(StoreError, match="holds no ledger"):
+        PostgresStore(empty, readonly=True)  # still nothing: the first look created no tables
+    url = fresh_database()
+    with Router(net, inv, business_day=DAY, store=url) as r:
+        r.route(orders[0])
+        reader = open_store(url, readonly=True)
+        try:
+            assert [e.kind for e in reader.entries()] == ["route"]
+            with pytest.raises(StoreError, match="reading only"):
+                reader.begin(0)
+        finally:
+            reader.close()
