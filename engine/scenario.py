@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -134,11 +135,15 @@ class TableFile:
         """
         if row is None:
             return f"{self.path}:1" if header and self.csv else str(self.path)
+        return f"{self.path}:{self.number(row)}" if self.csv else f"{self.path} row {self.number(row)}"
+
+    def number(self, row: int) -> int:
+        """The line (CSV) or 1-based row (Parquet) of data row ``row`` (0-based)."""
         if not self.csv:
-            return f"{self.path} row {row + 1}"
+            return row + 1
         if self._lines is None:
             self._lines = _record_lines(self.path)
-        return f"{self.path}:{self._lines[row] if row < len(self._lines) else row + 2}"
+        return self._lines[row] if row < len(self._lines) else row + 2
 
     def read(self, col: Collector) -> pd.DataFrame | None:
         """The table, or ``None`` with the reasons it cannot be read in ``col``."""
@@ -158,7 +163,7 @@ class TableFile:
         try:
             return pd.read_parquet(self.path)
         except (ValueError, pa.ArrowException) as exc:
-            self._add(col, None, f"is not a readable Parquet file ({exc})")
+            self._add(col, None, f"is not a readable Parquet file ({_one_line(exc)})")
             return None
 
     def _read_csv(self, col: Collector) -> pd.DataFrame | None:
@@ -175,7 +180,7 @@ class TableFile:
             self._not_utf8(col)
             return None
         except csv.Error as exc:
-            self._add(col, 1, f"the header cannot be read ({exc})")
+            self._add(col, 1, f"the header cannot be read ({_one_line(exc)})")
             return None
         if not any(h.strip() for h in header):
             self._add(col, 1, "line 1 is blank: it must name the columns")
@@ -197,8 +202,11 @@ class TableFile:
             self._not_utf8(col)
         except (pd.errors.ParserWarning, pd.errors.ParserError, ValueError) as exc:
             if not self._long_rows(col, len(header)):
-                m = re.search(r"(?:line|row) (\d+)", str(exc))
-                self._add(col, int(m.group(1)) if m else None, f"cannot be parsed as CSV ({exc})")
+                # pandas counts "line N" from 1 but "row N" from 0 (the header being row 0)
+                m = re.search(r"\b(line|row) (\d+)", str(exc))
+                line = None if m is None else int(m.group(2)) + (m.group(1) == "row")
+                self._add(col, line, "a quote opened on this line is never closed" if "EOF inside string" in str(exc)
+                          else f"cannot be parsed as CSV ({_one_line(exc)})")
         return None
 
     def _not_utf8(self, col: Collector) -> None:
@@ -222,6 +230,12 @@ class TableFile:
             except csv.Error:
                 pass  # pandas' own message is reported instead
         return found
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, at most ``limit`` characters: one problem, one line."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _record_lines(path: Path) -> list[int]:
@@ -281,21 +295,41 @@ def _ids_of(df: pd.DataFrame, table: str, row: int) -> str | None:
 
 def _locate(problems: Iterable[Problem], files: dict[str, TableFile],
             frames: dict[str, pd.DataFrame | None]) -> list[Problem]:
-    """Problems about table rows and columns, each with its file, line and ids; sorted by file and line."""
+    """Problems about table rows and columns, each with its file, line and ids; sorted by file and line.
+
+    The same problem on many rows (one unknown id referred to throughout a
+    table, a column left blank) is listed once, at its first row, with the
+    numbers of the others.
+    """
     keyed = []
+    repeats: dict[tuple[str, str, str], list[int]] = {}
     for k, p in enumerate(problems):
         src = files.get(p.table) if p.where is None else None
-        row = -1
+        if src is not None and isinstance(p.row, int):
+            same = repeats.setdefault((p.table, p.field, p.reason), [])
+            same.append(p.row)
+            if len(same) > 1:
+                continue
+        keyed.append((str(src.path) if src is not None else p.where or "", p.row if src else -1, k, p))
+    keyed.sort(key=lambda x: (x[0], x[1] if isinstance(x[1], int) else -1, x[2]))
+    out = []
+    for _, row, _, p in keyed:
+        src = files.get(p.table) if p.where is None else None
         if src is not None:
-            df = frames.get(p.table)
-            if isinstance(p.row, int):
-                row = p.row
-                p = p.located(src.where(row), _ids_of(df, p.table, row) if df is not None else None)
+            if isinstance(row, int):
+                reason = p.reason
+                others = sorted(r for r in repeats[(p.table, p.field, p.reason)] if r != row)
+                if others:
+                    shown = ", ".join(str(src.number(r)) for r in others[:10])
+                    reason += (f"; the same on {len(others)} more {'line' if src.csv else 'row'}"
+                               f"{'s' if len(others) > 1 else ''}: {shown}{', ...' if len(others) > 10 else ''}")
+                df = frames.get(p.table)
+                p = replace(p.located(src.where(row), _ids_of(df, p.table, row) if df is not None else None),
+                            reason=reason)
             else:
                 p = p.located(src.where(None, header=p.row is None and bool(p.field)))
-        keyed.append((str(src.path) if src is not None else p.where or "", row, k, p))
-    keyed.sort(key=lambda x: x[:3])
-    return [p for *_, p in keyed]
+        out.append(p)
+    return out
 
 
 def _misspelt_columns(frames: dict[str, pd.DataFrame | None], out: list[Problem]) -> None:
@@ -313,14 +347,14 @@ def _misspelt_columns(frames: dict[str, pd.DataFrame | None], out: list[Problem]
 def _stand_in(frames: dict[str, pd.DataFrame | None]) -> Network:
     """A network of the node and SKU ids the tables name, to check the other tables while ``nodes`` or ``skus`` is bad.
 
-    Ids come from the ``nodes`` and ``skus`` tables when they can be read,
-    else from every table that refers to them (so that no reference is
-    reported against a table that could not be read). Kinds are taken from
+    Ids come from the ``nodes`` and ``skus`` tables when they can be read
+    and have rows, else from every table that refers to them (so that no
+    reference is reported against a table that could not be used). Kinds are taken from
     ``nodes`` where valid; any other node stands in as a vendor.
     """
     def ids(table: str, column: str, kinds: str | None = None) -> dict[str, str] | None:
         df = frames.get(table)
-        if df is None or column not in df.columns:
+        if df is None or column not in df.columns or not len(df):
             return None
         kind = (df[kinds].astype(str).str.strip().str.lower() if kinds and kinds in df.columns
                 else pd.Series(["vendor"] * len(df), index=df.index))
@@ -408,15 +442,18 @@ def load_scenario(folder: str | Path, *, orders: bool = True) -> Scenario:
     found: list[Problem] = []
     _misspelt_columns(frames, found)
     nodes, skus = frames.get("nodes"), frames.get("skus")
-    network = _check(found, network_from_frames, nodes, skus)
+    # without rows (reported above) the tables make no network: references to them are not checked
+    network = _check(found, network_from_frames, nodes, skus) if all(
+        df is not None and len(df) for df in (nodes, skus)) else None
     ref = network if network is not None else _stand_in(frames)
     inventory = _check(found, inventory_from_frame, ref, frames.get("inventory"))
     batch = _check(found, orders_from_frame, ref, frames.get("orders")) if orders else None
     for name in PAIR_TABLES:
         _check(found, check_pair_table, ref, frames.get(name), name)
     offers = _check(found, VendorOffers.from_frame, ref, frames.get("vendor_offers"))
-    # skus' own checks have reported empty, repeated and unknown ids and bad prices already
-    subs = _check(found, SubstituteIndex.from_frame, ref, skus, keep=lambda p: p.field not in ("sku", "price"))
+    # a bad skus table has had its empty, repeated and unknown ids and bad prices reported already
+    subs = _check(found, SubstituteIndex.from_frame, ref, skus,
+                  keep=None if network is not None else lambda p: p.field not in ("sku", "price"))
     problems = col.problems + _locate(found, files, frames)
     if problems:
         raise ValidationError(problems, title=title)
@@ -683,6 +720,6 @@ def build_router(scenario: Scenario, policy: Policy | None = None, **kwargs):
     if subs is None:
         subs = _check(problems, SubstituteIndex.from_frame, scenario.network, scenario.tables.get("skus"))
     if problems:
-        raise ValidationError(problems)
+        raise scenario.locate(ValidationError(problems))
     return Router(scenario.network, scenario.inventory, policy or scenario.policy,
                   walkin=scenario.tables.get("walkin"), vendor_offers=offers, substitutes=subs, **kwargs)

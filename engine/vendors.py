@@ -50,6 +50,7 @@ from sourcewise.models.network import Network
 from sourcewise.models.network import readonly
 from sourcewise.models.node import KIND_CODES
 from sourcewise.models.node import NodeKind
+from sourcewise.models.tables import shown
 
 __all__ = [
     "HttpVendorGateway",
@@ -342,11 +343,11 @@ def _number_column(df: pd.DataFrame, name: str, col: Collector,
         vals = np.where(blank, default, vals)
     finite = np.isfinite(vals)
     for i in np.flatnonzero(~finite):
-        col.add(TABLE, int(i), name, f"must be a finite number, got {raw.iloc[i]!r}")
+        col.add(TABLE, int(i), name, f"must be a finite number, got {shown(raw.iloc[i])}")
     with np.errstate(invalid="ignore"):
         bad = finite & ~ok(vals)
     for i in np.flatnonzero(bad):
-        col.add(TABLE, int(i), name, f"{rule}, got {raw.iloc[i]!r}")
+        col.add(TABLE, int(i), name, f"{rule}, got {shown(raw.iloc[i])}")
     return vals
 
 

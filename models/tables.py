@@ -7,6 +7,7 @@ with vectorised tests, collects every problem, and raises one
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,7 +65,7 @@ def _numeric(df: pd.DataFrame, table: str, name: str, col: Collector, *, lo: flo
         vals = np.where(missing, default, vals)
         bad &= ~missing
     for i in np.flatnonzero(bad):
-        col.add(table, int(i), name, f"must be a number, got {_shown(raw.iloc[i])}")
+        col.add(table, int(i), name, f"must be a number, got {shown(raw.iloc[i])}")
     ok = ~bad & ~missing
     checks = []
     if integer:
@@ -77,7 +78,7 @@ def _numeric(df: pd.DataFrame, table: str, name: str, col: Collector, *, lo: flo
         checks.append((ok & (vals > hi), f"must be <= {_bound(hi)}"))
     for mask, msg in checks:
         for i in np.flatnonzero(mask):
-            col.add(table, int(i), name, f"{msg}, got {_shown(raw.iloc[i])}")
+            col.add(table, int(i), name, f"{msg}, got {shown(raw.iloc[i])}")
     return vals
 
 
@@ -86,8 +87,13 @@ def _bound(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-def _shown(v: object) -> str:
-    """A cell as the file wrote it: ``0`` and ``nan``, not numpy's ``np.int64(0)``."""
+def shown(v: object) -> str:
+    """A cell as a person reads it in a message: ``0``, not numpy's ``np.int64(0)``; a timestamp as
+    ``2024-03-05T09:00:00``; an empty or NA cell as ``a missing value``."""
+    if isinstance(v, np.datetime64 | pd.Timestamp):
+        return "a missing value" if pd.isna(v) else str(pd.Timestamp(v).isoformat())
+    if v is None or v is pd.NA or (isinstance(v, float | np.floating) and np.isnan(v)):
+        return "a missing value"
     return repr(v.item() if isinstance(v, np.generic) else v)
 
 
@@ -105,7 +111,7 @@ def _boolean(df: pd.DataFrame, table: str, name: str, default: bool, col: Collec
         elif isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
             out[i] = v.strip().lower() in _TRUE
         else:
-            col.add(table, i, name, f"must be true or false, got {_shown(v)}")
+            col.add(table, i, name, f"must be true or false, got {shown(v)}")
             out[i] = default
     return out
 
@@ -417,7 +423,7 @@ def _agree(name: str, arr: np.ndarray, line_ptr: np.ndarray, owner: np.ndarray, 
         differs &= ~(np.isnat(head) & np.isnat(arr))
     for i in np.flatnonzero(differs):
         col.add("orders", int(i), name, f"differs from the first line of order {oid[i]!r} "
-                                        f"({_shown(arr[i])} here, {_shown(head[i])} there)")
+                                        f"({shown(arr[i])} here, {shown(head[i])} there)")
 
 
 def _text(df: pd.DataFrame, name: str, default: str) -> np.ndarray:
@@ -474,10 +480,20 @@ def _order_extras(network: Network, df: pd.DataFrame, oid: np.ndarray, line_ptr:
         out["channel"] = channel[starts]
     for name in ("placed_at", "created_at"):
         if name in df.columns:
-            ts = pd.to_datetime(df[name], errors="coerce")
-            bad = ts.isna().to_numpy() & df[name].notna().to_numpy()
-            for i in np.flatnonzero(bad):
-                col.add("orders", int(i), name, f"must be a timestamp, got {_shown(df[name].iloc[i])}")
+            with warnings.catch_warnings():
+                # cells that are no timestamp are reported below; pandas need not warn about them
+                warnings.simplefilter("ignore", UserWarning)
+                ts = pd.to_datetime(df[name], errors="coerce")
+                bad = ts.isna().to_numpy() & df[name].notna().to_numpy()
+                # pandas reads the column in the form of its first cell: a timestamp written another
+                # way (with or without a time zone, another format) reads as none
+                other = (pd.to_datetime(df[name], errors="coerce", format="mixed", utc=True).notna().to_numpy()
+                         & bad if bad.any() else bad)
+            for i in np.flatnonzero(other):
+                col.add("orders", int(i), name, "is written differently from the column's first timestamp "
+                                                "(time zone or format): write them all one way")
+            for i in np.flatnonzero(bad & ~other):
+                col.add("orders", int(i), name, f"must be a timestamp, got {shown(df[name].iloc[i])}")
             if ts.dt.tz is not None:
                 ts = ts.dt.tz_localize(None)
             placed = ts.to_numpy(dtype="datetime64[s]")

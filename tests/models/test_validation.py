@@ -83,7 +83,7 @@ def test_orders_table_validation():
     reasons = {(p.row, p.field): p.reason for p in err.value.problems}
     assert reasons[(1, "qty")] == "must be > 0, got 0.0"  # a float column: it holds 2.5
     assert not any("np." in r for r in reasons.values())
-    assert reasons[(2, "lat")] == "must be a number, got nan"
+    assert reasons[(2, "lat")] == "must be a number, got a missing value"
     assert reasons[(3, "qty")] == "must be an integer, got 2.5"
 
 
