@@ -312,6 +312,12 @@ class Policy:
     currency : str
         ISO 4217 code of every money figure (costs, fees, penalties, item
         prices); reports name it on their money axes and columns.
+
+    Notes
+    -----
+    ``max_shipments``, ``split_candidates`` and ``explain_top`` are integers
+    of at most :data:`~sourcewise.models.limits.MAX_COUNT`; every problem
+    of a policy is reported in one :class:`ValidationError`.
     """
 
     strategy: str = "cost"
