@@ -40,7 +40,7 @@ class Case:
     """One malformed scenario: how to plant its problems and what the message must say.
 
     ``expect`` holds, for each planted problem, the pieces that must all
-    appear on one line of stderr.
+    appear on one line of stderr; ``{folder}`` in ``args`` is the scenario folder.
     """
 
     id: str
@@ -378,6 +378,10 @@ CASES: list[Case] = [
          args=["--time-limit", "0"]),
     Case("cli.simulate-settings-and-table", cells("orders", (3, "qty", "-2")),
          [("pick_reject_rate",), (at("orders", 3), "qty: ")], command="simulate", args=["--pick-reject-rate", "2"]),
+    Case("cli.sweep-grid-policy-and-flags", all_of(
+        text("grid.toml", '[grid]\n"stores.protect_unit" = [0, 1]\n'), policy('strategy = "fastest"\n')),
+         [("--workers", "must be 1..2"), ("policy.toml:1: ", "strategy: "), ("grid.toml", "stores.protect_unit")],
+         command="sweep", args=["--grid", "{folder}/grid.toml", "--workers", "9"]),
     # ---------------------------------------------------------------- every table and the policy at once
     Case("all-at-once", all_of(
         cells("nodes", (0, "lat", "x")), cells("skus", (2, "price", "free")), cells("inventory", (0, "on_hand", "-1")),
@@ -421,7 +425,8 @@ def test_malformed_scenario_gets_one_report_of_every_problem(case: Case, tmp_pat
     shutil.copytree(SAMPLE, folder)
     case.plant(folder)
     out = tmp_path / "out"
-    status = run_cli([case.command, "--scenario", str(folder), "--out", str(out), *case.args])
+    args = [a.format(folder=folder) for a in case.args]
+    status = run_cli([case.command, "--scenario", str(folder), "--out", str(out), *args])
     got = capsys.readouterr()
     assert status == 2, got.err
     assert "Traceback" not in got.err + got.out
@@ -445,6 +450,22 @@ def test_out_naming_a_file_is_refused_before_routing(tmp_path, capsys):
 def test_misspelt_strategy_flag_is_a_usage_error(tmp_path, capsys):
     assert run_cli(["route", "--scenario", str(SAMPLE), "--out", str(tmp_path / "o"), "--strategy", "fastest"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_generate_reports_its_settings_and_out_together(tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.write_text("keep me")
+    assert run_cli(["generate", "--out", str(out), "--skus", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "exists and is not a folder" in err and "n_skus" in err and "Traceback" not in err
+    assert out.read_text() == "keep me"
+
+
+def test_bench_refuses_an_out_file_before_measuring(tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.write_text("keep me")
+    assert run_cli(["bench", "--quick", "--out", str(out)]) == 2
+    assert f"--out {out}: exists and is not a folder" in capsys.readouterr().err
 
 
 def test_missing_scenario_folder(tmp_path, capsys):
