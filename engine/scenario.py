@@ -18,6 +18,7 @@ import re
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,9 @@ from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
+from typing import TypeVar
 
 import pandas as pd
 
@@ -46,6 +49,12 @@ from sourcewise.models.tables import check_pair_table
 from sourcewise.models.tables import inventory_from_frame
 from sourcewise.models.tables import network_from_frames
 from sourcewise.models.tables import orders_from_frame
+
+if TYPE_CHECKING:
+    from sourcewise.engine.substitutes import SubstituteIndex
+    from sourcewise.engine.vendors import VendorOffers
+
+T = TypeVar("T")
 
 REQUIRED = ("nodes", "skus", "inventory", "orders")
 OPTIONAL = ("walkin", "replenishment", "vendor_offers")
@@ -102,8 +111,8 @@ class Scenario:
     policy: Policy
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     path: Path | None = None
-    vendor_offers: Any = None
-    substitutes: Any = None
+    vendor_offers: VendorOffers | None = None
+    substitutes: SubstituteIndex | None = None
     files: dict[str, TableFile] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
 
@@ -256,8 +265,8 @@ def _record_lines(path: Path) -> list[int]:
     return lines
 
 
-def _table_files(folder: Path, col: Collector) -> tuple[dict[str, Path], tuple[str, ...]]:
-    """The table files of ``folder`` by table name, and the names of the files that are none.
+def _table_files(folder: Path, col: Collector) -> tuple[dict[str, Path], set[str], tuple[str, ...]]:
+    """The table files of ``folder`` by table name, every table name it holds, and the files that are none.
 
     A table given both as CSV and as Parquet is ambiguous: a problem, and neither is read.
     """
@@ -277,7 +286,7 @@ def _table_files(folder: Path, col: Collector) -> tuple[dict[str, Path], tuple[s
             col.extend([Problem("scenario", None, "", "is a folder, not a table", where=str(paths[0]))])
         else:
             files[name] = paths[0]
-    return files, tuple(ignored)
+    return files, set(by_name), tuple(ignored)
 
 
 def _ids_of(df: pd.DataFrame, table: str, row: int) -> str | None:
@@ -379,7 +388,8 @@ def _stand_in(frames: dict[str, pd.DataFrame | None]) -> Network:
     return Network.build([Node(i, k, 0.0, 0.0) for i, k in nodes.items()], [Sku(s) for s in skus])
 
 
-def _check(out: list[Problem], fn, *args, keep=None):
+def _check(out: list[Problem], fn: Callable[..., T], *args: Any,
+           keep: Callable[[Problem], bool] | None = None) -> T | None:
     """``fn(*args)``, or ``None`` with its problems (those ``keep`` accepts) added to ``out``; ``None`` for a missing table."""
     if any(a is None for a in args):
         return None
@@ -423,13 +433,12 @@ def load_scenario(folder: str | Path, *, orders: bool = True) -> Scenario:
         reason = "is not a folder" if folder.exists() else "does not exist"
         raise ValidationError([Problem("scenario", None, "", reason, where=str(folder))], title=title)
     try:
-        paths, ignored = _table_files(folder, col)
+        paths, named, ignored = _table_files(folder, col)
     except OSError as exc:
         raise ValidationError([Problem("scenario", None, "", f"cannot be listed ({exc.strerror or exc})",
                                        where=str(folder))], title=title) from None
     files = {name: TableFile(p) for name, p in paths.items()}
     frames = {name: f.read(col) for name, f in files.items()}
-    named = {p.stem for p in folder.iterdir() if p.suffix in (".csv", ".parquet")}
     for name in REQUIRED if orders else REQUIRED[:3]:
         if name not in named:
             col.extend([Problem("scenario", None, "", f"has no table {name} ({name}.csv or {name}.parquet)"

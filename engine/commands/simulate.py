@@ -51,6 +51,18 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
                      wave_time_limit=args.wave_time_limit)
 
 
+def check_out(out: str) -> str | None:
+    """Why ``out`` cannot be an output folder (``--out OUT: reason``), or ``None``.
+
+    Kept for commands that print their own message; see
+    :func:`~sourcewise.engine.scenario.output_problem`.
+    """
+    from sourcewise.engine.scenario import output_problem
+
+    reason = output_problem(out)
+    return None if reason is None else f"--out {out}: {reason}"
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate everything, replay, write the report all or nothing; returns the exit code.
 
