@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import io
+import os
 import sys
 from pathlib import Path
 
@@ -48,8 +50,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns its exit status.
+
+    A mistake in the input (scenario tables, ``policy.toml``, a grid, a
+    payload, command-line values, an output folder that cannot be written) is
+    one message on stderr listing every problem, and status 2; argparse
+    reports unusable arguments with status 2 as well. Output cut short by its
+    reader (``sourcewise route ... | head``) ends quietly with status 0.
+    Anything else is a bug and keeps its traceback.
+    """
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    from sourcewise.models.errors import ValidationError
+
+    try:
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        _discard_stdout()
+        return 0
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so that the final flush at exit cannot fail on the closed pipe."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # stdout is not a file (in-process capture): nothing will flush it at exit
 
 
 if __name__ == "__main__":

@@ -606,16 +606,18 @@ def scoring_measure(quick: bool, log: Callable[[str], None] = print) -> dict[str
 
 # --------------------------------------------------------------------- outputs
 def write_outputs(out: Path, rows: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Path]:
-    """Write the CSV, PNG, Markdown and JSON files; returns their paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {k: out / f"bench_study.{k}" for k in ("csv", "png", "md", "json")}
-    df = pd.DataFrame(rows)
-    df.to_csv(paths["csv"], index=False)
-    exps = exponents(rows)
-    _plot(rows, exps, paths["png"])
-    paths["md"].write_text(markdown(rows, exps, extra))
-    paths["json"].write_text(json.dumps({"rows": rows, "exponents": exps, **extra}, indent=2, default=str))
-    return paths
+    """Write the CSV, PNG, Markdown and JSON files all or nothing; returns their paths."""
+    from sourcewise.engine.scenario import staged_output
+
+    names = {k: f"bench_study.{k}" for k in ("csv", "png", "md", "json")}
+    with staged_output(out, ".bench-") as (stage, _):
+        pd.DataFrame(rows).to_csv(stage / names["csv"], index=False)
+        exps = exponents(rows)
+        _plot(rows, exps, stage / names["png"])
+        (stage / names["md"]).write_text(markdown(rows, exps, extra))
+        (stage / names["json"]).write_text(json.dumps({"rows": rows, "exponents": exps, **extra}, indent=2,
+                                                      default=str))
+    return {k: out / name for k, name in names.items()}
 
 
 def _size_label(v: float, _pos: Any = None) -> str:

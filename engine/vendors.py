@@ -45,10 +45,12 @@ import numpy as np
 import pandas as pd
 
 from sourcewise.models.errors import Collector
+from sourcewise.models.limits import MAX_DAYS
 from sourcewise.models.network import Network
 from sourcewise.models.network import readonly
 from sourcewise.models.node import KIND_CODES
 from sourcewise.models.node import NodeKind
+from sourcewise.models.tables import shown
 
 __all__ = [
     "HttpVendorGateway",
@@ -169,7 +171,7 @@ class VendorOffers:
             One error listing every problem: a missing column; an empty,
             unknown or non-vendor ``node_id``; an empty or unknown ``sku``; a
             (node, SKU) pair given twice; ``price`` not a finite number >= 0;
-            ``fee_rate`` outside [0, 1); ``lead_days`` not an integer >= 0;
+            ``fee_rate`` outside [0, 1); ``lead_days`` not an integer in [0, MAX_DAYS];
             ``reliability`` outside (0, 1].
         """
         col = Collector()
@@ -198,8 +200,8 @@ class VendorOffers:
 
         price = _number_column(df, "price", col, lambda v: v >= 0, "must be >= 0")
         fee = _number_column(df, "fee_rate", col, lambda v: (v >= 0) & (v < 1), "must be in [0, 1)")
-        lead = _number_column(df, "lead_days", col, lambda v: (v >= 0) & (v == np.floor(v)),
-                              "must be an integer >= 0")
+        lead = _number_column(df, "lead_days", col, lambda v: (v >= 0) & (v <= MAX_DAYS) & (v == np.floor(v)),
+                              f"must be an integer in [0, {MAX_DAYS}]")
         rel = _number_column(df, "reliability", col, lambda v: (v > 0) & (v <= 1),
                              "must be in (0, 1]", default=1.0)
 
@@ -341,11 +343,11 @@ def _number_column(df: pd.DataFrame, name: str, col: Collector,
         vals = np.where(blank, default, vals)
     finite = np.isfinite(vals)
     for i in np.flatnonzero(~finite):
-        col.add(TABLE, int(i), name, f"must be a finite number, got {raw.iloc[i]!r}")
+        col.add(TABLE, int(i), name, f"must be a finite number, got {shown(raw.iloc[i])}")
     with np.errstate(invalid="ignore"):
         bad = finite & ~ok(vals)
     for i in np.flatnonzero(bad):
-        col.add(TABLE, int(i), name, f"{rule}, got {raw.iloc[i]!r}")
+        col.add(TABLE, int(i), name, f"{rule}, got {shown(raw.iloc[i])}")
     return vals
 
 

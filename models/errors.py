@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import replace
+
+# How many problems a message lists before it says how many more there are.
+SHOWN = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,16 +25,42 @@ class Problem:
         Column or attribute name.
     reason : str
         Why the value was rejected.
+    where : str or None
+        Where a person finds the value, e.g. ``data/x/orders.csv:3`` (the line a
+        spreadsheet shows) or ``data/x/orders.parquet, row 2``; set when the
+        value came from a file (see :func:`sourcewise.engine.scenario.load_scenario`).
+    ids : str or None
+        The record's identifiers, e.g. ``order 'O-1', line 'O-1-2'``.
     """
 
     table: str
     row: int | str | None
     field: str
     reason: str
+    where: str | None = None
+    ids: str | None = None
 
     def __str__(self) -> str:
+        ids = f" ({self.ids})" if self.ids else ""
+        if self.where is not None:
+            field = f"{self.field}: " if self.field else ""
+            return f"{self.where}: {field}{self.reason}{ids}"
         where = self.table if self.row is None else f"{self.table}[{self.row}]"
-        return f"{where}.{self.field}: {self.reason}"
+        return f"{where}.{self.field}: {self.reason}{ids}"
+
+    def located(self, where: str, ids: str | None = None) -> Problem:
+        """This problem, found at ``where`` (a file and line) in the record ``ids``."""
+        return replace(self, where=where, ids=ids if ids is not None else self.ids)
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` when ``name`` looks like a misspelling of one of ``candidates``, else ``""``.
+
+    Case and surrounding blanks are ignored (``" Qty"`` suggests ``qty``).
+    """
+    pool = {str(c).strip().lower(): str(c) for c in candidates}
+    close = difflib.get_close_matches(str(name).strip().lower(), list(pool), n=1, cutoff=0.75)
+    return f"; did you mean {pool[close[0]]!r}?" if close else ""
 
 
 class ValidationError(ValueError):
@@ -39,16 +70,22 @@ class ValidationError(ValueError):
     ----------
     problems : iterable of Problem
         All failed checks. Never empty.
+    title : str, optional
+        What was checked (``"scenario data/x"``); the message then reads
+        ``"scenario data/x: 3 problems"`` followed by one line per problem.
     """
 
-    def __init__(self, problems: Iterable[Problem]):
+    def __init__(self, problems: Iterable[Problem], *, title: str | None = None):
         self.problems: tuple[Problem, ...] = tuple(problems)
         if not self.problems:
             raise ValueError("ValidationError needs at least one problem")
+        self.title = title
         n = len(self.problems)
-        shown = "\n".join(f"  - {p}" for p in self.problems[:50])
-        more = f"\n  ... and {n - 50} more" if n > 50 else ""
-        super().__init__(f"{n} invalid value{'s' if n != 1 else ''}:\n{shown}{more}")
+        s = "s" if n != 1 else ""
+        head = f"{title}: {n} problem{s}" if title else f"{n} invalid value{s}"
+        shown = "\n".join(f"  - {p}" for p in self.problems[:SHOWN])
+        more = f"\n  ... and {n - SHOWN} more" if n > SHOWN else ""
+        super().__init__(f"{head}:\n{shown}{more}")
 
 
 class Collector:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sourcewise.models.errors import Collector
+from sourcewise.models.limits import MAX_DAYS
+from sourcewise.models.limits import MAX_PRIORITY
+from sourcewise.models.limits import MAX_QTY
 
 
 class NodeKind(StrEnum):
@@ -46,7 +49,8 @@ class Node:
     lat, lon : float
         Location in degrees.
     priority : int
-        Lower is preferred; used by the ``priority`` strategy.
+        Lower is preferred; used by the ``priority`` strategy. At most
+        :data:`~sourcewise.models.limits.MAX_PRIORITY` either way.
     ships : bool
         Whether the node can ship parcels.
     pickup : bool
@@ -54,7 +58,8 @@ class Node:
     handling_per_shipment, handling_per_unit : float
         Node handling cost added to the policy's shipping cost.
     processing_days : int
-        Days between release and hand-over to the carrier.
+        Days between release and hand-over to the carrier, at most
+        :data:`~sourcewise.models.limits.MAX_DAYS`.
     fee_rate : float
         Marketplace fee as a fraction of item price (vendors).
     enabled : bool
@@ -64,7 +69,8 @@ class Node:
     cutoff_hour : float
         Orders placed at or after this hour (0-24, local) wait a day; 24 means no cutoff.
     capacity_orders, capacity_units : int or None
-        Daily limits on orders (parcels) and units; ``None`` is unlimited.
+        Daily limits on orders (parcels) and units, at most
+        :data:`~sourcewise.models.limits.MAX_QTY`; ``None`` is unlimited.
     protect_units : int or None
         Units kept back for walk-in shoppers at a store, for every SKU; ``None``
         uses the policy's default.
@@ -103,10 +109,13 @@ class Node:
         except ValueError:
             col.add("nodes", row, "kind", f"must be warehouse, store or vendor, got {self.kind!r}")
         check_coordinates(col, "nodes", row, self.lat, self.lon)
-        if not isinstance(self.priority, int) or isinstance(self.priority, bool):
-            col.add("nodes", row, "priority", f"must be an integer, got {self.priority!r}")
-        if not isinstance(self.processing_days, int) or self.processing_days < 0:
-            col.add("nodes", row, "processing_days", f"must be an integer >= 0, got {self.processing_days!r}")
+        if not isinstance(self.priority, int) or isinstance(self.priority, bool) or abs(self.priority) > MAX_PRIORITY:
+            col.add("nodes", row, "priority",
+                    f"must be an integer in [-{MAX_PRIORITY}, {MAX_PRIORITY}], got {self.priority!r}")
+        if (not isinstance(self.processing_days, int) or isinstance(self.processing_days, bool)
+                or not 0 <= self.processing_days <= MAX_DAYS):
+            col.add("nodes", row, "processing_days",
+                    f"must be an integer in [0, {MAX_DAYS}], got {self.processing_days!r}")
         _non_negative(col, row, "handling_per_shipment", self.handling_per_shipment)
         _non_negative(col, row, "handling_per_unit", self.handling_per_unit)
         if not isinstance(self.fee_rate, int | float) or not 0.0 <= self.fee_rate < 1.0:
@@ -117,5 +126,5 @@ class Node:
             col.add("nodes", row, "cutoff_hour", f"must be an hour in [0, 24], got {self.cutoff_hour!r}")
         for name in ("capacity_orders", "capacity_units", "protect_units"):
             v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                col.add("nodes", row, name, f"must be an integer >= 0 or empty, got {v!r}")
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_QTY):
+                col.add("nodes", row, name, f"must be an integer in [0, {MAX_QTY}] or empty, got {v!r}")

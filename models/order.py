@@ -9,14 +9,11 @@ import msgspec
 from msgspec.structs import force_setattr
 
 from sourcewise.models.errors import Collector
+from sourcewise.models.limits import MAX_QTY
 from sourcewise.models.node import check_coordinates
 
 METHODS: tuple[str, ...] = ("ship", "pickup", "same_day")
 SERVICE_LEVELS: tuple[str, ...] = ("standard", "express", "next_day")
-# Most units one order may ask for, over all its lines (2**40, about 1.1e12). Far above any real
-# order, and low enough that the router's int64 books cannot overflow: group totals, batch sums
-# (float64, exact to 2**53) and reservations all stay exact.
-MAX_QTY: int = 1 << 40
 
 # Set forms for the fast check in Order.__post_init__ (membership of a str only: it must not raise).
 _METHOD_SET = frozenset(METHODS)

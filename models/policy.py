@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from sourcewise.models.errors import Collector
+from sourcewise.models.errors import Problem
 from sourcewise.models.errors import ValidationError
+from sourcewise.models.errors import suggest
+from sourcewise.models.limits import MAX_COUNT
+from sourcewise.models.limits import MAX_DAYS
+from sourcewise.models.limits import MAX_QTY
 
 STRATEGIES: tuple[str, ...] = ("cost", "priority", "nearest", "high_stock", "dual")
 
@@ -54,14 +59,40 @@ class CostModel:
         col.raise_if_any()
 
 
-def _check_numbers(obj, section: str, names: tuple[str, ...], col: Collector, *, allow_inf: bool = False) -> None:
+def _is_number(v: object) -> bool:
+    """A TOML number: ``int`` or ``float`` but not ``bool``."""
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _check_numbers(obj, section: str, names: tuple[str, ...], col: Collector, *, allow_inf: bool = False,
+                   hi: float | None = None) -> None:
+    """Report each of ``names`` that is not a number ``>= 0`` (finite unless ``allow_inf``; at most ``hi``)."""
     for name in names:
         v = getattr(obj, name)
-        ok = isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
-        if ok and not allow_inf:
-            ok = math.isfinite(v)
-        if not ok or (isinstance(v, float) and math.isnan(v)):
-            col.add("policy", section, name, f"must be a number >= 0, got {v!r}")
+        ok = _is_number(v) and not math.isnan(v) and v >= 0 and (allow_inf or math.isfinite(v))
+        if not ok or (hi is not None and v > hi):
+            rng = ">= 0" if hi is None else f"in [0, {hi:g}]"
+            col.add("policy", section, name, f"must be a number {rng}, got {v!r}")
+
+
+def _check_int(col: Collector, section: str | None, name: str, v: object, lo: int, hi: int) -> None:
+    """Report ``v`` unless it is an integer in ``[lo, hi]``."""
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        col.add("policy", section, name, f"must be an integer in [{lo}, {hi}], got {v!r}")
+
+
+def _check_bool(col: Collector, section: str, name: str, v: object) -> None:
+    """Report ``v`` unless it is ``true`` or ``false`` (a string such as ``"no"`` is not)."""
+    if not isinstance(v, bool):
+        col.add("policy", section, name, f"must be true or false, got {v!r}")
+
+
+def _strings(col: Collector, section: str, name: str, v: object) -> tuple[str, ...] | None:
+    """``v`` as a tuple of strings, or ``None`` (and a problem) when it is not a list of strings."""
+    if isinstance(v, list | tuple) and all(isinstance(x, str) for x in v):
+        return tuple(v)
+    col.add("policy", section, name, f"must be a list of strings, got {v!r}")
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +119,16 @@ class Tier:
     channels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("kinds", "regions", "channels"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
         col = Collector()
+        for name in ("kinds", "regions", "channels"):
+            got = _strings(col, f"tiers.{self.name}", name, getattr(self, name))
+            if got is not None:
+                object.__setattr__(self, name, got)
         if not isinstance(self.name, str) or not self.name:
             col.add("policy", "tiers", "name", "every tier needs a name")
-        bad = [k for k in self.kinds if k not in ("warehouse", "store", "vendor")]
-        if bad or not self.kinds:
-            col.add("policy", f"tiers.{self.name}", "kinds", f"must list warehouse, store or vendor, got {list(self.kinds)!r}")
+        kinds = self.kinds
+        if isinstance(kinds, tuple) and (not kinds or any(k not in ("warehouse", "store", "vendor") for k in kinds)):
+            col.add("policy", f"tiers.{self.name}", "kinds", f"must list warehouse, store or vendor, got {list(kinds)!r}")
         _check_numbers(self, f"tiers.{self.name}", ("max_distance_km",), col, allow_inf=True)
         col.raise_if_any()
 
@@ -111,9 +144,11 @@ class StorePolicy:
     ----------
     protect_units : int
         Units of every SKU a store keeps for walk-in shoppers (a node's own
-        ``protect_units`` overrides it).
+        ``protect_units`` overrides it); at most
+        :data:`~sourcewise.models.limits.MAX_QTY`.
     protect_days : float
-        Also keep this many days of the store×SKU's walk-in demand.
+        Also keep this many days of the store×SKU's walk-in demand (at most
+        :data:`~sourcewise.models.limits.MAX_DAYS`).
     depletion_weight : float
         Planning cost per unit of ``weight * d / (d + atp)`` where ``d`` is
         the daily walk-in demand: taking a unit costs more the fewer days of
@@ -126,7 +161,9 @@ class StorePolicy:
 
     def __post_init__(self) -> None:
         col = Collector()
-        _check_numbers(self, "stores", ("protect_units", "protect_days", "depletion_weight"), col)
+        _check_int(col, "stores", "protect_units", self.protect_units, 0, MAX_QTY)
+        _check_numbers(self, "stores", ("protect_days",), col, hi=MAX_DAYS)
+        _check_numbers(self, "stores", ("depletion_weight",), col)
         col.raise_if_any()
 
 
@@ -137,9 +174,11 @@ class ServicePolicy:
     Parameters
     ----------
     transit_bands : tuple of (km, days)
-        Transit days for a parcel travelling at most ``km``; ascending.
+        Transit days for a parcel travelling at most ``km``; ascending, days
+        at most :data:`~sourcewise.models.limits.MAX_DAYS`.
     standard_days, express_days, next_day_days : float
-        Delivery deadline per service level, in days; a negative value means none.
+        Delivery deadline per service level, in days (at most
+        :data:`~sourcewise.models.limits.MAX_DAYS`); a negative value means none.
     late : str
         ``exclude`` drops nodes that cannot meet the deadline; ``penalty``
         keeps them at ``late_penalty_per_day`` per parcel and day late.
@@ -154,13 +193,24 @@ class ServicePolicy:
     late_penalty_per_day: float = 10.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "transit_bands", tuple(tuple(map(float, b)) for b in self.transit_bands))
         col = Collector()
         bands = self.transit_bands
-        if not bands or any(len(b) != 2 or b[0] <= 0 or b[1] < 0 for b in bands):
-            col.add("policy", "service", "transit_bands", "must be [[km, days], ...] with km > 0 and days >= 0")
-        elif any(bands[i][0] >= bands[i + 1][0] for i in range(len(bands) - 1)):
-            col.add("policy", "service", "transit_bands", "distances must ascend")
+        shaped = isinstance(bands, list | tuple) and bool(bands) and all(
+            isinstance(b, list | tuple) and len(b) == 2 and all(_is_number(x) and math.isfinite(x) for x in b)
+            for b in bands)
+        if not shaped or any(b[0] <= 0 or not 0 <= b[1] <= MAX_DAYS for b in bands):
+            col.add("policy", "service", "transit_bands",
+                    f"must be [[km, days], ...] with km > 0 and days in [0, {MAX_DAYS}], got {bands!r}")
+        else:
+            bands = tuple((float(km), float(days)) for km, days in bands)
+            object.__setattr__(self, "transit_bands", bands)
+            if any(bands[i][0] >= bands[i + 1][0] for i in range(len(bands) - 1)):
+                col.add("policy", "service", "transit_bands", "distances must ascend")
+        for name in ("standard_days", "express_days", "next_day_days"):
+            v = getattr(self, name)
+            if not (_is_number(v) and math.isfinite(v) and v <= MAX_DAYS):
+                col.add("policy", "service", name,
+                        f"must be a number of days <= {MAX_DAYS} (negative: no deadline), got {v!r}")
         if self.late not in ("exclude", "penalty"):
             col.add("policy", "service", "late", f"must be exclude or penalty, got {self.late!r}")
         _check_numbers(self, "service", ("late_penalty_per_day",), col)
@@ -202,6 +252,7 @@ class MethodPolicy:
         n = self.pickup_options
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             col.add("policy", "methods", "pickup_options", f"must be an integer >= 0, got {n!r}")
+        _check_bool(col, "methods", "pickup_transfer", self.pickup_transfer)
         col.raise_if_any()
 
 
@@ -214,8 +265,8 @@ class SubstitutePolicy:
 
     def __post_init__(self) -> None:
         col = Collector()
-        if isinstance(self.max_proposals, bool) or not isinstance(self.max_proposals, int) or self.max_proposals < 0:
-            col.add("policy", "substitutes", "max_proposals", f"must be an integer >= 0, got {self.max_proposals!r}")
+        _check_bool(col, "substitutes", "enabled", self.enabled)
+        _check_int(col, "substitutes", "max_proposals", self.max_proposals, 0, MAX_COUNT)
         col.raise_if_any()
 
 
@@ -274,6 +325,12 @@ class Policy:
     currency : str
         ISO 4217 code of every money figure (costs, fees, penalties, item
         prices); reports name it on their money axes and columns.
+
+    Notes
+    -----
+    ``max_shipments``, ``split_candidates`` and ``explain_top`` are integers
+    of at most :data:`~sourcewise.models.limits.MAX_COUNT`; every problem
+    of a policy is reported in one :class:`ValidationError`.
     """
 
     strategy: str = "cost"
@@ -295,9 +352,7 @@ class Policy:
         if self.strategy not in STRATEGIES:
             col.add("policy", None, "strategy", f"must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         for name, lo in (("max_shipments", 1), ("split_candidates", 3), ("explain_top", 0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                col.add("policy", None, name, f"must be an integer >= {lo}, got {v!r}")
+            _check_int(col, None, name, getattr(self, name), lo, MAX_COUNT)
         object.__setattr__(self, "tiers", tuple(self.tiers))
         names = [t.name for t in self.tiers]
         if not self.tiers:
@@ -332,11 +387,19 @@ class Policy:
             Top-level keys as in ``policy.toml``; each table (``[cost]``,
             ``[stores]``, ``[service]``, ``[methods]``, ``[substitutes]``,
             ``[vendors]``) maps to its dataclass, ``[[tiers]]`` to :class:`Tier`.
+
+        Raises
+        ------
+        ValidationError
+            Listing every problem of every section at once: unknown keys (with
+            the known key they look like a misspelling of), values of the wrong
+            type and values out of range. Tier problems are named
+            ``tiers[i]``, ``i`` counting the ``[[tiers]]`` tables from 0.
         """
         col = Collector()
-        known = {f.name for f in fields(cls)}
-        for key in sorted(set(data) - known):
-            col.add("policy", None, key, "unknown key")
+        known = [f.name for f in fields(cls)]
+        for key in sorted(set(data) - set(known)):
+            col.add("policy", None, key, "unknown key" + suggest(key, known))
         values: dict[str, Any] = {}
         for key, value in data.items():
             if key not in known:
@@ -344,54 +407,142 @@ class Policy:
             section = _SECTIONS.get(key)
             if section is not None:
                 if not isinstance(value, dict):
-                    col.add("policy", None, key, "must be a table")
+                    col.add("policy", None, key, f"must be a table [{key}]")
                     continue
-                sec_known = {f.name for f in fields(section)}
-                for sub in sorted(set(value) - sec_known):
-                    col.add("policy", key, sub, "unknown key")
-                try:
-                    values[key] = section(**{k: v for k, v in value.items() if k in sec_known})
-                except ValidationError as exc:
-                    col.extend(exc.problems)
+                part = _build(section, value, key, col)
+                if part is not None:
+                    values[key] = part
             elif key == "tiers":
+                if not isinstance(value, list):
+                    col.add("policy", None, "tiers", "must be an array of tables [[tiers]]")
+                    continue
                 tiers = []
-                tier_known = {f.name for f in fields(Tier)}
-                for i, t in enumerate(value if isinstance(value, list) else []):
+                for i, t in enumerate(value):
                     if not isinstance(t, dict):
                         col.add("policy", f"tiers[{i}]", "tier", "must be a table")
                         continue
-                    for sub in sorted(set(t) - tier_known):
-                        col.add("policy", f"tiers[{i}]", sub, "unknown key")
-                    try:
-                        tiers.append(Tier(**{k: v for k, v in t.items() if k in tier_known}))
-                    except ValidationError as exc:
-                        col.extend(exc.problems)
-                    except TypeError as exc:
-                        col.add("policy", f"tiers[{i}]", "tier", str(exc))
-                if not isinstance(value, list):
-                    col.add("policy", None, "tiers", "must be an array of tables [[tiers]]")
-                values[key] = tuple(tiers)
+                    tier = _build(Tier, t, f"tiers[{i}]", col)
+                    if tier is not None:
+                        tiers.append(tier)
+                if len(tiers) == len(value):
+                    values[key] = tuple(tiers)
             else:
                 values[key] = value
-        if col:
-            col.raise_if_any()
+        # the top-level keys are checked even when a section failed: every problem in one report
         try:
-            return cls(**values)
+            policy = cls(**values)
         except ValidationError as exc:
             col.extend(exc.problems)
-            col.raise_if_any()
-            raise
+        col.raise_if_any()
+        return policy
+
+
+def _build(kind: type, value: dict[str, Any], section: str, col: Collector) -> Any:
+    """``kind(**value)`` for one TOML table named ``section``, or ``None`` with its problems in ``col``.
+
+    Unknown keys are reported (with a suggestion) and left out; the object's
+    own problems are reported under ``section``.
+    """
+    names = [f.name for f in fields(kind)]
+    for sub in sorted(set(value) - set(names)):
+        col.add("policy", section, sub, "unknown key" + suggest(sub, names))
+    given = {k: v for k, v in value.items() if k in names}
+    if kind is Tier:
+        given.setdefault("name", "")  # reported as a tier without a name, with the tier's other problems
+    try:
+        return kind(**given)
+    except ValidationError as exc:
+        col.extend(Problem(p.table, section, p.field, p.reason) for p in exc.problems)
+    return None
+
+
+# `[section]` / `[[section]]` headers and `key =` lines of a TOML file (bare or quoted keys, dotted)
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+
+
+def key_lines(text: str) -> dict[tuple[str | None, str | None], int]:
+    """Line (1-based) of every key of a TOML document, for pointing at a problem.
+
+    Keys are ``(section, key)``: ``(None, "strategy")`` at the top,
+    ``("service", "late")`` in ``[service]``, ``("tiers[1]", "kinds")`` in the
+    second ``[[tiers]]``; ``(section, None)`` is the section's header line.
+    A dotted key (``service.late = ...``) counts as its section's key. Lines
+    inside multi-line strings or arrays that look like keys are rare enough
+    in a policy to be ignored.
+    """
+    out: dict[tuple[str | None, str | None], int] = {}
+    section: str | None = None
+    arrays: dict[str, int] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if m := _HEADER.match(line):
+            name = m.group(2).replace(" ", "")
+            if m.group(1) == "[[":
+                i = arrays.get(name, -1) + 1
+                arrays[name] = i
+                name = f"{name}[{i}]"
+            section = name
+            out.setdefault((section, None), n)
+        elif m := _KEY.match(line):
+            parts = [x.strip().strip("\"'") for x in m.group(1).split(".")]
+            sec = section if len(parts) == 1 else ".".join(([section] if section else []) + parts[:-1])
+            out.setdefault((sec, parts[-1]), n)
+    return out
+
+
+def _line_of(p: Problem, lines: dict[tuple[str | None, str | None], int]) -> int | None:
+    """The line ``p`` is about, or ``None``: its key, else its section's header."""
+    section = p.row if isinstance(p.row, str) else None
+    for key in ((section, p.field), (section, None), (p.field, None), (f"{p.field}[0]", None)):
+        if key in lines:
+            return lines[key]
+    return None
 
 
 def load_policy(path: str | Path | None) -> Policy:
-    """Read ``policy.toml``; a missing file gives the default policy."""
+    """Read ``policy.toml``; a missing file gives the default policy.
+
+    Raises
+    ------
+    ValidationError
+        Naming the file and line of every problem: a file that cannot be
+        read or is not UTF-8, a TOML syntax error, and every unknown key or
+        bad value (see :meth:`Policy.from_dict`).
+    """
     if path is None:
         return Policy()
     p = Path(path)
     if not p.exists():
         return Policy()
-    with p.open("rb") as fh:
-        return Policy.from_dict(tomllib.load(fh))
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ValidationError([Problem("policy", None, "", f"cannot be read ({exc.strerror or exc})",
+                                       where=str(p))]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ValidationError([Problem("policy", None, "", f"is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                                       where=f"{p}:{line}")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column \d+\)|\(at end of document\)", str(exc))
+        line = (m.group(1) or text.count("\n") + 1) if m else None
+        where = f"{p}:{line}" if line else str(p)
+        raise ValidationError([Problem("policy", None, "", f"is not valid TOML: {exc}", where=where)]) from None
+    try:
+        return Policy.from_dict(data)
+    except ValidationError as exc:
+        lines = key_lines(text)
+        located = []
+        for q in exc.problems:
+            n = _line_of(q, lines)
+            field = f"{q.row}.{q.field}" if isinstance(q.row, str) and q.field else (q.row or q.field)
+            located.append((n or 0, Problem(q.table, q.row, field, q.reason, where=f"{p}:{n}" if n else str(p))))
+        located.sort(key=lambda x: x[0])
+        raise ValidationError([q for _, q in located]) from None
 
 
 # ----------------------------------------------------------------------------- writing TOML

@@ -7,6 +7,7 @@ with vectorised tests, collects every problem, and raises one
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,10 +15,13 @@ import pandas as pd
 
 from sourcewise.models.errors import Collector
 from sourcewise.models.inventory import Inventory
+from sourcewise.models.limits import MAX_COUNT
+from sourcewise.models.limits import MAX_DAYS
+from sourcewise.models.limits import MAX_PRIORITY
+from sourcewise.models.limits import MAX_QTY
 from sourcewise.models.network import Network
 from sourcewise.models.node import Node
 from sourcewise.models.node import NodeKind
-from sourcewise.models.order import MAX_QTY
 from sourcewise.models.sku import Sku
 
 NODE_DEFAULTS: dict[str, object] = {
@@ -61,7 +65,7 @@ def _numeric(df: pd.DataFrame, table: str, name: str, col: Collector, *, lo: flo
         vals = np.where(missing, default, vals)
         bad &= ~missing
     for i in np.flatnonzero(bad):
-        col.add(table, int(i), name, f"must be a number, got {_shown(raw.iloc[i])}")
+        col.add(table, int(i), name, f"must be a number, got {shown(raw.iloc[i])}")
     ok = ~bad & ~missing
     checks = []
     if integer:
@@ -69,17 +73,27 @@ def _numeric(df: pd.DataFrame, table: str, name: str, col: Collector, *, lo: flo
     if positive:
         checks.append((ok & (vals <= 0), "must be > 0"))
     if lo is not None:
-        checks.append((ok & (vals < lo), f"must be >= {lo:g}"))
+        checks.append((ok & (vals < lo), f"must be >= {_bound(lo)}"))
     if hi is not None:
-        checks.append((ok & (vals > hi), f"must be <= {hi:g}"))
+        checks.append((ok & (vals > hi), f"must be <= {_bound(hi)}"))
     for mask, msg in checks:
         for i in np.flatnonzero(mask):
-            col.add(table, int(i), name, f"{msg}, got {_shown(raw.iloc[i])}")
+            col.add(table, int(i), name, f"{msg}, got {shown(raw.iloc[i])}")
     return vals
 
 
-def _shown(v: object) -> str:
-    """A cell as the file wrote it: ``0`` and ``nan``, not numpy's ``np.int64(0)``."""
+def _bound(x: float) -> str:
+    """A bound as a person writes it: ``1099511627776``, not ``1.09951e+12``."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def shown(v: object) -> str:
+    """A cell as a person reads it in a message: ``0``, not numpy's ``np.int64(0)``; a timestamp as
+    ``2024-03-05T09:00:00``; an empty or NA cell as ``a missing value``."""
+    if isinstance(v, np.datetime64 | pd.Timestamp):
+        return "a missing value" if pd.isna(v) else str(pd.Timestamp(v).isoformat())
+    if v is None or v is pd.NA or (isinstance(v, float | np.floating) and np.isnan(v)):
+        return "a missing value"
     return repr(v.item() if isinstance(v, np.generic) else v)
 
 
@@ -97,7 +111,7 @@ def _boolean(df: pd.DataFrame, table: str, name: str, default: bool, col: Collec
         elif isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
             out[i] = v.strip().lower() in _TRUE
         else:
-            col.add(table, i, name, f"must be true or false, got {_shown(v)}")
+            col.add(table, i, name, f"must be true or false, got {shown(v)}")
             out[i] = default
     return out
 
@@ -128,15 +142,15 @@ def nodes_from_frame(df: pd.DataFrame) -> tuple[Node, ...]:
             col.add("nodes", i, "kind", f"must be warehouse, store or vendor, got {df['kind'].iloc[i]!r}")
     lat = _numeric(df, "nodes", "lat", col, lo=-90, hi=90)
     lon = _numeric(df, "nodes", "lon", col, lo=-180, hi=180)
-    prio = _numeric(df, "nodes", "priority", col, integer=True, default=0)
+    prio = _numeric(df, "nodes", "priority", col, lo=-MAX_PRIORITY, hi=MAX_PRIORITY, integer=True, default=0)
     hs = _numeric(df, "nodes", "handling_per_shipment", col, lo=0, default=0.0)
     hu = _numeric(df, "nodes", "handling_per_unit", col, lo=0, default=0.0)
-    pdays = _numeric(df, "nodes", "processing_days", col, lo=0, integer=True, default=0)
+    pdays = _numeric(df, "nodes", "processing_days", col, lo=0, hi=MAX_DAYS, integer=True, default=0)
     fee = _numeric(df, "nodes", "fee_rate", col, lo=0, hi=0.999999, default=0.0)
     cutoff = _numeric(df, "nodes", "cutoff_hour", col, lo=0, hi=24, default=24.0)
-    cap_o = _numeric(df, "nodes", "capacity_orders", col, lo=0, integer=True, default=-1)
-    cap_u = _numeric(df, "nodes", "capacity_units", col, lo=0, integer=True, default=-1)
-    protect = _numeric(df, "nodes", "protect_units", col, lo=0, integer=True, default=-1)
+    cap_o = _numeric(df, "nodes", "capacity_orders", col, lo=0, hi=MAX_QTY, integer=True, default=-1)
+    cap_u = _numeric(df, "nodes", "capacity_units", col, lo=0, hi=MAX_QTY, integer=True, default=-1)
+    protect = _numeric(df, "nodes", "protect_units", col, lo=0, hi=MAX_QTY, integer=True, default=-1)
     region = (df["region"].fillna("").astype(str).to_numpy(dtype=object) if "region" in df.columns
               else np.full(len(df), "", dtype=object))
     ships = _boolean(df, "nodes", "ships", True, col)
@@ -174,26 +188,84 @@ def _lookup(ids: np.ndarray, index: dict[str, int]) -> np.ndarray:
     return np.fromiter((index.get(x, -1) for x in ids), dtype=np.int64, count=len(ids))
 
 
-def inventory_from_frame(network: Network, df: pd.DataFrame) -> Inventory:
-    """Inventory from an ``inventory`` table (``node_id, sku, on_hand[, safety_stock, reserved]``)."""
-    col = Collector()
-    if not _require(df, "inventory", ("node_id", "sku", "on_hand"), col):
-        col.raise_if_any()
-    node_ids = _ids(df, "inventory", "node_id", col, unique=False)
-    skus = _ids(df, "inventory", "sku", col, unique=False)
+def _pairs(network: Network, df: pd.DataFrame, table: str, col: Collector) -> tuple[np.ndarray, np.ndarray]:
+    """Node and SKU positions of a ``node_id, sku`` table (-1 where empty or unknown, each reported)."""
+    node_ids = _ids(df, table, "node_id", col, unique=False)
+    skus = _ids(df, table, "sku", col, unique=False)
     node = _lookup(node_ids, network.node_index)
     sku = _lookup(skus, network.sku_index)
     for i in np.flatnonzero(node < 0):
-        col.add("inventory", int(i), "node_id", f"unknown node {node_ids[i]!r}")
+        if node_ids[i].strip():
+            col.add(table, int(i), "node_id", f"unknown node {node_ids[i]!r}")
     for i in np.flatnonzero(sku < 0):
-        col.add("inventory", int(i), "sku", f"unknown sku {skus[i]!r}")
-    on_hand = _numeric(df, "inventory", "on_hand", col, lo=0, integer=True)
-    safety = _numeric(df, "inventory", "safety_stock", col, lo=0, integer=True, default=0)
-    reserved = _numeric(df, "inventory", "reserved", col, lo=0, integer=True, default=0)
+        if skus[i].strip():
+            col.add(table, int(i), "sku", f"unknown sku {skus[i]!r}")
+    return node, sku
+
+
+def _repeated_pairs(network: Network, node: np.ndarray, sku: np.ndarray, table: str, col: Collector) -> None:
+    """Report every row that repeats the (node, SKU) pair of an earlier one."""
+    dup = pd.DataFrame({"n": node, "s": sku}).duplicated().to_numpy() & (node >= 0) & (sku >= 0)
+    for i in np.flatnonzero(dup):
+        col.add(table, int(i), "node_id/sku", f"duplicate row for node {network.nodes[node[i]].node_id!r} "
+                                               f"and sku {network.skus[sku[i]].sku!r}")
+
+
+def inventory_from_frame(network: Network, df: pd.DataFrame) -> Inventory:
+    """Inventory from an ``inventory`` table (``node_id, sku, on_hand[, safety_stock, reserved]``).
+
+    Every count is an integer in ``[0, MAX_QTY]``; ``reserved`` may not exceed
+    ``on_hand`` (``safety_stock`` may: available-to-promise floors at 0); a
+    (node, SKU) pair appears once.
+    """
+    col = Collector()
+    if not _require(df, "inventory", ("node_id", "sku", "on_hand"), col):
+        col.raise_if_any()
+    node, sku = _pairs(network, df, "inventory", col)
+    _repeated_pairs(network, node, sku, "inventory", col)
+    on_hand = _numeric(df, "inventory", "on_hand", col, lo=0, hi=MAX_QTY, integer=True)
+    safety = _numeric(df, "inventory", "safety_stock", col, lo=0, hi=MAX_QTY, integer=True, default=0)
+    reserved = _numeric(df, "inventory", "reserved", col, lo=0, hi=MAX_QTY, integer=True, default=0)
+    for i in np.flatnonzero((reserved > on_hand) & (on_hand >= 0)):  # a bad on_hand is reported already
+        col.add("inventory", int(i), "reserved", f"{reserved[i]:.0f} reserved is more than {on_hand[i]:.0f} on hand")
     col.raise_if_any()
     return Inventory.from_arrays(
         network, node, sku, on_hand.astype(np.int64), safety.astype(np.int64), reserved.astype(np.int64)
     )
+
+
+# Optional tables keyed by (node, SKU): their numeric columns and the checks of each
+PAIR_TABLES: dict[str, dict[str, dict[str, object]]] = {
+    "walkin": {"walkin_daily_demand": {"lo": 0}},
+    "replenishment": {"day": {"lo": 0, "hi": MAX_DAYS, "integer": True},
+                      "qty": {"lo": 0, "hi": MAX_QTY, "integer": True}},
+}
+
+
+def check_pair_table(network: Network, df: pd.DataFrame, table: str) -> None:
+    """Validate a ``walkin`` or ``replenishment`` table against ``network``.
+
+    ``walkin`` is ``node_id, sku, walkin_daily_demand`` (a finite number >= 0,
+    one row per pair); ``replenishment`` is ``node_id, sku, day, qty``
+    (integers, ``day`` in ``[0, MAX_DAYS]``, ``qty`` in ``[0, MAX_QTY]``;
+    several receipts of one pair may share a day).
+
+    Raises
+    ------
+    ValidationError
+        Listing every missing column, empty or unknown id, repeated walk-in
+        pair and bad number.
+    """
+    col = Collector()
+    spec = PAIR_TABLES[table]
+    if not _require(df, table, ("node_id", "sku", *spec), col):
+        col.raise_if_any()
+    node, sku = _pairs(network, df, table, col)
+    if table == "walkin":
+        _repeated_pairs(network, node, sku, table, col)
+    for name, checks in spec.items():
+        _numeric(df, table, name, col, **checks)  # type: ignore[arg-type]
+    col.raise_if_any()
 
 
 @dataclass(frozen=True, eq=False)
@@ -291,13 +363,14 @@ def orders_from_frame(network: Network, df: pd.DataFrame) -> OrderBatch:
     skus = _ids(df, "orders", "sku", col, unique=False)
     sku = _lookup(skus, network.sku_index)
     for i in np.flatnonzero(sku < 0):
-        col.add("orders", int(i), "sku", f"unknown sku {skus[i]!r}")
+        if skus[i].strip():
+            col.add("orders", int(i), "sku", f"unknown sku {skus[i]!r}")
     # bounded, so that the cast to int64 below cannot wrap (1e19 would)
     qty = _numeric(df, "orders", "qty", col, integer=True, positive=True, hi=MAX_QTY)
     lat = _numeric(df, "orders", "lat", col, lo=-90, hi=90)
     lon = _numeric(df, "orders", "lon", col, lo=-180, hi=180)
     allow = _boolean(df, "orders", "allow_split", True, col)
-    maxs = _numeric(df, "orders", "max_shipments", col, integer=True, positive=True, default=-1)
+    maxs = _numeric(df, "orders", "max_shipments", col, integer=True, positive=True, hi=MAX_COUNT, default=-1)
     n = len(df)
     starts = np.ones(n, dtype=bool)
     if n:
@@ -313,11 +386,13 @@ def orders_from_frame(network: Network, df: pd.DataFrame) -> OrderBatch:
     for i in np.flatnonzero(dup_line):
         col.add("orders", int(i), "line_id", f"duplicate line_id {lid[i]!r} in order {oid[i]!r}")
     owner = np.repeat(np.arange(len(first)), np.diff(line_ptr))
+    # a line out of range on its own is reported already: only valid lines add up
+    units = np.bincount(owner, weights=np.where((qty > 0) & (qty <= MAX_QTY), qty, 0), minlength=len(first))
+    for j in np.flatnonzero(units > MAX_QTY):
+        col.add("orders", int(first[j]), "qty",
+                f"the lines of order {order_ids[j]!r} add up to {units[j]:.0f} units, more than {MAX_QTY}")
     for name, arr in (("lat", lat), ("lon", lon), ("allow_split", allow), ("max_shipments", maxs)):
-        head = arr[line_ptr[:-1]][owner] if n else arr
-        differs = (head != arr) & ~(np.isnan(head) & np.isnan(arr)) if arr.dtype.kind == "f" else head != arr
-        for i in np.flatnonzero(differs):
-            col.add("orders", int(i), name, f"differs from the first line of order {oid[i]!r}")
+        _agree(name, arr, line_ptr, owner, oid, col)
     extra = _order_extras(network, df, oid, line_ptr, owner, col)
     col.raise_if_any()
     starts_idx = line_ptr[:-1]
@@ -335,9 +410,36 @@ def orders_from_frame(network: Network, df: pd.DataFrame) -> OrderBatch:
     )
 
 
+def _agree(name: str, arr: np.ndarray, line_ptr: np.ndarray, owner: np.ndarray, oid: np.ndarray,
+           col: Collector) -> None:
+    """Report every line whose order-level ``name`` differs from its order's first line."""
+    if not len(arr):
+        return
+    head = arr[line_ptr[:-1]][owner]
+    differs = head != arr
+    if arr.dtype.kind == "f":
+        differs &= ~(np.isnan(head) & np.isnan(arr))
+    elif arr.dtype.kind == "M":
+        differs &= ~(np.isnat(head) & np.isnat(arr))
+    for i in np.flatnonzero(differs):
+        col.add("orders", int(i), name, f"differs from the first line of order {oid[i]!r} "
+                                        f"({shown(arr[i])} here, {shown(head[i])} there)")
+
+
+def _text(df: pd.DataFrame, name: str, default: str) -> np.ndarray:
+    """A text column, stripped, with ``default`` for empty and missing cells."""
+    v = df[name].fillna("").astype(str).str.strip()
+    return v.where(v != "", default).to_numpy(dtype=object)
+
+
 def _order_extras(network: Network, df: pd.DataFrame, oid: np.ndarray, line_ptr: np.ndarray,
                   owner: np.ndarray, col: Collector) -> dict[str, np.ndarray | None]:
-    """Optional omnichannel columns of the orders table, validated."""
+    """Optional omnichannel columns of the orders table, validated.
+
+    ``method`` and ``pickup_node`` are per line (a store is named by pickup
+    lines only); ``service_level``, ``channel``, the timestamp and
+    ``allow_substitutes`` are per order, so all lines of an order must agree.
+    """
     from sourcewise.models.order import METHODS
     from sourcewise.models.order import SERVICE_LEVELS
 
@@ -345,44 +447,63 @@ def _order_extras(network: Network, df: pd.DataFrame, oid: np.ndarray, line_ptr:
     n = len(df)
     starts = line_ptr[:-1]
     if "method" in df.columns:
-        method = df["method"].fillna("ship").astype(str).str.strip().to_numpy(dtype=object)
+        method = _text(df, "method", "ship")
         for i in np.flatnonzero(~np.isin(method, METHODS)):
             col.add("orders", int(i), "method", f"must be one of {', '.join(METHODS)}, got {method[i]!r}")
         out["method"] = method
     else:
         method = np.full(n, "ship", dtype=object)
     if "pickup_node" in df.columns:
-        raw = df["pickup_node"]
-        names = raw.fillna("").astype(str).str.strip().to_numpy(dtype=object)
+        names = _text(df, "pickup_node", "")
         idx = np.fromiter((network.node_index.get(x, -1) if x else -1 for x in names), np.int64, count=n)
         for i in np.flatnonzero((names != "") & (idx < 0)):
             col.add("orders", int(i), "pickup_node", f"unknown node {names[i]!r}")
         for i in np.flatnonzero((method == "pickup") & (names == "")):
             col.add("orders", int(i), "pickup_node", "a pickup line must name the store")
+        for i in np.flatnonzero((method != "pickup") & np.isin(method, METHODS) & (names != "")):
+            col.add("orders", int(i), "pickup_node",
+                    f"only pickup lines name a store; this line is {method[i]!r}, so leave pickup_node empty")
         out["pickup_node"] = idx
     elif (method == "pickup").any():
         for i in np.flatnonzero(method == "pickup"):
             col.add("orders", int(i), "pickup_node", "a pickup line must name the store (column missing)")
     if "service_level" in df.columns:
-        lvl = df["service_level"].fillna("standard").astype(str).str.strip().to_numpy(dtype=object)
+        lvl = _text(df, "service_level", "standard")
         for i in np.flatnonzero(~np.isin(lvl, SERVICE_LEVELS)):
             col.add("orders", int(i), "service_level",
                     f"must be one of {', '.join(SERVICE_LEVELS)}, got {lvl[i]!r}")
+        _agree("service_level", lvl, line_ptr, owner, oid, col)
         out["service_level"] = lvl[starts]
     if "channel" in df.columns:
-        out["channel"] = df["channel"].fillna("web").astype(str).to_numpy(dtype=object)[starts]
+        channel = _text(df, "channel", "web")
+        _agree("channel", channel, line_ptr, owner, oid, col)
+        out["channel"] = channel[starts]
     for name in ("placed_at", "created_at"):
         if name in df.columns:
-            ts = pd.to_datetime(df[name], errors="coerce")
-            bad = ts.isna().to_numpy() & df[name].notna().to_numpy()
-            for i in np.flatnonzero(bad):
-                col.add("orders", int(i), name, f"must be a timestamp, got {df[name].iloc[i]!r}")
+            with warnings.catch_warnings():
+                # cells that are no timestamp are reported below; pandas need not warn about them
+                warnings.simplefilter("ignore", UserWarning)
+                ts = pd.to_datetime(df[name], errors="coerce")
+                bad = ts.isna().to_numpy() & df[name].notna().to_numpy()
+                # pandas reads the column in the form of its first cell: a timestamp written another
+                # way (with or without a time zone, another format) reads as none
+                other = (pd.to_datetime(df[name], errors="coerce", format="mixed", utc=True).notna().to_numpy()
+                         & bad if bad.any() else bad)
+            for i in np.flatnonzero(other):
+                col.add("orders", int(i), name, "is written differently from the column's first timestamp "
+                                                "(time zone or format): write them all one way")
+            for i in np.flatnonzero(bad & ~other):
+                col.add("orders", int(i), name, f"must be a timestamp, got {shown(df[name].iloc[i])}")
             if ts.dt.tz is not None:
                 ts = ts.dt.tz_localize(None)
-            out["placed_at"] = ts.to_numpy(dtype="datetime64[s]")[starts]
+            placed = ts.to_numpy(dtype="datetime64[s]")
+            _agree(name, placed, line_ptr, owner, oid, col)
+            out["placed_at"] = placed[starts]
             break
     if "allow_substitutes" in df.columns:
-        out["allow_substitutes"] = _boolean(df, "orders", "allow_substitutes", True, col)[starts]
+        subs = _boolean(df, "orders", "allow_substitutes", True, col)
+        _agree("allow_substitutes", subs, line_ptr, owner, oid, col)
+        out["allow_substitutes"] = subs[starts]
     return out
 
 

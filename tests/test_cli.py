@@ -47,9 +47,11 @@ def test_bad_scenario_exits_nonzero_and_writes_nothing(tmp_path, capsys):
     orders.loc[9, "lat"] = 123.0
     orders.to_csv(bad / "orders.csv", index=False)
     out = tmp_path / "out"
-    assert cli.main(["route", "--scenario", str(bad), "--out", str(out)]) != 0
+    assert cli.main(["route", "--scenario", str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "orders[3].qty" in err and "orders[7].sku" in err and "orders[9].lat" in err
+    # data row 3 is line 5 as a spreadsheet counts (the header is line 1)
+    assert "orders.csv:5: qty" in err and "orders.csv:9: sku" in err and "orders.csv:11: lat" in err
+    assert "Traceback" not in err
     assert not out.exists()
 
 

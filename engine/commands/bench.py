@@ -23,8 +23,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the study; returns the process exit code."""
-    from sourcewise.engine.benchstudy import run_study
+    """Run the study and write its files all or nothing; returns the process exit code.
 
+    Raises
+    ------
+    ValidationError
+        When ``--out`` cannot be an output folder (checked before the study runs).
+    """
+    from sourcewise.engine.benchstudy import run_study
+    from sourcewise.engine.scenario import flag_problem
+    from sourcewise.engine.scenario import output_problem
+    from sourcewise.models.errors import ValidationError
+
+    if (reason := output_problem(args.out)) is not None:
+        raise ValidationError([flag_problem(f"--out {args.out}", reason)], title="bench")
     run_study(args.quick, Path(args.out), args.seed, memory=args.memory)
     return 0

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from sourcewise.engine.commands.simulate import check_out
+from sourcewise.engine.scenario import flag_problem
+from sourcewise.engine.scenario import output_problem
+from sourcewise.models.errors import ValidationError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,21 +32,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate, generate into a staging folder, then move the files into ``--out``."""
+    """Validate, generate into a staging folder, then move the files into ``--out`` all or nothing.
+
+    Tables of the other format left in ``--out`` by an earlier run are taken
+    away with the same move: a folder holding ``nodes.csv`` and
+    ``nodes.parquet`` would be ambiguous.
+
+    Raises
+    ------
+    ValidationError
+        For a bad ``--out`` or bad generator settings; nothing is written.
+    """
+    from sourcewise.data.generate import TABLES
     from sourcewise.data.generate import generate_from_args
     from sourcewise.data.generate import write_scenario
     from sourcewise.engine.scenario import staged_output
 
-    if (msg := check_out(args.out)) is not None:
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+    problems = []
+    if (reason := output_problem(args.out)) is not None:
+        problems.append(flag_problem(f"--out {args.out}", reason))
+    scenario = None
     try:
         scenario = generate_from_args(args)
     except (TypeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        problems.append(flag_problem("settings", str(exc)))
+    if problems or scenario is None:
+        raise ValidationError(problems, title="generate")
     out = Path(args.out)
-    with staged_output(out, ".generate-") as (stage, _):
+    other = "parquet" if args.fmt == "csv" else "csv"
+    with staged_output(out, ".generate-", remove=[f"{t}.{other}" for t in TABLES]) as (stage, _):
         write_scenario(scenario, stage, fmt=args.fmt)
     o = scenario.orders
     print(f"wrote {out}: {args.n_warehouses} warehouses, {args.n_stores} stores, {args.n_vendors} vendors, "

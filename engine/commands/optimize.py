@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 
 import numpy as np
 import pandas as pd
 
 from sourcewise.engine.journal import journal_refused
-from sourcewise.engine.scenario import load_scenario
+from sourcewise.engine.scenario import flag_problem
+from sourcewise.engine.scenario import load_for_command
 from sourcewise.engine.scenario import write_tables
 from sourcewise.engine.summary import format_summary
 from sourcewise.engine.summary import routing_summary
@@ -42,23 +42,24 @@ def _days(batch: OrderBatch):
 
 
 def run(args: argparse.Namespace) -> int:
-    from sourcewise.engine.optimize import optimize
-    from sourcewise.engine.vendors import VendorOffers
+    """Validate everything, optimize day by day, write the tables all or nothing; returns the exit code.
 
+    Raises
+    ------
+    ValidationError
+        Listing every problem of the scenario, ``--time-limit`` and ``--out``;
+        or what the optimizer refused. Nothing is written either way.
+    """
+    from sourcewise.engine.optimize import optimize
+
+    flags = []
     if not (math.isfinite(args.time_limit) and args.time_limit > 0):
-        print(f"error: --time-limit must be a positive number of seconds, got {args.time_limit}", file=sys.stderr)
-        return 2
+        flags.append(flag_problem("--time-limit", f"must be a positive number of seconds, got {args.time_limit}"))
     refused = journal_refused(args.scenario, "optimize")
     if refused:
-        print(f"error: {refused}", file=sys.stderr)
-        return 2
-    try:
-        sc = load_scenario(args.scenario)
-        offers = (VendorOffers.from_frame(sc.network, sc.tables["vendor_offers"])
-                  if "vendor_offers" in sc.tables else None)
-    except ValidationError as exc:
-        print(f"error: scenario {args.scenario} is invalid\n{exc}", file=sys.stderr)
-        return 2
+        flags.append(flag_problem("--scenario", refused))
+    sc = load_for_command(args.scenario, out=args.out, problems=flags)
+    offers = sc.vendor_offers
     batch = sc.orders
     net, inv = sc.network, sc.inventory
     sku_of = np.repeat(np.arange(net.n_skus), np.diff(inv.sku_ptr))
@@ -75,10 +76,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             plan = optimize(part, net, day_inv, sc.policy, args.time_limit, walkin=sc.tables.get("walkin"),
                             vendor_offers=offers, solver=args.solver)
-        except ValidationError as exc:
-            # nothing has been written yet
-            print(f"error: cannot optimize {args.scenario}\n{exc}", file=sys.stderr)
-            return 2
+        except ValidationError as exc:  # nothing has been written yet
+            raise ValidationError(exc.problems, title=f"cannot optimize {args.scenario}") from None
         a = plan.allocations
         if len(a):
             s = np.array([net.sku_index[x] for x in a["sku"]], np.int64)

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,11 +14,12 @@ from tqdm import tqdm
 from sourcewise.engine.journal import journal_refused
 from sourcewise.engine.router import BatchResult
 from sourcewise.engine.scenario import build_router
-from sourcewise.engine.scenario import load_scenario
+from sourcewise.engine.scenario import flag_problem
+from sourcewise.engine.scenario import load_for_command
+from sourcewise.engine.scenario import staged_output
 from sourcewise.engine.scenario import write_tables
 from sourcewise.engine.summary import format_summary
 from sourcewise.engine.summary import routing_summary
-from sourcewise.models.errors import ValidationError
 from sourcewise.models.policy import STRATEGIES
 from sourcewise.models.tables import OrderBatch
 
@@ -54,22 +54,23 @@ def _chunks(batch: OrderBatch, size: int):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Validate everything, route, write the tables all or nothing; returns the exit code.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem of the scenario and of ``--out``; nothing is written.
+    """
     refused = journal_refused(args.scenario, "route")
-    if refused:
-        print(f"error: {refused}", file=sys.stderr)
-        return 2
-    try:
-        sc = load_scenario(args.scenario)
-        policy = sc.policy.replace(strategy=args.strategy) if args.strategy else sc.policy
-        # business days only move forward: start at the earliest order's day, not today
-        placed = sc.orders.placed_at
-        first = None
-        if placed is not None and not np.isnat(placed).all():
-            first = placed[~np.isnat(placed)].min().astype("datetime64[D]").astype(object)
-        router = build_router(sc, policy, business_day=first)
-    except ValidationError as exc:
-        print(f"error: scenario {args.scenario} is invalid\n{exc}", file=sys.stderr)
-        return 2
+    sc = load_for_command(args.scenario, out=args.out,
+                          problems=[flag_problem("--scenario", refused)] if refused else ())
+    policy = sc.policy.replace(strategy=args.strategy) if args.strategy else sc.policy
+    # business days only move forward: start at the earliest order's day, not today
+    placed = sc.orders.placed_at
+    first = None
+    if placed is not None and not np.isnat(placed).all():
+        first = placed[~np.isnat(placed)].min().astype("datetime64[D]").astype(object)
+    router = build_router(sc, policy, business_day=first)
     t0 = time.perf_counter()
     allocs, orders = [], []
     with tqdm(total=sc.orders.n_orders, unit="order", disable=sc.orders.n_orders < 5 * CHUNK,
@@ -89,11 +90,9 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         from sourcewise.engine.adapters.generic import render_batch
 
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / ".decisions.json.tmp"
-        tmp.write_text(json.dumps(render_batch(BatchResult(alloc_df, orders_df)), indent=1))
-        tmp.replace(out / "decisions.json")
+        with staged_output(args.out, ".route-") as (stage, _):
+            (stage / "decisions.json").write_text(json.dumps(render_batch(BatchResult(alloc_df, orders_df)),
+                                                             indent=1), encoding="utf-8")
         written = f"{args.out}/decisions.json"
     else:
         write_tables(args.out, {"allocations": alloc_df, "orders": orders_df}, args.format)

@@ -63,42 +63,48 @@ def config_from_args(args: argparse.Namespace, default: tuple[str, ...] = DEFAUL
 
 
 def check_out(out: str) -> str | None:
-    """Why ``out`` cannot be an output folder, or ``None``."""
-    p = Path(out)
-    if p.exists() and not p.is_dir():
-        return f"--out {out} exists and is not a folder"
-    parent = next((q for q in [p, *p.parents] if q.exists()), None)
-    if parent is not None and not parent.is_dir():
-        return f"--out {out}: {parent} is not a folder"
-    return None
+    """Why ``out`` cannot be an output folder (``--out OUT: reason``), or ``None``.
+
+    Kept for commands that print their own message; see
+    :func:`~sourcewise.engine.scenario.output_problem`.
+    """
+    from sourcewise.engine.scenario import output_problem
+
+    reason = output_problem(out)
+    return None if reason is None else f"--out {out}: {reason}"
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate everything, replay, write the report; returns the exit code."""
-    from sourcewise.engine.scenario import load_scenario
+    """Validate everything, replay, write the report all or nothing; returns the exit code.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem of the settings, ``--out`` and the scenario at once.
+    """
+    from sourcewise.engine.scenario import load_for_command
     from sourcewise.engine.simulate.report import currency_of
     from sourcewise.engine.simulate.report import format_table
     from sourcewise.engine.simulate.report import write_report
 
-    problem = check_out(args.out)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+    config, settings = None, []
     journal = is_journal_folder(args.scenario)
     try:
-        default = default_strategies(load_policy(Path(args.scenario) / "policy.toml")) if journal \
-            else DEFAULT_STRATEGIES
+        default = DEFAULT_STRATEGIES
+        if journal:
+            try:
+                default = default_strategies(load_policy(Path(args.scenario) / "policy.toml"))
+            except ValidationError:
+                pass  # the policy's problems are reported with the scenario's below
         config = config_from_args(args, default)
         check_strategies(config.strategies, journal)
     except ValidationError as exc:
-        print(f"error: bad simulation settings\n{exc}", file=sys.stderr)
-        return 2
+        settings = list(exc.problems)
+    sc = load_for_command(args.scenario, out=args.out, problems=settings)
     try:
-        sc = load_scenario(args.scenario)
         prep = prepare(sc, config)
     except ValidationError as exc:
-        print(f"error: scenario {args.scenario} is invalid\n{exc}", file=sys.stderr)
-        return 2
+        raise sc.locate(exc) from None
     total = prep.orders.n_orders * len(config.strategies)
     t0 = time.perf_counter()
     with tqdm(total=total, unit="order", desc="simulating", file=sys.stderr, dynamic_ncols=True) as bar:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sourcewise.engine.commands.simulate import check_out
+from sourcewise.engine.scenario import flag_problem
+from sourcewise.engine.scenario import load_for_command
 from sourcewise.models.errors import ValidationError
+from sourcewise.models.policy import Policy
 
 MAX_LOCAL_WORKERS = 2
 
@@ -37,9 +39,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate the scenario and the grid, run the sweep, write the results; returns the exit code."""
+    """Validate the scenario and the grid, run the sweep, write the results all or nothing; returns the exit code.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem of the arguments, the scenario and the grid at
+        once (the grid is checked against the default policy while the
+        scenario's is bad); nothing is written.
+    """
     from sourcewise.engine.journal import is_journal
-    from sourcewise.engine.scenario import load_scenario
     from sourcewise.engine.simulate.config import check_strategies
     from sourcewise.engine.simulate.sweep import load_grid
     from sourcewise.engine.simulate.sweep import open_client
@@ -49,26 +58,23 @@ def run(args: argparse.Namespace) -> int:
 
     problems = []
     if not 1 <= args.workers <= MAX_LOCAL_WORKERS:
-        problems.append(f"--workers must be 1..{MAX_LOCAL_WORKERS}, got {args.workers}")
-    if args.scheduler and not args.scheduler.strip():
-        problems.append("--scheduler is empty")
-    if (msg := check_out(args.out)) is not None:
-        problems.append(msg)
-    if problems:
-        print("error: " + "\nerror: ".join(problems), file=sys.stderr)
-        return 2
+        problems.append(flag_problem("--workers", f"must be 1..{MAX_LOCAL_WORKERS}, got {args.workers}"))
+    if args.scheduler is not None and not args.scheduler.strip():
+        problems.append(flag_problem("--scheduler", "is empty"))
+    sc = None
     try:
-        sc = load_scenario(args.scenario)
+        sc = load_for_command(args.scenario, out=args.out, problems=problems)
     except ValidationError as exc:
-        print(f"error: scenario {args.scenario} is invalid\n{exc}", file=sys.stderr)
-        return 2
+        problems = list(exc.problems)
     try:
-        variants = load_grid(args.grid, sc.policy)
-        # a journal replays its recorded events: no batch windows (engine.simulate.journal)
-        check_strategies([s for v in variants for s in v.config.strategies], is_journal(sc))
+        variants = load_grid(args.grid, sc.policy if sc is not None else Policy())
+        if sc is not None:
+            # a journal replays its recorded events: no batch windows (engine.simulate.journal)
+            check_strategies([s for v in variants for s in v.config.strategies], is_journal(sc))
     except ValidationError as exc:
-        print(f"error: grid {args.grid} is invalid\n{exc}", file=sys.stderr)
-        return 2
+        problems.extend(p if p.where else p.located(f"grid {args.grid}") for p in exc.problems)
+    if problems or sc is None:
+        raise ValidationError(problems, title=f"sweep of {args.scenario}")
     t0 = time.perf_counter()
     try:
         client, cluster = open_client(args.scheduler, args.workers)

@@ -27,7 +27,8 @@ def test_cli_rejects_bad_input_and_writes_nothing(tmp_path, capsys):
     rep.to_csv(bad / "replenishment.csv", index=False)
     assert cli.main(["simulate", "--scenario", str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "replenishment[2].node_id" in err and "replenishment[4].qty" in err
+    # rows 2 and 4 are lines 4 and 6 as a spreadsheet counts them (the header is line 1)
+    assert "replenishment.csv:4: node_id" in err and "replenishment.csv:6: qty" in err
     assert not out.exists()
 
 
