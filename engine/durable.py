@@ -37,8 +37,8 @@ from sourcewise.engine.ledger import column
 from sourcewise.engine.ledger import decode_body
 from sourcewise.engine.ledger import dump_setup
 from sourcewise.engine.ledger import encode_body
-from sourcewise.engine.ledger import load_setup
 from sourcewise.engine.ledger import open_store
+from sourcewise.engine.ledger import stored_setup
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import Collector
 from sourcewise.models.order import Order
@@ -522,11 +522,7 @@ class Durable:
         """
         st = open_store(store)
         try:
-            data = st.setup()
-            if data is None:
-                raise StoreError(f"{st.url} holds no ledger to recover")
-            setup = load_setup(data)
-            router = cls(**setup, gateway=gateway, clock=clock)
+            router = cls(**stored_setup(st, "holds no ledger to recover"), gateway=gateway, clock=clock)
             router._seen = IdFilter()
             for entry in st.entries():
                 router._replay(entry)

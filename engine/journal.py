@@ -57,8 +57,8 @@ from sourcewise.engine.ledger import Store
 from sourcewise.engine.ledger import StoreError
 from sourcewise.engine.ledger import array
 from sourcewise.engine.ledger import decode_body
-from sourcewise.engine.ledger import load_setup
 from sourcewise.engine.ledger import open_store
+from sourcewise.engine.ledger import stored_setup
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import Collector
 from sourcewise.models.network import Network
@@ -602,10 +602,7 @@ def export_journal(store: str | Store, out: str | Path, fmt: str = "csv",
     tick = progress or (lambda n: None)
     st = open_for_reading(store)
     try:
-        data = st.setup()
-        if data is None:
-            raise ExportError(f"{st.url} holds no ledger: no router was ever built on it")
-        setup = load_setup(data)
+        setup = stored_setup(st, "holds no ledger: no router was ever built on it", ExportError)
         ex = _Export(setup)
         for entry in st.entries():
             ex.add(entry)

@@ -636,6 +636,14 @@ def dump_setup(setup: dict[str, Any]) -> bytes:
     return pickle.dumps({"format": FORMAT, **setup}, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def stored_setup(st: Store, missing: str, error: type[Exception] = StoreError) -> dict[str, Any]:
+    """The set-up a store's ledger starts from; ``error(f"{url} {missing}")`` when it holds none."""
+    data = st.setup()
+    if data is None:
+        raise error(f"{st.url} {missing}")
+    return load_setup(data)
+
+
 def load_setup(data: bytes) -> dict[str, Any]:
     """The set-up :func:`dump_setup` wrote."""
     setup = pickle.loads(data)  # noqa: S301 - our own file, see dump_setup
