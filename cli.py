@@ -13,7 +13,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-COMMANDS = ("route", "generate", "optimize", "gap", "simulate", "sweep", "bench", "adapt", "journal")
+COMMANDS = ("route", "generate", "optimize", "gap", "simulate", "sweep", "bench", "adapt", "journal", "serve")
 
 
 def _ensure_package() -> None:
