@@ -396,12 +396,12 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return svc.need_ops()
 
     # ------------------------------------------------------------------ /v1
-    def v1(path: str, name: str, ok: str, *codes: int, body: tuple[str, ...] = ()):
+    def v1(path: str, name: str, ok: str | dict[str, Any], *codes: int, body: tuple[str, ...] = ()):
         extra = oa.body(*body) if body else None
         return app.post(path, name=name, responses=oa.responses(ok, *codes), openapi_extra=extra,
                         tags=["v1"], response_class=Response)
 
-    @v1("/v1/route", "route", "Decisions", 400, 401, 409, 413, 422, 503, body=("order", "OrderBatch"))
+    @v1("/v1/route", "route", {"oneOf": [oa.ref("decision"), oa.ref("Decisions")]}, 400, 401, 409, 413, 422, 503, body=("order", "OrderBatch"))
     async def route(request: Request):
         """Route one order (its decision) or a list of orders (``{"orders": [...]}`` or an array: every decision)."""
         ops = api(request)
@@ -600,6 +600,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
                             {"name": "Idempotency-Key", "in": "header", "required": False,
                              "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                              "description": "A retry with the same key and body answers as the first request"})
+            if svc.ops is None:
+                return doc  # examples come with the state: keep asking until it is loaded
+            for p, example in oa.examples(svc.ops.router.network, svc.ops.router.inventory).items():
+                for op in doc["paths"][p].values():
+                    op["requestBody"]["content"]["application/json"]["example"] = example
             app.openapi_schema = doc
         return app.openapi_schema
 

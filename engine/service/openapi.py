@@ -13,12 +13,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
+
 from sourcewise.engine.adapters.generic import load_schema
 from sourcewise.engine.service.operations import ADJUSTMENT_KINDS
 from sourcewise.engine.service.operations import MAX_BATCH
 from sourcewise.engine.service.operations import MAX_TTL_S
 
-__all__ = ["SCHEMAS", "body", "ref", "responses"]
+__all__ = ["SCHEMAS", "body", "examples", "ref", "responses"]
 
 
 def ref(name: str) -> dict[str, str]:
@@ -168,3 +170,24 @@ def responses(ok: str | dict[str, Any], *codes: int, ok_status: int = 200,
         err = errors if c == 400 else "Error"
         out[c] = {"description": _REASONS[c], "content": {"application/json": {"schema": ref(err)}}}
     return out
+
+
+def examples(network: Any, inventory: Any) -> dict[str, Any]:
+    """Example request bodies over the served network, by path: an order for a SKU in stock near
+    the node that holds it, a hold of it, a receipt there and a reroute away from that node."""
+    if not inventory.nnz:
+        return {}
+    j = int(np.argmax(inventory.on_hand))  # the best-stocked entry
+    sku_idx = int(np.searchsorted(inventory.sku_ptr, j, side="right")) - 1
+    node = network.nodes[int(inventory.node[j])]
+    sku = network.skus[sku_idx].sku
+    order = {"order_id": "EX-1", "lines": [{"line_id": "1", "sku": sku, "qty": 1}],
+             "destination": {"lat": round(node.lat, 4), "lon": round(node.lon, 4)}}
+    return {
+        "/v1/route": order,
+        "/v1/promise": order,
+        "/v1/holds": {"order": {**order, "order_id": "EX-2"}, "ttl_s": 600},
+        "/v1/stock/adjustments": {"adjustments": [{"node_id": node.node_id, "sku": sku, "kind": "receipt",
+                                                   "qty": 1}]},
+        "/v1/orders/{order_id}/reroute": {"node_id": node.node_id},
+    }
