@@ -406,14 +406,14 @@ class Operations:
             last: Decision | None = None
             for e in history:
                 if e.seq > seq and e.kind == op:
-                    decision = decode_body(e.body).decision if op == "reroute" else last
+                    decision = e.decision if op == "reroute" else last
                     out = self.order_answer(order_id, {"release": "released", "commit": "committed"}.get(op, "open"),
                                             decision)
                     if op == "reroute":
                         out["rerouted_from"] = self._reroute_request(body)[0]
                     return out
                 if e.kind in ("route", "reroute"):
-                    last = decode_body(e.body).decision
+                    last = e.decision
             return None
         if op == "adjust":
             rows, entries, _ = self._adjust_request(body)
