@@ -321,7 +321,7 @@ class Service:
                                [{"field": "Idempotency-Key", "reason": "1 to 255 characters"}])
         store = self.requests
         assert store is not None
-        fp = fingerprint(request.method, request.url.path, body)
+        fp = fingerprint(request.method, request.scope["path"], body)
         try:
             rec = store.get(key)
             if rec is not None:

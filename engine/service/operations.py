@@ -146,9 +146,12 @@ class Operations:
     def route(self, body: bytes) -> dict[str, Any]:
         """``POST /v1/route``: one order (its decision) or ``{"orders": [...]}`` / a list (all decisions).
 
-        A list is checked whole before anything is routed; orders new to
-        the router are routed together (one ledger entry), and ids it holds
-        already answer with their decision (the same content) or a 409.
+        A list is checked whole before anything is routed; ids the router
+        holds already answer with their decision (the same content) or a
+        409, and the others are routed in order (each one's stock gone for
+        the next). When the router refuses one of them, those this list
+        routed are released again and the refusal is the answer: a list
+        reserves all of its orders or none.
         """
         doc = decode(body)
         if not (isinstance(doc, list) or isinstance(doc, dict) and "orders" in doc):
@@ -177,10 +180,22 @@ class Operations:
         if problems:
             raise ServiceError(422, f"{len(problems)} problem(s) in the request", problems)
         router = self.router
-        fresh = [b.order for b in bounds if b.order is not None and router.decision(b.order_id) is None]
-        if fresh:
-            self.timed("route_many", router.route_many, fresh)
-        decisions = [self.timed("route", router.route, b.order) if b.order is not None else None for b in bounds]
+        # ids the router holds answer with their decision (or a conflict) and change nothing: first
+        known = {b.order_id: self.timed("route", router.route, b.order) for b in bounds
+                 if b.order is not None and router.decision(b.order_id) is not None}
+        decisions: list[Decision | None] = []
+        routed: list[str] = []
+        try:
+            for b in bounds:
+                if b.order is None or b.order_id in known:
+                    decisions.append(known.get(b.order_id))
+                    continue
+                decisions.append(self.timed("route", router.route, b.order))
+                routed.append(b.order_id)
+        except ServiceError:
+            for oid in routed:  # all or nothing: give back what this list reserved before the refusal
+                router.release(oid)
+            raise
         return {"schema": "sourcewise.decisions/1",
                 "decisions": [self._render(b, d) for b, d in zip(bounds, decisions, strict=True)]}
 
