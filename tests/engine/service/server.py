@@ -80,6 +80,7 @@ class Server:
     extra: tuple[str, ...] = ()
     proc: subprocess.Popen | None = None
     log: Path | None = None
+    log_dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -91,7 +92,8 @@ class Server:
         if self.scenario is not None:
             args += ["--scenario", str(self.scenario)]
         env = {**os.environ, **ENV}
-        self.log = Path(self.store.removeprefix("sqlite:///") + f".{self.port}.log")
+        folder = self.log_dir or Path(self.store.removeprefix("sqlite:///")).parent
+        self.log = folder / f"serve.{self.port}.log"
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(args, env=env, stdout=fh, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
