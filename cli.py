@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-COMMANDS = ("route", "generate", "optimize", "gap", "simulate", "sweep", "bench", "adapt", "journal")
+COMMANDS = ("route", "generate", "optimize", "gap", "simulate", "sweep", "bench", "adapt", "journal", "serve")
 
 
 def _ensure_package() -> None:

@@ -172,6 +172,24 @@ class Durable:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def ledger_seq(self) -> int:
+        """Seq of the last ledger entry this router wrote or applied (0 without a store)."""
+        return self._last_seq
+
+    @property
+    def ledger_refusal(self) -> str | None:
+        """Why the router refuses changes (closed, or a store write failed), or ``None`` when it takes them."""
+        return self._broken
+
+    def ledger_entries(self, after: int = 0) -> list[Entry]:
+        """The ledger's entries after ``after``, in order (empty without a store).
+
+        A service that keeps its own records beside the ledger (answers to
+        retried requests) reads them to find what a call cut short by a crash did.
+        """
+        return [] if self._store is None else list(self._store.entries(after))
+
     # ----------------------------------------------------------------- writing
     def _attach_store(self, store: str | Store, setup: dict[str, Any] | None) -> None:
         """Write to ``store`` from now on; a new ledger starts with ``setup``."""
