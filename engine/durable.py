@@ -325,6 +325,16 @@ class Durable:
         return out
 
     @staticmethod
+    def _storable_order(order: Order) -> None:
+        """:meth:`_storable` for one order, with a fast look first (``route`` calls it per order):
+        ASCII text is always UTF-8, and CPython knows a string is ASCII without reading it."""
+        oid = order.order_id
+        if oid.isascii() and "\x00" not in oid and all(
+                ln.line_id.isascii() and "\x00" not in ln.line_id for ln in order.lines):
+            return
+        Durable._storable([order])
+
+    @staticmethod
     def _storable(orders: list[Order] | None = None, batch: OrderBatch | None = None) -> None:
         """Refuse, before anything changes, text the ledger cannot keep: lone surrogates (not
         Unicode, so not UTF-8) and NUL characters (which PostgreSQL's text refuses) in ids."""

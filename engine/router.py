@@ -948,7 +948,7 @@ class Router(TierPasses, Durable, Holds, Promising):
                             return prior
                     if sku_idx is None:
                         sku_idx = self._validate(order)
-                        self._storable([order])
+                        self._storable_order(order)
                 caps = None  # the one-call path's capacity change is read off its plan (see _held_changes)
                 held = self._route_simple(order, sku_idx, name, code)
                 if not isinstance(held, Held):
