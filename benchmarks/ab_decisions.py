@@ -4,7 +4,8 @@ A restructuring must not change what the engine decides. This runs the same
 ``route``, ``optimize`` and ``simulate`` commands with two checkouts (each
 with its own ``.venv``), on ``data/sample`` and on one generated scenario,
 and compares every table they write: the same rows and text cells, numbers
-equal to ``--rtol`` relative. Going through the command line keeps the check
+equal to ``--rtol`` relative, in every column both write. Columns and files
+only the checkout under test writes are listed as additions, not differences. Going through the command line keeps the check
 independent of import names and internal APIs, so it holds across renames.
 
 Run::
@@ -50,14 +51,24 @@ def _python(checkout: Path) -> str:
     return str(venv) if venv.exists() else sys.executable
 
 
+#: Notes that are not differences: what a table of ``after`` adds (a column, a file).
+ADDED = "added in after"
+
+
 def compare_tables(a: pd.DataFrame, b: pd.DataFrame, rtol: float) -> list[str]:
-    """Differences between two tables: columns, row count, text cells, numbers beyond ``rtol``."""
-    if list(a.columns) != list(b.columns):
-        return [f"columns differ: {list(a.columns)} vs {list(b.columns)}"]
-    if len(a) != len(b):
-        return [f"{len(a)} rows vs {len(b)}"]
+    """Differences between two tables (``a`` before, ``b`` after): row count, text cells and numbers
+    beyond ``rtol`` in the columns both have, and a column ``b`` lacks. Columns only ``b`` has are
+    a note (starting with :data:`ADDED`): new output is not a changed decision."""
     out = []
-    for c in a.columns:
+    gone = [c for c in a.columns if c not in b.columns]
+    if gone:
+        out.append(f"columns missing in after: {gone}")
+    new = [c for c in b.columns if c not in a.columns]
+    if new:
+        out.append(f"{ADDED}: columns {new}")
+    if len(a) != len(b):
+        return out + [f"{len(a)} rows vs {len(b)}"]
+    for c in (c for c in a.columns if c in b.columns):
         x, y = a[c], b[c]
         if pd.api.types.is_numeric_dtype(x) and pd.api.types.is_numeric_dtype(y):
             xv, yv = x.to_numpy(float), y.to_numpy(float)
@@ -78,8 +89,11 @@ def compare_folders(a: Path, b: Path, rtol: float) -> list[str]:
                    | {p.relative_to(b) for p in b.rglob("*") if p.suffix in (".csv", ".json")})
     for name in names:
         pa_, pb_ = a / name, b / name
-        if not pa_.exists() or not pb_.exists():
-            problems.append(f"{name}: only in {'after' if not pa_.exists() else 'before'}")
+        if not pa_.exists():
+            problems.append(f"{name}: {ADDED}: the file")
+            continue
+        if not pb_.exists():
+            problems.append(f"{name}: only in before")
             continue
         if name.suffix == ".json":
             ta, tb = pd.read_json(pa_).astype(str), pd.read_json(pb_).astype(str)
@@ -100,17 +114,22 @@ def main(argv: list[str] | None = None) -> int:
         root = args.keep or Path(tmp)
         scenario = root / "generated"
         _run(HERE, _python(HERE), GENERATE, out=scenario)
-        problems = []
+        problems: list[str] = []
+        notes: list[str] = []
         for label, scen in (("sample", HERE / "data" / "sample"), ("generated", scenario)):
             for name, run in RUNS:
                 outs = {}
                 for side, checkout in sides.items():
                     outs[side] = root / side / label / name
                     _run(checkout, _python(checkout), run, scenario=scen, out=outs[side])
-                diff = compare_folders(outs["before"], outs["after"], args.rtol)
-                print(f"{label:10s} {name:16s} {'same' if not diff else f'{len(diff)} differences'}", flush=True)
+                found = compare_folders(outs["before"], outs["after"], args.rtol)
+                diff = [d for d in found if ADDED not in d]
+                added = len(found) - len(diff)
+                state = f"{len(diff)} differences" if diff else "same"
+                print(f"{label:10s} {name:16s} {state}{f' ({added} additions)' if added else ''}", flush=True)
                 problems += [f"{label}/{name}/{d}" for d in diff]
-    for line in problems:
+                notes += [f"{label}/{name}/{d}" for d in found if ADDED in d]
+    for line in notes + problems:
         print(line)
     return 1 if problems else 0
 
