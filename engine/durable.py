@@ -104,12 +104,6 @@ class Turns:
         self._depth += 1
         return self
 
-    def look(self) -> None:
-        """Apply the entries other processes committed, without taking the turn (before a read)."""
-        with self._lock:
-            if self._depth == 0:
-                self._router._catch_up()
-
     def __exit__(self, exc_type, exc, tb) -> bool:
         self._depth -= 1
         try:
@@ -224,9 +218,7 @@ class Durable:
         try:
             entries = self._store.begin(self._last_seq)
             self._contended = bool(entries)
-            for entry in entries:
-                self._replay(entry)
-                self._last_seq = entry.seq
+            self._apply(entries)
         except BaseException as exc:
             # an entry half-applied, or the database gone: memory may now differ from the ledger
             self._store.end(False)
@@ -237,17 +229,16 @@ class Durable:
 
     def _look(self) -> None:
         """Before a read outside the lock: with a shared store, see the other processes' changes."""
-        lock = self._lock
-        if type(lock) is Turns:
-            lock.look()
+        lock = self._read_lock
+        if type(lock) is Looks:
+            with lock:
+                pass
 
     def _catch_up(self) -> None:
         if self._broken is not None:
             return
         try:
-            for entry in self._store.catch_up(self._last_seq):
-                self._replay(entry)
-                self._last_seq = entry.seq
+            self._apply(self._store.catch_up(self._last_seq))
         except BaseException as exc:
             if self._broken is None:
                 self._broken = str(exc)
@@ -347,9 +338,10 @@ class Durable:
             texts += [(x, x, "order_id") for x in batch.order_id.tolist()]
             owner = np.repeat(batch.order_id, np.diff(batch.line_ptr))
             texts += [(o, x, "line_id") for o, x in zip(owner.tolist(), batch.line_id.tolist(), strict=True)]
+        joined = "".join(str(t) for _, t, _ in texts)
         try:
-            "".join(str(t) for _, t, _ in texts).encode("utf-8")
-            bad = "\x00" in "".join(str(t) for _, t, _ in texts)
+            joined.encode("utf-8")
+            bad = "\x00" in joined
         except UnicodeEncodeError:
             bad = True
         if not bad:
@@ -552,9 +544,7 @@ class Durable:
         try:
             router = cls(**stored_setup(st, "holds no ledger to recover"), gateway=gateway, clock=clock)
             router._seen = IdFilter()
-            for entry in st.entries():
-                router._replay(entry)
-                router._last_seq = entry.seq
+            router._apply(st.entries())
         except BaseException:
             st.close()
             raise
@@ -571,6 +561,12 @@ class Durable:
         batch = OrderBatch(**{f: array(c) for f, c in rec.orders.items()})
         info = (result, rec.strategy, rec.day, rows, batch)
         return result, (info, array(rec.alloc_bounds).tolist(), array(rec.row_bounds).tolist()), batch
+
+    def _apply(self, entries) -> None:
+        """Replay ``entries`` in order, each noted as seen (recovery, and a shared ledger's catch-up)."""
+        for entry in entries:
+            self._replay(entry)
+            self._last_seq = entry.seq
 
     def _replay(self, entry: Entry) -> None:
         """Apply one entry to this router's state, as the call that wrote it did."""

@@ -67,6 +67,8 @@ CREATE INDEX IF NOT EXISTS sourcewise_ledger_orders_id ON sourcewise_ledger_orde
 """
 
 _COLS = "seq, at, kind, order_id, why, body"
+# the entries after a seq, in order: a turn's catch-up under the lock, a read's, the pages of entries()
+_SINCE = f"SELECT {_COLS} FROM sourcewise_ledger WHERE seq > %s ORDER BY seq"
 
 
 def _psycopg():
@@ -187,8 +189,7 @@ class PostgresStore:
             self._head = self._appended = head
             if head <= after:
                 return []
-            rows = conn.execute(f"SELECT {_COLS} FROM sourcewise_ledger WHERE seq > %s ORDER BY seq",
-                                (after,)).fetchall()
+            rows = conn.execute(_SINCE, (after,)).fetchall()
         except self._errors as exc:
             self._abort()
             raise StoreError(f"cannot read {self._where()}: {_one_line(exc)}") from None
@@ -258,13 +259,7 @@ class PostgresStore:
 
     def catch_up(self, after: int) -> list[Entry]:
         """The entries committed after ``after``, read without taking the turn (for reads)."""
-        with self._read_lock:
-            try:
-                rows = self._read.execute(f"SELECT {_COLS} FROM sourcewise_ledger WHERE seq > %s ORDER BY seq",
-                                          (after,)).fetchall()
-            except self._errors as exc:
-                raise StoreError(f"cannot read {self._where()}: {_one_line(exc)}") from None
-        return [_entry(r) for r in rows]
+        return self._entries(_SINCE, (after,))
 
     def sync(self, seq: int) -> None:
         """Nothing to wait for: :meth:`end` returns once the turn's entries are on disk."""
@@ -279,8 +274,7 @@ class PostgresStore:
         return [_entry(r) for r in rows]
 
     def entries(self, after: int = 0) -> Iterator[Entry]:
-        return paged(lambda last: self._entries(f"SELECT {_COLS} FROM sourcewise_ledger WHERE seq > %s "
-                                                "ORDER BY seq LIMIT 10000", (last,)), after)
+        return paged(lambda last: self._entries(_SINCE + " LIMIT 10000", (last,)), after)
 
     def last(self, order_id: str) -> Entry | None:
         out = self._entries(
