@@ -485,11 +485,17 @@ class Durable:
         last = self._store.last(order_id)
         if last is None:
             return None
+        decision = order = None
         for entry in reversed(self._store.history(order_id)):
-            d, order = self._entry_decision(entry, order_id)
-            if d is not None:
-                return last.kind, d, order
-        return last.kind, None, None
+            d, o = self._entry_decision(entry, order_id)
+            if decision is None:
+                decision = d
+            if o is not None:
+                # the order as routed is in its route (or re-route, or batch) entry; an optimizer's
+                # swap after it records a new decision but not the order
+                order = o
+                break
+        return last.kind, decision, order
 
     def history(self, order_id: str) -> list[LedgerEntry]:
         """Every ledger entry about ``order_id``, oldest first (empty without a store).
