@@ -5,7 +5,7 @@ Private: arrays and scalars, bundled by what they describe (:class:`Orders`,
 validates and converts.
 
 A *plan* (a column of the master problem) serves one order from at most
-three nodes; units it does not serve cost ``penalty`` each. Plans are priced
+``kk`` nodes (:data:`KMAX` at most); units it does not serve cost ``penalty`` each. Plans are priced
 against dual prices: ``lam`` per inventory entry, ``mu`` per node (order
 capacity, paid once per parcel) and ``nu`` per node (unit capacity, paid per
 unit). With all prices zero the price of a plan is its real cost plus the
@@ -19,13 +19,15 @@ node eligibility follows the router too (tier distance limits, capacity
 left, delivery deadlines). ``tests/engine/optimize/test_results.py`` checks that
 both price the router's own plans identically.
 
-The pricing search is exact up to an evaluation budget: it enumerates node
-sets of size 1..3 in order of a lower bound and stops when the bound passes
-the incumbent, like :func:`sourcewise.engine._kernels.plan_cost`, but minimising
-penalised cost instead of maximising fill first, and without the
-``split_candidates`` cap. When the budget runs out it still returns a valid
-*lower bound* on the best plan's price, which keeps the Lagrangian bound of
-:mod:`sourcewise.engine.optimize.colgen` a proof.
+Pricing is exact. Most orders are priced by a dynamic programme over their
+candidate nodes (:func:`_dp_plan`): its states are the units filled per group
+and the parcels used, so it needs no bound and handles any number of parcels.
+Orders whose state space would be too large (many units over many groups)
+fall back to a branch-and-bound search (:func:`_search`) over node sets of
+size 1..3 in order of a lower bound, like :func:`sourcewise.engine._kernels.plan_cost`
+but minimising penalised cost, with a bound for larger sets. When its budget
+runs out it still returns a valid *lower bound* on the best plan's price,
+which keeps the Lagrangian bound of :mod:`sourcewise.engine.optimize` a proof.
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ from sourcewise.engine._kernels.search import members_by_cost
 PARALLEL_FROM = 2000
 """Batches of at least this many orders are priced on all cores."""
 
+KMAX = 8
+"""Most nodes (parcels) one plan may use; the best plan of an order gets ``KMAX`` rows per group."""
+
+DP_MAX_WORK = 100_000
+"""Orders whose dynamic programme would take more steps per candidate than this use the search
+(many units over many groups: the states multiply)."""
+
 
 # The kernels take their inputs bundled by what they describe, never as long positional lists.
 # numba types a NamedTuple of arrays like a plain tuple: fields unpack inside a jitted function
@@ -85,7 +94,7 @@ class Orders(NamedTuple):
     g_sku, g_qty : ndarray of int64
         Each group's SKU and units.
     kk : ndarray of int64
-        Most nodes a plan of the order may use (<= 3).
+        Most nodes a plan of the order may use (<= :data:`KMAX`).
     """
 
     dest: np.ndarray
@@ -324,8 +333,8 @@ def _eval_pen(S, m, qty, atp, r, f, penalty, split_penalty, buf, write):
     penalty. With ``write`` the units go to ``buf[member, group]``.
     """
     G = qty.shape[0]
-    used = np.zeros(3, np.bool_)
-    order = np.empty(3, np.int64)
+    used = np.zeros(S.shape[0], np.bool_)
+    order = np.empty(S.shape[0], np.int64)
     cost = 0.0
     for g in range(G):
         members_by_cost(S, m, r, g, order)
@@ -374,11 +383,13 @@ def _unit_floor(qty, atp, r, penalty):
 
 @njit(cache=True)
 def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
-    """Cheapest set of at most ``kk`` (<= 3) candidates under prices ``r``/``f``.
+    """Cheapest set of at most ``min(kk, 3)`` candidates under prices ``r``/``f``.
 
     Returns ``(best_price, lower_bound)``; ``best`` receives the set (padded
-    with -1; all -1 means "serve nothing"). ``lower_bound`` equals
-    ``best_price`` unless the evaluation budget stopped the search early.
+    with -1; all -1 means "serve nothing"). ``lower_bound`` bounds every plan
+    of at most ``kk`` members: it equals ``best_price`` unless the evaluation
+    budget stopped the search early or ``kk > 3`` (larger sets are bounded,
+    not searched).
 
     Bound: every unit costs at least ``cmin_g = min(penalty, min_c r[c, g])``
     and every member that carries units carries one costing at least
@@ -475,6 +486,13 @@ def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
                         best[0] = h
                         best[1] = i
                         best[2] = j
+    if kk > 3 and M > 3:
+        # sets of four or more members were not searched: each costs at least the four least keys
+        thr = lb_units - split_penalty
+        for ii in range(4):
+            thr += key[order[ii]]
+        if thr < lower:
+            lower = thr
     if best_cost < lower:
         lower = best_cost
     return best_cost, lower
@@ -482,18 +500,28 @@ def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
 
 @njit(cache=True)
 def _write_column(S, m, qty, cands, r, f, penalty, split_penalty, prices, out, o_rows):
-    """Write the plan of set ``S[:m]`` as rows of ``out`` from ``o_rows``.
+    """Write the plan of set ``S[:m]`` (filled as :func:`_eval_pen` fills it) as rows of ``out``
+    from ``o_rows``; returns as :func:`_write_rows`."""
+    buf = np.zeros((max(m, 1), qty.shape[0]), np.int64)
+    if m > 0:
+        _eval_pen(S, m, qty, cands[1], r, f, penalty, split_penalty, buf, True)
+    return _write_rows(S, m, buf, qty, cands, penalty, split_penalty, prices, out, o_rows)
+
+
+@njit(cache=True)
+def _write_rows(S, m, buf, qty, cands, penalty, split_penalty, prices, out, o_rows):
+    """Write ``buf[i, g]`` units of group ``g`` from candidate ``S[i]`` (``i < m``) as rows of ``out``.
 
     Parameters
     ----------
     S : ndarray of int64
         Candidate indices of the set; ``m`` of them are used.
+    buf : ndarray of int64, shape (>= m, G)
+        Units per member and group.
     qty : ndarray of int64
         Units per group of the order.
     cands : tuple
         The order's candidates, as :func:`_candidates` returns them.
-    r, f : ndarray
-        Unit and parcel costs under ``prices`` (:func:`_priced`).
     penalty, split_penalty : float
         Price of an unfilled unit; cost of each parcel beyond the first.
     prices : Prices
@@ -512,9 +540,6 @@ def _write_column(S, m, qty, cands, r, f, penalty, split_penalty, prices, out, o
     lam, mu, nu = prices.lam, prices.mu, prices.nu
     r_node, r_group, r_qty, r_ent = out.r_node, out.r_group, out.r_qty, out.r_ent
     G = qty.shape[0]
-    buf = np.zeros((3, G), np.int64)
-    if m > 0:
-        _eval_pen(S, m, qty, atp, r, f, penalty, split_penalty, buf, True)
     n = 0
     real = 0.0
     priced = 0.0
@@ -549,6 +574,167 @@ def _write_column(S, m, qty, cands, r, f, penalty, split_penalty, prices, out, o
     unfilled = total - filled
     priced += penalty * unfilled
     return n, real, unfilled, priced
+
+
+@njit(cache=True)
+def _useful(qty, atp, r, f, penalty, split_penalty):
+    """Candidates that may belong to a plan cheaper than the best single-node or empty one.
+
+    A plan using candidate ``c`` costs at least ``lb_units + key[c] - split_penalty``
+    (the bound of :func:`_search`), so candidates whose bound reaches the
+    incumbent cannot improve on it; the best single candidate is kept.
+    """
+    C, G = atp.shape
+    cmin, lb_units, best = _unit_floor(qty, atp, r, penalty)
+    S = np.empty(1, np.int64)
+    dummy = np.zeros((1, 1), np.int64)
+    top = -1
+    for c in range(C):
+        S[0] = c
+        v = _eval_pen(S, 1, qty, atp, r, f, penalty, split_penalty, dummy, False)
+        if v < best - EPS:
+            best = v
+            top = c
+    keep = np.empty(C, np.int64)
+    n = 0
+    for c in range(C):
+        d = np.inf
+        for g in range(G):
+            if atp[c, g] > 0 and r[c, g] < penalty:
+                x = r[c, g] - cmin[g]
+                if x < d:
+                    d = x
+        if c == top or (d < np.inf and lb_units + f[c] + d < best - EPS):
+            keep[n] = c
+            n += 1
+    return keep[:n]
+
+
+@njit(cache=True)
+def _dp_size(qty, atp, r, kk, penalty):
+    """Steps per candidate of :func:`_dp_plan` for this order (states times unit vectors)."""
+    C, G = atp.shape
+    states = 1
+    units = 0
+    for g in range(G):
+        states *= qty[g] + 1
+        units += qty[g]
+    k = min(kk, units, C)
+    if k < min(units, C):
+        states *= k + 1
+    widest = 1
+    for c in range(C):
+        nx = 1
+        for g in range(G):
+            if r[c, g] < penalty:
+                nx *= min(max(atp[c, g], 0), qty[g]) + 1
+        if nx > widest:
+            widest = nx
+    return states * widest
+
+
+@njit(cache=True)
+def _dp_plan(qty, atp, r, f, kk, penalty, split_penalty, take):
+    """Cheapest plan of at most ``kk`` members under prices ``r``/``f``, by dynamic programming.
+
+    Candidates are taken in turn; a state is the units filled per group
+    (mixed radix) and, when ``kk`` can bind, the members used so far. A
+    member carries a non-zero vector of units (each at most its ATP and
+    only where a unit costs less than ``penalty``) and pays ``f`` plus the
+    split penalty; the first member's split penalty is given back at the end.
+    Exact over every plan of at most ``kk`` members, any number of them.
+
+    Returns the least price; ``take[c, g]`` (zero on entry) receives the units.
+    """
+    C, G = atp.shape
+    stride = np.empty(G, np.int64)
+    n_states = 1
+    units = 0
+    for g in range(G):
+        stride[g] = n_states
+        n_states *= qty[g] + 1
+        units += qty[g]
+    k = min(kk, units, C)
+    # a member carries at least one unit: the member count binds only below min(units, C)
+    track = k < min(units, C)
+    J = k + 1 if track else 1
+    cur = np.full((J, n_states), np.inf)
+    cur[0, 0] = 0.0
+    choice = np.full((C, J, n_states), -1, np.int64)
+    lim = np.empty(G, np.int64)
+    digit = np.empty(G, np.int64)
+    nxt = np.empty_like(cur)
+    for c in range(C):
+        nx = 1
+        for g in range(G):
+            lim[g] = min(max(atp[c, g], 0), qty[g]) if r[c, g] < penalty else 0
+            nx *= lim[g] + 1
+        if nx == 1:
+            continue
+        nxt[:] = cur
+        for j in range(J):
+            jt = j + 1 if track else 0
+            if jt >= J:
+                continue
+            for st in range(n_states):
+                base = cur[j, st]
+                if base == np.inf:
+                    continue
+                rest = st
+                for g in range(G):
+                    digit[g] = rest % (qty[g] + 1)
+                    rest //= qty[g] + 1
+                for xi in range(1, nx):
+                    t = xi
+                    cost = base + f[c] + split_penalty
+                    to = st
+                    ok = True
+                    for g in range(G):
+                        x = t % (lim[g] + 1)
+                        t //= lim[g] + 1
+                        if x > 0:
+                            if digit[g] + x > qty[g]:
+                                ok = False
+                                break
+                            cost += x * r[c, g]
+                            to += x * stride[g]
+                    if ok and cost < nxt[jt, to]:
+                        nxt[jt, to] = cost
+                        choice[c, jt, to] = xi
+        cur, nxt = nxt, cur
+    best = np.inf
+    bj = 0
+    bs = 0
+    for j in range(J):
+        for st in range(n_states):
+            if cur[j, st] == np.inf:
+                continue
+            rest = st
+            filled = 0
+            for g in range(G):
+                filled += rest % (qty[g] + 1)
+                rest //= qty[g] + 1
+            v = cur[j, st] + penalty * (units - filled) - (split_penalty if filled > 0 else 0.0)
+            if v < best:
+                best = v
+                bj = j
+                bs = st
+    # walk the choices back from the best final state
+    j, st = bj, bs
+    for c in range(C - 1, -1, -1):
+        xi = choice[c, j, st]
+        if xi < 0:
+            continue
+        t = xi
+        for g in range(G):
+            lg = min(max(atp[c, g], 0), qty[g]) if r[c, g] < penalty else 0
+            x = t % (lg + 1)
+            t //= lg + 1
+            take[c, g] = x
+            st -= x * stride[g]
+        if track:
+            j -= 1
+    return best
 
 
 @njit(cache=True)
@@ -625,7 +811,7 @@ def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active,
     per = 1 + n_single
     mark = np.full(stock.mask.shape[0], -1, np.int64)
     best = np.empty(3, np.int64)
-    S = np.empty(3, np.int64)
+    S = np.empty(KMAX, np.int64)
     dummy = np.zeros((1, 1), np.int64)
     for o in range(lo, hi):
         if not active[o]:
@@ -638,14 +824,39 @@ def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active,
         atp = cands[1]
         C = atp.shape[0]
         f, r = _priced(cands, prices)
-        bc, lower = _search(gq, atp, r, f, orders.kk[o], penalty, split_penalty, budget, best)
+        kk = orders.kk[o]
+        keep = _useful(gq, atp, r, f, penalty, split_penalty)
+        k_atp, k_r, k_f = atp[keep], r[keep], f[keep]
+        if _dp_size(gq, k_atp, k_r, kk, penalty) <= DP_MAX_WORK:
+            take = np.zeros((keep.shape[0], G), np.int64)
+            lower = _dp_plan(gq, k_atp, k_r, k_f, kk, penalty, split_penalty, take)
+            m = 0
+            for i in range(keep.shape[0]):
+                for g in range(G):
+                    if take[i, g] > 0:
+                        S[m] = keep[i]
+                        m += 1
+                        break
+            buf = np.zeros((max(m, 1), G), np.int64)
+            j = 0
+            for i in range(keep.shape[0]):
+                if j < m and keep[i] == S[j]:
+                    buf[j] = take[i]
+                    j += 1
+        else:
+            # too many unit vectors for the programme: branch and bound over small sets
+            lower = _search(gq, atp, r, f, kk, penalty, split_penalty, budget, best)[1]
+            m = 0
+            while m < 3 and best[m] >= 0:
+                S[m] = best[m]
+                m += 1
+            buf = np.zeros((max(m, 1), G), np.int64)
+            if m > 0:
+                _eval_pen(S[:m], m, gq, atp, r, f, penalty, split_penalty, buf, True)
         out.o_lower[o] = lower
-        m = 0
-        while m < 3 and best[m] >= 0:
-            m += 1
-        base = (3 + n_single) * a
+        base = (KMAX + n_single) * a
         col = o * per
-        nr, real, unf, pr = _write_column(best, m, gq, cands, r, f, penalty, split_penalty, prices, out, base)
+        nr, real, unf, pr = _write_rows(S, m, buf, gq, cands, penalty, split_penalty, prices, out, base)
         out.c_nrows[col] = nr
         out.c_real[col] = real
         out.c_unfilled[col] = unf
@@ -656,12 +867,12 @@ def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active,
             sc = np.empty(C)
             for c in range(C):
                 S[0] = c
-                sc[c] = _eval_pen(S, 1, gq, atp, r, f, penalty, split_penalty, dummy, False)
+                sc[c] = _eval_pen(S[:1], 1, gq, atp, r, f, penalty, split_penalty, dummy, False)
             top = np.argsort(sc, kind="mergesort")
             for j in range(min(n_single, C)):
                 S[0] = top[j]
-                nr, real, unf, pr = _write_column(S, 1, gq, cands, r, f, penalty, split_penalty, prices, out,
-                                                  base + 3 * G + j * G)
+                nr, real, unf, pr = _write_column(S[:1], 1, gq, cands, r, f, penalty, split_penalty, prices, out,
+                                                  base + KMAX * G + j * G)
                 out.c_nrows[col + 1 + j] = nr
                 out.c_real[col + 1 + j] = real
                 out.c_unfilled[col + 1 + j] = unf
@@ -689,8 +900,8 @@ def price_orders(orders: Orders, stock: Stock, costs: Costs, prices: Prices, bud
     """Best plan (and optionally the ``n_single`` best single-node plans) of every active order.
 
     Column ``o * (1 + n_single) + j`` is order ``o``'s ``j``-th column (``j = 0`` the
-    best plan); its rows start at ``(3 + n_single) * g_ptr[o] + (0 if j == 0 else
-    3 * G + (j - 1) * G)``.
+    best plan); its rows start at ``(KMAX + n_single) * g_ptr[o] + (0 if j == 0 else
+    KMAX * G + (j - 1) * G)``.
 
     Parameters
     ----------
@@ -716,7 +927,7 @@ def price_orders(orders: Orders, stock: Stock, costs: Costs, prices: Prices, bud
     """
     n_orders = orders.g_ptr.shape[0] - 1
     per = 1 + n_single
-    n_rows = (3 + n_single) * int(orders.g_ptr[n_orders])
+    n_rows = (KMAX + n_single) * int(orders.g_ptr[n_orders])
     out = Priced(np.full(n_orders * per, -1, np.int64), np.zeros(n_orders * per, np.int64),
                  np.zeros(n_orders * per), np.zeros(n_orders * per), np.zeros(n_orders),
                  np.empty(n_rows, np.int64), np.empty(n_rows, np.int64), np.empty(n_rows, np.int64),

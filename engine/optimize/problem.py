@@ -26,8 +26,8 @@ from sourcewise.models.network import unit_vectors
 from sourcewise.models.policy import Policy
 from sourcewise.models.tables import OrderBatch
 
-MAX_PLAN_NODES = 3
-"""Plans generated and bounded use at most this many nodes (as the router's exact search)."""
+MAX_PLAN_NODES = P.KMAX
+"""Plans generated and bounded use at most this many nodes (the policy's ``max_shipments`` below it)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -368,7 +368,7 @@ class Problem:
         """Plan ``j`` of each order ``o`` in a pricing result (layout of
         :func:`~sourcewise.engine._kernels.plans.price_orders`) as ``(ptr, group, node, qty, entry)``."""
         G_o = np.diff(self.G.g_ptr)[o]
-        start = (3 + n_single) * self.G.g_ptr[o] + np.where(j == 0, 0, 3 * G_o + (j - 1) * G_o)
+        start = (P.KMAX + n_single) * self.G.g_ptr[o] + np.where(j == 0, 0, P.KMAX * G_o + (j - 1) * G_o)
         cnt = res.c_nrows[o * (1 + n_single) + j]
         ptr = np.zeros(len(o) + 1, np.int64)
         np.cumsum(cnt, out=ptr[1:])

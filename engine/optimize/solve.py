@@ -133,6 +133,10 @@ def _enumerate_and_solve(pb: Problem, st: SolveState, left: Callable[[], float],
     if max_enumerate <= 0:
         st.enumeration = "off"
         return False
+    if (np.minimum(pb.G.kk, pb.total_units) > 3).any():
+        # the listing covers plans of at most three parcels; larger ones would go unlisted
+        st.enumeration = "skipped (plans of more than three parcels)"
+        return False
     gap = st.objective - st.lb
     lam, mu, nu = pb.duals_to_prices(st.lb_prices)
     limit = st.lb_lower + gap + 1e-7 * max(1.0, abs(st.objective))

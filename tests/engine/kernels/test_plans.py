@@ -158,6 +158,46 @@ def test_plan_search_matches_brute_force_over_node_sets(seed):
     assert sizes == {0, 1, 2, 3}
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_dp_plan_matches_brute_force_for_any_number_of_parcels(seed):
+    rng = np.random.default_rng(100 + seed)
+    sizes = set()
+    for trial in range(50):
+        wide = trial % 4 == 1  # one unit per member and up to five units: plans of four and five parcels
+        C, G = int(rng.integers(5 if wide else 1, 7)), int(rng.integers(1, 3))
+        qty, atp, r, f, penalty, split = _prices(rng, C, G, scarce=trial % 2 == 1)
+        qty = qty + 2 if wide else qty
+        kk = 5 if wide else int(rng.integers(1, 6))
+        take = np.zeros((C, G), np.int64)
+        price = P._dp_plan(qty, atp, r, f, kk, penalty, split, take)
+        want = naive.plan_search(qty.tolist(), atp.tolist(), r.tolist(), f.tolist(), kk, penalty, split)
+        np.testing.assert_allclose(price, want, rtol=1e-12, atol=1e-9)
+        # the split it returns is a plan: within ATP and the group's units, at most kk members, at that price
+        assert (take <= np.maximum(atp, 0)).all() and (take.sum(axis=0) <= qty).all()
+        members = [c for c in range(C) if take[c].any()]
+        assert len(members) <= kk
+        sizes.add(len(members))
+        got = naive.plan_price(members, [take[c].tolist() for c in members], qty.tolist(), r.tolist(), f.tolist(),
+                               penalty, split)
+        np.testing.assert_allclose(got, price, rtol=1e-12, atol=1e-9)
+    assert {0, 1, 2, 3} <= sizes and max(sizes) >= 4
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_search_bounds_sets_larger_than_it_searches(seed):
+    # kk > 3: the search lists sets of up to three members, and its bound must hold for larger ones
+    rng = np.random.default_rng(200 + seed)
+    for _ in range(40):
+        C, G = int(rng.integers(4, 7)), int(rng.integers(1, 3))
+        qty, atp, r, f, penalty, split = _prices(rng, C, G, scarce=True)
+        qty = qty + 2
+        kk = int(rng.integers(4, 6))
+        price, lower = P._search(qty, atp, r, f, kk, penalty, split, 10**9, np.empty(3, np.int64))
+        want = naive.plan_search(qty.tolist(), atp.tolist(), r.tolist(), f.tolist(), kk, penalty, split)
+        assert lower <= want + 1e-9
+        assert price >= want - 1e-9
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_priced_matches_the_twin(seed):
     rng, net, pol, nodef, p, stock = _batch(seed)
