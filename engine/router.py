@@ -697,6 +697,11 @@ class Router(TierPasses, Durable, Holds, Promising):
                 seq = self._record("prices", None, "dual prices set", Body(prices=column(p)))
         self._durable(seq)
 
+    @property
+    def dual_prices(self) -> np.ndarray:
+        """A copy of the dual prices :meth:`set_dual_prices` set (zeros until then), one per inventory entry."""
+        return self._dual.copy()
+
     def _set_prices(self, p: np.ndarray) -> None:
         self._dual = p.copy()
         self._sku_lb = self._sku_bounds()

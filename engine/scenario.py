@@ -345,12 +345,17 @@ def _locate(problems: Iterable[Problem], files: dict[str, TableFile],
     return out
 
 
-def _misspelt_columns(frames: dict[str, pd.DataFrame | None], out: list[Problem]) -> None:
-    """A problem for each column that looks like a misspelling of a column its table lacks."""
+def _misspelt_columns(frames: dict[str, pd.DataFrame | None], out: list[Problem],
+                      columns: dict[str, tuple[str, ...]] | None = None) -> None:
+    """A problem for each column that looks like a misspelling of a column its table lacks.
+
+    ``columns`` names each table's columns (default :data:`COLUMNS`), for tables
+    that are read outside a scenario folder (a prices table).
+    """
     for name, df in frames.items():
         if df is None:
             continue
-        known = COLUMNS.get(name)
+        known = (columns or COLUMNS).get(name)
         if known is None:
             continue  # a journal's own tables: engine.journal checks them
         absent = [c for c in known if c not in df.columns]
@@ -488,6 +493,44 @@ def load_scenario(folder: str | Path, *, orders: bool = True) -> Scenario:
     tables = {name: df for name, df in frames.items() if df is not None}
     return Scenario(network, inventory, batch, policy, tables, folder, vendor_offers=offers, substitutes=subs,
                     files=files, ignored=ignored)
+
+
+def load_orders(path: str | Path, network: Network) -> OrderBatch:
+    """An orders table outside a scenario folder (a demand forecast), checked as a scenario's ``orders``.
+
+    The file has the columns of a scenario's ``orders`` table and is CSV or
+    Parquet by its extension.
+
+    Raises
+    ------
+    ValidationError
+        Titled ``orders PATH``, listing every problem as :func:`load_scenario`
+        does: a missing or unreadable file, no rows, missing or misspelt
+        columns, and every bad row (``PATH:LINE`` with its order and line ids).
+    """
+    path = Path(path)
+    title = f"orders {path}"
+
+    def refuse(reason: str) -> ValidationError:
+        return ValidationError([Problem("orders", None, "", reason, where=str(path))], title=title)
+
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise refuse(f"must end in .csv or .parquet, got {path.name!r}")
+    if not path.is_file():
+        raise refuse("is a folder, not a table" if path.is_dir() else "does not exist")
+    tf = TableFile(path)
+    col = Collector()
+    df = tf.read(col)
+    if df is None:
+        raise ValidationError(col.problems, title=title)
+    if not len(df):
+        raise refuse("has no rows")
+    found: list[Problem] = []
+    _misspelt_columns({"orders": df}, found)
+    batch = _check(found, orders_from_frame, network, df)
+    if found or batch is None:
+        raise ValidationError(_locate(found, {"orders": tf}, {"orders": df}), title=title)
+    return batch
 
 
 def flag_problem(flag: str, reason: str) -> Problem:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import pandas as pd
 from sourcewise.engine.journal import journal_refused
 from sourcewise.engine.scenario import flag_problem
 from sourcewise.engine.scenario import load_for_command
+from sourcewise.engine.scenario import output_problem
 from sourcewise.engine.scenario import write_tables
 from sourcewise.engine.summary import format_summary
 from sourcewise.engine.summary import routing_summary
@@ -28,7 +30,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seconds per business day's batch (default 10)")
     p.add_argument("--solver", choices=("highs", "cpsat"), default="highs", help="MIP solver of the integer phase")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument("--write-prices", metavar="PATH",
+                   help="also write the LP's dual price of every inventory entry (node_id, sku, price; .csv or "
+                        ".parquet) for route --strategy dual --prices; with several business days, each entry's "
+                        "price is the days' prices averaged, each day weighted by its number of orders")
     p.set_defaults(func=run)
+
+
+def combined_prices(day_prices: list[np.ndarray], day_orders: list[int]) -> np.ndarray:
+    """One price per entry from each business day's: the days' prices weighted by their orders.
+
+    Each day's LP prices the stock that day's orders compete for; a day of
+    many orders says more about the demand the prices stand for than a day
+    of a few, so it weighs more. (A day's prices are those of its stock
+    after the days before it, which is what routing that demand faces.)
+    """
+    w = np.asarray(day_orders, dtype=np.float64)
+    if not len(day_prices) or w.sum() <= 0:
+        return np.zeros_like(day_prices[0]) if day_prices else np.zeros(0)
+    return np.maximum(np.tensordot(w / w.sum(), np.stack(day_prices), axes=1), 0.0)
 
 
 def _days(batch: OrderBatch):
@@ -55,6 +75,15 @@ def run(args: argparse.Namespace) -> int:
     flags = []
     if not (math.isfinite(args.time_limit) and args.time_limit > 0):
         flags.append(flag_problem("--time-limit", f"must be a positive number of seconds, got {args.time_limit}"))
+    if args.write_prices is not None:
+        from sourcewise.engine.prices import suffix_problem
+
+        if (reason := suffix_problem(args.write_prices)) is not None:
+            flags.append(flag_problem(f"--write-prices {args.write_prices}", reason))
+        elif Path(args.write_prices).is_dir():
+            flags.append(flag_problem(f"--write-prices {args.write_prices}", "is a folder, not a file"))
+        elif (reason := output_problem(Path(args.write_prices).parent)) is not None:
+            flags.append(flag_problem(f"--write-prices {args.write_prices}", f"its folder {reason}"))
     refused = journal_refused(args.scenario, "optimize")
     if refused:
         flags.append(flag_problem("--scenario", refused))
@@ -90,6 +119,17 @@ def run(args: argparse.Namespace) -> int:
     alloc_df = pd.concat(allocs, ignore_index=True)
     orders_df = pd.concat(orders, ignore_index=True)
     write_tables(args.out, {"allocations": alloc_df, "orders": orders_df}, args.format)
+    if args.write_prices is not None:
+        from sourcewise.engine.prices import write_prices
+
+        prices = combined_prices([p.dual_prices for *_, p in lines], [hi - lo for lo, hi, _ in lines])
+        try:
+            Path(args.write_prices).parent.mkdir(parents=True, exist_ok=True)
+            write_prices(args.write_prices, net, inv, prices)
+        except OSError as exc:
+            raise ValidationError([flag_problem(f"--write-prices {args.write_prices}",
+                                                f"cannot be written ({exc.strerror or exc}); the tables in "
+                                                f"{args.out} were written")], title="output") from None
     s = routing_summary(orders_df, alloc_df, net)
     print(format_summary(s, f"Optimized {sc.path} (solver {args.solver}, {args.time_limit:g} s per day)"))
     cost = sum(p.cost for *_, p in lines)
@@ -112,4 +152,8 @@ def run(args: argparse.Namespace) -> int:
               f"  plans from {lg.source}, {lg.cg_iterations} pricing rounds, {lg.seconds:.1f}s")
     print(f"  time              {elapsed:>12.3f} s  (compile included)")
     print(f"  wrote {args.out}/allocations.{args.format}, {args.out}/orders.{args.format}")
+    if args.write_prices is not None:
+        how = "" if len(lines) == 1 else f" (the {len(lines)} days' prices weighted by their orders)"
+        print(f"  wrote {args.write_prices}: dual prices, {int(np.count_nonzero(prices)):,} of {inv.nnz:,} "
+              f"entries above 0{how}")
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sourcewise.engine.journal import is_journal_folder
+from sourcewise.engine.scenario import flag_problem
 from sourcewise.engine.simulate import DEFAULT_STRATEGIES
 from sourcewise.engine.simulate import SimConfig
 from sourcewise.engine.simulate import simulate
@@ -17,6 +18,7 @@ from sourcewise.engine.simulate.config import AS_RECORDED
 from sourcewise.engine.simulate.config import check_strategies
 from sourcewise.engine.simulate.journal import default_strategies
 from sourcewise.engine.simulate.journal import prepare
+from sourcewise.models.errors import Problem
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.policy import load_policy
 
@@ -49,6 +51,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seconds the optimizer may spend on one batch wave (default: 2)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv",
                    help="parquet also writes kpis.parquet and nodes.parquet")
+    dual = p.add_argument_group(
+        "fixed dual prices", "by default the dual strategy refreshes its prices every 4 hours from the last "
+                             "interval's orders; with one of these it routes with fixed prices instead "
+                             "(not for journal folders, whose replay uses the recorded prices)")
+    dual.add_argument("--dual-prices", metavar="PATH",
+                      help="prices table (node_id, sku, price; CSV or Parquet), e.g. from optimize --write-prices")
+    dual.add_argument("--dual-forecast", metavar="PATH",
+                      help="orders table (the scenario's orders format) the prices are computed from once, at "
+                           "the start, over the starting stock")
+    dual.add_argument("--prices-time-limit", type=float, default=60.0, metavar="SECONDS",
+                      help="seconds for computing the prices from --dual-forecast (default 60)")
     p.set_defaults(func=run)
 
 
@@ -59,7 +72,23 @@ def config_from_args(args: argparse.Namespace, default: tuple[str, ...] = DEFAUL
     strategies = tuple(s.strip() for s in text.split(",") if s.strip())
     return SimConfig(strategies=strategies, seed=args.seed, pick_reject_rate=args.pick_reject_rate,
                      vendor_failures=not args.no_vendor_failures, walkin=not args.no_walkin, days=args.days,
-                     wave_time_limit=args.wave_time_limit)
+                     wave_time_limit=args.wave_time_limit, dual_prices_path=args.dual_prices,
+                     dual_forecast_path=args.dual_forecast, dual_forecast_time_limit=args.prices_time_limit)
+
+
+def dual_flag_problems(args: argparse.Namespace, config: SimConfig, journal: bool) -> list[Problem]:
+    """What is wrong with the fixed-dual-price flags: a journal replay, or no ``dual`` strategy to use them."""
+    flags = [f for f, v in (("--dual-prices", args.dual_prices), ("--dual-forecast", args.dual_forecast))
+             if v is not None]
+    out = []
+    for flag in flags:
+        if journal:
+            out.append(flag_problem(flag, "a journal replays with its recorded dual prices; fixed prices do "
+                                          "not apply"))
+        elif "dual" not in config.strategies:
+            out.append(flag_problem(flag, "fixed dual prices are for the dual strategy, which --strategies "
+                                          "does not name"))
+    return out
 
 
 def check_out(out: str) -> str | None:
@@ -98,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
                 pass  # the policy's problems are reported with the scenario's below
         config = config_from_args(args, default)
         check_strategies(config.strategies, journal)
+        settings = dual_flag_problems(args, config, journal)
     except ValidationError as exc:
         settings = list(exc.problems)
     sc = load_for_command(args.scenario, out=args.out, problems=settings)

@@ -39,6 +39,7 @@ from fastapi import Query
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sourcewise import __version__
@@ -464,6 +465,29 @@ def create_app(config: ServiceConfig) -> FastAPI:
         """Stock of a node, a SKU, or one pair: on hand, reserved, safety stock and ATP."""
         return _json(api(request).stock(node_id, sku))
 
+    @app.get("/v1/prices", name="prices", responses=oa.responses("Prices", 401, 503), tags=["v1"],
+             response_class=Response)
+    async def prices(request: Request):
+        """The dual prices routing uses under the ``dual`` strategy: every entry priced above 0."""
+        return _json(api(request).prices())
+
+    @app.put("/v1/prices", name="set_prices", responses=oa.responses("Prices", 400, 401, 409, 413, 422, 503),
+             openapi_extra=oa.body("PricesRequest"), tags=["v1"], response_class=Response)
+    async def set_prices(request: Request):
+        """Replace the dual prices: a table of prices, or those ``dual_prices`` computes over a forecast.
+
+        The prices are recorded in the ledger: they survive a restart and
+        reach every process sharing it. The forecast's LP runs off the event
+        loop (it takes up to ``time_limit`` seconds); setting the prices is one
+        step like every other change.
+        """
+        ops = api(request)
+        body = await svc.body(request)
+        source, value, limit = ops.prices_request(body)
+        if source == "forecast":
+            value = await run_in_threadpool(ops.forecast_prices, value, limit)
+        return svc.change(request, body, "prices", lambda: ops.set_prices(value, source))
+
     @app.get("/v1/orders/{order_id}", name="order", responses=oa.responses("OrderView", 401, 404, 503),
              tags=["v1"], response_class=Response)
     async def order(order_id: str, request: Request):
@@ -609,7 +633,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 return doc  # examples come with the state: keep asking until it is loaded
             for p, example in oa.examples(svc.ops.router.network, svc.ops.router.inventory).items():
                 for op in doc["paths"][p].values():
-                    op["requestBody"]["content"]["application/json"]["example"] = example
+                    if "requestBody" in op:  # GET /v1/prices shares its path with the PUT
+                        op["requestBody"]["content"]["application/json"]["example"] = example
             app.openapi_schema = doc
         return app.openapi_schema
 

@@ -18,6 +18,8 @@ import numpy as np
 from sourcewise.engine.adapters.generic import load_schema
 from sourcewise.engine.service.operations import ADJUSTMENT_KINDS
 from sourcewise.engine.service.operations import MAX_BATCH
+from sourcewise.engine.service.operations import MAX_FORECAST_TIME_LIMIT
+from sourcewise.engine.service.operations import MAX_PRICE
 from sourcewise.engine.service.operations import MAX_TTL_S
 
 __all__ = ["SCHEMAS", "body", "examples", "ref", "responses"]
@@ -120,6 +122,28 @@ SCHEMAS: dict[str, Any] = {
         "history": {"type": "array", "items": _obj(["seq", "at", "kind", "why"], {
             "seq": {"type": "integer", "minimum": 1}, "at": {"type": "string", "format": "date-time"},
             "kind": _STR, "why": _STR})}}),
+    "PricesRequest": {
+        "description": "The dual prices routing uses under the dual strategy: a table of prices (every entry it "
+                       "leaves out costs 0), or a forecast of orders to compute them from "
+                       "(sourcewise.engine.optimize.dual_prices over the stock now; a refusal is a 422 with its "
+                       "reason).",
+        "oneOf": [
+            _obj(["prices"], {"prices": {"type": "array", "items": _obj(["node_id", "sku", "price"], {
+                "node_id": ref("generic_id"), "sku": {"type": "string", "minLength": 1},
+                "price": {"type": "number", "minimum": 0, "maximum": MAX_PRICE}},
+                additionalProperties=False)}}, additionalProperties=False),
+            _obj(["forecast"], {
+                "forecast": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": ref("order")},
+                "time_limit": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_FORECAST_TIME_LIMIT,
+                               "description": "Seconds for the LP (default 10)"}}, additionalProperties=False)]},
+    "Prices": _obj(["strategy", "applies", "entries", "priced", "prices"], {
+        "strategy": {**_STR, "description": "The served policy's strategy, which every route call uses"},
+        "applies": {"type": "boolean", "description": "Whether routing uses the prices (strategy dual)"},
+        "entries": {**_INT0, "description": "Inventory entries"},
+        "priced": {**_INT0, "description": "Entries priced above 0 (listed); the others cost 0"},
+        "prices": {"type": "array", "items": _obj(["node_id", "sku", "price"], {
+            "node_id": _STR, "sku": _STR, "price": {"type": "number", "exclusiveMinimum": 0}})},
+        "source": {"enum": ["prices", "forecast"], "description": "PUT: what the prices came from"}}),
     "Health": _obj(["status"], {"status": _STR, "reason": _STR, "ledger_seq": _INT0}),
     "ShopifyOrder": {"type": "object", "description": "The orders/create webhook body (the Order) with its "
                                                       "fulfillment_orders, or {order, fulfillment_orders}"},
@@ -190,4 +214,5 @@ def examples(network: Any, inventory: Any) -> dict[str, Any]:
         "/v1/stock/adjustments": {"adjustments": [{"node_id": node.node_id, "sku": sku, "kind": "receipt",
                                                    "qty": 1}]},
         "/v1/orders/{order_id}/reroute": {"node_id": node.node_id},
+        "/v1/prices": {"prices": [{"node_id": node.node_id, "sku": sku, "price": 2.5}]},
     }

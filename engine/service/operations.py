@@ -36,12 +36,17 @@ from sourcewise.models.decision import Decision
 from sourcewise.models.errors import OrderConflict
 from sourcewise.models.errors import ValidationError
 
-__all__ = ["ADJUSTMENT_KINDS", "Operations", "ServiceError"]
+__all__ = ["ADJUSTMENT_KINDS", "FORECAST_TIME_LIMIT", "MAX_FORECAST_TIME_LIMIT", "MAX_PRICE", "Operations", "ServiceError"]
 
 ADJUSTMENT_KINDS = ("receipt", "sale", "shrink", "count")
 """``receipt`` adds ``qty`` units, ``sale`` and ``shrink`` take them away, ``count`` sets on-hand to ``qty``."""
 MAX_TTL_S = 30 * 86400.0
 MAX_BATCH = 10_000
+#: Seconds ``PUT /v1/prices`` gives dual_prices over a forecast by default, and at most.
+FORECAST_TIME_LIMIT = 10.0
+MAX_FORECAST_TIME_LIMIT = 60.0
+#: The largest price ``PUT /v1/prices`` takes: far above any unit's cost, far below where sums of costs overflow.
+MAX_PRICE = 1e12
 
 
 class ServiceError(Exception):
@@ -407,6 +412,129 @@ class Operations:
             "expires_at": router.hold_expiry(order_id),
             "history": [{"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind, "why": e.why} for e in history],
         }
+
+    # ------------------------------------------------------------------ dual prices
+    def prices(self) -> dict[str, Any]:
+        """``GET /v1/prices``: the dual prices the router routes with, the entries priced above 0.
+
+        ``applies`` says whether routing uses them: only the ``dual`` strategy
+        adds them to unit costs, and the served policy's strategy is the one
+        every route call uses.
+        """
+        router = self.router
+        p = router.dual_prices
+        net, inv = router.network, router.inventory
+        sel = np.flatnonzero(p > 0)
+        nodes, skus = [n.node_id for n in net.nodes], [k.sku for k in net.skus]
+        return {"strategy": router.policy.strategy, "applies": router.policy.strategy == "dual",
+                "entries": int(inv.nnz), "priced": int(len(sel)),
+                "prices": [{"node_id": nodes[n], "sku": skus[k], "price": float(v)}
+                           for n, k, v in zip(inv.node[sel].tolist(), self._sku_of_entry(sel).tolist(),
+                                              p[sel].tolist(), strict=True)]}
+
+    def prices_request(self, body: bytes) -> tuple[str, Any, float]:
+        """Check a ``PUT /v1/prices`` body: ``("prices", ndarray, 0)`` or ``("forecast", [Order], time_limit)``.
+
+        ``{"prices": [{"node_id", "sku", "price"}]}`` replaces every price (the
+        entries it leaves out cost 0); ``{"forecast": [orders], "time_limit"?}``
+        asks for the prices :func:`~sourcewise.engine.optimize.dual_prices` computes over
+        those orders (:meth:`forecast_prices`). Every bad field is a 422 before anything changes.
+        """
+        r = Reader("generic", "prices")
+        d = r.as_obj(decode(body), "$")
+        _raise(r)
+        given = [k for k in ("prices", "forecast") if k in d]
+        if len(given) != 1:
+            r.fail("$", "give either prices (a list of {node_id, sku, price}) or forecast (a list of orders)"
+                        + (", not both" if given else ""))
+        for k in d:
+            if k not in ("prices", "forecast", "time_limit"):
+                r.fail(k, "unknown field; the fields are prices, or forecast and time_limit")
+        _raise(r)
+        if given[0] == "forecast":
+            return "forecast", *self._forecast_request(r, d)
+        if "time_limit" in d:
+            r.fail("time_limit", "is for a forecast only")
+        r.take(d, "prices", "", "list")
+        _raise(r)
+        inv, net = self.router.inventory, self.router.network
+        prices = np.zeros(inv.nnz)
+        seen: dict[int, str] = {}
+        for _, path, a in r.objects(*r.elements(d, "prices")):
+            node_id = r.take(a, "node_id", path, "id")
+            sku = r.take(a, "sku", path, "str")
+            price = r.take(a, "price", path, "num", lo=0.0, hi=MAX_PRICE)
+            for k in a:
+                if k not in ("node_id", "sku", "price"):
+                    r.fail(f"{path}.{k}", "unknown field; a price is {node_id, sku, price}")
+            if node_id is not None and str(node_id) not in net.node_index:
+                r.fail(f"{path}.node_id", f"unknown node {node_id!r}")
+            elif sku is not None and sku not in net.sku_index:
+                r.fail(f"{path}.sku", f"unknown sku {sku!r}")
+            elif node_id is not None and sku is not None:
+                e = inv.entry(str(node_id), sku)
+                if e < 0:
+                    r.fail(path, f"no inventory entry for {sku} at {node_id}")
+                elif e in seen:
+                    r.fail(path, f"repeats {seen[e]}: one price per node and sku")
+                else:
+                    seen[e] = path
+                    if price is not None:
+                        prices[e] = price
+        _raise(r)
+        return "prices", prices, 0.0
+
+    def _forecast_request(self, r: Reader, d: dict[str, Any]) -> tuple[list[Any], float]:
+        limit = r.take(d, "time_limit", "", "num", required=False, lo=0.0)
+        if limit is None:  # absent or null; a bad value has its problem recorded already
+            limit = FORECAST_TIME_LIMIT
+        elif not 0 < limit <= MAX_FORECAST_TIME_LIMIT:
+            r.fail("time_limit", f"must be more than 0 and at most {MAX_FORECAST_TIME_LIMIT:g} seconds, "
+                                 f"got {limit!r}")
+        items = r.take(d, "forecast", "", "list", nonempty=True)
+        if items is not None and len(items) > MAX_BATCH:
+            r.fail("forecast", f"at most {MAX_BATCH} orders, got {len(items)}")
+        _raise(r)
+        orders, problems, seen = [], [], set()
+        for i, item in enumerate(items):
+            try:
+                b = self._bound(item, f"forecast[{i}]")
+            except ServiceError as exc:
+                problems.extend(exc.problems)
+                continue
+            if b.order_id in seen:
+                problems.append({"field": f"forecast[{i}].order_id",
+                                 "reason": f"duplicate order_id {b.source.raw_id!r}"})
+            seen.add(b.order_id)
+            if b.order is not None:
+                orders.append(b.order)
+        if not problems and not orders:
+            problems.append({"field": "forecast", "reason": "no order of the forecast has a line to price"})
+        if problems:
+            raise ServiceError(422, f"{len(problems)} problem(s) in the request", problems)
+        return orders, float(limit)
+
+    def forecast_prices(self, orders: list[Any], time_limit: float) -> np.ndarray:
+        """The prices :func:`~sourcewise.engine.optimize.dual_prices` computes over ``orders`` from the stock now.
+
+        Runs the LP (up to ``time_limit`` seconds) without the router's lock:
+        the service calls it off the event loop. A refusal (the prices failed
+        their check on the forecast) is a 422 with its reason.
+        """
+        from sourcewise.engine.optimize import dual_prices
+
+        router = self.router
+        try:
+            return dual_prices(orders, router.network, router.snapshot(), router.policy, time_limit)
+        except ValidationError as exc:
+            out = ServiceError.of(exc, prefix="forecast")
+            raise ServiceError(422, "no dual prices from this forecast: " + "; ".join(
+                p["reason"] for p in out.problems[:3]), out.problems) from None
+
+    def set_prices(self, prices: np.ndarray, source: str) -> dict[str, Any]:
+        """``PUT /v1/prices``: set the router's dual prices (recorded in its ledger); the answer of GET."""
+        self.timed("prices", self.router.set_dual_prices, prices)
+        return {**self.prices(), "source": source}
 
     # ------------------------------------------------------------------ after a crash
     def settle(self, op: str, seq: int, order_id: str | None, body: bytes) -> dict[str, Any] | None:

@@ -132,6 +132,16 @@ class SimConfig:
         Most recent orders used for one refresh.
     dual_time_limit : float
         Seconds for one dual-price LP.
+    dual_prices_path : str, optional
+        A prices table (``node_id, sku, price``; see :mod:`sourcewise.engine.prices`):
+        the ``dual`` strategy routes with these prices throughout and refreshes none.
+    dual_forecast_path : str, optional
+        An orders table (the scenario's ``orders`` format) the ``dual``
+        strategy computes its prices from once, at the start, with
+        ``sourcewise.engine.optimize.dual_prices``, and refreshes none. At most one
+        of ``dual_prices_path`` and ``dual_forecast_path``.
+    dual_forecast_time_limit : float
+        Seconds for the LP over ``dual_forecast_path``.
     verify_router : bool, optional
         Compare the ledger with the router's stock every day (costs a
         snapshot); by default only for scenarios under 200,000 stock entries,
@@ -156,6 +166,9 @@ class SimConfig:
     dual_refresh_minutes: int = 240
     dual_max_orders: int = 2000
     dual_time_limit: float = 5.0
+    dual_prices_path: str | None = None
+    dual_forecast_path: str | None = None
+    dual_forecast_time_limit: float = 60.0
     verify_router: bool | None = None
     records: bool = True
 
@@ -191,6 +204,14 @@ class SimConfig:
         number("dual_refresh_minutes", 1, 7 * MINUTES_PER_DAY, integer=True)
         number("dual_max_orders", 1, integer=True)
         number("dual_time_limit", 0.01)
+        number("dual_forecast_time_limit", 0.01)
+        for name in ("dual_prices_path", "dual_forecast_path"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, str) and v.strip()):
+                col.add("simulate", None, name, f"must be a file path, got {v!r}")
+        if self.dual_prices_path is not None and self.dual_forecast_path is not None:
+            col.add("simulate", None, "dual_prices_path",
+                    "give one source of fixed dual prices: a prices table or a forecast, not both")
         if self.days is not None:
             number("days", 1, integer=True)
         for name in ("vendor_failures", "walkin", "records"):

@@ -65,8 +65,14 @@ class Prepared:
     ------
     ValidationError
         Listing every bad row of the ``replenishment``, ``walkin`` and
-        ``vendor_offers`` tables.
+        ``vendor_offers`` tables; then of the prices table or forecast of
+        :attr:`SimConfig.dual_prices_path` / :attr:`SimConfig.dual_forecast_path`
+        (located by file, line and ids).
     """
+
+    #: The ``dual`` strategy's fixed prices (a prices table) or the forecast it prices once; see SimConfig.
+    dual_fixed: np.ndarray | None = None
+    dual_forecast: OrderBatch | None = None
 
     def __init__(self, scenario: Scenario, config: SimConfig):
         self.config = config
@@ -137,6 +143,16 @@ class Prepared:
             for n, s, r in zip(offers[0].tolist(), offers[1].tolist(), rel.tolist(), strict=True):
                 self.reliability[(n, s)] = float(r)
         self._watch(config)
+
+        # ---- fixed dual prices (over this inventory: its added entries are priced when the table lists them)
+        if config.dual_prices_path is not None:
+            from sourcewise.engine.prices import read_prices
+
+            self.dual_fixed = read_prices(config.dual_prices_path, net, inv)
+        if config.dual_forecast_path is not None:
+            from sourcewise.engine.scenario import load_orders
+
+            self.dual_forecast = load_orders(config.dual_forecast_path, net)
 
     # -- tables
     def _pairs(self, df: pd.DataFrame | None, table: str, columns: tuple[str, ...], col: Collector):

@@ -214,7 +214,16 @@ class Replay:
                 f"{self.spec.name}: waves of {self.spec.window} min routed by cost (most constrained orders "
                 "first), then " + ("re-planned jointly by engine.optimize.reoptimize" if self.opt is not None
                                    else "kept as is: engine.optimize is unavailable"))
-        if self.spec.dual:
+        if self.spec.dual and prep.dual_fixed is not None:
+            self.notes.append(f"{self.spec.name}: fixed dual prices from the prices table "
+                              f"{self.cfg.dual_prices_path}, never refreshed")
+        elif self.spec.dual and prep.dual_forecast is not None:
+            self.notes.append(
+                f"{self.spec.name}: fixed dual prices computed once from the forecast {self.cfg.dual_forecast_path} "
+                f"({prep.dual_forecast.n_orders:,} orders) by " + (
+                    "sourcewise.engine.optimize.dual_prices (LP duals), never refreshed" if self.opt is not None
+                    else "nobody: engine.optimize is unavailable, so the prices are zero"))
+        elif self.spec.dual:
             self.notes.append(
                 f"{self.spec.name}: dual prices refreshed every {self.cfg.dual_refresh_minutes} min from "
                 "the last interval's orders by " + ("sourcewise.engine.optimize.dual_prices (LP duals)" if self.opt
@@ -237,6 +246,8 @@ class Replay:
         self.disruptions = Disruptions(prep, self.router, self.stock, self.spec.route)
         self.waves = BatchWaves(prep, self.router, self.stock, self.opt)
         self.dual = DualPrices(prep, self.router, self.stock, self.policy, self.opt)
+        if self.spec.dual:
+            self.dual.start()
         self.sla = prep.sla_days(self.policy)
         self.node_units = np.zeros(net.n_nodes, np.int64)
         self.node_parcels = np.zeros(net.n_nodes, np.int64)
@@ -245,6 +256,8 @@ class Replay:
         verify = cfg.verify_router if cfg.verify_router is not None else prep.inventory.nnz < 200_000
         rows = [self._day(d, verify) for d in range(prep.n_days)]
         self.stock.verify(self.spec.name, final=True)
+        if (note := self.dual.note(self.spec.name)) is not None:
+            self.notes.append(note)  # refused prices are a result of the run: never silent
         return self._result(pd.DataFrame(rows), t0)
 
     def _result(self, daily: pd.DataFrame, t0: float, **extra) -> StrategyResult:

@@ -4,12 +4,21 @@
 orders first and re-plans it jointly with ``sourcewise.engine.optimize.reoptimize``;
 ``dual`` refreshes the router's dual prices during the day from the orders
 of the last interval (LP duals from ``sourcewise.engine.optimize.dual_prices``, or a
-local-scarcity proxy when the optimizer is unavailable).
+local-scarcity proxy when the optimizer is unavailable), or routes with fixed
+prices from a prices table or computed once from a forecast
+(:attr:`~sourcewise.engine.simulate.config.SimConfig.dual_prices_path`,
+:attr:`~sourcewise.engine.simulate.config.SimConfig.dual_forecast_path`).
+
+``dual_prices`` may refuse: when its prices fail their check on the orders
+they come from it raises :class:`~sourcewise.models.errors.ValidationError`.
+The replay then keeps the prices it had (zero at the start: myopic cost
+routing), counts the refusal and says so in the strategy's notes and the log.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from types import ModuleType
 
 import numpy as np
@@ -21,6 +30,7 @@ from sourcewise.engine.simulate.ledger import StockLedger
 from sourcewise.engine.simulate.prepare import Prepared
 from sourcewise.engine.simulate.prepare import take_orders
 from sourcewise.engine.simulate.routed import codes
+from sourcewise.models.errors import ValidationError
 from sourcewise.models.network import UNLIMITED
 from sourcewise.models.network import Network
 from sourcewise.models.network import unit_vectors
@@ -30,6 +40,7 @@ from sourcewise.models.policy import Policy
 from sourcewise.models.tables import OrderBatch
 
 _VENDOR = KIND_CODES[NodeKind.VENDOR]
+log = logging.getLogger("sourcewise.simulate")
 
 
 def optimizer() -> ModuleType | None:
@@ -156,9 +167,55 @@ class DualPrices:
         self.opt = opt
         self._limited = prep.network.capacity_orders < UNLIMITED
         self._next = 0
+        #: Price computations ``dual_prices`` was asked for, and how many it refused.
+        self.asked = 0
+        self.refused = 0
+        #: The reason of the last refusal (its problems on one line), or ``None``.
+        self.last_refusal: str | None = None
+        #: Fixed prices (a prices table or a forecast) are set once by :meth:`start` and never refreshed.
+        self.fixed = prep.dual_fixed is not None or prep.dual_forecast is not None
+
+    def start(self) -> None:
+        """Set the fixed prices, if the replay has any (the router starts with zero prices otherwise)."""
+        prep = self.prep
+        if prep.dual_fixed is not None:
+            self.router.set_dual_prices(prep.dual_fixed)
+        elif prep.dual_forecast is not None and self.opt is not None:
+            # the forecast prices the starting stock: the replay's own orders have not taken any yet
+            self._priced(lambda: self.opt.dual_prices(prep.dual_forecast, prep.network, self.router.snapshot(),
+                                                      self.policy, self.cfg.dual_forecast_time_limit))
+
+    def _priced(self, compute) -> None:
+        """Set the prices ``compute()`` returns; on a refusal keep the current ones, counted and logged."""
+        self.asked += 1
+        try:
+            prices = compute()
+        except ValidationError as exc:
+            self.refused += 1
+            self.last_refusal = "; ".join(str(p) for p in exc.problems[:3]) + (
+                f" (and {len(exc.problems) - 3} more)" if len(exc.problems) > 3 else "")
+            log.warning("dual_prices refused the prices (%d of %d so far); the previous prices stay: %s",
+                        self.refused, self.asked, self.last_refusal)
+            return
+        self.router.set_dual_prices(np.nan_to_num(np.maximum(prices, 0.0)))
+
+    def note(self, name: str) -> str | None:
+        """The strategy's note about refusals, or ``None`` when there was none."""
+        if not self.refused:
+            return None
+        what = "the forecast's prices" if self.fixed else f"{self.refused:,} of {self.asked:,} price refreshes"
+        kept = "zero prices (myopic cost routing)" if self.fixed else \
+            "the previous prices (zero before the first accepted one)"
+        return (f"{name}: sourcewise.engine.optimize.dual_prices refused {what}; routed with {kept}. "
+                f"Last reason: {self.last_refusal}")
 
     def refresh(self, a: int, d: int, t: int) -> None:
-        """Prices from the orders of the last interval, at most every ``dual_refresh_minutes``."""
+        """Prices from the orders of the last interval, at most every ``dual_refresh_minutes``.
+
+        Nothing is refreshed when the prices are fixed (see :meth:`start`).
+        """
+        if self.fixed:
+            return
         now = d * MINUTES_PER_DAY + t
         if now < self._next:
             return
@@ -175,12 +232,11 @@ class DualPrices:
             batch = dataclasses.replace(batch, order_id=np.array([f"~dual-{i}" for i in range(len(recent))],
                                                                  dtype=object))
             left = capacity_left(self.router, prep.network)
-            prices = self.opt.dual_prices(batch, prep.network, self.router.snapshot(), self.policy,
-                                          self.cfg.dual_time_limit,
-                                          node_capacity_orders=np.where(self._limited, left[:, 0], UNLIMITED))
+            self._priced(lambda: self.opt.dual_prices(
+                batch, prep.network, self.router.snapshot(), self.policy, self.cfg.dual_time_limit,
+                node_capacity_orders=np.where(self._limited, left[:, 0], UNLIMITED)))
         else:
-            prices = self._scarcity(recent)
-        self.router.set_dual_prices(np.nan_to_num(np.maximum(prices, 0.0)))
+            self.router.set_dual_prices(np.nan_to_num(np.maximum(self._scarcity(recent), 0.0)))
 
     def _scarcity(self, recent: np.ndarray) -> np.ndarray:
         """Fallback dual prices: each entry's local scarcity.
