@@ -12,6 +12,9 @@ Sizes
 targets: 1,000 nodes x 100,000 SKUs. ``SOURCEWISE_BENCH_SIZE=smoke`` shrinks
 every fixture to a few nodes and SKUs so the whole harness runs in seconds;
 ``tests/test_bench_smoke.py`` uses it so the harness cannot rot.
+``2k``, ``10k`` and ``50k`` pick the size of the benchmark waves in
+``bench_optimize.py`` (:data:`WAVE_SIZES`); every other fixture runs at full
+size under them.
 
 Every numba function is compiled before timing: each fixture routes a
 warm-up batch through a throw-away router first.
@@ -82,12 +85,22 @@ SMOKE = Sizes("smoke", nodes=20, skus=500, latency_warmup=20, latency_orders=50,
               batch_orders=200, naive_orders=20, score_orders=64, score_nodes=20)
 
 
-def bench_sizes() -> Sizes:
-    """Sizes selected by ``SOURCEWISE_BENCH_SIZE`` (``full`` or ``smoke``)."""
+#: ``SOURCEWISE_BENCH_SIZE`` values that size the benchmark waves (orders per wave).
+WAVE_SIZES: dict[str, int] = {"2k": 2_000, "10k": 10_000, "50k": 50_000}
+
+
+def bench_size_name() -> str:
+    """``SOURCEWISE_BENCH_SIZE``, checked: ``full`` (default), ``smoke`` or a key of :data:`WAVE_SIZES`."""
     name = os.environ.get("SOURCEWISE_BENCH_SIZE", "full").strip().lower()
-    if name not in ("full", "smoke"):
-        raise pytest.UsageError(f"SOURCEWISE_BENCH_SIZE must be 'full' or 'smoke', got {name!r}")
-    return FULL if name == "full" else SMOKE
+    if name not in ("full", "smoke", *WAVE_SIZES):
+        raise pytest.UsageError("SOURCEWISE_BENCH_SIZE must be one of full, smoke, "
+                                f"{', '.join(WAVE_SIZES)}; got {name!r}")
+    return name
+
+
+def bench_sizes() -> Sizes:
+    """Sizes selected by ``SOURCEWISE_BENCH_SIZE`` (``smoke``, else full)."""
+    return SMOKE if bench_size_name() == "smoke" else FULL
 
 
 @dataclass(eq=False)

@@ -168,15 +168,16 @@ def build_network(n_nodes: int, n_skus: int, seed: int = 0, vendors: bool = True
     return Network.build(nodes, skus)
 
 
-def sku_popularity(n_skus: int, catalog_seed: int = 0) -> np.ndarray:
+def sku_popularity(n_skus: int, catalog_seed: int = 0, exponent: float = SKU_ZIPF) -> np.ndarray:
     """Zipf popularity of each SKU (sums to 1), ranks shuffled over SKU positions.
 
     Popularity is a property of the catalogue: stock and orders built with
-    different seeds must share it, so it depends on ``catalog_seed`` only.
+    different seeds must share it, so it depends on ``catalog_seed`` (and the
+    Zipf ``exponent``, default :data:`SKU_ZIPF`) only.
     """
     rng = np.random.default_rng([catalog_seed, 2])
     rank = rng.permutation(n_skus) + 1
-    pop = rank.astype(np.float64) ** -SKU_ZIPF
+    pop = rank.astype(np.float64) ** -float(exponent)
     return pop / pop.sum()
 
 

@@ -71,3 +71,16 @@ def test_scaling_chart_fits_only_three_points_or_more_and_labels_measured_sizes(
     labels = [orders_ax.xaxis.get_major_formatter()(v, i) for i, v in enumerate((300, 1_000, 3_000))]
     assert labels == ["300", "1k", "3k"]
     assert list(orders_ax.xaxis.get_minorticklocs()) == []
+
+
+def test_wave_benchmarks_run_at_smoke_size():
+    """The wave family and the online set-up of ``bench_optimize.py``, tiny, so their harness cannot rot."""
+    env = dict(os.environ, SOURCEWISE_BENCH_SIZE="smoke")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "--benchmark-disable",
+           "benchmarks/bench_optimize.py", "-k", "wave or online"]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # four generated kinds x four methods, the report and the online benchmark (plus 4 per published wave)
+    passed = int(proc.stdout.rsplit(" passed", 1)[0].rsplit(None, 1)[-1])
+    assert passed >= 4 * 4 + 2 and (passed - 18) % 4 == 0
+    assert "wave family (smoke)" in proc.stdout and "online set-up" in proc.stdout

@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--country", default="US", help="ISO country code of the geography (default: US)")
     p.add_argument("--format", dest="fmt", choices=("csv", "parquet"), default="csv")
+    p.add_argument("--wave", choices=("thin", "ample", "regional", "longtail", "online"), default=None,
+                   help="write a benchmark wave of this kind instead (see data/waves.py); only --orders, "
+                        "--seed, --format and --out apply")
+    p.add_argument("--orders", dest="wave_orders", type=int, default=None,
+                   help="orders of the --wave (default: 2,000; online: 50,000)")
     p.set_defaults(func=run)
 
 
@@ -51,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
     problems = []
     if (reason := output_problem(args.out)) is not None:
         problems.append(flag_problem(f"--out {args.out}", reason))
+    if getattr(args, "wave", None) is not None:
+        return _run_wave(args, problems)
+    if getattr(args, "wave_orders", None) is not None:
+        problems.append(flag_problem("--orders", "applies to --wave only (use --orders-per-day)"))
     scenario = None
     try:
         scenario = generate_from_args(args)
@@ -66,4 +75,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {args.n_warehouses} warehouses, {args.n_stores} stores, {args.n_vendors} vendors, "
           f"{args.n_skus} SKUs, {o['order_id'].nunique():,} orders ({len(o):,} lines) over {args.days} days, "
           f"{len(scenario.inventory):,} stock rows, seed {args.seed}")
+    return 0
+
+
+def _run_wave(args: argparse.Namespace, problems: list) -> int:
+    """Write a benchmark wave (:mod:`sourcewise.data.waves`) into ``--out``, all or nothing."""
+    from sourcewise.data.waves import wave_from_args
+    from sourcewise.data.waves import write_wave
+
+    wave = None
+    try:
+        wave = wave_from_args(args)
+    except (TypeError, ValueError) as exc:
+        problems.append(flag_problem("settings", str(exc)))
+    if problems or wave is None:
+        raise ValidationError(problems, title="generate")
+    write_wave(wave, args.out, fmt=args.fmt)
+    t = wave.tables
+    print(f"wrote {args.out}: {wave.label} ({len(t['orders']):,} lines, {len(t['inventory']):,} stock rows"
+          + (f", forecast of {t['forecast']['order_id'].nunique():,} orders" if "forecast" in t else "")
+          + f"), seed {args.seed}")
     return 0
