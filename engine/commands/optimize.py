@@ -150,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
         lg = p.solve_log
         print(f"  orders {lo:>6}-{hi - 1:<6} {p.status:>8}  objective {p.objective:,.2f}  bound {p.lower_bound:,.2f}"
               f"  plans from {lg.source}, {lg.cg_iterations} pricing rounds, {lg.seconds:.1f}s")
+        print(f"  {'':>21} bound from {lg.bound_source}")
+        if lg.source == "greedy":
+            print(f"  {'':>21} no improvement on greedy routing found within the time limit")
     print(f"  time              {elapsed:>12.3f} s  (compile included)")
     print(f"  wrote {args.out}/allocations.{args.format}, {args.out}/orders.{args.format}")
     if args.write_prices is not None:

@@ -1,4 +1,4 @@
-""":func:`dual_prices`: shadow prices of stock from the LP relaxation over a batch."""
+""":func:`dual_prices`: opportunity costs of stock from the Lagrangian relaxation over a batch, checked by routing."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ import pandas as pd
 
 from sourcewise.engine.optimize.inputs import new_router
 from sourcewise.engine.optimize.inputs import prepare
+from sourcewise.engine.optimize.lagrange import relax
 from sourcewise.engine.optimize.problem import build_problem
-from sourcewise.engine.optimize.solve import solve
+from sourcewise.engine.optimize.sourcing import greedy_columns
+from sourcewise.engine.optimize.sourcing import route_fn
 from sourcewise.engine.optimize.sourcing import warm_up
+from sourcewise.engine.optimize.state import SolveState
+from sourcewise.models.errors import Problem
+from sourcewise.models.errors import ValidationError
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import Network
 from sourcewise.models.order import Order
@@ -27,25 +32,42 @@ def dual_prices(orders: OrderBatch | Iterable[Order], network: Network, inventor
                 node_capacity_units: np.ndarray | Mapping[str, int | None] | None = None,
                 walkin: pd.DataFrame | None = None, vendor_offers=None,
                 unfilled_penalty: float | None = None) -> np.ndarray:
-    """Shadow price of stock at every inventory entry, from the LP relaxation over a batch.
+    """Opportunity cost of stock at every inventory entry, from the Lagrangian relaxation over a batch.
 
-    Solve it over a recent wave or a demand forecast and pass the result to
+    Solve it over a demand forecast (or a recent wave) and pass the result to
     :meth:`sourcewise.engine.router.Router.set_dual_prices`: the ``dual`` strategy then
-    charges each unit its opportunity cost, so stock that other orders of the
-    wave need more is used less readily.
+    charges each unit its opportunity cost, so stock that other orders need
+    more is used less readily.
+
+    The prices come from subgradient steps on the relaxation of every stock
+    and capacity row (:mod:`~sourcewise.engine.optimize.lagrange`), which need no
+    LP and scale to tens of thousands of orders; never from an unfinished
+    solve. Every few steps the batch is routed with the ``dual`` strategy at
+    the current prices; the prices returned are those whose routing cost
+    least, and only if it cost less than routing the same batch with the
+    ``cost`` strategy (myopic routing). Prices that do not pass that check
+    on the batch they came from are refused.
 
     Parameters
     ----------
     orders, network, inventory, policy, node_capacity_orders, node_capacity_units, walkin, vendor_offers, unfilled_penalty
         As for :func:`optimize`.
     time_limit : float
-        Seconds for column generation; the prices come from the last LP solved.
+        Seconds for the subgradient steps and the routing checks.
 
     Returns
     -------
     ndarray of float, shape (inventory.nnz,)
         Aligned with the inventory's entries, ``>= 0``. Includes the node's
-        unit-capacity price where capacities bind.
+        unit-capacity price where capacities bind. All zero when the
+        batch's orders never compete for stock or capacity (then ``dual``
+        routes as ``cost``).
+
+    Raises
+    ------
+    ValidationError
+        Bad inputs (as :func:`optimize`), or the prices failed the check:
+        no routing at them beat myopic routing of the batch within the time.
     """
     warm_up()
     t0 = time.perf_counter()
@@ -53,6 +75,20 @@ def dual_prices(orders: OrderBatch | Iterable[Order], network: Network, inventor
                                            unfilled_penalty, node_capacity_orders, node_capacity_units)
     router = new_router(network, inventory, policy, walkin, vendor_offers)
     pb = build_problem(batch, network, inventory, policy, router.stock_view(), cap_o, cap_u, unfilled_penalty,
-                  200_000, 4)
-    st = solve(pb, None, float(time_limit), "highs", False, None, 1.0, 0, t0)
-    return pb.entry_prices(st.last_prices)
+                       200_000, 1)
+    greedy = greedy_columns(pb, router, batch, cap_o, cap_u)
+    pb.phase["greedy"] = time.perf_counter() - t0
+    pb.add_empty()
+    st = SolveState(greedy, pb.master.objective_of(greedy), "greedy")
+    if pb.master.feasible(greedy) and np.all(pb.master.usage(pb.best_own_plans()) <= pb.master.rhs + 1e-9):
+        # every order gets its own cheapest plan: nothing competes, so no stock has an opportunity cost
+        return np.zeros(inventory.nnz)
+    route = route_fn(pb, batch, network, inventory, policy, walkin, vendor_offers, cap_o, cap_u)
+    rx = relax(pb, st, t0 + float(time_limit), route, every=2)
+    if rx.routed_prices is None:
+        raise ValidationError([Problem("orders", None, "dual prices",
+                                       f"routing the batch at its Lagrangian prices ({rx.rounds} subgradient "
+                                       f"rounds in {time.perf_counter() - t0:.1f} s) never cost less than "
+                                       f"myopic routing ({st.objective:,.2f}); the prices would not help")],
+                              title="dual prices refused")
+    return rx.routed_prices

@@ -278,8 +278,53 @@ class Master:
         res.seconds = time.perf_counter() - t0
         return res
 
+    def solve_part(self, time_limit: float, blocks: np.ndarray, cols: np.ndarray, rhs: np.ndarray,
+                   start: np.ndarray | None = None) -> MipResult:
+        """Choose one of ``cols`` for each of ``blocks`` within ``rhs`` (HiGHS): a sub-MIP of a neighbourhood.
+
+        Parameters
+        ----------
+        time_limit : float
+            Seconds.
+        blocks : ndarray of int64
+            The blocks (orders) to choose for, sorted; the others are fixed elsewhere.
+        cols : ndarray of int64
+            Their candidate columns; every block must have at least one.
+        rhs : ndarray
+            Resources left for these blocks, per master row.
+        start : ndarray of int64, optional
+            A column per block of ``blocks`` (in its order) that fits ``rhs``.
+
+        Returns
+        -------
+        MipResult
+            ``choice`` holds a column per block of ``blocks``.
+        """
+        t0 = time.perf_counter()
+        block, cost, ptr, row, val = self.flat()
+        cols = np.asarray(cols, np.int64)
+        lo, hi = ptr[cols], ptr[cols + 1]
+        sub_ptr = np.zeros(len(cols) + 1, np.int64)
+        np.cumsum(hi - lo, out=sub_ptr[1:])
+        sel = np.repeat(lo - sub_ptr[:-1], hi - lo) + np.arange(int(sub_ptr[-1]))
+        rows, local_row = np.unique(row[sel], return_inverse=True)
+        local_block = np.searchsorted(blocks, block[cols])
+        pos = None
+        if start is not None:
+            where = {int(c): i for i, c in enumerate(cols)}
+            pos = np.array([where.get(int(c), -1) for c in start], np.int64)
+            pos = None if (pos < 0).any() else pos
+        res = self._solve_highs(time_limit, local_block, cost[cols], sub_ptr, local_row.astype(np.int64),
+                                val[sel], rhs[rows], pos, 1e-6, 1e-6, False, n_blocks=len(blocks))
+        if res.choice is not None:
+            res.choice = cols[res.choice]
+            res.objective = float(cost[res.choice].sum())
+        res.seconds = time.perf_counter() - t0
+        return res
+
     def _solve_highs(self, time_limit, block, cost, ptr, row, val, rhs, pos, rel_gap, abs_gap,
-                     integral) -> MipResult:
+                     integral, n_blocks: int | None = None) -> MipResult:
+        n_blocks = self.n_blocks if n_blocks is None else n_blocks
         core = highs_core()
         inf = core.kHighsInf
         n = len(block)
@@ -295,13 +340,13 @@ class Master:
             h.setOptionValue("presolve", "off")
         lp = core.HighsLp()
         lp.num_col_ = n
-        lp.num_row_ = self.n_blocks + len(rhs)
+        lp.num_row_ = n_blocks + len(rhs)
         lp.col_cost_ = cost
         lp.col_lower_ = np.zeros(n)
         lp.col_upper_ = np.ones(n)
-        lp.row_lower_ = np.concatenate([np.ones(self.n_blocks), np.full(len(rhs), -inf)])
-        lp.row_upper_ = np.concatenate([np.ones(self.n_blocks), rhs])
-        start, idx, vals = self._csc(block, ptr, row, val, self.n_blocks)
+        lp.row_lower_ = np.concatenate([np.ones(n_blocks), np.full(len(rhs), -inf)])
+        lp.row_upper_ = np.concatenate([np.ones(n_blocks), rhs])
+        start, idx, vals = self._csc(block, ptr, row, val, n_blocks)
         lp.a_matrix_.format_ = core.MatrixFormat.kColwise
         lp.a_matrix_.start_ = start
         lp.a_matrix_.index_ = idx
@@ -323,7 +368,7 @@ class Master:
         choice = None
         if has:
             chosen = np.flatnonzero(x > 0.5)
-            if len(chosen) == self.n_blocks and np.array_equal(np.sort(block[chosen]), np.arange(self.n_blocks)):
+            if len(chosen) == n_blocks and np.array_equal(np.sort(block[chosen]), np.arange(n_blocks)):
                 choice = chosen[np.argsort(block[chosen])]
         if status == core.HighsModelStatus.kOptimal:
             name = "optimal"

@@ -393,6 +393,12 @@ class Problem:
             out[o] = self.add_or_find(o, *self._priced_rows(res, n_single, o, j))
         return out
 
+    def best_own_plans(self) -> np.ndarray:
+        """Every order's own cheapest plan at real cost (ignoring the others), as columns."""
+        zl, zn = np.zeros(self.inv.nnz), np.zeros(self.net.n_nodes)
+        ids = self.priced_ids(self.price(zl, zn, zn), 0, 0)
+        return np.where(ids >= 0, ids, self.empty_cols)
+
     def add_empty(self) -> np.ndarray:
         """The empty plan of every order: it uses no resource, so every sub-problem stays feasible."""
         n = self.G.n

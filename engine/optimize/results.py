@@ -63,8 +63,9 @@ class SolveLog:
         ``proved`` (every plan that could improve was listed and the MIP over
         them is optimal), ``bounded (time)``, ``skipped ...`` or ``not needed``.
     source : str
-        Phase that produced the returned plans: ``greedy``, ``incumbent``,
-        ``lp-rounding``, ``dual-routing``, ``lp-fix``, ``mip`` or ``enumeration``.
+        Phase that produced the returned plans: ``greedy`` (nothing better was
+        found), ``incumbent``, ``lp-rounding``, ``dual-routing``, ``lp-fix``,
+        ``mip``, ``enumeration``, ``lagrangian routing`` or ``neighbourhood search``.
     solver : str
     time_limited : bool
         Some phase stopped because time ran out.
@@ -72,7 +73,12 @@ class SolveLog:
         What happened, in order: ``("lp", orders in the LP, seconds, status,
         value)``, ``("price", plans added, orders activated, bound)``,
         ``("heuristic", name, objective)``, ``("mip", phase, status,
-        objective, bound, seconds)``.
+        objective, bound, seconds)``, ``("lagrangian", round, bound)``,
+        ``("neighbourhood search", sub-MIPs, objective)``.
+    bound_source : str
+        Method that proved ``lagrangian_bound``: the Lagrangian bound at the
+        LP's duals or at subgradient prices, the converged LP, or the
+        enumeration of every plan within the gap.
     """
 
     seconds: float
@@ -93,6 +99,7 @@ class SolveLog:
     solver: str
     time_limited: bool
     events: tuple = ()
+    bound_source: str = ""
 
     def summary(self) -> str:
         """A few lines for people."""
@@ -102,9 +109,10 @@ class SolveLog:
             f"{self.cg_iterations} pricing rounds ({'converged' if self.cg_converged else 'not converged'}), "
             f"solver {self.solver}\n"
             f"greedy objective {self.greedy_objective:.2f}; restricted LP {self.lp_value:.2f}; "
-            f"proven bound {self.lagrangian_bound:.2f}\n"
+            f"proven bound {self.lagrangian_bound:.2f} from {self.bound_source}\n"
             f"MIP {self.mip_status} (its bound {self.mip_bound_restricted:.2f} covers generated plans only); "
-            f"enumeration {self.enumeration}; plans from {self.source}\n"
+            f"enumeration {self.enumeration}; plans from {self.source}"
+            f"{' (no improvement on greedy found)' if self.source == 'greedy' else ''}\n"
             f"time {self.seconds:.2f}s ({ph}){'; time limit reached' if self.time_limited else ''}"
         )
 
@@ -310,6 +318,17 @@ def tables(pb: Problem, choice: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame,
     return alloc_df, orders_df, decide
 
 
+def _bound_source(st: SolveState) -> str:
+    """Which method proved the reported bound."""
+    if st.enumeration in ("proved", "bounded (time)"):
+        return "enumeration of every plan within the gap"
+    if st.converged:
+        return "LP (column generation converged)"
+    if st.bound_source:
+        return st.bound_source
+    return f"lagrangian (LP duals, {st.iterations} pricing rounds)" if st.iterations else "lagrangian (zero prices)"
+
+
 def make_plan(pb: Problem, st: SolveState, solver: str, t0: float) -> Plan:
     """The :class:`Plan` of a finished solve (``t0``: when the call started)."""
     alloc_df, orders_df, decide = tables(pb, st.incumbent)
@@ -339,6 +358,7 @@ def make_plan(pb: Problem, st: SolveState, solver: str, t0: float) -> Plan:
         solver=solver,
         time_limited=st.time_limited,
         events=tuple(pb.trace),
+        bound_source=_bound_source(st),
     )
     return Plan(alloc_df, orders_df, cost, objective, float(lb), float(gap),
                 "optimal" if objective - lb <= 1e-6 * max(1.0, objective) else "feasible", log,

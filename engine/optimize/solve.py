@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sourcewise.engine.optimize import lns
 from sourcewise.engine.optimize.colgen import generate_columns
 from sourcewise.engine.optimize.colgen import seed_columns
 from sourcewise.engine.optimize.colgen import tighten
@@ -14,11 +15,15 @@ from sourcewise.engine.optimize.heuristics import Route
 from sourcewise.engine.optimize.heuristics import lp_fix
 from sourcewise.engine.optimize.heuristics import round_lp
 from sourcewise.engine.optimize.heuristics import route_heuristics
+from sourcewise.engine.optimize.lagrange import relax
 from sourcewise.engine.optimize.problem import Problem
 from sourcewise.engine.optimize.state import SolveState
 
 MIP_MAX_ACTIVE = 1500
-"""Above this many orders in the LP, the MIP phases are skipped for routing heuristics."""
+"""Above this many contested orders, the LP gives way to Lagrangian relaxation and neighbourhood search."""
+
+RELAX_SHARE = 0.35
+"""Share of the time the subgradient rounds take on that path; neighbourhood search has the rest."""
 
 
 def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver: str, integer: bool,
@@ -71,13 +76,14 @@ def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver
 
     alp = seed_columns(pb, st)
     pb.phase["columns"] = time.perf_counter() - t
+    if int(alp.active.sum()) > MIP_MAX_ACTIVE:
+        # too many contested orders for the LP to finish in time: prices by subgradient steps,
+        # which need no LP, then neighbourhood sub-MIPs over the plans they priced
+        return _relax_and_search(pb, st, integer, deadline, route)
 
     # column generation: LP duals price every order's plans; each round gives a Lagrangian bound
     t = time.perf_counter()
-    # a MIP over thousands of contested orders rarely pays within seconds; big batches spend
-    # the time on pricing rounds and routing heuristics instead
-    big = int(alp.active.sum()) > MIP_MAX_ACTIVE
-    generate_columns(pb, st, alp, t + (0.8 if big and integer else cg_share) * max(0.0, left()), left, route)
+    generate_columns(pb, st, alp, t + cg_share * max(0.0, left()), left, route)
     if integer:
         tighten(pb, st, left)
     pb.phase["column_generation"] = time.perf_counter() - t
@@ -94,7 +100,7 @@ def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver
 
     # integer phase: keep the LP's uncontested plans, solve the contested orders exactly
     t = time.perf_counter()
-    if st.lp_x is not None and left() > 0.05 and not st.proven() and not big:
+    if st.lp_x is not None and left() > 0.05 and not st.proven():
         cols, start = lp_fix(pb, st)
         if np.isin(st.incumbent, cols).all():
             start = st.incumbent
@@ -108,12 +114,31 @@ def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver
         enumerated = _enumerate_and_solve(pb, st, left, solver, max_enumerate)
     pb.phase["enumeration"] = time.perf_counter() - t
     t = time.perf_counter()
-    if not st.proven() and not enumerated and left() > 0.05 and not big:
+    if not st.proven() and not enumerated and left() > 0.05:
         r = pb.master.solve_mip(left(), start=st.incumbent, solver=solver, rel_gap=1e-5)
         st.improve(pb, r, "mip")
     pb.phase["integer"] += time.perf_counter() - t
     if not st.proven() and left() <= 0.05:
         st.time_limited = True
+    return st
+
+
+def _relax_and_search(pb: Problem, st: SolveState, integer: bool, deadline: float,
+                      route: Route | None) -> SolveState:
+    """The path of batches too contested for the LP: Lagrangian relaxation, then neighbourhood search."""
+    t = time.perf_counter()
+    share = RELAX_SHARE if integer else 1.0
+    rx = relax(pb, st, t + share * max(0.0, deadline - t), route if integer else None)
+    st.last_prices = st.lb_prices
+    st.bound_source = f"lagrangian ({rx.rounds} subgradient rounds)"
+    pb.phase["lagrangian"] = time.perf_counter() - t
+    if not integer:
+        return st
+    t = time.perf_counter()
+    gaps = pb.column_prices(st.lb_prices)[st.incumbent] - st.lb_lower
+    lns.search(pb, st, deadline, gaps)
+    pb.phase["neighbourhood_search"] = time.perf_counter() - t
+    st.time_limited = not st.proven()
     return st
 
 

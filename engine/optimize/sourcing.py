@@ -127,15 +127,15 @@ def optimize(orders: OrderBatch | Iterable[Order], network: Network, inventory: 
                   pricing_budget,
                   n_alternatives)
     t = time.perf_counter()
-    greedy = _greedy_columns(pb, router, batch, cap_o, cap_u)
+    greedy = greedy_columns(pb, router, batch, cap_o, cap_u)
     pb.phase["greedy"] = time.perf_counter() - t
 
-    route = _route_fn(pb, batch, network, inventory, policy, walkin, vendor_offers, cap_o, cap_u)
+    route = route_fn(pb, batch, network, inventory, policy, walkin, vendor_offers, cap_o, cap_u)
     st = solve(pb, greedy, float(time_limit), solver, True, None, 0.5, max_enumerate, t0, route)
     return make_plan(pb, st, solver, t0)
 
 
-def _greedy_columns(pb: Problem, router: Router, batch: OrderBatch, cap_o: np.ndarray, cap_u: np.ndarray,
+def greedy_columns(pb: Problem, router: Router, batch: OrderBatch, cap_o: np.ndarray, cap_u: np.ndarray,
                     strategy: str = "cost") -> np.ndarray:
     """The router's own sequential routing of the batch, on the same stock and capacities."""
     router.set_capacity_left(cap_o, cap_u)
@@ -143,7 +143,7 @@ def _greedy_columns(pb: Problem, router: Router, batch: OrderBatch, cap_o: np.nd
     return pb.add_allocations(res.allocations)
 
 
-def _route_fn(pb: Problem, batch: OrderBatch, network: Network, inventory: Inventory, policy: Policy, walkin,
+def route_fn(pb: Problem, batch: OrderBatch, network: Network, inventory: Inventory, policy: Policy, walkin,
               vendor_offers, cap_o: np.ndarray, cap_u: np.ndarray) -> Route:
     """``route(orders, prices, taken)``: columns of ``orders`` routed by a fresh router with the
     ``dual`` strategy, after the plans ``taken`` (column ids) have used their stock and capacity."""

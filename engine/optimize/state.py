@@ -34,6 +34,8 @@ class SolveState:
         Orders in the LP when column generation ended.
     iterations, converged, truncated, mip_status, mip_bound, enumeration, time_limited
         As reported in :class:`~sourcewise.engine.optimize.results.SolveLog`.
+    bound_source : str
+        Method that gave ``lb`` when it was not the LP's duals (see :attr:`SolveLog.bound_source`).
     """
 
     incumbent: np.ndarray
@@ -54,6 +56,7 @@ class SolveState:
     time_limited: bool = False
     lb_truncated: np.ndarray | None = None
     active: np.ndarray | None = None
+    bound_source: str = ""
 
     def proven(self) -> bool:
         """Whether the incumbent meets the bound (relative 1e-6)."""

@@ -35,7 +35,7 @@ def plan_cost(net: Network, pol: Policy, alloc: dict, order: Order) -> float:
 
 
 def order_plans(net, pol, atp: dict, order: Order, k: int):
-    """Every plan of one order: ``(objective, {(node, sku): units})`` with at most min(k, 3) parcels."""
+    """Every plan of one order: ``(objective, {(node, sku): units})`` with at most ``k`` parcels."""
     demand: dict[int, int] = {}
     for line in order.lines:
         s = net.sku_index[line.sku]
@@ -54,7 +54,7 @@ def order_plans(net, pol, atp: dict, order: Order, k: int):
         alloc: dict = {}
         for part in combo:
             alloc.update(part)
-        if len({n for n, _ in alloc}) > min(k, 3):
+        if len({n for n, _ in alloc}) > k:
             continue
         filled = sum(alloc.values())
         out.append((plan_cost(net, pol, alloc, order) + PENALTY * (total - filled), alloc))

@@ -1,0 +1,229 @@
+"""Lagrangian relaxation of the plan problem: prices by subgradient steps, a bound, and plans.
+
+Relaxing every resource row (stock per inventory entry, parcels and units
+per node) with prices ``y >= 0`` splits the batch into one problem per
+order: its cheapest plan at those prices, which the plan kernels price
+exactly (:func:`sourcewise.engine._kernels.plans.price_orders`). So
+
+    L(y) = sum_o min_p (cost_p + y . a_p) - y . b
+
+is a lower bound on every routing of the batch, whatever the number of
+parcels, and computing it needs no LP: it scales to tens of thousands of
+orders where the first restricted LP alone may not finish within the time
+limit. Projected subgradient steps (Polyak's rule against the incumbent,
+with the step scale halved when the bound stalls) raise it.
+
+Every pricing round also yields plans: each order's cheapest plan at the
+round's prices joins the column pool (:class:`~sourcewise.engine.optimize.problem.Problem`),
+which the neighbourhood search (:mod:`~sourcewise.engine.optimize.lns`) chooses from,
+and, every few rounds, the batch is routed sequentially at the prices
+(price-guided construction), which gives incumbents within seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from dataclasses import field
+
+import numpy as np
+
+from sourcewise.engine.optimize.heuristics import Route
+from sourcewise.engine.optimize.problem import Problem
+from sourcewise.engine.optimize.state import SolveState
+
+THETA_START = 0.5
+"""First step scale of Polyak's rule (a fraction of the gap to the incumbent)."""
+
+PATIENCE = 4
+"""Rounds without a better bound before the step scale is halved."""
+
+THETA_MIN = 1e-4
+"""Below this step scale the prices no longer move enough to matter."""
+
+
+@dataclass
+class Relaxation:
+    """State of the subgradient method over one batch.
+
+    Attributes
+    ----------
+    lam, mu, nu : ndarray
+        Current prices: per inventory entry, per node parcel, per node unit.
+    best_lam, best_mu, best_nu : ndarray
+        The prices of the best bound so far.
+    bound : float
+        The best bound ``L(y)``.
+    rounds : int
+        Pricing rounds done.
+    theta : float
+        Current step scale.
+    stall : int
+        Rounds since the bound last improved.
+    history : list of tuple
+        ``(round, seconds, bound)`` per round.
+    routed_prices : ndarray, optional
+        Entry prices (as :meth:`entry_prices`) whose routing of the batch gave
+        the best incumbent found by routing; ``None`` when no routing at
+        prices beat the incumbent it started from.
+    node : ndarray of int64
+        Node of each inventory entry.
+    """
+
+    lam: np.ndarray
+    mu: np.ndarray
+    nu: np.ndarray
+    best_lam: np.ndarray
+    best_mu: np.ndarray
+    best_nu: np.ndarray
+    bound: float = -np.inf
+    rounds: int = 0
+    theta: float = THETA_START
+    stall: int = 0
+    history: list = field(default_factory=list)
+    routed_prices: np.ndarray | None = None
+    node: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+    @classmethod
+    def start(cls, pb: Problem) -> Relaxation:
+        """All prices zero: the first round is every order's own cheapest plan."""
+        ne, nn = pb.inv.nnz, pb.net.n_nodes
+        return cls(np.zeros(ne), np.zeros(nn), np.zeros(nn), np.zeros(ne), np.zeros(nn), np.zeros(nn),
+                   node=pb.inv.node)
+
+    def entry_prices(self, best: bool = True) -> np.ndarray:
+        """Per inventory entry: its price plus its node's unit price (what the router's ``dual`` takes)."""
+        lam, nu = (self.best_lam, self.best_nu) if best else (self.lam, self.nu)
+        return lam + nu[self.node]
+
+
+def _capacities(pb: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes with a finite parcel capacity, those with a finite unit capacity, and both capacities."""
+    fo = pb.ord_row >= 0
+    fu = pb.unit_row >= 0
+    return fo, fu, pb.ctx.cap_o.astype(np.float64), pb.ctx.cap_u.astype(np.float64)
+
+
+def price_round(pb: Problem, rx: Relaxation) -> tuple[float, np.ndarray, np.ndarray]:
+    """Price every order at the current prices; returns the bound, each order's column and its lower bound.
+
+    Each order's cheapest plan joins the column pool (with its cheapest
+    single-node plan, an alternative when stock runs short).
+    """
+    res = pb.price(rx.lam, rx.mu, rx.nu, n_single=1)
+    fo, fu, cap_o, cap_u = _capacities(pb)
+    atp = pb.ctx.atp.astype(np.float64)
+    bound = float(res.o_lower.sum() - rx.lam @ atp - rx.mu[fo] @ cap_o[fo] - rx.nu[fu] @ cap_u[fu])
+    cols = pb.priced_ids(res, 1, 0)
+    pb.add_priced(res, 1, np.ones(len(res.c_nrows), bool))
+    cols = np.where(cols >= 0, cols, pb.empty_cols)
+    return bound, cols, res.o_lower
+
+
+def used_by(pb: Problem, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Units per entry, parcels per node and units per node of one column per order."""
+    _, cptr, (_, rn, rq, re) = pb.columns()
+    lo, hi = cptr[cols], cptr[cols + 1]
+    cnt = hi - lo
+    sel = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
+    nn = pb.net.n_nodes
+    ent = np.bincount(re[sel], weights=rq[sel], minlength=pb.inv.nnz)
+    units = np.bincount(rn[sel], weights=rq[sel], minlength=nn)
+    owner = np.repeat(np.arange(len(cols)), cnt)
+    parcels = np.bincount(np.unique(owner * nn + rn[sel]) % nn, minlength=nn).astype(np.float64)
+    return ent, parcels, units
+
+
+def step(pb: Problem, rx: Relaxation, cols: np.ndarray, bound: float, upper: float) -> bool:
+    """One projected subgradient step from the plans ``cols`` priced at ``rx``'s prices.
+
+    Returns False when the step can no longer move the prices (the relaxed
+    plans fit every resource, or the step scale has run down).
+    """
+    if bound > rx.bound + 1e-9 * max(1.0, abs(rx.bound)):
+        rx.bound = bound
+        rx.best_lam, rx.best_mu, rx.best_nu = rx.lam.copy(), rx.mu.copy(), rx.nu.copy()
+        rx.stall = 0
+    else:
+        rx.stall += 1
+        if rx.stall >= PATIENCE:
+            rx.theta /= 2.0
+            rx.stall = 0
+    ent, parcels, units = used_by(pb, cols)
+    fo, fu, cap_o, cap_u = _capacities(pb)
+    g_e = ent - pb.ctx.atp
+    g_o = np.where(fo, parcels - cap_o, 0.0)
+    g_u = np.where(fu, units - cap_u, 0.0)
+    # projection: a price at zero cannot fall, so its slack does not count in the step's length
+    for g, y in ((g_e, rx.lam), (g_o, rx.mu), (g_u, rx.nu)):
+        g[(y <= 0.0) & (g < 0.0)] = 0.0
+    norm = float(g_e @ g_e + g_o @ g_o + g_u @ g_u)
+    if norm <= 0.0 or rx.theta < THETA_MIN:
+        return False
+    t = rx.theta * max(upper - bound, 1e-9 * max(1.0, abs(upper))) / norm
+    rx.lam = np.maximum(rx.lam + t * g_e, 0.0)
+    rx.mu = np.maximum(rx.mu + t * g_o, 0.0)
+    rx.nu = np.maximum(rx.nu + t * g_u, 0.0)
+    return True
+
+
+def row_prices(pb: Problem, lam: np.ndarray, mu: np.ndarray, nu: np.ndarray) -> np.ndarray:
+    """Prices per master row (the form :class:`SolveState` keeps) from per-entry and per-node prices.
+
+    Every entry with a positive price has a row: its price rose only after
+    some registered plan used it beyond its stock.
+    """
+    prices = np.zeros(pb.master.n_rows)
+    has = pb.ent_row >= 0
+    prices[pb.ent_row[has]] = lam[has]
+    m = pb.ord_row >= 0
+    prices[pb.ord_row[m]] = mu[m]
+    m = pb.unit_row >= 0
+    prices[pb.unit_row[m]] = nu[m]
+    return prices
+
+
+def relax(pb: Problem, st: SolveState, deadline: float, route: Route | None, every: int = 4) -> Relaxation:
+    """Subgradient rounds until ``deadline``; keeps the best bound in ``st`` and routes at the prices.
+
+    Parameters
+    ----------
+    pb : Problem
+    st : SolveState
+        Its incumbent steers the step length; it takes every better bound
+        (with its prices and per-order bounds) and every better routed plan.
+    deadline : float
+        ``time.perf_counter()`` value to stop at.
+    route : Route, optional
+        Sequential routing at prices; run after rounds 1, ``every``, 2 ``every``, ...
+    every : int
+        Rounds between routing passes.
+
+    Returns
+    -------
+    Relaxation
+    """
+    rx = Relaxation.start(pb)
+    t0 = time.perf_counter()
+    # a routing pass costs about what the greedy pass did; never start one that cannot finish
+    need = 1.5 * pb.phase.get("greedy", 0.0) + 0.05
+    while time.perf_counter() < deadline and not st.proven():
+        bound, cols, lower = price_round(pb, rx)
+        rx.rounds += 1
+        rx.history.append((rx.rounds, time.perf_counter() - t0, bound))
+        pb.trace.append(("lagrangian", rx.rounds, bound))
+        if bound > st.lb:
+            st.lb, st.lb_lower = bound, lower
+            st.lb_prices = row_prices(pb, rx.lam, rx.mu, rx.nu)
+            st.lb_truncated = None
+        if route is not None and (rx.rounds == 2 or rx.rounds % every == 0) \
+                and deadline - time.perf_counter() > need:
+            prices = rx.entry_prices(best=False)
+            before = st.objective
+            st.consider(pb, route(np.arange(pb.G.n), prices, None), "lagrangian routing")
+            if st.objective < before:
+                rx.routed_prices = prices
+        if not step(pb, rx, cols, bound, st.objective):
+            break
+    st.iterations += rx.rounds
+    return rx

@@ -1,0 +1,126 @@
+"""Large-neighbourhood search: re-solve a few hundred related orders exactly, the rest fixed.
+
+A neighbourhood grows from one seed order through the stock its plans could
+use: every order with a plan in the column pool on one of those inventory
+entries is a neighbour, since only such orders compete with it. The
+neighbourhood's orders then choose among all their pooled plans in a small
+MIP (HiGHS, :meth:`~sourcewise.engine.optimize.master.Master.solve_part`) within
+the stock and capacity the other orders' incumbent plans leave, started from
+their incumbent plans, so the incumbent never gets worse.
+
+Seeds are drawn in proportion to each order's Lagrangian gap (its incumbent
+plan's price at the relaxation's prices minus its own best price there):
+orders whose plans are furthest from what the prices say are where the
+incumbent can gain.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from sourcewise.engine.optimize.problem import Problem
+from sourcewise.engine.optimize.state import SolveState
+
+SIZE = 300
+"""Orders per neighbourhood."""
+
+SUB_TIME = 2.0
+"""Seconds at most per sub-MIP."""
+
+
+class Pool:
+    """Which pooled columns each order has, and which orders each inventory entry's columns serve."""
+
+    def __init__(self, pb: Problem):
+        block, _, ptr, row, _ = pb.master.flat()
+        c_order, cptr, (_, _, _, re) = pb.columns()
+        n = pb.G.n
+        self.n_cols = len(block)
+        srt = np.argsort(c_order, kind="stable")
+        self.cols_of = (srt, np.searchsorted(c_order[srt], np.arange(n + 1)))
+        owner = np.repeat(c_order, np.diff(cptr))
+        key = np.unique(re * n + owner)
+        ent, order = key // n, key % n
+        self.orders_of = (order, np.searchsorted(ent, np.arange(pb.inv.nnz + 1)))
+        # entries each order's columns touch
+        key = np.unique(owner * pb.inv.nnz + re)
+        self.ents_of = (key % pb.inv.nnz, np.searchsorted(key // pb.inv.nnz, np.arange(n + 1)))
+
+    def columns(self, orders: np.ndarray) -> np.ndarray:
+        srt, b = self.cols_of
+        return np.concatenate([srt[b[o]:b[o + 1]] for o in orders.tolist()])
+
+    def neighbourhood(self, seed: int, size: int, rng: np.random.Generator) -> np.ndarray:
+        """Orders reached from ``seed`` through shared entries, breadth first, at most ``size``."""
+        ents, eb = self.ents_of
+        orders, ob = self.orders_of
+        taken = {seed}
+        frontier = [seed]
+        while frontier and len(taken) < size:
+            nxt: list[int] = []
+            for o in frontier:
+                for e in ents[eb[o]:eb[o + 1]].tolist():
+                    near = orders[ob[e]:ob[e + 1]]
+                    if len(near) > size:
+                        near = rng.choice(near, size, replace=False)
+                    for p in near.tolist():
+                        if p not in taken:
+                            taken.add(p)
+                            nxt.append(p)
+                            if len(taken) >= size:
+                                return np.array(sorted(taken), np.int64)
+            rng.shuffle(nxt)
+            frontier = nxt
+        return np.array(sorted(taken), np.int64)
+
+
+def search(pb: Problem, st: SolveState, deadline: float, gaps: np.ndarray | None, seed: int = 0,
+           size: int | None = None) -> int:
+    """Improve ``st``'s incumbent by neighbourhood sub-MIPs until ``deadline``; returns how many ran.
+
+    Parameters
+    ----------
+    pb : Problem
+    st : SolveState
+        Its incumbent is improved in place (source ``"neighbourhood search"``).
+    deadline : float
+        ``time.perf_counter()`` value to stop at.
+    gaps : ndarray, optional
+        Per order, how much its incumbent plan may gain (seed weights);
+        uniform without.
+    seed : int
+        Random seed of the neighbourhoods.
+    size : int
+        Orders per neighbourhood.
+    """
+    rng = np.random.default_rng(seed)
+    size = SIZE if size is None else size
+    pool = Pool(pb)
+    m = pb.master
+    cost = m.flat()[1]
+    n = pb.G.n
+    w = np.ones(n) if gaps is None else np.maximum(gaps, 0.0) + 1e-3
+    runs = 0
+    while time.perf_counter() < deadline - 0.05 and not st.proven():
+        s = int(rng.choice(n, p=w / w.sum()))
+        hood = pool.neighbourhood(s, size, rng)
+        inc = st.incumbent
+        # resources the other orders' plans leave for the neighbourhood
+        rhs = m.rhs - m.usage(inc) + m.usage(inc[hood])
+        cols = pool.columns(hood)
+        r = m.solve_part(min(SUB_TIME, deadline - time.perf_counter()), hood, cols, rhs, start=inc[hood])
+        runs += 1
+        # the sampled orders have been tried: seed elsewhere next
+        w[hood] *= 0.3
+        if r.choice is None:
+            continue
+        gain = float(cost[inc[hood]].sum() - cost[r.choice].sum())
+        if gain > 1e-7 * max(1.0, abs(st.objective)):
+            choice = inc.copy()
+            choice[hood] = r.choice
+            st.consider(pb, choice, "neighbourhood search")
+    pb.trace.append(("neighbourhood search", runs, st.objective))
+    return runs
+

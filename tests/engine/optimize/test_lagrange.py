@@ -1,0 +1,117 @@
+"""The contested-batch path: Lagrangian relaxation by subgradient steps, neighbourhood sub-MIPs,
+and dual prices checked by routing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sourcewise.engine.optimize import dual_prices
+from sourcewise.engine.optimize import lns
+from sourcewise.engine.optimize import optimize
+from sourcewise.engine.optimize import solve as solve_mod
+from sourcewise.engine.optimize.inputs import new_router
+from sourcewise.engine.optimize.inputs import prepare
+from sourcewise.engine.optimize.lagrange import relax
+from sourcewise.engine.optimize.problem import build_problem
+from sourcewise.engine.optimize.sourcing import greedy_columns
+from sourcewise.engine.optimize.sourcing import warm_up
+from sourcewise.engine.optimize.state import SolveState
+from sourcewise.engine.router import Router
+from sourcewise.models import Policy
+from sourcewise.models.errors import ValidationError
+from tests.engine.optimize.support import PENALTY
+from tests.engine.optimize.support import brute_force
+from tests.engine.optimize.support import check_feasible
+from tests.engine.optimize.support import contested
+
+
+@pytest.fixture
+def relaxed_path(monkeypatch):
+    """Every batch counts as too contested for the LP, so small ones take the relaxation path."""
+    monkeypatch.setattr(solve_mod, "MIP_MAX_ACTIVE", -1)
+
+
+def _problem(net, inv, orders, policy=None):
+    warm_up()
+    batch, policy, cap_o, cap_u = prepare(orders, net, inv, policy or Policy(), 1.0, "highs", PENALTY, None, None)
+    router = new_router(net, inv, policy, None, None)
+    pb = build_problem(batch, net, inv, policy, router.stock_view(), cap_o, cap_u, PENALTY, 200_000, 1)
+    greedy = greedy_columns(pb, router, batch, cap_o, cap_u)
+    pb.add_empty()
+    return pb, SolveState(greedy, pb.master.objective_of(greedy), "greedy")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_relaxation_path_is_feasible_never_worse_than_greedy_and_bounds_the_optimum(relaxed_path, seed):
+    net, inv, orders = contested(seed, n_orders=5)
+    plan = optimize(orders, net, inv, Policy(), time_limit=2, unfilled_penalty=PENALTY)
+    best = brute_force(net, Policy(), inv, orders)
+    check_feasible(net, inv, orders, plan)
+    assert "subgradient" in plan.solve_log.bound_source
+    assert plan.lower_bound <= best + 1e-6
+    assert plan.objective >= best - 1e-6
+    assert plan.objective <= plan.solve_log.greedy_objective + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_subgradient_bound_never_passes_the_brute_force_optimum(seed):
+    net, inv, orders = contested(40 + seed, n_nodes=4, n_orders=5)
+    pb, st = _problem(net, inv, orders)
+    rx = relax(pb, st, time.perf_counter() + 0.5, None)
+    best = brute_force(net, Policy(), inv, orders)
+    assert rx.rounds >= 1
+    assert st.lb <= best + 1e-6
+    # the first round prices every order alone: the bound can only have risen from there
+    assert rx.history[0][2] <= st.lb + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_one_neighbourhood_holding_every_order_solves_the_pool_exactly(seed):
+    net, inv, orders = contested(60 + seed, n_nodes=4, n_orders=6)
+    pb, st = _problem(net, inv, orders)
+    relax(pb, st, time.perf_counter() + 0.3, None)
+    start = st.objective
+    lns.search(pb, st, time.perf_counter() + 1.0, None, size=len(orders))
+    assert pb.master.feasible(st.incumbent)
+    assert st.objective <= start + 1e-9
+    # the neighbourhood is the whole batch, so its sub-MIP is the MIP over the whole pool
+    whole = pb.master.solve_mip(10.0, rel_gap=0.0, abs_gap=1e-9)
+    assert whole.status == "optimal"
+    assert st.objective == pytest.approx(whole.objective, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_dual_prices_route_cheaper_than_myopic_routing_of_their_batch(seed):
+    net, inv, orders = contested(seed, n_nodes=4, n_skus=3, n_orders=12)
+    prices = dual_prices(orders, net, inv, Policy(), 2.0, unfilled_penalty=PENALTY)
+    costs = {}
+    for strategy in ("cost", "dual"):
+        r = Router(net, inv, Policy())
+        if strategy == "dual":
+            r.set_dual_prices(prices)
+        res = r.route_many(orders, strategy=strategy)
+        costs[strategy] = float(res.orders["cost"].sum() + PENALTY * res.orders["unfilled"].sum())
+    assert (prices >= 0).all() and prices.shape == (inv.nnz,) and prices.any()
+    assert costs["dual"] < costs["cost"]
+
+
+def test_dual_prices_that_do_not_beat_myopic_routing_are_refused():
+    # on this batch no routing at the relaxation's prices costs less than myopic routing
+    net, inv, orders = contested(5, n_nodes=4, n_skus=3, n_orders=12)
+    with pytest.raises(ValidationError, match="dual prices refused") as err:
+        dual_prices(orders, net, inv, Policy(), 2.0, unfilled_penalty=PENALTY)
+    assert "the prices would not help" in str(err.value)
+
+
+def test_dual_prices_are_zero_when_no_order_competes_for_stock():
+    net, inv, orders = contested(3, n_orders=1)
+    assert not dual_prices(orders, net, inv, Policy(), 1.0, unfilled_penalty=PENALTY).any()
+
+
+def test_dual_prices_without_time_to_check_them_are_refused():
+    net, inv, orders = contested(5, n_nodes=4, n_orders=10)
+    with pytest.raises(ValidationError, match="dual prices refused") as err:
+        dual_prices(orders, net, inv, Policy(), 1e-9, unfilled_penalty=PENALTY)
+    assert "never cost less than myopic routing" in str(err.value)
