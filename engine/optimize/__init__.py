@@ -5,8 +5,8 @@ cheapest plan the remaining stock allows, so early orders can use up the
 stock or node capacity that would have saved later orders a split parcel.
 :func:`optimize` instead solves one set-partitioning problem over a batch:
 
-* a **plan** (column) serves one order from at most ``min(max_shipments, 3)``
-  nodes with integer units per (node, SKU); units it leaves unfilled cost
+* a **plan** (column) serves one order from at most ``max_shipments`` (up to
+  :data:`~sourcewise.engine._kernels.plans.KMAX`) nodes with integer units per (node, SKU); units it leaves unfilled cost
   the order's ``unfilled_penalty`` each;
 * every order gets exactly one plan; together the plans never take more than
   an inventory entry's available-to-promise (ATP) units, nor more parcels or
@@ -47,6 +47,20 @@ Method
    the gap can be listed (small gap or batch), the MIP over them decides
    optimality over the whole plan space and its dual bound is a global bound.
 
+When more than ``MIP_MAX_ACTIVE`` orders contend (thin stock over tens of
+thousands of orders), the first LP alone may not finish within the time
+limit, so steps 3 to 6 give way to:
+
+3'. **Lagrangian relaxation** (:mod:`~sourcewise.engine.optimize.lagrange`):
+   projected subgradient steps on the prices of every stock and capacity
+   row; each round prices every order exactly (a valid bound, no LP) and
+   adds its plans to the pool; every few rounds the batch is routed at the
+   prices (price-guided construction).
+4'. **Neighbourhood search** (:mod:`~sourcewise.engine.optimize.lns`): HiGHS
+   sub-MIPs over a few hundred orders that share stock, choosing among
+   every pooled plan within what the other orders leave, until the time
+   limit.
+
 The MIP solver's own dual bound over the *generated columns* is reported
 separately as :attr:`SolveLog.mip_bound_restricted`; it is not a bound on the
 true optimum.
@@ -60,12 +74,14 @@ Modules, by job:
 * :mod:`~sourcewise.engine.optimize.state`: incumbent and bound during a solve;
 * :mod:`~sourcewise.engine.optimize.colgen`: column generation and the Lagrangian bound;
 * :mod:`~sourcewise.engine.optimize.heuristics`: LP rounding, dual routing, the LP-fix sub-MIP;
+* :mod:`~sourcewise.engine.optimize.lagrange`: subgradient prices, the bound and price-guided routing;
+* :mod:`~sourcewise.engine.optimize.lns`: neighbourhood sub-MIPs over the plan pool;
 * :mod:`~sourcewise.engine.optimize.solve`: the phases in order, and closing the gap;
 * :mod:`~sourcewise.engine.optimize.results`: :class:`Plan`, :class:`ReoptResult`,
   :class:`SolveLog` and their tables;
 * :mod:`~sourcewise.engine.optimize.sourcing`: :func:`optimize` and :func:`warm_up`;
 * :mod:`~sourcewise.engine.optimize.reopt`: :func:`reoptimize`;
-* :mod:`~sourcewise.engine.optimize.duals`: :func:`dual_prices`;
+* :mod:`~sourcewise.engine.optimize.duals`: :func:`dual_prices` (Lagrangian prices, checked by routing);
 * :mod:`~sourcewise.engine.optimize.gap`: generalized assignment instances on the same master.
 
 The names below load on first use (PEP 562): :mod:`~sourcewise.engine.optimize.gap` and

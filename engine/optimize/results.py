@@ -132,9 +132,8 @@ class Plan:
         ``cost + sum(unfilled_penalty * unfilled units per order)``: what was minimised.
     lower_bound : float
         Proven lower bound on ``objective`` over every assignment of plans
-        that respects stock and capacities, with at most
-        ``min(max_shipments, 3)`` parcels per order (plus the router's own
-        plans, which may use more).
+        that respects stock and capacities, with at most ``max_shipments``
+        parcels per order (up to :data:`~sourcewise.engine._kernels.plans.KMAX`).
     gap : float
         ``(objective - lower_bound) / (objective - objective_constant)``:
         the gap relative to the part of the objective plans can change.
@@ -151,7 +150,8 @@ class Plan:
         Their penalty, part of every solution's objective.
     dual_prices : ndarray, shape (inventory.nnz,)
         Shadow price of one more unit at each inventory entry (with its
-        node's unit-capacity price) from the last LP; for
+        node's unit-capacity price) from the last LP, or the Lagrangian
+        prices of the best bound when no LP ran; for
         :meth:`sourcewise.engine.router.Router.set_dual_prices`.
     """
 
