@@ -518,7 +518,7 @@ def _unique(ids: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- #
 
 
-def _weighted_sample_without_replacement(
+def weighted_sample_without_replacement(
     rng: np.random.Generator, log_weights: np.ndarray, rows: int, k: int
 ) -> np.ndarray:
     """Gumbel-top-k: ``rows`` independent weighted draws of ``k`` distinct items.
@@ -646,7 +646,7 @@ def _make_orders(
     log_pop = np.log(popularity)
     for k in np.unique(basket):
         idx = np.flatnonzero(basket == k)
-        draws = _weighted_sample_without_replacement(rng, log_pop, len(idx), int(k))
+        draws = weighted_sample_without_replacement(rng, log_pop, len(idx), int(k))
         line_sku[(offsets[idx][:, None] + np.arange(k)[None, :]).ravel()] = draws.ravel()
     qty = rng.choice(QTY_VALUES, size=n_lines, p=QTY_PMF)
 
@@ -872,7 +872,7 @@ def generate_scenario(
         frac = 0.55 - 0.30 * k / max(n_stores - 1, 1)
         n_carried = max(1, round(frac * n_skus))
         carried = np.sort(
-            _weighted_sample_without_replacement(r_inv, np.log(popularity), 1, n_carried)[0]
+            weighted_sample_without_replacement(r_inv, np.log(popularity), 1, n_carried)[0]
         )
         walkin = walkin_scale * popularity[carried] * p
         on_hand = np.maximum(1, r_inv.poisson(walkin * r_inv.uniform(1.0, 2.5, size=n_carried)))

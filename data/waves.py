@@ -56,8 +56,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sourcewise.data.generate import _weighted_sample_without_replacement
 from sourcewise.data.generate import cities
+from sourcewise.data.generate import weighted_sample_without_replacement
 from sourcewise.data.instances import sku_popularity
 from sourcewise.models.policy import dump_toml
 
@@ -168,7 +168,7 @@ def _draw_orders(rng: np.random.Generator, n_orders: int, pop: np.ndarray, place
     logw = np.log(pop)
     for k in np.unique(n_lines):
         rows = np.flatnonzero(n_lines == k)
-        draws = _weighted_sample_without_replacement(rng, logw, len(rows), int(k))
+        draws = weighted_sample_without_replacement(rng, logw, len(rows), int(k))
         idx = (start[rows][:, None] + np.arange(k)[None, :]).ravel()
         sku[idx] = draws.ravel()
     w = places["population"].to_numpy(np.float64)
@@ -181,7 +181,7 @@ def _pick_nodes(rng: np.random.Generator, n_nodes: int, places: pd.DataFrame) ->
     if n_nodes > len(places):
         raise ValueError(f"n_nodes must be at most {len(places)} (the US cities known), got {n_nodes}")
     logw = np.log(places["population"].to_numpy(np.float64))
-    return _weighted_sample_without_replacement(rng, logw, 1, n_nodes)[0]
+    return weighted_sample_without_replacement(rng, logw, 1, n_nodes)[0]
 
 
 def _round_random(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
@@ -296,7 +296,7 @@ def make_wave(kind: str, n_orders: int, seed: int = 0, n_nodes: int | None = Non
         # without nodes (tiny waves) is replaced by the most populous one that has some
         node_region = places["region"].to_numpy()[node_rows]
         reg_pop = np.bincount(node_region, weights=node_pop, minlength=N_REGIONS)
-        chosen = _weighted_sample_without_replacement(
+        chosen = weighted_sample_without_replacement(
             rng_stock, np.log(np.maximum(reg_pop, 1e-300)), n_skus, min(2, int((reg_pop > 0).sum())))
         n_regions = np.where(rng_stock.random(n_skus) < 0.5, 1, chosen.shape[1])
         allowed = np.zeros((n_skus, N_REGIONS), bool)

@@ -24,17 +24,17 @@ import numpy as np
 import pandas as pd
 
 from sourcewise.engine.scenario import TableFile
-from sourcewise.engine.scenario import _locate
-from sourcewise.engine.scenario import _misspelt_columns
+from sourcewise.engine.scenario import locate_problems
+from sourcewise.engine.scenario import misspelt_columns
 from sourcewise.models.errors import Collector
 from sourcewise.models.errors import Problem
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import Network
-from sourcewise.models.tables import _numeric
-from sourcewise.models.tables import _pairs
-from sourcewise.models.tables import _repeated_pairs
-from sourcewise.models.tables import _require
+from sourcewise.models.tables import node_sku_pairs
+from sourcewise.models.tables import numeric_column
+from sourcewise.models.tables import repeated_pairs
+from sourcewise.models.tables import require_columns
 
 __all__ = ["COLUMNS", "SUFFIXES", "read_prices", "write_prices"]
 
@@ -42,7 +42,7 @@ __all__ = ["COLUMNS", "SUFFIXES", "read_prices", "write_prices"]
 COLUMNS = ("node_id", "sku", "price")
 #: The file formats, by extension.
 SUFFIXES = (".csv", ".parquet")
-# the table's name in problems: _locate finds its file under this key
+# the table's name in problems: locate_problems finds its file under this key
 _TABLE = "prices"
 
 
@@ -156,12 +156,12 @@ def read_prices(path: str | Path, network: Network, inventory: Inventory) -> np.
     if df is None:
         raise ValidationError(read.problems, title=title)
     found: list[Problem] = []
-    _misspelt_columns({_TABLE: df}, found, {_TABLE: COLUMNS})
+    misspelt_columns({_TABLE: df}, found, {_TABLE: COLUMNS})
     col = Collector()
-    if _require(df, _TABLE, COLUMNS, col):
-        node, sku = _pairs(network, df, _TABLE, col)
-        _repeated_pairs(network, node, sku, _TABLE, col)
-        price = _numeric(df, _TABLE, "price", col, lo=0)
+    if require_columns(df, _TABLE, COLUMNS, col):
+        node, sku = node_sku_pairs(network, df, _TABLE, col)
+        repeated_pairs(network, node, sku, _TABLE, col)
+        price = numeric_column(df, _TABLE, "price", col, lo=0)
         keys = _entry_keys(network, inventory)
         known = (node >= 0) & (sku >= 0)
         want = sku * network.n_nodes + node
@@ -173,7 +173,7 @@ def read_prices(path: str | Path, network: Network, inventory: Inventory) -> np.
                                                    f"inventory entry for sku {network.skus[sku[i]].sku!r}")
     found.extend(col.problems)
     if found:
-        raise ValidationError(_locate(found, {_TABLE: tf}, {_TABLE: df}), title=title)
+        raise ValidationError(locate_problems(found, {_TABLE: tf}, {_TABLE: df}), title=title)
     out = np.zeros(inventory.nnz, dtype=np.float64)
     out[at] = price
     return out

@@ -124,7 +124,7 @@ class Scenario:
         """``exc`` with each problem about a row of a table of this scenario's folder located in its file."""
         if not self.files:
             return exc
-        return ValidationError(_locate(exc.problems, self.files, self.tables), title=f"scenario {self.path}")
+        return ValidationError(locate_problems(exc.problems, self.files, self.tables), title=f"scenario {self.path}")
 
 
 class TableFile:
@@ -306,7 +306,7 @@ def _ids_of(df: pd.DataFrame, table: str, row: int) -> str | None:
     return ", ".join(parts) or None
 
 
-def _locate(problems: Iterable[Problem], files: dict[str, TableFile],
+def locate_problems(problems: Iterable[Problem], files: dict[str, TableFile],
             frames: dict[str, pd.DataFrame | None]) -> list[Problem]:
     """Problems about table rows and columns, each with its file, line and ids; sorted by file and line.
 
@@ -345,7 +345,7 @@ def _locate(problems: Iterable[Problem], files: dict[str, TableFile],
     return out
 
 
-def _misspelt_columns(frames: dict[str, pd.DataFrame | None], out: list[Problem],
+def misspelt_columns(frames: dict[str, pd.DataFrame | None], out: list[Problem],
                       columns: dict[str, tuple[str, ...]] | None = None) -> None:
     """A problem for each column that looks like a misspelling of a column its table lacks.
 
@@ -472,7 +472,7 @@ def load_scenario(folder: str | Path, *, orders: bool = True) -> Scenario:
             col.extend([Problem("scenario", None, "", "has no rows", where=str(files[name].path))])
     policy = _check(col.problems, load_policy, folder / "policy.toml")
     found: list[Problem] = []
-    _misspelt_columns(frames, found)
+    misspelt_columns(frames, found)
     nodes, skus = frames.get("nodes"), frames.get("skus")
     # without rows (reported above) the tables make no network: references to them are not checked
     network = _check(found, network_from_frames, nodes, skus) if all(
@@ -487,7 +487,7 @@ def load_scenario(folder: str | Path, *, orders: bool = True) -> Scenario:
     # a bad skus table has had its empty, repeated and unknown ids and bad prices reported already
     subs = _check(found, SubstituteIndex.from_frame, ref, skus,
                   keep=None if network is not None else lambda p: p.field not in ("sku", "price"))
-    problems = col.problems + _locate(found, files, frames)
+    problems = col.problems + locate_problems(found, files, frames)
     if problems:
         raise ValidationError(problems, title=title)
     tables = {name: df for name, df in frames.items() if df is not None}
@@ -526,10 +526,10 @@ def load_orders(path: str | Path, network: Network) -> OrderBatch:
     if not len(df):
         raise refuse("has no rows")
     found: list[Problem] = []
-    _misspelt_columns({"orders": df}, found)
+    misspelt_columns({"orders": df}, found)
     batch = _check(found, orders_from_frame, network, df)
     if found or batch is None:
-        raise ValidationError(_locate(found, {"orders": tf}, {"orders": df}), title=title)
+        raise ValidationError(locate_problems(found, {"orders": tf}, {"orders": df}), title=title)
     return batch
 
 

@@ -39,7 +39,7 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 
 
-def _require(df: pd.DataFrame, table: str, columns: tuple[str, ...], col: Collector) -> bool:
+def require_columns(df: pd.DataFrame, table: str, columns: tuple[str, ...], col: Collector) -> bool:
     missing = [c for c in columns if c not in df.columns]
     for c in missing:
         col.add(table, None, c, "required column is missing")
@@ -50,7 +50,7 @@ def _labels(df: pd.DataFrame) -> np.ndarray:
     return np.arange(len(df))
 
 
-def _numeric(df: pd.DataFrame, table: str, name: str, col: Collector, *, lo: float | None = None,
+def numeric_column(df: pd.DataFrame, table: str, name: str, col: Collector, *, lo: float | None = None,
              hi: float | None = None, integer: bool = False, positive: bool = False,
              default: float | None = None) -> np.ndarray:
     """Column as float64 with every non-numeric, NaN or out-of-range row reported."""
@@ -132,7 +132,7 @@ def _ids(df: pd.DataFrame, table: str, name: str, col: Collector, *, unique: boo
 def nodes_from_frame(df: pd.DataFrame) -> tuple[Node, ...]:
     """Nodes from a ``nodes`` table (every problem reported together)."""
     col = Collector()
-    if not _require(df, "nodes", ("node_id", "kind", "lat", "lon"), col):
+    if not require_columns(df, "nodes", ("node_id", "kind", "lat", "lon"), col):
         col.raise_if_any()
     ids = _ids(df, "nodes", "node_id", col, unique=True)
     kinds = df["kind"].astype(str).str.strip().str.lower().to_numpy(dtype=object)
@@ -140,17 +140,17 @@ def nodes_from_frame(df: pd.DataFrame) -> tuple[Node, ...]:
     for i, k in enumerate(kinds):
         if k not in valid_kinds:
             col.add("nodes", i, "kind", f"must be warehouse, store or vendor, got {df['kind'].iloc[i]!r}")
-    lat = _numeric(df, "nodes", "lat", col, lo=-90, hi=90)
-    lon = _numeric(df, "nodes", "lon", col, lo=-180, hi=180)
-    prio = _numeric(df, "nodes", "priority", col, lo=-MAX_PRIORITY, hi=MAX_PRIORITY, integer=True, default=0)
-    hs = _numeric(df, "nodes", "handling_per_shipment", col, lo=0, default=0.0)
-    hu = _numeric(df, "nodes", "handling_per_unit", col, lo=0, default=0.0)
-    pdays = _numeric(df, "nodes", "processing_days", col, lo=0, hi=MAX_DAYS, integer=True, default=0)
-    fee = _numeric(df, "nodes", "fee_rate", col, lo=0, hi=0.999999, default=0.0)
-    cutoff = _numeric(df, "nodes", "cutoff_hour", col, lo=0, hi=24, default=24.0)
-    cap_o = _numeric(df, "nodes", "capacity_orders", col, lo=0, hi=MAX_QTY, integer=True, default=-1)
-    cap_u = _numeric(df, "nodes", "capacity_units", col, lo=0, hi=MAX_QTY, integer=True, default=-1)
-    protect = _numeric(df, "nodes", "protect_units", col, lo=0, hi=MAX_QTY, integer=True, default=-1)
+    lat = numeric_column(df, "nodes", "lat", col, lo=-90, hi=90)
+    lon = numeric_column(df, "nodes", "lon", col, lo=-180, hi=180)
+    prio = numeric_column(df, "nodes", "priority", col, lo=-MAX_PRIORITY, hi=MAX_PRIORITY, integer=True, default=0)
+    hs = numeric_column(df, "nodes", "handling_per_shipment", col, lo=0, default=0.0)
+    hu = numeric_column(df, "nodes", "handling_per_unit", col, lo=0, default=0.0)
+    pdays = numeric_column(df, "nodes", "processing_days", col, lo=0, hi=MAX_DAYS, integer=True, default=0)
+    fee = numeric_column(df, "nodes", "fee_rate", col, lo=0, hi=0.999999, default=0.0)
+    cutoff = numeric_column(df, "nodes", "cutoff_hour", col, lo=0, hi=24, default=24.0)
+    cap_o = numeric_column(df, "nodes", "capacity_orders", col, lo=0, hi=MAX_QTY, integer=True, default=-1)
+    cap_u = numeric_column(df, "nodes", "capacity_units", col, lo=0, hi=MAX_QTY, integer=True, default=-1)
+    protect = numeric_column(df, "nodes", "protect_units", col, lo=0, hi=MAX_QTY, integer=True, default=-1)
     region = (df["region"].fillna("").astype(str).to_numpy(dtype=object) if "region" in df.columns
               else np.full(len(df), "", dtype=object))
     ships = _boolean(df, "nodes", "ships", True, col)
@@ -175,11 +175,11 @@ def nodes_from_frame(df: pd.DataFrame) -> tuple[Node, ...]:
 def skus_from_frame(df: pd.DataFrame) -> tuple[Sku, ...]:
     """SKUs from a ``skus`` table."""
     col = Collector()
-    if not _require(df, "skus", ("sku",), col):
+    if not require_columns(df, "skus", ("sku",), col):
         col.raise_if_any()
     ids = _ids(df, "skus", "sku", col, unique=True)
-    weight = _numeric(df, "skus", "weight_kg", col, lo=0, default=0.0)
-    price = _numeric(df, "skus", "price", col, lo=0, default=0.0)
+    weight = numeric_column(df, "skus", "weight_kg", col, lo=0, default=0.0)
+    price = numeric_column(df, "skus", "price", col, lo=0, default=0.0)
     col.raise_if_any()
     return tuple(Sku(ids[i], float(weight[i]), float(price[i])) for i in range(len(df)))
 
@@ -188,7 +188,7 @@ def _lookup(ids: np.ndarray, index: dict[str, int]) -> np.ndarray:
     return np.fromiter((index.get(x, -1) for x in ids), dtype=np.int64, count=len(ids))
 
 
-def _pairs(network: Network, df: pd.DataFrame, table: str, col: Collector) -> tuple[np.ndarray, np.ndarray]:
+def node_sku_pairs(network: Network, df: pd.DataFrame, table: str, col: Collector) -> tuple[np.ndarray, np.ndarray]:
     """Node and SKU positions of a ``node_id, sku`` table (-1 where empty or unknown, each reported)."""
     node_ids = _ids(df, table, "node_id", col, unique=False)
     skus = _ids(df, table, "sku", col, unique=False)
@@ -203,7 +203,7 @@ def _pairs(network: Network, df: pd.DataFrame, table: str, col: Collector) -> tu
     return node, sku
 
 
-def _repeated_pairs(network: Network, node: np.ndarray, sku: np.ndarray, table: str, col: Collector) -> None:
+def repeated_pairs(network: Network, node: np.ndarray, sku: np.ndarray, table: str, col: Collector) -> None:
     """Report every row that repeats the (node, SKU) pair of an earlier one."""
     dup = pd.DataFrame({"n": node, "s": sku}).duplicated().to_numpy() & (node >= 0) & (sku >= 0)
     for i in np.flatnonzero(dup):
@@ -219,13 +219,13 @@ def inventory_from_frame(network: Network, df: pd.DataFrame) -> Inventory:
     (node, SKU) pair appears once.
     """
     col = Collector()
-    if not _require(df, "inventory", ("node_id", "sku", "on_hand"), col):
+    if not require_columns(df, "inventory", ("node_id", "sku", "on_hand"), col):
         col.raise_if_any()
-    node, sku = _pairs(network, df, "inventory", col)
-    _repeated_pairs(network, node, sku, "inventory", col)
-    on_hand = _numeric(df, "inventory", "on_hand", col, lo=0, hi=MAX_QTY, integer=True)
-    safety = _numeric(df, "inventory", "safety_stock", col, lo=0, hi=MAX_QTY, integer=True, default=0)
-    reserved = _numeric(df, "inventory", "reserved", col, lo=0, hi=MAX_QTY, integer=True, default=0)
+    node, sku = node_sku_pairs(network, df, "inventory", col)
+    repeated_pairs(network, node, sku, "inventory", col)
+    on_hand = numeric_column(df, "inventory", "on_hand", col, lo=0, hi=MAX_QTY, integer=True)
+    safety = numeric_column(df, "inventory", "safety_stock", col, lo=0, hi=MAX_QTY, integer=True, default=0)
+    reserved = numeric_column(df, "inventory", "reserved", col, lo=0, hi=MAX_QTY, integer=True, default=0)
     for i in np.flatnonzero((reserved > on_hand) & (on_hand >= 0)):  # a bad on_hand is reported already
         col.add("inventory", int(i), "reserved", f"{reserved[i]:.0f} reserved is more than {on_hand[i]:.0f} on hand")
     col.raise_if_any()
@@ -258,13 +258,13 @@ def check_pair_table(network: Network, df: pd.DataFrame, table: str) -> None:
     """
     col = Collector()
     spec = PAIR_TABLES[table]
-    if not _require(df, table, ("node_id", "sku", *spec), col):
+    if not require_columns(df, table, ("node_id", "sku", *spec), col):
         col.raise_if_any()
-    node, sku = _pairs(network, df, table, col)
+    node, sku = node_sku_pairs(network, df, table, col)
     if table == "walkin":
-        _repeated_pairs(network, node, sku, table, col)
+        repeated_pairs(network, node, sku, table, col)
     for name, checks in spec.items():
-        _numeric(df, table, name, col, **checks)  # type: ignore[arg-type]
+        numeric_column(df, table, name, col, **checks)  # type: ignore[arg-type]
     col.raise_if_any()
 
 
@@ -356,7 +356,7 @@ def orders_from_frame(network: Network, df: pd.DataFrame) -> OrderBatch:
     order-level flags; line ids must be unique within their order.
     """
     col = Collector()
-    if not _require(df, "orders", ("order_id", "line_id", "sku", "qty", "lat", "lon"), col):
+    if not require_columns(df, "orders", ("order_id", "line_id", "sku", "qty", "lat", "lon"), col):
         col.raise_if_any()
     oid = _ids(df, "orders", "order_id", col, unique=False)
     lid = _ids(df, "orders", "line_id", col, unique=False)
@@ -366,11 +366,11 @@ def orders_from_frame(network: Network, df: pd.DataFrame) -> OrderBatch:
         if skus[i].strip():
             col.add("orders", int(i), "sku", f"unknown sku {skus[i]!r}")
     # bounded, so that the cast to int64 below cannot wrap (1e19 would)
-    qty = _numeric(df, "orders", "qty", col, integer=True, positive=True, hi=MAX_QTY)
-    lat = _numeric(df, "orders", "lat", col, lo=-90, hi=90)
-    lon = _numeric(df, "orders", "lon", col, lo=-180, hi=180)
+    qty = numeric_column(df, "orders", "qty", col, integer=True, positive=True, hi=MAX_QTY)
+    lat = numeric_column(df, "orders", "lat", col, lo=-90, hi=90)
+    lon = numeric_column(df, "orders", "lon", col, lo=-180, hi=180)
     allow = _boolean(df, "orders", "allow_split", True, col)
-    maxs = _numeric(df, "orders", "max_shipments", col, integer=True, positive=True, hi=MAX_COUNT, default=-1)
+    maxs = numeric_column(df, "orders", "max_shipments", col, integer=True, positive=True, hi=MAX_COUNT, default=-1)
     n = len(df)
     starts = np.ones(n, dtype=bool)
     if n:

@@ -82,9 +82,9 @@ class Prepared:
         col = Collector()
         self.node_pos = pd.Index([n.node_id for n in net.nodes])
         self.sku_pos = pd.Index([s.sku for s in net.skus])
-        rep = self._pairs(tables.get("replenishment"), "replenishment", ("node_id", "sku", "day", "qty"), col)
-        walk = self._pairs(tables.get("walkin"), "walkin", ("node_id", "sku", "walkin_daily_demand"), col)
-        offers = self._pairs(tables.get("vendor_offers"), "vendor_offers", ("node_id", "sku"), col)
+        rep = self.node_sku_pairs(tables.get("replenishment"), "replenishment", ("node_id", "sku", "day", "qty"), col)
+        walk = self.node_sku_pairs(tables.get("walkin"), "walkin", ("node_id", "sku", "walkin_daily_demand"), col)
+        offers = self.node_sku_pairs(tables.get("vendor_offers"), "vendor_offers", ("node_id", "sku"), col)
         col.raise_if_any()
 
         # ---- inventory with an entry for every pair stock can arrive at or be asked for
@@ -155,7 +155,7 @@ class Prepared:
             self.dual_forecast = load_orders(config.dual_forecast_path, net)
 
     # -- tables
-    def _pairs(self, df: pd.DataFrame | None, table: str, columns: tuple[str, ...], col: Collector):
+    def node_sku_pairs(self, df: pd.DataFrame | None, table: str, columns: tuple[str, ...], col: Collector):
         """Node and SKU positions plus numeric columns of an optional table; problems go to ``col``."""
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), {c: np.zeros(0) for c in columns[2:]})
         if df is None or not len(df):
