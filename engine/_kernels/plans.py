@@ -68,8 +68,8 @@ PARALLEL_FROM = 2000
 KMAX = 8
 """Most nodes (parcels) one plan may use; the best plan of an order gets ``KMAX`` rows per group."""
 
-DP_MAX_WORK = 100_000
-"""Orders whose dynamic programme would take more steps per candidate than this use the search
+DP_MAX_WORK = 2_000_000
+"""Orders whose dynamic programme would need a larger choice table than this use the search
 (many units over many groups: the states multiply)."""
 
 
@@ -612,7 +612,7 @@ def _useful(qty, atp, r, f, penalty, split_penalty):
 
 @njit(cache=True)
 def _dp_size(qty, atp, r, kk, penalty):
-    """Steps per candidate of :func:`_dp_plan` for this order (states times unit vectors)."""
+    """Cells of :func:`_dp_plan`'s choice table for this order (candidates x groups x states)."""
     C, G = atp.shape
     states = 1
     units = 0
@@ -622,15 +622,7 @@ def _dp_size(qty, atp, r, kk, penalty):
     k = min(kk, units, C)
     if k < min(units, C):
         states *= k + 1
-    widest = 1
-    for c in range(C):
-        nx = 1
-        for g in range(G):
-            if r[c, g] < penalty:
-                nx *= min(max(atp[c, g], 0), qty[g]) + 1
-        if nx > widest:
-            widest = nx
-    return states * widest
+    return C * max(G, 1) * states
 
 
 @njit(cache=True)
@@ -638,11 +630,14 @@ def _dp_plan(qty, atp, r, f, kk, penalty, split_penalty, take):
     """Cheapest plan of at most ``kk`` members under prices ``r``/``f``, by dynamic programming.
 
     Candidates are taken in turn; a state is the units filled per group
-    (mixed radix) and, when ``kk`` can bind, the members used so far. A
-    member carries a non-zero vector of units (each at most its ATP and
-    only where a unit costs less than ``penalty``) and pays ``f`` plus the
-    split penalty; the first member's split penalty is given back at the end.
-    Exact over every plan of at most ``kk`` members, any number of them.
+    (mixed radix) and, when ``kk`` can bind, the members used so far. Taking
+    a candidate *opens* it (its parcel price ``f`` plus the split penalty,
+    one member more) and then adds units group by group, each at most its
+    ATP and only where a unit costs less than ``penalty``; a candidate
+    opened without units never beats leaving it closed, so the cheaper of
+    the two is kept per state. The first member's split penalty is given
+    back at the end. Exact over every plan of at most ``kk`` members, in
+    ``candidates x states x (1 + units)`` steps.
 
     Returns the least price; ``take[c, g]`` (zero on entry) receives the units.
     """
@@ -660,48 +655,51 @@ def _dp_plan(qty, atp, r, f, kk, penalty, split_penalty, take):
     J = k + 1 if track else 1
     cur = np.full((J, n_states), np.inf)
     cur[0, 0] = 0.0
-    choice = np.full((C, J, n_states), -1, np.int64)
+    opened = np.zeros((C, J, n_states), np.bool_)
+    units_of = np.zeros((C, G, J, n_states), np.int64)
+    opn = np.empty_like(cur)
     lim = np.empty(G, np.int64)
-    digit = np.empty(G, np.int64)
-    nxt = np.empty_like(cur)
     for c in range(C):
-        nx = 1
+        any_units = False
         for g in range(G):
             lim[g] = min(max(atp[c, g], 0), qty[g]) if r[c, g] < penalty else 0
-            nx *= lim[g] + 1
-        if nx == 1:
+            if lim[g] > 0:
+                any_units = True
+        if not any_units:
             continue
-        nxt[:] = cur
+        # open the candidate: one member more, its parcel price
+        opn[:] = np.inf
         for j in range(J):
             jt = j + 1 if track else 0
             if jt >= J:
                 continue
             for st in range(n_states):
-                base = cur[j, st]
-                if base == np.inf:
-                    continue
-                rest = st
-                for g in range(G):
-                    digit[g] = rest % (qty[g] + 1)
-                    rest //= qty[g] + 1
-                for xi in range(1, nx):
-                    t = xi
-                    cost = base + f[c] + split_penalty
-                    to = st
-                    ok = True
-                    for g in range(G):
-                        x = t % (lim[g] + 1)
-                        t //= lim[g] + 1
-                        if x > 0:
-                            if digit[g] + x > qty[g]:
-                                ok = False
-                                break
-                            cost += x * r[c, g]
-                            to += x * stride[g]
-                    if ok and cost < nxt[jt, to]:
-                        nxt[jt, to] = cost
-                        choice[c, jt, to] = xi
-        cur, nxt = nxt, cur
+                v = cur[j, st] + f[c] + split_penalty
+                if v < opn[jt, st]:
+                    opn[jt, st] = v
+        # then its units, one group at a time (states in decreasing order: each group's units are added once)
+        for g in range(G):
+            if lim[g] == 0:
+                continue
+            q1 = qty[g] + 1
+            for j in range(J):
+                for st in range(n_states - 1, -1, -1):
+                    have = (st // stride[g]) % q1
+                    best = opn[j, st]
+                    bx = 0
+                    top = lim[g] if lim[g] < have else have
+                    for x in range(1, top + 1):
+                        v = opn[j, st - x * stride[g]] + x * r[c, g]
+                        if v < best:
+                            best = v
+                            bx = x
+                    opn[j, st] = best
+                    units_of[c, g, j, st] = bx
+        for j in range(J):
+            for st in range(n_states):
+                if opn[j, st] < cur[j, st]:
+                    cur[j, st] = opn[j, st]
+                    opened[c, j, st] = True
     best = np.inf
     bj = 0
     bs = 0
@@ -722,14 +720,10 @@ def _dp_plan(qty, atp, r, f, kk, penalty, split_penalty, take):
     # walk the choices back from the best final state
     j, st = bj, bs
     for c in range(C - 1, -1, -1):
-        xi = choice[c, j, st]
-        if xi < 0:
+        if not opened[c, j, st]:
             continue
-        t = xi
-        for g in range(G):
-            lg = min(max(atp[c, g], 0), qty[g]) if r[c, g] < penalty else 0
-            x = t % (lg + 1)
-            t //= lg + 1
+        for g in range(G - 1, -1, -1):
+            x = units_of[c, g, j, st]
             take[c, g] = x
             st -= x * stride[g]
         if track:

@@ -35,8 +35,11 @@ from sourcewise.engine.optimize.state import SolveState
 THETA_START = 0.5
 """First step scale of Polyak's rule (a fraction of the gap to the incumbent)."""
 
-PATIENCE = 4
+PATIENCE = 8
 """Rounds without a better bound before the step scale is halved."""
+
+DEFLECT = 1.5
+"""Weight of the previous direction when the new subgradient turns against it (0: plain steps)."""
 
 THETA_MIN = 1e-4
 """Below this step scale the prices no longer move enough to matter."""
@@ -82,6 +85,9 @@ class Relaxation:
     stall: int = 0
     history: list = field(default_factory=list)
     routed_prices: np.ndarray | None = None
+    d_e: np.ndarray | None = None
+    d_o: np.ndarray | None = None
+    d_u: np.ndarray | None = None
     node: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
     @classmethod
@@ -89,7 +95,7 @@ class Relaxation:
         """All prices zero: the first round is every order's own cheapest plan."""
         ne, nn = pb.inv.nnz, pb.net.n_nodes
         return cls(np.zeros(ne), np.zeros(nn), np.zeros(nn), np.zeros(ne), np.zeros(nn), np.zeros(nn),
-                   node=pb.inv.node)
+                   theta=THETA_START, node=pb.inv.node)
 
     def entry_prices(self, best: bool = True) -> np.ndarray:
         """Per inventory entry: its price plus its node's unit price (what the router's ``dual`` takes)."""
@@ -157,6 +163,13 @@ def step(pb: Problem, rx: Relaxation, cols: np.ndarray, bound: float, upper: flo
     # projection: a price at zero cannot fall, so its slack does not count in the step's length
     for g, y in ((g_e, rx.lam), (g_o, rx.mu), (g_u, rx.nu)):
         g[(y <= 0.0) & (g < 0.0)] = 0.0
+    if DEFLECT and rx.d_e is not None:
+        # Camerini-Fratta-Maffioli: lean on the previous direction when the new one turns back on it
+        dd = float(rx.d_e @ rx.d_e + rx.d_o @ rx.d_o + rx.d_u @ rx.d_u)
+        gd = float(g_e @ rx.d_e + g_o @ rx.d_o + g_u @ rx.d_u)
+        beta = max(0.0, -DEFLECT * gd / dd) if dd > 0 else 0.0
+        g_e, g_o, g_u = g_e + beta * rx.d_e, g_o + beta * rx.d_o, g_u + beta * rx.d_u
+    rx.d_e, rx.d_o, rx.d_u = g_e, g_o, g_u
     norm = float(g_e @ g_e + g_o @ g_o + g_u @ g_u)
     if norm <= 0.0 or rx.theta < THETA_MIN:
         return False

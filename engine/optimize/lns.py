@@ -114,6 +114,7 @@ def search(pb: Problem, st: SolveState, deadline: float, gaps: np.ndarray | None
         runs += 1
         # the sampled orders have been tried: seed elsewhere next
         w[hood] *= 0.3
+        w /= w.max()  # rescaled so that repeated visits never underflow every weight to zero
         if r.choice is None:
             continue
         gain = float(cost[inc[hood]].sum() - cost[r.choice].sum())

@@ -184,6 +184,24 @@ def test_dp_plan_matches_brute_force_for_any_number_of_parcels(seed):
 
 
 @pytest.mark.parametrize("seed", range(3))
+def test_dp_plan_matches_brute_force_on_orders_of_three_skus(seed):
+    # the programme adds each member's units group by group: three groups exercise the layering
+    rng = np.random.default_rng(300 + seed)
+    for _ in range(25):
+        C = int(rng.integers(1, 5))
+        qty, atp, r, f, penalty, split = _prices(rng, C, 3)
+        kk = int(rng.integers(1, 4))
+        take = np.zeros((C, 3), np.int64)
+        price = P._dp_plan(qty, atp, r, f, kk, penalty, split, take)
+        want = naive.plan_search(qty.tolist(), atp.tolist(), r.tolist(), f.tolist(), kk, penalty, split)
+        np.testing.assert_allclose(price, want, rtol=1e-12, atol=1e-9)
+        members = [c for c in range(C) if take[c].any()]
+        got = naive.plan_price(members, [take[c].tolist() for c in members], qty.tolist(), r.tolist(), f.tolist(),
+                               penalty, split)
+        np.testing.assert_allclose(got, price, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
 def test_search_bounds_sets_larger_than_it_searches(seed):
     # kk > 3: the search lists sets of up to three members, and its bound must hold for larger ones
     rng = np.random.default_rng(200 + seed)
