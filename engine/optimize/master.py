@@ -131,6 +131,7 @@ class Master:
     col_row: list[np.ndarray] = field(default_factory=list)
     col_val: list[np.ndarray] = field(default_factory=list)
     _flat: tuple | None = None
+    _n_cols: int = 0
 
     def __post_init__(self) -> None:
         self.rhs = np.asarray(self.rhs, dtype=np.float64).copy()
@@ -142,7 +143,7 @@ class Master:
 
     @property
     def n_cols(self) -> int:
-        return int(sum(len(b) for b in self.col_block))
+        return self._n_cols
 
     def add_rows(self, rhs: np.ndarray) -> np.ndarray:
         """Append resource rows; returns their indices."""
@@ -162,6 +163,7 @@ class Master:
         """
         first = self.n_cols
         n = len(block)
+        self._n_cols += n
         self.col_block.append(np.asarray(block, np.int64))
         self.col_cost.append(np.asarray(cost, np.float64))
         self.col_ptr.append(np.asarray(ptr, np.int64))

@@ -193,7 +193,9 @@ class Problem:
         self._c_order: list[np.ndarray] = []
         self._c_ptr: list[np.ndarray] = []
         self._r: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._hashes: set[int] = set()
+        # content hash of every registered plan -> its column (plans repeat across pricing rounds)
+        self._col_of_hash: dict[int, int] = {}
+        self._last_hashes = np.empty(0, np.uint64)
         self._flat = None
         self._by_order = None
         self._by_order_n = -1
@@ -273,10 +275,13 @@ class Problem:
             np.add.at(sums, owner, row_h)
             with np.errstate(over="ignore"):
                 h = h + sums
+        self._last_hashes = h
         keep = np.zeros(n, bool)
+        seen: set[int] = set()
+        known = self._col_of_hash
         for i, hv in enumerate(h.tolist()):
-            if hv not in self._hashes:
-                self._hashes.add(hv)
+            if hv not in known and hv not in seen:
+                seen.add(hv)
                 keep[i] = True
         out = np.full(n, -1, np.int64)
         if not keep.any():
@@ -321,6 +326,7 @@ class Problem:
         self._r.append((group, node, qty, ent))
         self._flat = None
         out[idx] = ids
+        known.update(zip(self._last_hashes[idx].tolist(), ids.tolist(), strict=True))
         return out
 
     def columns(self):
@@ -338,8 +344,11 @@ class Problem:
     def add_or_find(self, order, ptr, rg, rn, rq, re) -> np.ndarray:
         """Column id of every plan, registering the new ones."""
         ids = self.add_columns(order, ptr, rg, rn, rq, re)
-        for i in np.flatnonzero(ids < 0):
-            ids[i] = self.find_column(int(order[i]), re[ptr[i]:ptr[i + 1]], rq[ptr[i]:ptr[i + 1]])
+        miss = np.flatnonzero(ids < 0)
+        if len(miss):
+            # registered before: found by the same content hash that kept them out
+            known = self._col_of_hash
+            ids[miss] = [known[hv] for hv in self._last_hashes[miss].tolist()]
         return ids
 
     def add_plans_by_order(self, ro, rg, rn, rq, re) -> np.ndarray:
