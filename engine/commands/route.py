@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "one of these (and other strategies take neither)")
     prices.add_argument("--forecast", metavar="PATH",
                         help="orders table in the scenario's orders format (CSV or Parquet) the prices are "
-                             "computed from (LP duals of sourcing it from the scenario's stock)")
+                             "computed from (Lagrangian prices of sourcing it from the scenario's stock, checked by routing it)")
     prices.add_argument("--prices", metavar="PATH",
                         help="prices table (node_id, sku, price; CSV or Parquet), e.g. from "
                              "optimize --write-prices; entries it leaves out cost 0")
@@ -105,7 +105,7 @@ def load_dual_prices(args: argparse.Namespace, sc: Scenario, policy: Policy) -> 
     except ValidationError as exc:
         # a refusal (the prices failed their check on the forecast) or a forecast it cannot price
         raise ValidationError(exc.problems, title=f"no dual prices from forecast {args.forecast}") from None
-    return prices, (f"forecast {args.forecast} ({forecast.n_orders:,} orders, LP duals in "
+    return prices, (f"forecast {args.forecast} ({forecast.n_orders:,} orders, Lagrangian prices in "
                     f"{time.perf_counter() - t0:.1f} s; {int(np.count_nonzero(prices)):,} of "
                     f"{sc.inventory.nnz:,} entries priced above 0)")
 

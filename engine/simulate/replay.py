@@ -221,12 +221,12 @@ class Replay:
             self.notes.append(
                 f"{self.spec.name}: fixed dual prices computed once from the forecast {self.cfg.dual_forecast_path} "
                 f"({prep.dual_forecast.n_orders:,} orders) by " + (
-                    "sourcewise.engine.optimize.dual_prices (LP duals), never refreshed" if self.opt is not None
+                    "sourcewise.engine.optimize.dual_prices (Lagrangian prices), never refreshed" if self.opt is not None
                     else "nobody: engine.optimize is unavailable, so the prices are zero"))
         elif self.spec.dual:
             self.notes.append(
                 f"{self.spec.name}: dual prices refreshed every {self.cfg.dual_refresh_minutes} min from "
-                "the last interval's orders by " + ("sourcewise.engine.optimize.dual_prices (LP duals)" if self.opt
+                "the last interval's orders by " + ("sourcewise.engine.optimize.dual_prices (Lagrangian prices)" if self.opt
                                                     is not None else "a local-scarcity proxy"))
         self._node_index = prep.network.node_index
         self._sku_index = prep.network.sku_index

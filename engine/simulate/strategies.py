@@ -3,7 +3,7 @@
 ``batchN`` holds orders for ``N`` minutes, routes the wave most constrained
 orders first and re-plans it jointly with ``sourcewise.engine.optimize.reoptimize``;
 ``dual`` refreshes the router's dual prices during the day from the orders
-of the last interval (LP duals from ``sourcewise.engine.optimize.dual_prices``, or a
+of the last interval (Lagrangian prices from ``sourcewise.engine.optimize.dual_prices``, or a
 local-scarcity proxy when the optimizer is unavailable), or routes with fixed
 prices from a prices table or computed once from a forecast
 (:attr:`~sourcewise.engine.simulate.config.SimConfig.dual_prices_path`,
