@@ -32,14 +32,19 @@ from sourcewise.engine.optimize.heuristics import Route
 from sourcewise.engine.optimize.problem import Problem
 from sourcewise.engine.optimize.state import SolveState
 
-THETA_START = 0.5
+THETA_START = 0.2
 """First step scale of Polyak's rule (a fraction of the gap to the incumbent)."""
 
-PATIENCE = 8
+PATIENCE = 4
 """Rounds without a better bound before the step scale is halved."""
 
 DEFLECT = 1.5
 """Weight of the previous direction when the new subgradient turns against it (0: plain steps)."""
+
+STALL_ROUNDS = 10
+"""Rounds over which the best bound must rise by :data:`STALL_GAIN` (relative) for the rounds to go on."""
+
+STALL_GAIN = 2e-4
 
 THETA_MIN = 1e-4
 """Below this step scale the prices no longer move enough to matter."""
@@ -64,7 +69,7 @@ class Relaxation:
     stall : int
         Rounds since the bound last improved.
     history : list of tuple
-        ``(round, seconds, bound)`` per round.
+        ``(round, seconds, bound, best bound before the round's step)`` per round.
     routed_prices : ndarray, optional
         Entry prices (as :meth:`entry_prices`) whose routing of the batch gave
         the best incumbent found by routing; ``None`` when no routing at
@@ -146,7 +151,7 @@ def step(pb: Problem, rx: Relaxation, cols: np.ndarray, bound: float, upper: flo
     Returns False when the step can no longer move the prices (the relaxed
     plans fit every resource, or the step scale has run down).
     """
-    if bound > rx.bound + 1e-9 * max(1.0, abs(rx.bound)):
+    if not np.isfinite(rx.bound) or bound > rx.bound + 1e-9 * max(1.0, abs(rx.bound)):
         rx.bound = bound
         rx.best_lam, rx.best_mu, rx.best_nu = rx.lam.copy(), rx.mu.copy(), rx.nu.copy()
         rx.stall = 0
@@ -223,7 +228,7 @@ def relax(pb: Problem, st: SolveState, deadline: float, route: Route | None, eve
     while time.perf_counter() < deadline and not st.proven():
         bound, cols, lower = price_round(pb, rx)
         rx.rounds += 1
-        rx.history.append((rx.rounds, time.perf_counter() - t0, bound))
+        rx.history.append((rx.rounds, time.perf_counter() - t0, bound, max(bound, rx.bound)))
         pb.trace.append(("lagrangian", rx.rounds, bound))
         if bound > st.lb:
             st.lb, st.lb_lower = bound, lower
@@ -237,6 +242,10 @@ def relax(pb: Problem, st: SolveState, deadline: float, route: Route | None, eve
             if st.objective < before:
                 rx.routed_prices = prices
         if not step(pb, rx, cols, bound, st.objective):
+            break
+        if rx.rounds > STALL_ROUNDS and rx.bound - rx.history[-STALL_ROUNDS - 1][3] \
+                < STALL_GAIN * max(1.0, abs(rx.bound)):
+            # the bound has all but stopped rising: the time is better spent on the incumbent
             break
     st.iterations += rx.rounds
     return rx

@@ -22,8 +22,9 @@ from sourcewise.engine.optimize.state import SolveState
 MIP_MAX_ACTIVE = 1500
 """Above this many contested orders, the LP gives way to Lagrangian relaxation and neighbourhood search."""
 
-RELAX_SHARE = 0.35
-"""Share of the time the subgradient rounds take on that path; neighbourhood search has the rest."""
+RELAX_SHARE = 0.5
+"""Most of the time the subgradient rounds take on that path (they stop earlier when the bound
+stalls); neighbourhood search has the rest."""
 
 
 def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver: str, integer: bool,
