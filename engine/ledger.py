@@ -35,6 +35,7 @@ import urllib.parse
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -430,7 +431,7 @@ class SQLiteStore:
             self._lockfile = fd
         elif not self.path.exists():
             raise StoreError(f"no ledger at {self.path}")
-        try:
+        with closed_on_failure(self, sqlite3.Error, lambda exc: f"cannot open {self.path}: {exc}"):
             uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             if not readonly:
@@ -455,12 +456,6 @@ class SQLiteStore:
                 self._checkpointer = threading.Thread(target=self._checkpoints, name="ledger-checkpoint",
                                                       daemon=True)
                 self._checkpointer.start()
-        except sqlite3.Error as exc:
-            self.close()
-            raise StoreError(f"cannot open {self.path}: {exc}") from None
-        except StoreError:
-            self.close()
-            raise
 
     CHECKPOINT_S = 0.2
 
@@ -599,6 +594,26 @@ class SQLiteStore:
         if self._lockfile is not None:
             os.close(self._lockfile)  # closing the descriptor releases the lock
             self._lockfile = None
+
+
+@contextmanager
+def closed_on_failure(store: Any, errors: type[Exception] | tuple[type[Exception], ...],
+                      message: Callable[[Exception], str]) -> Iterator[None]:
+    """Close a store whose opening fails, and raise the failure as a :class:`StoreError`.
+
+    A half-opened store would keep its connections (and a SQLite ledger its
+    writer's lock file) until collected. ``errors`` are the database driver's
+    exceptions, raised as ``StoreError(message(exc))``; a ``StoreError``
+    raised while opening (a format the store does not read) is kept as it is.
+    """
+    try:
+        yield
+    except errors as exc:
+        store.close()
+        raise StoreError(message(exc)) from None
+    except StoreError:
+        store.close()
+        raise
 
 
 def paged(chunk: Callable[[int], list[Entry]], after: int) -> Iterator[Entry]:

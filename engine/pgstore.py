@@ -47,6 +47,7 @@ from datetime import datetime
 from sourcewise.engine.ledger import FORMAT
 from sourcewise.engine.ledger import Entry
 from sourcewise.engine.ledger import StoreError
+from sourcewise.engine.ledger import closed_on_failure
 from sourcewise.engine.ledger import paged
 
 _SCHEMA = """
@@ -111,7 +112,7 @@ class PostgresStore:
         self._appended = 0
         self._rows: list[str] = []  # the open turn's entries, as SQL values (sent with its commit)
         self._ids: list[str] = []
-        try:
+        with closed_on_failure(self, psycopg.Error, lambda exc: f"cannot open {self._where()}: {_one_line(exc)}"):
             self._read = psycopg.connect(url, autocommit=True)
             if not readonly:
                 self._write = psycopg.connect(url, autocommit=True)
@@ -130,12 +131,6 @@ class PostgresStore:
             fmt = self._meta("format", self._read)
             if fmt is not None and int(fmt) != FORMAT:
                 raise StoreError(f"{self._where()} holds ledger format {int(fmt)}; this version reads {FORMAT}")
-        except psycopg.Error as exc:
-            self.close()
-            raise StoreError(f"cannot open {self._where()}: {_one_line(exc)}") from None
-        except StoreError:
-            self.close()
-            raise
 
     def _where(self) -> str:
         """The URL without its password, for messages."""

@@ -18,13 +18,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from dataclasses import fields
 
 import numpy as np
 import pandas as pd
 
 from sourcewise.engine._kernels import similarity as S
 from sourcewise.models.errors import Collector
+from sourcewise.models.errors import SelfChecking
+from sourcewise.models.errors import check_non_negative_fields
 from sourcewise.models.network import Network
 from sourcewise.models.network import readonly
 
@@ -43,7 +44,7 @@ _LIST_SEP = ";"
 
 
 @dataclass(frozen=True)
-class SimilarityWeights:
+class SimilarityWeights(SelfChecking):
     """Relative weights of the similarity features.
 
     Scores are the weighted mean of per-feature similarities in [0, 1].
@@ -79,15 +80,10 @@ class SimilarityWeights:
     tags: float = 0.3
     price: float = 0.2
 
-    def __post_init__(self) -> None:
-        col = Collector()
-        for f in fields(self):
-            v = getattr(self, f.name)
-            ok = (isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
-                  and math.isfinite(v) and v >= 0)
-            if not ok:
-                col.add("substitute_weights", None, f.name, f"must be a finite number >= 0, got {v!r}")
-        col.raise_if_any()
+    def validate_into(self, col: Collector) -> None:
+        """Append every weight that is not a finite number >= 0 (NumPy scalars count) to ``col``."""
+        check_non_negative_fields(self, col, "substitute_weights", None,
+                                  numbers=(int, float, np.integer, np.floating))
 
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import fields
 from dataclasses import replace
 
 # How many problems a message lists before it says how many more there are.
@@ -111,6 +113,49 @@ class Collector:
     def raise_if_any(self) -> None:
         if self.problems:
             raise ValidationError(self.problems)
+
+
+class SelfChecking:
+    """Base of the frozen dataclass records that check themselves when made.
+
+    :meth:`validate_into` adds every problem of the record to a collector, so
+    a loader can check many rows and report them all at once; making one
+    record directly raises its problems together.
+    """
+
+    __slots__ = ()
+
+    def __post_init__(self) -> None:
+        col = Collector()
+        self.validate_into(col)
+        col.raise_if_any()
+
+    def validate_into(self, col: Collector) -> None:
+        """Append every problem of this record to ``col``."""
+        raise NotImplementedError
+
+
+def checked_id(col: Collector, table: str, field: str, value: object) -> str:
+    """The row label of a record whose id is ``value``, reporting an id that is not a non-empty string.
+
+    The label is the id itself, or ``"?"`` when there is none to show.
+    """
+    if not isinstance(value, str) or not value.strip():
+        col.add(table, value if isinstance(value, str) and value else "?", field, "must be a non-empty string")
+    return value if isinstance(value, str) and value else "?"
+
+
+def check_non_negative_fields(obj: object, col: Collector, table: str, row: str | None,
+                              numbers: tuple[type, ...] = (int, float)) -> None:
+    """Report every field of the dataclass ``obj`` that is not a finite number >= 0.
+
+    ``numbers`` are the types that count as numbers; ``bool`` never does,
+    though it is an ``int``: ``true`` for a rate is a mistake, not 1.
+    """
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if not isinstance(v, numbers) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+            col.add(table, row, f.name, f"must be a finite number >= 0, got {v!r}")
 
 
 class OrderConflict(ValidationError):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sourcewise.models.errors import Collector
+from sourcewise.models.errors import SelfChecking
+from sourcewise.models.errors import checked_id
 from sourcewise.models.limits import MAX_DAYS
 from sourcewise.models.limits import MAX_PRIORITY
 from sourcewise.models.limits import MAX_QTY
@@ -37,7 +39,7 @@ def _non_negative(col: Collector, row: str, name: str, value: float) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Node:
+class Node(SelfChecking):
     """A place that can ship (or hand over) stock.
 
     Parameters
@@ -94,16 +96,9 @@ class Node:
     capacity_units: int | None = None
     protect_units: int | None = None
 
-    def __post_init__(self) -> None:
-        col = Collector()
-        self.validate_into(col)
-        col.raise_if_any()
-
     def validate_into(self, col: Collector) -> None:
         """Append every problem with this node to ``col``."""
-        row = self.node_id if isinstance(self.node_id, str) and self.node_id else "?"
-        if not isinstance(self.node_id, str) or not self.node_id.strip():
-            col.add("nodes", row, "node_id", "must be a non-empty string")
+        row = checked_id(col, "nodes", "node_id", self.node_id)
         try:
             object.__setattr__(self, "kind", NodeKind(self.kind))
         except ValueError:

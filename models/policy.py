@@ -16,7 +16,9 @@ from typing import Any
 
 from sourcewise.models.errors import Collector
 from sourcewise.models.errors import Problem
+from sourcewise.models.errors import SelfChecking
 from sourcewise.models.errors import ValidationError
+from sourcewise.models.errors import check_non_negative_fields
 from sourcewise.models.errors import suggest
 from sourcewise.models.limits import MAX_COUNT
 from sourcewise.models.limits import MAX_DAYS
@@ -26,7 +28,7 @@ STRATEGIES: tuple[str, ...] = ("cost", "priority", "nearest", "high_stock", "dua
 
 
 @dataclass(frozen=True, slots=True)
-class CostModel:
+class CostModel(SelfChecking):
     """Parcel cost model.
 
     The defaults follow the e-commerce fulfillment experiments of Jasin & Sinha
@@ -50,13 +52,9 @@ class CostModel:
     per_unit_mile: float = 0.000541
     per_kg: float = 0.0
 
-    def __post_init__(self) -> None:
-        col = Collector()
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
-                col.add("policy", "cost", f.name, f"must be a finite number >= 0, got {v!r}")
-        col.raise_if_any()
+    def validate_into(self, col: Collector) -> None:
+        """Append every problem of the cost model (each rate a finite number >= 0) to ``col``."""
+        check_non_negative_fields(self, col, "policy", "cost")
 
 
 def _is_number(v: object) -> bool:

@@ -6,10 +6,12 @@ import math
 from dataclasses import dataclass
 
 from sourcewise.models.errors import Collector
+from sourcewise.models.errors import SelfChecking
+from sourcewise.models.errors import checked_id
 
 
 @dataclass(frozen=True, slots=True)
-class Sku:
+class Sku(SelfChecking):
     """A sellable item.
 
     Parameters
@@ -26,16 +28,9 @@ class Sku:
     weight_kg: float = 0.0
     price: float = 0.0
 
-    def __post_init__(self) -> None:
-        col = Collector()
-        self.validate_into(col)
-        col.raise_if_any()
-
     def validate_into(self, col: Collector) -> None:
         """Append every problem with this SKU to ``col``."""
-        row = self.sku if isinstance(self.sku, str) and self.sku else "?"
-        if not isinstance(self.sku, str) or not self.sku.strip():
-            col.add("skus", row, "sku", "must be a non-empty string")
+        row = checked_id(col, "skus", "sku", self.sku)
         for name in ("weight_kg", "price"):
             v = getattr(self, name)
             if not isinstance(v, int | float) or not math.isfinite(v) or v < 0:

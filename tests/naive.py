@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -57,25 +59,35 @@ def plan_cost(net, policy, alloc: dict, dest) -> float:
     return total + policy.split_penalty * max(0, len(nodes) - 1)
 
 
-def brute_force(net, policy, inv_atp: dict, demand: dict[int, int], dest, k: int):
-    """Every integer allocation within ATP and the shipment limit; best is
-    maximum units first, then minimum cost. Returns ``(fill, cost)``."""
-    cands = candidates(net, inv_atp, list(demand))
+def allocations(inv_atp: dict, demand: dict[int, int], nodes: Iterable[int], k: int) -> Iterator[dict]:
+    """Every integer allocation ``{(node, sku): units}`` from ``nodes`` within their ATP.
+
+    At most ``demand[s]`` units of each SKU ``s`` (the empty allocation
+    included), from at most ``k`` distinct nodes; the brute forces of the
+    router's and of the optimizer's tests both search this set.
+    """
+    nodes = list(nodes)
     per_sku = []
     for s, q in demand.items():
-        holders = [n for n in cands if inv_atp.get((n, s), 0) > 0]
+        holders = [n for n in nodes if inv_atp.get((n, s), 0) > 0]
         options = []
         for xs in itertools.product(*[range(min(q, inv_atp[(n, s)]) + 1) for n in holders]):
             if sum(xs) <= q:
                 options.append({(n, s): x for n, x in zip(holders, xs, strict=True) if x})
         per_sku.append(options or [{}])
-    best = (-1, math.inf)
     for combo in itertools.product(*per_sku):
         alloc: dict = {}
         for part in combo:
             alloc.update(part)
-        if len({n for n, _ in alloc}) > k:
-            continue
+        if len({n for n, _ in alloc}) <= k:
+            yield alloc
+
+
+def brute_force(net, policy, inv_atp: dict, demand: dict[int, int], dest, k: int):
+    """Every integer allocation within ATP and the shipment limit; best is
+    maximum units first, then minimum cost. Returns ``(fill, cost)``."""
+    best = (-1, math.inf)
+    for alloc in allocations(inv_atp, demand, candidates(net, inv_atp, list(demand)), k):
         fill = sum(alloc.values())
         cost = plan_cost(net, policy, alloc, dest)
         if fill > best[0] or (fill == best[0] and cost < best[1] - 1e-9):

@@ -78,6 +78,16 @@ def show(v: Any) -> str:
     return r if len(r) <= 60 else r[:57] + "..."
 
 
+def _is_empty(v: list) -> bool:
+    """An array with no items."""
+    return not v
+
+
+def _is_blank(v: str) -> bool:
+    """A string with nothing but white space: no value, whatever its length."""
+    return not v.strip()
+
+
 def join_path(base: str, key: str) -> str:
     """``base.key``, or ``key`` at the root."""
     return f"{base}.{key}" if base else key
@@ -218,20 +228,25 @@ class Reader:
         return getattr(self, f"as_{kind}")(v, join_path(base, name), **opts)
 
     # ----------------------------------------------------------------- kinds
-    def as_obj(self, v: Any, path: str) -> dict | None:
-        if not isinstance(v, dict):
-            self.fail(path, f"must be an object, got {show(v)}")
-            return None
-        return v
+    def _of_type(self, v: Any, path: str, cls: type, what: str, blank: Callable[[Any], bool] | None = None) -> Any:
+        """``v`` when it is a ``cls`` (and not ``blank``); otherwise ``None`` and the problem.
 
-    def as_list(self, v: Any, path: str, *, nonempty: bool = False) -> list | None:
-        if not isinstance(v, list):
-            self.fail(path, f"must be an array, got {show(v)}")
+        ``what`` names the type in the message (``must be an object``);
+        ``blank`` tells an empty value, for kinds that must not be empty.
+        """
+        if not isinstance(v, cls):
+            self.fail(path, f"must be {what}, got {show(v)}")
             return None
-        if nonempty and not v:
+        if blank is not None and blank(v):
             self.fail(path, "must not be empty")
             return None
         return v
+
+    def as_obj(self, v: Any, path: str) -> dict | None:
+        return self._of_type(v, path, dict, "an object")
+
+    def as_list(self, v: Any, path: str, *, nonempty: bool = False) -> list | None:
+        return self._of_type(v, path, list, "an array", _is_empty if nonempty else None)
 
     def as_id(self, v: Any, path: str) -> int | str | None:
         """An identifier: a non-negative integer or a non-empty string (numeric or ``gid://``)."""
@@ -244,13 +259,7 @@ class Reader:
         return v
 
     def as_str(self, v: Any, path: str, *, nonempty: bool = True) -> str | None:
-        if not isinstance(v, str):
-            self.fail(path, f"must be a string, got {show(v)}")
-            return None
-        if nonempty and not v.strip():
-            self.fail(path, "must not be empty")
-            return None
-        return v
+        return self._of_type(v, path, str, "a string", _is_blank if nonempty else None)
 
     def as_int(self, v: Any, path: str, *, lo: int | None = 0, hi: int = MAX_UNITS,
                integral_float: bool = False) -> int | None:
@@ -285,10 +294,7 @@ class Reader:
         return float(v)
 
     def as_bool(self, v: Any, path: str) -> bool | None:
-        if not isinstance(v, bool):
-            self.fail(path, f"must be true or false, got {show(v)}")
-            return None
-        return v
+        return self._of_type(v, path, bool, "true or false")
 
     def as_decimal(self, v: Any, path: str) -> str | None:
         """Money: a decimal string (``"19.99"``, as Shopify sends it) or a JSON number, >= 0.

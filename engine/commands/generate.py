@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+from sourcewise.engine.commands.arguments import add_io_arguments
 from sourcewise.engine.scenario import flag_problem
 from sourcewise.engine.scenario import output_problem
+from sourcewise.models.errors import Problem
 from sourcewise.models.errors import ValidationError
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Warehouses at hub cities, stores in the largest cities, vendors spread out; customers "
                     "placed by population; long-tailed SKU popularity and baskets; walk-in demand, "
                     "replenishment and vendor offers. The same arguments and seed give the same scenario.")
-    p.add_argument("--out", required=True, help="output folder (tables + policy.toml)")
+    add_io_arguments(p, out="output folder (tables + policy.toml)", scenario=False, format_dest="fmt")
     p.add_argument("--nodes", "--warehouses", dest="n_warehouses", type=int, default=5,
                    help="warehouses (default: 5)")
     p.add_argument("--stores", dest="n_stores", type=int, default=20, help="stores (default: 20)")
@@ -27,7 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--days", type=int, default=2, help="days of orders (default: 2)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--country", default="US", help="ISO country code of the geography (default: US)")
-    p.add_argument("--format", dest="fmt", choices=("csv", "parquet"), default="csv")
     p.add_argument("--wave", choices=("thin", "ample", "regional", "longtail", "online"), default=None,
                    help="write a benchmark wave of this kind instead (see data/waves.py); only --orders, "
                         "--seed, --format and --out apply")
@@ -60,13 +65,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_wave(args, problems)
     if getattr(args, "wave_orders", None) is not None:
         problems.append(flag_problem("--orders", "applies to --wave only (use --orders-per-day)"))
-    scenario = None
-    try:
-        scenario = generate_from_args(args)
-    except (TypeError, ValueError) as exc:
-        problems.append(flag_problem("settings", str(exc)))
-    if problems or scenario is None:
-        raise ValidationError(problems, title="generate")
+    scenario = _made(generate_from_args, args, problems)
     out = Path(args.out)
     other = "parquet" if args.fmt == "csv" else "csv"
     with staged_output(out, ".generate-", remove=[f"{t}.{other}" for t in TABLES]) as (stage, _):
@@ -78,18 +77,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_wave(args: argparse.Namespace, problems: list) -> int:
+def _made(make: Callable[[argparse.Namespace], T], args: argparse.Namespace, problems: list[Problem]) -> T:
+    """What ``make`` builds from the arguments, unless it or an earlier check found a problem.
+
+    The generator runs even when ``problems`` already holds the other
+    arguments' problems, so that one message lists them all.
+
+    Raises
+    ------
+    ValidationError
+        Listing ``problems`` and the generator's refusal of the settings.
+    """
+    made = None
+    try:
+        made = make(args)
+    except (TypeError, ValueError) as exc:
+        problems.append(flag_problem("settings", str(exc)))
+    if problems or made is None:
+        raise ValidationError(problems, title="generate")
+    return made
+
+
+def _run_wave(args: argparse.Namespace, problems: list[Problem]) -> int:
     """Write a benchmark wave (:mod:`sourcewise.data.waves`) into ``--out``, all or nothing."""
     from sourcewise.data.waves import wave_from_args
     from sourcewise.data.waves import write_wave
 
-    wave = None
-    try:
-        wave = wave_from_args(args)
-    except (TypeError, ValueError) as exc:
-        problems.append(flag_problem("settings", str(exc)))
-    if problems or wave is None:
-        raise ValidationError(problems, title="generate")
+    wave = _made(wave_from_args, args, problems)
     write_wave(wave, args.out, fmt=args.fmt)
     t = wave.tables
     print(f"wrote {args.out}: {wave.label} ({len(t['orders']):,} lines, {len(t['inventory']):,} stock rows"

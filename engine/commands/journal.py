@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sourcewise.engine.commands.arguments import add_io_arguments
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``journal`` subcommand and its ``export``."""
@@ -20,8 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "the router recorded (recorded_orders, recorded_allocations). The folder appears only when "
                     "every file is written; --out must be new or empty.")
     e.add_argument("--store", required=True, help="the ledger's URL, e.g. sqlite:///var/ledger.db")
-    e.add_argument("--out", required=True, help="a new or empty folder for the journal")
-    e.add_argument("--format", choices=("csv", "parquet"), default="csv", help="table format (default: csv)")
+    add_io_arguments(e, out="a new or empty folder for the journal", scenario=False)
     e.set_defaults(func=run_export)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sourcewise.engine.commands.arguments import add_io_arguments
 from sourcewise.engine.journal import journal_refused
 from sourcewise.engine.scenario import flag_problem
 from sourcewise.engine.scenario import load_for_command
@@ -24,12 +25,10 @@ from sourcewise.models.tables import OrderBatch
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("optimize", help="choose every order's sources jointly (MIP with a proven bound)")
-    p.add_argument("--scenario", required=True, help="scenario folder (CSV or Parquet tables + policy.toml)")
-    p.add_argument("--out", required=True, help="output folder for allocations and orders tables")
+    add_io_arguments(p, out="output folder for allocations and orders tables")
     p.add_argument("--time-limit", type=float, default=10.0,
                    help="seconds per business day's batch (default 10)")
     p.add_argument("--solver", choices=("highs", "cpsat"), default="highs", help="MIP solver of the integer phase")
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.add_argument("--write-prices", metavar="PATH",
                    help="also write the LP's dual price of every inventory entry (node_id, sku, price; .csv or "
                         ".parquet) for route --strategy dual --prices; with several business days, each entry's "

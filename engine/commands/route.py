@@ -13,6 +13,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from sourcewise.engine.commands.arguments import TABLE_FORMATS
+from sourcewise.engine.commands.arguments import add_dual_price_sources
+from sourcewise.engine.commands.arguments import add_io_arguments
 from sourcewise.engine.journal import journal_refused
 from sourcewise.engine.router import BatchResult
 from sourcewise.engine.scenario import build_router
@@ -36,22 +39,15 @@ CHUNK = 20_000
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("route", help="route a scenario's orders one by one, with depletion")
-    p.add_argument("--scenario", required=True, help="scenario folder (CSV or Parquet tables + policy.toml)")
-    p.add_argument("--out", required=True, help="output folder for allocations and orders tables")
+    add_io_arguments(p, out="output folder for allocations and orders tables", formats=(*TABLE_FORMATS, "json"),
+                     format_help="table format; json writes decisions.json in the generic adapter schema")
     p.add_argument("--strategy", choices=STRATEGIES, help="override policy.toml's strategy")
-    p.add_argument("--format", choices=("csv", "parquet", "json"), default="csv",
-                   help="table format; json writes decisions.json in the generic adapter schema")
     prices = p.add_argument_group(
         "dual prices", "the dual strategy charges each unit the price of its stock entry; it needs exactly "
                        "one of these (and other strategies take neither)")
-    prices.add_argument("--forecast", metavar="PATH",
-                        help="orders table in the scenario's orders format (CSV or Parquet) the prices are "
-                             "computed from (Lagrangian prices of sourcing it from the scenario's stock, checked by routing it)")
-    prices.add_argument("--prices", metavar="PATH",
-                        help="prices table (node_id, sku, price; CSV or Parquet), e.g. from "
-                             "optimize --write-prices; entries it leaves out cost 0")
-    prices.add_argument("--prices-time-limit", type=float, default=60.0, metavar="SECONDS",
-                        help="seconds for computing the prices from --forecast (default 60)")
+    add_dual_price_sources(prices, forecast=" (Lagrangian prices of sourcing it from the scenario's stock, "
+                                            "checked by routing it)",
+                           prices="; entries it leaves out cost 0")
     p.set_defaults(func=run)
 
 

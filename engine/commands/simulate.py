@@ -9,6 +9,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sourcewise.engine.commands.arguments import add_dual_price_sources
+from sourcewise.engine.commands.arguments import add_io_arguments
 from sourcewise.engine.journal import is_journal_folder
 from sourcewise.engine.scenario import flag_problem
 from sourcewise.engine.simulate import DEFAULT_STRATEGIES
@@ -33,8 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "dictionary.csv, summary.md, charts and report.html to --out. A journal folder "
                     "(sourcewise journal export; it has an events table) replays its recorded events instead, "
                     "nothing generated, and adds as_recorded.csv.")
-    p.add_argument("--scenario", required=True, help="scenario folder (CSV or Parquet tables + policy.toml)")
-    p.add_argument("--out", required=True, help="output folder for the report")
+    add_io_arguments(p, out="output folder for the report",
+                     format_help="parquet also writes kpis.parquet and nodes.parquet")
     p.add_argument("--strategies",
                    help="comma-separated: nearest, priority, cost, high_stock, dual, batch (15 min) or batchN "
                         f"(N minutes) (default: {','.join(DEFAULT_STRATEGIES)}); on a journal folder "
@@ -49,19 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--days", type=int, help="replay only the first DAYS days")
     p.add_argument("--wave-time-limit", type=float, default=2.0,
                    help="seconds the optimizer may spend on one batch wave (default: 2)")
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv",
-                   help="parquet also writes kpis.parquet and nodes.parquet")
     dual = p.add_argument_group(
         "fixed dual prices", "by default the dual strategy refreshes its prices every 4 hours from the last "
                              "interval's orders; with one of these it routes with fixed prices instead "
                              "(not for journal folders, whose replay uses the recorded prices)")
-    dual.add_argument("--dual-prices", metavar="PATH",
-                      help="prices table (node_id, sku, price; CSV or Parquet), e.g. from optimize --write-prices")
-    dual.add_argument("--dual-forecast", metavar="PATH",
-                      help="orders table (the scenario's orders format) the prices are computed from once, at "
-                           "the start, over the starting stock")
-    dual.add_argument("--prices-time-limit", type=float, default=60.0, metavar="SECONDS",
-                      help="seconds for computing the prices from --dual-forecast (default 60)")
+    add_dual_price_sources(dual, prefix="dual-", forecast=" once, at the start, over the starting stock")
     p.set_defaults(func=run)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sourcewise.engine.commands.arguments import add_io_arguments
 from sourcewise.engine.scenario import flag_problem
 from sourcewise.engine.scenario import load_for_command
 from sourcewise.models.errors import ValidationError
@@ -25,16 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "replay the scenario once per variant as one Dask task each, and write sweep.csv, "
                     "sweep_kpis.csv, sweep.png and report.html. Without --scheduler an in-process LocalCluster with "
                     f"{MAX_LOCAL_WORKERS} single-threaded worker processes runs the tasks.")
-    p.add_argument("--scenario", required=True, help="scenario folder")
+    add_io_arguments(p, out="output folder")
     p.add_argument("--grid", required=True, help="grid file (TOML with [sweep] and [grid]; see "
                                                  "data/grid_example.toml)")
-    p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                                        "(default: start a LocalCluster in-process)")
     p.add_argument("--workers", type=int, default=MAX_LOCAL_WORKERS,
                    help=f"worker processes of the local cluster, 1..{MAX_LOCAL_WORKERS} (default: "
                         f"{MAX_LOCAL_WORKERS})")
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.set_defaults(func=run)
 
 

@@ -507,18 +507,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
         svc.authorize(shopify_ok(body, request.headers.get("x-shopify-hmac-sha256"), svc.secrets.shopify))
         ops = svc.need_ops()
         webhook = request.headers.get("x-shopify-webhook-id")
-
-        def run() -> dict[str, Any]:
-            try:
-                bound = ops.platforms.parse("shopify", ops.platforms.shopify_order(decode(body)))
-            except AdapterError as exc:
-                raise ServiceError.of(exc) from None
-            decision = ops.timed("route", ops.router.route, bound.order) if bound.order is not None else None
-            if decision is not None:
-                ops.counted(str(decision.status))
-            return ops.platforms.render("shopify", bound, decision)
-
-        return svc.change(request, body, "route", run, key=f"shopify:{webhook}" if webhook else None)
+        return svc.change(request, body, "route",
+                          lambda: ops.platform_route("shopify", ops.platforms.shopify_order(decode(body))),
+                          key=f"shopify:{webhook}" if webhook else None)
 
     @app.post("/extensions/commercetools", name="commercetools_extension", tags=["platforms"],
               responses={**oa.responses("CommercetoolsActions", 401, 409, 413, 503),
@@ -535,11 +526,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
             order, wanted = ops.platforms.commercetools_order(decode(body))
             if not wanted:
                 return {"actions": []}
-            bound = ops.platforms.parse("commercetools", order)
-            decision = ops.timed("route", ops.router.route, bound.order) if bound.order is not None else None
-            if decision is not None:
-                ops.counted(str(decision.status))
-            return {"actions": ops.platforms.render("commercetools", bound, decision)["orderUpdate"]["actions"]}
+            # unwrapped: an AdapterError is answered below in commercetools' own failure shape
+            answer = ops.platform_answer("commercetools", ops.platforms.parse("commercetools", order))
+            return {"actions": answer["orderUpdate"]["actions"]}
 
         try:
             return svc.change(request, body, "route", run)
@@ -560,18 +549,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         svc.authorize(bearer_ok(request.headers.get("authorization"), svc.secrets.magento))
         body = await svc.body(request)
         ops = svc.need_ops()
-
-        def run() -> dict[str, Any]:
-            try:
-                bound = ops.platforms.parse("magento", decode(body))
-            except AdapterError as exc:
-                raise ServiceError.of(exc) from None
-            decision = ops.timed("route", ops.router.route, bound.order) if bound.order is not None else None
-            if decision is not None:
-                ops.counted(str(decision.status))
-            return ops.platforms.render("magento", bound, decision)
-
-        return svc.change(request, body, "route", run)
+        return svc.change(request, body, "route", lambda: ops.platform_route("magento", decode(body)))
 
     # ------------------------------------------------------------------ operations
     @app.get("/healthz", name="healthz", tags=["operations"], responses=oa.responses("Health"),

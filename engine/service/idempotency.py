@@ -34,8 +34,11 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from typing import ClassVar
 
 from sourcewise.engine.ledger import parse_url
 
@@ -77,7 +80,7 @@ class Record:
 
 
 class RequestStore:
-    """Base of the two stores: one owner id per process, the common record logic.
+    """Base of the stores: one owner id per process, the common record logic.
 
     Subclasses implement :meth:`_get`, :meth:`_insert_pending`, :meth:`_put`,
     :meth:`_delete`, :meth:`ping` and :meth:`close`.
@@ -139,98 +142,97 @@ CREATE TABLE IF NOT EXISTS requests (
 """
 
 
-class SQLiteRequests(RequestStore):
-    """Records in a SQLite file of their own beside a SQLite ledger (write-ahead log)."""
+class SQLRequests(RequestStore):
+    """Records in one table of a SQL database, over one connection that threads share under a lock.
 
-    def __init__(self, path: Path, durability: str = "process") -> None:
+    The record logic is the same in every database; only the statements'
+    dialect differs. Subclasses open the connection (``_conn``, whose
+    ``execute(sql, params)`` returns a cursor, as ``sqlite3``'s and
+    ``psycopg``'s do) and give their statements in :attr:`SQL`, each taking
+    its parameters in the order the methods below pass them.
+    """
+
+    #: ``get``: key -> row of Record's fields; ``insert_pending``: key, fingerprint, state, seq, owner, at
+    #: (nothing when the key exists); ``put``: key, fingerprint, state, status, body, owner, at (replacing);
+    #: ``delete``: key, owner, state; ``ping``: none.
+    SQL: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, conn: Any) -> None:
         super().__init__()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'fsync' else 'NORMAL'}")
-        self._db.execute(_SQLITE_SCHEMA)
+        self._conn = conn
+
+    def _execute(self, statement: str, params: tuple = (), read: Callable[[Any], Any] | None = None) -> Any:
+        """Run one of :attr:`SQL`; ``read(cursor)`` is taken under the lock too (a cursor is not shared)."""
+        with self._lock:
+            cur = self._conn.execute(self.SQL[statement], params)
+            return None if read is None else read(cur)
 
     def _get(self, key: str) -> Record | None:
-        with self._lock:
-            row = self._db.execute("SELECT key, fingerprint, state, status, body, seq, owner, at "
-                                   "FROM requests WHERE key = ?", (key,)).fetchone()
+        row = self._execute("get", (key,), lambda cur: cur.fetchone())
         return None if row is None else Record(row[0], row[1], row[2], row[3], bytes(row[4]), row[5], row[6], row[7])
 
     def _insert_pending(self, key: str, fp: str, seq: int, owner: str) -> Record | None:
-        with self._lock:
-            cur = self._db.execute("INSERT OR IGNORE INTO requests VALUES (?, ?, ?, 0, x'', ?, ?, ?)",
-                                   (key, fp, PENDING, seq, owner, time.time()))
-            inserted = cur.rowcount == 1
+        inserted = self._execute("insert_pending", (key, fp, PENDING, seq, owner, time.time()),
+                                 lambda cur: cur.rowcount == 1)
         return None if inserted else self._get(key)
 
     def _put(self, key: str, fp: str, status: int, body: bytes, owner: str) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO requests VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-                             (key, fp, DONE, status, body, owner, time.time()))
+        self._execute("put", (key, fp, DONE, status, body, owner, time.time()))
 
     def _delete(self, key: str, owner: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM requests WHERE key = ? AND owner = ? AND state = ?", (key, owner, PENDING))
+        self._execute("delete", (key, owner, PENDING))
 
     def ping(self) -> None:
-        with self._lock:
-            self._db.execute("SELECT 1 FROM requests LIMIT 1").fetchall()
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
-class PostgresRequests(RequestStore):
-    """Records in table ``sourcewise_requests`` of a PostgreSQL ledger's database (one connection)."""
-
-    def __init__(self, url: str) -> None:
-        import psycopg
-
-        super().__init__()
-        self._lock = threading.Lock()
-        self._conn = psycopg.connect(url, autocommit=True)
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS sourcewise_requests (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
-            "state TEXT NOT NULL, status INTEGER NOT NULL, body BYTEA NOT NULL, seq BIGINT NOT NULL, "
-            "owner TEXT NOT NULL, at DOUBLE PRECISION NOT NULL)")
-
-    def _get(self, key: str) -> Record | None:
-        with self._lock:
-            row = self._conn.execute("SELECT key, fingerprint, state, status, body, seq, owner, at "
-                                     "FROM sourcewise_requests WHERE key = %s", (key,)).fetchone()
-        return None if row is None else Record(row[0], row[1], row[2], row[3], bytes(row[4]), row[5], row[6], row[7])
-
-    def _insert_pending(self, key: str, fp: str, seq: int, owner: str) -> Record | None:
-        with self._lock:
-            cur = self._conn.execute(
-                "INSERT INTO sourcewise_requests VALUES (%s, %s, %s, 0, '', %s, %s, %s) ON CONFLICT DO NOTHING",
-                (key, fp, PENDING, seq, owner, time.time()))
-            inserted = cur.rowcount == 1
-        return None if inserted else self._get(key)
-
-    def _put(self, key: str, fp: str, status: int, body: bytes, owner: str) -> None:
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO sourcewise_requests VALUES (%s, %s, %s, %s, %s, 0, %s, %s) ON CONFLICT (key) DO UPDATE "
-                "SET fingerprint = EXCLUDED.fingerprint, state = EXCLUDED.state, status = EXCLUDED.status, "
-                "body = EXCLUDED.body, seq = 0, owner = EXCLUDED.owner, at = EXCLUDED.at",
-                (key, fp, DONE, status, body, owner, time.time()))
-
-    def _delete(self, key: str, owner: str) -> None:
-        with self._lock:
-            self._conn.execute("DELETE FROM sourcewise_requests WHERE key = %s AND owner = %s AND state = %s",
-                               (key, owner, PENDING))
-
-    def ping(self) -> None:
-        with self._lock:
-            self._conn.execute("SELECT 1").fetchall()
+        self._execute("ping", (), lambda cur: cur.fetchall())
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+class SQLiteRequests(SQLRequests):
+    """Records in a SQLite file of their own beside a SQLite ledger (write-ahead log)."""
+
+    SQL = {
+        "get": "SELECT key, fingerprint, state, status, body, seq, owner, at FROM requests WHERE key = ?",
+        "insert_pending": "INSERT OR IGNORE INTO requests VALUES (?, ?, ?, 0, x'', ?, ?, ?)",
+        "put": "INSERT OR REPLACE INTO requests VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+        "delete": "DELETE FROM requests WHERE key = ? AND owner = ? AND state = ?",
+        "ping": "SELECT 1 FROM requests LIMIT 1",
+    }
+
+    def __init__(self, path: Path, durability: str = "process") -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(sqlite3.connect(str(path), isolation_level=None, check_same_thread=False))
+        self.path = path
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'fsync' else 'NORMAL'}")
+        self._conn.execute(_SQLITE_SCHEMA)
+
+
+class PostgresRequests(SQLRequests):
+    """Records in table ``sourcewise_requests`` of a PostgreSQL ledger's database (one connection)."""
+
+    SQL = {
+        "get": "SELECT key, fingerprint, state, status, body, seq, owner, at FROM sourcewise_requests WHERE key = %s",
+        "insert_pending": "INSERT INTO sourcewise_requests VALUES (%s, %s, %s, 0, '', %s, %s, %s) "
+                          "ON CONFLICT DO NOTHING",
+        "put": "INSERT INTO sourcewise_requests VALUES (%s, %s, %s, %s, %s, 0, %s, %s) ON CONFLICT (key) DO UPDATE "
+               "SET fingerprint = EXCLUDED.fingerprint, state = EXCLUDED.state, status = EXCLUDED.status, "
+               "body = EXCLUDED.body, seq = 0, owner = EXCLUDED.owner, at = EXCLUDED.at",
+        "delete": "DELETE FROM sourcewise_requests WHERE key = %s AND owner = %s AND state = %s",
+        "ping": "SELECT 1",
+    }
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        super().__init__(psycopg.connect(url, autocommit=True))
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS sourcewise_requests (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
+            "state TEXT NOT NULL, status INTEGER NOT NULL, body BYTEA NOT NULL, seq BIGINT NOT NULL, "
+            "owner TEXT NOT NULL, at DOUBLE PRECISION NOT NULL)")
 
 
 def open_requests(store_url: str) -> RequestStore:

@@ -131,11 +131,16 @@ class Operations:
     def counted(self, status: str) -> None:
         self.metrics.decisions.labels(status).inc()
 
-    def _bound(self, payload: Any, path: str = "") -> Bound:
+    def _bound(self, payload: Any, path: str = "", platform: str = "generic") -> Bound:
+        """``payload`` bound to ``platform``'s catalog; its problems (under ``path``) as a 422."""
         try:
-            return self.platforms.generic.parse_order(payload, self.platforms.catalog("generic"))
+            return self.platforms.parse(platform, payload)
         except AdapterError as exc:
             raise ServiceError.of(exc, prefix=path) from None
+
+    def _decide(self, bound: Bound) -> Decision | None:
+        """Route a bound order; ``None`` when the payload held no order to route (nothing is reserved)."""
+        return self.timed("route", self.router.route, bound.order) if bound.order is not None else None
 
     def _render(self, bound: Bound, decision: Decision | None) -> dict[str, Any]:
         out = self.platforms.generic.render(bound, decision, self.router)
@@ -146,6 +151,18 @@ class Operations:
         """A 404 for an id the ledger never saw (and no order holds)."""
         if self.router.decision(order_id) is None and not self.router.history(order_id):
             raise ServiceError(404, f"no order {order_id!r}")
+
+    # ------------------------------------------------------------------ platforms
+    def platform_route(self, platform: str, payload: Any) -> dict[str, Any]:
+        """Route a platform's order payload; the platform's answer (its problems as a 422)."""
+        return self.platform_answer(platform, self._bound(payload, platform=platform))
+
+    def platform_answer(self, platform: str, bound: Bound) -> dict[str, Any]:
+        """Route an order a platform's adapter bound and render the platform's answer, counting its decision."""
+        decision = self._decide(bound)
+        if decision is not None:
+            self.counted(str(decision.status))
+        return self.platforms.render(platform, bound, decision)
 
     # ------------------------------------------------------------------ /v1
     def route(self, body: bytes) -> dict[str, Any]:
@@ -161,8 +178,7 @@ class Operations:
         doc = decode(body)
         if not (isinstance(doc, list) or isinstance(doc, dict) and "orders" in doc):
             bound = self._bound(doc)
-            decision = self.timed("route", self.router.route, bound.order) if bound.order is not None else None
-            return self._render(bound, decision)
+            return self._render(bound, self._decide(bound))
         r = Reader("generic", "orders")
         items, prefix = (r.take(doc, "orders", "", "list") or [], "orders") if isinstance(doc, dict) else (doc, "")
         if len(items) > MAX_BATCH:

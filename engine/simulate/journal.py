@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from datetime import date
 
 import msgspec
@@ -64,8 +63,6 @@ from sourcewise.engine.scenario import build_router
 from sourcewise.engine.simulate.config import AS_RECORDED
 from sourcewise.engine.simulate.config import DEFAULT_STRATEGIES
 from sourcewise.engine.simulate.config import SimConfig
-from sourcewise.engine.simulate.config import check_strategies
-from sourcewise.engine.simulate.config import parse_strategy
 from sourcewise.engine.simulate.kpis import SUM_COLUMNS
 from sourcewise.engine.simulate.ledger import OversellError
 from sourcewise.engine.simulate.prepare import Prepared
@@ -448,19 +445,13 @@ class JournalReplay(Replay):
         Called with the number of orders just replayed.
     """
 
-    def __init__(self, prep: JournalPrepared, strategy: str, policy: Policy | None = None,
-                 progress: Callable[[int], None] | None = None):
-        self.prep = prep
-        self.cfg = prep.config
-        self.spec = parse_strategy(strategy)
-        check_strategies([strategy], journal=True)
-        self.policy = policy or prep.scenario.policy
-        self.progress = progress or (lambda n: None)
+    journal = True
+    prep: JournalPrepared
+
+    def _prepare_strategy(self) -> None:
+        """No optimizer: a journal has no batch waves, and its dual prices are the recorded ones."""
         self.verbatim = self.spec.name == AS_RECORDED
-        self.notes: list[str] = []
         self.opt = None
-        self._node_index = prep.network.node_index
-        self._sku_index = prep.network.sku_index
 
     def _run(self) -> StrategyResult:
         """Every event in ``seq`` order, then each day's figures from the plans its orders ended with."""

@@ -199,15 +199,25 @@ class Replay:
         Called with the number of orders just replayed.
     """
 
+    #: Whether the strategy is checked as a journal's (``as_recorded`` allowed, no batch windows).
+    journal = False
+
     def __init__(self, prep: Prepared, strategy: str, policy: Policy | None = None,
                  progress: Callable[[int], None] | None = None):
         self.prep = prep
         self.cfg = prep.config
         self.spec = parse_strategy(strategy)
-        check_strategies([strategy], journal=False)
+        check_strategies([strategy], journal=self.journal)
         self.policy = policy or prep.scenario.policy
         self.progress = progress or (lambda n: None)
         self.notes: list[str] = []
+        self._node_index = prep.network.node_index
+        self._sku_index = prep.network.sku_index
+        self._prepare_strategy()
+
+    def _prepare_strategy(self) -> None:
+        """Make the optimizer the strategy's waves and dual prices need, and note how they are produced."""
+        prep = self.prep
         self.opt = optimizer() if (self.spec.window or self.spec.dual) else None
         if self.spec.window:
             self.notes.append(
@@ -228,8 +238,6 @@ class Replay:
                 f"{self.spec.name}: dual prices refreshed every {self.cfg.dual_refresh_minutes} min from "
                 "the last interval's orders by " + ("sourcewise.engine.optimize.dual_prices (Lagrangian prices)" if self.opt
                                                     is not None else "a local-scarcity proxy"))
-        self._node_index = prep.network.node_index
-        self._sku_index = prep.network.sku_index
 
     def run(self) -> StrategyResult:
         """Replay every day; the collector is paused meanwhile (see :func:`_gc_paused`)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -15,6 +14,7 @@ from sourcewise.models import Policy
 from tests.conftest import make_inventory
 from tests.conftest import make_network
 from tests.conftest import make_order
+from tests.naive import allocations
 from tests.naive import haversine_miles
 
 PENALTY = 30.0
@@ -40,24 +40,10 @@ def order_plans(net, pol, atp: dict, order: Order, k: int):
     for line in order.lines:
         s = net.sku_index[line.sku]
         demand[s] = demand.get(s, 0) + line.qty
-    per_group = []
-    for s, q in demand.items():
-        holders = [n for n in range(net.n_nodes) if net.usable[n] and atp.get((n, s), 0) > 0]
-        options = []
-        for xs in itertools.product(*[range(min(q, atp[(n, s)]) + 1) for n in holders]):
-            if sum(xs) <= q:
-                options.append({(n, s): x for n, x in zip(holders, xs, strict=True) if x})
-        per_group.append(options or [{}])
+    usable = [n for n in range(net.n_nodes) if net.usable[n]]
     total = sum(demand.values())
-    out = []
-    for combo in itertools.product(*per_group):
-        alloc: dict = {}
-        for part in combo:
-            alloc.update(part)
-        if len({n for n, _ in alloc}) > k:
-            continue
-        filled = sum(alloc.values())
-        out.append((plan_cost(net, pol, alloc, order) + PENALTY * (total - filled), alloc))
+    out = [(plan_cost(net, pol, alloc, order) + PENALTY * (total - sum(alloc.values())), alloc)
+           for alloc in allocations(atp, demand, usable, k)]
     out.sort(key=lambda t: t[0])
     return out
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.engine.service.server import Server
-from tests.engine.service.server import write_scenario
+from tests.engine.service.server import sqlite_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("serve")
-    srv = Server(f"sqlite:///{root}/ledger.db", write_scenario(root / "scenario", scale=50)).start()
-    yield srv
-    srv.kill()
+    with sqlite_server(tmp_path_factory.mktemp("serve"), scale=50) as srv:
+        yield srv

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -117,6 +119,24 @@ class Server:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=30)
+
+
+@contextmanager
+def sqlite_server(root: Path, scale: int = 1, policy: str | None = None) -> Iterator[Server]:
+    """A started server on a new SQLite ledger in ``root``, killed on leaving.
+
+    Its scenario is :func:`write_scenario`'s at ``scale``; ``policy``, when
+    given, is the text of its ``policy.toml``. The module-scoped fixtures
+    that share one server across their tests are made of this.
+    """
+    scenario = write_scenario(root / "scenario", scale=scale)
+    if policy is not None:
+        (scenario / "policy.toml").write_text(policy)
+    srv = Server(f"sqlite:///{root}/ledger.db", scenario).start()
+    try:
+        yield srv
+    finally:
+        srv.kill()
 
 
 def signed(body: bytes, secret: str = SHOPIFY_SECRET) -> dict[str, str]:

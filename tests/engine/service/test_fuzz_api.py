@@ -32,9 +32,8 @@ from sourcewise.engine.router import Router
 from tests.engine.service.server import API
 from tests.engine.service.server import CT_AUTH
 from tests.engine.service.server import MAGENTO_TOKEN
-from tests.engine.service.server import Server
 from tests.engine.service.server import signed
-from tests.engine.service.server import write_scenario
+from tests.engine.service.server import sqlite_server
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 BUDGET = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -42,10 +41,8 @@ BUDGET = settings(max_examples=25, deadline=None, derandomize=True, suppress_hea
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fuzz")
-    srv = Server(f"sqlite:///{root}/ledger.db", write_scenario(root / "scenario", scale=20)).start()
-    yield srv
-    srv.kill()
+    with sqlite_server(tmp_path_factory.mktemp("fuzz"), scale=20) as srv:
+        yield srv
 
 
 def _auth(path: str) -> dict[str, str]:

@@ -5,18 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.engine.service.server import API
-from tests.engine.service.server import Server
-from tests.engine.service.server import write_scenario
+from tests.engine.service.server import sqlite_server
 
 
 @pytest.fixture(scope="module")
 def dual_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("serve-dual")
-    scenario = write_scenario(root / "scenario", scale=50)
-    (scenario / "policy.toml").write_text('strategy = "dual"\n')
-    srv = Server(f"sqlite:///{root}/ledger.db", scenario).start()
-    yield srv
-    srv.kill()
+    with sqlite_server(tmp_path_factory.mktemp("serve-dual"), scale=50, policy='strategy = "dual"\n') as srv:
+        yield srv
 
 
 def order(oid: str, sku: str = "SKU-RED", qty: int = 1) -> dict:
