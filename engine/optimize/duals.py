@@ -26,6 +26,10 @@ from sourcewise.models.policy import Policy
 from sourcewise.models.tables import OrderBatch
 
 
+PRICE_SCALES = (1.0, 0.75, 0.5, 0.25)
+"""Scalings of the best bound's prices that :func:`dual_prices` also routes with."""
+
+
 def dual_prices(orders: OrderBatch | Iterable[Order], network: Network, inventory: Inventory,
                 policy: Policy | None = None, time_limit: float = 10.0, *,
                 node_capacity_orders: np.ndarray | Mapping[str, int | None] | None = None,
@@ -42,8 +46,9 @@ def dual_prices(orders: OrderBatch | Iterable[Order], network: Network, inventor
     The prices come from subgradient steps on the relaxation of every stock
     and capacity row (:mod:`~sourcewise.engine.optimize.lagrange`), which need no
     LP and scale to tens of thousands of orders; never from an unfinished
-    solve. Every few steps the batch is routed with the ``dual`` strategy at
-    the current prices; the prices returned are those whose routing cost
+    solve. Every few steps, and at the end with the best bound's prices
+    (scaled by each of :data:`PRICE_SCALES`), the batch is routed with the
+    ``dual`` strategy; the prices returned are those whose routing cost
     least, and only if it cost less than routing the same batch with the
     ``cost`` strategy (myopic routing). Prices that do not pass that check
     on the batch they came from are refused.
@@ -85,6 +90,14 @@ def dual_prices(orders: OrderBatch | Iterable[Order], network: Network, inventor
         return np.zeros(inventory.nnz)
     route = route_fn(pb, batch, network, inventory, policy, walkin, vendor_offers, cap_o, cap_u)
     rx = relax(pb, st, t0 + float(time_limit), route, every=2)
+    # the best bound's prices, also scaled down: the router charges them on top of real costs one
+    # order at a time, where the full relaxation prices can overstate what a unit of stock is worth
+    best = rx.entry_prices(best=True)
+    for scale in PRICE_SCALES:
+        before = st.objective
+        st.consider(pb, route(np.arange(pb.G.n), scale * best, None), "lagrangian routing")
+        if st.objective < before:
+            rx.routed_prices = scale * best
     if rx.routed_prices is None:
         raise ValidationError([Problem("orders", None, "dual prices",
                                        f"routing the batch at its Lagrangian prices ({rx.rounds} subgradient "
