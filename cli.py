@@ -11,6 +11,7 @@ import argparse
 import importlib
 import importlib.util
 import io
+import logging
 import os
 import sys
 from pathlib import Path
@@ -42,11 +43,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="sourcewise", description="Order routing and inventory sourcing.")
     parser.add_argument("--version", action="version", version=f"sourcewise {__version__}")
+    _add_verbosity(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         module = importlib.import_module(f"sourcewise.engine.commands.{name}")
         module.register(sub)
+    # every command takes them too (after its name), added here once rather than in each register():
+    # SUPPRESS keeps a command's parser from overwriting what was given before the command's name
+    for command in sub.choices.values():
+        _add_verbosity(command, default=argparse.SUPPRESS)
     return parser
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, default: object) -> None:
+    """``--verbose`` / ``--quiet``: how much the ``sourcewise`` loggers say on stderr."""
+    group = parser.add_argument_group("output").add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true", default=default,
+                       help="log details too (level DEBUG, with each logger's name)")
+    group.add_argument("-q", "--quiet", action="store_true", default=default,
+                       help="log warnings and errors only (no notes such as numba compiling)")
+
+
+def configure_logging(verbose: bool = False, quiet: bool = False) -> logging.Handler:
+    """Send the ``sourcewise.*`` loggers to stderr: INFO by default, DEBUG with ``verbose``,
+    WARNING with ``quiet``. Replaces the handler an earlier call added (``main`` may run many
+    times in one process, each time with the current ``sys.stderr``)."""
+    logger = logging.getLogger("sourcewise")
+    for h in list(logger.handlers):
+        if getattr(h, "_sourcewise_cli", False):
+            logger.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._sourcewise_cli = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s" if verbose else "%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    return handler
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,10 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     Anything else is a bug and keeps its traceback.
     """
     args = build_parser().parse_args(argv)
+    configure_logging(args.verbose, args.quiet)
+    from sourcewise.engine.warm import CompileWatch
     from sourcewise.models.errors import ValidationError
 
     try:
-        status = int(args.func(args) or 0)
+        with CompileWatch():
+            status = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return status
     except ValidationError as exc:

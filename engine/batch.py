@@ -10,16 +10,21 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from sourcewise.engine.reasons import order_reason
 from sourcewise.models.decision import FLAG_SEP
 from sourcewise.models.decision import Allocation
 from sourcewise.models.decision import CostBreakdown
 from sourcewise.models.decision import Decision
+from sourcewise.models.decision import Explanation
+from sourcewise.models.decision import LineReason
 from sourcewise.models.decision import Status
+from sourcewise.models.decision import TierNote
 from sourcewise.models.errors import Collector
 from sourcewise.models.network import Network
 from sourcewise.models.order import Order
@@ -34,15 +39,47 @@ class BatchResult:
     Attributes
     ----------
     allocations : DataFrame
-        ``order_id, line_id, sku, node_id, qty, tier``.
+        ``order_id, line_id, sku, node_id, qty, tier, promised_date`` (the
+        date the row's parcel is promised for).
     orders : DataFrame
         ``order_id, status, shipments, units, unfilled, cost, shipping,
         handling, vendor_fees, split_penalty, penalties, distance_km,
-        promised_days``.
+        promised_days, flags, reason, reason_text``: ``reason`` is the code
+        of the line with the most unfilled units, ``""`` for a routed order.
+    unfilled : DataFrame or None
+        One row per line with unfilled units (:data:`UNFILLED_COLUMNS`):
+        its reason and the substitutes proposed for it. None where the
+        tables come from elsewhere (the optimizer, a ledger's record).
     """
 
     allocations: pd.DataFrame
     orders: pd.DataFrame
+    unfilled: pd.DataFrame | None = None
+    _by_order: dict = field(default_factory=dict, repr=False)
+
+    def unfilled_of(self, order_id: str) -> pd.DataFrame | None:
+        """The :attr:`unfilled` rows of one order (None without the table)."""
+        if self.unfilled is None:
+            return None
+        if not self._by_order and len(self.unfilled):
+            ids = self.unfilled["order_id"].astype(object).to_numpy()
+            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+            ends = np.r_[starts[1:], len(ids)]
+            self._by_order.update(zip(ids[starts].tolist(), zip(starts.tolist(), ends.tolist(), strict=True),
+                                      strict=True))
+        lo, hi = self._by_order.get(order_id, (0, 0))
+        return self.unfilled.iloc[lo:hi]
+
+
+#: Columns of :attr:`BatchResult.unfilled` (``unfilled.csv``): the line, its units left unrouted, the
+#: reason code and sentence (:mod:`sourcewise.engine.reasons`), and the substitutes proposed, ``;``-separated.
+UNFILLED_COLUMNS: tuple[str, ...] = ("order_id", "line_id", "sku", "unfilled", "reason", "reason_text", "substitutes")
+
+
+def unfilled_frame(rows: list[tuple]) -> pd.DataFrame:
+    """The :data:`UNFILLED_COLUMNS` table from ``(order_id, LineReason, proposals)`` triples, in order."""
+    return pd.DataFrame([(oid, r.line_id, r.sku, r.units, r.code, r.text, ";".join(s for s, _ in props))
+                         for oid, r, props in rows], columns=list(UNFILLED_COLUMNS))
 
 
 
@@ -50,10 +87,17 @@ def decisions_to_tables(decisions: list[Decision]) -> BatchResult:
     """The batch tables for decision objects, in the same columns as :meth:`Router.route_many`."""
     alloc_rows = []
     for d in decisions:
-        tier_of = {s.node_id: s.tier for s in d.shipments}
-        alloc_rows.extend((d.order_id, a.line_id, a.sku, a.node_id, a.qty, tier_of.get(a.node_id, ""))
-                          for a in d.allocations)
-    alloc_df = pd.DataFrame(alloc_rows, columns=["order_id", "line_id", "sku", "node_id", "qty", "tier"])
+        ship_of = {}
+        for s in d.shipments:
+            for lid, _ in s.lines:
+                ship_of.setdefault((s.node_id, lid), s)
+        for a in d.allocations:
+            s = ship_of.get((a.node_id, a.line_id))
+            alloc_rows.append((d.order_id, a.line_id, a.sku, a.node_id, a.qty, s.tier if s else "",
+                               np.datetime64(s.promised_date, "D") if s and s.promised_date else np.datetime64("NaT")))
+    alloc_df = pd.DataFrame(alloc_rows, columns=["order_id", "line_id", "sku", "node_id", "qty", "tier",
+                                                 "promised_date"])
+    alloc_df["promised_date"] = alloc_df["promised_date"].astype("datetime64[s]")
     costs = np.array([[d.cost.shipping, d.cost.handling, d.cost.vendor_fees, d.cost.split_penalty,
                        d.cost.penalties] for d in decisions], np.float64).reshape(len(decisions), 5)
     filled = np.array([d.units for d in decisions], np.int64)
@@ -62,8 +106,16 @@ def decisions_to_tables(decisions: list[Decision]) -> BatchResult:
     km = np.array([d.distance_km for d in decisions], np.float64)
     days = np.array([max((s.promised_days for s in d.shipments), default=-1.0) for d in decisions], np.float64)
     flags = np.array([FLAG_SEP.join(d.flags) for d in decisions] or [""], dtype=object)[:len(decisions)]
-    return BatchResult(alloc_df, orders_frame(np.array([d.order_id for d in decisions], dtype=object),
-                                               filled, filled + unfilled, ships, costs, km, days, flags))
+    orders_df = orders_frame(np.array([d.order_id for d in decisions], dtype=object), filled, filled + unfilled,
+                             ships, costs, km, days, flags)
+    said = [order_reason(d.reasons) for d in decisions]
+    orders_df["reason"] = np.array([c for c, _ in said] or [""], dtype=object)[:len(decisions)]
+    orders_df["reason_text"] = np.array([t for _, t in said] or [""], dtype=object)[:len(decisions)]
+    lines = []
+    for d in decisions:
+        props = dict(d.substitutes)
+        lines.extend((d.order_id, r, props.get(r.line_id, ())) for r in d.reasons)
+    return BatchResult(alloc_df, orders_df, unfilled_frame(lines))
 
 
 # pandas' default string dtype for a column of Python str; with Arrow storage, a
@@ -200,11 +252,37 @@ def lines_for_groups(group_of_line: np.ndarray, line_qty: np.ndarray, out_g: np.
     return l_all[order], np.concatenate(ri)[order], np.concatenate(qi)[order]
 
 
-def decision_from_rows(rec: dict, rows: pd.DataFrame, strategy: str) -> Decision:
+def decision_from_rows(rec: dict, rows: pd.DataFrame, strategy: str, lines: pd.DataFrame | None = None) -> Decision:
+    """The decision a batch order's table rows describe.
+
+    ``lines`` are its :attr:`BatchResult.unfilled` rows: with them the
+    decision carries its unfilled lines, their reasons and substitute
+    proposals, and an explanation saying which tier served what and why the
+    rest was left (a batch keeps no candidate snapshots, so it lists no
+    candidate nodes). Shipments are left out: the rows hold no distances.
+    """
     allocations = tuple(
         Allocation(lid, sku, nid, int(q))
         for lid, sku, nid, q in zip(rows["line_id"], rows["sku"], rows["node_id"], rows["qty"], strict=True)
     )
+    unfilled: tuple = ()
+    reasons: tuple = ()
+    substitutes: tuple = ()
+    if lines is not None and len(lines):
+        unfilled = tuple((str(lid), int(q)) for lid, q in zip(lines["line_id"], lines["unfilled"], strict=True))
+        reasons = tuple(LineReason(str(lid), str(sku), int(q), str(c), str(t)) for lid, sku, q, c, t in zip(
+            lines["line_id"], lines["sku"], lines["unfilled"], lines["reason"], lines["reason_text"], strict=True))
+        substitutes = tuple((str(lid), tuple((x, 0.0) for x in str(subs).split(";")))
+                            for lid, subs in zip(lines["line_id"], lines["substitutes"], strict=True) if subs)
+    explanation = None
+    if lines is not None:
+        served: dict[str, list[tuple[str, int]]] = {}
+        for lid, tier, q in zip(rows["line_id"], rows["tier"], rows["qty"], strict=True):
+            served.setdefault(str(tier), []).append((str(lid), int(q)))
+        tiers = tuple(TierNote(t, tuple(s)) for t, s in served.items())
+        explanation = Explanation(strategy, tuple, tiers,
+                                  messages=tuple(f"line {r.line_id} ({r.units} unit(s) of {r.sku}) not routed: "
+                                                 f"{r.code}: {r.text}" for r in reasons))
     return Decision(
         order_id=rec["order_id"],
         status=Status(rec["status"]),
@@ -213,7 +291,11 @@ def decision_from_rows(rec: dict, rows: pd.DataFrame, strategy: str) -> Decision
         cost=CostBreakdown(rec["shipping"], rec["handling"], rec["vendor_fees"], rec["split_penalty"],
                            rec.get("penalties", 0.0)),
         strategy=strategy,
+        explanation=explanation,
         flags=tuple(rec["flags"].split(FLAG_SEP)) if rec.get("flags") else (),
+        unfilled=unfilled,
+        substitutes=substitutes,
+        reasons=reasons,
     )
 
 

@@ -449,7 +449,9 @@ class Durable:
             {c: column(result.allocations[c].to_numpy()) for c in result.allocations.columns},
             {c: column(result.orders[c].to_numpy()) for c in result.orders.columns},
             (column(out_e), column(out_q), column(out_t)), row_bounds=column(np.asarray(bl, np.int64)),
-            alloc_bounds=column(np.asarray(al, np.int64)))
+            alloc_bounds=column(np.asarray(al, np.int64)),
+            unfilled=None if result.unfilled is None else
+            {c: column(result.unfilled[c].to_numpy()) for c in result.unfilled.columns})
         changes = self._changes(caps, out_e, out_q)
         why = f"batch of {batch.n_orders} order(s) routed ({name})"
         return self._record("batch", None, why, Body(changes, batch=record), record.order_ids)
@@ -562,7 +564,9 @@ class Durable:
     def _batch_of(self, rec: BatchRecord) -> tuple[BatchResult, tuple, OrderBatch]:
         """A batch entry's result tables, its records' shared part with bounds, and its orders."""
         result = BatchResult(pd.DataFrame({c: array(v) for c, v in rec.allocations.items()}),
-                             pd.DataFrame({c: array(v) for c, v in rec.decisions.items()}))
+                             pd.DataFrame({c: array(v) for c, v in rec.decisions.items()}),
+                             None if rec.unfilled is None else
+                             pd.DataFrame({c: array(v) for c, v in rec.unfilled.items()}))
         rows = tuple(array(c) for c in rec.rows)
         batch = OrderBatch(**{f: array(c) for f, c in rec.orders.items()})
         info = (result, rec.strategy, rec.day, rows, batch)

@@ -96,8 +96,9 @@ class Held(msgspec.Struct, gc=False):
         if self.decision is None:
             self.rows()  # its bounds live in ``source``, which is dropped below
             result, name, o, a, b = self.source[:5]
-            self.decision = decision_from_rows(result.orders.iloc[o].to_dict(),
-                                                result.allocations.iloc[a:b], name)
+            rec = result.orders.iloc[o].to_dict()
+            self.decision = decision_from_rows(rec, result.allocations.iloc[a:b], name,
+                                                result.unfilled_of(rec["order_id"]))
             self.source = None
         return self.decision
 

@@ -112,6 +112,8 @@ class BatchRecord(msgspec.Struct, gc=False):
     rows: tuple[Column, Column, Column]
     row_bounds: Column
     alloc_bounds: Column
+    # the lines left unfilled, with their reasons (BatchResult.unfilled); None in ledgers written before it
+    unfilled: dict[str, Column] | None = None
 
 
 class Body(msgspec.Struct, omit_defaults=True, gc=False):

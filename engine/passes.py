@@ -25,6 +25,8 @@ from sourcewise.engine.holds import Held
 from sourcewise.engine.holds import Piece
 from sourcewise.engine.holds import group_lines
 from sourcewise.engine.holds import point_vector
+from sourcewise.engine.reasons import OrderMoment
+from sourcewise.engine.reasons import order_reasons
 from sourcewise.models.decision import Allocation
 from sourcewise.models.decision import CostBreakdown
 from sourcewise.models.decision import Decision
@@ -569,6 +571,8 @@ class TierPasses:
         status = Status.ROUTED if filled == total else (Status.UNROUTABLE if filled == 0 else Status.PARTIAL)
         unfilled = tuple((line.line_id, left[i]) for i, line in enumerate(lines) if left[i] > 0)
         substitutes = self._propose(order, lines, left) if unfilled else ()
+        # why: only for orders with unfilled units, after the kernels (a routed order pays nothing)
+        reasons = self._line_reasons(order, lines, left, k, pieces, vendor_failures) if unfilled else ()
         inv = self._inv
 
         def build():
@@ -579,13 +583,26 @@ class TierPasses:
             cost=costs, strategy=name,
             explanation=Explanation(name, build, tuple(tier_notes), tuple(vendor_failures.items()),
                                     tuple(messages)),
-            unfilled=unfilled, substitutes=substitutes,
+            unfilled=unfilled, substitutes=substitutes, reasons=reasons,
         )
         entries = np.array([pc.entry for pc in pieces if pc.entry >= 0], np.int64)
         qty = np.array([pc.qty for pc in pieces if pc.entry >= 0], np.int64)
         held = Held(decision, entries, qty, day=self.business_day, pieces=pieces, order=order)
         self._note_capacity(held, cap_before)
         return held
+
+    def _line_reasons(self, order: Order, lines, left, k: int, pieces: list[Piece],
+                      vendor_failures: dict[str, str]) -> tuple:
+        """Why each line kept unfilled units, against the stock and capacity left now (this order's included)."""
+        placed = order.placed_at
+        ships = len({(pc.node, pc.method) for pc in pieces if not pc.free and pc.method != "pickup"})
+        moment = OrderMoment(
+            point_vector(order.lat, order.lon), placed.hour + placed.minute / 60.0 if placed is not None else 0.0,
+            self.policy.service.deadline(order.service_level), order.service_level, order.channel, k, ships,
+            {pc.node for pc in pieces}, self._on_hand - self._safety - self._reserved, self._cap_orders,
+            self._cap_units, dict(vendor_failures))
+        sku_idx = [self.network.sku_index[line.sku] for line in lines]
+        return order_reasons(self, lines, left, sku_idx, moment)
 
     def _price(self, pieces: list[Piece], order: Order) -> CostBreakdown:
         """Real cost of the pieces, over every tier and pass: the kernels' own cost helpers

@@ -14,6 +14,7 @@ from datetime import datetime
 from itertools import islice
 from itertools import repeat
 from typing import Any
+from typing import NamedTuple
 
 import msgspec
 import numpy as np
@@ -29,6 +30,7 @@ from sourcewise.engine.batch import orders_frame
 from sourcewise.engine.batch import orders_from_batch
 from sourcewise.engine.batch import row_differences
 from sourcewise.engine.batch import take_str
+from sourcewise.engine.batch import unfilled_frame
 from sourcewise.engine.clock import Clock
 from sourcewise.engine.clock import SystemClock
 from sourcewise.engine.durable import Durable
@@ -48,6 +50,9 @@ from sourcewise.engine.passes import NeedVendors
 from sourcewise.engine.passes import TierPasses
 from sourcewise.engine.passes import VendorAnswers
 from sourcewise.engine.promise import Promising
+from sourcewise.engine.reasons import OrderMoment
+from sourcewise.engine.reasons import order_reason
+from sourcewise.engine.reasons import order_reasons
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import Collector
 from sourcewise.models.errors import OrderConflict
@@ -71,6 +76,28 @@ from sourcewise.models.tables import OrderBatch
 
 #: Rounds of asking vendors outside the lock per order before unanswered ones count as failed.
 VENDOR_ROUNDS = 3
+
+
+def _committed(decision: Decision | None) -> Decision | None:
+    """``decision`` as a committed order's: with ``state`` ``committed``."""
+    if decision is None or decision.state == "committed":
+        return decision
+    return msgspec.structs.replace(decision, state="committed")
+
+
+class _BatchLine(NamedTuple):
+    """A batch line as reasons and substitute proposals read it (a shipped line: the fast path's only kind)."""
+
+    line_id: str
+    sku: str
+    method: str = "ship"
+    pickup_node: str | None = None
+
+
+class _SubstituteAsk(NamedTuple):
+    """The one order field substitute proposals read, for a batch order (which has no Order)."""
+
+    allow_substitutes: bool
 
 
 class ReservationError(KeyError):
@@ -345,6 +372,16 @@ class Router(TierPasses, Durable, Holds, Promising):
                         self._entry_risk, self._no_free, self._bands, self.network)
 
     # ------------------------------------------------------------------ state
+    def on_hand(self, node_id: str, sku: str) -> int:
+        """Units of ``sku`` on hand at ``node_id`` (reserved ones included; 0 for a pair with no entry).
+
+        The most :meth:`adjust_stock` can take away.
+        """
+        self._look()
+        j = self._inv.entry(node_id, sku)
+        with self._read_lock:
+            return int(self._on_hand[j]) if j >= 0 else 0
+
     def atp(self, node_id: str, sku: str) -> int:
         """Current available-to-promise units of ``sku`` at ``node_id`` for online orders."""
         net = self.network
@@ -397,12 +434,16 @@ class Router(TierPasses, Durable, Holds, Promising):
         done = self._committed.get(order_id)
         if done is not None:
             # the record stays (it also answers whether a repeated id is the same order); get() caches
-            return done.get()
+            d = done.get()
+            if d.state != "committed":
+                # commit_many builds no decision: say what became of it the first time it is asked for
+                d = done.decision = msgspec.structs.replace(d, state="committed")
+            return d
         if self._store is not None:
             # with a store, committed orders leave memory: the ledger answers for them
             stored = self._stored(order_id)
             if stored is not None and stored[0] in ("commit", "commit_many"):
-                return stored[1]
+                return _committed(stored[1])
         return None
 
     def _repeat(self, order: Order) -> Decision | None:
@@ -721,7 +762,9 @@ class Router(TierPasses, Durable, Holds, Promising):
         walk-in sales and shrink (``delta < 0``).
 
         A decrease takes at most the units not reserved for open orders, so it
-        never invalidates a reservation. Returns the change applied.
+        never invalidates a reservation; a decrease of more units than are on
+        hand is a mistake (stock cannot go below zero) and is refused.
+        Returns the change applied.
 
         ``delta`` is an integer (Python or numpy; not a bool or a float, even
         a whole one) within ``+-MAX_STOCK`` (2**62), and an increase may
@@ -732,7 +775,8 @@ class Router(TierPasses, Durable, Holds, Promising):
         ValidationError
             For an unknown node or SKU, a pair with no stocked entry (add it
             to the inventory table first), or a ``delta`` of the wrong type
-            or out of range; nothing changes.
+            or out of range, or a decrease of more than the units on hand;
+            nothing changes.
         """
         col = Collector()
         if node_id not in self.network.node_index:
@@ -754,6 +798,10 @@ class Router(TierPasses, Durable, Holds, Promising):
             if self._store is not None:
                 self._usable()
             if delta < 0:
+                if -delta > int(self._on_hand[j]):
+                    col.add("stock", f"{node_id}/{sku}", "delta",
+                            f"would take on-hand {int(self._on_hand[j])} below zero, got {delta}")
+                    col.raise_if_any()
                 free = max(0, int(self._on_hand[j] - self._reserved[j]))
                 delta = -min(-delta, free)
             elif delta > MAX_STOCK - int(self._on_hand[j]):
@@ -999,7 +1047,7 @@ class Router(TierPasses, Durable, Holds, Promising):
         if before is not None and before != order:
             raise OrderConflict([Problem("orders", order.order_id, "order_id",
                                          "already committed with different content; an order id can be used once")])
-        return decision
+        return _committed(decision)
 
 
     # ---------------------------------------------------------- reservations
@@ -1028,8 +1076,18 @@ class Router(TierPasses, Durable, Holds, Promising):
             self._usable()
         held = self._open_held(order_id)
         if held is None:
+            if self._is_committed(order_id):
+                # its stock already left: nothing to release, nothing to commit twice
+                raise ReservationError(f"order {order_id!r} is already committed")
             raise ReservationError(f"order {order_id!r} holds no reservation")
         return held
+
+    def _is_committed(self, order_id: str) -> bool:
+        """Whether ``order_id`` was committed (in memory, or by the ledger)."""
+        if order_id in self._committed:
+            return True
+        stored = self._stored(order_id) if self._store is not None else None
+        return stored is not None and stored[0] in ("commit", "commit_many")
 
     def _pop_open(self, order_id: str) -> Held:
         """Take an open order out (under the lock) to release or commit it."""
@@ -1038,7 +1096,15 @@ class Router(TierPasses, Durable, Holds, Promising):
         return held
 
     def release(self, order_id: str) -> Decision:
-        """Give back the stock (and today's capacity) ``order_id`` reserved; it may be routed again."""
+        """Give back the stock (and today's capacity) ``order_id`` reserved; it may be routed again.
+
+        Returns its decision with ``state`` ``released``.
+
+        Raises
+        ------
+        ReservationError
+            If the order holds no reservation ("already committed" for a committed one).
+        """
         return self._release(order_id, "release", "released: its stock and capacity given back")
 
     def _release(self, order_id: str, kind: str, why: str) -> Decision:
@@ -1051,7 +1117,7 @@ class Router(TierPasses, Durable, Holds, Promising):
                 e, q = held.rows()
                 seq = self._record(kind, order_id, why, Body(self._changes(caps, e, -q)))
         self._durable(seq)
-        return held.get()
+        return msgspec.structs.replace(held.get(), state="released")
 
     def commit(self, order_id: str) -> Decision:
         """Consume the reserved stock (the order shipped); routing it again returns this decision.
@@ -1059,13 +1125,21 @@ class Router(TierPasses, Durable, Holds, Promising):
         In memory, the router keeps the committed order's record (its
         decision, and the order or its batch row) so that routing the id
         again is answered, or refused as a conflict, like an open order's;
-        with a store, the ledger keeps it and memory does not.
+        with a store, the ledger keeps it and memory does not. Returns the
+        decision with ``state`` ``committed``, as :meth:`decision` gives it
+        from then on.
+
+        Raises
+        ------
+        ReservationError
+            If the order holds no reservation; "already committed" when it
+            was committed before (nothing changes).
         """
         seq = 0
         with self._lock:
             held = self._open_or_refuse(order_id)
             # what can fail comes first: the order leaves the open ones only once its decision exists
-            decision = held.get()
+            decision = msgspec.structs.replace(held.get(), state="committed")
             entries, qty = held.rows()
             self._pop_held(order_id)
             np.subtract.at(self._reserved, entries, qty)
@@ -1446,12 +1520,17 @@ class Router(TierPasses, Durable, Holds, Promising):
             "node_id": take_str(arrow_nodes, a_node),
             "qty": a_qty,
             "tier": take_str(tier_names, live[out_t[row_idx]] if len(row_idx) else np.empty(0, np.int64)),
+            "promised_date": self._batch_dates(batch, a_order, a_node, dest, hour),
         })
         orders_df = orders_frame(batch.order_id, filled, ordered, ships, costs, km, days,
                                  self._geo.flags_many(batch.lat, batch.lon))
-        result = BatchResult(alloc_df, orders_df)
-        # reservations, so that release and commit work for batch-routed orders
         bounds = np.searchsorted(g_owner[out_g], np.arange(batch.n_orders + 1))
+        short = np.flatnonzero(filled < ordered)
+        # why the short orders are short: after the kernel, for them alone
+        lines_df = self._batch_reasons(batch, short, orders_df, owner, line_idx, a_qty, bounds,
+                                       (out_e, out_q, out_t, out_n), ships, k, dest, hour, max_days)
+        result = BatchResult(alloc_df, orders_df, lines_df)
+        # reservations, so that release and commit work for batch-routed orders
         a_bounds = np.searchsorted(a_order, np.arange(batch.n_orders + 1))
         # plain ints and one bound method: this loop runs once per order
         bl, al = bounds.tolist(), a_bounds.tolist()
@@ -1474,6 +1553,74 @@ class Router(TierPasses, Durable, Holds, Promising):
             self._record_batch(batch, result, name, (out_e, out_q, out_t), al, bl, caps)
             self._seen.add(ids)
         return result
+
+    def _batch_dates(self, batch: OrderBatch, a_order: np.ndarray, a_node: np.ndarray, dest: np.ndarray,
+                     hour: np.ndarray) -> np.ndarray:
+        """The promised date of each allocation row's parcel: the order's day plus its node's lead days
+        (processing, a day past the cutoff, transit by distance band), as the kernels count them."""
+        nodef = self._nodef
+        half = 0.5 * np.linalg.norm(dest[a_order] - nodef[a_node, :3], axis=1)
+        km = 2.0 * K.EARTH_RADIUS_MI * np.arcsin(np.minimum(half, 1.0)) * K.MILE_KM
+        bands = self._bands
+        transit = bands[np.minimum(np.searchsorted(bands[:, 0], km, side="left"), len(bands) - 1), 1]
+        lead = nodef[a_node, K.NF_PDAYS] + transit + (hour[a_order] >= nodef[a_node, K.NF_CUTOFF])
+        start = np.full(batch.n_orders, np.datetime64(self.business_day, "D"))
+        if batch.placed_at is not None:
+            placed = batch.placed_at.astype("datetime64[D]")
+            start = np.where(np.isnat(placed), start, placed)
+        return start[a_order] + np.ceil(lead).astype(np.int64).astype("timedelta64[D]")
+
+    def _batch_reasons(self, batch: OrderBatch, short: np.ndarray, orders_df: pd.DataFrame, owner: np.ndarray,
+                       line_idx: np.ndarray, a_qty: np.ndarray, bounds: np.ndarray, rows: tuple,
+                       ships: np.ndarray, k: np.ndarray, dest: np.ndarray, hour: np.ndarray,
+                       max_days: np.ndarray) -> pd.DataFrame:
+        """Reasons of a batch's short orders (``orders_df`` gains ``reason`` and ``reason_text``) and the
+        table of their short lines.
+
+        Each order is diagnosed against the stock and capacity it left: the
+        books now, plus what later orders of the batch took (given back in a
+        sweep from the last order down, so the work is one pass over the rows).
+        """
+        n = batch.n_orders
+        code_col = np.full(n, "", dtype=object)
+        text_col = np.full(n, "", dtype=object)
+        if not len(short):
+            orders_df["reason"], orders_df["reason_text"] = code_col, text_col
+            return unfilled_frame([])
+        out_e, out_q, out_t, out_n = rows
+        line_filled = np.bincount(line_idx, weights=a_qty, minlength=len(batch.qty)).astype(np.int64)
+        left = batch.qty - line_filled
+        atp = self._on_hand - self._safety - self._reserved
+        cap_o, cap_u = self._cap_orders.copy(), self._cap_units.copy()
+        r_owner = np.repeat(np.arange(n), np.diff(bounds))
+        net = self.network
+        found: dict[int, tuple] = {}
+        top = len(out_e)
+        for o in short[::-1].tolist():
+            lo = int(bounds[o + 1])
+            if lo < top:
+                # the rows of later orders: their units and parcels were still there for this one
+                np.add.at(atp, out_e[lo:top], out_q[lo:top])
+                if self._limited:
+                    np.add.at(cap_u, out_n[lo:top], out_q[lo:top])
+                    parcels = np.unique(np.stack([r_owner[lo:top], out_t[lo:top], out_n[lo:top]]), axis=1)
+                    np.add.at(cap_o, parcels[2], 1)
+                top = lo
+            a, b = int(batch.line_ptr[o]), int(batch.line_ptr[o + 1])
+            lines = [_BatchLine(str(batch.line_id[i]), net.skus[batch.sku[i]].sku) for i in range(a, b)]
+            moment = OrderMoment(
+                dest[o], float(hour[o]), float(max_days[o]),
+                str(batch.service_level[o]) if batch.service_level is not None else "standard",
+                str(batch.channel[o]) if batch.channel is not None else None, int(k[o]), int(ships[o]),
+                set(out_n[bounds[o]:bounds[o + 1]].tolist()), atp, cap_o, cap_u)
+            reasons = order_reasons(self, lines, left[a:b].tolist(), batch.sku[a:b].tolist(), moment)
+            allow = batch.allow_substitutes is None or bool(batch.allow_substitutes[o])
+            subs = dict(self._propose(_SubstituteAsk(allow), lines, left[a:b].tolist()))
+            found[o] = (reasons, subs)
+            code_col[o], text_col[o] = order_reason(reasons)
+        orders_df["reason"], orders_df["reason_text"] = code_col, text_col
+        return unfilled_frame([(str(batch.order_id[o]), r, subs.get(r.line_id, ()))
+                               for o in short.tolist() for r in found[o][0] for subs in (found[o][1],)])
 
     def _batch_service(self, batch: OrderBatch) -> tuple[np.ndarray, np.ndarray]:
         """Order hour and delivery deadline per order."""

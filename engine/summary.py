@@ -15,7 +15,9 @@ def routing_summary(orders: pd.DataFrame, allocations: pd.DataFrame, network: Ne
     dict
         ``orders``, ``routed``, ``partial``, ``unroutable``, ``units``,
         ``unfilled``, ``shipments_per_order``, ``total_cost``,
-        ``cost_per_order``, and ``share_<kind>`` for each node kind.
+        ``cost_per_order``, ``share_<kind>`` for each node kind and, when
+        the orders table has ``reason``, ``reason_<code>``: how many orders
+        not fully routed carry each reason code, most frequent first.
     """
     n = len(orders)
     status = orders["status"].value_counts()
@@ -36,6 +38,11 @@ def routing_summary(orders: pd.DataFrame, allocations: pd.DataFrame, network: Ne
     total = max(1, out["units"])
     for kind in ("warehouse", "store", "vendor"):
         out[f"share_{kind}"] = float(by_kind.get(kind, 0)) / total
+    if "reason" in orders:
+        # orders not fully routed, by reason code, most frequent first
+        counts = orders.loc[orders["reason"].astype(str) != "", "reason"].astype(str).value_counts()
+        for code, k in counts.items():
+            out[f"reason_{code}"] = int(k)
     return out
 
 
@@ -51,4 +58,8 @@ def format_summary(s: dict[str, float], title: str = "Routing summary") -> str:
         "  units by node kind "
         + ", ".join(f"{k} {100 * s[f'share_{k}']:.1f}%" for k in ("warehouse", "store", "vendor")),
     ]
+    reasons = [(key[len("reason_"):], int(v)) for key, v in s.items() if key.startswith("reason_")]
+    if reasons:
+        lines.append("  not fully routed, by reason")
+        lines.extend(f"    {code:<20}{k:>9,}" for code, k in reasons)
     return "\n".join(lines)

@@ -105,3 +105,55 @@ def warm_up() -> float:
         r.availability("A", 41.9, -87.6)
         _done = True
         return time.perf_counter() - t0
+
+
+class CompileWatch:
+    """Says on the ``sourcewise.numba`` logger when numba compiles kernels, and for how long.
+
+    Numba caches compiled kernels on disk, so only a first run (or one after
+    the engine changed) compiles; that run takes seconds longer, and without
+    a word it looks like a hang. Loading from the cache fires no compile
+    event, so later runs say nothing. Use as a context manager around a
+    command; nested compiles (a kernel calling others) count once.
+    """
+
+    def __init__(self) -> None:
+        import logging
+
+        self.log = logging.getLogger("sourcewise.numba")
+        self.depth = 0
+        self.kernels = 0
+        self.seconds = 0.0
+        self._t0 = 0.0
+        self._stack = None
+
+    def __enter__(self) -> CompileWatch:
+        from contextlib import ExitStack
+
+        from numba.core import event
+
+        watch = self
+
+        class _Listener(event.Listener):
+            def on_start(self, ev) -> None:
+                if watch.depth == 0:
+                    if watch.kernels == 0:
+                        watch.log.info("numba is compiling the routing kernels (first run; later runs load "
+                                       "them from its cache)...")
+                    watch._t0 = time.perf_counter()
+                watch.depth += 1
+
+            def on_end(self, ev) -> None:
+                watch.depth -= 1
+                if watch.depth == 0:
+                    watch.kernels += 1
+                    watch.seconds += time.perf_counter() - watch._t0
+
+        self._stack = ExitStack()
+        self._stack.enter_context(event.install_listener("numba:compile", _Listener()))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+        if self.kernels:
+            self.log.info("numba compiled %d kernel(s) in %.1f s", self.kernels, self.seconds)

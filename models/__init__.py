@@ -5,6 +5,7 @@ from sourcewise.models.decision import CandidateNote
 from sourcewise.models.decision import CostBreakdown
 from sourcewise.models.decision import Decision
 from sourcewise.models.decision import Explanation
+from sourcewise.models.decision import LineReason
 from sourcewise.models.decision import Shipment
 from sourcewise.models.decision import Status
 from sourcewise.models.decision import TierNote
@@ -35,7 +36,7 @@ from sourcewise.models.promise import StoreStock
 from sourcewise.models.sku import Sku
 
 __all__ = [
-    "Allocation", "CandidateNote", "CostBreakdown", "CostModel", "Decision", "Explanation",
+    "Allocation", "CandidateNote", "CostBreakdown", "CostModel", "Decision", "Explanation", "LineReason",
     "Inventory", "Network", "Node", "NodeKind", "Order", "OrderConflict", "OrderLine", "Policy", "Problem",
     "STRATEGIES", "Shipment", "Sku", "Status", "StockRecord", "ValidationError", "load_policy",
     "MethodPolicy", "ServicePolicy", "StorePolicy", "SubstitutePolicy", "Tier", "TierNote", "VendorPolicy",

@@ -90,6 +90,27 @@ class CandidateNote(msgspec.Struct, frozen=True, gc=False):
         return f"{self.node_id}: {self.reason}"
 
 
+class LineReason(msgspec.Struct, frozen=True, gc=False):
+    """Why units of one order line were not routed.
+
+    ``code`` is one of :data:`REASON_CODES`; ``text`` says the same for a
+    person, naming the node or limit that stood in the way; ``units`` is
+    how many of the line's units are unfilled.
+    """
+
+    line_id: str
+    sku: str
+    units: int
+    code: str
+    text: str
+
+
+#: Every reason code a line (and an order) can carry, most specific first: the order of the
+#: gates a node with stock passes before it ships (see :mod:`sourcewise.engine.reasons`).
+REASON_CODES: tuple[str, ...] = ("split_limit", "capacity_full", "late_excluded", "past_cutoff", "vendor_failed",
+                                 "too_far", "not_eligible", "no_stock", "pickup_store_empty", "pickup_not_offered")
+
+
 class TierNote(msgspec.Struct, frozen=True, gc=False):
     """What one sourcing tier did for the order.
 
@@ -144,6 +165,45 @@ class Explanation:
     def __repr__(self) -> str:
         return f"Explanation(strategy={self.strategy!r})"
 
+    def to_builtins(self) -> dict:
+        """The explanation as JSON-ready values; builds the candidate notes (see :attr:`candidates`)."""
+        return {"strategy": self.strategy, "tiers": msgspec.to_builtins(self.tiers),
+                "vendor_failures": [list(v) for v in self.vendor_failures], "messages": list(self.messages),
+                "candidates": msgspec.to_builtins(self.candidates)}
+
+    @classmethod
+    def from_builtins(cls, obj: dict) -> Explanation:
+        """The explanation :meth:`to_builtins` wrote; its candidates are the recorded ones."""
+        data = msgspec.convert(obj, _ExplanationData)
+        notes = data.candidates
+        return cls(data.strategy, lambda: notes, data.tiers, tuple(tuple(v) for v in data.vendor_failures),
+                   data.messages)
+
+
+class _ExplanationData(msgspec.Struct, frozen=True):
+    """The typed form of :meth:`Explanation.to_builtins`, for reading it back."""
+
+    strategy: str
+    tiers: tuple[TierNote, ...] = ()
+    vendor_failures: tuple[tuple[str, str], ...] = ()
+    messages: tuple[str, ...] = ()
+    candidates: tuple[CandidateNote, ...] = ()
+
+
+def _encode_explanation(obj: object) -> object:
+    if isinstance(obj, Explanation):
+        return obj.to_builtins()
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
+def _decode_explanation(type_: type, obj: object) -> object:
+    if type_ is Explanation:
+        return Explanation.from_builtins(obj)  # type: ignore[arg-type]
+    raise NotImplementedError(f"cannot decode {type_.__name__}")
+
+
+_json_encoder = msgspec.json.Encoder(enc_hook=_encode_explanation)
+
 
 class Decision(msgspec.Struct, frozen=True):
     """Where an order ships from.
@@ -171,6 +231,19 @@ class Decision(msgspec.Struct, frozen=True):
         country, or farther than every node's service radius. The decision
         then rests on the domestic cost model and transit bands, so its
         costs and promise dates are estimates (see ``sourcewise.engine.geography``).
+    reasons : tuple of LineReason
+        Why each line with unfilled units was not fully routed (one per such
+        line, in line order); empty for a routed order.
+    state : str
+        ``open`` while the order holds its reservation, ``committed`` or
+        ``released`` in what :meth:`Router.commit` and :meth:`Router.release`
+        return (and, for ``committed``, what the router reports after).
+
+    Notes
+    -----
+    :meth:`to_json` and :meth:`from_json` (and :meth:`to_builtins`) carry
+    everything, the explanation included: its candidate notes are built
+    then and read back as recorded.
     """
 
     order_id: str
@@ -183,6 +256,33 @@ class Decision(msgspec.Struct, frozen=True):
     unfilled: tuple[tuple[str, int], ...] = ()
     substitutes: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
     flags: tuple[str, ...] = ()
+    reasons: tuple[LineReason, ...] = ()
+    state: str = "open"
+
+    @property
+    def reason(self) -> str:
+        """The order's reason code: the reason of the line with the most unfilled units ("" when routed)."""
+        if not self.reasons:
+            return ""
+        return max(self.reasons, key=lambda r: r.units).code
+
+    def to_builtins(self) -> dict:
+        """The decision as JSON-ready values (dates as ISO text), explanation included."""
+        return msgspec.to_builtins(self, enc_hook=_encode_explanation)
+
+    def to_json(self) -> bytes:
+        """The decision as JSON (UTF-8), explanation included; :meth:`from_json` reads it back."""
+        return _json_encoder.encode(self)
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Decision:
+        """A decision from :meth:`to_json`'s text (or :meth:`to_builtins`' values encoded as JSON)."""
+        return msgspec.json.decode(data, type=cls, dec_hook=_decode_explanation)
+
+    @classmethod
+    def from_builtins(cls, obj: dict) -> Decision:
+        """A decision from :meth:`to_builtins`' values."""
+        return msgspec.convert(obj, cls, dec_hook=_decode_explanation)
 
     @property
     def backordered(self) -> tuple[tuple[str, int], ...]:

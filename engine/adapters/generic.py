@@ -74,6 +74,7 @@ from sourcewise.engine.adapters.render import unfilled_by_line
 from sourcewise.engine.adapters.session import Session
 from sourcewise.engine.geocode import geocode
 from sourcewise.engine.geocode import locate
+from sourcewise.engine.reasons import order_reason
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.network import Network
@@ -395,9 +396,12 @@ def render_decision(decision: Decision, notes: Iterable[str] = ()) -> dict[str, 
     """
     notes = list(notes)
     c = decision.cost
+    code, text = order_reason(decision.reasons)
     shipments = [
         {"node_id": s.node_id, "units": s.units, "distance_km": s.distance_km,
-         "lines": [{"line_id": lid, "qty": q} for lid, q in s.lines]}
+         "lines": [{"line_id": lid, "qty": q} for lid, q in s.lines],
+         "promised_days": s.promised_days,
+         "promised_date": s.promised_date.isoformat() if s.promised_date is not None else None}
         for s in decision.shipments
     ]
     if not shipments and decision.allocations:
@@ -416,10 +420,27 @@ def render_decision(decision: Decision, notes: Iterable[str] = ()) -> dict[str, 
         "shipments": shipments,
         "cost": {"shipping": c.shipping, "handling": c.handling, "vendor_fees": c.vendor_fees,
                  "split_penalty": c.split_penalty, "penalties": c.penalties, "total": c.total},
-        "unfilled": [{"line_id": lid, "qty": q} for lid, q in decision.unfilled],
+        "unfilled": _unfilled_lines(decision),
+        "reason": code,
+        "reason_text": text,
         # the router's geography flags (a foreign or out-of-reach destination) travel with the notes
         "notes": [*notes, *(f for f in decision.flags if f not in notes)],
     }
+
+
+def _unfilled_lines(decision: Decision) -> list[dict[str, Any]]:
+    """The decision's unfilled lines, each with its reason and the substitutes proposed for it."""
+    why = {r.line_id: r for r in decision.reasons}
+    props = dict(decision.substitutes)
+    out = []
+    for lid, q in decision.unfilled:
+        item: dict[str, Any] = {"line_id": lid, "qty": q}
+        r = why.get(lid)
+        if r is not None:
+            item.update(sku=r.sku, reason=r.code, reason_text=r.text)
+        item["substitutes"] = [sku for sku, _ in props.get(lid, ())]
+        out.append(item)
+    return out
 
 
 def render_decisions(decisions: Iterable[Decision], *, notes: Mapping[str, Iterable[str]] | None = None
@@ -436,14 +457,32 @@ def render_batch(result: Any, *, notes: Mapping[str, Iterable[str]] | None = Non
     ``result.orders`` must have ``order_id, status, units, cost, shipping,
     handling, vendor_fees, split_penalty, distance_km`` and
     ``result.allocations`` ``order_id, line_id, sku, node_id, qty``.
-    Per-line unfilled units are not in the batch tables; ``unfilled`` holds
-    the order's total under ``line_id`` ``null`` when it is not zero.
+    With ``result.unfilled`` (the router's batches have it) each unfilled
+    line is listed with its reason and substitute proposals; without it
+    ``unfilled`` holds the order's total under ``line_id`` ``null``. With
+    an allocations column ``promised_date`` each shipment carries its date.
     """
+    import pandas as pd
+
+    from sourcewise.engine.batch import UNFILLED_COLUMNS
+
     notes = notes or {}
     allocs: dict[Any, list[dict[str, Any]]] = {}
+    due: dict[tuple[Any, Any], str] = {}
     a = result.allocations
-    for oid, lid, sku, nid, q in zip(a["order_id"], a["line_id"], a["sku"], a["node_id"], a["qty"], strict=True):
+    dates = a["promised_date"] if "promised_date" in a else pd.Series([pd.NaT] * len(a), dtype="datetime64[s]")
+    for oid, lid, sku, nid, q, when in zip(a["order_id"], a["line_id"], a["sku"], a["node_id"], a["qty"], dates,
+                                           strict=True):
         allocs.setdefault(oid, []).append({"line_id": lid, "sku": sku, "node_id": nid, "qty": int(q)})
+        if not pd.isna(when):
+            day = when.date().isoformat()
+            due[(oid, nid)] = max(day, due.get((oid, nid), day))
+    lines: dict[Any, list[dict[str, Any]]] = {}
+    u = getattr(result, "unfilled", None)
+    if u is not None:
+        for oid, lid, sku, q, code, text, subs in zip(*(u[c] for c in UNFILLED_COLUMNS), strict=True):
+            lines.setdefault(oid, []).append({"line_id": lid, "qty": int(q), "sku": sku, "reason": code,
+                                              "reason_text": text, "substitutes": subs.split(";") if subs else []})
     out = []
     for rec in result.orders.to_dict("records"):
         oid = rec["order_id"]
@@ -451,15 +490,22 @@ def render_batch(result: Any, *, notes: Mapping[str, Iterable[str]] | None = Non
         grouped: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             grouped.setdefault(row["node_id"], []).append({"line_id": row["line_id"], "qty": row["qty"]})
+        if u is not None:
+            unfilled = lines.get(oid, [])
+        else:
+            unfilled = [{"line_id": None, "qty": int(rec["unfilled"])}] if int(rec.get("unfilled", 0)) else []
         out.append({
             "order_id": oid, "status": rec["status"], "strategy": None, "units": int(rec["units"]),
             "distance_km": float(rec["distance_km"]), "allocations": rows,
-            "shipments": [{"node_id": n, "units": sum(x["qty"] for x in ls), "lines": ls} for n, ls in grouped.items()],
+            "shipments": [{"node_id": n, "units": sum(x["qty"] for x in ls), "lines": ls,
+                           "promised_date": due.get((oid, n))} for n, ls in grouped.items()],
             "cost": {"shipping": float(rec["shipping"]), "handling": float(rec["handling"]),
                      "vendor_fees": float(rec["vendor_fees"]), "split_penalty": float(rec["split_penalty"]),
                      "penalties": float(rec.get("penalties", 0.0)),
                      "total": float(rec["cost"])},
-            "unfilled": [{"line_id": None, "qty": int(rec["unfilled"])}] if int(rec.get("unfilled", 0)) else [],
+            "unfilled": unfilled,
+            "reason": rec.get("reason", "") or "",
+            "reason_text": rec.get("reason_text", "") or "",
             "notes": list(notes.get(oid, ())),
         })
     return {"schema": DECISIONS_SCHEMA, "decisions": out}

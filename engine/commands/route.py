@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     if prices is not None:
         router.set_dual_prices(prices)
     t0 = time.perf_counter()
-    allocs, orders = [], []
+    allocs, orders, short = [], [], []
     with tqdm(total=sc.orders.n_orders, unit="order", disable=sc.orders.n_orders < 5 * CHUNK,
               file=sys.stderr) as bar:
         for day, part in _chunks(sc.orders, CHUNK):
@@ -164,20 +164,24 @@ def run(args: argparse.Namespace) -> int:
             res = router.route_many(part)
             allocs.append(res.allocations)
             orders.append(res.orders)
+            short.append(res.unfilled)
             bar.update(part.n_orders)
     elapsed = time.perf_counter() - t0
     alloc_df = pd.concat(allocs, ignore_index=True)
     orders_df = pd.concat(orders, ignore_index=True)
+    unfilled_df = pd.concat(short, ignore_index=True)
     if args.format == "json":
         from sourcewise.engine.adapters.generic import render_batch
 
         with staged_output(args.out, ".route-") as (stage, _):
-            (stage / "decisions.json").write_text(json.dumps(render_batch(BatchResult(alloc_df, orders_df)),
-                                                             indent=1), encoding="utf-8")
+            doc = render_batch(BatchResult(alloc_df, orders_df, unfilled_df))
+            (stage / "decisions.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
         written = f"{args.out}/decisions.json"
     else:
-        write_tables(args.out, {"allocations": alloc_df, "orders": orders_df}, args.format)
-        written = f"{args.out}/allocations.{args.format}, {args.out}/orders.{args.format}"
+        write_tables(args.out, {"allocations": alloc_df, "orders": orders_df, "unfilled": unfilled_df},
+                     args.format)
+        written = (f"{args.out}/allocations.{args.format}, {args.out}/orders.{args.format}, "
+                   f"{args.out}/unfilled.{args.format}")
     s = routing_summary(orders_df, alloc_df, sc.network)
     print(format_summary(s, f"Routed {sc.path} with strategy '{policy.strategy}'"))
     if priced_from is not None:

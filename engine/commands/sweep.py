@@ -31,9 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                  "data/grid_example.toml)")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                                        "(default: start a LocalCluster in-process)")
-    p.add_argument("--workers", type=int, default=MAX_LOCAL_WORKERS,
+    p.add_argument("--workers", type=int, default=None,
                    help=f"worker processes of the local cluster, 1..{MAX_LOCAL_WORKERS} (default: "
-                        f"{MAX_LOCAL_WORKERS})")
+                        f"{MAX_LOCAL_WORKERS}); with --scheduler, the workers to wait for before starting "
+                        "(any number; default: none, the cluster's workers run the tasks)")
     p.set_defaults(func=run)
 
 
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from sourcewise.engine.journal import is_journal
     from sourcewise.engine.simulate.config import check_strategies
+    from sourcewise.engine.simulate.sweep import cluster_workers
     from sourcewise.engine.simulate.sweep import load_grid
     from sourcewise.engine.simulate.sweep import open_client
     from sourcewise.engine.simulate.sweep import run_sweep
@@ -56,8 +58,14 @@ def run(args: argparse.Namespace) -> int:
     from sourcewise.engine.simulate.sweep import write_sweep
 
     problems = []
-    if not 1 <= args.workers <= MAX_LOCAL_WORKERS:
-        problems.append(flag_problem("--workers", f"must be 1..{MAX_LOCAL_WORKERS}, got {args.workers}"))
+    if args.scheduler is None:
+        # the local cluster shares this machine: at most MAX_LOCAL_WORKERS processes
+        if args.workers is None:
+            args.workers = MAX_LOCAL_WORKERS
+        if not 1 <= args.workers <= MAX_LOCAL_WORKERS:
+            problems.append(flag_problem("--workers", f"must be 1..{MAX_LOCAL_WORKERS}, got {args.workers}"))
+    elif args.workers is not None and args.workers < 1:
+        problems.append(flag_problem("--workers", f"must be at least 1, got {args.workers}"))
     if args.scheduler is not None and not args.scheduler.strip():
         problems.append(flag_problem("--scheduler", "is empty"))
     sc = None
@@ -78,10 +86,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         client, cluster = open_client(args.scheduler, args.workers)
     except (OSError, TimeoutError) as exc:
-        print(f"error: cannot reach the Dask scheduler {args.scheduler}: {exc}", file=sys.stderr)
+        short = f" (or it did not reach --workers {args.workers} workers)" if args.workers else ""
+        print(f"error: cannot reach the Dask scheduler {args.scheduler}{short}: {exc}", file=sys.stderr)
         return 2
     try:
-        where = args.scheduler or f"a LocalCluster of {args.workers} worker processes"
+        where = (f"{args.scheduler} ({cluster_workers(client)} workers)" if args.scheduler
+                 else f"a LocalCluster of {args.workers} worker processes")
         print(f"sweeping {len(variants)} variants on {where}", file=sys.stderr)
         with tqdm(total=len(variants), unit="replay", desc="sweep", file=sys.stderr) as bar:
             kpis = run_sweep(sc, variants, client, progress=bar.update)
@@ -91,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             cluster.close()
     meta = {"scenario": args.scenario, "grid": args.grid, "variants": len(variants),
             "seeds": ", ".join(sorted({str(v.config.seed) for v in variants})),
-            "scheduler": args.scheduler or f"LocalCluster of {args.workers} worker processes"}
+            "scheduler": where.removeprefix("a ")}
     files = write_sweep(kpis, args.out, args.format, currency=sc.policy.currency, meta=meta)
     table = sweep_table(kpis)
     cols = ["variant", "cost_per_order", "shipments_per_order", "fill_rate", "share_store", "share_vendor",

@@ -25,7 +25,6 @@ from sourcewise.models.order import Order
 from sourcewise.models.policy import Policy
 from sourcewise.models.tables import OrderBatch
 
-
 PRICE_SCALES = (1.0, 0.75, 0.5, 0.25)
 """Scalings of the best bound's prices that :func:`dual_prices` also routes with."""
 

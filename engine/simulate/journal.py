@@ -732,7 +732,8 @@ class JournalReplay(Replay):
         for sku, k in miss.items():
             if sku in corrected or k <= 0 or entry[sku] < 0:
                 continue
-            applied = router.adjust_stock(node_id, sku, -k)
+            # the router refuses to go below zero: the correction takes at most what is on hand
+            applied = router.adjust_stock(node_id, sku, -min(k, router.on_hand(node_id, sku)))
             self.stock[entry[sku]] += applied
             s["written_off_units"] += -applied
             s["adjust_short_units"] += k + applied

@@ -105,7 +105,11 @@ class StockLedger:
             e = int(self.prep.entry_of(np.array([n]), np.array([sku_index[sku]]))[0])
             if e < 0 or not q:
                 continue
-            gone = -self.router.adjust_stock(node_id, sku, -int(q))
+            # a write-off of more than the node holds takes what it holds (the router refuses below zero)
+            q = min(int(q), self.router.on_hand(node_id, sku))
+            if q <= 0:
+                continue
+            gone = -self.router.adjust_stock(node_id, sku, -q)
             self.ledger[e] -= gone
             total += gone
         return total

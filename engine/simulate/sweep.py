@@ -311,13 +311,20 @@ def run_variant(scenario: Scenario, variant: Variant) -> pd.DataFrame:
     front = {"variant": variant.name, **{key: _show(v) if isinstance(v, bool) else v
                                          for key, v in variant.params.items()}}
     for i, (key, v) in enumerate(front.items()):
+        if key in k.columns:
+            # a grid axis the KPI rows already name (``strategy``): the grid's value, moved to the front
+            k = k.drop(columns=key)
         k.insert(i, key, v)
     k["seconds"] = res.results[variant.strategy].seconds
     return k
 
 
-def open_client(scheduler: str | None = None, n_workers: int = 2):
+def open_client(scheduler: str | None = None, n_workers: int | None = 2):
     """A Dask client: on ``scheduler`` when given, else on a new in-process ``LocalCluster``.
+
+    On a scheduler, ``n_workers`` (any number; None: none) is how many
+    workers to wait for before the tasks go out; the cluster's own workers,
+    however many, run them. Locally it is the cluster's size.
 
     Returns
     -------
@@ -328,7 +335,15 @@ def open_client(scheduler: str | None = None, n_workers: int = 2):
     from distributed import LocalCluster
 
     if scheduler:
-        return Client(scheduler, timeout="20s"), None
+        client = Client(scheduler, timeout="20s")
+        if n_workers:
+            try:
+                # the cluster decides how many workers run the tasks; wait until it has as many as asked for
+                client.wait_for_workers(n_workers, timeout=60)
+            except BaseException:
+                client.close()
+                raise
+        return client, None
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
                            silence_logs=logging.ERROR)
     try:
@@ -482,3 +497,8 @@ def write_sweep(kpis: pd.DataFrame, out: str | Path, fmt: str = "csv", *, curren
 
 __all__ = ["Variant", "apply_params", "load_grid", "open_client", "plot_sweep", "run_sweep", "run_variant",
            "sweep_figure", "sweep_html", "sweep_table", "variants_from_grid", "write_sweep"]
+
+
+def cluster_workers(client) -> int:
+    """How many workers the client's cluster has now."""
+    return len(client.scheduler_info().get("workers", {}))

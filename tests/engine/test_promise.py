@@ -454,8 +454,8 @@ def test_a_committed_or_batch_routed_id_promises_its_decision():
     net, inv = _small()
     r = Router(net, inv, business_day=DAY)
     order = Order("o", (OrderLine("1", "A", 3),), *NYC)
-    d = r.route(order)
-    r.commit("o")
+    r.route(order)
+    d = r.commit("o")  # the decision as committed: what the id answers with from now on
     before = _state(r)
     p = r.promise(order)
     assert p.existing and bare(p.ship) == bare(d) and _state(r) == before
@@ -469,8 +469,8 @@ def test_with_a_ledger_nothing_is_written_and_a_spent_id_answers(tmp_path):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     with Router(net, inv, business_day=DAY, store=url) as r:
         done = Order("done", (OrderLine("1", "A", 1),), *NYC)
-        first = r.route(done)
-        r.commit("done")
+        r.route(done)
+        first = r.commit("done")
         before = _state(r)
         fresh = Order("new", (OrderLine("1", "A", 2), OrderLine("2", "B", 1)), *NYC)
         p = r.promise(fresh)

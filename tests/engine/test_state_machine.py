@@ -379,7 +379,8 @@ class RouterMachine(RuleBasedStateMachine):
                           | st.sampled_from([MAX_STOCK // 2, MAX_STOCK - 6]), "delta")
         key = (node, sku)
         valid = not isinstance(delta, bool) and isinstance(delta, int | np.integer) and abs(int(delta)) <= MAX_STOCK
-        if key not in self.on_hand or not valid or int(delta) > MAX_STOCK - self.on_hand[key]:
+        if (key not in self.on_hand or not valid or int(delta) > MAX_STOCK - self.on_hand[key]
+                or -int(delta) > self.on_hand[key]):  # below zero is refused, not floored
             self.refused(ValidationError, self.router.adjust_stock, node, sku, delta)
             return
         delta = int(delta)

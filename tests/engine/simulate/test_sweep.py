@@ -106,3 +106,35 @@ def test_policy_variants():
     vs = variants_from_grid({"grid": {"seed": [1, 2], "batch_window": [0, 15]}}, policy,
                             SimConfig(strategies=("cost",)))
     assert [(v.strategy, v.config.seed) for v in vs] == [("cost", 1), ("batch15", 1), ("cost", 2), ("batch15", 2)]
+
+
+def test_strategy_as_a_grid_axis_writes_its_results(tmp_path):
+    from distributed import LocalCluster
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[sweep]\ndays = 1\n[grid]\nstrategy = ["cost", "nearest"]\n')
+    out = tmp_path / "sweep"
+    # one worker in the cluster, and --workers asks for it: past the local cap is fine on a cluster
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster:
+        code = cli.main(["sweep", "--scenario", str(SAMPLE), "--grid", str(grid), "--out", str(out),
+                         "--scheduler", cluster.scheduler_address, "--workers", "1"])
+    assert code == 0
+    table = pd.read_csv(out / "sweep.csv")
+    assert list(table["strategy"]) == ["cost", "nearest"]
+    assert list(pd.read_csv(out / "sweep_kpis.csv").columns).count("strategy") == 1
+
+
+def test_workers_follow_the_cluster_with_a_scheduler(tmp_path, capsys):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GRID)
+    # locally the cap holds; on a scheduler any number is a number of workers to wait for
+    assert cli.main(["sweep", "--scenario", str(SAMPLE), "--grid", str(grid), "--out", str(tmp_path / "a"),
+                     "--workers", "8"]) == 2
+    assert "--workers: must be 1..2, got 8" in capsys.readouterr().err
+    args = cli.build_parser().parse_args(["sweep", "--scenario", "s", "--grid", "g", "--out", "o",
+                                          "--scheduler", "tcp://127.0.0.1:1", "--workers", "8"])
+    assert args.workers == 8
+    assert cli.main(["sweep", "--scenario", str(SAMPLE), "--grid", str(grid), "--out", str(tmp_path / "b"),
+                     "--scheduler", "tcp://127.0.0.1:8786", "--workers", "0"]) == 2
+    assert "--workers: must be at least 1, got 0" in capsys.readouterr().err
