@@ -45,6 +45,22 @@ def small_world(nodes: int, skus: int, units: float, n_orders: int, seed: int):
     return net, inv, orders_as_objects(net, build_orders(net, n_orders, seed=seed + 1, lines_per_order=2))
 
 
+def warehouse_and_vendor(vendor_id: str, price: float):
+    """A warehouse holding one unit of SKU ``A`` and a vendor offering SKU ``B`` at ``price``:
+    ``(network, inventory, offers)``; an order for both must turn to the vendor for ``B``."""
+    import pandas as pd
+
+    from sourcewise.engine.vendors import VendorOffers
+
+    nodes = [Node("WH", "warehouse", 40.0, -75.5), Node(vendor_id, "vendor", 41.0, -80.0)]
+    net = Network.build(nodes, [Sku("A", 1.0, price + 5.0), Sku("B", 1.0, price + 5.0)])
+    inv = Inventory.from_records(net, [StockRecord("WH", "A", 1)])
+    offers = VendorOffers.from_frame(net, pd.DataFrame({
+        "node_id": [vendor_id], "sku": ["B"], "price": [price], "fee_rate": [0.1], "lead_days": [2],
+        "reliability": [0.95]}))
+    return net, inv, offers
+
+
 def make_network(rng: np.random.Generator, n_nodes: int, n_skus: int, *, disabled: float = 0.0):
     """Random nodes over the continental US and random SKUs."""
     kinds = ["warehouse", "store", "vendor"]

@@ -19,7 +19,6 @@ from sourcewise.engine.durable import bare
 from sourcewise.engine.promise import NOT_ASKED
 from sourcewise.engine.router import Router
 from sourcewise.engine.vendors import HttpVendorGateway
-from sourcewise.engine.vendors import VendorOffers
 from sourcewise.models import STRATEGIES
 from sourcewise.models import Inventory
 from sourcewise.models import MethodPolicy
@@ -38,6 +37,7 @@ from sourcewise.models import Tier
 from sourcewise.models import ValidationError
 from tests import naive
 from tests.conftest import make_inventory
+from tests.conftest import warehouse_and_vendor
 from tests.engine.vendor_server import VendorServer
 from tests.engine.vendor_server import ok
 
@@ -485,12 +485,7 @@ def test_with_a_ledger_nothing_is_written_and_a_spent_id_answers(tmp_path):
 
 
 def test_live_vendors_are_asked_as_route_asks_them_unless_told_not_to():
-    nodes = [Node("WH", "warehouse", 40.0, -75.5), Node("VN", "vendor", 41.0, -80.0)]
-    net = Network.build(nodes, [Sku("A", 1.0, 50.0), Sku("B", 1.0, 50.0)])
-    inv = Inventory.from_records(net, [StockRecord("WH", "A", 1)])
-    offers = VendorOffers.from_frame(net, pd.DataFrame({
-        "node_id": ["VN"], "sku": ["B"], "price": [45.0], "fee_rate": [0.1], "lead_days": [2],
-        "reliability": [0.95]}))
+    net, inv, offers = warehouse_and_vendor("VN", 45.0)
     order = Order("o", (OrderLine("1", "A", 1), OrderLine("2", "B", 2)), *NYC)
     with VendorServer({"VN": ok({"B": 4})}) as srv:
         r = Router(net, inv, vendor_offers=offers, gateway=HttpVendorGateway(srv.base_urls), business_day=DAY)

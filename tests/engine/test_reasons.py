@@ -20,9 +20,9 @@ from sourcewise import Router
 from sourcewise import Sku
 from sourcewise import StockRecord
 from sourcewise import cli
-from sourcewise.engine.vendors import VendorOffers
 from sourcewise.models.decision import REASON_CODES
 from sourcewise.models.policy import Tier
+from tests.conftest import warehouse_and_vendor
 
 NYC = (40.71, -74.0)
 PLACED = datetime(2024, 3, 6, 8)
@@ -125,12 +125,7 @@ def test_vendor_failures_are_their_own_reason():
         def availability(self, vendor_id, skus, timeout):
             raise ConnectionError("vendor down")
 
-    nodes = [Node("WH", "warehouse", 40.0, -75.5), Node("VN-1", "vendor", 41.0, -80.0)]
-    net = Network.build(nodes, [Sku("A", 1.0, 10.0), Sku("B", 1.0, 10.0)])
-    inv = Inventory.from_records(net, [StockRecord("WH", "A", 1)])
-    offers = VendorOffers.from_frame(net, pd.DataFrame({
-        "node_id": ["VN-1"], "sku": ["B"], "price": [40.0], "fee_rate": [0.1], "lead_days": [2],
-        "reliability": [0.95]}))
+    net, inv, offers = warehouse_and_vendor("VN-1", 40.0)
     r = Router(net, inv, Policy(), vendor_offers=offers, gateway=Down())
     d = r.route(Order("o", (_line("A", 1, "1"), _line("B", 2, "2")), *NYC))
     assert [(x.line_id, x.code) for x in d.reasons] == [("2", "vendor_failed")]

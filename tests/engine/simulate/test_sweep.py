@@ -7,6 +7,7 @@ two workers alive.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -52,16 +53,23 @@ def test_sweep_runs_on_a_local_cluster_by_default(tmp_path, capsys):
     assert "stores.protect_units=3, vendors=on" in captured.out
 
 
-def test_sweep_on_a_named_scheduler_matches_a_local_replay(tmp_path):
+def _sweep_on_cluster(tmp_path, grid_text: str, n_workers: int, *extra: str) -> tuple[int, Path]:
+    """``sweep`` of the sample on a fresh local cluster's scheduler; returns the exit code and the out folder."""
     from distributed import LocalCluster
 
     grid = tmp_path / "grid.toml"
-    grid.write_text('[sweep]\ndays = 1\n[grid]\n"stores.protect_units" = [1]\nvendors = [true, false]\n')
+    grid.write_text(grid_text)
     out = tmp_path / "sweep"
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=logging.ERROR) as cluster:
         code = cli.main(["sweep", "--scenario", str(SAMPLE), "--grid", str(grid), "--out", str(out),
-                         "--scheduler", cluster.scheduler_address])
+                         "--scheduler", cluster.scheduler_address, *extra])
+    return code, out
+
+
+def test_sweep_on_a_named_scheduler_matches_a_local_replay(tmp_path):
+    code, out = _sweep_on_cluster(
+        tmp_path, '[sweep]\ndays = 1\n[grid]\n"stores.protect_units" = [1]\nvendors = [true, false]\n', 2)
     assert code == 0
     table = pd.read_csv(out / "sweep.csv")
     assert list(table["vendors"]) == ["on", "off"]
@@ -109,16 +117,9 @@ def test_policy_variants():
 
 
 def test_strategy_as_a_grid_axis_writes_its_results(tmp_path):
-    from distributed import LocalCluster
-
-    grid = tmp_path / "grid.toml"
-    grid.write_text('[sweep]\ndays = 1\n[grid]\nstrategy = ["cost", "nearest"]\n')
-    out = tmp_path / "sweep"
     # one worker in the cluster, and --workers asks for it: past the local cap is fine on a cluster
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster:
-        code = cli.main(["sweep", "--scenario", str(SAMPLE), "--grid", str(grid), "--out", str(out),
-                         "--scheduler", cluster.scheduler_address, "--workers", "1"])
+    code, out = _sweep_on_cluster(tmp_path, '[sweep]\ndays = 1\n[grid]\nstrategy = ["cost", "nearest"]\n', 1,
+                                  "--workers", "1")
     assert code == 0
     table = pd.read_csv(out / "sweep.csv")
     assert list(table["strategy"]) == ["cost", "nearest"]
