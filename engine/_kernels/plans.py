@@ -799,6 +799,48 @@ def _priced(cands, prices):
 
 
 @njit(cache=True)
+def _best_plan(gq, cands, f, r, kk, penalty, split_penalty, budget, S, best):
+    """Cheapest plan of one order over its priced candidates: the dynamic programme, or the
+    search when the programme's table would be too large.
+
+    Returns ``(lower, m, buf)``: a lower bound on every plan's price (the
+    plan's own price unless the search ran out of budget), the members
+    ``S[:m]`` and ``buf[i, g]``, the units of group ``g`` from member ``S[i]``.
+    """
+    atp = cands[1]
+    G = gq.shape[0]
+    keep = _useful(gq, atp, r, f, penalty, split_penalty)
+    k_atp, k_r, k_f = atp[keep], r[keep], f[keep]
+    if _dp_size(gq, k_atp, k_r, kk, penalty) <= DP_MAX_WORK:
+        take = np.zeros((keep.shape[0], G), np.int64)
+        lower = _dp_plan(gq, k_atp, k_r, k_f, kk, penalty, split_penalty, take)
+        m = 0
+        for i in range(keep.shape[0]):
+            for g in range(G):
+                if take[i, g] > 0:
+                    S[m] = keep[i]
+                    m += 1
+                    break
+        buf = np.zeros((max(m, 1), G), np.int64)
+        j = 0
+        for i in range(keep.shape[0]):
+            if j < m and keep[i] == S[j]:
+                buf[j] = take[i]
+                j += 1
+        return lower, m, buf
+    # too many unit vectors for the programme: branch and bound over small sets
+    lower = _search(gq, atp, r, f, kk, penalty, split_penalty, budget, best)[1]
+    m = 0
+    while m < 3 and best[m] >= 0:
+        S[m] = best[m]
+        m += 1
+    buf = np.zeros((max(m, 1), G), np.int64)
+    if m > 0:
+        _eval_pen(S[:m], m, gq, atp, r, f, penalty, split_penalty, buf, True)
+    return lower, m, buf
+
+
+@njit(cache=True)
 def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active, out):
     """Price orders ``lo:hi`` into ``out``; parameters as for :func:`price_orders`."""
     split_penalty = costs.params[P_SPLIT]
@@ -818,35 +860,7 @@ def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active,
         atp = cands[1]
         C = atp.shape[0]
         f, r = _priced(cands, prices)
-        kk = orders.kk[o]
-        keep = _useful(gq, atp, r, f, penalty, split_penalty)
-        k_atp, k_r, k_f = atp[keep], r[keep], f[keep]
-        if _dp_size(gq, k_atp, k_r, kk, penalty) <= DP_MAX_WORK:
-            take = np.zeros((keep.shape[0], G), np.int64)
-            lower = _dp_plan(gq, k_atp, k_r, k_f, kk, penalty, split_penalty, take)
-            m = 0
-            for i in range(keep.shape[0]):
-                for g in range(G):
-                    if take[i, g] > 0:
-                        S[m] = keep[i]
-                        m += 1
-                        break
-            buf = np.zeros((max(m, 1), G), np.int64)
-            j = 0
-            for i in range(keep.shape[0]):
-                if j < m and keep[i] == S[j]:
-                    buf[j] = take[i]
-                    j += 1
-        else:
-            # too many unit vectors for the programme: branch and bound over small sets
-            lower = _search(gq, atp, r, f, kk, penalty, split_penalty, budget, best)[1]
-            m = 0
-            while m < 3 and best[m] >= 0:
-                S[m] = best[m]
-                m += 1
-            buf = np.zeros((max(m, 1), G), np.int64)
-            if m > 0:
-                _eval_pen(S[:m], m, gq, atp, r, f, penalty, split_penalty, buf, True)
+        lower, m, buf = _best_plan(gq, cands, f, r, orders.kk[o], penalty, split_penalty, budget, S, best)
         out.o_lower[o] = lower
         base = (KMAX + n_single) * a
         col = o * per
@@ -871,6 +885,119 @@ def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active,
                 out.c_real[col + 1 + j] = real
                 out.c_unfilled[col + 1 + j] = unf
                 out.c_price[col + 1 + j] = pr
+
+
+@njit(cache=True)
+def _one_opt(seq, orders, stock, costs, prices, budget, plans, cur_price, out):
+    """Re-plan orders one at a time, in the order ``seq``, on the stock the others leave.
+
+    ``stock``'s ATP and capacities are what *no* order's plan uses yet; they
+    are updated in place. Each order gives its current plan's use back,
+    takes its cheapest plan on what is left and keeps it when it prices
+    below ``cur_price[o]`` (and its units fit each node's unit capacity;
+    the plan kernels cap units per group only), else takes its current plan
+    again. Changed plans are written to ``out`` as by :func:`price_orders`;
+    ``out.c_nrows[o]`` stays -1 for the others.
+    """
+    split_penalty = costs.params[P_SPLIT]
+    mark = np.full(stock.mask.shape[0], -1, np.int64)
+    best = np.empty(3, np.int64)
+    S = np.empty(KMAX, np.int64)
+    atp_e, cap_o, cap_u = stock.atp, stock.cap_o, stock.cap_u
+    n_nodes = cap_o.shape[0]
+    units_at = np.zeros(n_nodes, np.int64)
+    changed = 0
+    for o in seq:
+        lo, hi = plans.ptr[o], plans.ptr[o + 1]
+        # give the current plan's stock and capacity back
+        for k in range(lo, hi):
+            atp_e[plans.ent[k]] += plans.qty[k]
+            cap_u[plans.node[k]] += plans.qty[k]
+            if mark[plans.node[k]] == -1:
+                mark[plans.node[k]] = -3
+                cap_o[plans.node[k]] += 1
+        for k in range(lo, hi):
+            mark[plans.node[k]] = -1
+        penalty = prices.unfilled[o]
+        a = orders.g_ptr[o]
+        G = orders.g_ptr[o + 1] - a
+        gq = orders.g_qty[a:a + G]
+        cands = _candidates(orders, o, stock, costs, mark)
+        f, r = _priced(cands, prices)
+        lower, m, buf = _best_plan(gq, cands, f, r, orders.kk[o], penalty, split_penalty, budget, S, best)
+        take_new = False
+        if lower < cur_price[o] - 1e-9 * (1.0 + abs(cur_price[o])):
+            fits = True
+            for i in range(m):
+                u = 0
+                for g in range(G):
+                    u += buf[i, g]
+                if u > cap_u[cands[0][S[i]]]:
+                    fits = False
+            take_new = fits
+        if take_new:
+            base = KMAX * a
+            nr, real, unf, pr = _write_rows(S, m, buf, gq, cands, penalty, split_penalty, prices, out, base)
+            out.c_nrows[o] = nr
+            out.c_real[o] = real
+            out.c_unfilled[o] = unf
+            out.c_price[o] = pr
+            changed += 1
+            for k in range(base, base + nr):
+                atp_e[out.r_ent[k]] -= out.r_qty[k]
+                units_at[out.r_node[k]] += out.r_qty[k]
+            for k in range(base, base + nr):
+                n = out.r_node[k]
+                if units_at[n] > 0:
+                    cap_u[n] -= units_at[n]
+                    cap_o[n] -= 1
+                    units_at[n] = 0
+        else:
+            for k in range(lo, hi):
+                atp_e[plans.ent[k]] -= plans.qty[k]
+                units_at[plans.node[k]] += plans.qty[k]
+            for k in range(lo, hi):
+                n = plans.node[k]
+                if units_at[n] > 0:
+                    cap_u[n] -= units_at[n]
+                    cap_o[n] -= 1
+                    units_at[n] = 0
+    return changed
+
+
+def one_opt(orders: Orders, stock: Stock, costs: Costs, prices: Prices, budget: int, seq: np.ndarray,
+            plans: PlanRows, cur_price: np.ndarray) -> tuple[int, Priced]:
+    """Re-plan every order of ``seq`` in turn on the stock the others leave (see :func:`_one_opt`).
+
+    Parameters
+    ----------
+    orders, costs, prices, budget
+        As for :func:`price_orders`.
+    stock : Stock
+        Its ``atp``, ``cap_o`` and ``cap_u`` must be what the current plans
+        leave; they are updated in place to what the new plans leave.
+    seq : ndarray of int64
+        Orders, in the order they are re-planned.
+    plans : PlanRows
+        The current plan of every order (``ptr`` over orders; ``sku`` unused).
+    cur_price : ndarray
+        Each current plan's price (penalised, at ``prices``).
+
+    Returns
+    -------
+    changed, out
+        How many orders changed plan, and their new plans (``c_nrows[o] =
+        -1`` for the others), laid out as :func:`price_orders` lays out
+        ``n_single = 0``.
+    """
+    n_orders = orders.g_ptr.shape[0] - 1
+    n_rows = KMAX * int(orders.g_ptr[n_orders])
+    out = Priced(np.full(n_orders, -1, np.int64), np.zeros(n_orders, np.int64), np.zeros(n_orders),
+                 np.zeros(n_orders), np.zeros(n_orders), np.empty(n_rows, np.int64), np.empty(n_rows, np.int64),
+                 np.empty(n_rows, np.int64), np.empty(n_rows, np.int64))
+    changed = _one_opt(np.asarray(seq, np.int64), orders, stock, costs, prices, np.int64(budget), plans,
+                       np.asarray(cur_price, np.float64), out)
+    return int(changed), out
 
 
 @njit(cache=True, parallel=True)

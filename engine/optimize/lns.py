@@ -5,8 +5,9 @@ use: every order with a plan in the column pool on one of those inventory
 entries is a neighbour, since only such orders compete with it. The
 neighbourhood's orders then choose among all their pooled plans in a small
 MIP (HiGHS, :meth:`~sourcewise.engine.optimize.master.Master.solve_part`) within
-the stock and capacity the other orders' incumbent plans leave, started from
-their incumbent plans, so the incumbent never gets worse.
+the stock and capacity the other orders' incumbent plans leave; their
+incumbent plans are among the choices and a result is kept only when it is
+cheaper, so the incumbent never gets worse.
 
 Seeds are drawn in proportion to each order's Lagrangian gap (its incumbent
 plan's price at the relaxation's prices minus its own best price there):
@@ -20,10 +21,12 @@ import time
 
 import numpy as np
 
+from sourcewise.engine._kernels import plans as P
+from sourcewise.engine.optimize.lagrange import used_by
 from sourcewise.engine.optimize.problem import Problem
 from sourcewise.engine.optimize.state import SolveState
 
-SIZE = 300
+SIZE = 150
 """Orders per neighbourhood."""
 
 SUB_TIME = 2.0
@@ -110,7 +113,9 @@ def search(pb: Problem, st: SolveState, deadline: float, gaps: np.ndarray | None
         # resources the other orders' plans leave for the neighbourhood
         rhs = m.rhs - m.usage(inc) + m.usage(inc[hood])
         cols = pool.columns(hood)
-        r = m.solve_part(min(SUB_TIME, deadline - time.perf_counter()), hood, cols, rhs, start=inc[hood])
+        # no start solution: HiGHS solves these in milliseconds anyway, and completing a given start
+        # makes its MIP presolve print to the terminal; the incumbent is kept unless beaten
+        r = m.solve_part(min(SUB_TIME, deadline - time.perf_counter()), hood, cols, rhs)
         runs += 1
         # the sampled orders have been tried: seed elsewhere next
         w[hood] *= 0.3
@@ -124,4 +129,36 @@ def search(pb: Problem, st: SolveState, deadline: float, gaps: np.ndarray | None
             st.consider(pb, choice, "neighbourhood search")
     pb.trace.append(("neighbourhood search", runs, st.objective))
     return runs
+
+
+def one_opt(pb: Problem, st: SolveState, seed: int = 0) -> int:
+    """One pass of re-planning every order alone, in random order, on the stock the others leave.
+
+    Each order keeps its plan unless a cheaper one fits what the other
+    orders' plans leave (:func:`sourcewise.engine._kernels.plans.one_opt`), so
+    the pass never makes the incumbent worse. Returns how many orders
+    changed plan.
+    """
+    inc = st.incumbent
+    _, cptr, (_, rn, rq, re) = pb.columns()
+    lo, hi = cptr[inc], cptr[inc + 1]
+    cnt = hi - lo
+    ptr = np.zeros(len(inc) + 1, np.int64)
+    np.cumsum(cnt, out=ptr[1:])
+    sel = np.repeat(lo - ptr[:-1], cnt) + np.arange(int(ptr[-1]))
+    plans = P.PlanRows(ptr, rn[sel], rq[sel], np.zeros(len(sel), np.int64), re[sel])
+    ent, parcels, units = used_by(pb, inc)
+    c = pb.ctx
+    stock = pb.stock._replace(atp=(c.atp - ent.astype(np.int64)).astype(np.int64),
+                              cap_o=(c.cap_o - parcels.astype(np.int64)).astype(np.int64),
+                              cap_u=(c.cap_u - units.astype(np.int64)).astype(np.int64))
+    zl, zn = np.zeros(pb.inv.nnz), np.zeros(pb.net.n_nodes)
+    seq = np.random.default_rng(seed).permutation(pb.G.n)
+    changed, res = P.one_opt(pb.orders, stock, pb.costs, pb.prices(zl, zn, zn), pb.budget, seq, plans,
+                             pb.master.flat()[1][inc])
+    if changed:
+        ids = pb.priced_ids(res, 0, 0)
+        st.consider(pb, np.where(ids >= 0, ids, inc), "1-opt")
+    pb.trace.append(("1-opt", changed, st.objective))
+    return changed
 

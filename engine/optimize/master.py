@@ -280,8 +280,7 @@ class Master:
         res.seconds = time.perf_counter() - t0
         return res
 
-    def solve_part(self, time_limit: float, blocks: np.ndarray, cols: np.ndarray, rhs: np.ndarray,
-                   start: np.ndarray | None = None) -> MipResult:
+    def solve_part(self, time_limit: float, blocks: np.ndarray, cols: np.ndarray, rhs: np.ndarray) -> MipResult:
         """Choose one of ``cols`` for each of ``blocks`` within ``rhs`` (HiGHS): a sub-MIP of a neighbourhood.
 
         Parameters
@@ -294,8 +293,6 @@ class Master:
             Their candidate columns; every block must have at least one.
         rhs : ndarray
             Resources left for these blocks, per master row.
-        start : ndarray of int64, optional
-            A column per block of ``blocks`` (in its order) that fits ``rhs``.
 
         Returns
         -------
@@ -311,13 +308,8 @@ class Master:
         sel = np.repeat(lo - sub_ptr[:-1], hi - lo) + np.arange(int(sub_ptr[-1]))
         rows, local_row = np.unique(row[sel], return_inverse=True)
         local_block = np.searchsorted(blocks, block[cols])
-        pos = None
-        if start is not None:
-            where = {int(c): i for i, c in enumerate(cols)}
-            pos = np.array([where.get(int(c), -1) for c in start], np.int64)
-            pos = None if (pos < 0).any() else pos
         res = self._solve_highs(time_limit, local_block, cost[cols], sub_ptr, local_row.astype(np.int64),
-                                val[sel], rhs[rows], pos, 1e-6, 1e-6, False, n_blocks=len(blocks))
+                                val[sel], rhs[rows], None, 1e-6, 1e-6, False, n_blocks=len(blocks))
         if res.choice is not None:
             res.choice = cols[res.choice]
             res.objective = float(cost[res.choice].sum())

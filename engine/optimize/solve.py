@@ -22,6 +22,12 @@ from sourcewise.engine.optimize.state import SolveState
 MIP_MAX_ACTIVE = 1500
 """Above this many contested orders, the LP gives way to Lagrangian relaxation and neighbourhood search."""
 
+ONE_OPT_PASSES = 5
+"""Most re-planning passes over every order after the relaxation."""
+
+ONE_OPT_SETTLED = 0.005
+"""A pass that changes at most this share of the orders ends them."""
+
 RELAX_SHARE = 0.5
 """Most of the time the subgradient rounds take on that path (they stop earlier when the bound
 stalls); neighbourhood search has the rest."""
@@ -135,6 +141,15 @@ def _relax_and_search(pb: Problem, st: SolveState, integer: bool, deadline: floa
     pb.phase["lagrangian"] = time.perf_counter() - t
     if not integer:
         return st
+    t = time.perf_counter()
+    # re-plan each order alone on what the others leave until few still move (each pass is about
+    # one pricing round)
+    for k in range(ONE_OPT_PASSES):
+        if deadline - time.perf_counter() < 2.0 * pb.phase.get("lagrangian", 0.0) / max(1, rx.rounds):
+            break
+        if lns.one_opt(pb, st, seed=k) <= ONE_OPT_SETTLED * pb.G.n:
+            break
+    pb.phase["1-opt"] = time.perf_counter() - t
     t = time.perf_counter()
     gaps = pb.column_prices(st.lb_prices)[st.incumbent] - st.lb_lower
     lns.search(pb, st, deadline, gaps)

@@ -13,11 +13,13 @@ from sourcewise.engine.optimize.heuristics import Route
 from sourcewise.engine.optimize.inputs import INF_CAPACITY
 from sourcewise.engine.optimize.inputs import new_router
 from sourcewise.engine.optimize.inputs import prepare
+from sourcewise.engine.optimize.lns import one_opt
 from sourcewise.engine.optimize.problem import Problem
 from sourcewise.engine.optimize.problem import build_problem
 from sourcewise.engine.optimize.results import Plan
 from sourcewise.engine.optimize.results import make_plan
 from sourcewise.engine.optimize.solve import solve
+from sourcewise.engine.optimize.state import SolveState
 from sourcewise.engine.router import Router
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.network import Network
@@ -60,6 +62,8 @@ def warm_up() -> None:
     pb.price(z, zn, zn, n_single=1)
     pb.price(z, zn, zn, budget=10, parallel=True)
     pb.enumerate(z, zn, zn, np.full(pb.G.n, 1e9), 1000, time.perf_counter() + 60.0)
+    pb.add_empty()
+    one_opt(pb, SolveState(pb.empty_cols, pb.master.objective_of(pb.empty_cols), "empty plans"))
     _WARM = True
 
 
