@@ -20,7 +20,16 @@ from sourcewise.engine.optimize.problem import Problem
 from sourcewise.engine.optimize.state import SolveState
 
 MIP_MAX_ACTIVE = 1500
-"""Above this many contested orders, the LP gives way to Lagrangian relaxation and neighbourhood search."""
+"""Above this many contested orders the MIP phases give way to local search, and the LP, when its
+first solve does not finish in :data:`FIRST_LP_SHARE` of the time, to Lagrangian relaxation."""
+
+FIRST_LP_SHARE = 0.15
+"""Share of the time the first LP over thousands of contested orders may take before the solve
+turns to Lagrangian relaxation instead (0: straight to the relaxation)."""
+
+BIG_CG_SHARE = 0.6
+"""Share of the time left that column generation takes when the first LP did finish; local
+search over its columns has the rest."""
 
 ONE_OPT_PASSES = 5
 """Most re-planning passes over every order after the relaxation."""
@@ -83,14 +92,24 @@ def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver
 
     alp = seed_columns(pb, st)
     pb.phase["columns"] = time.perf_counter() - t
-    if int(alp.active.sum()) > MIP_MAX_ACTIVE:
-        # too many contested orders for the LP to finish in time: prices by subgradient steps,
-        # which need no LP, then neighbourhood sub-MIPs over the plans they priced
-        return _relax_and_search(pb, st, integer, deadline, route)
+    big = int(alp.active.sum()) > MIP_MAX_ACTIVE
+    if big and integer:
+        # thousands of contested orders: the LP may not finish within the time limit at all, so it
+        # gets a share of the time; if it does not finish, prices come from subgradient steps,
+        # which need no LP, and neighbourhood sub-MIPs improve the plan
+        t_lp = time.perf_counter()
+        status = "not run"
+        if FIRST_LP_SHARE > 0:
+            status, lp_obj = alp.solve(FIRST_LP_SHARE * max(0.0, left()))[:2]
+            pb.trace.append(("lp", int(alp.active.sum()), time.perf_counter() - t_lp, status, lp_obj))
+        if status != "optimal":
+            pb.phase["first_lp"] = time.perf_counter() - t_lp
+            return _relax_and_search(pb, st, integer, deadline, route)
 
     # column generation: LP duals price every order's plans; each round gives a Lagrangian bound
     t = time.perf_counter()
-    generate_columns(pb, st, alp, t + cg_share * max(0.0, left()), left, route)
+    generate_columns(pb, st, alp, t + (BIG_CG_SHARE if big and integer else cg_share) * max(0.0, left()), left,
+                     route)
     if integer:
         tighten(pb, st, left)
     pb.phase["column_generation"] = time.perf_counter() - t
@@ -104,6 +123,13 @@ def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver
         if route is not None and left() > 0.05 and not st.proven():
             route_heuristics(st, pb, route, st.lp_x, st.last_prices, left)
     pb.phase["heuristics"] = pb.phase.get("heuristics", 0.0) + time.perf_counter() - t
+
+    if big:
+        # a MIP over thousands of contested orders rarely pays within seconds: local search over
+        # the columns generation priced instead
+        _improve_locally(pb, st, deadline, 1.0)
+        st.time_limited = not st.proven()
+        return st
 
     # integer phase: keep the LP's uncontested plans, solve the contested orders exactly
     t = time.perf_counter()
@@ -141,21 +167,31 @@ def _relax_and_search(pb: Problem, st: SolveState, integer: bool, deadline: floa
     pb.phase["lagrangian"] = time.perf_counter() - t
     if not integer:
         return st
+    _improve_locally(pb, st, deadline, pb.phase["lagrangian"] / max(1, rx.rounds))
+    st.time_limited = not st.proven()
+    return st
+
+
+def _improve_locally(pb: Problem, st: SolveState, deadline: float, pass_seconds: float) -> None:
+    """1-opt passes until few orders still move, then neighbourhood sub-MIPs until ``deadline``.
+
+    ``pass_seconds`` estimates a 1-opt pass (about one pricing round); a pass
+    starts only with twice that left.
+    """
     t = time.perf_counter()
-    # re-plan each order alone on what the others leave until few still move (each pass is about
-    # one pricing round)
     for k in range(ONE_OPT_PASSES):
-        if deadline - time.perf_counter() < 2.0 * pb.phase.get("lagrangian", 0.0) / max(1, rx.rounds):
+        if deadline - time.perf_counter() < 2.0 * pass_seconds or st.proven():
             break
         if lns.one_opt(pb, st, seed=k) <= ONE_OPT_SETTLED * pb.G.n:
             break
     pb.phase["1-opt"] = time.perf_counter() - t
     t = time.perf_counter()
-    gaps = pb.column_prices(st.lb_prices)[st.incumbent] - st.lb_lower
+    if st.lb_prices is not None and st.lb_lower is not None:
+        gaps = pb.column_prices(st.lb_prices)[st.incumbent] - st.lb_lower
+    else:
+        gaps = None
     lns.search(pb, st, deadline, gaps)
     pb.phase["neighbourhood_search"] = time.perf_counter() - t
-    st.time_limited = not st.proven()
-    return st
 
 
 def _enumerate_and_solve(pb: Problem, st: SolveState, left: Callable[[], float], solver: str,

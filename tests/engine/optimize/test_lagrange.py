@@ -31,8 +31,9 @@ from tests.engine.optimize.support import order_plans
 
 @pytest.fixture
 def relaxed_path(monkeypatch):
-    """Every batch counts as too contested for the LP, so small ones take the relaxation path."""
+    """Every batch counts as contested and the LP gets no time, so small ones take the relaxation path."""
     monkeypatch.setattr(solve_mod, "MIP_MAX_ACTIVE", -1)
+    monkeypatch.setattr(solve_mod, "FIRST_LP_SHARE", 0.0)
 
 
 def _problem(net, inv, orders, policy=None):
@@ -67,6 +68,20 @@ def test_subgradient_bound_never_passes_the_brute_force_optimum(seed):
     assert st.lb <= best + 1e-6
     # the first round prices every order alone: the bound can only have risen from there
     assert rx.history[0][2] <= st.lb + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_contested_batches_whose_first_lp_finishes_search_locally_over_its_columns(monkeypatch, seed):
+    # the LP gets its share and finishes: column generation, then local search instead of MIPs
+    monkeypatch.setattr(solve_mod, "MIP_MAX_ACTIVE", -1)
+    net, inv, orders = contested(20 + seed, n_orders=5)
+    plan = optimize(orders, net, inv, Policy(), time_limit=2, unfilled_penalty=PENALTY)
+    best = brute_force(net, Policy(), inv, orders)
+    check_feasible(net, inv, orders, plan)
+    assert "subgradient" not in plan.solve_log.bound_source and plan.solve_log.cg_iterations >= 1
+    assert "neighbourhood_search" in plan.solve_log.phase_seconds
+    assert best - 1e-6 <= plan.objective <= plan.solve_log.greedy_objective + 1e-9
+    assert plan.lower_bound <= best + 1e-6
 
 
 @pytest.mark.parametrize("seed", range(4))
