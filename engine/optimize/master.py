@@ -309,7 +309,8 @@ class Master:
         rows, local_row = np.unique(row[sel], return_inverse=True)
         local_block = np.searchsorted(blocks, block[cols])
         res = self._solve_highs(time_limit, local_block, cost[cols], sub_ptr, local_row.astype(np.int64),
-                                val[sel], rhs[rows], None, 1e-6, 1e-6, False, n_blocks=len(blocks))
+                                val[sel], rhs[rows], None, 1e-6, 1e-6, False, n_blocks=len(blocks),
+                                restart=False)
         if res.choice is not None:
             res.choice = cols[res.choice]
             res.objective = float(cost[res.choice].sum())
@@ -317,13 +318,17 @@ class Master:
         return res
 
     def _solve_highs(self, time_limit, block, cost, ptr, row, val, rhs, pos, rel_gap, abs_gap,
-                     integral, n_blocks: int | None = None) -> MipResult:
+                     integral, n_blocks: int | None = None, restart: bool = True) -> MipResult:
         n_blocks = self.n_blocks if n_blocks is None else n_blocks
         core = highs_core()
         inf = core.kHighsInf
         n = len(block)
         h = core._Highs()
         h.setOptionValue("output_flag", False)
+        if not restart:
+            # small sub-MIPs gain little from restarts, and after one this HiGHS prints a debug line
+            # to the terminal whatever output_flag says
+            h.setOptionValue("mip_allow_restart", False)
         h.setOptionValue("time_limit", max(0.05, float(time_limit)))
         h.setOptionValue("mip_rel_gap", float(rel_gap))
         # with integral costs any gap below 1 is a proof of optimality
