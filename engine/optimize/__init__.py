@@ -47,19 +47,21 @@ Method
    the gap can be listed (small gap or batch), the MIP over them decides
    optimality over the whole plan space and its dual bound is a global bound.
 
-When more than ``MIP_MAX_ACTIVE`` orders contend (thin stock over tens of
-thousands of orders), the first LP alone may not finish within the time
-limit, so steps 3 to 6 give way to:
+When more than ``MIP_MAX_ACTIVE`` orders contend, the MIPs of step 5 give
+way to local search (4'' below), and the first LP gets ``FIRST_LP_SHARE`` of
+the time: thin stock over thousands of orders makes an LP that may not
+finish within the limit at all. If it does not, steps 3 and 4 give way to:
 
 3'. **Lagrangian relaxation** (:mod:`~sourcewise.engine.optimize.lagrange`):
-   projected subgradient steps on the prices of every stock and capacity
-   row; each round prices every order exactly (a valid bound, no LP) and
-   adds its plans to the pool; every few rounds the batch is routed at the
-   prices (price-guided construction).
-4'. **Neighbourhood search** (:mod:`~sourcewise.engine.optimize.lns`): HiGHS
-   sub-MIPs over a few hundred orders that share stock, choosing among
-   every pooled plan within what the other orders leave, until the time
-   limit.
+   projected, deflected subgradient steps on the prices of every stock and
+   capacity row; each round prices every order exactly (a valid bound, no
+   LP) and adds its plans to the pool; every few rounds the batch is routed
+   at the prices (price-guided construction).
+4''. **Local search** (:mod:`~sourcewise.engine.optimize.lns`): 1-opt passes
+   (each order re-planned alone, exactly, on the stock the others leave),
+   then HiGHS sub-MIPs over neighbourhoods of orders that share stock,
+   choosing among every pooled plan within what the other orders leave,
+   until the time limit.
 
 The MIP solver's own dual bound over the *generated columns* is reported
 separately as :attr:`SolveLog.mip_bound_restricted`; it is not a bound on the
@@ -75,7 +77,7 @@ Modules, by job:
 * :mod:`~sourcewise.engine.optimize.colgen`: column generation and the Lagrangian bound;
 * :mod:`~sourcewise.engine.optimize.heuristics`: LP rounding, dual routing, the LP-fix sub-MIP;
 * :mod:`~sourcewise.engine.optimize.lagrange`: subgradient prices, the bound and price-guided routing;
-* :mod:`~sourcewise.engine.optimize.lns`: neighbourhood sub-MIPs over the plan pool;
+* :mod:`~sourcewise.engine.optimize.lns`: 1-opt passes and neighbourhood sub-MIPs over the plan pool;
 * :mod:`~sourcewise.engine.optimize.solve`: the phases in order, and closing the gap;
 * :mod:`~sourcewise.engine.optimize.results`: :class:`Plan`, :class:`ReoptResult`,
   :class:`SolveLog` and their tables;
