@@ -1,4 +1,7 @@
-"""Large-neighbourhood search: re-solve a few hundred related orders exactly, the rest fixed.
+"""Local search: 1-opt passes, and large-neighbourhood search re-solving related orders exactly.
+
+A 1-opt pass (:func:`one_opt`) re-plans each order alone, exactly, on the
+stock and capacity the other orders' plans leave.
 
 A neighbourhood grows from one seed order through the stock its plans could
 use: every order with a plan in the column pool on one of those inventory
