@@ -19,7 +19,7 @@ from sourcewise.engine.optimize.lagrange import relax
 from sourcewise.engine.optimize.problem import Problem
 from sourcewise.engine.optimize.state import SolveState
 
-MIP_MAX_ACTIVE = 1500
+MIP_MAX_ACTIVE = 500
 """Above this many contested orders the MIP phases give way to local search, and the LP, when its
 first solve does not finish in :data:`FIRST_LP_SHARE` of the time, to Lagrangian relaxation."""
 
