@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import msgspec
 import pytest
 
 from sourcewise.engine.durable import bare
@@ -82,7 +83,8 @@ def test_readers_see_the_other_process_at_once(world):
         assert b.capacity_left(n) == a.capacity_left(n)
         b.commit(orders[5].order_id)
         assert not a.is_open(orders[5].order_id)
-        assert a.decision(orders[5].order_id) == d  # committed: the ledger answers
+        # committed: the ledger answers, with the decision's final state
+        assert a.decision(orders[5].order_id) == msgspec.structs.replace(d, state="committed")
         assert (a.snapshot().on_hand == b.snapshot().on_hand).all()
 
 
