@@ -32,7 +32,6 @@ pieces they share live beside this module:
 
 from __future__ import annotations
 
-import json
 from abc import ABC
 from abc import abstractmethod
 from collections.abc import Mapping
@@ -48,6 +47,7 @@ from sourcewise.engine.adapters.fastpath import fast_convert
 from sourcewise.engine.adapters.fastpath import fast_plain
 from sourcewise.engine.adapters.reader import AdapterError
 from sourcewise.engine.adapters.reader import Reader
+from sourcewise.engine.adapters.reader import read_json
 from sourcewise.engine.adapters.records import Bound
 from sourcewise.engine.adapters.records import Catalog
 from sourcewise.engine.adapters.records import LocationIn
@@ -110,7 +110,9 @@ class Adapter(ABC):
         for decoder in self._fast_decoders():
             try:
                 plain = fast_plain(decoder.decode(data))
-            except msgspec.MsgspecError:  # not JSON msgspec takes (NaN, a lone surrogate) or not plain
+            except (msgspec.MsgspecError, UnicodeEncodeError, RecursionError):
+                # not JSON msgspec takes (NaN, a lone surrogate, str text holding one, deep nesting)
+                # or not plain: the careful path decides
                 continue
             if plain is not None:  # as fast_order: a schema with a blank string lets the next one try
                 return self.fast_bind(plain, catalog)
@@ -202,17 +204,21 @@ class Adapter(ABC):
         Raises
         ------
         AdapterError
-            When the text is not JSON, or for every problem in the payload.
+            When ``data`` is not text, the text is not JSON (or nests too deeply,
+            or holds an integer of more digits than Python converts), or for
+            every problem in the payload.
         """
+        if not isinstance(data, bytes | bytearray | str):
+            # before the fast path, which would raise msgspec's TypeError
+            r = Reader(self.name, "order")
+            r.fail("$", f"must be JSON text (bytes or str), got {type(data).__name__}")
+            r.raise_if_any()
         bound = self.fast_order_json(data, catalog)
         if bound is not None:
             return bound
-        try:
-            payload = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            r = Reader(self.name, "order")
-            r.fail("$", f"not valid JSON ({exc})")
-            r.raise_if_any()
+        r = Reader(self.name, "order")
+        payload = read_json(data, r)
+        r.raise_if_any()
         return self.parse_order_careful(payload, catalog)
 
     def parse_order_careful(self, payload: Any, catalog: Catalog) -> Bound:

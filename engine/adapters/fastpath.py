@@ -40,8 +40,12 @@ __all__ = [
 NOT_BLANK = "sourcewise_not_blank"
 """The msgspec ``Meta.extra`` key that marks a string the fast path must find not blank."""
 _NonBlank = Annotated[str, msgspec.Meta(min_length=1, extra={NOT_BLANK: True})]
-FastId = Annotated[int, msgspec.Meta(ge=0)] | _NonBlank
-"""Shape kind ``id``: a non-negative integer or a string that is not blank."""
+FastId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] | _NonBlank
+"""Shape kind ``id``: a non-negative integer or a string that is not blank.
+
+Bounded, as msgspec otherwise passes any Python int through: a larger id
+(up to :data:`~sourcewise.engine.adapters.reader.MAX_ID`) takes the
+careful path, which also refuses one too long to be turned into text."""
 FastStr = _NonBlank
 """Shape kind ``str``: a string that is not blank (checked by :func:`fast_plain`)."""
 FastUnits = Annotated[int, msgspec.Meta(ge=0, le=MAX_UNITS)]
@@ -81,7 +85,9 @@ def fast_convert(payload: Any, schema: type[msgspec.Struct]) -> Any:
     """
     try:
         plain = _convert(payload, schema)
-    except msgspec.ValidationError:
+    except (msgspec.ValidationError, UnicodeEncodeError, RecursionError):
+        # msgspec encodes a string it refuses to UTF-8 for its message, which fails on a lone
+        # surrogate ("\ud800", which json.loads lets through); the careful path explains both
         return None
     return fast_plain(plain)
 

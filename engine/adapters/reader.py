@@ -11,8 +11,10 @@ not by hand.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import sys
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -29,8 +31,8 @@ from sourcewise.models.errors import Problem
 from sourcewise.models.errors import ValidationError
 
 __all__ = [
-    "MAX_UNITS", "MISSING", "PLAIN_DECIMAL", "AdapterError", "Paths", "Reader", "Shape", "int_range", "join_path",
-    "plain_coords", "show",
+    "MAX_ID", "MAX_UNITS", "MISSING", "PLAIN_DECIMAL", "AdapterError", "Paths", "Reader", "Shape", "int_range",
+    "join_path", "plain_coords", "read_json", "show",
 ]
 
 PLAIN_DECIMAL = re.compile(r"\d{1,15}(?:\.\d{1,12})?\Z")
@@ -38,6 +40,15 @@ PLAIN_DECIMAL = re.compile(r"\d{1,15}(?:\.\d{1,12})?\Z")
 
 MAX_UNITS = 10**12
 """Largest quantity (or other integer) a payload may carry."""
+
+MAX_ID = 10**64 - 1
+"""Largest integer id a payload may carry (64 digits).
+
+Ids past 64 bits are accepted (the careful reader takes them as text
+would), but without a bound an id of thousands of digits could not even
+be turned into text (Python limits int-to-text conversion), and every id
+is used as text.
+"""
 
 MISSING: Any = object()
 """Marker for an absent key (distinct from JSON ``null``)."""
@@ -73,9 +84,55 @@ class AdapterError(ValidationError):
 
 
 def show(v: Any) -> str:
-    """Short repr for messages: payload values can be huge."""
-    r = repr(v)
+    """Short repr for messages: payload values can be huge.
+
+    Never raises: an integer past Python's int-to-text limit and nesting
+    deeper than ``repr`` can follow are described instead, so that the
+    message about a hostile value cannot itself fail.
+    """
+    try:
+        r = repr(v)
+    except ValueError:  # an integer (here or inside) with too many digits to convert to text
+        if isinstance(v, int):
+            return f"an integer of about {int(v.bit_length() * 0.30103) + 1} digits"
+        return f"{_kind(v)} holding an integer too long to show"
+    except RecursionError:
+        return f"{_kind(v)} nested too deeply to show"
     return r if len(r) <= 60 else r[:57] + "..."
+
+
+def _kind(v: Any) -> str:
+    return "an array" if isinstance(v, list) else "an object" if isinstance(v, dict) else type(v).__name__
+
+
+def read_json(data: bytes | bytearray | str, reader: Reader) -> Any:
+    """The document in JSON text, decoded with :func:`json.loads`; ``None`` (and the problem
+    recorded at ``$``) when it cannot be decoded.
+
+    Besides text that is not JSON, :func:`json.loads` raises
+    ``RecursionError`` on deep nesting and a plain ``ValueError`` on an
+    integer of more digits than Python converts (4,300 by default): both
+    are the payload's fault, so they are reported like malformed JSON
+    rather than escaping as other errors.
+    """
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        reader.fail("$", f"not valid JSON ({exc})")
+    except RecursionError:
+        reader.fail("$", "not readable JSON: arrays and objects nest too deeply")
+    except ValueError as exc:  # the int-to-text limit, the only other ValueError json.loads raises
+        limit = sys.get_int_max_str_digits()
+        text = data if isinstance(data, str) else bytes(data).decode("utf-8", "replace")
+        m = re.search(rf"\d{{{limit + 1},}}", text) if limit else None
+        if m is None:
+            reader.fail("$", f"not readable JSON ({exc})")
+        else:
+            line = text.count("\n", 0, m.start()) + 1
+            col = m.start() - text.rfind("\n", 0, m.start())
+            reader.fail("$", f"an integer of {m.end() - m.start()} digits at line {line} column {col} "
+                             f"is too long to read (at most {limit} digits)")
+    return None
 
 
 def _is_empty(v: list) -> bool:
@@ -205,7 +262,7 @@ class Reader:
             if t is str and (not opts.get("nonempty", True) or v.strip()):
                 return v
         elif kind == "id":
-            if t is int and v >= 0 or t is str and v.strip():
+            if t is int and 0 <= v <= MAX_ID or t is str and v.strip():
                 return v
         elif kind == "int":
             if t is int and -MAX_UNITS <= v <= opts.get("hi", MAX_UNITS):
@@ -256,6 +313,9 @@ class Reader:
         if isinstance(v, str) and not v.strip() or isinstance(v, int) and v < 0:
             self.fail(path, f"must be a non-empty id, got {show(v)}")
             return None
+        if isinstance(v, int) and v > MAX_ID:
+            self.fail(path, f"an integer id has at most {len(str(MAX_ID))} digits, got {show(v)}")
+            return None
         return v
 
     def as_str(self, v: Any, path: str, *, nonempty: bool = True) -> str | None:
@@ -277,7 +337,7 @@ class Reader:
                 return None
             v = int(v)
         if lo is not None and v < lo:
-            self.fail(path, f"must be >= {lo}, got {v}")
+            self.fail(path, f"must be >= {lo}, got {show(v)}")
             return None
         if abs(v) > hi:
             self.fail(path, f"must be at most {hi} in magnitude, got {show(v)}")
@@ -285,11 +345,16 @@ class Reader:
         return v
 
     def as_num(self, v: Any, path: str, *, lo: float | None = None, hi: float | None = None) -> float | None:
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        try:
+            # an int too large for a float is no finite number either (isfinite raises on it)
+            finite = not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+        except OverflowError:
+            finite = False
+        if not finite:
             self.fail(path, f"must be a finite number, got {show(v)}")
             return None
         if lo is not None and v < lo or hi is not None and v > hi:
-            self.fail(path, f"must be in [{lo}, {hi}], got {v}")
+            self.fail(path, f"must be in [{lo}, {hi}], got {show(v)}")
             return None
         return float(v)
 
@@ -396,7 +461,7 @@ class Shape:
 
     # one test per kind, on a value known not to be None (``{v}`` is the value's name)
     _TESTS = {
-        "id": "(type({v}) is int and {v} >= 0 or type({v}) is str and {v}.strip())",
+        "id": "(type({v}) is int and 0 <= {v} <= MAX_ID or type({v}) is str and {v}.strip())",
         "str": "(type({v}) is str and {v}.strip())",
         "str0": "type({v}) is str",
         "int": "(type({v}) is int and {lo} <= {v} <= {hi})",
@@ -461,7 +526,7 @@ class Shape:
                 body.append(f"    elif {v} is not None and not {test}:")
                 body.append("        return None")
         body.append(f"    return ({', '.join(names)},)")
-        scope = {"MISSING": MISSING, "PLAIN_DECIMAL": PLAIN_DECIMAL}
+        scope = {"MISSING": MISSING, "PLAIN_DECIMAL": PLAIN_DECIMAL, "MAX_ID": MAX_ID}
         exec("\n".join(body), scope)  # noqa: S102 - generated from the fixed templates above
         return scope["fast"]
 

@@ -183,12 +183,24 @@ class Session:
         self._bound.pop(key, None)
         return decision
 
+    def _key(self, raw: Any) -> str | None:
+        """The adapter's key of a caller's id, or ``None`` for one that cannot be text (an
+        integer past Python's int-to-text limit, nesting deeper than ``str`` follows): such a
+        value is no id of anything here, and must be refused as unknown, not raise."""
+        try:
+            return self.adapter.key_of(raw)
+        except (ValueError, RecursionError):
+            return None
+
     def bound_of(self, order_id: Any) -> Bound | None:
         """The parsed order this session routed under a platform order id, or ``None``.
 
         Rejections need it: it holds the platform's own ids to answer with.
         """
-        bound = self._bound.get(self.adapter.key_of(order_id))
+        key = self._key(order_id)
+        if key is None:
+            return None
+        bound = self._bound.get(key)
         return bound if bound is not None else self._bound.get(str(order_id))
 
     def render(self, bound: Bound, decision: Decision | None) -> dict[str, Any]:
@@ -203,11 +215,12 @@ class Session:
         AdapterError
             When the catalog has no such location.
         """
-        key = self.adapter.key_of(raw)
-        if key not in self.catalog.network.node_index:
+        key = self._key(raw)
+        if key is None or key not in self.catalog.network.node_index:
             r = Reader(self.adapter.name, "rejection")
-            r.fail("location", f"unknown location {raw!r}")
+            r.fail("location", f"unknown location {show(raw)}")
             r.raise_if_any()
+        assert key is not None
         return key
 
     def reject(self, order_id: Any, location: Any, lines: Iterable[Any] | None = None,
@@ -244,7 +257,7 @@ class Session:
         r = Reader(self.adapter.name, "rejection")
         bound = self.bound_of(order_id)
         if bound is None:
-            r.fail("order_id", f"order {order_id!r} has not been routed in this session")
+            r.fail("order_id", f"order {show(order_id)} has not been routed in this session")
             r.raise_if_any()
         assert bound is not None
         node_id = self.location_id(location)
@@ -255,13 +268,13 @@ class Session:
         if lines is not None:
             keys = []
             for i, raw in enumerate(lines):
-                found = self.adapter.line_keys(bound, raw)
+                found = self.adapter.line_keys(bound, raw) if self._key(raw) is not None else []
                 if not found:
-                    r.fail(f"lines[{i}]", f"order {order_id!r} has no line {raw!r}")
+                    r.fail(f"lines[{i}]", f"order {show(order_id)} has no line {show(raw)}")
                 keys.extend(found)
         before = self.router.decision(bound.order_id)
         if before is None:
-            r.fail("order_id", f"order {order_id!r} holds no decision")
+            r.fail("order_id", f"order {show(order_id)} holds no decision")
         r.raise_if_any()
         assigned = {a.line_id for a in before.allocations if a.node_id == node_id}  # type: ignore[union-attr]
         if keys is None:

@@ -76,9 +76,12 @@ def decode(body: bytes) -> Any:
     """The JSON document of a body; a 400 when it is not JSON."""
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # ValueError covers an integer past the int-to-text limit
         raise ServiceError(400, f"the body is not JSON ({exc})", [{"field": "$", "reason": "not valid JSON"}]) \
             from None
+    except RecursionError:
+        raise ServiceError(400, "the body is not readable JSON: arrays and objects nest too deeply",
+                           [{"field": "$", "reason": "nests too deeply"}]) from None
 
 
 def _raise(r: Reader) -> None:

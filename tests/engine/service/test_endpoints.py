@@ -235,6 +235,29 @@ def test_malformed_input_names_every_bad_field_and_never_a_traceback(server):
             assert 400 <= r.status_code < 500 and "Traceback" not in r.text and r.json()["error"]
 
 
+def test_hostile_bodies_are_answered_4xx_not_500(server):
+    """Issue #21: deep nesting, an integer past Python's int-to-text limit and lone surrogates once
+    escaped the adapters' error type (a 500); each is a 4xx that names the problem."""
+    generic = json.dumps(payload("generic"))
+    ct_order = payload("commercetools")
+    ct_order["lineItems"][0]["quantity"] = "\ud800"
+    bodies = ["[" * 100_000 + "]" * 100_000, '{"order_id": ' + "9" * 5000 + "}",
+              generic.replace('"qty": 2', '"qty": "\\ud800"'), generic.replace('"qty": 2', '"qty": ' + "9" * 5000)]
+    magento = payload("magento")
+    magento["inventoryRequest"]["items"][0]["qty"] = "\ud800"
+    with server.client() as c:
+        for body in bodies:
+            r = c.post("/v1/route", content=body.encode(), headers=API)
+            assert 400 <= r.status_code < 500 and "Traceback" not in r.text and r.json()["error"], r.text
+        ct = {"Authorization": CT_AUTH}
+        for body in (json.dumps({"action": "Create", "resource": {"typeId": "order", "id": "x", "obj": ct_order}}),
+                     bodies[0]):
+            assert c.post("/extensions/commercetools", content=body.encode(), headers=ct).status_code == 400
+        for body in (json.dumps(magento), bodies[0]):
+            r = c.post("/magento/source-selection", content=body.encode(), headers={"Authorization": f"Bearer {MAGENTO_TOKEN}"})
+            assert 400 <= r.status_code < 500, r.text
+
+
 def test_shopify_webhook_signature_and_retries(server):
     doc = payload("shopify")
     body = json.dumps({**doc["order"], "fulfillment_orders": doc["fulfillment_orders"]}).encode()
