@@ -7,11 +7,13 @@ exactly (:func:`sourcewise.engine._kernels.plans.price_orders`). So
 
     L(y) = sum_o min_p (cost_p + y . a_p) - y . b
 
-is a lower bound on every routing of the batch, whatever the number of
-parcels, and computing it needs no LP: it scales to tens of thousands of
-orders where the first restricted LP alone may not finish within the time
-limit. Projected subgradient steps (Polyak's rule against the incumbent,
-with the step scale halved when the bound stalls) raise it.
+is a lower bound on every routing of the batch with up to ``max_shipments``
+parcels per order, and computing it needs no LP: it scales to tens of
+thousands of orders where the first restricted LP alone may not finish
+within the time limit. Projected subgradient steps raise it: Polyak's rule
+against the incumbent, deflected by the previous direction when the new one
+turns against it (Camerini, Fratta and Maffioli), the step scale halved when
+the bound stalls; the rounds stop once the bound has all but stopped rising.
 
 Every pricing round also yields plans: each order's cheapest plan at the
 round's prices joins the column pool (:class:`~sourcewise.engine.optimize.problem.Problem`),
@@ -45,6 +47,7 @@ STALL_ROUNDS = 10
 """Rounds over which the best bound must rise by :data:`STALL_GAIN` (relative) for the rounds to go on."""
 
 STALL_GAIN = 2e-4
+"""See :data:`STALL_ROUNDS`."""
 
 THETA_MIN = 1e-4
 """Below this step scale the prices no longer move enough to matter."""
@@ -74,6 +77,9 @@ class Relaxation:
         Entry prices (as :meth:`entry_prices`) whose routing of the batch gave
         the best incumbent found by routing; ``None`` when no routing at
         prices beat the incumbent it started from.
+    d_e, d_o, d_u : ndarray, optional
+        The last step's direction (entries, node parcels, node units), which
+        the next step is deflected by.
     node : ndarray of int64
         Node of each inventory entry.
     """
