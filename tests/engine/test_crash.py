@@ -35,6 +35,7 @@ class Acks:
     def __init__(self) -> None:
         self.decided: dict[str, Decision] = {}  # acknowledged decisions of routed orders
         self.released: set[str] = set()  # acknowledged, or cut by a kill (then perhaps made)
+        self.committing: set[str] = set()  # commits cut by a kill (perhaps made)
         self.in_flight: tuple[str, str] | None = None
         self.last_route: str | None = None
 
@@ -49,6 +50,8 @@ class Acks:
         if op == "release":
             self.released.add(oid)
         else:
+            if op == "commit":
+                self.committing.discard(oid)
             self.decided[oid] = msgspec.json.decode(rest[0], type=Decision, dec_hook=lambda t, o: None)
 
     def check(self, router: Router) -> None:
@@ -58,6 +61,10 @@ class Acks:
             if oid in self.released or self.in_flight == ("release", oid):
                 # released (or being released when killed): it may be gone
                 assert got is None or got == want, oid
+                continue
+            if oid in self.committing or self.in_flight == ("commit", oid):
+                # a kill cut its commit: it may have been made, and no later process repeats it
+                assert got in (want, msgspec.structs.replace(want, state="committed")), oid
                 continue
             assert got == want, f"{oid}: acknowledged {want}, recovered {got}"
         snap = router.snapshot()
@@ -100,6 +107,8 @@ def test_kill_9_loses_no_acknowledged_decision(tmp_path, kind):
         if acks.in_flight is not None and acks.in_flight[0] == "release":
             # the kill cut a release: it may have been made, and the next process will not repeat it
             acks.released.add(acks.in_flight[1])
+        if acks.in_flight is not None and acks.in_flight[0] == "commit":
+            acks.committing.add(acks.in_flight[1])
         child.wait(timeout=60)
         assert child.returncode == -signal.SIGKILL, child.stderr.read()[-3000:]
         kills += 1
