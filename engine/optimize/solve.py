@@ -94,6 +94,11 @@ def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver
     pb.phase["columns"] = time.perf_counter() - t
     big = int(alp.active.sum()) > MIP_MAX_ACTIVE
     if big and integer:
+        # a better plan than greedy at once, whatever the LP does next: one 1-opt pass over the
+        # greedy plan takes about one pricing round
+        t_lp = time.perf_counter()
+        lns.one_opt(pb, st)
+        pb.phase["1-opt"] = time.perf_counter() - t_lp
         # thousands of contested orders: the LP may not finish within the time limit at all, so it
         # gets a share of the time; if it does not finish, prices come from subgradient steps,
         # which need no LP, and neighbourhood sub-MIPs improve the plan
@@ -184,7 +189,7 @@ def _improve_locally(pb: Problem, st: SolveState, deadline: float, pass_seconds:
             break
         if lns.one_opt(pb, st, seed=k) <= ONE_OPT_SETTLED * pb.G.n:
             break
-    pb.phase["1-opt"] = time.perf_counter() - t
+    pb.phase["1-opt"] = pb.phase.get("1-opt", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
     if st.lb_prices is not None and st.lb_lower is not None:
         gaps = pb.column_prices(st.lb_prices)[st.incumbent] - st.lb_lower
