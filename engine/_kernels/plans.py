@@ -382,6 +382,21 @@ def _unit_floor(qty, atp, r, penalty):
 
 
 @njit(cache=True)
+def _excess(atp, r, cmin, penalty):
+    """Per candidate, the least a unit it carries costs above its group's floor ``cmin``
+    (``inf`` when it carries no unit worth taking): what being a member adds at the least."""
+    C, G = atp.shape
+    out = np.full(C, np.inf)
+    for c in range(C):
+        for g in range(G):
+            if atp[c, g] > 0 and r[c, g] < penalty:
+                x = r[c, g] - cmin[g]
+                if x < out[c]:
+                    out[c] = x
+    return out
+
+
+@njit(cache=True)
 def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
     """Cheapest set of at most ``min(kk, 3)`` candidates under prices ``r``/``f``.
 
@@ -398,22 +413,17 @@ def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
     Members are scanned by that key, so the scan stops once it passes the
     incumbent.
     """
-    C, G = atp.shape
+    C = atp.shape[0]
     for i in range(3):
         best[i] = -1
     S = np.empty(3, np.int64)
     dummy = np.zeros((1, 1), np.int64)
     cmin, lb_units, best_cost = _unit_floor(qty, atp, r, penalty)
+    excess = _excess(atp, r, cmin, penalty)
     key = np.full(C, np.inf)
     for c in range(C):
-        d = np.inf
-        for g in range(G):
-            if atp[c, g] > 0 and r[c, g] < penalty:
-                x = r[c, g] - cmin[g]
-                if x < d:
-                    d = x
-        if d < np.inf:
-            key[c] = f[c] + d + split_penalty
+        if excess[c] < np.inf:
+            key[c] = f[c] + excess[c] + split_penalty
     order = np.argsort(key, kind="mergesort")
     M = 0
     while M < C and key[order[M]] < np.inf:
@@ -584,7 +594,7 @@ def _useful(qty, atp, r, f, penalty, split_penalty):
     (the bound of :func:`_search`), so candidates whose bound reaches the
     incumbent cannot improve on it; the best single candidate is kept.
     """
-    C, G = atp.shape
+    C = atp.shape[0]
     cmin, lb_units, best = _unit_floor(qty, atp, r, penalty)
     S = np.empty(1, np.int64)
     dummy = np.zeros((1, 1), np.int64)
@@ -595,16 +605,11 @@ def _useful(qty, atp, r, f, penalty, split_penalty):
         if v < best - EPS:
             best = v
             top = c
+    excess = _excess(atp, r, cmin, penalty)
     keep = np.empty(C, np.int64)
     n = 0
     for c in range(C):
-        d = np.inf
-        for g in range(G):
-            if atp[c, g] > 0 and r[c, g] < penalty:
-                x = r[c, g] - cmin[g]
-                if x < d:
-                    d = x
-        if c == top or (d < np.inf and lb_units + f[c] + d < best - EPS):
+        if c == top or (excess[c] < np.inf and lb_units + f[c] + excess[c] < best - EPS):
             keep[n] = c
             n += 1
     return keep[:n]
