@@ -131,24 +131,10 @@ def price_round(pb: Problem, rx: Relaxation) -> tuple[float, np.ndarray, np.ndar
     fo, fu, cap_o, cap_u = _capacities(pb)
     atp = pb.ctx.atp.astype(np.float64)
     bound = float(res.o_lower.sum() - rx.lam @ atp - rx.mu[fo] @ cap_o[fo] - rx.nu[fu] @ cap_u[fu])
-    cols = pb.priced_ids(res, 1, 0)
-    pb.add_priced(res, 1, np.ones(len(res.c_nrows), bool))
+    cols = pb.priced_ids(res, 1, 0)  # registers the best plans
+    pb.add_priced(res, 1, np.arange(len(res.c_nrows)) % 2 == 1)  # and the single-node ones
     cols = np.where(cols >= 0, cols, pb.empty_cols)
     return bound, cols, res.o_lower
-
-
-def used_by(pb: Problem, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Units per entry, parcels per node and units per node of one column per order."""
-    _, cptr, (_, rn, rq, re) = pb.columns()
-    lo, hi = cptr[cols], cptr[cols + 1]
-    cnt = hi - lo
-    sel = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
-    nn = pb.net.n_nodes
-    ent = np.bincount(re[sel], weights=rq[sel], minlength=pb.inv.nnz)
-    units = np.bincount(rn[sel], weights=rq[sel], minlength=nn)
-    owner = np.repeat(np.arange(len(cols)), cnt)
-    parcels = np.bincount(np.unique(owner * nn + rn[sel]) % nn, minlength=nn).astype(np.float64)
-    return ent, parcels, units
 
 
 def step(pb: Problem, rx: Relaxation, cols: np.ndarray, bound: float, upper: float) -> bool:
@@ -166,7 +152,7 @@ def step(pb: Problem, rx: Relaxation, cols: np.ndarray, bound: float, upper: flo
         if rx.stall >= PATIENCE:
             rx.theta /= 2.0
             rx.stall = 0
-    ent, parcels, units = used_by(pb, cols)
+    ent, parcels, units = (u.astype(np.float64) for u in pb.use_of(cols))
     fo, fu, cap_o, cap_u = _capacities(pb)
     g_e = ent - pb.ctx.atp
     g_o = np.where(fo, parcels - cap_o, 0.0)

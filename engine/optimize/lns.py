@@ -25,7 +25,6 @@ import time
 import numpy as np
 
 from sourcewise.engine._kernels import plans as P
-from sourcewise.engine.optimize.lagrange import used_by
 from sourcewise.engine.optimize.problem import Problem
 from sourcewise.engine.optimize.state import SolveState
 
@@ -40,10 +39,8 @@ class Pool:
     """Which pooled columns each order has, and which orders each inventory entry's columns serve."""
 
     def __init__(self, pb: Problem):
-        block, _, ptr, row, _ = pb.master.flat()
         c_order, cptr, (_, _, _, re) = pb.columns()
         n = pb.G.n
-        self.n_cols = len(block)
         srt = np.argsort(c_order, kind="stable")
         self.cols_of = (srt, np.searchsorted(c_order[srt], np.arange(n + 1)))
         owner = np.repeat(c_order, np.diff(cptr))
@@ -109,12 +106,13 @@ def search(pb: Problem, st: SolveState, deadline: float, gaps: np.ndarray | None
     n = pb.G.n
     w = np.ones(n) if gaps is None else np.maximum(gaps, 0.0) + 1e-3
     runs = 0
+    inc = st.incumbent
+    left = m.rhs - m.usage(inc)  # what the incumbent leaves, kept up to date as it changes
     while time.perf_counter() < deadline - 0.05 and not st.proven():
         s = int(rng.choice(n, p=w / w.sum()))
         hood = pool.neighbourhood(s, size, rng)
-        inc = st.incumbent
         # resources the other orders' plans leave for the neighbourhood
-        rhs = m.rhs - m.usage(inc) + m.usage(inc[hood])
+        rhs = left + m.usage(inc[hood])
         cols = pool.columns(hood)
         # no start solution: HiGHS solves these in milliseconds anyway, and completing a given start
         # makes its MIP presolve print to the terminal; the incumbent is kept unless beaten
@@ -130,6 +128,9 @@ def search(pb: Problem, st: SolveState, deadline: float, gaps: np.ndarray | None
             choice = inc.copy()
             choice[hood] = r.choice
             st.consider(pb, choice, "neighbourhood search")
+            if st.incumbent is choice:
+                left = rhs - m.usage(r.choice)
+                inc = choice
     pb.trace.append(("neighbourhood search", runs, st.objective))
     return runs
 
@@ -143,21 +144,13 @@ def one_opt(pb: Problem, st: SolveState, seed: int = 0) -> int:
     changed plan.
     """
     inc = st.incumbent
-    _, cptr, (_, rn, rq, re) = pb.columns()
-    lo, hi = cptr[inc], cptr[inc + 1]
-    cnt = hi - lo
-    ptr = np.zeros(len(inc) + 1, np.int64)
-    np.cumsum(cnt, out=ptr[1:])
-    sel = np.repeat(lo - ptr[:-1], cnt) + np.arange(int(ptr[-1]))
-    plans = P.PlanRows(ptr, rn[sel], rq[sel], np.zeros(len(sel), np.int64), re[sel])
-    ent, parcels, units = used_by(pb, inc)
+    ent, parcels, units = pb.use_of(inc)
     c = pb.ctx
-    stock = pb.stock._replace(atp=(c.atp - ent.astype(np.int64)).astype(np.int64),
-                              cap_o=(c.cap_o - parcels.astype(np.int64)).astype(np.int64),
-                              cap_u=(c.cap_u - units.astype(np.int64)).astype(np.int64))
+    # what no order's plan takes yet: the kernel gives each order's back and takes its new plan's
+    stock = pb.stock._replace(atp=c.atp - ent, cap_o=c.cap_o - parcels, cap_u=c.cap_u - units)
     zl, zn = np.zeros(pb.inv.nnz), np.zeros(pb.net.n_nodes)
     seq = np.random.default_rng(seed).permutation(pb.G.n)
-    changed, res = P.one_opt(pb.orders, stock, pb.costs, pb.prices(zl, zn, zn), pb.budget, seq, plans,
+    changed, res = P.one_opt(pb.orders, stock, pb.costs, pb.prices(zl, zn, zn), pb.budget, seq, pb.rows_of(inc),
                              pb.master.flat()[1][inc])
     if changed:
         ids = pb.priced_ids(res, 0, 0)

@@ -341,6 +341,27 @@ class Problem:
             self._flat = (np.concatenate(self._c_order), ptr, rows)
         return self._flat
 
+    def rows_of(self, cols: np.ndarray) -> P.PlanRows:
+        """The rows of columns ``cols``, grouped by column in that order."""
+        _, cptr, (_, rn, rq, re) = self.columns()
+        cols = np.asarray(cols, np.int64)
+        lo, hi = cptr[cols], cptr[cols + 1]
+        cnt = hi - lo
+        ptr = np.zeros(len(cols) + 1, np.int64)
+        np.cumsum(cnt, out=ptr[1:])
+        sel = np.repeat(lo - ptr[:-1], cnt) + np.arange(int(ptr[-1]))
+        return P.PlanRows(ptr, rn[sel], rq[sel], self.sku_of_ent[re[sel]], re[sel])
+
+    def use_of(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Units per inventory entry, parcels per node and units per node that columns ``cols`` take."""
+        rows = self.rows_of(cols)
+        nn = self.net.n_nodes
+        ent = np.bincount(rows.ent, weights=rows.qty, minlength=self.inv.nnz).astype(np.int64)
+        units = np.bincount(rows.node, weights=rows.qty, minlength=nn).astype(np.int64)
+        owner = np.repeat(np.arange(len(rows.ptr) - 1), np.diff(rows.ptr))
+        parcels = np.bincount(np.unique(owner * nn + rows.node) % nn, minlength=nn).astype(np.int64)
+        return ent, parcels, units
+
     def add_or_find(self, order, ptr, rg, rn, rq, re) -> np.ndarray:
         """Column id of every plan, registering the new ones."""
         ids = self.add_columns(order, ptr, rg, rn, rq, re)

@@ -109,7 +109,7 @@ def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver
             pb.trace.append(("lp", int(alp.active.sum()), time.perf_counter() - t_lp, status, lp_obj))
         if status != "optimal":
             pb.phase["first_lp"] = time.perf_counter() - t_lp
-            return _relax_and_search(pb, st, integer, deadline, route)
+            return _relax_and_search(pb, st, deadline, route)
 
     # column generation: LP duals price every order's plans; each round gives a Lagrangian bound
     t = time.perf_counter()
@@ -161,17 +161,13 @@ def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver
     return st
 
 
-def _relax_and_search(pb: Problem, st: SolveState, integer: bool, deadline: float,
-                      route: Route | None) -> SolveState:
-    """The path of batches too contested for the LP: Lagrangian relaxation, then neighbourhood search."""
+def _relax_and_search(pb: Problem, st: SolveState, deadline: float, route: Route | None) -> SolveState:
+    """The path of batches too contested for the LP: Lagrangian relaxation, then local search."""
     t = time.perf_counter()
-    share = RELAX_SHARE if integer else 1.0
-    rx = relax(pb, st, t + share * max(0.0, deadline - t), route if integer else None)
+    rx = relax(pb, st, t + RELAX_SHARE * max(0.0, deadline - t), route)
     st.last_prices = st.lb_prices
     st.bound_source = f"lagrangian ({rx.rounds} subgradient rounds)"
     pb.phase["lagrangian"] = time.perf_counter() - t
-    if not integer:
-        return st
     _improve_locally(pb, st, deadline, pb.phase["lagrangian"] / max(1, rx.rounds))
     st.time_limited = not st.proven()
     return st

@@ -156,17 +156,9 @@ def route_fn(pb: Problem, batch: OrderBatch, network: Network, inventory: Invent
     def route(orders: np.ndarray, prices: np.ndarray, taken: np.ndarray | None) -> np.ndarray:
         inv, co, cu = inventory, cap_o, cap_u
         if taken is not None and len(taken):
-            _, cptr, (_, rn, rq, re) = pb.columns()
-            lo, hi = cptr[taken], cptr[taken + 1]
-            cnt = hi - lo
-            sel = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
-            used = np.bincount(re[sel], weights=rq[sel], minlength=inventory.nnz).astype(np.int64)
+            used, parcels, units = pb.use_of(taken)
             inv = Inventory.from_arrays(network, inventory.node, sku_of, inventory.on_hand, inventory.safety_stock,
                                         inventory.reserved + used)
-            units = np.bincount(rn[sel], weights=rq[sel], minlength=network.n_nodes).astype(np.int64)
-            col_of = np.repeat(np.arange(len(taken)), cnt)
-            parcels = np.bincount(np.unique(col_of * network.n_nodes + rn[sel]) % network.n_nodes,
-                                  minlength=network.n_nodes)
             co = np.where(cap_o >= INF_CAPACITY, cap_o, np.maximum(cap_o - parcels, 0))
             cu = np.where(cap_u >= INF_CAPACITY, cap_u, np.maximum(cap_u - units, 0))
         r = new_router(network, inv, policy, walkin, vendor_offers)
