@@ -901,15 +901,17 @@ def rows_of(alloc, ent, rows_in):
 
 
 @njit(cache=True)
-def append_row(out, n_out, group, node, qty, entry, tier):
-    """Write one allocation row (group, node, qty, entry, tier), doubling ``out`` when full.
+def append_row(out, n_out, group, node, qty, entry, tier, days):
+    """Write one allocation row (group, node, qty, entry, tier, days), doubling ``out`` when full.
 
     Parameters
     ----------
-    out : ndarray of int64, shape (n, 5)
+    out : ndarray of int64, shape (n, 6)
     n_out : int
         Rows already written.
     group, node, qty, entry, tier : int
+    days : int
+        Whole days from the order's day to its parcel's promised delivery.
 
     Returns
     -------
@@ -917,7 +919,7 @@ def append_row(out, n_out, group, node, qty, entry, tier):
         ``out``, or a copy twice its size.
     """
     if n_out == out.shape[0]:
-        bigger = np.empty((2 * out.shape[0], 5), np.int64)
+        bigger = np.empty((2 * out.shape[0], 6), np.int64)
         bigger[:n_out] = out
         out = bigger
     out[n_out, 0] = group
@@ -925,6 +927,7 @@ def append_row(out, n_out, group, node, qty, entry, tier):
     out[n_out, 2] = qty
     out[n_out, 3] = entry
     out[n_out, 4] = tier
+    out[n_out, 5] = days
     return out
 
 
@@ -958,9 +961,10 @@ def route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles, 
 
     Returns
     -------
-    out_group, out_node, out_qty, out_ent, out_tier : ndarray of int64
+    out_group, out_node, out_qty, out_ent, out_tier, out_days : ndarray of int64
         One row per (group, node) allocation with the inventory entry it
-        reserved and the tier that served it.
+        reserved, the tier that served it and its parcel's lead days rounded
+        up (the promised date is the order's day plus these).
     order_costs : ndarray, shape (n_orders, 5)
         Shipping, handling, vendor fees, split penalty, penalties.
     order_ships : ndarray of int64, shape (n_orders,)
@@ -971,7 +975,7 @@ def route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles, 
     """
     n_orders = g_ptr.shape[0] - 1
     n_tiers = tier_masks.shape[0]
-    out = np.empty((g_sku.shape[0] + 16, 5), np.int64)
+    out = np.empty((g_sku.shape[0] + 16, 6), np.int64)
     order_costs = np.zeros((n_orders, 5))
     order_ships = np.zeros(n_orders, np.int64)
     order_km = np.zeros(n_orders)
@@ -1034,7 +1038,8 @@ def route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles, 
                 g = sel[rows[4 * j + 1]]
                 a = rows[4 * j + 2]
                 remaining[g] -= a
-                out = append_row(out, n_out, lo + g, n, a, rows[4 * j + 3], t)
+                days = np.int64(np.ceil(rowf[5 + 2 * j]))
+                out = append_row(out, n_out, lo + g, n, a, rows[4 * j + 3], t, days)
                 n_out += 1
                 # rows come node by node: a new node is a new parcel
                 if j == 0 or rows[4 * j - 4] != n:
@@ -1047,4 +1052,4 @@ def route_batch(dest, g_ptr, g_sku, g_qty, k, strategy, tier_masks, tier_miles, 
             order_costs[o, 3] = params[P_SPLIT] * (order_ships[o] - 1)
     out = out[:n_out]
     return (out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy(), out[:, 3].copy(), out[:, 4].copy(),
-            order_costs, order_ships, order_km, order_days)
+            out[:, 5].copy(), order_costs, order_ships, order_km, order_days)
