@@ -975,79 +975,87 @@ class Router(TierPasses, Durable, Holds, Promising):
             if existing is not None:
                 return existing
         store = self._store
-        if store is None and self._gateway is None:
-            # in memory with no live vendor: one round under the lock, nothing to record. The
-            # general loop below does the same in this case; this is the hot path, and its
-            # bookkeeping measured about 1 us of an order's 20
-            sku_idx = self._validate(order)
-            with self._lock:
-                if oid in self._open or oid in self._committed:
-                    existing = self._repeat(order)
-                    if existing is not None:
-                        return existing
-                held = self._route_simple(order, sku_idx, name, code)
-                if not isinstance(held, Held):
-                    held = self._route_attempt(order, sku_idx, name, code, held, None)
-                self._open[oid] = held
-            return held.decision
         # with a store, a committed id (the ledger's) answers, or conflicts, before its content is
-        # checked, as an open one does above: the check is made under the lock below
+        # checked, as an open one does above: the check is made under the lock (see _route_round)
         sku_idx = self._validate(order) if store is None else None
+        if self._gateway is None:
+            # no live vendor: a single round (the hot path; the vendor rounds' bookkeeping measured
+            # about 1 us of an order's 20 in memory)
+            with self._lock:
+                decision, seq, _ = self._route_round(order, sku_idx, name, code, None)
+            self._durable(seq)
+            return decision
         # with a live gateway, vendors are asked outside the lock (a slow vendor must not hold up
         # other orders): an attempt that needs them rolls back, they are asked, and it runs again;
         # everything else happens in the first round, under the lock
-        answers = VendorAnswers() if self._gateway is not None else None
+        answers = VendorAnswers()
         for attempt in range(VENDOR_ROUNDS):
-            if answers is not None:
-                answers.final = attempt == VENDOR_ROUNDS - 1
+            answers.final = attempt == VENDOR_ROUNDS - 1
             with self._lock:
-                if oid in self._open or oid in self._committed:
-                    existing = self._repeat(order)
-                    if existing is not None:
-                        return existing
-                if store is not None:
-                    self._usable()
-                    # under the lock: a commit on another thread cannot slip in between; the
-                    # filter spares the store a query for the ids it certainly never saw (it
-                    # keeps the id even if routing fails below: that only costs a query later)
-                    if self._seen.check_add(oid):
-                        prior = self._prior(order)
-                        if prior is not None:
-                            return prior
-                    if sku_idx is None:
-                        sku_idx = self._validate(order)
-                        self._storable_order(order)
-                caps = None  # the one-call path's capacity change is read off its plan (see _held_changes)
-                held = self._route_simple(order, sku_idx, name, code)
-                if not isinstance(held, Held):
-                    # ``held`` names the tier whose single-node search already declined, if any
-                    if store is not None:
-                        caps = self._caps()
-                    try:
-                        held = self._route_attempt(order, sku_idx, name, code, held, answers)
-                    except NeedVendors as need:
-                        # nothing changed: ask the vendors outside the lock, then try again
-                        held, requests = None, need.requests
-                if held is not None:
-                    # (its geography flags are set: by route_one's cell, or by _route_attempt)
-                    self._open[oid] = held
-                    if store is None:
-                        return held.decision
-                    try:
-                        seq = self._record_held("route", held, order, caps,
-                                                f"routed ({name}): {held.decision.status}")
-                    except BaseException:
-                        # not in the ledger: not made
-                        del self._open[oid]
-                        self._give_back(held)
-                        raise
-            if held is not None:
+                decision, seq, requests = self._route_round(order, sku_idx, name, code, answers)
+            if decision is not None:
                 self._durable(seq)
-                return held.decision
+                return decision
             from sourcewise.engine.vendors import check_vendors
 
             answers.add(check_vendors(self._gateway, requests, self.policy.vendors.gateway_timeout_s))
         raise AssertionError("unreachable: the last round asks no vendor")
+
+    def _route_round(self, order: Order, sku_idx: list[int] | None, name: str, code: int,
+                     answers: VendorAnswers | None) -> tuple[Decision | None, int, list | None]:
+        """One attempt at :meth:`route`, under the router's lock.
+
+        Returns
+        -------
+        decision : Decision or None
+            The order's decision (new, or the one its id already holds); None
+            when live vendors must be asked first, with nothing changed.
+        seq : int
+            The ledger entry to wait for, outside the lock (0: none).
+        requests : list or None
+            What to ask the vendors, when ``decision`` is None.
+        """
+        oid = order.order_id
+        if oid in self._open or oid in self._committed:
+            existing = self._repeat(order)
+            if existing is not None:
+                return existing, 0, None
+        store = self._store
+        if store is not None:
+            self._usable()
+            # under the lock: a commit on another thread cannot slip in between; the
+            # filter spares the store a query for the ids it certainly never saw (it
+            # keeps the id even if routing fails below: that only costs a query later)
+            if self._seen.check_add(oid):
+                prior = self._prior(order)
+                if prior is not None:
+                    return prior, 0, None
+            if sku_idx is None:
+                sku_idx = self._validate(order)
+                self._storable_order(order)
+        caps = None  # the one-call path's capacity change is read off its plan (see _held_changes)
+        held = self._route_simple(order, sku_idx, name, code)
+        if not isinstance(held, Held):
+            # ``held`` names the tier whose single-node search already declined, if any
+            if store is not None:
+                caps = self._caps()
+            try:
+                held = self._route_attempt(order, sku_idx, name, code, held, answers)
+            except NeedVendors as need:
+                # nothing changed: the caller asks the vendors outside the lock, then tries again
+                return None, 0, need.requests
+        # (its geography flags are set: by route_one's cell, or by _route_attempt)
+        self._open[oid] = held
+        if store is None:
+            return held.decision, 0, None
+        try:
+            seq = self._record_held("route", held, order, caps, f"routed ({name}): {held.decision.status}")
+        except BaseException:
+            # not in the ledger: not made
+            del self._open[oid]
+            self._give_back(held)
+            raise
+        return held.decision, seq, None
 
     def _prior(self, order: Order) -> Decision | None:
         """With a store, the decision of an order the ledger holds as committed (None: route it).
