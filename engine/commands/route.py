@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sourcewise.engine.batch import BatchResult
+from sourcewise.engine.batch import allocations_file
 from sourcewise.engine.commands.arguments import TABLE_FORMATS
 from sourcewise.engine.commands.arguments import add_dual_price_sources
 from sourcewise.engine.commands.arguments import add_io_arguments
 from sourcewise.engine.journal import journal_refused
-from sourcewise.engine.router import BatchResult
 from sourcewise.engine.scenario import build_router
 from sourcewise.engine.scenario import flag_problem
 from sourcewise.engine.scenario import load_for_command
@@ -166,22 +167,20 @@ def run(args: argparse.Namespace) -> int:
             short.append(res.unfilled)
             bar.update(part.n_orders)
     elapsed = time.perf_counter() - t0
-    alloc_df = pd.concat(allocs, ignore_index=True)
-    orders_df = pd.concat(orders, ignore_index=True)
-    unfilled_df = pd.concat(short, ignore_index=True)
+    result = BatchResult(pd.concat(allocs, ignore_index=True), pd.concat(orders, ignore_index=True),
+                         pd.concat(short, ignore_index=True))
     if args.format == "json":
         from sourcewise.engine.adapters.generic import render_batch
 
         with staged_output(args.out, ".route-") as (stage, _):
-            doc = render_batch(BatchResult(alloc_df, orders_df, unfilled_df))
-            (stage / "decisions.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+            (stage / "decisions.json").write_text(json.dumps(render_batch(result), indent=1), encoding="utf-8")
         written = f"{args.out}/decisions.json"
     else:
-        write_tables(args.out, {"allocations": alloc_df, "orders": orders_df, "unfilled": unfilled_df},
-                     args.format)
+        write_tables(args.out, {"allocations": allocations_file(result, sc.orders), "orders": result.orders,
+                                "unfilled": result.unfilled}, args.format)
         written = (f"{args.out}/allocations.{args.format}, {args.out}/orders.{args.format}, "
                    f"{args.out}/unfilled.{args.format}")
-    s = routing_summary(orders_df, alloc_df, sc.network)
+    s = routing_summary(result.orders, result.allocations, sc.network)
     say(format_summary(s, f"Routed {sc.path} with strategy '{policy.strategy}'"))
     if priced_from is not None:
         say(f"  dual prices from  {priced_from}")
