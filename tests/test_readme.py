@@ -71,3 +71,27 @@ def test_every_command_line_parses(line):
 def test_the_readme_shows_commands_of_every_kind():
     shown = {_argv(line)[0] for line in _commands()}
     assert {"route", "optimize", "simulate", "sweep", "generate", "serve", "journal", "adapt", "gap"} <= shown
+
+
+def test_the_adapt_examples_run(capsys, monkeypatch):
+    """The README's ``adapt`` lines run from the checkout on the example payloads, every option given."""
+    import json
+
+    monkeypatch.chdir(README.parent)
+    lines = [line for line in _commands() if _argv(line)[0] == "adapt"]
+    assert lines and any("--config" in line for line in lines)
+    for line in lines:
+        assert cli.main(_argv(line)) == 0, line
+        assert json.loads(capsys.readouterr().out)
+
+
+def test_the_readme_names_every_example_payload():
+    from sourcewise.engine.adapters import PLATFORMS
+
+    folder = README.parent / "data" / "payloads"
+    platform = "|".join(PLATFORMS)
+    named = set(re.findall(rf"\b((?:{platform})_\w+\.json)\b", README.read_text()))
+    shipped = {p.name for p in folder.glob("*.json")}
+    assert named == shipped
+    assert {name.split("_")[0] for name in shipped} == set(PLATFORMS)
+    assert "`data/payloads/`" in README.read_text()
