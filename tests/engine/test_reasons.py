@@ -120,14 +120,23 @@ def test_batch_decisions_explain_themselves():
     assert "tier own: served 1x1" in text and "split_limit" in text
 
 
-def test_vendor_failures_are_their_own_reason():
-    class Down:
-        def availability(self, vendor_id, skus, timeout):
-            raise ConnectionError("vendor down")
+class _Down:
+    """A vendor gateway whose every live check fails."""
 
+    def availability(self, vendor_id, skus, timeout):
+        raise ConnectionError("vendor down")
+
+
+def _vendor_down() -> tuple[Router, Order]:
+    """A router whose only vendor fails its check, and an order whose line 2 only that vendor offers."""
     net, inv, offers = warehouse_and_vendor("VN-1", 40.0)
-    r = Router(net, inv, Policy(), vendor_offers=offers, gateway=Down())
-    d = r.route(Order("o", (_line("A", 1, "1"), _line("B", 2, "2")), *NYC))
+    r = Router(net, inv, Policy(), vendor_offers=offers, gateway=_Down())
+    return r, Order("o", (_line("A", 1, "1"), _line("B", 2, "2")), *NYC)
+
+
+def test_vendor_failures_are_their_own_reason():
+    r, order = _vendor_down()
+    d = r.route(order)
     assert [(x.line_id, x.code) for x in d.reasons] == [("2", "vendor_failed")]
     assert "VN-1" in d.reasons[0].text
 
@@ -157,13 +166,8 @@ def test_allocations_file_accounts_for_every_unit_in_line_order():
 
 
 def test_allocations_file_carries_a_vendor_failure():
-    class Down:
-        def availability(self, vendor_id, skus, timeout):
-            raise ConnectionError("vendor down")
-
-    net, inv, offers = warehouse_and_vendor("VN-1", 40.0)
-    r = Router(net, inv, Policy(), vendor_offers=offers, gateway=Down())
-    assert _file_rows(r, [Order("o", (_line("A", 1, "1"), _line("B", 2, "2")), *NYC)]) == [
+    r, order = _vendor_down()
+    assert _file_rows(r, [order]) == [
         ("o", "1", "WH", 1, "own", ""), ("o", "2", "", 2, "unfilled", "vendor_failed")]
 
 
