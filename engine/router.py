@@ -1409,8 +1409,8 @@ class Router(TierPasses, Durable, Holds, Promising):
         return merged.decision
 
     # ------------------------------------------------------------------ batch
-    def route_many(self, orders: OrderBatch | pd.DataFrame | Iterable[Order], strategy: str | None = None
-                   ) -> BatchResult:
+    def route_many(self, orders: OrderBatch | pd.DataFrame | Iterable[Order], strategy: str | None = None, *,
+                   one_day: bool = False) -> BatchResult:
         """Route orders in sequence, each depleting stock for the next.
 
         The whole batch runs in one compiled loop through the sourcing tiers;
@@ -1426,7 +1426,9 @@ class Router(TierPasses, Durable, Holds, Promising):
         :attr:`business_day` for the whole batch: orders placed on several
         days (with some node's capacity limited) draw a :class:`SeveralDaysWarning`;
         route each day's orders after :meth:`set_business_day`, as the
-        ``route`` command does.
+        ``route`` command does, or pass ``one_day=True`` when the batch is
+        meant to share one day's capacity (the optimizer plans whole batches
+        so).
 
         Raises
         ------
@@ -1481,7 +1483,8 @@ class Router(TierPasses, Durable, Holds, Promising):
             else:
                 result = self._route_many_fast(batch, name, code, ids)
             seq = self._last_seq
-        self._warn_several_days(batch)
+        if not one_day:
+            self._warn_several_days(batch)
         if self._gateway is not None:
             return decisions_to_tables([self.route(order, name) for order in orders])
         if self._store is not None:

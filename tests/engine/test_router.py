@@ -469,6 +469,7 @@ def test_route_many_warns_when_orders_of_several_days_share_one_days_capacity():
         warnings.simplefilter("error", SeveralDaysWarning)
         _days_router(1).route_many([_placed("a", 4), _placed("b", 4)])  # one day
         _days_router(None).route_many([_placed("a", 4), _placed("b", 5)])  # no capacity that days could share
+        _days_router(1).route_many([_placed("a", 4), _placed("b", 5)], one_day=True)  # shared on purpose
         r = _days_router(1)
         r.route_many([_placed("a", 4)])
         r.set_business_day(_placed("b", 5).placed_at.date())
