@@ -48,10 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"sourcewise.engine.commands.{name}")
         module.register(sub)
-    # every command takes them too (after its name), added here once rather than in each register():
-    # SUPPRESS keeps a command's parser from overwriting what was given before the command's name
-    for command in sub.choices.values():
+    # every command takes them too (after its name, or its action's: journal export), added here once
+    # rather than in each register(): SUPPRESS keeps a command's parser from overwriting what was given
+    # before the command's name
+    commands = list(sub.choices.values())
+    while commands:
+        command = commands.pop()
         _add_verbosity(command, default=argparse.SUPPRESS)
+        commands.extend(parser for action in command._actions if isinstance(action, argparse._SubParsersAction)
+                        for parser in action.choices.values())
     return parser
 
 
@@ -66,18 +71,45 @@ def _add_verbosity(parser: argparse.ArgumentParser, default: object) -> None:
 
 def configure_logging(verbose: bool = False, quiet: bool = False) -> logging.Handler:
     """Send the ``sourcewise.*`` loggers to stderr: INFO by default, DEBUG with ``verbose``,
-    WARNING with ``quiet``. Replaces the handler an earlier call added (``main`` may run many
-    times in one process, each time with the current ``sys.stderr``)."""
+    WARNING with ``quiet``; and the commands' summaries (``sourcewise.summary``, see
+    :func:`sourcewise.engine.summary.say`) to stdout at the same level, so that ``quiet``
+    silences them too. Replaces the handlers an earlier call added (``main`` may run many
+    times in one process, each time with the current ``sys.stdout`` and ``sys.stderr``)."""
     logger = logging.getLogger("sourcewise")
-    for h in list(logger.handlers):
-        if getattr(h, "_sourcewise_cli", False):
-            logger.removeHandler(h)
+    summary = logging.getLogger("sourcewise.summary")
+    for lg in (logger, summary):
+        for h in list(lg.handlers):
+            if getattr(h, "_sourcewise_cli", False):
+                lg.removeHandler(h)
     handler = logging.StreamHandler(sys.stderr)
-    handler._sourcewise_cli = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s" if verbose else "%(message)s"))
-    logger.addHandler(handler)
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s") if verbose else _Plain())
+    out = _Stdout(sys.stdout)
+    out.setFormatter(logging.Formatter("%(message)s"))
+    for lg, h in ((logger, handler), (summary, out)):
+        h._sourcewise_cli = True  # type: ignore[attr-defined]
+        lg.addHandler(h)
+    summary.propagate = False  # stdout only, not stderr as well
     logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
     return handler
+
+
+class _Plain(logging.Formatter):
+    """The message alone, a warning or an error saying which it is (``warning: ...``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return f"{record.levelname.lower()}: {text}" if record.levelno >= logging.WARNING else text
+
+
+class _Stdout(logging.StreamHandler):
+    """The summaries' handler: a reader that stopped reading (``| head``) ends the command as
+    ``print`` would, with :class:`BrokenPipeError` (:func:`main` ends quietly on it), not with
+    logging's report of a failed record."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], BrokenPipeError):
+            raise  # the error emit() is handling
+        super().handleError(record)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,7 +64,7 @@ from sourcewise.engine.geocode import locate
 from sourcewise.models.order import Order
 from sourcewise.models.order import OrderLine
 
-PAYLOADS = Path(__file__).resolve().parent.parent / "tests" / "engine" / "adapters" / "payloads"
+PAYLOADS = Path(__file__).resolve().parent.parent / "data" / "payloads"
 PLATFORMS = ("shopify", "commercetools", "magento", "generic")
 TARGET = 0.20
 N_ORDERS = 400

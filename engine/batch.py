@@ -40,7 +40,9 @@ class BatchResult:
     ----------
     allocations : DataFrame
         ``order_id, line_id, sku, node_id, qty, tier, promised_date`` (the
-        date the row's parcel is promised for).
+        date the row's parcel is promised for): the units placed at nodes.
+        :func:`allocations_file` adds each line's reason and unfilled units,
+        as ``route`` writes ``allocations.csv``.
     orders : DataFrame
         ``order_id, status, shipments, units, unfilled, cost, shipping,
         handling, vendor_fees, split_penalty, penalties, distance_km,
@@ -80,6 +82,65 @@ def unfilled_frame(rows: list[tuple]) -> pd.DataFrame:
     """The :data:`UNFILLED_COLUMNS` table from ``(order_id, LineReason, proposals)`` triples, in order."""
     return pd.DataFrame([(oid, r.line_id, r.sku, r.units, r.code, r.text, ";".join(s for s, _ in props))
                          for oid, r, props in rows], columns=list(UNFILLED_COLUMNS))
+
+
+#: Columns of ``allocations.csv`` as ``route`` writes it (:func:`allocations_file`): those of
+#: :attr:`BatchResult.allocations`, then the reason for the line's units left unrouted.
+ALLOCATION_FILE_COLUMNS: tuple[str, ...] = ("order_id", "line_id", "sku", "node_id", "qty", "tier", "promised_date",
+                                            "reason", "reason_text")
+
+#: ``tier`` of the ``allocations.csv`` row that holds a line's unrouted units.
+UNFILLED_TIER = "unfilled"
+
+
+def allocations_file(result: BatchResult, batch: OrderBatch) -> pd.DataFrame:
+    """The ``allocations`` table ``route`` writes, in which every unit ordered has a row.
+
+    The rows of ``result.allocations``, each with the reason code and
+    sentence of its line's units left unrouted (empty for a line filled in
+    full), and for each line with units left one more row: no ``node_id``,
+    ``tier`` :data:`UNFILLED_TIER`, ``qty`` the units left, no
+    ``promised_date``, and the line's reason. So a line's ``qty`` summed over
+    its rows is the quantity ordered. Rows follow the lines of ``batch`` (the
+    orders ``result`` routed), a line's unfilled row after its allocations.
+
+    Raises
+    ------
+    ValueError
+        If a row of ``result`` names a line that is not in ``batch``.
+    """
+    alloc = result.allocations
+    short = result.unfilled
+    if short is None or not len(short):
+        return alloc.assign(reason="", reason_text="")[list(ALLOCATION_FILE_COLUMNS)]
+    lines = pd.MultiIndex.from_arrays([np.repeat(np.asarray(batch.order_id, dtype=object), np.diff(batch.line_ptr)),
+                                       np.asarray(batch.line_id, dtype=object)])
+
+    def line_of(df: pd.DataFrame) -> np.ndarray:
+        at = lines.get_indexer(pd.MultiIndex.from_arrays([df["order_id"].to_numpy(object),
+                                                          df["line_id"].to_numpy(object)]))
+        if (at < 0).any():
+            raise ValueError(f"line {tuple(df.iloc[int(np.argmax(at < 0))][['order_id', 'line_id']])} is not in the "
+                             "batch")
+        return at
+
+    left = pd.DataFrame({
+        "order_id": short["order_id"].to_numpy(object), "line_id": short["line_id"].to_numpy(object),
+        "sku": short["sku"].to_numpy(object), "node_id": "", "qty": short["unfilled"].to_numpy(np.int64),
+        "tier": UNFILLED_TIER, "promised_date": np.full(len(short), np.datetime64("NaT"),
+                                                         alloc["promised_date"].dtype)})
+    at = line_of(short)
+    line = np.concatenate([line_of(alloc), at])
+    # stable: a line's allocation rows keep their order, and its unfilled row (concatenated after) comes last
+    order = np.argsort(line, kind="stable")
+    out = pd.concat([alloc, left], ignore_index=True).iloc[order].reset_index(drop=True)
+    code = np.full(len(lines), "", dtype=object)
+    text = np.full(len(lines), "", dtype=object)
+    code[at] = short["reason"].to_numpy(object)
+    text[at] = short["reason_text"].to_numpy(object)
+    out["reason"] = code[line[order]]
+    out["reason_text"] = text[line[order]]
+    return out[list(ALLOCATION_FILE_COLUMNS)]
 
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import warnings
 from collections.abc import Iterable
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -73,6 +74,7 @@ from sourcewise.models.order import OrderLine
 from sourcewise.models.policy import STRATEGIES
 from sourcewise.models.policy import Policy
 from sourcewise.models.tables import OrderBatch
+from sourcewise.models.tables import orders_from_frame
 
 #: Rounds of asking vendors outside the lock per order before unanswered ones count as failed.
 VENDOR_ROUNDS = 3
@@ -102,6 +104,11 @@ class _SubstituteAsk(NamedTuple):
 
 class ReservationError(KeyError):
     """Raised when releasing, committing or re-routing an order that holds no reservation."""
+
+
+class SeveralDaysWarning(UserWarning):
+    """:meth:`Router.route_many` was given orders of several days: node capacities are daily, and the
+    whole batch counts against one business day's."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -1425,7 +1432,8 @@ class Router(TierPasses, Durable, Holds, Promising):
         return merged.decision
 
     # ------------------------------------------------------------------ batch
-    def route_many(self, orders: OrderBatch | Iterable[Order], strategy: str | None = None) -> BatchResult:
+    def route_many(self, orders: OrderBatch | pd.DataFrame | Iterable[Order], strategy: str | None = None, *,
+                   one_day: bool = False) -> BatchResult:
         """Route orders in sequence, each depleting stock for the next.
 
         The whole batch runs in one compiled loop through the sourcing tiers;
@@ -1435,14 +1443,27 @@ class Router(TierPasses, Durable, Holds, Promising):
         gateway, are routed order by order through :meth:`route` instead, with
         the same result tables.
 
+        ``orders`` are :class:`Order` objects, an :class:`OrderBatch`, or a
+        DataFrame with the columns of a scenario's ``orders`` table (one row
+        per line), checked as that table is. Node capacities count against
+        :attr:`business_day` for the whole batch: orders placed on several
+        days (with some node's capacity limited) draw a :class:`SeveralDaysWarning`;
+        route each day's orders after :meth:`set_business_day`, as the
+        ``route`` command does, or pass ``one_day=True`` when the batch is
+        meant to share one day's capacity (the optimizer plans whole batches
+        so).
+
         Raises
         ------
         ValidationError
             If an order id repeats or already holds a decision, or a line's
             ``qty`` is not an integer from 1 to :data:`MAX_QTY` (nor an
-            order's total); nothing is reserved.
+            order's total), or a DataFrame's rows are not valid order lines;
+            nothing is reserved.
+        TypeError
+            If ``orders`` is none of the above.
         """
-        batch = orders if isinstance(orders, OrderBatch) else batch_from_orders(self.network, orders)
+        batch = self._as_batch(orders)
         name, code = self._strategy_code(strategy)
         col = Collector()
         # Orders check their units; a batch built by hand has not, and its sums would overflow
@@ -1485,11 +1506,42 @@ class Router(TierPasses, Durable, Holds, Promising):
             else:
                 result = self._route_many_fast(batch, name, code, ids)
             seq = self._last_seq
+        if not one_day:
+            self._warn_several_days(batch)
         if self._gateway is not None:
             return decisions_to_tables([self.route(order, name) for order in orders])
         if self._store is not None:
             self._durable(seq)
         return result
+
+    def _as_batch(self, orders: OrderBatch | pd.DataFrame | Iterable[Order]) -> OrderBatch:
+        """The :class:`OrderBatch` of what :meth:`route_many` was given."""
+        if isinstance(orders, OrderBatch):
+            return orders
+        if isinstance(orders, pd.DataFrame):
+            return orders_from_frame(self.network, orders)
+        if isinstance(orders, str | bytes | Mapping) or not isinstance(orders, Iterable):
+            raise TypeError(f"route_many takes Order objects, an OrderBatch or a DataFrame of order lines, not "
+                            f"{type(orders).__name__}")
+        orders = list(orders)
+        for o in orders:
+            if not isinstance(o, Order):
+                raise TypeError(f"route_many takes Order objects, an OrderBatch or a DataFrame of order lines; got "
+                                f"an iterable of {type(o).__name__}")
+        return batch_from_orders(self.network, orders)
+
+    def _warn_several_days(self, batch: OrderBatch) -> None:
+        """Warn when ``batch`` holds orders of several days and some node's daily capacity is limited."""
+        net = self.network
+        if batch.placed_at is None or not ((net.capacity_orders < UNLIMITED_FROM).any()
+                                           or (net.capacity_units < UNLIMITED_FROM).any()):
+            return
+        days = np.unique(batch.placed_at[~np.isnat(batch.placed_at)].astype("datetime64[D]"))
+        if len(days) > 1:
+            warnings.warn(f"route_many: these orders were placed on {len(days)} days ({days[0]} to {days[-1]}) but "
+                          f"all count against one day's node capacity (business day {self.business_day}); route "
+                          "each day's orders after set_business_day(day), as the route command does",
+                          SeveralDaysWarning, stacklevel=3)
 
     def _validate_all(self, orders: list[Order]) -> None:
         """Check every order before any is routed; one error lists every problem."""

@@ -1,10 +1,39 @@
-"""Human-readable summaries of routing results."""
+"""Human-readable summaries of routing results, and how commands print them.
+
+A command's summary (what it did, what it wrote) goes through :func:`say`:
+an INFO record on the ``sourcewise.summary`` logger, which the command line
+prints on stdout and ``--quiet`` silences. Output a command was asked for
+(``adapt``'s JSON response) is data, not a summary, and is printed as is.
+"""
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import pandas as pd
+from tqdm import tqdm
 
 from sourcewise.models.network import Network
+
+#: The commands' summaries; see :func:`say`.
+SUMMARY = logging.getLogger("sourcewise.summary")
+
+
+def say(text: str = "") -> None:
+    """Print ``text`` as part of a command's summary: on stdout, unless ``--quiet``.
+
+    Without the command line's logging set up (a library caller), the
+    record goes where the caller's logging sends INFO records of
+    ``sourcewise.summary``, by default nowhere.
+    """
+    SUMMARY.info(text)
+
+
+def progress_bar(**kwargs) -> tqdm:
+    """A progress bar on stderr, hidden under ``--quiet`` (and wherever summaries are not printed)."""
+    kwargs["disable"] = kwargs.get("disable", False) or not SUMMARY.isEnabledFor(logging.INFO)
+    return tqdm(file=sys.stderr, **kwargs)
 
 
 def routing_summary(orders: pd.DataFrame, allocations: pd.DataFrame, network: Network) -> dict[str, float]:

@@ -138,8 +138,8 @@ class CompileWatch:
             def on_start(self, ev) -> None:
                 if watch.depth == 0:
                     if watch.kernels == 0:
-                        watch.log.info("numba is compiling the routing kernels (first run; later runs load "
-                                       "them from its cache)...")
+                        watch.log.info("numba is compiling the routing kernels (a first run: usually 30 to 60 s "
+                                       "on 2 cores; later runs load them from its cache)...")
                     watch._t0 = time.perf_counter()
                 watch.depth += 1
 

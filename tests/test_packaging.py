@@ -84,9 +84,10 @@ def test_wheel_holds_only_the_package(tmp_path):
     assert "sourcewise/cli.py" in names and "sourcewise/py.typed" in names
     assert "sourcewise/data/sample/orders.csv" in names
     assert "sourcewise/engine/adapters/schema.json" in names
-    # only the bundled sample: nothing a `generate` run left in data/ ships
+    assert "sourcewise/data/payloads/shopify_order.json" in names
+    # only the bundled sample and example payloads: nothing a `generate` run left in data/ ships
     samples = {n.split("/")[2] for n in names if n.startswith("sourcewise/data/") and n.count("/") >= 3}
-    assert samples == {"sample"}
+    assert samples == {"sample", "payloads"}
     assert not any(n.startswith(("sourcewise/tests/", "sourcewise/benchmarks/")) for n in names)
 
 

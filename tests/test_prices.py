@@ -211,6 +211,8 @@ def test_optimize_writes_prices_that_route_dual_reads(tmp_path, capsys, sample):
     assert not dual.equals(cost)  # the sample's prices are not all zero: some order goes elsewhere
 
 
+# pricing a forecast of several days plans it as one batch: no warning for the user to puzzle over
+@pytest.mark.filterwarnings("error::sourcewise.engine.router.SeveralDaysWarning")
 def test_route_dual_from_a_forecast(tmp_path, capsys):
     assert route(SAMPLE, tmp_path / "out", "--strategy", "dual", "--forecast", str(SAMPLE / "orders.csv"),
                  "--prices-time-limit", "5") == 0

@@ -71,3 +71,105 @@ def test_every_command_line_parses(line):
 def test_the_readme_shows_commands_of_every_kind():
     shown = {_argv(line)[0] for line in _commands()}
     assert {"route", "optimize", "simulate", "sweep", "generate", "serve", "journal", "adapt", "gap"} <= shown
+
+
+def test_the_adapt_examples_run(capsys, monkeypatch):
+    """The README's ``adapt`` lines run from the checkout on the example payloads, every option given."""
+    import json
+
+    monkeypatch.chdir(README.parent)
+    lines = [line for line in _commands() if _argv(line)[0] == "adapt"]
+    assert lines and any("--config" in line for line in lines)
+    for line in lines:
+        assert cli.main(_argv(line)) == 0, line
+        assert json.loads(capsys.readouterr().out)
+
+
+def test_the_readme_names_every_example_payload():
+    from sourcewise.engine.adapters import PLATFORMS
+
+    folder = README.parent / "data" / "payloads"
+    platform = "|".join(PLATFORMS)
+    named = set(re.findall(rf"\b((?:{platform})_\w+\.json)\b", README.read_text()))
+    shipped = {p.name for p in folder.glob("*.json")}
+    assert named == shipped
+    assert {name.split("_")[0] for name in shipped} == set(PLATFORMS)
+    assert "`data/payloads/`" in README.read_text()
+
+
+def _all_flags() -> set[str]:
+    import argparse
+
+    flags, parsers = set(), [cli.build_parser()]
+    while parsers:
+        p = parsers.pop()
+        for action in p._actions:
+            flags.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    return flags
+
+
+def test_every_flag_the_readme_names_exists():
+    """Every ``--flag`` in the README, in prose or code, is a flag of some command (lines running
+    other programs, curl and dask, excepted)."""
+    ours = [line for line in README.read_text().splitlines() if not re.search(r"\b(curl|dask) ", line)]
+    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", "\n".join(ours)))
+    assert named and named - _all_flags() == set()
+
+
+def test_the_policy_example_loads():
+    """The README's ``policy.toml`` blocks use only keys and values the policy accepts."""
+    from sourcewise.models.policy import load_policy
+
+    blocks = [body for body, _ in _blocks("toml")]
+    assert blocks
+    for i, body in enumerate(blocks):
+        path = Path(__file__).parent / f".readme-policy-{i}.toml"
+        try:
+            path.write_text(body, encoding="utf-8")
+            policy = load_policy(path)
+        finally:
+            path.unlink(missing_ok=True)
+        assert [t.name for t in policy.tiers] == ["warehouses", "stores", "vendors"]
+
+
+def _row_names(table: str) -> tuple[set[str], set[str]]:
+    """The row for ``table`` of the README's table of scenario tables: the names outside parentheses,
+    and every name."""
+    section = README.read_text().split("## Scenario folders", 1)[1].split("\n## ", 1)[0]
+    (row,) = [line for line in section.splitlines() if line.startswith(f"| `{table}` |")]
+    cells = row.split("|")[2]
+    outside = re.sub(r"\([^)]*\)", "", cells)
+    return set(re.findall(r"`(\w+)`", outside)), set(re.findall(r"`(\w+)`", cells))
+
+
+@pytest.mark.parametrize("table", ["nodes", "skus", "inventory", "orders", "walkin", "replenishment",
+                                   "vendor_offers"])
+def test_the_scenario_columns_are_the_readers(table):
+    from sourcewise.engine.scenario import COLUMNS
+
+    columns, every = _row_names(table)
+    assert columns <= set(COLUMNS[table]) <= every
+
+
+def _columns_after(anchor: str) -> list[str]:
+    """The backquoted, comma-separated column list that follows ``anchor`` in the README."""
+    text = " ".join(README.read_text().split())
+    return [c.strip() for c in re.search(re.escape(anchor) + r" \(`([^`]+)`", text)[1].split(",")]
+
+
+def test_route_and_optimize_write_the_columns_the_readme_lists(tmp_path, capsys):
+    import pandas as pd
+
+    from tests.conftest import SAMPLE
+
+    assert cli.main(["-q", "route", "--scenario", str(SAMPLE), "--out", str(tmp_path / "r")]) == 0
+    for name, anchor in (("allocations", "writes `allocations.csv`"), ("orders", "`orders.csv`"),
+                         ("unfilled", "and `unfilled.csv`")):
+        assert list(pd.read_csv(tmp_path / "r" / f"{name}.csv").columns) == _columns_after(anchor), name
+    assert cli.main(["-q", "optimize", "--scenario", str(SAMPLE), "--out", str(tmp_path / "o"),
+                     "--time-limit", "1"]) == 0
+    assert list(pd.read_csv(tmp_path / "o" / "allocations.csv").columns) == _columns_after("writes `allocations`")
+    route_orders = list(pd.read_csv(tmp_path / "r" / "orders.csv").columns)
+    assert list(pd.read_csv(tmp_path / "o" / "orders.csv").columns) == route_orders[:route_orders.index("flags") + 1]

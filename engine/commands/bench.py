@@ -33,9 +33,10 @@ def run(args: argparse.Namespace) -> int:
     from sourcewise.engine.benchstudy import run_study
     from sourcewise.engine.scenario import flag_problem
     from sourcewise.engine.scenario import output_problem
+    from sourcewise.engine.summary import say
     from sourcewise.models.errors import ValidationError
 
     if (reason := output_problem(args.out)) is not None:
         raise ValidationError([flag_problem(f"--out {args.out}", reason)], title="bench")
-    run_study(args.quick, Path(args.out), args.seed, memory=args.memory)
+    run_study(args.quick, Path(args.out), args.seed, log=say, memory=args.memory)
     return 0

@@ -49,8 +49,11 @@ def _optima_for(files: list[Path], explicit: str | None) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Solve every instance and print one table row each (the command's output, printed under
+    ``--quiet`` too), then a summary line; returns 1 when a proof contradicts a published optimum."""
     from sourcewise.engine.optimize.gap import load_gap
     from sourcewise.engine.optimize.gap import solve_gap
+    from sourcewise.engine.summary import say
 
     if not (math.isfinite(args.time_limit) and args.time_limit > 0):
         print(f"error: --time-limit must be a positive number of seconds, got {args.time_limit}", file=sys.stderr)
@@ -91,6 +94,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r.name:<24}{r.cost:>10.0f}{r.bound:>10.0f}  {r.status:<10}{opt}  {match:<5}  {r.seconds:7.2f}",
               flush=True)
     elapsed = time.perf_counter() - t0
-    print(f"{len(instances)} instances, {proved} proven optimal, {matched}/{known} match the published optimum, "
+    say(f"{len(instances)} instances, {proved} proven optimal, {matched}/{known} match the published optimum, "
           f"{elapsed:.1f} s")
     return 1 if wrong else 0

@@ -10,6 +10,7 @@ from typing import TypeVar
 from sourcewise.engine.commands.arguments import add_io_arguments
 from sourcewise.engine.scenario import flag_problem
 from sourcewise.engine.scenario import output_problem
+from sourcewise.engine.summary import say
 from sourcewise.models.errors import Problem
 from sourcewise.models.errors import ValidationError
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     with staged_output(out, ".generate-", remove=[f"{t}.{other}" for t in TABLES]) as (stage, _):
         write_scenario(scenario, stage, fmt=args.fmt)
     o = scenario.orders
-    print(f"wrote {out}: {args.n_warehouses} warehouses, {args.n_stores} stores, {args.n_vendors} vendors, "
+    say(f"wrote {out}: {args.n_warehouses} warehouses, {args.n_stores} stores, {args.n_vendors} vendors, "
           f"{args.n_skus} SKUs, {o['order_id'].nunique():,} orders ({len(o):,} lines) over {args.days} days, "
           f"{len(scenario.inventory):,} stock rows, seed {args.seed}")
     return 0
@@ -106,7 +107,7 @@ def _run_wave(args: argparse.Namespace, problems: list[Problem]) -> int:
     wave = _made(wave_from_args, args, problems)
     write_wave(wave, args.out, fmt=args.fmt)
     t = wave.tables
-    print(f"wrote {args.out}: {wave.label} ({len(t['orders']):,} lines, {len(t['inventory']):,} stock rows"
+    say(f"wrote {args.out}: {wave.label} ({len(t['orders']):,} lines, {len(t['inventory']):,} stock rows"
           + (f", forecast of {t['forecast']['order_id'].nunique():,} orders" if "forecast" in t else "")
           + f"), seed {args.seed}")
     return 0

@@ -6,6 +6,8 @@ import argparse
 import sys
 
 from sourcewise.engine.commands.arguments import add_io_arguments
+from sourcewise.engine.summary import progress_bar
+from sourcewise.engine.summary import say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,17 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Export; returns the exit code (2, with one line on stderr, for a bad store or output folder)."""
-    from tqdm import tqdm
-
     from sourcewise.engine.journal import ExportError
     from sourcewise.engine.journal import export_journal
     from sourcewise.engine.ledger import StoreError
 
-    bars: list[tqdm] = []  # made on the first entries read: a store that cannot be read shows none
+    bars: list = []  # made on the first entries read: a store that cannot be read shows none
 
     def progress(n: int) -> None:
         if not bars:
-            bars.append(tqdm(unit="entry", desc="exporting", file=sys.stderr, dynamic_ncols=True))
+            bars.append(progress_bar(unit="entry", desc="exporting", dynamic_ncols=True))
         bars[0].update(n)
 
     try:
@@ -50,8 +50,8 @@ def run_export(args: argparse.Namespace) -> int:
         for bar in bars:
             bar.close()
     days = summary.days
-    print(f"Exported {summary.entries:,} ledger entries (seq 1 to {summary.last_seq:,}): {summary.orders:,} orders "
+    say(f"Exported {summary.entries:,} ledger entries (seq 1 to {summary.last_seq:,}): {summary.orders:,} orders "
           f"and {summary.events:,} events over {days} business day{'s' if days != 1 else ''}")
-    print(f"wrote {', '.join(f.name for f in summary.files)} to {summary.folder}")
-    print(f"replay it: sourcewise simulate --scenario {summary.folder} --out REPORT_FOLDER")
+    say(f"wrote {', '.join(f.name for f in summary.files)} to {summary.folder}")
+    say(f"replay it: sourcewise simulate --scenario {summary.folder} --out REPORT_FOLDER")
     return 0

@@ -18,6 +18,7 @@ from sourcewise.engine.scenario import output_problem
 from sourcewise.engine.scenario import write_tables
 from sourcewise.engine.summary import format_summary
 from sourcewise.engine.summary import routing_summary
+from sourcewise.engine.summary import say
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.inventory import Inventory
 from sourcewise.models.tables import OrderBatch
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
                                                 f"cannot be written ({exc.strerror or exc}); the tables in "
                                                 f"{args.out} were written")], title="output") from None
     s = routing_summary(orders_df, alloc_df, net)
-    print(format_summary(s, f"Optimized {sc.path} (solver {args.solver}, {args.time_limit:g} s per day)"))
+    say(format_summary(s, f"Optimized {sc.path} (solver {args.solver}, {args.time_limit:g} s per day)"))
     cost = sum(p.cost for *_, p in lines)
     objective = sum(p.objective for *_, p in lines)
     bound = sum(p.lower_bound for *_, p in lines)
@@ -138,24 +139,24 @@ def run(args: argparse.Namespace) -> int:
     gap = (objective - bound) / (objective - constant) if objective - constant > 1e-9 else 0.0
     shipped = orders_df[orders_df["units"] > 0]
     extra = int(np.maximum(shipped["shipments"].to_numpy() - 1, 0).sum())
-    print(f"  cost              {cost:>12,.2f}")
-    print(f"  objective         {objective:>12,.2f}  (cost + penalty for {int(orders_df['unfilled'].sum()):,} "
+    say(f"  cost              {cost:>12,.2f}")
+    say(f"  objective         {objective:>12,.2f}  (cost + penalty for {int(orders_df['unfilled'].sum()):,} "
           f"unfilled units, {sum(p.units_unservable for *_, p in lines):,} of them unservable)")
-    print(f"  lower bound       {bound:>12,.2f}  (proven, on the objective)")
-    print(f"  gap               {100 * gap:>11.2f}%  (of the objective plans can change)")
-    print(f"  shipments/order   {shipped['shipments'].mean() if len(shipped) else 0.0:>12.3f}  "
+    say(f"  lower bound       {bound:>12,.2f}  (proven, on the objective)")
+    say(f"  gap               {100 * gap:>11.2f}%  (of the objective plans can change)")
+    say(f"  shipments/order   {shipped['shipments'].mean() if len(shipped) else 0.0:>12.3f}  "
           f"({extra:,} beyond one per order)")
     for lo, hi, p in lines:
         lg = p.solve_log
-        print(f"  orders {lo:>6}-{hi - 1:<6} {p.status:>8}  objective {p.objective:,.2f}  bound {p.lower_bound:,.2f}"
+        say(f"  orders {lo:>6}-{hi - 1:<6} {p.status:>8}  objective {p.objective:,.2f}  bound {p.lower_bound:,.2f}"
               f"  plans from {lg.source}, {lg.cg_iterations} pricing rounds, {lg.seconds:.1f}s")
-        print(f"  {'':>21} bound from {lg.bound_source}")
+        say(f"  {'':>21} bound from {lg.bound_source}")
         if lg.source == "greedy":
-            print(f"  {'':>21} no improvement on greedy routing found within the time limit")
-    print(f"  time              {elapsed:>12.3f} s  (compile included)")
-    print(f"  wrote {args.out}/allocations.{args.format}, {args.out}/orders.{args.format}")
+            say(f"  {'':>21} no improvement on greedy routing found within the time limit")
+    say(f"  time              {elapsed:>12.3f} s  (compile included)")
+    say(f"  wrote {args.out}/allocations.{args.format}, {args.out}/orders.{args.format}")
     if args.write_prices is not None:
         how = "" if len(lines) == 1 else f" (the {len(lines)} days' prices weighted by their orders)"
-        print(f"  wrote {args.write_prices}: dual prices, {int(np.count_nonzero(prices)):,} of {inv.nnz:,} "
+        say(f"  wrote {args.write_prices}: dual prices, {int(np.count_nonzero(prices)):,} of {inv.nnz:,} "
               f"entries above 0{how}")
     return 0

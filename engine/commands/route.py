@@ -5,26 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
+from sourcewise.engine.batch import BatchResult
+from sourcewise.engine.batch import allocations_file
 from sourcewise.engine.commands.arguments import TABLE_FORMATS
 from sourcewise.engine.commands.arguments import add_dual_price_sources
 from sourcewise.engine.commands.arguments import add_io_arguments
 from sourcewise.engine.journal import journal_refused
-from sourcewise.engine.router import BatchResult
 from sourcewise.engine.scenario import build_router
 from sourcewise.engine.scenario import flag_problem
 from sourcewise.engine.scenario import load_for_command
 from sourcewise.engine.scenario import staged_output
 from sourcewise.engine.scenario import write_tables
 from sourcewise.engine.summary import format_summary
+from sourcewise.engine.summary import progress_bar
 from sourcewise.engine.summary import routing_summary
+from sourcewise.engine.summary import say
 from sourcewise.models.errors import Problem
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.policy import STRATEGIES
@@ -154,8 +155,7 @@ def run(args: argparse.Namespace) -> int:
         router.set_dual_prices(prices)
     t0 = time.perf_counter()
     allocs, orders, short = [], [], []
-    with tqdm(total=sc.orders.n_orders, unit="order", disable=sc.orders.n_orders < 5 * CHUNK,
-              file=sys.stderr) as bar:
+    with progress_bar(total=sc.orders.n_orders, unit="order", disable=sc.orders.n_orders < 5 * CHUNK) as bar:
         for day, part in _chunks(sc.orders, CHUNK):
             if day is not None and day > router.business_day:
                 # node capacities are daily: each order date is its own business day (orders out of
@@ -167,26 +167,24 @@ def run(args: argparse.Namespace) -> int:
             short.append(res.unfilled)
             bar.update(part.n_orders)
     elapsed = time.perf_counter() - t0
-    alloc_df = pd.concat(allocs, ignore_index=True)
-    orders_df = pd.concat(orders, ignore_index=True)
-    unfilled_df = pd.concat(short, ignore_index=True)
+    result = BatchResult(pd.concat(allocs, ignore_index=True), pd.concat(orders, ignore_index=True),
+                         pd.concat(short, ignore_index=True))
     if args.format == "json":
         from sourcewise.engine.adapters.generic import render_batch
 
         with staged_output(args.out, ".route-") as (stage, _):
-            doc = render_batch(BatchResult(alloc_df, orders_df, unfilled_df))
-            (stage / "decisions.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+            (stage / "decisions.json").write_text(json.dumps(render_batch(result), indent=1), encoding="utf-8")
         written = f"{args.out}/decisions.json"
     else:
-        write_tables(args.out, {"allocations": alloc_df, "orders": orders_df, "unfilled": unfilled_df},
-                     args.format)
+        write_tables(args.out, {"allocations": allocations_file(result, sc.orders), "orders": result.orders,
+                                "unfilled": result.unfilled}, args.format)
         written = (f"{args.out}/allocations.{args.format}, {args.out}/orders.{args.format}, "
                    f"{args.out}/unfilled.{args.format}")
-    s = routing_summary(orders_df, alloc_df, sc.network)
-    print(format_summary(s, f"Routed {sc.path} with strategy '{policy.strategy}'"))
+    s = routing_summary(result.orders, result.allocations, sc.network)
+    say(format_summary(s, f"Routed {sc.path} with strategy '{policy.strategy}'"))
     if priced_from is not None:
-        print(f"  dual prices from  {priced_from}")
+        say(f"  dual prices from  {priced_from}")
     rate = sc.orders.n_orders / elapsed if elapsed > 0 else np.inf
-    print(f"  time              {elapsed:>12.3f} s  ({rate:,.0f} orders/s, compile included)")
-    print(f"  wrote {written}")
+    say(f"  time              {elapsed:>12.3f} s  ({rate:,.0f} orders/s, compile included)")
+    say(f"  wrote {written}")
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,8 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument("--max-body", type=int, default=1 << 20, help="largest request body in bytes (default 1 MiB)")
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                   help="info logs one JSON line per request (default)")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                   help="info logs one JSON line per request (default: info; warning with --quiet, debug with "
+                        "--verbose)")
     p.add_argument("--graceful-timeout", type=float, default=30.0,
                    help="seconds requests in flight may take to finish after SIGTERM or SIGINT (default 30)")
     p.set_defaults(func=run)
@@ -32,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     config = ServiceConfig(args.store, args.scenario, max_body=args.max_body)
     missing = [var for group, var in ENV.items() if not getattr(config.secrets, group)]
     if missing:
-        print(f"warning: {', '.join(missing)} not set: those endpoints refuse every request", file=sys.stderr)
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_config=log_config(args.log_level),
+        logging.getLogger("sourcewise.service").warning("%s not set: those endpoints refuse every request",
+                                                        ", ".join(missing))
+    level = args.log_level or ("warning" if args.quiet else "debug" if args.verbose else "info")
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_config=log_config(level),
                 access_log=False, timeout_graceful_shutdown=args.graceful_timeout, server_header=False)
     return 0

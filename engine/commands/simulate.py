@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
-
-from tqdm import tqdm
 
 from sourcewise.engine.commands.arguments import add_dual_price_sources
 from sourcewise.engine.commands.arguments import add_io_arguments
@@ -20,6 +17,8 @@ from sourcewise.engine.simulate.config import AS_RECORDED
 from sourcewise.engine.simulate.config import check_strategies
 from sourcewise.engine.simulate.journal import default_strategies
 from sourcewise.engine.simulate.journal import prepare
+from sourcewise.engine.summary import progress_bar
+from sourcewise.engine.summary import say
 from sourcewise.models.errors import Problem
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.policy import load_policy
@@ -131,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         raise sc.locate(exc) from None
     total = prep.orders.n_orders * len(config.strategies)
     t0 = time.perf_counter()
-    with tqdm(total=total, unit="order", desc="simulating", file=sys.stderr, dynamic_ncols=True) as bar:
+    with progress_bar(total=total, unit="order", desc="simulating", dynamic_ncols=True) as bar:
         result = simulate(sc, config, progress=bar.update, prepared=prep)
     elapsed = time.perf_counter() - t0
     lat_lon = (prep.orders.lat, prep.orders.lon)
@@ -139,11 +138,11 @@ def run(args: argparse.Namespace) -> int:
                          title=f"Simulation of {Path(args.scenario).name}")
     days = prep.n_days
     events = "the recorded events" if journal else f"seed {config.seed}"
-    print(f"Replayed {prep.orders.n_orders:,} orders over {days} day{'s' if days != 1 else ''} with "
+    say(f"Replayed {prep.orders.n_orders:,} orders over {days} day{'s' if days != 1 else ''} with "
           f"{len(config.strategies)} strategies in {elapsed:.1f} s ({events})\n")
-    print(format_table(result.kpis, currency_of(result)))
+    say(format_table(result.kpis, currency_of(result)))
     notes = [n for r in result.results.values() for n in r.notes]
     if notes:
-        print("\n" + "\n".join(f"note: {n}" for n in notes))
-    print(f"\nwrote {', '.join(f.name for f in files)} to {args.out}")
+        say("\n" + "\n".join(f"note: {n}" for n in notes))
+    say(f"\nwrote {', '.join(f.name for f in files)} to {args.out}")
     return 0

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from sourcewise.engine.commands.arguments import add_io_arguments
 from sourcewise.engine.scenario import flag_problem
 from sourcewise.engine.scenario import load_for_command
+from sourcewise.engine.summary import progress_bar
+from sourcewise.engine.summary import say
 from sourcewise.models.errors import ValidationError
 from sourcewise.models.policy import Policy
 
 MAX_LOCAL_WORKERS = 2
+
+log = logging.getLogger("sourcewise.sweep")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -92,8 +95,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         where = (f"{args.scheduler} ({cluster_workers(client)} workers)" if args.scheduler
                  else f"a LocalCluster of {args.workers} worker processes")
-        print(f"sweeping {len(variants)} variants on {where}", file=sys.stderr)
-        with tqdm(total=len(variants), unit="replay", desc="sweep", file=sys.stderr) as bar:
+        log.info("sweeping %d variants on %s", len(variants), where)
+        with progress_bar(total=len(variants), unit="replay", desc="sweep") as bar:
             kpis = run_sweep(sc, variants, client, progress=bar.update)
     finally:
         client.close()
@@ -106,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     table = sweep_table(kpis)
     cols = ["variant", "cost_per_order", "shipments_per_order", "fill_rate", "share_store", "share_vendor",
             "walkin_lost_online", "on_time_rate"]
-    print(f"Swept {len(variants)} variants of {Path(args.scenario).name} in {time.perf_counter() - t0:.1f} s\n")
-    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"\nwrote {', '.join(f.name for f in files)} to {args.out}")
+    say(f"Swept {len(variants)} variants of {Path(args.scenario).name} in {time.perf_counter() - t0:.1f} s\n")
+    say(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    say(f"\nwrote {', '.join(f.name for f in files)} to {args.out}")
     return 0

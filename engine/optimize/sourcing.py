@@ -143,7 +143,7 @@ def greedy_columns(pb: Problem, router: Router, batch: OrderBatch, cap_o: np.nda
                     strategy: str = "cost") -> np.ndarray:
     """The router's own sequential routing of the batch, on the same stock and capacities."""
     router.set_capacity_left(cap_o, cap_u)
-    res = router.route_many(batch, strategy=strategy)
+    res = router.route_many(batch, strategy=strategy, one_day=True)  # the batch shares the capacities given
     return pb.add_allocations(res.allocations)
 
 
@@ -164,7 +164,7 @@ def route_fn(pb: Problem, batch: OrderBatch, network: Network, inventory: Invent
         r = new_router(network, inv, policy, walkin, vendor_offers)
         r.set_dual_prices(np.maximum(prices, 0.0))
         r.set_capacity_left(co, cu)
-        res = r.route_many(batch.take(np.asarray(orders, np.int64)), strategy="dual")
+        res = r.route_many(batch.take(np.asarray(orders, np.int64)), strategy="dual", one_day=True)
         return pb.add_allocations(res.allocations, orders)
 
     return route

@@ -192,7 +192,8 @@ def planner_figure(kpis: pd.DataFrame, currency: str) -> Figure:
     t = totals(kpis)
     names = list(t.index)
     x = np.arange(len(names))
-    fig = Figure(figsize=(4.0 + 2.6 * len(names), 8.2), layout="constrained")
+    # wide enough for three titles side by side even for one strategy
+    fig = Figure(figsize=(max(8.0, 4.0 + 2.6 * len(names)), 8.2), layout="constrained")
     axes = fig.subplots(2, 3)
 
     def bars(ax: Axes, col: str, title: str, ylabel: str, fmt: str, rate: bool, color: str) -> None:
@@ -218,7 +219,7 @@ def planner_figure(kpis: pd.DataFrame, currency: str) -> Figure:
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(ylabel)
         _names_axis(ax, names)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.28), ncols=len(cols), frameon=False)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.28), frameon=False)
 
     bars(axes[0, 0], "perfect_order_rate", "Perfect order rate", "% of orders", "{:.1%}", True, "#4c72b0")
     bars(axes[0, 1], "processing_days", "Order processing time", "days from order to ship", "{:.2f}", False,

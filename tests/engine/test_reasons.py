@@ -120,16 +120,55 @@ def test_batch_decisions_explain_themselves():
     assert "tier own: served 1x1" in text and "split_limit" in text
 
 
-def test_vendor_failures_are_their_own_reason():
-    class Down:
-        def availability(self, vendor_id, skus, timeout):
-            raise ConnectionError("vendor down")
+class _Down:
+    """A vendor gateway whose every live check fails."""
 
+    def availability(self, vendor_id, skus, timeout):
+        raise ConnectionError("vendor down")
+
+
+def _vendor_down() -> tuple[Router, Order]:
+    """A router whose only vendor fails its check, and an order whose line 2 only that vendor offers."""
     net, inv, offers = warehouse_and_vendor("VN-1", 40.0)
-    r = Router(net, inv, Policy(), vendor_offers=offers, gateway=Down())
-    d = r.route(Order("o", (_line("A", 1, "1"), _line("B", 2, "2")), *NYC))
+    r = Router(net, inv, Policy(), vendor_offers=offers, gateway=_Down())
+    return r, Order("o", (_line("A", 1, "1"), _line("B", 2, "2")), *NYC)
+
+
+def test_vendor_failures_are_their_own_reason():
+    r, order = _vendor_down()
+    d = r.route(order)
     assert [(x.line_id, x.code) for x in d.reasons] == [("2", "vendor_failed")]
     assert "VN-1" in d.reasons[0].text
+
+
+def _file_rows(router: Router, orders: list[Order]) -> list[tuple]:
+    """``allocations_file`` of routing ``orders`` with ``route_many``: (order, line, node, qty, tier, reason) rows."""
+    from sourcewise.engine.batch import allocations_file
+    from sourcewise.engine.batch import batch_from_orders
+
+    table = allocations_file(router.route_many(orders), batch_from_orders(router.network, orders))
+    assert (table["reason_text"] != "").tolist() == (table["reason"] != "").tolist()
+    return list(zip(table["order_id"], table["line_id"], table["node_id"], table["qty"], table["tier"],
+                    table["reason"], strict=True))
+
+
+def test_allocations_file_accounts_for_every_unit_in_line_order():
+    # line 1 ships nothing, line 2 ships 50 of 60: the unfilled rows follow each line's allocations
+    order = Order("O-1", (_line("B", 1, "1"), _line("A", 60, "2"), _line("A", 1, "3")), *NYC, placed_at=PLACED)
+    full = Order("O-2", (_line("C", 1, "1"),), *NYC)
+    assert _file_rows(_router(), [order, full]) == [
+        ("O-1", "1", "", 1, "unfilled", "no_stock"),
+        ("O-1", "2", "WH-E", 50, "own", "no_stock"),
+        ("O-1", "2", "", 10, "unfilled", "no_stock"),
+        ("O-1", "3", "", 1, "unfilled", "no_stock"),
+        ("O-2", "1", "WH-W", 1, "own", ""),
+    ]
+
+
+def test_allocations_file_carries_a_vendor_failure():
+    r, order = _vendor_down()
+    assert _file_rows(r, [order]) == [
+        ("o", "1", "WH", 1, "own", ""), ("o", "2", "", 2, "unfilled", "vendor_failed")]
 
 
 def test_allocations_carry_the_promised_date_of_their_parcel():
@@ -176,11 +215,24 @@ def test_cli_route_writes_every_reason(tmp_path, capsys):
     orders = pd.read_csv(tmp_path / "out" / "orders.csv", keep_default_na=False)
     assert dict(zip(orders["order_id"], orders["reason"], strict=True)) == want
     assert (orders["reason_text"] != "").all()
-    lines = pd.read_csv(tmp_path / "out" / "unfilled.csv", keep_default_na=False)
+    lines = pd.read_csv(tmp_path / "out" / "unfilled.csv", keep_default_na=False, dtype={"line_id": str})
     assert set(zip(lines["order_id"], lines["reason"], strict=True)) == set(want.items())
-    allocs = pd.read_csv(tmp_path / "out" / "allocations.csv")
-    assert list(allocs.columns) == ["order_id", "line_id", "sku", "node_id", "qty", "tier", "promised_date"]
-    assert allocs.loc[allocs["order_id"] == "O-SPLIT", "promised_date"].notna().all()
+    allocs = pd.read_csv(tmp_path / "out" / "allocations.csv", keep_default_na=False, dtype={"line_id": str})
+    assert list(allocs.columns) == ["order_id", "line_id", "sku", "node_id", "qty", "tier", "promised_date", "reason",
+                                    "reason_text"]
+    # every line's rows add up to what it ordered: its unrouted units are an "unfilled" row without a node
+    ordered = {(o.order_id, ln.line_id): ln.qty for o, _ in SHIPPED + OMNI for ln in o.lines}
+    assert allocs.groupby(["order_id", "line_id"])["qty"].sum().to_dict() == ordered
+    short = allocs[allocs["tier"] == "unfilled"]
+    assert (short["node_id"] == "").all() and (short["promised_date"] == "").all()
+    assert dict(zip(short["order_id"], short["reason"], strict=True)) == want
+    assert set(zip(short["order_id"], short["line_id"], short["qty"], short["reason"], short["reason_text"],
+                   strict=True)) == set(zip(lines["order_id"], lines["line_id"], lines["unfilled"], lines["reason"],
+                                            lines["reason_text"], strict=True))
+    # the split order's first line shipped in full: no reason on it; its second is the unfilled row
+    split = allocs[allocs["order_id"] == "O-SPLIT"]
+    assert list(zip(split["line_id"], split["tier"], split["reason"], split["promised_date"] != "",
+                    strict=True)) == [("1", "own", "", True), ("2", "unfilled", "split_limit", False)]
     assert "not fully routed, by reason" in summary
     for code in set(want.values()):
         assert code in summary

@@ -416,3 +416,61 @@ def test_atp_of_sku_matches_atp_per_source(rng):
         assert inv.atp_of_sku(s.sku).tolist() == [inv.atp(n, s.sku) for n in nodes]
         assert r.atp_of_sku(s.sku).tolist() == [r.atp(n, s.sku) for n in nodes]
 
+
+
+# ---------------------------------------------------------------- what route_many takes, and orders of several days
+def test_route_many_takes_an_orders_table_checked_as_the_file_is():
+    import pandas as pd
+
+    from sourcewise.engine.scenario import load_scenario
+    from tests.conftest import SAMPLE
+
+    sc = load_scenario(SAMPLE)
+    day = sc.orders.slice(0, 150)  # the sample's first day
+    frame = pd.read_csv(SAMPLE / "orders.csv", dtype={"order_id": str, "line_id": str})
+    frame = frame[frame["order_id"].isin(set(day.order_id.tolist()))]
+    by_frame = Router(sc.network, sc.inventory, sc.policy).route_many(frame)
+    by_batch = Router(sc.network, sc.inventory, sc.policy).route_many(day)
+    pd.testing.assert_frame_equal(by_frame.orders, by_batch.orders)
+    pd.testing.assert_frame_equal(by_frame.allocations, by_batch.allocations)
+    with pytest.raises(ValidationError, match="orders.qty: required column is missing"):
+        Router(sc.network, sc.inventory, sc.policy).route_many(frame.drop(columns="qty"))
+
+
+@pytest.mark.parametrize("given", ["O-1", [{"order_id": "O-1"}], 7])
+def test_route_many_names_what_it_takes(given):
+    net = Network.build([Node("W", "warehouse", 40.0, -75.0)], [Sku("A", 1.0, 1.0)])
+    with pytest.raises(TypeError, match="Order objects, an OrderBatch or a DataFrame"):
+        Router(net, Inventory.from_records(net, [StockRecord("W", "A", 1)])).route_many(given)
+
+
+def _days_router(capacity):
+    from datetime import date
+
+    net = Network.build([Node("W", "warehouse", 40.0, -75.0, capacity_orders=capacity)], [Sku("A", 1.0, 1.0)])
+    return Router(net, Inventory.from_records(net, [StockRecord("W", "A", 10)]), business_day=date(2024, 3, 4))
+
+
+def _placed(oid, day):
+    from datetime import datetime
+
+    return Order(oid, (OrderLine("1", "A", 1),), 40.5, -75.0, placed_at=datetime(2024, 3, day, 9))
+
+
+def test_route_many_warns_when_orders_of_several_days_share_one_days_capacity():
+    import warnings
+
+    from sourcewise.engine.router import SeveralDaysWarning
+
+    with pytest.warns(SeveralDaysWarning, match=r"placed on 2 days \(2024-03-04 to 2024-03-05\).*set_business_day"):
+        res = _days_router(1).route_many([_placed("a", 4), _placed("b", 5)])
+    assert res.orders["status"].tolist() == ["routed", "unroutable"]  # what the warning is about
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SeveralDaysWarning)
+        _days_router(1).route_many([_placed("a", 4), _placed("b", 4)])  # one day
+        _days_router(None).route_many([_placed("a", 4), _placed("b", 5)])  # no capacity that days could share
+        _days_router(1).route_many([_placed("a", 4), _placed("b", 5)], one_day=True)  # shared on purpose
+        r = _days_router(1)
+        r.route_many([_placed("a", 4)])
+        r.set_business_day(_placed("b", 5).placed_at.date())
+        assert r.route_many([_placed("b", 5)]).orders["status"].tolist() == ["routed"]

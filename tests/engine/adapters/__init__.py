@@ -14,7 +14,8 @@ import pytest
 
 from sourcewise.engine.adapters import AdapterError
 
-PAYLOADS = Path(__file__).resolve().parent / "payloads"
+#: The example payloads the README shows (``data/payloads``, shipped with the package).
+PAYLOADS = Path(__file__).resolve().parents[3] / "data" / "payloads"
 
 
 def load(name: str, mutate: Callable[[Any], Any] | None = None) -> Any:

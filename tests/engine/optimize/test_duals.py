@@ -29,7 +29,7 @@ def test_dual_strategy_runs_on_lp_prices_and_reports_real_costs():
     assert (prices > 0).any()  # the sample's stock is contested
     router = Router(sc.network, sc.inventory, sc.policy)
     router.set_dual_prices(prices)
-    res = router.route_many(sc.orders, strategy="dual")
+    res = router.route_many(sc.orders, strategy="dual", one_day=True)  # one batch, as the prices were made
     # the reported costs are real ones: re-pricing the same allocations gives the same numbers
     batch, policy, cap_o, cap_u = prepare(sc.orders, sc.network, sc.inventory, sc.policy, 5, "highs", None,
                                              None, None)

@@ -39,7 +39,7 @@ def test_costs_and_eligibility_match_the_router_on_the_sample():
     sc = load_scenario(SAMPLE)
     offers = VendorOffers.from_frame(sc.network, sc.tables["vendor_offers"])
     router = Router(sc.network, sc.inventory, sc.policy, vendor_offers=offers)
-    res = router.route_many(sc.orders, strategy="cost")
+    res = router.route_many(sc.orders, strategy="cost", one_day=True)  # one batch, as the optimizer plans it
     batch, policy, cap_o, cap_u = prepare(sc.orders, sc.network, sc.inventory, sc.policy, 5, "highs", None,
                                              None, None)
     pb = build_problem(batch, sc.network, sc.inventory, policy,

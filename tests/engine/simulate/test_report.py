@@ -133,6 +133,21 @@ def test_a_one_day_fill_rate_is_not_zoomed_into_identical_ticks():
     _is_rate_axis(ax, one.kpis["fill_rate"])
 
 
+@pytest.mark.parametrize("strategies", [("cost",), ("cost", "nearest", "priority", "dual")])
+def test_every_chart_lays_out_without_a_warning(strategies):
+    """matplotlib warns (on the user's terminal) when constrained layout cannot fit a figure; one strategy's
+    planner chart used to be too narrow for its titles and legends."""
+    import warnings
+
+    from sourcewise.engine.simulate.report import png_bytes
+
+    one = simulate(load_scenario(SAMPLE), SimConfig(strategies=strategies, days=1))
+    for name, (fig, _) in figures(one).items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            assert png_bytes(fig)[:4] == b"\x89PNG", name
+
+
 def test_planner_and_workload_charts(euro_result):
     figs = figures(euro_result)
     axes = figs["planner_kpis.png"][0].axes
