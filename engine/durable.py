@@ -38,6 +38,7 @@ from sourcewise.engine.ledger import decode_body
 from sourcewise.engine.ledger import dump_setup
 from sourcewise.engine.ledger import encode_body
 from sourcewise.engine.ledger import open_store
+from sourcewise.engine.ledger import str_list
 from sourcewise.engine.ledger import stored_setup
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import Collector
@@ -329,6 +330,23 @@ class Durable:
     def _storable(orders: list[Order] | None = None, batch: OrderBatch | None = None) -> None:
         """Refuse, before anything changes, text the ledger cannot keep: lone surrogates (not
         Unicode, so not UTF-8) and NUL characters (which PostgreSQL's text refuses) in ids."""
+        # one look at all the text first (a batch has 10^5 ids); the (order, text, field)
+        # triples that name a problem are only made when there is one
+        parts: list[str] = []
+        if orders is not None:
+            for o in orders:
+                parts.append(o.order_id)
+                parts += [ln.line_id for ln in o.lines]
+        if batch is not None:
+            parts += batch.order_id.tolist()
+            parts += batch.line_id.tolist()
+        joined = "".join(map(str, parts))
+        try:
+            joined.encode("utf-8")
+            if "\x00" not in joined:
+                return
+        except UnicodeEncodeError:
+            pass
         texts = []
         if orders is not None:
             for o in orders:
@@ -338,14 +356,6 @@ class Durable:
             texts += [(x, x, "order_id") for x in batch.order_id.tolist()]
             owner = np.repeat(batch.order_id, np.diff(batch.line_ptr))
             texts += [(o, x, "line_id") for o, x in zip(owner.tolist(), batch.line_id.tolist(), strict=True)]
-        joined = "".join(str(t) for _, t, _ in texts)
-        try:
-            joined.encode("utf-8")
-            bad = "\x00" in joined
-        except UnicodeEncodeError:
-            bad = True
-        if not bad:
-            return
         col = Collector()
         for oid, text, field in texts:
             t = str(text)
@@ -444,7 +454,7 @@ class Durable:
         """The entry of a batch ``route_many`` routed in one compiled call."""
         out_e, out_q, out_t = rows
         record = BatchRecord(
-            name, self.business_day, [str(x) for x in batch.order_id.tolist()],
+            name, self.business_day, str_list(batch.order_id),
             {f: column(getattr(batch, f)) for f in _BATCH_FIELDS},
             {c: column(result.allocations[c].to_numpy()) for c in result.allocations.columns},
             {c: column(result.orders[c].to_numpy()) for c in result.orders.columns},

@@ -151,13 +151,28 @@ def decode_body(data: bytes) -> Body:
     return _decode_body(data)
 
 
+def str_list(a: np.ndarray, keep_none: bool = False) -> list:
+    """The items of ``a`` (flattened) as a list of ``str``; ``None`` stays ``None`` with ``keep_none``.
+
+    A batch's id columns already hold ``str`` objects: they are taken as they are, after one
+    look at their types, rather than passed through ``str()`` one by one.
+    """
+    items = a.ravel().tolist()
+    kinds = set(map(type, items))
+    if kinds <= ({str, type(None)} if keep_none else {str}):
+        return items
+    if keep_none:
+        return [None if x is None else str(x) for x in items]
+    return [str(x) for x in items]
+
+
 def column(a: np.ndarray | None) -> Column | None:
     """An array as a :class:`Column` (None stays None)."""
     if a is None:
         return None
     a = np.asarray(a)
     if a.dtype == object or a.dtype.kind in "US":
-        return Column("str", [None if x is None else str(x) for x in a.ravel().tolist()], a.shape)
+        return Column("str", str_list(a, keep_none=True), a.shape)
     if a.dtype.kind == "M":
         return Column(str(a.dtype), a.astype(np.int64).tobytes(), a.shape)
     return Column(a.dtype.str, np.ascontiguousarray(a).tobytes(), a.shape)
