@@ -197,7 +197,10 @@ async def open_loop(port: int, orders: Orders, rate: float, seconds: float, pool
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
+        # only the requests still running: gathering all 10,000 tasks held the last answers up ~15 ms
+        await asyncio.gather(*(t for t in tasks if not t.done()))
+    for t in tasks:
+        t.result()  # a request that failed raises here
     achieved = n / (time.perf_counter() - t0)
     while not idle.empty():
         idle.get_nowait().close()
