@@ -410,6 +410,45 @@ def parse_url(url: str) -> tuple[Path, str]:
     return Path(path), durability
 
 
+class Checkpointer:
+    """Copies a SQLite file's write-ahead log into the file every :attr:`EVERY_S` seconds, on a thread
+    and a connection of its own.
+
+    The writing connection sets ``wal_autocheckpoint=0``; otherwise the
+    commit that fills the log past 1,000 pages copies it, and syncs the log
+    and the file to disk, before it returns: milliseconds, and tens of them
+    when the disk is busy, on the writer's thread (the service's event loop).
+    A passive checkpoint never blocks the writer (sqlite3 releases the GIL
+    while SQLite works). The log is written again from its start once a
+    checkpoint has copied all of it before the next write begins; writes
+    that never pause let it grow instead (to about 100 MB over a
+    ``serve_load`` run), and the file keeps that size.
+    """
+
+    EVERY_S = 0.2
+
+    def __init__(self, path: Path, name: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(str(path),), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, path: str) -> None:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stop.wait(self.EVERY_S):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    pass  # busy or closing: the next round tries again
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        """Stop and wait for the thread (a checkpoint under way finishes first)."""
+        self._stop.set()
+        self._thread.join()
+
+
 class SQLiteStore:
     """A :class:`Store` in one SQLite file, for one writing process at a time.
 
@@ -426,6 +465,8 @@ class SQLiteStore:
         When another process writes to the same file (a lock file beside it
         says so), or the file was written by another ledger format.
     """
+
+    _checkpointer: Checkpointer | None = None
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:
         self.url = url
@@ -457,9 +498,7 @@ class SQLiteStore:
                 self._db.execute("PRAGMA page_size=1024")
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute(f"PRAGMA synchronous={'FULL' if self.durability == 'fsync' else 'NORMAL'}")
-                # the log is copied into the database by a thread of its own (see _checkpoints),
-                # not by whichever write happens to fill it: that write would wait milliseconds
-                self._db.execute("PRAGMA wal_autocheckpoint=0")
+                self._db.execute("PRAGMA wal_autocheckpoint=0")  # a Checkpointer copies the log
                 self._db.executescript(_SCHEMA)
             fmt = self._meta("format")
             if fmt is None and not readonly:
@@ -467,31 +506,8 @@ class SQLiteStore:
             elif fmt is not None and int(fmt) != FORMAT:
                 raise StoreError(f"{self.path} holds ledger format {int(fmt)}; this version reads {FORMAT}")
             self._pending = self._durable = self._db.execute("SELECT coalesce(max(seq), 0) FROM ledger").fetchone()[0]
-            self._stop = threading.Event()
-            self._checkpointer = None
             if not readonly:
-                self._checkpointer = threading.Thread(target=self._checkpoints, name="ledger-checkpoint",
-                                                      daemon=True)
-                self._checkpointer.start()
-
-    CHECKPOINT_S = 0.2
-
-    def _checkpoints(self) -> None:
-        """Copy the write-ahead log into the database every :attr:`CHECKPOINT_S` seconds.
-
-        A passive checkpoint on a connection of its own: it never blocks the
-        writer (sqlite3 releases the GIL while SQLite works), and the log
-        stays small because the copied part is reused.
-        """
-        db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        try:
-            while not self._stop.wait(self.CHECKPOINT_S):
-                try:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error:
-                    pass  # busy or closing: the next round tries again
-        finally:
-            db.close()
+                self._checkpointer = Checkpointer(self.path, "ledger-checkpoint")
 
     def _meta(self, key: str) -> bytes | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -597,12 +613,9 @@ class SQLiteStore:
             " OR seq IN (SELECT seq FROM ledger_orders WHERE order_id = ?1) ORDER BY seq", (order_id,))
 
     def close(self) -> None:
-        stop = getattr(self, "_stop", None)
-        if stop is not None:
-            stop.set()
-            if self._checkpointer is not None:
-                self._checkpointer.join()
-                self._checkpointer = None
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         db = getattr(self, "_db", None)
         if db is not None:
             self._rollback()

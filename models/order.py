@@ -22,6 +22,9 @@ _SERVICE_LEVEL_SET = frozenset(SERVICE_LEVELS)
 
 # Frozen msgspec Structs, like the decision values: immutable, compared by value, and built
 # by C code, which matters because an OMS builds one Order and its lines per routed order.
+# Both hold only strings, numbers, a datetime and a tuple of lines, which cannot form a
+# cycle: gc=False keeps them out of the cycle collector, which otherwise scans the Order
+# every open order keeps (its lines tuple is tracked when built, and the Order with it).
 class OrderLine(msgspec.Struct, frozen=True, gc=False):
     """One line of an order.
 
@@ -47,7 +50,7 @@ class OrderLine(msgspec.Struct, frozen=True, gc=False):
     pickup_node: str | None = None
 
 
-class Order(msgspec.Struct, frozen=True):
+class Order(msgspec.Struct, frozen=True, gc=False):
     """A customer order to be sourced.
 
     Parameters

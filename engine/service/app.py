@@ -11,6 +11,21 @@ a thread pool costs, and running them there makes each state-changing
 request (its retry record, the router call, its answer record) one step that
 no other request interleaves with (see :mod:`.idempotency`).
 
+The service owns the process's garbage collection: every open order keeps
+objects the cycle collector tracks (its decision and explanation), so a full
+collection, which the collector starts each time the old generation grows by
+a quarter, scans every open order: 146 ms with about 45,000 of them, on the
+event loop, holding every request up. Instead, ten times a second
+(:data:`FREEZE_S`), the young generations are collected and what survived is
+frozen (``gc.freeze``), so an object is scanned while it is young, and its
+memory likely still in cache, and never again once frozen. Freezing once a
+second instead let a second of survivors reach the older generation, and
+the collections that first scanned them took 15 to 20 ms each, twice a
+second at 1,000 requests/s. A reference cycle that becomes garbage after
+its freeze is not reclaimed; the service makes none (after a load run, and
+after 3,000 requests each on a new connection, answered 200, 400, 401, 404
+and 422, unfreezing and collecting everything found no garbage).
+
 Every answer is JSON; an error is ``{"error", "problems": [{"field",
 "reason"}], "request_id"}`` (commercetools' endpoint answers bad input in
 commercetools' own failure shape). Nothing is ever answered with a traceback:
@@ -19,6 +34,7 @@ an unexpected exception is logged with its request id and answered 500.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -72,6 +88,9 @@ log = logging.getLogger("sourcewise.service")
 UNREPEATABLE = frozenset({"release", "commit", "reroute", "adjust"})
 #: A pending record of another process younger than this is a request still running (shared ledger).
 PENDING_STALE_S = 30.0
+#: Seconds between two passes that collect the young generations and freeze what survived (see the
+#: module docstring).
+FREEZE_S = 0.1
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -261,6 +280,15 @@ class Service:
         finally:
             self.loaded.set()
 
+    async def freeze_survivors(self) -> None:
+        """Every :data:`FREEZE_S` seconds once loaded, collect the young generations and freeze the survivors
+        (run on the event loop)."""
+        while True:
+            await asyncio.sleep(FREEZE_S)
+            if self.ops is not None:
+                gc.collect(1)
+                gc.freeze()
+
     def close(self) -> None:
         """Let go of the router's store and the retry records (at shutdown)."""
         self.loaded.wait()
@@ -373,7 +401,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         threading.Thread(target=svc.load, name="sourcewise-load", daemon=True).start()
+        freezer = asyncio.create_task(svc.freeze_survivors())
         yield
+        freezer.cancel()
         svc.close()
 
     app = FastAPI(title="Sourcewise", version=__version__, lifespan=lifespan,

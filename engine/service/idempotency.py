@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from typing import ClassVar
 
+from sourcewise.engine.ledger import Checkpointer
 from sourcewise.engine.ledger import parse_url
 
 __all__ = ["Record", "RequestStore", "fingerprint", "open_requests"]
@@ -208,7 +209,14 @@ class SQLiteRequests(SQLRequests):
         self.path = path
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'fsync' else 'NORMAL'}")
+        # every answer is recorded on the event loop: the log is copied by a thread of its own
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self._conn.execute(_SQLITE_SCHEMA)
+        self._checkpointer = Checkpointer(path, "requests-checkpoint")
+
+    def close(self) -> None:
+        self._checkpointer.stop()
+        super().close()
 
 
 class PostgresRequests(SQLRequests):

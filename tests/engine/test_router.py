@@ -397,7 +397,7 @@ def test_open_orders_keep_few_objects_for_the_cycle_collector(rng):
     assert sum(len(d.shipments) > 1 for d in decisions) > 10  # splits keep the same records
     assert per_order <= 2.5, f"{per_order:.2f} tracked objects kept per open order"
     held = router._open[orders[0].order_id]
-    assert not gc.is_tracked(held) and gc.is_tracked(held.decision)
+    assert not gc.is_tracked(held) and not gc.is_tracked(held.order) and gc.is_tracked(held.decision)
 
 
 def test_atp_of_sku_matches_atp_per_source(rng):
