@@ -230,8 +230,9 @@ def run(clients: int, seconds: float, rate: float, batch: int, n_skus: int = 100
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m benchmarks.serve_load`` (the README's flags are checked against it)."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.serve_load", description=__doc__.split("\n\n")[0])
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--rate", type=float, default=1000.0)
@@ -239,7 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skus", type=int, default=1000)
     p.add_argument("--json", help="also write the figures to this file")
     p.add_argument("--latency-only", action="store_true", help="measure only the latency at the fixed rate")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         import uvloop
 

@@ -98,9 +98,12 @@ def test_the_readme_names_every_example_payload():
 
 
 def _all_flags() -> set[str]:
+    """Flags of every ``sourcewise`` command and of the benchmark runners the README runs."""
     import argparse
 
-    flags, parsers = set(), [cli.build_parser()]
+    from benchmarks.serve_load import build_parser as load_parser
+
+    flags, parsers = set(), [cli.build_parser(), load_parser()]
     while parsers:
         p = parsers.pop()
         for action in p._actions:
@@ -111,8 +114,8 @@ def _all_flags() -> set[str]:
 
 
 def test_every_flag_the_readme_names_exists():
-    """Every ``--flag`` in the README, in prose or code, is a flag of some command (lines running
-    other programs, curl and dask, excepted)."""
+    """Every ``--flag`` in the README, in prose or code, is a flag of some command or of the load
+    benchmark (lines running other programs, curl and dask, excepted)."""
     ours = [line for line in README.read_text().splitlines() if not re.search(r"\b(curl|dask) ", line)]
     named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", "\n".join(ours)))
     assert named and named - _all_flags() == set()
