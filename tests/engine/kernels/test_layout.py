@@ -38,6 +38,23 @@ def test_packed_state_views_are_the_routers_arrays(rng):
 
 
 
+
+@pytest.mark.parametrize("shape", [(0, 3), (1, 1), (5, 8), (7, 2)])
+def test_float_matrix_is_the_reshaped_view(shape):
+    """The packed matrix view (built without numba's reshape helper) is the reshape, in place."""
+    rng = np.random.default_rng(sum(shape))
+    ints = [np.arange(4, dtype=np.int64) for _ in K.PACKED_INTS]
+    ibuf, _ = K.pack_ints(ints)
+    floats = [rng.random(shape) if i == 1 else rng.random(3) for i in range(len(K.PACKED_FLOATS))]
+    fbuf, views = K.pack_floats(ibuf, floats)
+    got = K.float_matrix(ibuf, fbuf, 1)
+    assert got.shape == shape and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, floats[1])
+    if got.size:
+        got[-1, -1] = -1.0  # a write through the view lands in the packed buffer
+        assert views[1][-1, -1] == -1.0
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_pack_nodes_matches_the_twin(seed):
     rng = np.random.default_rng(seed)
