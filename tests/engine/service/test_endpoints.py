@@ -72,9 +72,12 @@ def test_authentication_fails_before_anything_changes(server):
         body = order("AUTH-1")
         for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic dGVzdA=="},
                         {"Authorization": "Bearer"}):
-            r = c.post("/v1/route", json=body, headers=headers)
+            r = c.post("/v1/route", json=body, headers={**headers, "X-Request-Id": "req-401"})
             assert r.status_code == 401
             assert r.json()["error"] == "authentication failed"
+            # the routing endpoint's own fast lane answers as every endpoint does
+            assert r.headers["www-authenticate"] == "Bearer" and r.headers["x-request-id"] == "req-401"
+            assert r.json()["request_id"] == "req-401"
             assert c.get("/v1/orders/AUTH-1", headers=headers).status_code == 401
             # a stranger learns nothing: the same answer for an id that exists and one that does not
             assert c.get("/v1/orders/nobody", headers=headers).json()["error"] == "authentication failed"
