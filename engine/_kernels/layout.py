@@ -131,6 +131,7 @@ EARTH_RADIUS_MI = 3958.7613
 
 __all__ = [
     "books_of",
+    "rows_view",
     "prices_of",
     "LATE_EXCLUDE",
     "LATE_PENALTY_MODE",
@@ -364,11 +365,11 @@ def float_matrix(ibuf, fbuf, i):
     """
     h = 2 * _N_INTS + 3 * i
     rows, cols = ibuf[h + 1], ibuf[h + 2]
-    return _rows_view(fbuf[ibuf[h]:ibuf[h] + rows * cols], rows, cols)
+    return rows_view(fbuf[ibuf[h]:ibuf[h] + rows * cols], rows, cols)
 
 
 @intrinsic
-def _rows_view(typingctx, flat, rows, cols):
+def rows_view(typingctx, flat, rows, cols):
     """``flat.reshape(rows, cols)`` for a 1-D C-contiguous ``flat`` of exactly ``rows * cols`` items.
 
     Numba's ``reshape`` calls a C helper to work out the strides, which it

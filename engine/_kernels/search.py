@@ -883,9 +883,9 @@ def best_by_bits(dest, g_sku, g_qty, by_len, total_q, sku_bits, mask, sku_ptr, e
     per_mile = params[P_PER_MILE]
     need_cutoff = params[P_REQUIRE_CUTOFF] > 0
     hour = params[P_HOUR]
-    ent = np.empty(G, np.int64)
-    best_ent = np.full(G, -1, np.int64)
-    pos = np.empty(G, np.int64)
+    ints = np.empty((3, G), np.int64)  # one allocation, not three: this runs once per order
+    ent, best_ent, pos = ints[0], ints[1], ints[2]
+    best_ent[:] = -1
     unit0 = np.empty(G)
     for g in range(G):
         pos[g] = sku_ptr[g_sku[g]]
