@@ -36,7 +36,6 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
-from contextlib import nullcontext
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -420,49 +419,25 @@ class Checkpointer:
     and the file to disk, before it returns: milliseconds, and tens of them
     when the disk is busy, on the writer's thread (the service's event loop).
     A passive checkpoint never blocks the writer (sqlite3 releases the GIL
-    while SQLite works). But the log is written again from its start only
-    once a checkpoint has copied all of it before the next write begins, so
-    writes that never pause would let it grow without end (each commit adds
-    whole pages: about 100 MB over a ``serve_load`` run). Past
-    :attr:`LIMIT_BYTES` the thread therefore takes ``gate``, the writer's
-    lock, so that no transaction starts meanwhile, copies the few frames the
-    passive rounds left and empties the log. The writer waits for that: a
-    few milliseconds, about once per ``LIMIT_BYTES`` of log.
-
-    Parameters
-    ----------
-    path : Path
-        The SQLite file.
-    name : str
-        The thread's name.
-    gate : lock, optional
-        Held by the writer around each of its transactions. Without it the
-        log is emptied only when SQLite's own locks allow it within
-        :attr:`WAIT_S`, which a writer that never pauses does not.
+    while SQLite works). The log is written again from its start once a
+    checkpoint has copied all of it before the next write begins; writes
+    that never pause let it grow instead (to about 100 MB over a
+    ``serve_load`` run), and the file keeps that size.
     """
 
     EVERY_S = 0.2
-    #: a log longer than this is copied whole and emptied
-    LIMIT_BYTES = 64 << 20
-    #: how long emptying the log waits for SQLite's locks (readers, an open transaction) before the next round
-    WAIT_S = 0.05
 
-    def __init__(self, path: Path, name: str, gate: Any = None) -> None:
-        self._gate = gate if gate is not None else nullcontext()
+    def __init__(self, path: Path, name: str) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(str(path),), name=name, daemon=True)
         self._thread.start()
 
     def _run(self, path: str) -> None:
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=self.WAIT_S)
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
-            page = db.execute("PRAGMA page_size").fetchone()[0]
             while not self._stop.wait(self.EVERY_S):
                 try:
-                    _, frames, _ = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    if frames * page > self.LIMIT_BYTES:
-                        with self._gate:
-                            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error:
                     pass  # busy or closing: the next round tries again
         finally:
@@ -532,7 +507,7 @@ class SQLiteStore:
                 raise StoreError(f"{self.path} holds ledger format {int(fmt)}; this version reads {FORMAT}")
             self._pending = self._durable = self._db.execute("SELECT coalesce(max(seq), 0) FROM ledger").fetchone()[0]
             if not readonly:
-                self._checkpointer = Checkpointer(self.path, "ledger-checkpoint", self._lock)
+                self._checkpointer = Checkpointer(self.path, "ledger-checkpoint")
 
     def _meta(self, key: str) -> bytes | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

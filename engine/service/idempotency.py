@@ -212,7 +212,7 @@ class SQLiteRequests(SQLRequests):
         # every answer is recorded on the event loop: the log is copied by a thread of its own
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self._conn.execute(_SQLITE_SCHEMA)
-        self._checkpointer = Checkpointer(path, "requests-checkpoint", self._lock)
+        self._checkpointer = Checkpointer(path, "requests-checkpoint")
 
     def close(self) -> None:
         self._checkpointer.stop()

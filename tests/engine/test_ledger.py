@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from datetime import date
 from datetime import timedelta
 
@@ -14,7 +13,6 @@ import pytest
 
 from sourcewise.data.instances import build_orders
 from sourcewise.engine.durable import bare
-from sourcewise.engine.ledger import Checkpointer
 from sourcewise.engine.ledger import IdFilter
 from sourcewise.engine.ledger import SQLiteStore
 from sourcewise.engine.ledger import StoreError
@@ -298,36 +296,3 @@ def test_reoptimized_plans_recover(tmp_path, seed):
         for o in orders:  # the swapped reservations give back exactly what they hold
             back.release(o.order_id)
         assert back.snapshot().reserved.tolist() == inv.reserved.tolist()
-
-
-def _largest_log(folder, seconds: float) -> tuple[int, int]:
-    """Append 1 KB entries to a SQLite ledger for ``seconds``: the largest size its log reached, and
-    the bytes appended. Between appends the thread only yields, as the service's event loop
-    does other work between the writes of its requests."""
-    st = SQLiteStore(f"sqlite:///{folder}/ledger.db")
-    wal = folder / "ledger.db-wal"
-    largest = written = 0
-    body = b"x" * 1000
-    end = time.monotonic() + seconds
-    try:
-        while time.monotonic() < end:
-            for i in range(100):
-                st.append("route", f"O-{written + i}", "test", body)
-                time.sleep(0)
-            written += 100 * len(body)
-            largest = max(largest, wal.stat().st_size)
-    finally:
-        st.close()
-    return largest, written
-
-
-def test_the_ledgers_log_stays_bounded_under_writes_that_never_pause(tmp_path, monkeypatch):
-    """Passive checkpoints alone never let a busy log start over (each commit adds whole pages: it grew
-    to about 100 MB over a load run, 5x what was written here); past its limit the checkpoint thread
-    holds the writer back for a moment and empties it."""
-    limit = 1 << 20
-    monkeypatch.setattr(Checkpointer, "LIMIT_BYTES", limit)
-    monkeypatch.setattr(Checkpointer, "EVERY_S", 0.02)
-    largest, written = _largest_log(tmp_path, 1.5)
-    assert written > 4 * limit, "too few writes to tell a bounded log from a growing one"
-    assert largest < 3 * limit, (largest, written)
