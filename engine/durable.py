@@ -38,8 +38,8 @@ from sourcewise.engine.ledger import decode_body
 from sourcewise.engine.ledger import dump_setup
 from sourcewise.engine.ledger import encode_body
 from sourcewise.engine.ledger import open_store
-from sourcewise.engine.ledger import str_list
 from sourcewise.engine.ledger import stored_setup
+from sourcewise.engine.ledger import str_list
 from sourcewise.models.decision import Decision
 from sourcewise.models.errors import Collector
 from sourcewise.models.order import Order
