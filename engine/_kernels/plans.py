@@ -587,23 +587,34 @@ def _write_rows(S, m, buf, qty, cands, penalty, split_penalty, prices, out, o_ro
 
 
 @njit(cache=True)
-def _useful(qty, atp, r, f, penalty, split_penalty):
+def _singles(qty, atp, r, f, penalty, split_penalty):
+    """Price of the best plan from each candidate alone (:func:`_eval_pen` over one member)."""
+    C = atp.shape[0]
+    S = np.empty(1, np.int64)
+    dummy = np.zeros((1, 1), np.int64)
+    out = np.empty(C)
+    for c in range(C):
+        S[0] = c
+        out[c] = _eval_pen(S, 1, qty, atp, r, f, penalty, split_penalty, dummy, False)
+    return out
+
+
+@njit(cache=True)
+def _useful(qty, atp, r, f, penalty, single):
     """Candidates that may belong to a plan cheaper than the best single-node or empty one.
 
     A plan using candidate ``c`` costs at least ``lb_units + key[c] - split_penalty``
     (the bound of :func:`_search`), so candidates whose bound reaches the
     incumbent cannot improve on it; the best single candidate is kept.
+    ``single`` holds each candidate's price alone (:func:`_singles`), which
+    the caller reuses for the single-node alternatives.
     """
     C = atp.shape[0]
     cmin, lb_units, best = _unit_floor(qty, atp, r, penalty)
-    S = np.empty(1, np.int64)
-    dummy = np.zeros((1, 1), np.int64)
     top = -1
     for c in range(C):
-        S[0] = c
-        v = _eval_pen(S, 1, qty, atp, r, f, penalty, split_penalty, dummy, False)
-        if v < best - EPS:
-            best = v
+        if single[c] < best - EPS:
+            best = single[c]
             top = c
     excess = _excess(atp, r, cmin, penalty)
     keep = np.empty(C, np.int64)
@@ -804,17 +815,18 @@ def _priced(cands, prices):
 
 
 @njit(cache=True)
-def _best_plan(gq, cands, f, r, kk, penalty, split_penalty, budget, S, best):
+def _best_plan(gq, cands, f, r, kk, penalty, split_penalty, budget, S, best, single):
     """Cheapest plan of one order over its priced candidates: the dynamic programme, or the
     search when the programme's table would be too large.
 
     Returns ``(lower, m, buf)``: a lower bound on every plan's price (the
     plan's own price unless the search ran out of budget), the members
     ``S[:m]`` and ``buf[i, g]``, the units of group ``g`` from member ``S[i]``.
+    ``single`` is each candidate's price alone (:func:`_singles`).
     """
     atp = cands[1]
     G = gq.shape[0]
-    keep = _useful(gq, atp, r, f, penalty, split_penalty)
+    keep = _useful(gq, atp, r, f, penalty, single)
     k_atp, k_r, k_f = atp[keep], r[keep], f[keep]
     if _dp_size(gq, k_atp, k_r, kk, penalty) <= DP_MAX_WORK:
         take = np.zeros((keep.shape[0], G), np.int64)
@@ -853,7 +865,6 @@ def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active,
     mark = np.full(stock.mask.shape[0], -1, np.int64)
     best = np.empty(3, np.int64)
     S = np.empty(KMAX, np.int64)
-    dummy = np.zeros((1, 1), np.int64)
     for o in range(lo, hi):
         if not active[o]:
             continue
@@ -865,7 +876,9 @@ def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active,
         atp = cands[1]
         C = atp.shape[0]
         f, r = _priced(cands, prices)
-        lower, m, buf = _best_plan(gq, cands, f, r, orders.kk[o], penalty, split_penalty, budget, S, best)
+        # each candidate's price alone: the search prunes by it and the alternatives are its least
+        sc = _singles(gq, atp, r, f, penalty, split_penalty)
+        lower, m, buf = _best_plan(gq, cands, f, r, orders.kk[o], penalty, split_penalty, budget, S, best, sc)
         out.o_lower[o] = lower
         base = (KMAX + n_single) * a
         col = o * per
@@ -877,11 +890,11 @@ def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active,
         if n_single > 0 and C > 0:
             # the cheapest single-node plans: alternatives the master can switch to
             # when stock or capacity binds
-            sc = np.empty(C)
-            for c in range(C):
-                S[0] = c
-                sc[c] = _eval_pen(S[:1], 1, gq, atp, r, f, penalty, split_penalty, dummy, False)
-            top = np.argsort(sc, kind="mergesort")
+            if n_single == 1:
+                top = np.empty(1, np.int64)
+                top[0] = np.argmin(sc)  # the first least, as the stable sort below would give
+            else:
+                top = np.argsort(sc, kind="mergesort")
             for j in range(min(n_single, C)):
                 S[0] = top[j]
                 nr, real, unf, pr = _write_column(S[:1], 1, gq, cands, r, f, penalty, split_penalty, prices, out,
@@ -929,7 +942,8 @@ def _one_opt(seq, orders, stock, costs, prices, budget, plans, cur_price, out):
         gq = orders.g_qty[a:a + G]
         cands = _candidates(orders, o, stock, costs, mark)
         f, r = _priced(cands, prices)
-        lower, m, buf = _best_plan(gq, cands, f, r, orders.kk[o], penalty, split_penalty, budget, S, best)
+        sc = _singles(gq, cands[1], r, f, penalty, split_penalty)
+        lower, m, buf = _best_plan(gq, cands, f, r, orders.kk[o], penalty, split_penalty, budget, S, best, sc)
         take_new = False
         if lower < cur_price[o] - 1e-9 * (1.0 + abs(cur_price[o])):
             fits = True
