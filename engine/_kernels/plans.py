@@ -60,7 +60,7 @@ from sourcewise.engine._kernels.layout import NF_Z
 from sourcewise.engine._kernels.layout import P_LATE_MODE
 from sourcewise.engine._kernels.layout import P_PER_SHIPMENT
 from sourcewise.engine._kernels.layout import P_SPLIT
-from sourcewise.engine._kernels.layout import _rows_view
+from sourcewise.engine._kernels.layout import rows_view
 from sourcewise.engine._kernels.search import members_by_cost
 
 PARALLEL_FROM = 2000
@@ -434,8 +434,8 @@ def _cached(tab, o, G):
     a, b = tab.c_ptr[o], tab.c_ptr[o + 1]
     C = b - a
     m = tab.m_ptr[o]
-    return (tab.cand[a:b], _rows_view(tab.atp[m:m + C * G], C, G), _rows_view(tab.ent[m:m + C * G], C, G),
-            tab.miles[a:b], tab.lead[a:b], tab.fixed[a:b], _rows_view(tab.unit[m:m + C * G], C, G))
+    return (tab.cand[a:b], rows_view(tab.atp[m:m + C * G], C, G), rows_view(tab.ent[m:m + C * G], C, G),
+            tab.miles[a:b], tab.lead[a:b], tab.fixed[a:b], rows_view(tab.unit[m:m + C * G], C, G))
 
 
 @njit(cache=True)
