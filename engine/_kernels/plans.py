@@ -60,6 +60,7 @@ from sourcewise.engine._kernels.layout import NF_Z
 from sourcewise.engine._kernels.layout import P_LATE_MODE
 from sourcewise.engine._kernels.layout import P_PER_SHIPMENT
 from sourcewise.engine._kernels.layout import P_SPLIT
+from sourcewise.engine._kernels.layout import rows_view
 from sourcewise.engine._kernels.search import members_by_cost
 
 PARALLEL_FROM = 2000
@@ -223,6 +224,40 @@ class PlanRows(NamedTuple):
     ent: np.ndarray
 
 
+
+class Candidates(NamedTuple):
+    """Every order's candidates (:func:`_candidates`) on one stock, kept across pricing rounds.
+
+    What :func:`_candidates` computes depends on the stock and the costs but
+    not on the dual prices, so rounds that price the same batch on the same
+    stock at new prices (the subgradient rounds) read it from here instead
+    of recomputing distances, lead days and costs. Order ``o`` owns
+    candidates ``c_ptr[o]:c_ptr[o+1]`` and matrix cells ``m_ptr[o]:m_ptr[o+1]``
+    (candidates x groups, row-major). Built by :func:`candidate_table`.
+
+    Attributes
+    ----------
+    c_ptr, m_ptr : ndarray of int64, shape (n_orders + 1,)
+    cand : ndarray of int64
+        Node of each candidate.
+    miles, lead, fixed : ndarray of float
+        Per candidate, as :func:`_candidates` returns them.
+    atp, ent : ndarray of int64
+        Per cell: usable units and inventory entry (-1: none).
+    unit : ndarray of float
+        Per cell: cost of one unit.
+    """
+
+    c_ptr: np.ndarray
+    m_ptr: np.ndarray
+    cand: np.ndarray
+    miles: np.ndarray
+    lead: np.ndarray
+    fixed: np.ndarray
+    atp: np.ndarray
+    ent: np.ndarray
+    unit: np.ndarray
+
 @njit(cache=True)
 def _now():
     # wall clock from compiled code, to honour the caller's time limit
@@ -320,6 +355,87 @@ def _candidates(orders, o, stock, costs, mark):
                 u += costs.fee_e[e] + costs.pen_e[e]
             unit[c, g] = u
     return cand[:C].copy(), atp, ent, miles[:C].copy(), lead[:C].copy(), fixed, unit
+
+
+@njit(cache=True)
+def _count_range(lo, hi, orders, stock, costs, n_cand):
+    """Candidates of orders ``lo:hi`` (:func:`_candidates`), counted into ``n_cand``."""
+    mark = np.full(stock.mask.shape[0], -1, np.int64)
+    for o in range(lo, hi):
+        n_cand[o] = _candidates(orders, o, stock, costs, mark)[0].shape[0]
+
+
+@njit(cache=True)
+def _fill_range(lo, hi, orders, stock, costs, tab):
+    """Write the candidates of orders ``lo:hi`` into ``tab`` (laid out by its pointers)."""
+    mark = np.full(stock.mask.shape[0], -1, np.int64)
+    for o in range(lo, hi):
+        cand, atp, ent, miles, lead, fixed, unit = _candidates(orders, o, stock, costs, mark)
+        C, G = atp.shape
+        a = tab.c_ptr[o]
+        m = tab.m_ptr[o]
+        for c in range(C):
+            tab.cand[a + c] = cand[c]
+            tab.miles[a + c] = miles[c]
+            tab.lead[a + c] = lead[c]
+            tab.fixed[a + c] = fixed[c]
+            for g in range(G):
+                tab.atp[m + c * G + g] = atp[c, g]
+                tab.ent[m + c * G + g] = ent[c, g]
+                tab.unit[m + c * G + g] = unit[c, g]
+
+
+@njit(cache=True, parallel=True)
+def _table_parallel(n_chunks, orders, stock, costs, n_cand, tab, fill):
+    """:func:`_count_range` (or, with ``fill``, :func:`_fill_range`) over ``n_chunks`` slices, on all cores."""
+    n_orders = orders.g_ptr.shape[0] - 1
+    for ch in prange(n_chunks):
+        lo = ch * n_orders // n_chunks
+        hi = (ch + 1) * n_orders // n_chunks
+        if fill:
+            _fill_range(lo, hi, orders, stock, costs, tab)
+        else:
+            _count_range(lo, hi, orders, stock, costs, n_cand)
+
+
+def candidate_table(orders: Orders, stock: Stock, costs: Costs) -> Candidates:
+    """Every order's candidates on ``stock``, for pricing the batch repeatedly (see :class:`Candidates`).
+
+    Parameters
+    ----------
+    orders : Orders
+    stock : Stock
+    costs : Costs
+
+    Returns
+    -------
+    Candidates
+    """
+    n_orders = orders.g_ptr.shape[0] - 1
+    n_groups = np.diff(orders.g_ptr)
+    n_cand = np.zeros(n_orders, np.int64)
+    c_ptr = np.zeros(n_orders + 1, np.int64)
+    m_ptr = np.zeros(n_orders + 1, np.int64)
+    empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
+    dummy = Candidates(c_ptr, m_ptr, empty_i, empty_f, empty_f, empty_f, empty_i, empty_i, empty_f)
+    _table_parallel(np.int64(64), orders, stock, costs, n_cand, dummy, False)
+    np.cumsum(n_cand, out=c_ptr[1:])
+    np.cumsum(n_cand * n_groups, out=m_ptr[1:])
+    nc, nm = int(c_ptr[-1]), int(m_ptr[-1])
+    tab = Candidates(c_ptr, m_ptr, np.empty(nc, np.int64), np.empty(nc), np.empty(nc), np.empty(nc),
+                     np.empty(nm, np.int64), np.empty(nm, np.int64), np.empty(nm))
+    _table_parallel(np.int64(64), orders, stock, costs, n_cand, tab, True)
+    return tab
+
+
+@njit(cache=True)
+def _cached(tab, o, G):
+    """Order ``o``'s candidates from ``tab``, as :func:`_candidates` returns them (views, not copies)."""
+    a, b = tab.c_ptr[o], tab.c_ptr[o + 1]
+    C = b - a
+    m = tab.m_ptr[o]
+    return (tab.cand[a:b], rows_view(tab.atp[m:m + C * G], C, G), rows_view(tab.ent[m:m + C * G], C, G),
+            tab.miles[a:b], tab.lead[a:b], tab.fixed[a:b], rows_view(tab.unit[m:m + C * G], C, G))
 
 
 @njit(cache=True)
@@ -587,23 +703,34 @@ def _write_rows(S, m, buf, qty, cands, penalty, split_penalty, prices, out, o_ro
 
 
 @njit(cache=True)
-def _useful(qty, atp, r, f, penalty, split_penalty):
+def _singles(qty, atp, r, f, penalty, split_penalty):
+    """Price of the best plan from each candidate alone (:func:`_eval_pen` over one member)."""
+    C = atp.shape[0]
+    S = np.empty(1, np.int64)
+    dummy = np.zeros((1, 1), np.int64)
+    out = np.empty(C)
+    for c in range(C):
+        S[0] = c
+        out[c] = _eval_pen(S, 1, qty, atp, r, f, penalty, split_penalty, dummy, False)
+    return out
+
+
+@njit(cache=True)
+def _useful(qty, atp, r, f, penalty, single):
     """Candidates that may belong to a plan cheaper than the best single-node or empty one.
 
     A plan using candidate ``c`` costs at least ``lb_units + key[c] - split_penalty``
     (the bound of :func:`_search`), so candidates whose bound reaches the
     incumbent cannot improve on it; the best single candidate is kept.
+    ``single`` holds each candidate's price alone (:func:`_singles`), which
+    the caller reuses for the single-node alternatives.
     """
     C = atp.shape[0]
     cmin, lb_units, best = _unit_floor(qty, atp, r, penalty)
-    S = np.empty(1, np.int64)
-    dummy = np.zeros((1, 1), np.int64)
     top = -1
     for c in range(C):
-        S[0] = c
-        v = _eval_pen(S, 1, qty, atp, r, f, penalty, split_penalty, dummy, False)
-        if v < best - EPS:
-            best = v
+        if single[c] < best - EPS:
+            best = single[c]
             top = c
     excess = _excess(atp, r, cmin, penalty)
     keep = np.empty(C, np.int64)
@@ -804,17 +931,18 @@ def _priced(cands, prices):
 
 
 @njit(cache=True)
-def _best_plan(gq, cands, f, r, kk, penalty, split_penalty, budget, S, best):
+def _best_plan(gq, cands, f, r, kk, penalty, split_penalty, budget, S, best, single):
     """Cheapest plan of one order over its priced candidates: the dynamic programme, or the
     search when the programme's table would be too large.
 
     Returns ``(lower, m, buf)``: a lower bound on every plan's price (the
     plan's own price unless the search ran out of budget), the members
     ``S[:m]`` and ``buf[i, g]``, the units of group ``g`` from member ``S[i]``.
+    ``single`` is each candidate's price alone (:func:`_singles`).
     """
     atp = cands[1]
     G = gq.shape[0]
-    keep = _useful(gq, atp, r, f, penalty, split_penalty)
+    keep = _useful(gq, atp, r, f, penalty, single)
     k_atp, k_r, k_f = atp[keep], r[keep], f[keep]
     if _dp_size(gq, k_atp, k_r, kk, penalty) <= DP_MAX_WORK:
         take = np.zeros((keep.shape[0], G), np.int64)
@@ -846,14 +974,14 @@ def _best_plan(gq, cands, f, r, kk, penalty, split_penalty, budget, S, best):
 
 
 @njit(cache=True)
-def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active, out):
-    """Price orders ``lo:hi`` into ``out``; parameters as for :func:`price_orders`."""
+def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active, out, tab, use_tab):
+    """Price orders ``lo:hi`` into ``out``; parameters as for :func:`price_orders` (``use_tab``:
+    read the candidates from ``tab`` rather than computing them)."""
     split_penalty = costs.params[P_SPLIT]
     per = 1 + n_single
     mark = np.full(stock.mask.shape[0], -1, np.int64)
     best = np.empty(3, np.int64)
     S = np.empty(KMAX, np.int64)
-    dummy = np.zeros((1, 1), np.int64)
     for o in range(lo, hi):
         if not active[o]:
             continue
@@ -861,11 +989,16 @@ def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active,
         a = orders.g_ptr[o]
         G = orders.g_ptr[o + 1] - a
         gq = orders.g_qty[a:a + G]
-        cands = _candidates(orders, o, stock, costs, mark)
+        if use_tab:
+            cands = _cached(tab, o, G)
+        else:
+            cands = _candidates(orders, o, stock, costs, mark)
         atp = cands[1]
         C = atp.shape[0]
         f, r = _priced(cands, prices)
-        lower, m, buf = _best_plan(gq, cands, f, r, orders.kk[o], penalty, split_penalty, budget, S, best)
+        # each candidate's price alone: the search prunes by it and the alternatives are its least
+        sc = _singles(gq, atp, r, f, penalty, split_penalty)
+        lower, m, buf = _best_plan(gq, cands, f, r, orders.kk[o], penalty, split_penalty, budget, S, best, sc)
         out.o_lower[o] = lower
         base = (KMAX + n_single) * a
         col = o * per
@@ -877,11 +1010,11 @@ def _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active,
         if n_single > 0 and C > 0:
             # the cheapest single-node plans: alternatives the master can switch to
             # when stock or capacity binds
-            sc = np.empty(C)
-            for c in range(C):
-                S[0] = c
-                sc[c] = _eval_pen(S[:1], 1, gq, atp, r, f, penalty, split_penalty, dummy, False)
-            top = np.argsort(sc, kind="mergesort")
+            if n_single == 1:
+                top = np.empty(1, np.int64)
+                top[0] = np.argmin(sc)  # the first least, as the stable sort below would give
+            else:
+                top = np.argsort(sc, kind="mergesort")
             for j in range(min(n_single, C)):
                 S[0] = top[j]
                 nr, real, unf, pr = _write_column(S[:1], 1, gq, cands, r, f, penalty, split_penalty, prices, out,
@@ -929,7 +1062,8 @@ def _one_opt(seq, orders, stock, costs, prices, budget, plans, cur_price, out):
         gq = orders.g_qty[a:a + G]
         cands = _candidates(orders, o, stock, costs, mark)
         f, r = _priced(cands, prices)
-        lower, m, buf = _best_plan(gq, cands, f, r, orders.kk[o], penalty, split_penalty, budget, S, best)
+        sc = _singles(gq, cands[1], r, f, penalty, split_penalty)
+        lower, m, buf = _best_plan(gq, cands, f, r, orders.kk[o], penalty, split_penalty, budget, S, best, sc)
         take_new = False
         if lower < cur_price[o] - 1e-9 * (1.0 + abs(cur_price[o])):
             fits = True
@@ -1006,23 +1140,24 @@ def one_opt(orders: Orders, stock: Stock, costs: Costs, prices: Prices, budget: 
 
 
 @njit(cache=True, parallel=True)
-def _price_parallel(n_chunks, orders, stock, costs, prices, budget, n_single, active, out):
+def _price_parallel(n_chunks, orders, stock, costs, prices, budget, n_single, active, out, tab, use_tab):
     """:func:`_price_range` over ``n_chunks`` slices of the batch, on all cores."""
     n_orders = orders.g_ptr.shape[0] - 1
     for ch in prange(n_chunks):
         lo = ch * n_orders // n_chunks
         hi = (ch + 1) * n_orders // n_chunks
-        _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active, out)
+        _price_range(lo, hi, orders, stock, costs, prices, budget, n_single, active, out, tab, use_tab)
 
 
 @njit(cache=True)
-def _price_serial(orders, stock, costs, prices, budget, n_single, active, out):
+def _price_serial(orders, stock, costs, prices, budget, n_single, active, out, tab, use_tab):
     """:func:`_price_range` over the whole batch on one core."""
-    _price_range(0, orders.g_ptr.shape[0] - 1, orders, stock, costs, prices, budget, n_single, active, out)
+    _price_range(0, orders.g_ptr.shape[0] - 1, orders, stock, costs, prices, budget, n_single, active, out, tab,
+                 use_tab)
 
 
 def price_orders(orders: Orders, stock: Stock, costs: Costs, prices: Prices, budget: int, n_single: int,
-                 active: np.ndarray, parallel: bool | None = None) -> Priced:
+                 active: np.ndarray, parallel: bool | None = None, table: Candidates | None = None) -> Priced:
     """Best plan (and optionally the ``n_single`` best single-node plans) of every active order.
 
     Column ``o * (1 + n_single) + j`` is order ``o``'s ``j``-th column (``j = 0`` the
@@ -1046,6 +1181,9 @@ def price_orders(orders: Orders, stock: Stock, costs: Costs, prices: Prices, bud
     parallel : bool, optional
         Price on all cores; default when the batch has at least
         :data:`PARALLEL_FROM` orders.
+    table : Candidates, optional
+        The orders' candidates on ``stock`` (:func:`candidate_table`);
+        computed per order when not given.
 
     Returns
     -------
@@ -1058,11 +1196,16 @@ def price_orders(orders: Orders, stock: Stock, costs: Costs, prices: Prices, bud
                  np.zeros(n_orders * per), np.zeros(n_orders * per), np.zeros(n_orders),
                  np.empty(n_rows, np.int64), np.empty(n_rows, np.int64), np.empty(n_rows, np.int64),
                  np.empty(n_rows, np.int64))
-    search = (np.int64(budget), np.int64(n_single), active)
+    use_tab = table is not None
+    if table is None:
+        # an empty table of the right types: the kernels compute each order's candidates instead
+        ei, ef, z = np.zeros(0, np.int64), np.zeros(0), np.zeros(1, np.int64)
+        table = Candidates(z, z, ei, ef, ef, ef, ei, ei, ef)
+    search = (np.int64(budget), np.int64(n_single), active, out, table, use_tab)
     if n_orders >= PARALLEL_FROM if parallel is None else parallel:
-        _price_parallel(np.int64(64), orders, stock, costs, prices, *search, out)
+        _price_parallel(np.int64(64), orders, stock, costs, prices, *search)
     else:
-        _price_serial(orders, stock, costs, prices, *search, out)
+        _price_serial(orders, stock, costs, prices, *search)
     return out
 
 

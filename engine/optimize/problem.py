@@ -175,6 +175,7 @@ class Problem:
         self.ctx = ctx
         self.budget = int(budget)
         self.n_alt = int(n_alternatives)
+        self._candidates: P.Candidates | None = None  # built at the first pricing (see price)
         self.sku_of_ent = np.repeat(np.arange(network.n_skus), np.diff(inventory.sku_ptr))
         n_nodes = network.n_nodes
         # resource rows: node capacities first (fixed), inventory entries added as columns touch them
@@ -243,8 +244,12 @@ class Problem:
         plans; see :func:`sourcewise.engine._kernels.plans.price_orders`."""
         if active is None:
             active = np.ones(self.G.n, np.bool_)
+        if self._candidates is None:
+            # the batch's stock never changes, so every pricing round reads the same candidates
+            self._candidates = P.candidate_table(self.orders, self.stock, self.costs)
         return P.price_orders(self.orders, self.stock, self.costs, self.prices(lam, mu, nu),
-                              self.budget if budget is None else budget, n_single, active, parallel)
+                              self.budget if budget is None else budget, n_single, active, parallel,
+                              self._candidates)
 
     def enumerate(self, lam: np.ndarray, mu: np.ndarray, nu: np.ndarray, limit: np.ndarray, max_rows: int,
                   deadline: float) -> tuple:

