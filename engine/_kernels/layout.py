@@ -368,16 +368,6 @@ def float_matrix(ibuf, fbuf, i):
     return rows_view(fbuf[ibuf[h]:ibuf[h] + rows * cols], rows, cols)
 
 
-@njit(cache=True, inline="always")
-def rows_view(flat, rows, cols):
-    """``flat`` (1-D, C-contiguous, exactly ``rows * cols`` items) as a ``(rows, cols)`` view, no copy.
-
-    The same view as ``flat.reshape(rows, cols)`` without numba's stride helper
-    (see :func:`_rows_view`); the caller guarantees the size.
-    """
-    return _rows_view(flat, rows, cols)
-
-
 @intrinsic
 def rows_view(typingctx, flat, rows, cols):
     """``flat.reshape(rows, cols)`` for a 1-D C-contiguous ``flat`` of exactly ``rows * cols`` items.
