@@ -399,17 +399,9 @@ def _table_parallel(n_chunks, orders, stock, costs, n_cand, tab, fill):
 
 
 def candidate_table(orders: Orders, stock: Stock, costs: Costs) -> Candidates:
-    """Every order's candidates on ``stock``, for pricing the batch repeatedly (see :class:`Candidates`).
+    """Every order's candidates on ``stock``, for pricing the batch repeatedly: a :class:`Candidates`.
 
-    Parameters
-    ----------
-    orders : Orders
-    stock : Stock
-    costs : Costs
-
-    Returns
-    -------
-    Candidates
+    ``orders``, ``stock`` and ``costs`` are the batch's bundles, as :func:`batch_facts` takes them.
     """
     n_orders = orders.g_ptr.shape[0] - 1
     n_groups = np.diff(orders.g_ptr)

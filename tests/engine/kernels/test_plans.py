@@ -89,18 +89,23 @@ def test_candidates_and_their_costs_match_the_twin(seed):
 
 
 
+def _orders(rng, net, n: int):
+    """``n`` random orders (:func:`_order`) and their batch columns, as the plan kernels take them."""
+    orders = [_order(rng, net) for _ in range(n)]
+    g_ptr = np.r_[0, np.cumsum([len(o[0]) for o in orders])].astype(np.int64)
+    g_sku, g_qty = (np.concatenate([o[i] for o in orders]) for i in (0, 1))
+    dest = unit_vectors(np.array([o[2] for o in orders]), np.array([o[3] for o in orders]))
+    hour, max_days = (np.array([o[i] for o in orders]) for i in (4, 5))
+    return orders, g_ptr, g_sku, g_qty, dest, hour, max_days, np.array([o[6] for o in orders])
+
+
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("parallel", [False, True])
 def test_candidate_table_prices_as_the_per_order_scan(seed, parallel):
     """The table holds each order's candidates as :func:`P._candidates` gives them, and pricing from it
     writes the same plans, prices and bounds as pricing that scans each order's candidates itself."""
     rng, net, pol, nodef, p, stock = _batch(seed)
-    orders = [_order(rng, net) for _ in range(30)]
-    g_ptr = np.r_[0, np.cumsum([len(o[0]) for o in orders])].astype(np.int64)
-    g_sku, g_qty = (np.concatenate([o[i] for o in orders]) for i in (0, 1))
-    dest = unit_vectors(np.array([o[2] for o in orders]), np.array([o[3] for o in orders]))
-    hour, max_days = (np.array([o[i] for o in orders]) for i in (4, 5))
-    maxmiles = np.array([o[6] for o in orders])
+    orders, g_ptr, g_sku, g_qty, dest, hour, max_days, maxmiles = _orders(rng, net, 30)
     bo, st, costs = _bundles(net, nodef, p, stock, dest, hour, max_days, maxmiles, g_ptr, g_sku, g_qty)
     tab = P.candidate_table(bo, st, costs)
     mark = np.full(net.n_nodes, -1, np.int64)
@@ -128,12 +133,7 @@ def test_candidate_table_prices_as_the_per_order_scan(seed, parallel):
 @pytest.mark.parametrize("seed", range(3))
 def test_batch_facts_match_the_twin(seed):
     rng, net, pol, nodef, p, stock = _batch(seed)
-    orders = [_order(rng, net) for _ in range(30)]
-    g_ptr = np.r_[0, np.cumsum([len(o[0]) for o in orders])].astype(np.int64)
-    g_sku, g_qty = (np.concatenate([o[i] for o in orders]) for i in (0, 1))
-    dest = unit_vectors(np.array([o[2] for o in orders]), np.array([o[3] for o in orders]))
-    hour, max_days = (np.array([o[i] for o in orders]) for i in (4, 5))
-    maxmiles = np.array([o[6] for o in orders])
+    orders, g_ptr, g_sku, g_qty, dest, hour, max_days, maxmiles = _orders(rng, net, 30)
     top, short = P.batch_facts(*_bundles(net, nodef, p, stock, dest, hour, max_days, maxmiles, g_ptr, g_sku,
                                          g_qty))
     want_top, want_short = naive.batch_facts(net, pol, orders, **stock)
