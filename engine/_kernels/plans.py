@@ -224,7 +224,6 @@ class PlanRows(NamedTuple):
     ent: np.ndarray
 
 
-
 class Candidates(NamedTuple):
     """Every order's candidates (:func:`_candidates`) on one stock, kept across pricing rounds.
 
@@ -257,6 +256,13 @@ class Candidates(NamedTuple):
     atp: np.ndarray
     ent: np.ndarray
     unit: np.ndarray
+
+
+def _no_candidates() -> Candidates:
+    """An empty :class:`Candidates` of the right types, where a kernel takes a table it will not read."""
+    ei, ef, z = np.zeros(0, np.int64), np.zeros(0), np.zeros(1, np.int64)
+    return Candidates(z, z, ei, ef, ef, ef, ei, ei, ef)
+
 
 @njit(cache=True)
 def _now():
@@ -408,9 +414,7 @@ def candidate_table(orders: Orders, stock: Stock, costs: Costs) -> Candidates:
     n_cand = np.zeros(n_orders, np.int64)
     c_ptr = np.zeros(n_orders + 1, np.int64)
     m_ptr = np.zeros(n_orders + 1, np.int64)
-    empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
-    dummy = Candidates(c_ptr, m_ptr, empty_i, empty_f, empty_f, empty_f, empty_i, empty_i, empty_f)
-    _table_parallel(np.int64(64), orders, stock, costs, n_cand, dummy, False)
+    _table_parallel(np.int64(64), orders, stock, costs, n_cand, _no_candidates(), False)
     np.cumsum(n_cand, out=c_ptr[1:])
     np.cumsum(n_cand * n_groups, out=m_ptr[1:])
     nc, nm = int(c_ptr[-1]), int(m_ptr[-1])
@@ -1190,9 +1194,7 @@ def price_orders(orders: Orders, stock: Stock, costs: Costs, prices: Prices, bud
                  np.empty(n_rows, np.int64))
     use_tab = table is not None
     if table is None:
-        # an empty table of the right types: the kernels compute each order's candidates instead
-        ei, ef, z = np.zeros(0, np.int64), np.zeros(0), np.zeros(1, np.int64)
-        table = Candidates(z, z, ei, ef, ef, ef, ei, ei, ef)
+        table = _no_candidates()  # the kernels compute each order's candidates instead
     search = (np.int64(budget), np.int64(n_single), active, out, table, use_tab)
     if n_orders >= PARALLEL_FROM if parallel is None else parallel:
         _price_parallel(np.int64(64), orders, stock, costs, prices, *search)
