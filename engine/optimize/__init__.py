@@ -50,7 +50,9 @@ Method
 When more than ``MIP_MAX_ACTIVE`` orders contend, the MIPs of step 5 give
 way to local search (4'' below), and the first LP gets ``FIRST_LP_SHARE`` of
 the time: thin stock over thousands of orders makes an LP that may not
-finish within the limit at all. If it does not, steps 3 and 4 give way to:
+finish within the limit at all. It runs on its own thread while a 1-opt
+pass and the subgradient rounds of 3' start on the other cores; if it does
+not finish, steps 3 and 4 give way to:
 
 3'. **Lagrangian relaxation** (:mod:`~sourcewise.engine.optimize.lagrange`):
    projected, deflected subgradient steps on the prices of every stock and

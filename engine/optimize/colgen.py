@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -40,6 +41,7 @@ class ActiveLP:
         self.n_rows = 0
         self.pending_blocks: list[int] = []
         self.upper = np.empty(0)
+        self._thread: threading.Thread | None = None
 
     @property
     def active(self) -> np.ndarray:
@@ -144,6 +146,34 @@ class ActiveLP:
     def solve(self, time_limit: float):
         """Returns status, LP objective (fixed plans included), x per master column,
         dual per order (active orders) and non-negative price per resource row."""
+        self._prepare(time_limit)
+        self.h.run()
+        return self._read()
+
+    def start(self, time_limit: float) -> None:
+        """Start :meth:`solve` in a background thread; :meth:`result` waits for it.
+
+        HiGHS releases the GIL while it runs (on its own thread, ``threads =
+        1``), so the caller may go on pricing and routing meanwhile. Until
+        :meth:`result` returns, the caller may add columns to the master but
+        must not touch this LP.
+        """
+        self._prepare(time_limit)
+        self._thread = threading.Thread(target=self.h.run, name="first-lp", daemon=True)
+        self._thread.start()
+
+    def running(self) -> bool:
+        """Whether the LP started by :meth:`start` is still being solved."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def result(self):
+        """Wait for the LP started by :meth:`start`; returns what :meth:`solve` returns."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        return self._read()
+
+    def _prepare(self, time_limit: float) -> None:
         fresh_blocks = bool(self.pending_blocks)
         self._sync()
         h = self.h
@@ -152,7 +182,9 @@ class ActiveLP:
         h.setOptionValue("simplex_strategy", 1 if fresh_blocks else 4)
         # HiGHS measures time_limit against the instance's cumulative run time
         h.setOptionValue("time_limit", h.getRunTime() + max(0.01, float(time_limit)))
-        h.run()
+
+    def _read(self):
+        h = self.h
         core = highs_core()
         m = self.pb.master
         block, cost = m.flat()[:2]
@@ -257,6 +289,7 @@ def generate_columns(pb: Problem, st: SolveState, alp: ActiveLP, cg_deadline: fl
         if lb > st.lb:
             st.lb, st.lb_prices, st.lb_lower = lb, row_price.copy(), lower
             st.lb_truncated = res.o_lower < res.c_price - 1e-9
+            st.bound_source = ""
         if route is not None and st.iterations in (1, 2, 4, 8, 16, 32) and not st.proven():
             route_heuristics(st, pb, route, x, row_price, left)
         act = alp.active

@@ -25,6 +25,7 @@ and, every few rounds, the batch is routed sequentially at the prices
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -193,7 +194,8 @@ def row_prices(pb: Problem, lam: np.ndarray, mu: np.ndarray, nu: np.ndarray) -> 
     return prices
 
 
-def relax(pb: Problem, st: SolveState, deadline: float, route: Route | None, every: int = 4) -> Relaxation:
+def relax(pb: Problem, st: SolveState, deadline: float, route: Route | None, every: int = 4,
+          rx: Relaxation | None = None, until: Callable[[], bool] | None = None) -> Relaxation:
     """Subgradient rounds until ``deadline``; keeps the best bound in ``st`` and routes at the prices.
 
     Parameters
@@ -208,24 +210,32 @@ def relax(pb: Problem, st: SolveState, deadline: float, route: Route | None, eve
         Sequential routing at prices; run after rounds 1, ``every``, 2 ``every``, ...
     every : int
         Rounds between routing passes.
+    rx : Relaxation, optional
+        A relaxation to go on with (its prices, step and history); a new one
+        from zero prices without.
+    until : callable, optional
+        Stop before a round once ``until()`` is true.
 
     Returns
     -------
     Relaxation
     """
-    rx = Relaxation.start(pb)
-    t0 = time.perf_counter()
+    rx = Relaxation.start(pb) if rx is None else rx
+    t0 = time.perf_counter() - (rx.history[-1][1] if rx.history else 0.0)
     # a routing pass costs about what the greedy pass did; never start one that cannot finish
     need = 1.5 * pb.phase.get("greedy", 0.0) + 0.05
-    while time.perf_counter() < deadline and not st.proven():
+    rounds = 0
+    while time.perf_counter() < deadline and not st.proven() and not (until is not None and until()):
         bound, cols, lower = price_round(pb, rx)
         rx.rounds += 1
+        rounds += 1
         rx.history.append((rx.rounds, time.perf_counter() - t0, bound, max(bound, rx.bound)))
         pb.trace.append(("lagrangian", rx.rounds, bound))
         if bound > st.lb:
             st.lb, st.lb_lower = bound, lower
             st.lb_prices = row_prices(pb, rx.lam, rx.mu, rx.nu)
             st.lb_truncated = None
+            st.bound_source = _source(rx)
         if route is not None and (rx.rounds == 2 or rx.rounds % every == 0) \
                 and deadline - time.perf_counter() > need:
             prices = rx.entry_prices(best=False)
@@ -239,5 +249,11 @@ def relax(pb: Problem, st: SolveState, deadline: float, route: Route | None, eve
                 < STALL_GAIN * max(1.0, abs(rx.bound)):
             # the bound has all but stopped rising: the time is better spent on the incumbent
             break
-    st.iterations += rx.rounds
+    st.iterations += rounds
+    if st.bound_source.startswith("lagrangian ("):
+        st.bound_source = _source(rx)
     return rx
+
+
+def _source(rx: Relaxation) -> str:
+    return f"lagrangian ({rx.rounds} subgradient rounds)"

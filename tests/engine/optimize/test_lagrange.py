@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import numba
 import numpy as np
 import pytest
 
@@ -12,6 +13,7 @@ from sourcewise.engine.optimize import dual_prices
 from sourcewise.engine.optimize import lns
 from sourcewise.engine.optimize import optimize
 from sourcewise.engine.optimize import solve as solve_mod
+from sourcewise.engine.optimize.colgen import seed_columns
 from sourcewise.engine.optimize.inputs import new_router
 from sourcewise.engine.optimize.inputs import prepare
 from sourcewise.engine.optimize.lagrange import relax
@@ -160,3 +162,38 @@ def test_one_opt_from_empty_plans_is_sequential_exact_routing(seed):
     before = st.objective
     lns.one_opt(pb, st, seed=seed + 1)
     assert pb.master.feasible(st.incumbent) and st.objective <= before + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_first_lp_on_its_own_thread_solves_the_lp_the_inline_solve_does_while_columns_are_added(seed):
+    net, inv, orders = contested(100 + seed, n_nodes=4, n_orders=8)
+    inline, threaded = [], []
+    for out, background in ((inline, False), (threaded, True)):
+        pb, st = _problem(net, inv, orders)
+        alp = seed_columns(pb, st)
+        if background:
+            alp.start(10.0)
+            # the relaxation adds plans to the master while the LP runs on its own thread
+            relax(pb, st, time.perf_counter() + 0.2, None)
+            result = alp.result()
+            assert not alp.running()
+        else:
+            result = alp.solve(10.0)
+        out.extend([pb, result])
+    (pb_i, (status_i, obj_i, x_i, _, prices_i)), (pb_t, (status_t, obj_t, x_t, _, prices_t)) = (
+        inline[:2], threaded[:2])
+    assert status_i == status_t == "optimal"
+    assert obj_t == pytest.approx(obj_i, abs=1e-7)
+    # the same LP over the first columns: the plans added meanwhile take no part in it
+    n = pb_i.n_cols
+    assert pb_t.n_cols > n
+    assert np.allclose(x_t[:n], x_i) and not x_t[n:].any()
+    assert np.allclose(prices_t[: len(prices_i)], prices_i)
+
+
+def test_contested_path_gives_numba_its_threads_back(monkeypatch):
+    monkeypatch.setattr(solve_mod, "MIP_MAX_ACTIVE", -1)
+    net, inv, orders = contested(7, n_orders=6)
+    before = numba.get_num_threads()
+    optimize(orders, net, inv, Policy(), time_limit=1, unfilled_penalty=PENALTY)
+    assert numba.get_num_threads() == before
