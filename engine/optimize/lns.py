@@ -20,7 +20,12 @@ incumbent can gain.
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import FIRST_COMPLETED
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 
 import numpy as np
 
@@ -80,7 +85,7 @@ class Pool:
 
 
 def search(pb: Problem, st: SolveState, deadline: float, gaps: np.ndarray | None, seed: int = 0,
-           size: int | None = None) -> int:
+           size: int | None = None, workers: int | None = None) -> int:
     """Improve ``st``'s incumbent by neighbourhood sub-MIPs until ``deadline``; returns how many ran.
 
     Parameters
@@ -97,9 +102,17 @@ def search(pb: Problem, st: SolveState, deadline: float, gaps: np.ndarray | None
         Random seed of the neighbourhoods.
     size : int
         Orders per neighbourhood.
+    workers : int, optional
+        Sub-MIPs solved at once, each on its own thread (HiGHS releases the
+        GIL); by default one per core this process may use. Neighbourhoods in
+        flight together hold no order in common, and each may use only the
+        slack of stock and capacity that no earlier one in flight may use,
+        besides what its own orders' plans hold; so every result fits next
+        to the others'. With one worker the search is deterministic.
     """
     rng = np.random.default_rng(seed)
     size = SIZE if size is None else size
+    workers = max(1, _cores() if workers is None else int(workers))
     pool = Pool(pb)
     m = pb.master
     cost = m.flat()[1]
@@ -108,31 +121,67 @@ def search(pb: Problem, st: SolveState, deadline: float, gaps: np.ndarray | None
     runs = 0
     inc = st.incumbent
     left = m.rhs - m.usage(inc)  # what the incumbent leaves, kept up to date as it changes
-    while time.perf_counter() < deadline - 0.05 and not st.proven():
-        s = int(rng.choice(n, p=w / w.sum()))
-        hood = pool.neighbourhood(s, size, rng)
-        # resources the other orders' plans leave for the neighbourhood
-        rhs = left + m.usage(inc[hood])
-        cols = pool.columns(hood)
-        # no start solution: HiGHS solves these in milliseconds anyway, and completing a given start
-        # makes its MIP presolve print to the terminal; the incumbent is kept unless beaten
-        r = m.solve_part(min(SUB_TIME, deadline - time.perf_counter()), hood, cols, rhs)
-        runs += 1
-        # the sampled orders have been tried: seed elsewhere next
-        w[hood] *= 0.3
-        w /= w.max()  # rescaled so that repeated visits never underflow every weight to zero
-        if r.choice is None:
-            continue
-        gain = float(cost[inc[hood]].sum() - cost[r.choice].sum())
-        if gain > 1e-7 * max(1.0, abs(st.objective)):
-            choice = inc.copy()
-            choice[hood] = r.choice
-            st.consider(pb, choice, "neighbourhood search")
-            if st.incumbent is choice:
-                left = rhs - m.usage(r.choice)
-                inc = choice
+    held = np.zeros(n, bool)  # orders in some neighbourhood in flight
+    flying: dict[Future, tuple[np.ndarray, np.ndarray]] = {}
+
+    def free() -> np.ndarray:
+        """What the incumbent leaves and no neighbourhood in flight may take."""
+        f = left.copy()
+        for _, rows in flying.values():
+            f[rows] = 0.0
+        return f
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="neighbourhood") as ex:
+        while True:
+            # keep every worker busy with a neighbourhood of orders apart from those in flight
+            tries = 0
+            while len(flying) < workers and tries < 8 and time.perf_counter() < deadline - 0.05 \
+                    and not st.proven():
+                tries += 1
+                s = int(rng.choice(n, p=w / w.sum()))
+                hood = pool.neighbourhood(s, size, rng)
+                if held[hood].any():
+                    continue
+                cols = pool.columns(hood)
+                # resources the other orders' plans leave for the neighbourhood
+                rhs = free() + m.usage(inc[hood])
+                held[hood] = True
+                # no start solution: HiGHS solves these in milliseconds anyway, and completing a given
+                # start makes its MIP presolve print to the terminal; the incumbent is kept unless beaten
+                fut = ex.submit(m.solve_part, min(SUB_TIME, deadline - time.perf_counter()), hood, cols, rhs, 1)
+                flying[fut] = (hood, m.rows_of(cols))
+                # the sampled orders are being tried: seed elsewhere next
+                w[hood] *= 0.3
+                w /= w.max()  # rescaled so that repeated visits never underflow every weight to zero
+            if not flying:
+                break
+            done, _ = wait(flying, return_when=FIRST_COMPLETED)
+            for fut in done:
+                hood, _ = flying.pop(fut)
+                held[hood] = False
+                r = fut.result()
+                runs += 1
+                if r.choice is None:
+                    continue
+                # no other neighbourhood in flight holds these orders, so their plans are as submitted
+                gain = float(cost[inc[hood]].sum() - cost[r.choice].sum())
+                if gain > 1e-7 * max(1.0, abs(st.objective)):
+                    choice = inc.copy()
+                    choice[hood] = r.choice
+                    st.consider(pb, choice, "neighbourhood search")
+                    if st.incumbent is choice:
+                        inc = choice
+                        left = m.rhs - m.usage(inc)
     pb.trace.append(("neighbourhood search", runs, st.objective))
     return runs
+
+
+def _cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def one_opt(pb: Problem, st: SolveState, seed: int = 0) -> int:

@@ -217,12 +217,21 @@ class Master:
         use = self.usage(choice)
         return bool(np.all(use <= self.rhs + tol))
 
+    def rows_of(self, cols: np.ndarray) -> np.ndarray:
+        """Resource rows any of ``cols`` uses, sorted."""
+        return np.unique(self.flat()[3][self._nonzeros(cols)])
+
     def usage(self, choice: np.ndarray) -> np.ndarray:
         """Resource use of a set of columns."""
-        _, _, ptr, row, val = self.flat()
-        lo, hi = ptr[choice], ptr[choice + 1]
-        sel = np.repeat(lo - np.cumsum(np.r_[0, (hi - lo)[:-1]]), hi - lo) + np.arange(int((hi - lo).sum()))
+        _, _, _, row, val = self.flat()
+        sel = self._nonzeros(choice)
         return np.bincount(row[sel], weights=val[sel], minlength=self.n_rows).astype(np.float64)
+
+    def _nonzeros(self, cols: np.ndarray) -> np.ndarray:
+        """Positions of ``cols``' entries in the flat ``row`` and ``val`` arrays."""
+        ptr = self.flat()[2]
+        lo, hi = ptr[cols], ptr[cols + 1]
+        return np.repeat(lo - np.cumsum(np.r_[0, (hi - lo)[:-1]]), hi - lo) + np.arange(int((hi - lo).sum()))
 
     def solve_mip(self, time_limit: float, start: np.ndarray | None = None, solver: str = "highs",
                   cols: np.ndarray | None = None, rhs: np.ndarray | None = None, rel_gap: float = 1e-6,
@@ -280,7 +289,8 @@ class Master:
         res.seconds = time.perf_counter() - t0
         return res
 
-    def solve_part(self, time_limit: float, blocks: np.ndarray, cols: np.ndarray, rhs: np.ndarray) -> MipResult:
+    def solve_part(self, time_limit: float, blocks: np.ndarray, cols: np.ndarray, rhs: np.ndarray,
+                   threads: int = 0) -> MipResult:
         """Choose one of ``cols`` for each of ``blocks`` within ``rhs`` (HiGHS): a sub-MIP of a neighbourhood.
 
         Parameters
@@ -293,6 +303,9 @@ class Master:
             Their candidate columns; every block must have at least one.
         rhs : ndarray
             Resources left for these blocks, per master row.
+        threads : int
+            HiGHS's threads (0: its default). A thread that runs HiGHS keeps
+            the count of its first run, so worker threads pass theirs on every call.
 
         Returns
         -------
@@ -310,7 +323,7 @@ class Master:
         local_block = np.searchsorted(blocks, block[cols])
         res = self._solve_highs(time_limit, local_block, cost[cols], sub_ptr, local_row.astype(np.int64),
                                 val[sel], rhs[rows], None, 1e-6, 1e-6, False, n_blocks=len(blocks),
-                                restart=False)
+                                restart=False, threads=threads)
         if res.choice is not None:
             res.choice = cols[res.choice]
             res.objective = float(cost[res.choice].sum())
@@ -318,13 +331,15 @@ class Master:
         return res
 
     def _solve_highs(self, time_limit, block, cost, ptr, row, val, rhs, pos, rel_gap, abs_gap,
-                     integral, n_blocks: int | None = None, restart: bool = True) -> MipResult:
+                     integral, n_blocks: int | None = None, restart: bool = True, threads: int = 0) -> MipResult:
         n_blocks = self.n_blocks if n_blocks is None else n_blocks
         core = highs_core()
         inf = core.kHighsInf
         n = len(block)
         h = core._Highs()
         h.setOptionValue("output_flag", False)
+        if threads:
+            h.setOptionValue("threads", int(threads))
         if not restart:
             # small sub-MIPs gain little from restarts, and after one this HiGHS prints a debug line
             # to the terminal whatever output_flag says
