@@ -3,6 +3,7 @@ and dual prices checked by routing."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numba
@@ -197,3 +198,45 @@ def test_contested_path_gives_numba_its_threads_back(monkeypatch):
     before = numba.get_num_threads()
     optimize(orders, net, inv, Policy(), time_limit=1, unfilled_penalty=PENALTY)
     assert numba.get_num_threads() == before
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_neighbourhoods_in_flight_together_never_share_slack_or_make_the_plan_worse(seed):
+    net, inv, orders = contested(120 + seed, n_nodes=5, n_skus=6, n_orders=40)
+    pb, st = _problem(net, inv, orders)
+    relax(pb, st, time.perf_counter() + 0.3, None)
+    start = st.objective
+    m = pb.master
+    solve_part = m.solve_part
+    lock = threading.Lock()
+    flying: dict[int, tuple] = {}
+    breaches, most = [], [0]
+
+    def watched(time_limit, hood, cols, rhs, threads=0):
+        with lock:
+            flying[id(hood)] = (hood, cols, rhs)
+            most[0] = max(most[0], len(flying))
+            # together, the neighbourhoods in flight are offered, on the rows their plans may use, no
+            # more than their own orders' incumbent plans hold and the slack the other orders leave
+            mine = np.concatenate([h for h, _, _ in flying.values()])
+            assert len(np.unique(mine)) == len(mine)
+            slack = m.rhs - m.usage(np.delete(st.incumbent, mine))
+            offered = np.zeros(m.n_rows)
+            for _, c, r in flying.values():
+                rows = m.rows_of(c)
+                offered[rows] += r[rows]
+            if (offered > slack + 1e-9).any():
+                breaches.append(len(flying))
+        try:
+            time.sleep(0.01)  # long enough for the other worker to start one too
+            return solve_part(time_limit, hood, cols, rhs, threads)
+        finally:
+            with lock:
+                del flying[id(hood)]
+
+    m.solve_part = watched
+    runs = lns.search(pb, st, time.perf_counter() + 1.0, None, seed=seed, size=6, workers=2)
+    assert runs > 2 and most[0] == 2
+    assert not breaches
+    assert not [e for e in pb.trace if e[0] == "heuristic" and e[2] == "infeasible"]
+    assert m.feasible(st.incumbent) and st.objective <= start + 1e-9
