@@ -45,7 +45,8 @@ DEFLECT = 1.5
 """Weight of the previous direction when the new subgradient turns against it (0: plain steps)."""
 
 STALL_ROUNDS = 10
-"""Rounds over which the best bound must rise by :data:`STALL_GAIN` (relative) for the rounds to go on."""
+"""Rounds over which the best bound, or the rounds' own bounds, must rise by :data:`STALL_GAIN`
+(relative) for the rounds to go on (see :func:`_stalled`)."""
 
 STALL_GAIN = 2e-4
 """See :data:`STALL_ROUNDS`."""
@@ -245,14 +246,37 @@ def relax(pb: Problem, st: SolveState, deadline: float, route: Route | None, eve
                 rx.routed_prices = prices
         if not step(pb, rx, cols, bound, st.objective):
             break
-        if rx.rounds > STALL_ROUNDS and rx.bound - rx.history[-STALL_ROUNDS - 1][3] \
-                < STALL_GAIN * max(1.0, abs(rx.bound)):
+        if _stalled(rx):
             # the bound has all but stopped rising: the time is better spent on the incumbent
             break
     st.iterations += rounds
     if st.bound_source.startswith("lagrangian ("):
         st.bound_source = _source(rx)
     return rx
+
+
+def _stalled(rx: Relaxation) -> bool:
+    """Whether neither the best bound nor the rounds' own bounds rose by :data:`STALL_GAIN` over
+    the last :data:`STALL_ROUNDS` rounds.
+
+    The rounds' own bounds count too because a first step can overshoot: on
+    batches where every order's own best plan nearly fits, the bound of zero
+    prices stays the best for many rounds while the prices climb back past it.
+    They count by their trend (least squares over the last :data:`STALL_ROUNDS`
+    rounds), which must also rise by twice the scatter about it, since they zigzag.
+    """
+    if rx.rounds <= STALL_ROUNDS:
+        return False
+    h = rx.history
+    gain = STALL_GAIN * max(1.0, abs(rx.bound))
+    if rx.bound - h[-STALL_ROUNDS - 1][3] >= gain:
+        return False
+    x = np.arange(STALL_ROUNDS, dtype=np.float64)
+    y = np.array([r[2] for r in h[-STALL_ROUNDS:]])
+    slope, intercept = np.polyfit(x, y, 1)
+    rise = slope * STALL_ROUNDS
+    # a rise the zigzag alone could make is no rise
+    return bool(rise < max(gain, 2.0 * float(np.std(y - (slope * x + intercept)))))
 
 
 def _source(rx: Relaxation) -> str:

@@ -17,6 +17,8 @@ from sourcewise.engine.optimize import solve as solve_mod
 from sourcewise.engine.optimize.colgen import seed_columns
 from sourcewise.engine.optimize.inputs import new_router
 from sourcewise.engine.optimize.inputs import prepare
+from sourcewise.engine.optimize.lagrange import Relaxation
+from sourcewise.engine.optimize.lagrange import _stalled
 from sourcewise.engine.optimize.lagrange import relax
 from sourcewise.engine.optimize.problem import build_problem
 from sourcewise.engine.optimize.sourcing import greedy_columns
@@ -240,3 +242,27 @@ def test_neighbourhoods_in_flight_together_never_share_slack_or_make_the_plan_wo
     assert not breaches
     assert not [e for e in pb.trace if e[0] == "heuristic" and e[2] == "infeasible"]
     assert m.feasible(st.incumbent) and st.objective <= start + 1e-9
+
+
+def _history(bounds):
+    rx = Relaxation(*(np.zeros(1) for _ in range(6)))
+    best = -np.inf
+    for k, b in enumerate(bounds, 1):
+        best = max(best, b)
+        rx.history.append((k, 0.1 * k, b, best))
+    rx.rounds, rx.bound = len(bounds), best
+    return rx
+
+
+def test_rounds_stop_when_neither_the_best_bound_nor_the_rounds_own_bounds_still_rise():
+    rng = np.random.default_rng(0)
+    # a first step that overshoots, then bounds climbing back towards the first: not stalled
+    assert not _stalled(_history([100.0, 90.0] + list(np.linspace(90.5, 99.5, 10))))
+    # the best bound still rising: not stalled
+    assert not _stalled(_history(list(np.linspace(90.0, 100.0, 12))))
+    # bounds zigzagging below the best without a trend, or with one the zigzag alone makes: stalled
+    assert _stalled(_history([100.0] + [95.0 + (-1) ** k for k in range(11)]))
+    stalled = [_stalled(_history([100.0] + list(95.0 + rng.uniform(-1, 1, 11)))) for _ in range(200)]
+    assert np.mean(stalled) > 0.9
+    # too few rounds to judge
+    assert not _stalled(_history([100.0, 90.0, 90.0]))
