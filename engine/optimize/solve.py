@@ -44,6 +44,11 @@ ONE_OPT_PASSES = 5
 ONE_OPT_SETTLED = 0.005
 """A pass that changes at most this share of the orders ends them."""
 
+POOL_SINGLES = 4
+"""Cheapest single-node plans per order, at the best bound's prices, added to the pool before the
+neighbourhood search (0: none). About one pricing round; on thin-stock waves of 10,000 orders at
+30 s it took the median of four runs from 1.0324 to 1.0313 of the bound."""
+
 RELAX_SHARE = 0.8
 """Most of the time the subgradient rounds take on that path (they stop earlier when the bound
 stalls); neighbourhood search has the rest. Rounds pay twice, in the bound and in the prices the
@@ -214,6 +219,12 @@ def _improve_locally(pb: Problem, st: SolveState, deadline: float, pass_seconds:
             break
     pb.phase["1-opt"] = pb.phase.get("1-opt", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
+    if POOL_SINGLES and st.lb_prices is not None:
+        # the sub-MIPs choose only among pooled plans: more single-node alternatives at the best
+        # bound's prices give them room where stock is thin
+        lam, mu, nu = pb.duals_to_prices(st.lb_prices)
+        res = pb.price(lam, mu, nu, n_single=POOL_SINGLES)
+        pb.trace.append(("pool", pb.add_priced(res, POOL_SINGLES, np.ones(len(res.c_nrows), bool))))
     if st.lb_prices is not None and st.lb_lower is not None:
         gaps = pb.column_prices(st.lb_prices)[st.incumbent] - st.lb_lower
     else:
