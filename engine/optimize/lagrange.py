@@ -226,8 +226,11 @@ def relax(pb: Problem, st: SolveState, deadline: float, route: Route | None, eve
     # a routing pass costs about what the greedy pass did; never start one that cannot finish
     need = 1.5 * pb.phase.get("greedy", 0.0) + 0.05
     rounds = 0
-    while time.perf_counter() < deadline and not st.proven() and not (until is not None and until()):
+    last = 0.0  # seconds the last round took: one that would end past the deadline does not start
+    while time.perf_counter() + last < deadline and not st.proven() and not (until is not None and until()):
+        t_round = time.perf_counter()
         bound, cols, lower = price_round(pb, rx)
+        last = time.perf_counter() - t_round
         rx.rounds += 1
         rounds += 1
         rx.history.append((rx.rounds, time.perf_counter() - t0, bound, max(bound, rx.bound)))

@@ -219,7 +219,10 @@ def _improve_locally(pb: Problem, st: SolveState, deadline: float, pass_seconds:
             break
     pb.phase["1-opt"] = pb.phase.get("1-opt", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
-    if POOL_SINGLES and st.lb_prices is not None:
+    if deadline - t < 0.1:
+        # no time for a sub-MIP: building the pool's index alone takes a while on big batches
+        return
+    if POOL_SINGLES and st.lb_prices is not None and deadline - t > 2.0 * pass_seconds:
         # the sub-MIPs choose only among pooled plans: more single-node alternatives at the best
         # bound's prices give them room where stock is thin
         lam, mu, nu = pb.duals_to_prices(st.lb_prices)
