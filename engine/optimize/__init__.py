@@ -61,8 +61,9 @@ not finish, steps 3 and 4 give way to:
    at the prices (price-guided construction).
 4''. **Local search** (:mod:`~sourcewise.engine.optimize.lns`): 1-opt passes
    (each order re-planned alone, exactly, on the stock the others leave),
-   then HiGHS sub-MIPs over neighbourhoods of orders that share stock,
-   choosing among every pooled plan within what the other orders leave,
+   then HiGHS sub-MIPs over neighbourhoods of orders that share stock (one
+   per core at once), choosing among every pooled plan within what the other
+   orders leave,
    until the time limit.
 
 The MIP solver's own dual bound over the *generated columns* is reported

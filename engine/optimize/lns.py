@@ -16,6 +16,11 @@ Seeds are drawn in proportion to each order's Lagrangian gap (its incumbent
 plan's price at the relaxation's prices minus its own best price there):
 orders whose plans are furthest from what the prices say are where the
 incumbent can gain.
+
+The sub-MIPs run one per core at once, on worker threads (HiGHS releases
+the GIL). Neighbourhoods in flight together hold no order in common, and
+each is offered only the slack that no earlier one in flight may use, so
+every result fits beside the others' and none is wasted.
 """
 
 from __future__ import annotations
