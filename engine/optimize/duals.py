@@ -88,7 +88,9 @@ def dual_prices(orders: OrderBatch | Iterable[Order], network: Network, inventor
         # every order gets its own cheapest plan: nothing competes, so no stock has an opportunity cost
         return np.zeros(inventory.nnz)
     route = route_fn(pb, batch, network, inventory, policy, walkin, vendor_offers, cap_o, cap_u)
-    rx = relax(pb, st, t0 + float(time_limit), route, every=2)
+    # no SKU prices: they raise the bound, which nothing here reports, and change no routing choice
+    # while steering the entries' own prices elsewhere
+    rx = relax(pb, st, t0 + float(time_limit), route, every=2, sku_prices=False)
     # the best bound's prices, also scaled down: the router charges them on top of real costs one
     # order at a time, where the full relaxation prices can overstate what a unit of stock is worth
     best = rx.entry_prices(best=True)

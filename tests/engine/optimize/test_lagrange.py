@@ -25,7 +25,14 @@ from sourcewise.engine.optimize.sourcing import greedy_columns
 from sourcewise.engine.optimize.sourcing import warm_up
 from sourcewise.engine.optimize.state import SolveState
 from sourcewise.engine.router import Router
+from sourcewise.models import Inventory
+from sourcewise.models import Network
+from sourcewise.models import Node
+from sourcewise.models import Order
+from sourcewise.models import OrderLine
 from sourcewise.models import Policy
+from sourcewise.models import Sku
+from sourcewise.models import StockRecord
 from sourcewise.models.errors import ValidationError
 from tests.engine.optimize.support import PENALTY
 from tests.engine.optimize.support import brute_force
@@ -266,3 +273,20 @@ def test_rounds_stop_when_neither_the_best_bound_nor_the_rounds_own_bounds_still
     assert np.mean(stalled) > 0.9
     # too few rounds to judge
     assert not _stalled(_history([100.0, 90.0, 90.0]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bound_counts_the_units_a_batch_must_leave_unfilled(seed):
+    # the SKU is short of the batch's demand in all: every routing leaves three units unfilled, which
+    # the zero-price bound (each order alone takes the stock) does not see
+    rng = np.random.default_rng(300 + seed)
+    net = Network.build([Node(f"N{i}", "warehouse", float(rng.uniform(26, 48)), float(rng.uniform(-123, -70)))
+                         for i in range(3)], [Sku("S0", 1.0, 10.0)])
+    inv = Inventory.from_records(net, [StockRecord(n.node_id, "S0", 1, 0) for n in net.nodes])
+    orders = [Order(f"o{i}", (OrderLine(f"o{i}-0", "S0", 1),), float(rng.uniform(26, 48)),
+                    float(rng.uniform(-123, -70))) for i in range(6)]
+    best = brute_force(net, Policy(), inv, orders)
+    pb, st = _problem(net, inv, orders)
+    rx = relax(pb, st, time.perf_counter() + 1.0, None)
+    assert rx.history[0][2] < best - 1.5 * PENALTY  # each short unit costs the penalty, not about 10 to ship
+    assert best - 0.01 * best <= st.lb <= best + 1e-6
