@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seconds per business day's batch (default 10)")
     p.add_argument("--solver", choices=("highs", "cpsat"), default="highs", help="MIP solver of the integer phase")
     p.add_argument("--write-prices", metavar="PATH",
-                   help="also write the LP's dual price of every inventory entry (node_id, sku, price; .csv or "
+                   help="also write the solve's dual price of every inventory entry (the LP's, or the Lagrangian "
+                        "relaxation's on contested batches; node_id, sku, price; .csv or "
                         ".parquet) for route --strategy dual --prices; with several business days, each entry's "
                         "price is the days' prices averaged, each day weighted by its number of orders")
     p.set_defaults(func=run)
