@@ -175,8 +175,9 @@ def search(pb: Problem, st: SolveState, deadline: float, gaps: np.ndarray | None
                     choice[hood] = r.choice
                     st.consider(pb, choice, "neighbourhood search")
                     if st.incumbent is choice:
+                        # only the neighbourhood's own plans changed
+                        left = left + m.usage(inc[hood]) - m.usage(r.choice)
                         inc = choice
-                        left = m.rhs - m.usage(inc)
     pb.trace.append(("neighbourhood search", runs, st.objective))
     return runs
 
