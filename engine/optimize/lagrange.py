@@ -246,13 +246,11 @@ def _bisect_sku_prices(rx: Relaxation, over: np.ndarray) -> None:
 def row_prices(pb: Problem, lam: np.ndarray, mu: np.ndarray, nu: np.ndarray) -> np.ndarray:
     """Prices per master row (the form :class:`SolveState` keeps) from per-entry and per-node prices.
 
-    Every entry with a positive price has a row: its price rose only after
-    some registered plan used it beyond its stock.
+    An entry whose own price is positive has a row: its price rose only
+    after some registered plan used it beyond its stock. One priced only
+    through its SKU may not, and gets one here.
     """
-    # an entry priced through its SKU may have no row yet: no registered plan over-used it
-    missing = np.flatnonzero((lam > 0.0) & (pb.ent_row < 0))
-    if len(missing):
-        pb.ent_row[missing] = pb.master.add_rows(pb.ctx.atp[missing].astype(np.float64))
+    pb.entry_rows(np.flatnonzero(lam > 0.0))
     prices = np.zeros(pb.master.n_rows)
     has = pb.ent_row >= 0
     prices[pb.ent_row[has]] = lam[has]

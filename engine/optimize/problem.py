@@ -262,6 +262,14 @@ class Problem:
     def n_cols(self) -> int:
         return self.master.n_cols
 
+    def entry_rows(self, ent: np.ndarray) -> np.ndarray:
+        """Master rows of inventory entries ``ent``, adding a row (right-hand side: the entry's ATP)
+        for each that has none yet."""
+        new_ent = np.unique(ent[self.ent_row[ent] < 0])
+        if len(new_ent):
+            self.ent_row[new_ent] = self.master.add_rows(self.ctx.atp[new_ent].astype(np.float64))
+        return self.ent_row[ent]
+
     def add_columns(self, order: np.ndarray, ptr: np.ndarray, group: np.ndarray, node: np.ndarray,
                     qty: np.ndarray, ent: np.ndarray) -> np.ndarray:
         """Register plans not seen before (rows grouped by plan).
@@ -303,10 +311,7 @@ class Problem:
         filled = np.bincount(owner, weights=qty, minlength=m).astype(np.int64)
         unf = self.total_units[order] - filled
         # master coefficients: entries, then node parcel and unit capacities
-        new_ent = np.unique(ent[self.ent_row[ent] < 0])
-        if len(new_ent):
-            self.ent_row[new_ent] = self.master.add_rows(self.ctx.atp[new_ent].astype(np.float64))
-        parts_c, parts_r, parts_v = [owner], [self.ent_row[ent]], [qty.astype(np.float64)]
+        parts_c, parts_r, parts_v = [owner], [self.entry_rows(ent)], [qty.astype(np.float64)]
         if (self.ord_row >= 0).any() or (self.unit_row >= 0).any():
             nn = self.net.n_nodes
             uk, inv = np.unique(owner * nn + node, return_inverse=True)
