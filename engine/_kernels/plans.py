@@ -73,6 +73,11 @@ DP_MAX_WORK = 2_000_000
 """Orders whose dynamic programme would need a larger choice table than this use the search
 (many units over many groups: the states multiply)."""
 
+DOMINANCE_FROM = 5_000
+"""Orders whose dynamic programme would still need a larger table than this after the cheap
+candidate filter (:func:`_useful`) also drop redundant candidates (:func:`_undominated`), which
+costs candidates squared."""
+
 
 # The kernels take their inputs bundled by what they describe, never as long positional lists.
 # numba types a NamedTuple of arrays like a plain tuple: fields unpack inside a jitted function
@@ -700,26 +705,46 @@ def _write_rows(S, m, buf, qty, cands, penalty, split_penalty, prices, out, o_ro
 
 @njit(cache=True)
 def _singles(qty, atp, r, f, penalty, split_penalty):
-    """Price of the best plan from each candidate alone (:func:`_eval_pen` over one member)."""
-    C = atp.shape[0]
-    S = np.empty(1, np.int64)
-    dummy = np.zeros((1, 1), np.int64)
+    """Price of the best plan from each candidate alone (:func:`_eval_pen` over one member).
+
+    The same sums in the same order as :func:`_eval_pen`, without its
+    sorting and scratch arrays: this runs for every candidate of every order
+    in every pricing round.
+    """
+    C, G = atp.shape
     out = np.empty(C)
     for c in range(C):
-        S[0] = c
-        out[c] = _eval_pen(S, 1, qty, atp, r, f, penalty, split_penalty, dummy, False)
+        cost = 0.0
+        used = False
+        for g in range(G):
+            rem = qty[g]
+            a = atp[c, g]
+            if rem > 0 and a > 0 and r[c, g] < penalty:
+                take = a if a < rem else rem
+                rem -= take
+                cost += take * r[c, g]
+                used = True
+            cost += rem * penalty
+        if used:
+            cost += f[c]
+        out[c] = cost
     return out
 
 
 @njit(cache=True)
-def _useful(qty, atp, r, f, penalty, single):
+def _useful(qty, atp, r, f, penalty, single, split_penalty):
     """Candidates that may belong to a plan cheaper than the best single-node or empty one.
 
-    A plan using candidate ``c`` costs at least ``lb_units + key[c] - split_penalty``
-    (the bound of :func:`_search`), so candidates whose bound reaches the
-    incumbent cannot improve on it; the best single candidate is kept.
-    ``single`` holds each candidate's price alone (:func:`_singles`), which
-    the caller reuses for the single-node alternatives.
+    The best single candidate is kept. Any other plan cheaper than it has at
+    least two members, and by the bound of :func:`_search` one of two or more
+    members costs at least ``lb_units + sum(key[c]) - split_penalty`` with
+    ``key[c] = f[c] + excess[c] + split_penalty``; so a candidate ``c`` may
+    belong to it only if ``lb_units + key[c] + (least key of another
+    candidate) - split_penalty`` is below the best single price. Counting the
+    second member as well as ``c`` leaves most candidates out of the
+    dynamic programme, whose work grows with them. ``single`` holds each
+    candidate's price alone (:func:`_singles`), which the caller reuses for
+    the single-node alternatives.
     """
     C = atp.shape[0]
     cmin, lb_units, best = _unit_floor(qty, atp, r, penalty)
@@ -729,13 +754,100 @@ def _useful(qty, atp, r, f, penalty, single):
             best = single[c]
             top = c
     excess = _excess(atp, r, cmin, penalty)
+    # the two least keys, to bound the other member of a plan through c
+    k1 = np.inf
+    k2 = np.inf
+    for c in range(C):
+        k = f[c] + excess[c] + split_penalty
+        if k < k1:
+            k2 = k1
+            k1 = k
+        elif k < k2:
+            k2 = k
     keep = np.empty(C, np.int64)
     n = 0
     for c in range(C):
-        if c == top or (excess[c] < np.inf and lb_units + f[c] + excess[c] < best - EPS):
+        if c == top:
+            keep[n] = c
+            n += 1
+            continue
+        if excess[c] == np.inf:
+            continue
+        k = f[c] + excess[c] + split_penalty
+        other = k2 if k == k1 else k1
+        if lb_units + k + other - split_penalty < best - EPS:
             keep[n] = c
             n += 1
     return keep[:n]
+
+
+@njit(cache=True)
+def _undominated(qty, atp, r, f, kk, penalty, keep):
+    """The candidates of ``keep`` that no others of ``keep`` make redundant.
+
+    ``d`` dominates ``c`` when its parcel costs no more and, in every group
+    where ``c`` has units worth taking, it has at least as many (up to the
+    order's) at no higher unit price; ties go to the lower index, so the
+    relation is a strict order. A plan using ``c`` can then swap it for a
+    dominator it does not use, at no higher price. If it uses them all, it
+    cannot use ``c`` too when there are at least ``kk`` of them, and needs no
+    unit from ``c`` when they hold, in each of ``c``'s groups, every unit the
+    order wants. A candidate for which either holds belongs to no plan that
+    others cannot match, so the dynamic programme may skip it. On thin stock,
+    where most candidates hold a unit or two of one group, this leaves a
+    few per group.
+    """
+    K = keep.shape[0]
+    G = qty.shape[0]
+    # scan likely dominators first (cheap parcel and units), so the scan mostly stops early
+    key = np.empty(K)
+    for i in range(K):
+        c = keep[i]
+        key[i] = f[c]
+        for g in range(G):
+            key[i] += min(r[c, g], penalty)
+    scan = np.argsort(key)
+    out = np.empty(K, np.int64)
+    cover = np.empty(G, np.int64)
+    n = 0
+    for i in range(K):
+        c = keep[i]
+        cover[:] = 0
+        nd = 0
+        redundant = False
+        for jj in range(K):
+            j = scan[jj]
+            d = keep[j]
+            if j == i or f[d] > f[c]:
+                continue
+            ok = True
+            strict = f[d] < f[c]
+            for g in range(G):
+                if atp[c, g] <= 0 or r[c, g] >= penalty:
+                    continue
+                ac = min(atp[c, g], qty[g])
+                ad = min(max(atp[d, g], 0), qty[g])
+                if ad < ac or r[d, g] > r[c, g]:
+                    ok = False
+                    break
+                if ad > ac or r[d, g] < r[c, g]:
+                    strict = True
+            if not ok or (not strict and j > i):
+                continue
+            nd += 1
+            redundant = nd >= kk
+            covered = True
+            for g in range(G):
+                cover[g] += min(max(atp[d, g], 0), qty[g])
+                if atp[c, g] > 0 and r[c, g] < penalty and cover[g] < qty[g]:
+                    covered = False
+            if redundant or covered:
+                redundant = True
+                break
+        if not redundant:
+            out[n] = c
+            n += 1
+    return out[:n]
 
 
 @njit(cache=True)
@@ -938,7 +1050,10 @@ def _best_plan(gq, cands, f, r, kk, penalty, split_penalty, budget, S, best, sin
     """
     atp = cands[1]
     G = gq.shape[0]
-    keep = _useful(gq, atp, r, f, penalty, single)
+    keep = _useful(gq, atp, r, f, penalty, single, split_penalty)
+    if _dp_size(gq, atp[keep], r[keep], kk, penalty) > DOMINANCE_FROM:
+        # thin stock: many nodes hold a unit or two of one group, and most are redundant
+        keep = _undominated(gq, atp, r, f, kk, penalty, keep)
     k_atp, k_r, k_f = atp[keep], r[keep], f[keep]
     if _dp_size(gq, k_atp, k_r, kk, penalty) <= DP_MAX_WORK:
         take = np.zeros((keep.shape[0], G), np.int64)

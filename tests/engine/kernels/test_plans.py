@@ -239,6 +239,56 @@ def test_dp_plan_matches_brute_force_on_orders_of_three_skus(seed):
 
 
 @pytest.mark.parametrize("seed", range(3))
+def test_singles_match_the_twin(seed):
+    rng = np.random.default_rng(400 + seed)
+    for trial in range(100):
+        C, G = int(rng.integers(1, 7)), int(rng.integers(1, 4))
+        qty, atp, r, f, penalty, split = _prices(rng, C, G, scarce=trial % 2 == 1)
+        got = P._singles(qty, atp, r, f, penalty, split)
+        want = [naive.eval_pen([c], qty.tolist(), atp.tolist(), r.tolist(), f.tolist(), penalty, split)[0]
+                for c in range(C)]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def _thin(rng, C, G):
+    """Priced candidates as on thin stock: most hold a unit or two of one group, parcels cost alike."""
+    atp = np.zeros((C, G), np.int64)
+    for c in range(C):
+        held = rng.choice(G, min(G, 1 + int(rng.random() < 0.3)), replace=False)
+        atp[c, held] = rng.integers(1, 3, len(held))
+    r = np.round(rng.uniform(0, 4, (C, G)) * 2) / 2
+    f = np.full(C, 5.0) + np.round(rng.uniform(0, 1, C) * 2) / 2 * (rng.random(C) < 0.3)
+    qty = rng.integers(1, 4, G).astype(np.int64)
+    return qty, atp, r, f, float(rng.choice([6.0, 30.0])), float(rng.choice([0.0, 1.5]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_candidate_filters_keep_an_optimal_plan(seed):
+    # the dynamic programme runs over the candidates the filters keep: the best plan over them must be
+    # the best over all candidates, whichever of them the filters drop
+    rng = np.random.default_rng(500 + seed)
+    dropped = [0, 0]
+    for trial in range(40):
+        C, G = int(rng.integers(2, 8)), int(rng.integers(1, 4))
+        qty, atp, r, f, penalty, split = (_thin(rng, C, G) if trial % 2 == 0
+                                          else _prices(rng, C, G, scarce=trial % 4 == 1))
+        kk = int(rng.integers(1, 5))
+        want = naive.plan_search(qty.tolist(), atp.tolist(), r.tolist(), f.tolist(), kk, penalty, split)
+        single = P._singles(qty, atp, r, f, penalty, split)
+        useful = P._useful(qty, atp, r, f, penalty, single, split)
+        kept = P._undominated(qty, atp, r, f, kk, penalty, useful)
+        assert set(kept.tolist()) <= set(useful.tolist())
+        dropped[0] += C - len(useful)
+        dropped[1] += len(useful) - len(kept)
+        for keep in (useful, kept):
+            got = naive.plan_search(qty.tolist(), atp[keep].tolist(), r[keep].tolist(), f[keep].tolist(), kk,
+                                    penalty, split)
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+    # each filter dropped candidates somewhere, so the comparison above tested it
+    assert min(dropped) > 0
+
+
+@pytest.mark.parametrize("seed", range(3))
 def test_search_bounds_sets_larger_than_it_searches(seed):
     # kk > 3: the search lists sets of up to three members, and its bound must hold for larger ones
     rng = np.random.default_rng(200 + seed)
