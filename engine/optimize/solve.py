@@ -229,10 +229,10 @@ def _improve_locally(pb: Problem, st: SolveState, deadline: float, pass_seconds:
         res = pb.price(lam, mu, nu, n_single=POOL_SINGLES)
         pb.trace.append(("pool", pb.add_priced(res, POOL_SINGLES, np.ones(len(res.c_nrows), bool))))
     if st.lb_prices is not None and st.lb_lower is not None:
-        gaps = pb.column_prices(st.lb_prices)[st.incumbent] - st.lb_lower
+        reduced = pb.column_prices(st.lb_prices) - st.lb_lower[pb.master.flat()[0]]
     else:
-        gaps = None
-    lns.search(pb, st, deadline, gaps)
+        reduced = None
+    lns.search(pb, st, deadline, reduced)
     pb.phase["neighbourhood_search"] = time.perf_counter() - t
 
 

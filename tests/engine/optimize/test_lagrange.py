@@ -251,6 +251,39 @@ def test_neighbourhoods_in_flight_together_never_share_slack_or_make_the_plan_wo
     assert m.feasible(st.incumbent) and st.objective <= start + 1e-9
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_sub_mips_are_offered_their_incumbent_plans_and_none_priced_worse_than_every_plan_in_use(seed):
+    net, inv, orders = contested(140 + seed, n_nodes=5, n_skus=6, n_orders=40)
+    pb, st = _problem(net, inv, orders)
+    relax(pb, st, time.perf_counter() + 0.3, None)
+    # a better incumbent than greedy's, whose dearest plan is no longer the dearest in the pool
+    lns.one_opt(pb, st)
+    lns.search(pb, st, time.perf_counter() + 0.3, None, seed=seed, size=8, workers=1)
+    m = pb.master
+    reduced = pb.column_prices(st.lb_prices) - st.lb_lower[m.flat()[0]]
+    limit = reduced[st.incumbent].max()
+    solve_part = m.solve_part
+    offered = []
+
+    def watched(time_limit, hood, cols, rhs, threads=0):
+        offered.append((hood, cols, st.incumbent[hood]))
+        return solve_part(time_limit, hood, cols, rhs, threads)
+
+    m.solve_part = watched
+    start = st.objective
+    lns.search(pb, st, time.perf_counter() + 0.5, reduced, seed=seed, size=8, workers=1)
+    assert offered
+    pool = lns.Pool(pb)
+    held_back = 0
+    for hood, cols, mine in offered:
+        assert np.isin(mine, cols).all()
+        assert (reduced[np.setdiff1d(cols, mine)] <= limit + 1e-9).all()
+        held_back += len(np.setdiff1d(pool.columns(hood), cols))
+    # the sub-MIPs were offered fewer plans than the pool holds, so the limit was tested
+    assert held_back > 0
+    assert m.feasible(st.incumbent) and st.objective <= start + 1e-9
+
+
 def _history(bounds):
     rx = Relaxation(*(np.zeros(1) for _ in range(6)))
     best = -np.inf
