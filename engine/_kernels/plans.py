@@ -514,6 +514,18 @@ def _excess(atp, r, cmin, penalty):
 
 
 @njit(cache=True)
+def _member_keys(f, excess, split_penalty):
+    """Per candidate, the least its membership adds to a plan's price beyond the units' floor:
+    its parcel, its :func:`_excess` and a split penalty (``inf`` when it carries nothing worth taking)."""
+    C = f.shape[0]
+    key = np.full(C, np.inf)
+    for c in range(C):
+        if excess[c] < np.inf:
+            key[c] = f[c] + excess[c] + split_penalty
+    return key
+
+
+@njit(cache=True)
 def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
     """Cheapest set of at most ``min(kk, 3)`` candidates under prices ``r``/``f``.
 
@@ -536,11 +548,7 @@ def _search(qty, atp, r, f, kk, penalty, split_penalty, budget, best):
     S = np.empty(3, np.int64)
     dummy = np.zeros((1, 1), np.int64)
     cmin, lb_units, best_cost = _unit_floor(qty, atp, r, penalty)
-    excess = _excess(atp, r, cmin, penalty)
-    key = np.full(C, np.inf)
-    for c in range(C):
-        if excess[c] < np.inf:
-            key[c] = f[c] + excess[c] + split_penalty
+    key = _member_keys(f, _excess(atp, r, cmin, penalty), split_penalty)
     order = np.argsort(key, kind="mergesort")
     M = 0
     while M < C and key[order[M]] < np.inf:
@@ -753,29 +761,21 @@ def _useful(qty, atp, r, f, penalty, single, split_penalty):
         if single[c] < best - EPS:
             best = single[c]
             top = c
-    excess = _excess(atp, r, cmin, penalty)
+    key = _member_keys(f, _excess(atp, r, cmin, penalty), split_penalty)
     # the two least keys, to bound the other member of a plan through c
     k1 = np.inf
     k2 = np.inf
     for c in range(C):
-        k = f[c] + excess[c] + split_penalty
-        if k < k1:
+        if key[c] < k1:
             k2 = k1
-            k1 = k
-        elif k < k2:
-            k2 = k
+            k1 = key[c]
+        elif key[c] < k2:
+            k2 = key[c]
     keep = np.empty(C, np.int64)
     n = 0
     for c in range(C):
-        if c == top:
-            keep[n] = c
-            n += 1
-            continue
-        if excess[c] == np.inf:
-            continue
-        k = f[c] + excess[c] + split_penalty
-        other = k2 if k == k1 else k1
-        if lb_units + k + other - split_penalty < best - EPS:
+        other = k2 if key[c] == k1 else k1
+        if c == top or (key[c] < np.inf and lb_units + key[c] + other - split_penalty < best - EPS):
             keep[n] = c
             n += 1
     return keep[:n]
@@ -1051,11 +1051,15 @@ def _best_plan(gq, cands, f, r, kk, penalty, split_penalty, budget, S, best, sin
     atp = cands[1]
     G = gq.shape[0]
     keep = _useful(gq, atp, r, f, penalty, single, split_penalty)
-    if _dp_size(gq, atp[keep], r[keep], kk, penalty) > DOMINANCE_FROM:
+    k_atp, k_r = atp[keep], r[keep]
+    size = _dp_size(gq, k_atp, k_r, kk, penalty)
+    if size > DOMINANCE_FROM:
         # thin stock: many nodes hold a unit or two of one group, and most are redundant
         keep = _undominated(gq, atp, r, f, kk, penalty, keep)
-    k_atp, k_r, k_f = atp[keep], r[keep], f[keep]
-    if _dp_size(gq, k_atp, k_r, kk, penalty) <= DP_MAX_WORK:
+        k_atp, k_r = atp[keep], r[keep]
+        size = _dp_size(gq, k_atp, k_r, kk, penalty)
+    k_f = f[keep]
+    if size <= DP_MAX_WORK:
         take = np.zeros((keep.shape[0], G), np.int64)
         lower = _dp_plan(gq, k_atp, k_r, k_f, kk, penalty, split_penalty, take)
         m = 0
