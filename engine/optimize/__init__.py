@@ -57,8 +57,10 @@ not finish, steps 3 and 4 give way to:
 3'. **Lagrangian relaxation** (:mod:`~sourcewise.engine.optimize.lagrange`):
    projected, deflected subgradient steps on the prices of every stock and
    capacity row; each round prices every order exactly (a valid bound, no
-   LP) and adds its plans to the pool; every few rounds the batch is routed
-   at the prices (price-guided construction).
+   LP) and adds its plans to the pool; every few rounds the orders are
+   planned one at a time at the prices, largest first, each exactly on the
+   stock the earlier leave (price-guided construction), and the batch is
+   routed at the prices for as long as that routing still wins.
 4''. **Local search** (:mod:`~sourcewise.engine.optimize.lns`): 1-opt passes
    (each order re-planned alone, exactly, on the stock the others leave),
    then HiGHS sub-MIPs over neighbourhoods of orders that share stock (one
@@ -78,8 +80,9 @@ Modules, by job:
 * :mod:`~sourcewise.engine.optimize.master`: the set-partitioning master (HiGHS, CP-SAT);
 * :mod:`~sourcewise.engine.optimize.state`: incumbent and bound during a solve;
 * :mod:`~sourcewise.engine.optimize.colgen`: column generation and the Lagrangian bound;
-* :mod:`~sourcewise.engine.optimize.heuristics`: LP rounding, dual routing, the LP-fix sub-MIP;
-* :mod:`~sourcewise.engine.optimize.lagrange`: subgradient prices, the bound and price-guided routing;
+* :mod:`~sourcewise.engine.optimize.heuristics`: LP rounding, dual routing, the LP-fix sub-MIP,
+  price-guided construction;
+* :mod:`~sourcewise.engine.optimize.lagrange`: subgradient prices, the bound, and incumbents at the prices;
 * :mod:`~sourcewise.engine.optimize.lns`: 1-opt passes and neighbourhood sub-MIPs over the plan pool;
 * :mod:`~sourcewise.engine.optimize.solve`: the phases in order, and closing the gap;
 * :mod:`~sourcewise.engine.optimize.results`: :class:`Plan`, :class:`ReoptResult`,

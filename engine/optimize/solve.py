@@ -121,7 +121,7 @@ def solve(pb: Problem, greedy_cols: np.ndarray | None, time_limit: float, solver
                 lns.one_opt(pb, st)
                 pb.phase["1-opt"] = time.perf_counter() - t_lp
                 t = time.perf_counter()
-                rx = relax(pb, st, deadline, route, until=lambda: not alp.running())
+                rx = relax(pb, st, deadline, route, until=lambda: not alp.running(), construct=True)
                 pb.phase["lagrangian"] = time.perf_counter() - t
                 status, lp_obj = alp.result()[:2]
             pb.trace.append(("lp", int(alp.active.sum()), time.perf_counter() - t_lp, status, lp_obj))
@@ -186,7 +186,7 @@ def _relax_and_search(pb: Problem, st: SolveState, deadline: float, route: Route
     """The path of batches too contested for the LP: Lagrangian relaxation (going on with ``rx``,
     if given), then local search."""
     t = time.perf_counter()
-    rx = relax(pb, st, t + RELAX_SHARE * max(0.0, deadline - t), route, rx=rx)
+    rx = relax(pb, st, t + RELAX_SHARE * max(0.0, deadline - t), route, rx=rx, construct=True)
     st.last_prices = st.lb_prices
     pb.phase["lagrangian"] = pb.phase.get("lagrangian", 0.0) + time.perf_counter() - t
     _improve_locally(pb, st, deadline, pb.phase["lagrangian"] / max(1, rx.rounds))

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from sourcewise.engine.optimize import dual_prices
+from sourcewise.engine.optimize import heuristics
+from sourcewise.engine.optimize import lagrange
 from sourcewise.engine.optimize import lns
 from sourcewise.engine.optimize import optimize
 from sourcewise.engine.optimize import solve as solve_mod
@@ -172,6 +174,58 @@ def test_one_opt_from_empty_plans_is_sequential_exact_routing(seed):
     before = st.objective
     lns.one_opt(pb, st, seed=seed + 1)
     assert pb.master.feasible(st.incumbent) and st.objective <= before + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_construction_takes_each_order_cheapest_plan_at_the_prices_largest_first(seed):
+    # the twin lists every plan of each order, in decreasing order of ``lower``, prices it with the
+    # entry, parcel and unit prices on top of its cost, and keeps the cheapest that fits the stock left
+    net, inv, orders = contested(120 + seed, n_nodes=4, n_orders=6)
+    pb, _ = _problem(net, inv, orders)
+    rng = np.random.default_rng(seed)
+    lam = rng.uniform(0.0, 4.0, pb.inv.nnz) * (rng.random(pb.inv.nnz) < 0.7)
+    mu, nu = rng.uniform(0.0, 3.0, net.n_nodes), rng.uniform(0.0, 1.0, net.n_nodes)
+    lower = rng.uniform(0.0, 10.0, len(orders))
+    cols = heuristics.construct(pb, lam, mu, nu, lower)
+    assert pb.master.feasible(cols)
+    ent = {(int(pb.inv.node[e]), int(pb.sku_of_ent[e])): e for e in range(pb.inv.nnz)}
+    atp = {(net.node_index[r.node_id], net.sku_index[r.sku]): r.atp for r in inv.records() if r.atp > 0}
+
+    def price(cost, alloc):
+        nodes = {n for n, _ in alloc}
+        return cost + sum(lam[ent[key]] * q for key, q in alloc.items()) + sum(
+            mu[n] + nu[n] * sum(q for (m, _), q in alloc.items() if m == n) for n in nodes)
+
+    want = 0.0
+    for o in np.argsort(-lower, kind="stable").tolist():
+        order = orders[o]
+        k = 1 if not order.allow_split else (order.max_shipments or Policy().max_shipments)
+        fits = [(price(c, a), c, a) for c, a in order_plans(net, Policy(), atp, order, k)
+                if all(atp.get(key, 0) >= q for key, q in a.items())]
+        _, cost, alloc = min(fits, key=lambda t: t[0])
+        want += cost
+        for key, q in alloc.items():
+            atp[key] -= q
+    assert pb.master.objective_of(cols) == pytest.approx(want, abs=1e-6)
+
+
+@pytest.mark.parametrize("construct", [False, True])
+def test_routing_at_prices_stops_after_missing_in_a_row_only_beside_constructions(construct):
+    # a routing that never beats the incumbent: beside constructions it stops after ROUTE_PATIENCE
+    # passes; alone (as dual_prices runs it, keeping the prices whose routing won) it never stops
+    net, inv, orders = contested(7, n_nodes=4, n_orders=12)
+    pb, st = _problem(net, inv, orders)
+    calls = []
+
+    def route(idx, prices, taken):
+        calls.append(len(idx))
+        return pb.empty_cols
+
+    rx = relax(pb, st, time.perf_counter() + 2.0, route, every=1, construct=construct)
+    assert rx.rounds > lagrange.ROUTE_PATIENCE + 2
+    assert len(calls) == (lagrange.ROUTE_PATIENCE if construct else rx.rounds)
+    assert rx.routed_prices is None
+    assert pb.master.feasible(st.incumbent)
 
 
 @pytest.mark.parametrize("seed", range(4))
