@@ -65,7 +65,8 @@ class SolveLog:
     source : str
         Phase that produced the returned plans: ``greedy`` (nothing better was
         found), ``incumbent``, ``lp-rounding``, ``dual-routing``, ``lp-fix``,
-        ``mip``, ``enumeration``, ``lagrangian routing`` or ``neighbourhood search``.
+        ``mip``, ``enumeration``, ``lagrangian routing``, ``price-guided construction``,
+        ``1-opt`` or ``neighbourhood search``.
     solver : str
     time_limited : bool
         Some phase stopped because time ran out.
