@@ -114,8 +114,8 @@ class Relaxation:
         Whether the SKUs' prices move (else they stay zero).
     route_misses : int
         Routing passes since one last beat the incumbent.
-    construct_seconds : float
-        Seconds the constructions at prices have taken.
+    construct_seconds, construct_last : float
+        Seconds the constructions at prices have taken, and the last one.
     """
 
     lam: np.ndarray
@@ -142,6 +142,7 @@ class Relaxation:
     sku_prices: bool = True
     route_misses: int = 0
     construct_seconds: float = 0.0
+    construct_last: float = 0.0
 
     @classmethod
     def start(cls, pb: Problem) -> Relaxation:
@@ -340,14 +341,17 @@ def relax(pb: Problem, st: SolveState, deadline: float, route: Route | None, eve
             st.lb_prices = row_prices(pb, rx.entry(), rx.mu, rx.nu)
             st.lb_truncated = None
             st.bound_source = _source(rx)
-        if (rx.rounds == 2 or rx.rounds % every == 0) and deadline - time.perf_counter() > need:
-            if construct and (rx.rounds == 2 or rx.construct_seconds
-                              <= CONSTRUCT_SHARE * (time.perf_counter() - t0)):
+        if rx.rounds == 2 or rx.rounds % every == 0:
+            # a construction is serial: about two rounds on one thread until one has been timed
+            if construct and deadline - time.perf_counter() > (rx.construct_last or 2.0 * last) + 0.05 \
+                    and (rx.rounds == 2 or rx.construct_seconds <= CONSTRUCT_SHARE * (time.perf_counter() - t0)):
                 t_c = time.perf_counter()
                 st.consider(pb, heuristics.construct(pb, rx.entry(), rx.mu, rx.nu, lower),
                             "price-guided construction")
-                rx.construct_seconds += time.perf_counter() - t_c
-            if route is not None and (not construct or rx.route_misses < ROUTE_PATIENCE):
+                rx.construct_last = time.perf_counter() - t_c
+                rx.construct_seconds += rx.construct_last
+            if route is not None and (not construct or rx.route_misses < ROUTE_PATIENCE) \
+                    and deadline - time.perf_counter() > need:
                 prices = rx.entry_prices(best=False)
                 before = st.objective
                 st.consider(pb, route(np.arange(pb.G.n), prices, None), "lagrangian routing")
