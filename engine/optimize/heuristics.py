@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sourcewise.engine._kernels import plans as P
+from sourcewise.engine.optimize import lns
 from sourcewise.engine.optimize.problem import Problem
 from sourcewise.engine.optimize.state import SolveState
 
@@ -118,7 +118,7 @@ def construct(pb: Problem, lam: np.ndarray, mu: np.ndarray, nu: np.ndarray, lowe
     orders first, as in first-fit decreasing, and the small ones, which have
     more ways to be served, fit in around them. Each takes its cheapest plan
     at the prices on the stock and capacity left (the plan kernels' exact
-    pricing, :func:`sourcewise.engine._kernels.plans.one_opt` from empty
+    pricing: :func:`~sourcewise.engine.optimize.lns.replan` from empty
     plans), so stock the prices call contested goes where it is worth most.
 
     On a thin-stock wave of 10,000 orders, at the prices of the best bound,
@@ -140,13 +140,6 @@ def construct(pb: Problem, lam: np.ndarray, mu: np.ndarray, nu: np.ndarray, lowe
     ndarray of int64
         A column per order; together they fit every resource.
     """
-    c = pb.ctx
-    empty = pb.empty_cols
-    # the kernel updates the stock in place
-    stock = pb.stock._replace(atp=c.atp.copy(), cap_o=c.cap_o.copy(), cap_u=c.cap_u.copy())
     seq = np.argsort(-np.asarray(lower, np.float64), kind="stable")
     # an empty plan's price at any prices is its unfilled penalty, which is its cost
-    _, res = P.one_opt(pb.orders, stock, pb.costs, pb.prices(lam, mu, nu), pb.budget, seq, pb.rows_of(empty),
-                       pb.master.flat()[1][empty])
-    ids = pb.priced_ids(res, 0, 0)
-    return np.where(ids >= 0, ids, empty)
+    return lns.replan(pb, pb.empty_cols, pb.prices(lam, mu, nu), seq)[1]

@@ -302,7 +302,7 @@ def relax(pb: Problem, st: SolveState, deadline: float, route: Route | None, eve
         (with ``construct``, only until :data:`ROUTE_PATIENCE` passes in a
         row have beaten no incumbent).
     every : int
-        Rounds between routing passes.
+        Rounds between routing passes (and constructions).
     rx : Relaxation, optional
         A relaxation to go on with (its prices, step and history); a new one
         from zero prices without.

@@ -213,18 +213,37 @@ def one_opt(pb: Problem, st: SolveState, seed: int = 0) -> int:
     the pass never makes the incumbent worse. Returns how many orders
     changed plan.
     """
-    inc = st.incumbent
-    ent, parcels, units = pb.use_of(inc)
+    zl, zn = np.zeros(pb.inv.nnz), np.zeros(pb.net.n_nodes)
+    seq = np.random.default_rng(seed).permutation(pb.G.n)
+    changed, cols = replan(pb, st.incumbent, pb.prices(zl, zn, zn), seq)
+    if changed:
+        st.consider(pb, cols, "1-opt")
+    pb.trace.append(("1-opt", changed, st.objective))
+    return changed
+
+
+def replan(pb: Problem, cols: np.ndarray, prices: P.Prices, seq: np.ndarray) -> tuple[int, np.ndarray]:
+    """Re-plan the orders of ``seq`` in turn from the plans ``cols``, each on the stock the others leave.
+
+    Each order takes its cheapest plan at ``prices`` on what the other
+    orders' plans leave when it prices below its plan in ``cols``
+    (:func:`sourcewise.engine._kernels.plans.one_opt`), so the plans always
+    fit together. A plan in ``cols`` is taken to price at its cost, as it
+    does at zero prices and for an empty plan at any prices.
+
+    Returns
+    -------
+    changed, cols
+        How many orders changed plan, and a column per order.
+    """
+    ent, parcels, units = pb.use_of(cols)
     c = pb.ctx
     # what no order's plan takes yet: the kernel gives each order's back and takes its new plan's
     stock = pb.stock._replace(atp=c.atp - ent, cap_o=c.cap_o - parcels, cap_u=c.cap_u - units)
-    zl, zn = np.zeros(pb.inv.nnz), np.zeros(pb.net.n_nodes)
-    seq = np.random.default_rng(seed).permutation(pb.G.n)
-    changed, res = P.one_opt(pb.orders, stock, pb.costs, pb.prices(zl, zn, zn), pb.budget, seq, pb.rows_of(inc),
-                             pb.master.flat()[1][inc])
-    if changed:
-        ids = pb.priced_ids(res, 0, 0)
-        st.consider(pb, np.where(ids >= 0, ids, inc), "1-opt")
-    pb.trace.append(("1-opt", changed, st.objective))
-    return changed
+    changed, res = P.one_opt(pb.orders, stock, pb.costs, prices, pb.budget, seq, pb.rows_of(cols),
+                             pb.master.flat()[1][cols])
+    if not changed:
+        return 0, cols
+    ids = pb.priced_ids(res, 0, 0)
+    return changed, np.where(ids >= 0, ids, cols)
 
